@@ -1,0 +1,284 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { fileSchema, type OpsbotFile } from './config/file-schema.js';
+import { excerpt, type Parsed, parseEnum, parseHttpUrl, parseInteger } from './config/parsers.js';
+import { SecretValue } from './credentials/secret-value.js';
+import { ConfigError } from './errors.js';
+import { LOG_LEVELS } from './log.js';
+
+export type { OpsbotFile } from './config/file-schema.js';
+
+export const SECRET_SOURCES = ['aws', 'file', 'env'] as const;
+export type SecretSourceKind = (typeof SECRET_SOURCES)[number];
+export const INTEGRATIONS = ['slack', 'github', 'jira', 'datadog'] as const;
+export type IntegrationName = (typeof INTEGRATIONS)[number];
+
+export const DATADOG_SITES = [
+  'datadoghq.com',
+  'us3.datadoghq.com',
+  'us5.datadoghq.com',
+  'datadoghq.eu',
+  'ap1.datadoghq.com',
+  'ap2.datadoghq.com',
+  'ddog-gov.com',
+] as const;
+
+export interface SecretsConfig {
+  source: SecretSourceKind;
+  prefix: string;
+  pollSeconds: number;
+  maxStaleSeconds: number;
+  /** `file` source only. */
+  file?: { path: string; key: SecretValue<Buffer> };
+}
+
+export type StateConfig = { kind: 'sqlite'; path: string } | { kind: 'dynamodb'; table: string };
+
+export interface Config {
+  secrets: SecretsConfig;
+  slack: { mode: 'http' | 'socket'; apiUrl?: string };
+  github: { apiUrl?: string };
+  jira: { url?: string };
+  datadog: { site: string; apiUrl?: string };
+  state: StateConfig;
+  port: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+  aws: { region?: string };
+  configPath: string;
+  file: OpsbotFile;
+  /** Things worth a warning at start-up that do not stop it (e.g. an unknown OPSBOT_ variable). */
+  warnings: string[];
+}
+
+export type Env = Record<string, string | undefined>;
+
+export interface LoadConfigDeps {
+  readFile?: (path: string) => string;
+}
+
+/** Every OPSBOT_ variable opsbot reads; anything else with the prefix is probably a typo. */
+const KNOWN_VARIABLES = new Set([
+  'OPSBOT_SECRET_SOURCE',
+  'OPSBOT_SECRET_PREFIX',
+  'OPSBOT_SECRET_POLL_SECONDS',
+  'OPSBOT_SECRET_MAX_STALE_SECONDS',
+  'OPSBOT_SECRET_FILE',
+  'OPSBOT_SECRET_FILE_KEY',
+  'OPSBOT_SLACK_MODE',
+  'OPSBOT_SLACK_API_URL',
+  'OPSBOT_GITHUB_API_URL',
+  'OPSBOT_JIRA_URL',
+  'OPSBOT_DATADOG_SITE',
+  'OPSBOT_DATADOG_API_URL',
+  'OPSBOT_STATE',
+  'OPSBOT_CONFIG',
+  ...INTEGRATIONS.map((i) => `OPSBOT_SECRET_${i.toUpperCase()}`),
+]);
+
+/**
+ * Reads the settings in CONTRACT.md from `env` and the YAML file named by `OPSBOT_CONFIG`.
+ * Every problem is collected and thrown at once as a {@link ConfigError}, one line per problem,
+ * naming the variable or YAML path and what is expected. Secret values are never echoed.
+ *
+ * @example
+ * const config = loadConfig(process.env); // throws ConfigError listing every problem
+ */
+export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): Config {
+  const problems: string[] = [];
+  const read = new EnvReader(env, problems);
+
+  const source = read.parsed('OPSBOT_SECRET_SOURCE', 'aws', (t) => parseEnum(t, SECRET_SOURCES));
+  const prefix = read.parsed('OPSBOT_SECRET_PREFIX', 'opsbot/', parseSecretPrefix);
+  const pollSeconds = read.parsed('OPSBOT_SECRET_POLL_SECONDS', '60', (t) =>
+    parseInteger(t, { min: 5, max: 86_400 }),
+  );
+  const maxStaleSeconds = read.parsed('OPSBOT_SECRET_MAX_STALE_SECONDS', '21600', (t) =>
+    parseInteger(t, { min: 0, max: 7 * 86_400 }),
+  );
+  const slackMode = read.parsed('OPSBOT_SLACK_MODE', 'http', (t) =>
+    parseEnum(t, ['http', 'socket'] as const),
+  );
+  const slackApiUrl = read.optional('OPSBOT_SLACK_API_URL', parseHttpUrl);
+  const githubApiUrl = read.optional('OPSBOT_GITHUB_API_URL', parseHttpUrl);
+  const jiraUrl = read.optional('OPSBOT_JIRA_URL', parseHttpUrl);
+  const datadogSite = read.parsed('OPSBOT_DATADOG_SITE', 'datadoghq.com', (t) => parseEnum(t, DATADOG_SITES));
+  const datadogApiUrl = read.optional('OPSBOT_DATADOG_API_URL', parseHttpUrl);
+  const state = read.parsed('OPSBOT_STATE', 'sqlite:./data/opsbot.db', parseState);
+  const port = read.parsed('PORT', '3000', (t) => parseInteger(t, { min: 1, max: 65_535 }));
+  const logLevel = read.parsed('LOG_LEVEL', 'info', (t) => parseEnum(t, LOG_LEVELS));
+  const region = nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION);
+  const configPath = nonEmpty(env.OPSBOT_CONFIG) ?? './opsbot.yaml';
+
+  let file: SecretsConfig['file'];
+  if (source === 'file') {
+    const path = nonEmpty(env.OPSBOT_SECRET_FILE);
+    if (!path)
+      problems.push(
+        'OPSBOT_SECRET_FILE: required when OPSBOT_SECRET_SOURCE=file (path of the encrypted file)',
+      );
+    const key = readFileKey(env.OPSBOT_SECRET_FILE_KEY, problems);
+    if (path && key) file = { path, key };
+  }
+  if (source === 'env' && !nonEmpty(env.OPSBOT_SECRET_SLACK)) {
+    problems.push('OPSBOT_SECRET_SLACK: required when OPSBOT_SECRET_SOURCE=env (the slack secret as JSON)');
+  }
+  if (source === 'aws' && !region) {
+    problems.push(
+      'AWS_REGION: required when OPSBOT_SECRET_SOURCE=aws (ECS sets it; elsewhere e.g. AWS_REGION=eu-west-1)',
+    );
+  } else if (state?.kind === 'dynamodb' && !region) {
+    problems.push('AWS_REGION: required when OPSBOT_STATE=dynamodb:TABLE');
+  }
+
+  const opsbotFile = readConfigFile(configPath, deps.readFile ?? ((p) => readFileSync(p, 'utf8')), problems);
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const warnings = Object.keys(env)
+    .filter((name) => name.startsWith('OPSBOT_') && !KNOWN_VARIABLES.has(name))
+    .map((name) => `${name} is not an opsbot setting and is ignored (check the spelling against README.md)`);
+
+  return {
+    secrets: {
+      source: source as SecretSourceKind,
+      prefix: prefix as string,
+      pollSeconds: pollSeconds as number,
+      maxStaleSeconds: maxStaleSeconds as number,
+      ...(file ? { file } : {}),
+    },
+    slack: { mode: slackMode as 'http' | 'socket', ...(slackApiUrl ? { apiUrl: slackApiUrl } : {}) },
+    github: githubApiUrl ? { apiUrl: githubApiUrl } : {},
+    jira: jiraUrl ? { url: jiraUrl } : {},
+    datadog: { site: datadogSite as string, ...(datadogApiUrl ? { apiUrl: datadogApiUrl } : {}) },
+    state: state as StateConfig,
+    port: port as number,
+    logLevel: logLevel as Config['logLevel'],
+    aws: region ? { region } : {},
+    configPath,
+    file: opsbotFile as OpsbotFile,
+    warnings,
+  };
+}
+
+class EnvReader {
+  constructor(
+    private readonly env: Env,
+    private readonly problems: string[],
+  ) {}
+
+  /** A variable with a default; a set-but-invalid value is a problem (its excerpt is shown: not secret). */
+  parsed<T>(name: string, fallback: string, parse: (text: string) => Parsed<T>): T | undefined {
+    const raw = nonEmpty(this.env[name]);
+    const result = parse(raw ?? fallback);
+    if (result.ok) return result.value;
+    this.problems.push(`${name}: expected ${result.expected}, got "${excerpt(raw ?? fallback)}"`);
+    return undefined;
+  }
+
+  optional<T>(name: string, parse: (text: string) => Parsed<T>): T | undefined {
+    const raw = nonEmpty(this.env[name]);
+    return raw === undefined ? undefined : this.parsed(name, raw, parse);
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function parseSecretPrefix(text: string): Parsed<string> {
+  return /^[A-Za-z0-9/_+=.@-]{0,400}$/.test(text)
+    ? { ok: true, value: text }
+    : { ok: false, expected: 'a Secrets Manager name prefix (letters, digits and /_+=.@-), such as opsbot/' };
+}
+
+function parseState(text: string): Parsed<StateConfig> {
+  const sqlite = /^sqlite:(.+)$/.exec(text);
+  if (sqlite?.[1]) return { ok: true, value: { kind: 'sqlite', path: sqlite[1] } };
+  const dynamo = /^dynamodb:([A-Za-z0-9_.-]{3,255})$/.exec(text);
+  if (dynamo?.[1]) return { ok: true, value: { kind: 'dynamodb', table: dynamo[1] } };
+  return { ok: false, expected: 'sqlite:PATH or dynamodb:TABLE' };
+}
+
+/** The file source's key: base64 of exactly 32 bytes. Its value is never echoed. */
+function readFileKey(raw: string | undefined, problems: string[]): SecretValue<Buffer> | undefined {
+  const name = 'OPSBOT_SECRET_FILE_KEY';
+  const text = nonEmpty(raw);
+  if (!text) {
+    problems.push(
+      `${name}: required when OPSBOT_SECRET_SOURCE=file (base64 of 32 random bytes: openssl rand -base64 32)`,
+    );
+    return undefined;
+  }
+  const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(text) ? Buffer.from(text, 'base64') : Buffer.alloc(0);
+  if (bytes.length !== 32) {
+    problems.push(
+      `${name}: expected base64 of exactly 32 bytes (openssl rand -base64 32); the value is not shown`,
+    );
+    return undefined;
+  }
+  return new SecretValue(bytes);
+}
+
+function readConfigFile(
+  path: string,
+  readFile: (path: string) => string,
+  problems: string[],
+): OpsbotFile | undefined {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
+    problems.push(
+      `OPSBOT_CONFIG: cannot read ${path} (${why}); create it (README.md, "Configuration file") or set OPSBOT_CONFIG to its path`,
+    );
+    return undefined;
+  }
+  if (text.length > 1_048_576) {
+    problems.push(`${path}: larger than 1 MiB; is this the right file?`);
+    return undefined;
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    for (const err of doc.errors.slice(0, 10)) {
+      const pos = err.linePos?.[0];
+      const where = pos ? `line ${pos.line}, column ${pos.col}` : 'somewhere';
+      problems.push(`${path}: ${where}: ${firstLine(err.message)}`);
+    }
+    return undefined;
+  }
+  const data = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  const result = fileSchema.safeParse(data);
+  if (!result.success) {
+    for (const issue of result.error.issues.slice(0, 50)) problems.push(`${path}: ${describeIssue(issue)}`);
+    return undefined;
+  }
+  return result.data;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    return `${where ? `${where}: ` : ''}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${excerpt(k)}"`).join(', ')}`;
+  }
+  if (issue.code === 'invalid_type') {
+    return `${where || '(top level)'}: expected ${issue.expected === 'object' ? 'a mapping' : issue.expected}`;
+  }
+  return `${where || '(top level)'}: ${issue.message}`;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out ? `.${String(key)}` : String(key);
+  }
+  return out;
+}

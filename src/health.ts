@@ -1,0 +1,51 @@
+/**
+ * Readiness: named checks that must all pass before `/readyz` answers 200. A component registers
+ * its own check (secrets loaded, state store answering) when it is wired in `main.ts`.
+ */
+export type ReadinessCheck = () => boolean | Promise<boolean>;
+
+export interface ReadinessReport {
+  ready: boolean;
+  checks: Record<string, boolean>;
+}
+
+export class Readiness {
+  readonly #checks = new Map<string, ReadinessCheck>();
+  #shuttingDown = false;
+
+  register(name: string, check: ReadinessCheck): void {
+    this.#checks.set(name, check);
+  }
+
+  /** Once shutting down, the process reports not ready so load balancers drain it. */
+  markShuttingDown(): void {
+    this.#shuttingDown = true;
+  }
+
+  async report(timeoutMs = 2_000): Promise<ReadinessReport> {
+    const checks: Record<string, boolean> = {};
+    await Promise.all(
+      [...this.#checks].map(async ([name, check]) => {
+        checks[name] = await withTimeout(check, timeoutMs);
+      }),
+    );
+    if (this.#shuttingDown) checks.shutdown = false;
+    return { ready: Object.values(checks).every(Boolean), checks };
+  }
+}
+
+async function withTimeout(check: ReadinessCheck, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      Promise.resolve().then(check),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), ms);
+      }),
+    ]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}

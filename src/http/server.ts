@@ -1,0 +1,126 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../log.js';
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+export interface Route {
+  method: 'GET' | 'POST';
+  path: string;
+  handler: RouteHandler;
+}
+
+export interface HttpServerDeps {
+  log: Logger;
+  routes: Route[];
+}
+
+/**
+ * opsbot's one HTTP listener: exact-path routing, in-flight tracking and a graceful close that
+ * stops accepting, lets in-flight requests finish, then drops idle keep-alive connections.
+ */
+export class HttpServer {
+  readonly #server: Server;
+  readonly #log: Logger;
+  readonly #routes = new Map<string, RouteHandler>();
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
+
+  constructor(deps: HttpServerDeps) {
+    this.#log = deps.log;
+    for (const r of deps.routes) this.add(r);
+    this.#server = createServer(
+      { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
+      (req, res) => this.#handle(req, res),
+    );
+  }
+
+  add(route: Route): void {
+    this.#routes.set(`${route.method} ${route.path}`, route.handler);
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  listen(port: number, host?: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, host, () => {
+        this.#server.off('error', reject);
+        resolve(this.#server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /** Stops accepting connections and resolves once in-flight requests are done (or the deadline passes). */
+  async close(deadlineMs: number): Promise<{ drained: boolean }> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeIdleConnections();
+    const drained = this.#inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => (this.#drained = r));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'late'>((r) => {
+      timer = setTimeout(() => r('late'), deadlineMs);
+    });
+    const outcome = await Promise.race([drained.then(() => 'drained' as const), deadline]);
+    clearTimeout(timer);
+    this.#server.closeAllConnections();
+    await closed;
+    return { drained: outcome === 'drained' };
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.#inFlight++;
+    res.once('close', () => {
+      this.#inFlight--;
+      if (this.#inFlight === 0) this.#drained?.();
+      if (this.#listening() === false) res.shouldKeepAlive = false;
+    });
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const handler = this.#routes.get(`${req.method} ${path}`);
+    if (!handler) {
+      const allowed = [...this.#routes.keys()].some((k) => k.endsWith(` ${path}`));
+      sendText(res, allowed ? 405 : 404, allowed ? 'method not allowed\n' : 'not found\n');
+      return;
+    }
+    try {
+      await handler(req, res);
+    } catch (error) {
+      this.#log.error({ err: error, path }, 'HTTP handler failed');
+      if (!res.headersSent) sendText(res, 500, 'internal error\n');
+      else res.end();
+    }
+  }
+
+  #listening(): boolean {
+    return this.#server.listening;
+  }
+}
+
+export function sendText(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  contentType = 'text/plain; charset=utf-8',
+): void {
+  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  sendText(res, status, `${JSON.stringify(body)}\n`, 'application/json; charset=utf-8');
+}
+
+/** Reads a request body, refusing more than `limit` bytes (the caller answers 413). */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) return 'too_large';
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return 'too_large';
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,21 @@
+/**
+ * `npm run bench [-- name…]`: runs the named benchmarks (all by default); each prints
+ * `name: value unit` lines.
+ */
+import { benchLogRedaction } from './log-redaction.js';
+
+const BENCHES: Record<string, () => Promise<void>> = {
+  log: benchLogRedaction,
+};
+
+const wanted = process.argv.slice(2).filter((a) => a !== '--');
+const unknown = wanted.filter((w) => !(w in BENCHES));
+if (unknown.length > 0) {
+  console.error(
+    `unknown benchmark(s): ${unknown.join(', ')}; choose from ${Object.keys(BENCHES).join(', ')}`,
+  );
+  process.exit(2);
+}
+for (const name of wanted.length ? wanted : Object.keys(BENCHES)) {
+  await BENCHES[name]?.();
+}

@@ -1,0 +1,145 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+/** Only PATH and HOME from the outside: the test controls every opsbot setting. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...extra };
+}
+
+function startMain(env: NodeJS.ProcessEnv): {
+  child: ChildProcess;
+  output: () => { stdout: string; stderr: string };
+} {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env,
+    stdio: 'pipe',
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  return { child, output: () => ({ stdout, stderr }) };
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(url: string, timeoutMs = 10_000): Promise<Response> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fetch(url);
+    } catch (error) {
+      if (Date.now() > until) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+describe('the opsbot process', () => {
+  it('exits 2 with the full list of what is missing when given no configuration', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'opsbot-noconf-'));
+    const { child, output } = startMain(cleanEnv({ OPSBOT_CONFIG: join(cwd, 'opsbot.yaml') }));
+    expect(await exitOf(child)).toBe(2);
+    const { stderr, stdout } = output();
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^opsbot cannot start: 2 configuration problems:\n/);
+    expect(stderr).toContain('  - AWS_REGION: required when OPSBOT_SECRET_SOURCE=aws');
+    expect(stderr).toContain('  - OPSBOT_CONFIG: cannot read');
+    expect(stderr).not.toMatch(/\n\s+at /); // no stack trace for configuration errors
+  });
+
+  it('builds, and the built server (what npm start runs) exits 2 without configuration', async () => {
+    // inside node_modules so the build resolves the installed dependencies, as dist/ does
+    const out = join(ROOT, 'node_modules/.cache', `opsbot-build-${process.pid}`);
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json', '--outDir', out],
+      {
+        cwd: ROOT,
+      },
+    );
+    writeFileSync(join(out, 'package.json'), '{"type":"module"}');
+    const child = spawn(process.execPath, [join(out, 'src/main.js')], {
+      cwd: mkdtempSync(join(tmpdir(), 'opsbot-start-')),
+      env: cleanEnv({}),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d) => (stderr += d));
+    expect(await exitOf(child)).toBe(2);
+    rmSync(out, { recursive: true, force: true });
+    expect(stderr).toContain('OPSBOT_CONFIG: cannot read ./opsbot.yaml (file not found)');
+  });
+
+  it('exits 2 with a one-line explanation for each bad setting', async () => {
+    const { child, output } = startMain(
+      cleanEnv({
+        OPSBOT_SECRET_SOURCE: 'vault',
+        PORT: '0x50',
+        OPSBOT_SECRET_POLL_SECONDS: '-1',
+        OPSBOT_CONFIG: '/nope.yaml',
+      }),
+    );
+    expect(await exitOf(child)).toBe(2);
+    const lines = output().stderr.trim().split('\n');
+    expect(lines[0]).toBe('opsbot cannot start: 4 configuration problems:');
+    expect(lines.slice(1).map((l) => l.replace(/^ {2}- /, '').split(':')[0])).toEqual([
+      'OPSBOT_SECRET_SOURCE',
+      'OPSBOT_SECRET_POLL_SECONDS',
+      'PORT',
+      'OPSBOT_CONFIG',
+    ]);
+  });
+
+  it('serves /healthz and /readyz, then stops gracefully on SIGTERM with exit 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsbot-run-'));
+    const configPath = join(dir, 'opsbot.yaml');
+    writeFileSync(configPath, 'access:\n  admins: [U0ADMIN]\n');
+    const port = await freePort();
+    const { child, output } = startMain(
+      cleanEnv({
+        OPSBOT_SECRET_SOURCE: 'env',
+        OPSBOT_SECRET_SLACK: '{}',
+        OPSBOT_CONFIG: configPath,
+        PORT: String(port),
+      }),
+    );
+    const health = await waitFor(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(ready.status).toBe(200);
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(await metrics.text()).toContain('opsbot_process_cpu_seconds_total');
+    expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
+
+    const started = Date.now();
+    child.kill('SIGTERM');
+    expect(await exitOf(child)).toBe(0);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const logs = output()
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string });
+    expect(logs.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['opsbot listening', 'stopping', 'opsbot stopped']),
+    );
+  });
+});
