@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
 import { startOpsbot } from './app.js';
 import { loadConfig } from './config.js';
 import { createLogger, SecretRedactor } from './log.js';
@@ -100,7 +101,7 @@ export async function runConsole(input: NodeJS.ReadableStream, output: NodeJS.Wr
   say('\nbye');
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   runConsole(process.stdin, process.stdout).then(
     () => process.exit(0),
     (error: unknown) => {

@@ -1,6 +1,5 @@
 import { inspect } from 'node:util';
-
-const REDACTED = '[REDACTED]';
+import { REDACTED } from '../log.js';
 
 /**
  * A secret wrapped so that it cannot be printed by accident: `String()`, template literals,

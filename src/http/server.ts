@@ -74,7 +74,6 @@ export class HttpServer {
     res.once('close', () => {
       this.#inFlight--;
       if (this.#inFlight === 0) this.#drained?.();
-      if (this.#listening() === false) res.shouldKeepAlive = false;
     });
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const handler = this.#routes.get(`${req.method} ${path}`);
@@ -90,10 +89,6 @@ export class HttpServer {
       if (!res.headersSent) sendText(res, 500, 'internal error\n');
       else res.end();
     }
-  }
-
-  #listening(): boolean {
-    return this.#server.listening;
   }
 }
 
