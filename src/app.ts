@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import type { Config } from './config.js';
+import { type Config, INTEGRATIONS, type IntegrationName } from './config.js';
+import type { CredentialProvider } from './credentials/provider.js';
 import { Readiness } from './health.js';
 import { HttpServer, sendJson, sendText } from './http/server.js';
 import type { Logger } from './log.js';
@@ -9,13 +10,20 @@ export interface OpsbotDeps {
   config: Config;
   log: Logger;
   metrics: Registry;
+  /** Secrets, cached and kept fresh; started here, stopped on `stop()`. */
+  credentials: CredentialProvider;
   /** Host to bind; 127.0.0.1 in tests and the console, all interfaces in production. */
   host?: string;
 }
 
+/** Integrations opsbot cannot run without; the others are disabled when their secret does not exist. */
+export const REQUIRED_SECRETS: readonly IntegrationName[] = ['slack'];
+
 export interface RunningOpsbot {
   address: AddressInfo;
   readiness: Readiness;
+  /** Settles once every secret's first load has finished or failed. */
+  loading: Promise<void>;
   /** Graceful stop: not ready, stop accepting, finish in-flight work, close components. */
   stop(deadlineMs?: number): Promise<{ drained: boolean }>;
 }
@@ -27,9 +35,12 @@ type Closer = () => Promise<void> | void;
  * console pass simulated ones. Nothing here reads `process.env`.
  */
 export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
-  const { config, log, metrics } = deps;
+  const { config, log, metrics, credentials } = deps;
   const readiness = new Readiness();
   const closers: Closer[] = [];
+
+  readiness.register('secrets', () => REQUIRED_SECRETS.every((name) => credentials.isLoaded(name)));
+  closers.push(() => credentials.stop());
 
   const server = new HttpServer({
     log,
@@ -58,11 +69,22 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     { port: address.port, secretSource: config.secrets.source, slackMode: config.slack.mode },
     'opsbot listening',
   );
+  // Load secrets after listening, so /healthz answers and /readyz says 503 until they are in.
+  const loading = credentials.start(INTEGRATIONS).then(() => {
+    const missing = REQUIRED_SECRETS.filter((name) => !credentials.isLoaded(name));
+    if (missing.length > 0) {
+      log.error(
+        { secrets: missing.map((name) => credentials.secretName(name)) },
+        'required secrets are not loaded yet; /readyz answers 503 and loading keeps retrying',
+      );
+    }
+  });
 
   let stopping: Promise<{ drained: boolean }> | undefined;
   return {
     address,
     readiness,
+    loading,
     stop(deadlineMs = 8_000) {
       stopping ??= (async () => {
         readiness.markShuttingDown();

@@ -6,7 +6,10 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { startOpsbot } from './app.js';
+import { MemoryAuditSink } from './audit/sink.js';
+import { systemClock } from './clock.js';
 import { loadConfig } from './config.js';
+import { createCredentials } from './credentials/from-config.js';
 import { createLogger, SecretRedactor } from './log.js';
 import { createMetrics } from './metrics.js';
 
@@ -57,12 +60,20 @@ export async function runConsole(input: NodeJS.ReadableStream, output: NodeJS.Wr
     },
   });
   const log = createLogger({ level: config.logLevel, redactor, destination });
-  const app = await startOpsbot({
+  const metrics = createMetrics({ defaultMetrics: false });
+  const env = { OPSBOT_SECRET_SLACK: slackSecret };
+  const audit = new MemoryAuditSink();
+  const { provider } = createCredentials({
     config,
+    env,
     log,
-    metrics: createMetrics({ defaultMetrics: false }),
-    host: '127.0.0.1',
+    redactor,
+    registry: metrics,
+    audit,
+    clock: systemClock,
   });
+  const app = await startOpsbot({ config, log, metrics, credentials: provider, host: '127.0.0.1' });
+  await app.loading;
   const base = `http://127.0.0.1:${app.address.port}`;
   let user = 'U0DEV';
   let channel = 'C0DEV';

@@ -1,6 +1,9 @@
 import { pathToFileURL } from 'node:url';
 import { startOpsbot } from './app.js';
+import { LogAuditSink } from './audit/sink.js';
+import { systemClock } from './clock.js';
 import { type Env, loadConfig } from './config.js';
+import { createCredentials } from './credentials/from-config.js';
 import { ConfigError } from './errors.js';
 import { createLogger, SecretRedactor } from './log.js';
 import { createMetrics } from './metrics.js';
@@ -29,8 +32,20 @@ export async function main(env: Env = process.env): Promise<number> {
 
   const redactor = new SecretRedactor();
   const log = createLogger({ level: config.logLevel, redactor });
+  const key = env.OPSBOT_SECRET_FILE_KEY;
+  if (key) redactor.register(key.trim());
   const metrics = createMetrics();
-  const app = await startOpsbot({ config, log, metrics });
+  const audit = new LogAuditSink(log);
+  const { provider } = createCredentials({
+    config,
+    env,
+    log,
+    redactor,
+    registry: metrics,
+    audit,
+    clock: systemClock,
+  });
+  const app = await startOpsbot({ config, log, metrics, credentials: provider });
 
   return new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {

@@ -2,10 +2,12 @@
  * `npm run bench [-- name…]`: runs the named benchmarks (all by default); each prints
  * `name: value unit` lines.
  */
+import { benchCredentials } from './credentials.js';
 import { benchLogRedaction } from './log-redaction.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   log: benchLogRedaction,
+  credentials: benchCredentials,
 };
 
 const wanted = process.argv.slice(2).filter((a) => a !== '--');

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { assertNoCanary, canary } from '../helpers/canary.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -114,18 +115,19 @@ describe('the opsbot process', () => {
     const configPath = join(dir, 'opsbot.yaml');
     writeFileSync(configPath, 'access:\n  admins: [U0ADMIN]\n');
     const port = await freePort();
+    const slack = { botToken: canary('xoxb'), signingSecret: canary('sign') };
     const { child, output } = startMain(
       cleanEnv({
         OPSBOT_SECRET_SOURCE: 'env',
-        OPSBOT_SECRET_SLACK: '{}',
+        OPSBOT_SECRET_SLACK: JSON.stringify(slack),
         OPSBOT_CONFIG: configPath,
         PORT: String(port),
       }),
     );
     const health = await waitFor(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(200);
-    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
-    expect(ready.status).toBe(200);
+    const ready = await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
+    expect(await ready.json()).toEqual({ ready: true, checks: { secrets: true } });
     const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect(await metrics.text()).toContain('opsbot_process_cpu_seconds_total');
     expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
@@ -139,7 +141,58 @@ describe('the opsbot process', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as { msg: string });
     expect(logs.map((l) => l.msg)).toEqual(
-      expect.arrayContaining(['opsbot listening', 'stopping', 'opsbot stopped']),
+      expect.arrayContaining(['opsbot listening', 'secret loaded', 'stopping', 'opsbot stopped']),
     );
+    assertNoCanary({ stdout: output().stdout, stderr: output().stderr }, Object.values(slack));
+  });
+
+  it('stays not ready, and says why without the value, while the slack secret is malformed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsbot-bad-'));
+    const configPath = join(dir, 'opsbot.yaml');
+    writeFileSync(configPath, 'access:\n  admins: [U0ADMIN]\n');
+    const port = await freePort();
+    const token = canary('xoxp');
+    const { child, output } = startMain(
+      cleanEnv({
+        OPSBOT_SECRET_SOURCE: 'env',
+        OPSBOT_SECRET_SLACK: JSON.stringify({ botToken: token }),
+        OPSBOT_CONFIG: configPath,
+        PORT: String(port),
+      }),
+    );
+    await waitFor(`http://127.0.0.1:${port}/healthz`);
+    await waitForLog(output, 'secret unusable');
+    const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ ready: false, checks: { secrets: false } });
+    child.kill('SIGTERM');
+    expect(await exitOf(child)).toBe(0);
+    const unusable = output()
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; problems?: string[] })
+      .find((l) => l.msg === 'secret unusable');
+    expect(unusable?.problems).toEqual([
+      'botToken: expected a value starting with xoxb-',
+      'signingSecret: required',
+    ]);
+    assertNoCanary({ stdout: output().stdout, stderr: output().stderr }, [token]);
   });
 });
+
+async function waitForStatus(url: string, status: number, timeoutMs = 10_000): Promise<Response> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(url);
+    if (res.status === status || Date.now() > until) return res;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function waitForLog(output: () => { stdout: string }, msg: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!output().stdout.includes(`"msg":"${msg}"`)) {
+    if (Date.now() > until) throw new Error(`no "${msg}" log line within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

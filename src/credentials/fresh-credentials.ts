@@ -1,0 +1,137 @@
+import type { IntegrationName } from '../config.js';
+import type { Integration } from '../integrations/integration.js';
+import type { Logger } from '../log.js';
+import { CredentialRejectedError } from './errors.js';
+import type { CredentialMetrics } from './metrics.js';
+import type { Credential, CredentialProvider } from './provider.js';
+
+/** Which client type each integration builds, e.g. `{ github: Octokit; jira: Version3Client }`. */
+export type ClientTypes = { [I in IntegrationName]?: unknown };
+
+export type IntegrationsOf<M extends ClientTypes> = {
+  [I in keyof M & IntegrationName]: Integration<I, M[I]>;
+};
+
+export interface FreshCredentialsOptions<M extends ClientTypes> {
+  provider: CredentialProvider;
+  integrations: Partial<IntegrationsOf<M>>;
+  metrics: CredentialMetrics;
+  log: Logger;
+}
+
+/**
+ * Runs integration calls with a client built from the current secret, and survives rotation: when
+ * the service rejects the credential, it asks the provider to check the source once, then retries
+ * once with the new AWSCURRENT, or with AWSPENDING if CURRENT did not move. Clients are cached per
+ * secret version and rebuilt when the version changes.
+ *
+ * @example
+ * const clients = new FreshCredentials({ provider, integrations: { github }, metrics, log });
+ * const pulls = await clients.withFreshCredentials('github', (gh) => gh.rest.pulls.list({ owner, repo }));
+ */
+export class FreshCredentials<M extends ClientTypes> {
+  readonly #o: FreshCredentialsOptions<M>;
+  readonly #clients = new Map<IntegrationName, Map<string, unknown>>();
+  readonly #unsubscribe: (() => void)[] = [];
+
+  constructor(options: FreshCredentialsOptions<M>) {
+    this.#o = options;
+    for (const name of Object.keys(options.integrations) as (keyof M & IntegrationName)[]) {
+      this.#unsubscribe.push(
+        options.provider.onChange(name, ({ previous }) => {
+          if (previous) this.#retire(name, previous.versionId);
+        }),
+      );
+    }
+  }
+
+  /**
+   * Runs `fn` with the integration's client. An auth failure triggers one refresh and one retry;
+   * if the credential is still rejected, a {@link CredentialRejectedError} (safe for Slack) is thrown
+   * with the service's error as its cause. Other errors pass through untouched.
+   */
+  async withFreshCredentials<I extends keyof M & IntegrationName, R>(
+    integration: I,
+    fn: (client: M[I], credential: Credential<I>) => Promise<R>,
+  ): Promise<R> {
+    const spec = this.#spec(integration);
+    const { provider, metrics } = this.#o;
+    const first = await provider.get(integration);
+    try {
+      return await fn(this.#clientFor(spec, first), first);
+    } catch (error) {
+      if (!spec.isAuthFailure(error)) throw error;
+      await provider.refreshAfterAuthFailure(integration, first.versionId);
+      const next = this.#retryCandidate(integration, first.versionId);
+      if (!next) {
+        metrics.authFailureRetry(integration, 'rejected');
+        throw new CredentialRejectedError(integration, first.name, { cause: error });
+      }
+      try {
+        const result = await fn(this.#clientFor(spec, next), next);
+        metrics.authFailureRetry(integration, 'recovered');
+        return result;
+      } catch (retryError) {
+        if (!spec.isAuthFailure(retryError)) throw retryError;
+        metrics.authFailureRetry(integration, 'rejected');
+        throw new CredentialRejectedError(integration, first.name, { cause: retryError });
+      }
+    }
+  }
+
+  /** Stops listening for changes and closes every cached client. */
+  close(): void {
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    for (const [integration, byVersion] of this.#clients) {
+      for (const versionId of [...byVersion.keys()]) this.#retire(integration, versionId);
+    }
+  }
+
+  #retryCandidate<I extends IntegrationName>(integration: I, rejected: string): Credential<I> | undefined {
+    const { provider } = this.#o;
+    const current = provider.current(integration);
+    if (current.versionId !== rejected) return current;
+    const pending = provider.pending(integration);
+    return pending && pending.versionId !== rejected ? pending : undefined;
+  }
+
+  #spec<I extends keyof M & IntegrationName>(integration: I): Integration<I, M[I]> {
+    const spec = (this.#o.integrations as Partial<Record<IntegrationName, Integration<I, M[I]>>>)[
+      integration
+    ];
+    if (!spec) throw new Error(`no integration registered for ${integration}`);
+    return spec;
+  }
+
+  #clientFor<I extends keyof M & IntegrationName>(
+    spec: Integration<I, M[I]>,
+    credential: Credential<I>,
+  ): M[I] {
+    let byVersion = this.#clients.get(spec.name);
+    if (!byVersion) {
+      byVersion = new Map();
+      this.#clients.set(spec.name, byVersion);
+    }
+    if (!byVersion.has(credential.versionId)) {
+      byVersion.set(credential.versionId, spec.createClient(credential.value.reveal(), credential));
+      // CURRENT, PENDING and a retiring one at most; anything older is dropped.
+      while (byVersion.size > 3) this.#retire(spec.name, byVersion.keys().next().value as string);
+    }
+    return byVersion.get(credential.versionId) as M[I];
+  }
+
+  #retire(integration: IntegrationName, versionId: string): void {
+    const byVersion = this.#clients.get(integration);
+    const client = byVersion?.get(versionId);
+    if (!byVersion || client === undefined) return;
+    byVersion.delete(versionId);
+    const spec = (
+      this.#o.integrations as Partial<Record<IntegrationName, Integration<IntegrationName, unknown>>>
+    )[integration];
+    try {
+      spec?.closeClient?.(client);
+    } catch (error) {
+      this.#o.log.warn({ integration, err: error }, 'closing a retired client failed');
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import type { AuditSink } from '../audit/sink.js';
+import type { Clock, Random } from '../clock.js';
+import type { Config, Env } from '../config.js';
+import type { Logger, SecretRedactor } from '../log.js';
+import type { Registry } from '../metrics.js';
+import { type AwsSourceOptions, createAwsSource } from './aws-source.js';
+import { createEnvSource } from './env-source.js';
+import { createFileSource } from './file-source.js';
+import { type CredentialMetrics, createCredentialMetrics } from './metrics.js';
+import { CredentialProvider } from './provider.js';
+import type { SecretSource } from './source.js';
+
+export interface CredentialsDeps {
+  config: Pick<Config, 'secrets' | 'aws'>;
+  env: Env;
+  log: Logger;
+  redactor: SecretRedactor;
+  registry: Registry;
+  audit: AuditSink;
+  clock: Clock;
+  /** Jitter for polls and backoff; Math.random by default. */
+  random?: Random;
+  /** Tests and the console point the AWS SDK at a simulated Secrets Manager. */
+  aws?: AwsSourceOptions['clientConfig'];
+}
+
+export interface Credentials {
+  source: SecretSource;
+  provider: CredentialProvider;
+  metrics: CredentialMetrics;
+}
+
+/** Builds the configured secret source and the provider on top of it (the `main.ts` wiring). */
+export function createCredentials(deps: CredentialsDeps): Credentials {
+  const { secrets } = deps.config;
+  const source = createSource(deps);
+  let provider: CredentialProvider | undefined;
+  const metrics = createCredentialMetrics(deps.registry, {
+    source: source.kind,
+    staleness: () => provider?.staleness() ?? [],
+  });
+  provider = new CredentialProvider({
+    source,
+    prefix: secrets.prefix,
+    pollSeconds: secrets.pollSeconds,
+    maxStaleSeconds: secrets.maxStaleSeconds,
+    log: deps.log.child({ component: 'credentials' }),
+    redactor: deps.redactor,
+    audit: deps.audit,
+    metrics,
+    clock: deps.clock,
+    ...(deps.random ? { random: deps.random } : {}),
+  });
+  return { source, provider, metrics };
+}
+
+function createSource(deps: CredentialsDeps): SecretSource {
+  const { secrets, aws } = deps.config;
+  switch (secrets.source) {
+    case 'aws':
+      return createAwsSource({
+        ...(aws.region ? { region: aws.region } : {}),
+        ...(deps.aws ? { clientConfig: deps.aws } : {}),
+      });
+    case 'file': {
+      if (!secrets.file)
+        throw new Error('the file source needs OPSBOT_SECRET_FILE and OPSBOT_SECRET_FILE_KEY');
+      return createFileSource({ path: secrets.file.path, key: secrets.file.key, prefix: secrets.prefix });
+    }
+    case 'env':
+      return createEnvSource({ env: deps.env, prefix: secrets.prefix });
+  }
+}

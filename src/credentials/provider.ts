@@ -1,0 +1,416 @@
+import type { AuditSink } from '../audit/sink.js';
+import type { Clock, Random } from '../clock.js';
+import type { IntegrationName } from '../config.js';
+import type { Logger, SecretRedactor } from '../log.js';
+import { type BackoffPolicy, DEFAULT_BACKOFF, fullJitterDelay, jitteredInterval } from './backoff.js';
+import { CredentialUnavailableError } from './errors.js';
+import type { CredentialMetrics, RefreshOutcome } from './metrics.js';
+import { parseSecret, sensitiveValues } from './schemas.js';
+import {
+  type Credential,
+  type CredentialChange,
+  type SecretEntry as Entry,
+  MalformedSecretError,
+  newEntry,
+  summarize,
+  toFailure,
+  unusableReason,
+  versionWithStage,
+} from './secret-entry.js';
+import { SecretValue } from './secret-value.js';
+import { type SecretSource, SecretSourceError, STAGE } from './source.js';
+
+export type { Credential, CredentialChange } from './secret-entry.js';
+
+export interface CredentialProviderOptions {
+  source: SecretSource;
+  prefix: string;
+  /** Seconds between DescribeSecret polls per secret (spread ±20%). */
+  pollSeconds: number;
+  /** How long a last-known-good value is served while the source fails; then reads fail closed. */
+  maxStaleSeconds: number;
+  log: Logger;
+  redactor: SecretRedactor;
+  audit: AuditSink;
+  metrics: CredentialMetrics;
+  clock: Clock;
+  random?: Random;
+  /** The first read of a secret waits at most this long (default 3 s). */
+  firstReadTimeoutMs?: number;
+  /** Auth-failure refreshes of one secret version: at most one per this many ms (default 5 s). */
+  forcedRefreshIntervalMs?: number;
+  /** PREVIOUS verifies inbound requests for this long after a change (default 1 h). */
+  previousGraceMs?: number;
+  backoff?: BackoffPolicy;
+}
+
+/**
+ * Caches each integration's secret and keeps it fresh (README.md, "How secrets stay fresh"):
+ * - polls DescribeSecret every `pollSeconds` ±20% and calls GetSecretValue only for a version id it
+ *   has not loaded (a new AWSCURRENT, or an AWSPENDING to prefetch);
+ * - concurrent cold reads share one load, with a deadline; warm reads never wait on a refresh;
+ * - on throttling, 5xx, timeouts and network errors it serves the last good value for up to
+ *   `maxStaleSeconds`, retrying with full-jitter backoff; AccessDenied and ResourceNotFound fail at once;
+ * - on a version change it registers the new values with the log redactor, writes an audit event and
+ *   tells subscribers, so clients built from the old secret are rebuilt.
+ *
+ * @example
+ * const provider = new CredentialProvider({ source, prefix: 'opsbot/', pollSeconds: 60, ... });
+ * await provider.start(['slack', 'github']);
+ * const { value } = provider.current('github');
+ */
+export class CredentialProvider {
+  readonly #o: Required<Omit<CredentialProviderOptions, 'random' | 'backoff'>> & {
+    random: Random;
+    backoff: BackoffPolicy;
+  };
+  readonly #entries = new Map<IntegrationName, Entry>();
+  readonly #abort = new AbortController();
+
+  constructor(options: CredentialProviderOptions) {
+    this.#o = {
+      firstReadTimeoutMs: 3_000,
+      forcedRefreshIntervalMs: 5_000,
+      previousGraceMs: 3_600_000,
+      random: Math.random,
+      backoff: DEFAULT_BACKOFF,
+      ...options,
+    };
+  }
+
+  /**
+   * Starts polling `integrations` and waits for each first load to finish or fail (never longer than
+   * the first-read deadline). Failures are logged and retried in the background; see {@link isLoaded}.
+   */
+  async start(integrations: readonly IntegrationName[]): Promise<void> {
+    const loads = integrations.map((integration) => {
+      const entry = this.#entry(integration);
+      return this.#withDeadline(entry, this.#refresh(entry)).catch(() => undefined);
+    });
+    await Promise.all(loads);
+  }
+
+  /** Stops polling and aborts source calls in flight. */
+  stop(): void {
+    this.#abort.abort();
+    for (const entry of this.#entries.values()) entry.cancelTimer?.();
+  }
+
+  /** Resolves once no refresh is in flight (tests and benchmarks step a fake clock with it). */
+  async settled(): Promise<void> {
+    for (;;) {
+      const running = [...this.#entries.values()].map((e) => e.refreshing).filter(Boolean);
+      if (running.length === 0) return;
+      await Promise.all(running);
+    }
+  }
+
+  /** Whether a usable CURRENT value is cached (what `/readyz` checks for required secrets). */
+  isLoaded(integration: IntegrationName): boolean {
+    const entry = this.#entries.get(integration);
+    return entry !== undefined && this.#usable(entry) === undefined;
+  }
+
+  /** Whether the integration's secret exists (false only once the source said it does not). */
+  isConfigured(integration: IntegrationName): boolean {
+    return this.#entries.get(integration)?.failure?.kind !== 'not_found';
+  }
+
+  /**
+   * The cached CURRENT credential, synchronously: the warm path of every call. Throws a
+   * UserFacingError when there is none, or when it may no longer be used.
+   */
+  current<I extends IntegrationName>(integration: I): Credential<I> {
+    const entry = this.#entry(integration);
+    const problem = this.#usable(entry);
+    if (problem) {
+      this.#o.metrics.read(integration, 'unavailable');
+      throw problem;
+    }
+    this.#o.metrics.read(integration, 'hit');
+    return entry.versions.get(entry.labels.current as string) as Credential<I>;
+  }
+
+  /**
+   * The CURRENT credential; on a cold cache, loads it (one source call however many readers wait)
+   * within the first-read deadline. Never waits on a refresh once a value is cached.
+   */
+  async get<I extends IntegrationName>(integration: I): Promise<Credential<I>> {
+    const entry = this.#entry(integration);
+    if (this.#usable(entry) === undefined) return this.current(integration);
+    const cold = entry.labels.current === undefined;
+    const coolingDown = this.#o.clock.now() - entry.checkedAt < this.#o.forcedRefreshIntervalMs;
+    if (cold && (entry.refreshing || !coolingDown)) {
+      this.#o.metrics.read(integration, 'miss');
+      await this.#withDeadline(entry, this.#refresh(entry));
+    }
+    return this.current(integration);
+  }
+
+  /** The pending credential (AWSPENDING), if one is loaded and differs from CURRENT. */
+  pending<I extends IntegrationName>(integration: I): Credential<I> | undefined {
+    const entry = this.#entries.get(integration);
+    const id = entry?.labels.pending;
+    return id ? (entry?.versions.get(id) as Credential<I> | undefined) : undefined;
+  }
+
+  /**
+   * Credentials an inbound request may be signed with, in order: CURRENT, PENDING, then PREVIOUS
+   * for one hour after a change. Empty when CURRENT may not be used.
+   */
+  inboundCandidates<I extends IntegrationName>(integration: I): Credential<I>[] {
+    const entry = this.#entries.get(integration);
+    if (!entry || this.#usable(entry)) return [];
+    const ids = [entry.labels.current, entry.labels.pending];
+    if (this.#o.clock.now() < entry.previousUntil) ids.push(entry.labels.previous);
+    return ids
+      .filter((id): id is string => id !== undefined)
+      .map((id) => entry.versions.get(id) as Credential<I>)
+      .filter(Boolean);
+  }
+
+  /**
+   * After `integration` rejected version `rejectedVersionId`: check the source at once (one call
+   * however many callers fail together), unless CURRENT has already moved on. Rate-limited to one
+   * check per 5 s per rejected version, so a revoked credential cannot turn traffic into a storm of
+   * DescribeSecret calls, while each new rotation is still picked up within one request.
+   */
+  async refreshAfterAuthFailure(integration: IntegrationName, rejectedVersionId: string): Promise<void> {
+    const entry = this.#entry(integration);
+    if (entry.labels.current !== rejectedVersionId) return;
+    if (entry.refreshing) {
+      await entry.refreshing;
+      return;
+    }
+    const now = this.#o.clock.now();
+    const last = entry.lastForced;
+    if (last && last.versionId === rejectedVersionId && now - last.at < this.#o.forcedRefreshIntervalMs)
+      return;
+    entry.lastForced = { at: now, versionId: rejectedVersionId };
+    await this.#refresh(entry);
+  }
+
+  /** Subscribes to CURRENT changes of one integration; returns the unsubscribe function. */
+  onChange<I extends IntegrationName>(
+    integration: I,
+    listener: (change: CredentialChange<I>) => void,
+  ): () => void {
+    const entry = this.#entry(integration);
+    const wrapped = listener as (change: CredentialChange) => void;
+    entry.listeners.add(wrapped);
+    return () => entry.listeners.delete(wrapped);
+  }
+
+  /** The secret's name for an integration (`<prefix><integration>`). */
+  secretName(integration: IntegrationName): string {
+    return `${this.#o.prefix}${integration}`;
+  }
+
+  #entry(integration: IntegrationName): Entry {
+    let entry = this.#entries.get(integration);
+    if (!entry) {
+      entry = newEntry(integration, this.secretName(integration));
+      this.#entries.set(integration, entry);
+    }
+    return entry;
+  }
+
+  /** Undefined when CURRENT may be served; otherwise the error a reader gets. */
+  #usable(entry: Entry): Error | undefined {
+    return unusableReason(entry, this.#o.clock.now(), this.#o.maxStaleSeconds * 1_000);
+  }
+
+  /** Seconds each cached secret has gone unconfirmed while its source fails (0 when healthy). */
+  *staleness(): Iterable<[string, number]> {
+    const now = this.#o.clock.now();
+    for (const entry of this.#entries.values()) {
+      const stale = entry.failingSince === undefined || entry.confirmedAt === 0 ? 0 : now - entry.confirmedAt;
+      yield [entry.integration, Math.round(stale / 1_000)];
+    }
+  }
+
+  #withDeadline<T>(entry: Entry, work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const seconds = this.#o.firstReadTimeoutMs / 1_000;
+      const timeout = () =>
+        reject(
+          new CredentialUnavailableError(
+            entry.integration,
+            `the secret store did not answer within ${seconds} s. Try again in a minute; if it keeps ` +
+              'happening, ask an opsbot admin to check /readyz and the logs.',
+          ),
+        );
+      const cancel = this.#o.clock.schedule(timeout, this.#o.firstReadTimeoutMs);
+      work.then(
+        (value) => {
+          cancel();
+          resolve(value);
+        },
+        (error: unknown) => {
+          cancel();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** One refresh per secret at a time: callers that arrive while one runs share it. */
+  #refresh(entry: Entry): Promise<RefreshOutcome> {
+    entry.refreshing ??= this.#runRefresh(entry).finally(() => {
+      entry.refreshing = undefined;
+    });
+    return entry.refreshing;
+  }
+
+  async #runRefresh(entry: Entry): Promise<RefreshOutcome> {
+    entry.checkedAt = this.#o.clock.now();
+    entry.cancelTimer?.();
+    let outcome: RefreshOutcome;
+    try {
+      outcome = await this.#check(entry);
+      this.#recordSuccess(entry);
+    } catch (error) {
+      outcome = this.#recordFailure(entry, error);
+    }
+    this.#o.metrics.refresh(entry.integration, outcome);
+    this.#scheduleNext(entry, outcome);
+    return outcome;
+  }
+
+  async #check(entry: Entry): Promise<RefreshOutcome> {
+    const { source } = this.#o;
+    const signal = this.#abort.signal;
+    this.#o.metrics.sourceCall('DescribeSecret');
+    const description = await source.describe(entry.name, { signal });
+    const currentId = versionWithStage(description.versions, STAGE.current);
+    if (!currentId) {
+      throw new SecretSourceError('invalid', entry.name, `${entry.name} has no AWSCURRENT version`);
+    }
+    const pendingCandidate = versionWithStage(description.versions, STAGE.pending);
+    const pendingId = pendingCandidate === currentId ? undefined : pendingCandidate;
+    entry.arn = description.arn;
+
+    const current = entry.versions.get(currentId) ?? (await this.#load(entry, currentId));
+    let pending = pendingId ? entry.versions.get(pendingId) : undefined;
+    if (pendingId && !pending) {
+      // Prefetch: a failed or malformed pending version must not block CURRENT; next poll retries.
+      pending = await this.#load(entry, pendingId).catch((error: unknown) => {
+        this.#o.log.warn(
+          { integration: entry.integration, versionId: pendingId, err: summarize(error) },
+          'could not prefetch the pending secret version',
+        );
+        return undefined;
+      });
+    }
+
+    const before = entry.labels.current;
+    const changed = before !== currentId;
+    if (changed && before !== undefined) {
+      entry.labels.previous = before;
+      entry.previousUntil = this.#o.clock.now() + this.#o.previousGraceMs;
+    }
+    entry.labels.current = currentId;
+    entry.labels.pending = pending ? pendingId : undefined;
+    this.#evict(entry);
+    if (changed)
+      this.#announce(entry, before === undefined ? undefined : entry.versions.get(before), current);
+    return changed ? 'changed' : 'unchanged';
+  }
+
+  async #load(entry: Entry, versionId: string): Promise<Credential> {
+    this.#o.metrics.sourceCall('GetSecretValue');
+    const version = await this.#o.source.getVersion(entry.name, versionId, { signal: this.#abort.signal });
+    const text = version.secretString.reveal();
+    const parsed = parseSecret(entry.integration, text);
+    if (!parsed.ok) throw new MalformedSecretError(entry.name, versionId, parsed.problems);
+    // Register before anything can log it.
+    for (const value of sensitiveValues(entry.integration, parsed.value)) this.#o.redactor.register(value);
+    const credential: Credential = {
+      integration: entry.integration,
+      name: entry.name,
+      arn: version.arn,
+      versionId,
+      value: new SecretValue(parsed.value),
+    };
+    entry.versions.set(versionId, credential);
+    return credential;
+  }
+
+  /** Keeps only the versions a label points at (at most three). */
+  #evict(entry: Entry): void {
+    const keep = new Set([entry.labels.current, entry.labels.pending, entry.labels.previous]);
+    for (const id of entry.versions.keys()) if (!keep.has(id)) entry.versions.delete(id);
+  }
+
+  #announce(entry: Entry, previous: Credential | undefined, current: Credential): void {
+    const { integration } = entry;
+    const details = { integration, arn: current.arn, versionId: current.versionId };
+    if (previous) {
+      this.#o.metrics.versionChange(integration);
+      this.#o.log.info({ ...details, previousVersionId: previous.versionId }, 'secret version changed');
+    } else {
+      this.#o.log.info(details, 'secret loaded');
+    }
+    this.#o.audit.write({
+      action: previous ? 'secret.version_changed' : 'secret.loaded',
+      outcome: 'success',
+      actor: 'opsbot',
+      details: { ...details, previousVersionId: previous?.versionId },
+    });
+    if (!previous) return;
+    for (const listener of entry.listeners) {
+      try {
+        listener({ integration, previous, current });
+      } catch (error) {
+        this.#o.log.error({ integration, err: error }, 'a secret change subscriber failed');
+      }
+    }
+  }
+
+  #recordSuccess(entry: Entry): void {
+    if (entry.failure) {
+      this.#o.log.info({ integration: entry.integration }, 'secret store reachable again');
+    }
+    entry.confirmedAt = this.#o.clock.now();
+    entry.failingSince = undefined;
+    entry.failure = undefined;
+    entry.attempt = 0;
+  }
+
+  #recordFailure(entry: Entry, error: unknown): RefreshOutcome {
+    const failure = toFailure(entry.name, error);
+    const kindChanged = entry.failure?.kind !== failure.kind;
+    entry.failure = failure;
+    entry.failingSince ??= this.#o.clock.now();
+    entry.attempt += 1;
+    if (this.#abort.signal.aborted) return 'transient_error';
+    const fields = { integration: entry.integration, secret: entry.name, reason: failure.message };
+    if (failure.kind === 'not_found') {
+      if (kindChanged) this.#o.log.info(fields, 'integration not configured: its secret does not exist');
+      return 'not_found';
+    }
+    if (failure.kind === 'transient') {
+      const serving = entry.labels.current !== undefined;
+      this.#o.log.warn(
+        { ...fields, attempt: entry.attempt },
+        serving ? 'secret store failing; serving the last good value' : 'secret store failing; retrying',
+      );
+      return 'transient_error';
+    }
+    this.#o.log.error({ ...fields, problems: failure.problems }, 'secret unusable');
+    return failure.kind === 'access_denied' ? 'access_denied' : 'invalid';
+  }
+
+  #scheduleNext(entry: Entry, outcome: RefreshOutcome): void {
+    if (this.#abort.signal.aborted) return;
+    const { random } = this.#o;
+    const pollMs = jitteredInterval(this.#o.pollSeconds * 1_000, 0.2, random);
+    const healthy = outcome === 'changed' || outcome === 'unchanged' || outcome === 'not_found';
+    const delay = healthy ? pollMs : Math.max(1, fullJitterDelay(entry.attempt - 1, this.#o.backoff, random));
+    entry.cancelTimer?.();
+    entry.cancelTimer = this.#o.clock.schedule(() => {
+      entry.cancelTimer = undefined;
+      void this.#refresh(entry);
+    }, delay);
+  }
+}

@@ -1,0 +1,140 @@
+import type { IntegrationName } from '../config.js';
+import { CredentialUnavailableError, IntegrationNotConfiguredError } from './errors.js';
+import type { RefreshOutcome } from './metrics.js';
+import type { SecretShapes } from './schemas.js';
+import type { SecretValue } from './secret-value.js';
+import { SecretSourceError } from './source.js';
+
+/** One loaded version of an integration's secret. The value is wrapped: it prints as `[REDACTED]`. */
+export interface Credential<I extends IntegrationName = IntegrationName> {
+  integration: I;
+  /** The secret's name, `<prefix><integration>`. */
+  name: string;
+  arn: string;
+  versionId: string;
+  value: SecretValue<SecretShapes[I]>;
+}
+
+export interface CredentialChange<I extends IntegrationName = IntegrationName> {
+  integration: I;
+  previous: Credential<I> | undefined;
+  current: Credential<I>;
+}
+
+export type Failure = { kind: SecretSourceError['kind']; message: string; problems?: readonly string[] };
+
+/** What the provider knows about one integration's secret. */
+export interface SecretEntry {
+  integration: IntegrationName;
+  name: string;
+  arn: string;
+  /** At most three: CURRENT, PENDING and PREVIOUS, keyed by version id. */
+  versions: Map<string, Credential>;
+  /** Staging labels, kept apart from the versions they point at. */
+  labels: { current?: string; pending?: string; previous?: string };
+  previousUntil: number;
+  /** Last time the source confirmed CURRENT. */
+  confirmedAt: number;
+  /** Last time a refresh started (rate limit for cold reads of a missing secret). */
+  checkedAt: number;
+  /** Set while the source fails; reads of a cached value stay allowed until the staleness bound. */
+  failingSince: number | undefined;
+  failure: Failure | undefined;
+  attempt: number;
+  refreshing: Promise<RefreshOutcome> | undefined;
+  lastForced: { at: number; versionId: string | undefined } | undefined;
+  cancelTimer: (() => void) | undefined;
+  listeners: Set<(change: CredentialChange) => void>;
+}
+
+export function newEntry(integration: IntegrationName, name: string): SecretEntry {
+  return {
+    integration,
+    name,
+    arn: name,
+    versions: new Map(),
+    labels: {},
+    previousUntil: 0,
+    confirmedAt: 0,
+    checkedAt: Number.NEGATIVE_INFINITY,
+    failingSince: undefined,
+    failure: undefined,
+    attempt: 0,
+    refreshing: undefined,
+    lastForced: undefined,
+    cancelTimer: undefined,
+    listeners: new Set(),
+  };
+}
+
+const MAX_PROBLEMS_SHOWN = 3;
+
+/**
+ * Why CURRENT may not be served, as the error a reader gets (safe for Slack), or undefined when it
+ * may. Missing and access-denied secrets fail at once; a source that merely fails (throttling, 5xx,
+ * network) is tolerated until the value has gone unconfirmed for longer than `maxStaleMs`.
+ */
+export function unusableReason(entry: SecretEntry, now: number, maxStaleMs: number): Error | undefined {
+  const { integration, failure } = entry;
+  if (failure?.kind === 'not_found') return new IntegrationNotConfiguredError(integration, entry.name);
+  if (failure?.kind === 'access_denied') {
+    return new CredentialUnavailableError(
+      integration,
+      `the secret store refused access to \`${entry.name}\`. Ask an opsbot admin to check the bot's IAM role.`,
+    );
+  }
+  if (entry.labels.current === undefined) {
+    if (failure?.kind === 'invalid') {
+      const shown = failure.problems?.slice(0, MAX_PROBLEMS_SHOWN).join('; ') ?? 'it could not be read';
+      return new CredentialUnavailableError(
+        integration,
+        `the secret \`${entry.name}\` is malformed (${shown}). Ask an opsbot admin to fix it (README.md, "Secret shapes").`,
+      );
+    }
+    return new CredentialUnavailableError(
+      integration,
+      'it has not been loaded from the secret store yet. Try again in a minute.',
+    );
+  }
+  if (entry.failingSince !== undefined && now - entry.confirmedAt > maxStaleMs) {
+    return new CredentialUnavailableError(
+      integration,
+      `the secret store has not confirmed it for ${Math.round((now - entry.confirmedAt) / 1_000)} s, longer ` +
+        'than OPSBOT_SECRET_MAX_STALE_SECONDS allows. Ask an opsbot admin to check Secrets Manager.',
+    );
+  }
+  return undefined;
+}
+
+/** A version whose SecretString does not match the integration's schema; `problems` never quote it. */
+export class MalformedSecretError extends Error {
+  constructor(
+    readonly secretName: string,
+    readonly versionId: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`${secretName} version ${versionId} is malformed: ${problems.join('; ')}`);
+    this.name = 'MalformedSecretError';
+  }
+}
+
+export function versionWithStage(
+  versions: ReadonlyMap<string, readonly string[]>,
+  stage: string,
+): string | undefined {
+  for (const [id, stages] of versions) if (stages.includes(stage)) return id;
+  return undefined;
+}
+
+export function toFailure(secretName: string, error: unknown): Failure {
+  if (error instanceof SecretSourceError) return { kind: error.kind, message: error.message };
+  if (error instanceof MalformedSecretError) {
+    return { kind: 'invalid', message: error.message, problems: error.problems };
+  }
+  // Anything else (a bug, an abort) is retried like a transient failure.
+  return { kind: 'transient', message: `unexpected error reading ${secretName}: ${summarize(error)}` };
+}
+
+export function summarize(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : 'unknown error';
+}

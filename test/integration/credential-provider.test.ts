@@ -1,0 +1,177 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { CredentialUnavailableError, IntegrationNotConfiguredError } from '../../src/credentials/errors.js';
+import { verifyInboundSecret } from '../../src/credentials/verify-inbound.js';
+import { SimulatedSecretsManager } from '../../src/sandbox/secrets-manager.js';
+import { assertNoCanary, bareCanary, canary } from '../helpers/canary.js';
+import { awsProviderRig, type ProviderRig } from '../helpers/credentials.js';
+import { elapse, FakeClock } from '../helpers/fake-clock.js';
+
+/** Behaviour that needs fault injection or call counts: the sandbox only (moto runs are in credential-rotation). */
+let sm: SimulatedSecretsManager;
+let endpoint: string;
+let seq = 0;
+const rigs: ProviderRig[] = [];
+
+beforeAll(async () => {
+  sm = new SimulatedSecretsManager();
+  ({ url: endpoint } = await sm.start());
+});
+afterAll(async () => {
+  await sm.stop();
+});
+afterEach(() => {
+  sm.faults.clear();
+  for (const rig of rigs.splice(0)) rig.provider.stop();
+});
+
+function slackValue() {
+  return { botToken: canary('xoxb'), signingSecret: canary('sign') };
+}
+
+/** A fresh prefix per test, so secrets never collide. */
+function setup(options: { maxStaleSeconds?: number; random?: () => number } = {}) {
+  const prefix = `t${++seq}/`;
+  const clock = new FakeClock();
+  const rig = awsProviderRig({ endpoint, clock, prefix, pollSeconds: 60, ...options });
+  rigs.push(rig);
+  const slack = slackValue();
+  sm.create(`${prefix}slack`, JSON.stringify(slack));
+  sm.resetCalls();
+  return { ...rig, clock, prefix, slack, name: `${prefix}slack` };
+}
+
+describe('credential provider against the simulated Secrets Manager', () => {
+  it('coalesces 1,000 concurrent cold reads into one DescribeSecret and one GetSecretValue', async () => {
+    const { provider, slack } = setup();
+    const reads = await Promise.all(Array.from({ length: 1_000 }, () => provider.get('slack')));
+    expect(new Set(reads.map((r) => r.versionId)).size).toBe(1);
+    expect(reads[0]?.value.reveal().botToken).toBe(slack.botToken);
+    expect(sm.calls.GetSecretValue ?? 0).toBe(1);
+    expect(sm.calls.DescribeSecret ?? 0).toBe(1);
+  });
+
+  it('serves the last good value through throttling and 5xx, up to the staleness bound, then fails closed', async () => {
+    const { provider, clock, metric, logs, slack } = setup({ maxStaleSeconds: 300 });
+    await provider.start(['slack']);
+    sm.faults.set({ kind: '5xx' });
+    await elapse(clock, provider, 72_000); // past the first poll (60 s ± 20%)
+    expect(await metric('opsbot_secret_refresh_total', { outcome: 'transient_error' })).toBeGreaterThan(0);
+    expect(provider.current('slack').value.reveal().botToken).toBe(slack.botToken);
+
+    sm.faults.set({ kind: 'throttle' });
+    await elapse(clock, provider, 200_000);
+    expect(sm.calls.DescribeSecret ?? 0).toBeGreaterThan(3);
+    expect(provider.current('slack').value.reveal().signingSecret).toBe(slack.signingSecret);
+    const staleness = await metric('opsbot_secret_staleness_seconds', { integration: 'slack' });
+    expect(staleness).toBeGreaterThan(200);
+
+    await elapse(clock, provider, 120_000); // now more than 300 s unconfirmed
+    expect(() => provider.current('slack')).toThrow(CredentialUnavailableError);
+    let caught: unknown;
+    try {
+      provider.current('slack');
+    } catch (error) {
+      caught = error;
+    }
+    expect((caught as Error).message).toMatch(/OPSBOT_SECRET_MAX_STALE_SECONDS/);
+
+    sm.faults.clear();
+    await elapse(clock, provider, 61_000); // the backoff is capped at 60 s
+    expect(provider.isLoaded('slack')).toBe(true);
+    assertNoCanary({ logs: logs.text(), error: caught }, [slack.botToken, slack.signingSecret]);
+  });
+
+  it('never hides AccessDenied: reads fail at once with an error that says what to check', async () => {
+    const { provider, clock, logs } = setup();
+    await provider.start(['slack']);
+    sm.faults.set({ kind: 'access_denied' });
+    await elapse(clock, provider, 72_000);
+    expect(() => provider.current('slack')).toThrow(/refused access to `t\d+\/slack`.*IAM role/);
+    const errors = logs.records().filter((r) => r.level === 'error');
+    expect(errors.map((r) => r.msg)).toContain('secret unusable');
+    expect(JSON.stringify(errors)).toContain('AccessDeniedException');
+  });
+
+  it('retries in the background with full-jitter backoff from 1 s, doubling to a 60 s cap', async () => {
+    const { provider, clock } = setup({ random: () => 0.999_999 });
+    sm.faults.set({ kind: 'throttle' });
+    await provider.start(['slack']);
+    const ceilings: number[] = [];
+    for (let attempt = 0; attempt < 9; attempt++) {
+      await vi.waitFor(() => expect(clock.delays().length).toBe(1));
+      const [delay] = clock.delays();
+      ceilings.push(delay as number);
+      const before = sm.calls.DescribeSecret ?? 0;
+      clock.runNext();
+      await vi.waitFor(() => expect(sm.calls.DescribeSecret ?? 0).toBe(before + 1));
+    }
+    expect(ceilings).toEqual([999, 1_999, 3_999, 7_999, 15_999, 31_999, 59_999, 59_999, 59_999]);
+  });
+
+  it('gives a cold read a 3 s deadline, and says so', async () => {
+    const { provider, clock } = setup();
+    sm.faults.set({ kind: 'latency', latencyMs: 1_500 });
+    const read = provider.get('slack');
+    await vi.waitFor(() => expect(clock.delays()).toContain(3_000));
+    clock.advance(3_000);
+    await expect(read).rejects.toThrow(/did not answer within 3 s/);
+  });
+
+  it('disables an integration whose secret does not exist, and enables it once created', async () => {
+    const { provider, clock, prefix } = setup();
+    await provider.start(['slack', 'jira']);
+    expect(provider.isConfigured('jira')).toBe(false);
+    await expect(provider.get('jira')).rejects.toThrow(IntegrationNotConfiguredError);
+    await expect(provider.get('jira')).rejects.toThrow(
+      /Jira is not configured: opsbot has no secret `t\d+\/jira`/,
+    );
+    sm.create(`${prefix}jira`, JSON.stringify({ email: 'bot@example.com', apiToken: canary('jira') }));
+    await elapse(clock, provider, 72_000);
+    expect(provider.isLoaded('jira')).toBe(true);
+  });
+
+  it('refuses a malformed secret with the field named and the value unseen', async () => {
+    const { provider, prefix, logs } = setup();
+    const token = canary('xoxp');
+    sm.create(`${prefix}github`, JSON.stringify({ appId: 'abc', token: 5, extra: token }));
+    const error = await provider.get('github').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CredentialUnavailableError);
+    expect((error as Error).message).toContain('token: expected a string');
+    assertNoCanary({ error, logs: logs.text() }, [token]);
+  });
+
+  it('checks inbound secrets against CURRENT, PENDING, then PREVIOUS for one hour only', async () => {
+    const { provider, clock, prefix } = setup();
+    const first = { apiKey: bareCanary(), appKey: bareCanary(), webhookSecret: bareCanary() };
+    sm.create(`${prefix}datadog`, JSON.stringify(first));
+    await provider.start(['datadog']);
+    const v1 = provider.current('datadog').versionId;
+    expect(verifyInboundSecret(provider, 'datadog', first.webhookSecret)).toEqual({
+      ok: true,
+      versionId: v1,
+    });
+    expect(verifyInboundSecret(provider, 'datadog', `${first.webhookSecret}x`)).toEqual({ ok: false });
+    expect(verifyInboundSecret(provider, 'datadog', undefined)).toEqual({ ok: false });
+
+    sm.rotate(`${prefix}datadog`, { hold: true });
+    await elapse(clock, provider, 72_000);
+    expect(provider.pending('datadog')).toBeDefined();
+    const pending = provider.pending('datadog');
+    const pendingSecret = pending?.value.reveal().webhookSecret as string;
+    expect(verifyInboundSecret(provider, 'datadog', pendingSecret)).toEqual({
+      ok: true,
+      versionId: pending?.versionId,
+    });
+
+    sm.finishRotation(`${prefix}datadog`);
+    await elapse(clock, provider, 72_000);
+    expect(provider.current('datadog').versionId).toBe(pending?.versionId);
+    expect(verifyInboundSecret(provider, 'datadog', first.webhookSecret)).toEqual({
+      ok: true,
+      versionId: v1,
+    });
+    await elapse(clock, provider, 3_600_000, 60_000);
+    expect(verifyInboundSecret(provider, 'datadog', first.webhookSecret)).toEqual({ ok: false });
+    expect(verifyInboundSecret(provider, 'datadog', pendingSecret).ok).toBe(true);
+  });
+});
