@@ -2,6 +2,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { type Env, INTEGRATIONS, type IntegrationName } from '../config.js';
 import { SecretValue } from './secret-value.js';
 import {
+  integrationOfSecretName,
   type SecretDescription,
   type SecretSource,
   SecretSourceError,
@@ -78,8 +79,7 @@ export function createEnvSource(options: EnvSourceOptions): SecretSource {
 }
 
 function integrationOf(name: string, prefix: string): IntegrationName {
-  const rest = name.startsWith(prefix) ? name.slice(prefix.length) : undefined;
-  const integration = INTEGRATIONS.find((i) => i === rest);
+  const integration = integrationOfSecretName(name, prefix);
   if (!integration) {
     throw new SecretSourceError(
       'not_found',

@@ -4,6 +4,7 @@ import { INTEGRATIONS, type IntegrationName } from '../config.js';
 import { decryptSecretFile, type SecretFileEntry, SecretFileError } from './secret-file.js';
 import type { SecretValue } from './secret-value.js';
 import {
+  integrationOfSecretName,
   type SecretDescription,
   type SecretSource,
   SecretSourceError,
@@ -102,8 +103,7 @@ function arnOf(path: string, name: string): string {
 }
 
 function integrationOf(name: string, prefix: string): IntegrationName {
-  const rest = name.startsWith(prefix) ? name.slice(prefix.length) : undefined;
-  const integration = INTEGRATIONS.find((i) => i === rest);
+  const integration = integrationOfSecretName(name, prefix);
   if (!integration) {
     throw new SecretSourceError(
       'not_found',

@@ -113,7 +113,11 @@ export function parseSecret<I extends IntegrationName>(integration: I, text: str
   }
   // A GitHub secret is either kind: report the fields of the one it was meant to be, not the union.
   const schema =
-    integration === 'github' ? ('token' in data ? githubTokenSchema : githubAppSchema) : SECRET_SCHEMAS[integration];
+    integration === 'github'
+      ? 'token' in data
+        ? githubTokenSchema
+        : githubAppSchema
+      : SECRET_SCHEMAS[integration];
   const result = schema.safeParse(data) as z.ZodSafeParseResult<SecretShapes[I]>;
   if (result.success) return { ok: true, value: result.data };
   // One problem per field: "too short" and "wrong prefix" about the same value say the same thing.

@@ -1,4 +1,4 @@
-import type { SecretSourceKind } from '../config.js';
+import { INTEGRATIONS, type IntegrationName, type SecretSourceKind } from '../config.js';
 import type { SecretValue } from './secret-value.js';
 
 /** The staging labels opsbot acts on; Secrets Manager allows others, which are ignored. */
@@ -63,4 +63,10 @@ export class SecretSourceError extends Error {
     this.kind = kind;
     this.secretName = secretName;
   }
+}
+
+/** The integration a secret name `<prefix><integration>` stands for, or undefined. */
+export function integrationOfSecretName(name: string, prefix: string): IntegrationName | undefined {
+  const rest = name.startsWith(prefix) ? name.slice(prefix.length) : undefined;
+  return INTEGRATIONS.find((i) => i === rest);
 }

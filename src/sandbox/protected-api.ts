@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CURRENT, PENDING } from './secrets-manager-store.js';
 import type { SimulatedSecretsManager } from './secrets-manager.js';
+import { CURRENT, PENDING } from './secrets-manager-store.js';
 
 export interface ProtectedApiOptions {
   secrets: SimulatedSecretsManager;
@@ -51,7 +51,8 @@ export class ProtectedApi {
   }
 
   #versionOf(token: string): string | undefined {
-    const stages = this.accepts === 'current' ? [CURRENT] : this.accepts === 'pending' ? [PENDING] : [CURRENT, PENDING];
+    const stages =
+      this.accepts === 'current' ? [CURRENT] : this.accepts === 'pending' ? [PENDING] : [CURRENT, PENDING];
     for (const stage of stages) {
       try {
         const { version } = this.options.secrets.store.get(this.options.secretName, { stage });

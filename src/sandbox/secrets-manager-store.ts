@@ -64,13 +64,21 @@ export class SecretsManagerStore {
     return () => this.#listeners.delete(listener);
   }
 
-  create(name: string, value: string, token: string = randomUUID()): { secret: StoredSecret; version: StoredVersion } {
+  create(
+    name: string,
+    value: string,
+    token: string = randomUUID(),
+  ): { secret: StoredSecret; version: StoredVersion } {
     if (!NAME.test(name)) throw new SecretsManagerError('InvalidParameterException', 'Invalid name.');
     if (this.#secrets.has(name)) {
-      throw new SecretsManagerError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
+      throw new SecretsManagerError(
+        'ResourceExistsException',
+        `The operation failed because the secret ${name} already exists.`,
+      );
     }
     const at = this.now();
-    const suffix = randomBytes(4).toString('base64url').slice(0, 6);
+    const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+    const suffix = [...randomBytes(6)].map((b) => letters[b % letters.length]).join('');
     const secret: StoredSecret = {
       name,
       arn: `arn:aws:secretsmanager:${this.region}:${this.account}:secret:${name}-${suffix}`,
@@ -88,7 +96,10 @@ export class SecretsManagerStore {
   find(id: string): StoredSecret {
     const secret = this.#secrets.get(id) ?? [...this.#secrets.values()].find((s) => s.arn === id);
     if (!secret) {
-      throw new SecretsManagerError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+      throw new SecretsManagerError(
+        'ResourceNotFoundException',
+        "Secrets Manager can't find the specified secret.",
+      );
     }
     return secret;
   }
@@ -98,7 +109,10 @@ export class SecretsManagerStore {
   }
 
   /** GetSecretValue: by version id, by stage, or both (they must agree); AWSCURRENT by default. */
-  get(id: string, options: { versionId?: string; stage?: string } = {}): { secret: StoredSecret; version: StoredVersion } {
+  get(
+    id: string,
+    options: { versionId?: string; stage?: string } = {},
+  ): { secret: StoredSecret; version: StoredVersion } {
     const secret = this.find(id);
     const stage = options.stage ?? (options.versionId ? undefined : CURRENT);
     const version = options.versionId
@@ -147,7 +161,10 @@ export class SecretsManagerStore {
     }
     if (moveTo === undefined) {
       if (removeFrom === undefined) {
-        throw new SecretsManagerError('InvalidParameterException', 'Specify MoveToVersionId or RemoveFromVersionId.');
+        throw new SecretsManagerError(
+          'InvalidParameterException',
+          'Specify MoveToVersionId or RemoveFromVersionId.',
+        );
       }
       if (stage === CURRENT) {
         throw new SecretsManagerError(

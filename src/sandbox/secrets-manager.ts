@@ -177,7 +177,11 @@ export class SimulatedSecretsManager {
           'User: arn:aws:sts::123456789012:assumed-role/opsbot-task/1 is not authorized to perform this operation',
         );
       case 'not_found':
-        throw new HttpError(400, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+        throw new HttpError(
+          400,
+          'ResourceNotFoundException',
+          "Secrets Manager can't find the specified secret.",
+        );
     }
   }
 }
@@ -196,7 +200,10 @@ export class FaultPlan {
 
   take(api: SecretsManagerApi, secret: string | undefined): Fault | undefined {
     const fault = this.#faults.find(
-      (f) => (!f.api || f.api === api) && (!f.secret || f.secret === secret) && (f.count === undefined || f.count > 0),
+      (f) =>
+        (!f.api || f.api === api) &&
+        (!f.secret || f.secret === secret) &&
+        (f.count === undefined || f.count > 0),
     );
     if (fault?.count !== undefined) fault.count -= 1;
     return fault;
@@ -218,7 +225,7 @@ const HANDLERS: Record<SecretsManagerApi, (sm: SimulatedSecretsManager, input: I
       ...(versionId ? { versionId } : {}),
       ...(stage ? { stage } : {}),
     });
-    return valueOf(secret, version);
+    return secretValueOf(secret, version);
   },
   DescribeSecret(sm, input) {
     const secret = sm.store.find(requiredString(input, 'SecretId'));
@@ -226,15 +233,23 @@ const HANDLERS: Record<SecretsManagerApi, (sm: SimulatedSecretsManager, input: I
   },
   BatchGetSecretValue(sm, input) {
     const ids = input.SecretIdList;
-    if (!Array.isArray(ids) || ids.length === 0 || ids.length > 20 || !ids.every((i) => typeof i === 'string')) {
-      throw new SecretsManagerError('InvalidParameterException', 'SecretIdList must hold 1 to 20 secret ids.');
+    if (
+      !Array.isArray(ids) ||
+      ids.length === 0 ||
+      ids.length > 20 ||
+      !ids.every((i) => typeof i === 'string')
+    ) {
+      throw new SecretsManagerError(
+        'InvalidParameterException',
+        'SecretIdList must hold 1 to 20 secret ids.',
+      );
     }
     const SecretValues: unknown[] = [];
     const Errors: unknown[] = [];
     for (const id of ids as string[]) {
       try {
         const { secret, version } = sm.store.get(id);
-        SecretValues.push(valueOf(secret, version));
+        SecretValues.push(secretValueOf(secret, version));
       } catch (error) {
         const e = toHttpError(error);
         Errors.push({ SecretId: id, ErrorCode: e.type, Message: e.message });
@@ -292,7 +307,7 @@ function describe(secret: StoredSecret) {
   };
 }
 
-function valueOf(secret: StoredSecret, version: StoredVersion) {
+function secretValueOf(secret: StoredSecret, version: StoredVersion) {
   return {
     ARN: secret.arn,
     Name: secret.name,
@@ -317,7 +332,10 @@ export function freshenSecretString(current: string): string {
   if (typeof data !== 'object' || data === null) return randomBytes(16).toString('hex');
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(data as Record<string, unknown>)) {
-    out[key] = typeof value === 'string' && !/^-----BEGIN/.test(value) && !value.includes('@') ? freshen(value) : value;
+    out[key] =
+      typeof value === 'string' && !/^-----BEGIN/.test(value) && !value.includes('@')
+        ? freshen(value)
+        : value;
   }
   return JSON.stringify(out);
 }
@@ -325,7 +343,9 @@ export function freshenSecretString(current: string): string {
 function freshen(value: string): string {
   const cut = value.lastIndexOf('-') + 1;
   const tail = Math.max(8, value.length - cut);
-  return `${value.slice(0, cut)}${randomBytes(Math.ceil(tail / 2)).toString('hex').slice(0, tail)}`;
+  return `${value.slice(0, cut)}${randomBytes(Math.ceil(tail / 2))
+    .toString('hex')
+    .slice(0, tail)}`;
 }
 
 class HttpError extends Error {
@@ -366,7 +386,8 @@ async function readJson(req: IncomingMessage): Promise<Input> {
   if (size === 0) return {};
   try {
     const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('not an object');
     return parsed as Input;
   } catch {
     throw new HttpError(400, 'SerializationException', 'The request body is not a JSON object.');
@@ -388,7 +409,10 @@ function optionalString(input: Input, field: string): string | undefined {
 function secretString(input: Input): string {
   const value = input.SecretString;
   if (typeof value !== 'string' || value.length > 65_536) {
-    throw new SecretsManagerError('InvalidParameterException', 'SecretString must be a string of at most 65536 characters.');
+    throw new SecretsManagerError(
+      'InvalidParameterException',
+      'SecretString must be a string of at most 65536 characters.',
+    );
   }
   return value;
 }

@@ -14,6 +14,10 @@ describe('npm run console', () => {
       ':help',
       ':status',
       ':as U0ADMIN',
+      ':secrets',
+      ':rotate github hold',
+      ':rotate nope',
+      ':audit',
       '/gh pr list acme/web',
       'hello',
       ':logs',
@@ -26,6 +30,10 @@ describe('npm run console', () => {
     expect(text).toContain(':status          health and readiness');
     expect(text).toContain('health: ok · ready: yes');
     expect(text).toContain('now acting as U0ADMIN');
+    expect(text).toMatch(/opsbot\/slack: using [0-9a-f]{8} · store: [0-9a-f]{8}=AWSCURRENT/);
+    expect(text).toMatch(/opsbot\/github: version [0-9a-f]{8} staged as AWSPENDING/);
+    expect(text).toContain('usage: :rotate <slack|github|jira|datadog> [hold|finish]');
+    expect(text).toMatch(/secret\.loaded \{"integration":"datadog","arn":"arn:aws:secretsmanager:/);
     expect(text).toContain('U0ADMIN@C0DEV> ');
     expect(text).toContain('/gh is not available yet');
     expect(text).toContain('I don\'t know "hello"');

@@ -1,58 +1,19 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assertNoCanary, canary } from '../helpers/canary.js';
-
-const ROOT = new URL('../..', import.meta.url).pathname;
-
-/** Only PATH and HOME from the outside: the test controls every opsbot setting. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...extra };
-}
-
-function startMain(env: NodeJS.ProcessEnv): {
-  child: ChildProcess;
-  output: () => { stdout: string; stderr: string };
-} {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env,
-    stdio: 'pipe',
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => (stdout += d));
-  child.stderr?.on('data', (d) => (stderr += d));
-  return { child, output: () => ({ stdout, stderr }) };
-}
-
-function exitOf(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(url: string, timeoutMs = 10_000): Promise<Response> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await fetch(url);
-    } catch (error) {
-      if (Date.now() > until) throw error;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+import {
+  cleanEnv,
+  exitOf,
+  freePort,
+  ROOT,
+  startMain,
+  waitFor,
+  waitForLog,
+  waitForStatus,
+} from '../helpers/process.js';
 
 describe('the opsbot process', () => {
   it('exits 2 with the full list of what is missing when given no configuration', async () => {
@@ -179,20 +140,3 @@ describe('the opsbot process', () => {
     assertNoCanary({ stdout: output().stdout, stderr: output().stderr }, [token]);
   });
 });
-
-async function waitForStatus(url: string, status: number, timeoutMs = 10_000): Promise<Response> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await fetch(url);
-    if (res.status === status || Date.now() > until) return res;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-async function waitForLog(output: () => { stdout: string }, msg: string, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!output().stdout.includes(`"msg":"${msg}"`)) {
-    if (Date.now() > until) throw new Error(`no "${msg}" log line within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

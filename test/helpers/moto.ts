@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './process.js';
 
 export interface Moto {
   url: string;
@@ -12,16 +12,6 @@ function findMotoServer(): string | undefined {
   const found = which.status === 0 ? which.stdout.trim() : '';
   if (found) return found;
   return ['/root/.pyenv/shims/moto_server', '/usr/local/bin/moto_server'].find((p) => existsSync(p));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 /**

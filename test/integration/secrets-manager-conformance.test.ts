@@ -57,12 +57,16 @@ describe.each(targets)('Secrets Manager protocol: $target', ({ target, url, skip
     const name = unique();
     const first = value();
     const created = await sm.send(new CreateSecretCommand({ Name: name, SecretString: first }));
-    expect(created.ARN).toMatch(new RegExp(`^arn:aws:secretsmanager:us-east-1:\\d{12}:secret:${name}-\\w{6}$`));
+    expect(created.ARN).toMatch(
+      new RegExp(`^arn:aws:secretsmanager:us-east-1:\\d{12}:secret:${name}-\\w{6}$`),
+    );
     const byStage = await sm.send(new GetSecretValueCommand({ SecretId: name }));
     expect(byStage).toMatchObject({ Name: name, SecretString: first, VersionId: created.VersionId });
     expect(byStage.VersionStages).toEqual(['AWSCURRENT']);
     expect(byStage.CreatedDate).toBeInstanceOf(Date);
-    const byId = await sm.send(new GetSecretValueCommand({ SecretId: created.ARN, VersionId: created.VersionId }));
+    const byId = await sm.send(
+      new GetSecretValueCommand({ SecretId: created.ARN, VersionId: created.VersionId }),
+    );
     expect(byId.SecretString).toBe(first);
     expect(await stagesOf(name)).toEqual({ [created.VersionId as string]: ['AWSCURRENT'] });
   });
@@ -74,7 +78,12 @@ describe.each(targets)('Secrets Manager protocol: $target', ({ target, url, skip
     const next = value();
     const token = randomUUID();
     const put = await sm.send(
-      new PutSecretValueCommand({ SecretId: name, SecretString: next, ClientRequestToken: token, VersionStages: ['AWSPENDING'] }),
+      new PutSecretValueCommand({
+        SecretId: name,
+        SecretString: next,
+        ClientRequestToken: token,
+        VersionStages: ['AWSPENDING'],
+      }),
     );
     expect(put.VersionId).toBe(token);
     expect(await stagesOf(name)).toEqual({ [v1]: ['AWSCURRENT'], [token]: ['AWSPENDING'] });
@@ -82,36 +91,60 @@ describe.each(targets)('Secrets Manager protocol: $target', ({ target, url, skip
     expect(pending.SecretString).toBe(next);
 
     await sm.send(
-      new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSCURRENT', MoveToVersionId: token, RemoveFromVersionId: v1 }),
+      new UpdateSecretVersionStageCommand({
+        SecretId: name,
+        VersionStage: 'AWSCURRENT',
+        MoveToVersionId: token,
+        RemoveFromVersionId: v1,
+      }),
     );
     expect(await stagesOf(name)).toEqual({ [v1]: ['AWSPREVIOUS'], [token]: ['AWSCURRENT', 'AWSPENDING'] });
-    await sm.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: 'AWSPENDING', RemoveFromVersionId: token }));
+    await sm.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: name,
+        VersionStage: 'AWSPENDING',
+        RemoveFromVersionId: token,
+      }),
+    );
     expect(await stagesOf(name)).toEqual({ [v1]: ['AWSPREVIOUS'], [token]: ['AWSCURRENT'] });
     // moto 5.2 answers a GetSecretValue without VersionStage from the version current before the
     // UpdateSecretVersionStage (AWS defaults to AWSCURRENT; the sandbox does too). opsbot always asks
     // by VersionId, so it does not depend on either; here the stage is named explicitly.
     const current = await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSCURRENT' }));
     expect(current.SecretString).toBe(next);
-    const previous = await sm.send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPREVIOUS' }));
+    const previous = await sm.send(
+      new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPREVIOUS' }),
+    );
     expect(previous.VersionId).toBe(v1);
   });
 
   it.skipIf(skip)('a plain PutSecretValue moves AWSCURRENT and AWSPREVIOUS along', async () => {
     const name = unique();
-    const v1 = (await sm.send(new CreateSecretCommand({ Name: name, SecretString: value() }))).VersionId as string;
-    const v2 = (await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: value() }))).VersionId as string;
-    const v3 = (await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: value() }))).VersionId as string;
+    const v1 = (await sm.send(new CreateSecretCommand({ Name: name, SecretString: value() })))
+      .VersionId as string;
+    const v2 = (await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: value() })))
+      .VersionId as string;
+    const v3 = (await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: value() })))
+      .VersionId as string;
     expect(await stagesOf(name)).toEqual({ [v2]: ['AWSPREVIOUS'], [v3]: ['AWSCURRENT'] });
     expect(v1).not.toBe(v2);
   });
 
   it.skipIf(skip)('keeps a version that carries both AWSCURRENT and AWSPENDING', async () => {
     const name = unique();
-    const v1 = (await sm.send(new CreateSecretCommand({ Name: name, SecretString: value() }))).VersionId as string;
+    const v1 = (await sm.send(new CreateSecretCommand({ Name: name, SecretString: value() })))
+      .VersionId as string;
     const both = await sm.send(
-      new PutSecretValueCommand({ SecretId: name, SecretString: value(), VersionStages: ['AWSCURRENT', 'AWSPENDING'] }),
+      new PutSecretValueCommand({
+        SecretId: name,
+        SecretString: value(),
+        VersionStages: ['AWSCURRENT', 'AWSPENDING'],
+      }),
     );
-    expect(await stagesOf(name)).toEqual({ [v1]: ['AWSPREVIOUS'], [both.VersionId as string]: ['AWSCURRENT', 'AWSPENDING'] });
+    expect(await stagesOf(name)).toEqual({
+      [v1]: ['AWSPREVIOUS'],
+      [both.VersionId as string]: ['AWSCURRENT', 'AWSPENDING'],
+    });
   });
 
   it.skipIf(skip)('answers BatchGetSecretValue with values and per-secret errors', async () => {
@@ -131,7 +164,9 @@ describe.each(targets)('Secrets Manager protocol: $target', ({ target, url, skip
     // AWS answers 400 (API reference, "Errors"); moto 5.2 answers 404. opsbot goes by the error name.
     const status = (missing as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode;
     expect(status).toBe(target === 'moto' ? 404 : 400);
-    const describeMissing = await sm.send(new DescribeSecretCommand({ SecretId: unique() })).catch((e: unknown) => e);
+    const describeMissing = await sm
+      .send(new DescribeSecretCommand({ SecretId: unique() }))
+      .catch((e: unknown) => e);
     expect((describeMissing as Error).name).toBe('ResourceNotFoundException');
 
     const name = unique();
@@ -140,7 +175,9 @@ describe.each(targets)('Secrets Manager protocol: $target', ({ target, url, skip
       .send(new GetSecretValueCommand({ SecretId: name, VersionStage: 'AWSPENDING' }))
       .catch((e: unknown) => e);
     expect((noPending as Error).name).toBe('ResourceNotFoundException');
-    const duplicate = await sm.send(new CreateSecretCommand({ Name: name, SecretString: value() })).catch((e: unknown) => e);
+    const duplicate = await sm
+      .send(new CreateSecretCommand({ Name: name, SecretString: value() }))
+      .catch((e: unknown) => e);
     expect((duplicate as Error).name).toBe('ResourceExistsException');
   });
 });
@@ -178,19 +215,31 @@ describe('the sandbox only', () => {
     const v1 = sandbox.create(secret, JSON.stringify({ token: canary('github_pat') }));
     const moves: string[] = [];
     const stop = sandbox.onStageChange((c) => {
-      if (c.name === secret) moves.push(`${c.versionId === v1 ? 'v1' : 'v2'}:${c.stages.sort().join('+') || '-'}`);
+      if (c.name === secret)
+        moves.push(`${c.versionId === v1 ? 'v1' : 'v2'}:${c.stages.sort().join('+') || '-'}`);
     });
     const v2 = sandbox.rotate(secret, { hold: true });
     expect(sandbox.stagesOf(secret)).toEqual({ [v1]: ['AWSCURRENT'], [v2]: ['AWSPENDING'] });
-    expect(sandbox.valueOf(secret, 'AWSPENDING')).toMatch(/^\{"token":"github_pat-test-canary-[0-9a-f]{24}"\}$/);
+    expect(sandbox.valueOf(secret, 'AWSPENDING')).toMatch(
+      /^\{"token":"github_pat-test-canary-[0-9a-f]{24}"\}$/,
+    );
     expect(sandbox.valueOf(secret, 'AWSPENDING')).not.toBe(sandbox.valueOf(secret));
     sandbox.finishRotation(secret);
     expect(sandbox.stagesOf(secret)).toEqual({ [v1]: ['AWSPREVIOUS'], [v2]: ['AWSCURRENT'] });
-    expect(moves).toEqual(['v2:AWSPENDING', 'v1:-', 'v1:AWSPREVIOUS', 'v2:AWSCURRENT+AWSPENDING', 'v2:AWSCURRENT']);
+    expect(moves).toEqual([
+      'v2:AWSPENDING',
+      'v1:-',
+      'v1:AWSPREVIOUS',
+      'v2:AWSCURRENT+AWSPENDING',
+      'v2:AWSCURRENT',
+    ]);
     stop();
 
     const rotated = await sm.send(new RotateSecretCommand({ SecretId: secret }));
-    expect(sandbox.stagesOf(secret)).toEqual({ [v2]: ['AWSPREVIOUS'], [rotated.VersionId as string]: ['AWSCURRENT'] });
+    expect(sandbox.stagesOf(secret)).toEqual({
+      [v2]: ['AWSPREVIOUS'],
+      [rotated.VersionId as string]: ['AWSCURRENT'],
+    });
   });
 
   it('has a protected API that refuses the old credential the moment AWSCURRENT moves', async () => {
@@ -199,7 +248,8 @@ describe('the sandbox only', () => {
     sandbox.create(secret, JSON.stringify({ token: oldToken }));
     const api = new ProtectedApi({ secrets: sandbox, secretName: secret, field: 'token' });
     const { url: apiUrl } = await api.start();
-    const whoami = (token: string) => fetch(`${apiUrl}/whoami`, { headers: { authorization: `Bearer ${token}` } });
+    const whoami = (token: string) =>
+      fetch(`${apiUrl}/whoami`, { headers: { authorization: `Bearer ${token}` } });
     expect((await whoami(oldToken)).status).toBe(200);
     sandbox.rotate(secret, { hold: true });
     const newToken = (JSON.parse(sandbox.valueOf(secret, 'AWSPENDING') as string) as { token: string }).token;
@@ -219,12 +269,18 @@ describe('the sandbox only', () => {
   it('refuses unsigned requests and unknown operations', async () => {
     const unsigned = await fetch(sandboxUrl, {
       method: 'POST',
-      headers: { 'x-amz-target': 'secretsmanager.DescribeSecret', 'content-type': 'application/x-amz-json-1.1' },
+      headers: {
+        'x-amz-target': 'secretsmanager.DescribeSecret',
+        'content-type': 'application/x-amz-json-1.1',
+      },
       body: '{}',
     });
     expect(unsigned.status).toBe(400);
     expect(await unsigned.json()).toMatchObject({ __type: 'MissingAuthenticationTokenException' });
-    const unknown = await fetch(sandboxUrl, { method: 'POST', headers: { 'x-amz-target': 'secretsmanager.DeleteEverything' } });
+    const unknown = await fetch(sandboxUrl, {
+      method: 'POST',
+      headers: { 'x-amz-target': 'secretsmanager.DeleteEverything' },
+    });
     expect(await unknown.json()).toMatchObject({ __type: 'UnknownOperationException' });
   });
 });
