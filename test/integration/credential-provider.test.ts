@@ -1,6 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CredentialUnavailableError, IntegrationNotConfiguredError } from '../../src/credentials/errors.js';
+import { FreshCredentials } from '../../src/credentials/fresh-credentials.js';
 import { verifyInboundSecret } from '../../src/credentials/verify-inbound.js';
+import type { Integration } from '../../src/integrations/integration.js';
+import { ProtectedApi } from '../../src/sandbox/protected-api.js';
 import { SimulatedSecretsManager } from '../../src/sandbox/secrets-manager.js';
 import { assertNoCanary, bareCanary, canary } from '../helpers/canary.js';
 import { awsProviderRig, type ProviderRig } from '../helpers/credentials.js';
@@ -173,5 +176,45 @@ describe('credential provider against the simulated Secrets Manager', () => {
     await elapse(clock, provider, 3_600_000, 60_000);
     expect(verifyInboundSecret(provider, 'datadog', first.webhookSecret)).toEqual({ ok: false });
     expect(verifyInboundSecret(provider, 'datadog', pendingSecret).ok).toBe(true);
+  });
+
+  it('rebuilds clients when the version changes and closes the old ones; other errors pass through untouched', async () => {
+    const { provider, clock, prefix, metrics, logs } = setup();
+    const name = `${prefix}github`;
+    sm.create(name, JSON.stringify({ token: canary('github_pat') }));
+    const api = new ProtectedApi({ secrets: sm, secretName: name, field: 'token' });
+    const { url } = await api.start();
+    const closed: string[] = [];
+    const github: Integration<'github', { token: string; versionId: string }> = {
+      name: 'github',
+      createClient: (secret, credential) => ({
+        token: 'token' in secret ? secret.token : '',
+        versionId: credential.versionId,
+      }),
+      isAuthFailure: (error) => (error as { status?: number }).status === 401,
+      closeClient: (client) => closed.push(client.versionId),
+    };
+    const clients = new FreshCredentials({ provider, integrations: { github }, metrics, log: logs.log });
+    const whoami = async (gh: { token: string }) => {
+      const res = await fetch(`${url}/whoami`, { headers: { authorization: `Bearer ${gh.token}` } });
+      if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status });
+      return (await res.json()) as { version: string };
+    };
+    await provider.start(['github']);
+    const v1 = (await clients.withFreshCredentials('github', whoami)).version;
+
+    const v2 = sm.rotate(name);
+    await elapse(clock, provider, 72_000);
+    expect(closed).toEqual([v1]);
+    expect((await clients.withFreshCredentials('github', whoami)).version).toBe(v2);
+    expect(api.counts.rejected).toBe(0); // the poll got there first: no call was refused
+
+    sm.resetCalls();
+    const boom = new Error('HTTP 502 from GitHub');
+    await expect(clients.withFreshCredentials('github', () => Promise.reject(boom))).rejects.toBe(boom);
+    expect(sm.calls).toEqual({});
+    clients.close();
+    expect(closed).toEqual([v1, v2]);
+    await api.stop();
   });
 });

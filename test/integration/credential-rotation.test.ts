@@ -9,26 +9,17 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialRejectedError } from '../../src/credentials/errors.js';
 import { FreshCredentials } from '../../src/credentials/fresh-credentials.js';
 import type { Integration } from '../../src/integrations/integration.js';
-import { SimulatedSecretsManager } from '../../src/sandbox/secrets-manager.js';
 import { assertNoCanary, canary } from '../helpers/canary.js';
 import { awsProviderRig, type ProviderRig } from '../helpers/credentials.js';
 import { elapse, FakeClock } from '../helpers/fake-clock.js';
-import { startMoto, warnMotoMissing } from '../helpers/moto.js';
+import { secretsManagerTargets } from '../helpers/secrets-manager-targets.js';
 import { callWith, HttpStatusError, TokenService } from '../helpers/token-service.js';
 
 /**
  * Rotation as AWS does it, through the real SDK, against the sandbox AND moto (an independent
  * implementation of Secrets Manager), so the sandbox cannot drift into agreeing with our own bugs.
  */
-const sandbox = new SimulatedSecretsManager();
-const sandboxUrl = (await sandbox.start()).url;
-const moto = await startMoto();
-if (!moto) warnMotoMissing('credential-rotation');
-
-const targets = [
-  { target: 'sandbox', url: sandboxUrl, skip: false },
-  { target: 'moto', url: moto?.url ?? '', skip: !moto },
-];
+const { targets, stop } = await secretsManagerTargets('credential-rotation');
 
 const service = new TokenService();
 beforeAll(async () => {
@@ -36,8 +27,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await service.stop();
-  await sandbox.stop();
-  await moto?.stop();
+  await stop();
 });
 
 describe.each(targets)('rotation against $target', ({ url, skip }) => {

@@ -11,23 +11,15 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ProtectedApi } from '../../src/sandbox/protected-api.js';
-import { SimulatedSecretsManager } from '../../src/sandbox/secrets-manager.js';
 import { canary } from '../helpers/canary.js';
-import { startMoto, warnMotoMissing } from '../helpers/moto.js';
+import { secretsManagerTargets } from '../helpers/secrets-manager-targets.js';
 
 /**
  * The simulated Secrets Manager, held to moto (an independent implementation of the protocol):
  * the same calls through the real SDK must give the same answers from both.
  */
-const sandbox = new SimulatedSecretsManager();
-const sandboxUrl = (await sandbox.start()).url;
-const moto = await startMoto();
-if (!moto) warnMotoMissing('secrets-manager-conformance');
-
-afterAll(async () => {
-  await sandbox.stop();
-  await moto?.stop();
-});
+const { sandbox, sandboxUrl, targets, stop } = await secretsManagerTargets('secrets-manager-conformance');
+afterAll(stop);
 
 const clientFor = (endpoint: string, maxAttempts = 3) =>
   new SecretsManagerClient({
@@ -36,11 +28,6 @@ const clientFor = (endpoint: string, maxAttempts = 3) =>
     maxAttempts,
     credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret-key' },
   });
-
-const targets = [
-  { target: 'sandbox', url: sandboxUrl, skip: false },
-  { target: 'moto', url: moto?.url ?? '', skip: !moto },
-];
 
 describe.each(targets)('Secrets Manager protocol: $target', ({ target, url, skip }) => {
   const sm = clientFor(url || 'http://127.0.0.1:9');

@@ -2,25 +2,14 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Env } from '../../../src/config.js';
 import { createEnvSource, envVariableFor } from '../../../src/credentials/env-source.js';
-import { SecretSourceError, type SecretSourceErrorKind } from '../../../src/credentials/source.js';
+import type { SecretSourceErrorKind } from '../../../src/credentials/source.js';
 import { assertNoCanary, canary } from '../../helpers/canary.js';
+import { expectSourceError } from '../../helpers/source-error.js';
 
 const slackJson = () => JSON.stringify({ botToken: canary('xoxb'), signingSecret: canary('sign') });
 
-async function sourceError(
-  call: Promise<unknown>,
-  kind: SecretSourceErrorKind,
-  message: RegExp,
-): Promise<void> {
-  const error = await call.then(
-    () => expect.fail('expected the call to fail'),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SecretSourceError);
-  expect(error).toMatchObject({ kind });
-  expect((error as Error).message).toMatch(message);
-  assertNoCanary({ error });
-}
+const sourceError = (call: Promise<unknown>, kind: SecretSourceErrorKind, message: RegExp) =>
+  expectSourceError(call, kind, message);
 
 describe('createEnvSource', () => {
   it('reads OPSBOT_SECRET_<INTEGRATION> as the only, current version', async () => {

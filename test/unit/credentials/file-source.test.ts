@@ -12,8 +12,9 @@ import {
   writeSecretFileAtomic,
 } from '../../../src/credentials/secret-file.js';
 import { SecretValue } from '../../../src/credentials/secret-value.js';
-import { SecretSourceError, type SecretSourceErrorKind } from '../../../src/credentials/source.js';
+import type { SecretSourceErrorKind } from '../../../src/credentials/source.js';
 import { assertNoCanary, canary } from '../../helpers/canary.js';
+import { expectSourceError } from '../../helpers/source-error.js';
 
 const NOW = new Date('2030-01-02T03:04:05.000Z');
 const slackJson = () => JSON.stringify({ botToken: canary('xoxb'), signingSecret: canary('sign') });
@@ -45,21 +46,8 @@ async function storeSlack(doc: SecretFileDocument = emptyDocument()): Promise<Se
 const source = (overrides: Partial<Parameters<typeof createFileSource>[0]> = {}) =>
   createFileSource({ path, key: new SecretValue(key), prefix: 'opsbot/', ...overrides });
 
-async function sourceError(
-  call: Promise<unknown>,
-  kind: SecretSourceErrorKind,
-  message: RegExp,
-): Promise<SecretSourceError> {
-  const error = await call.then(
-    () => expect.fail('expected the call to fail'),
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SecretSourceError);
-  expect(error).toMatchObject({ kind });
-  expect((error as Error).message).toMatch(message);
-  assertNoCanary({ error }, [...values, key.toString('base64'), key.toString('hex')]);
-  return error as SecretSourceError;
-}
+const sourceError = (call: Promise<unknown>, kind: SecretSourceErrorKind, message: RegExp) =>
+  expectSourceError(call, kind, message, [...values, key.toString('base64'), key.toString('hex')]);
 
 describe('createFileSource', () => {
   it('describes the current version and returns its value by id', async () => {
