@@ -5,6 +5,7 @@ import { Readiness } from './health.js';
 import { HttpServer, sendJson, sendText } from './http/server.js';
 import type { Logger } from './log.js';
 import type { Registry } from './metrics.js';
+import type { State } from './store/state.js';
 
 export interface OpsbotDeps {
   config: Config;
@@ -12,6 +13,8 @@ export interface OpsbotDeps {
   metrics: Registry;
   /** Secrets, cached and kept fresh; started here, stopped on `stop()`. */
   credentials: CredentialProvider;
+  /** The state store (audit trail); closed on `stop()`. */
+  state: State;
   /** Host to bind; 127.0.0.1 in tests and the console, all interfaces in production. */
   host?: string;
 }
@@ -35,11 +38,13 @@ type Closer = () => Promise<void> | void;
  * console pass simulated ones. Nothing here reads `process.env`.
  */
 export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
-  const { config, log, metrics, credentials } = deps;
+  const { config, log, metrics, credentials, state } = deps;
   const readiness = new Readiness();
   const closers: Closer[] = [];
 
   readiness.register('secrets', () => REQUIRED_SECRETS.every((name) => credentials.isLoaded(name)));
+  readiness.register('state', () => state.ping());
+  closers.push(() => state.close());
   closers.push(() => credentials.stop());
 
   const server = new HttpServer({

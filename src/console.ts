@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { startOpsbot } from './app.js';
-import { MemoryAuditSink } from './audit/sink.js';
+import { TrailAuditSink } from './audit/sink.js';
 import { systemClock } from './clock.js';
 import { INTEGRATIONS, type IntegrationName, loadConfig } from './config.js';
 import { createCredentials } from './credentials/from-config.js';
@@ -14,6 +14,7 @@ import type { CredentialProvider } from './credentials/provider.js';
 import { createLogger, SecretRedactor } from './log.js';
 import { createMetrics } from './metrics.js';
 import { SimulatedSecretsManager } from './sandbox/secrets-manager.js';
+import { openState } from './store/open.js';
 
 /**
  * `npm run console`: the bot in a terminal against simulated services, no account needed.
@@ -66,7 +67,8 @@ export async function runConsole(input: NodeJS.ReadableStream, output: NodeJS.Wr
   });
   const log = createLogger({ level: config.logLevel, redactor, destination });
   const metrics = createMetrics({ defaultMetrics: false });
-  const audit = new MemoryAuditSink();
+  const state = openState(config.state);
+  const audit = new TrailAuditSink(state, log);
   const { provider } = createCredentials({
     config,
     env: {},
@@ -78,7 +80,7 @@ export async function runConsole(input: NodeJS.ReadableStream, output: NodeJS.Wr
     // The simulated Secrets Manager takes any signature; these are not credentials.
     aws: { endpoint: secretsUrl, credentials: { accessKeyId: 'CONSOLE', secretAccessKey: 'console' } },
   });
-  const app = await startOpsbot({ config, log, metrics, credentials: provider, host: '127.0.0.1' });
+  const app = await startOpsbot({ config, log, metrics, credentials: provider, state, host: '127.0.0.1' });
   await app.loading;
   const base = `http://127.0.0.1:${app.address.port}`;
   let user = 'U0DEV';
@@ -111,10 +113,15 @@ export async function runConsole(input: NodeJS.ReadableStream, output: NodeJS.Wr
     } else if (word === ':logs') say(logLines.slice(-20).join('\n') || '(no log lines yet)');
     else if (word === ':secrets') say(describeSecrets(provider, secretsManager));
     else if (word === ':audit') {
-      say(
-        audit.events.map((e) => `${e.at} ${e.action} ${JSON.stringify(e.details)}`).join('\n') ||
-          '(none yet)',
+      const records = (await state.queryAudit({ limit: 20 })).reverse();
+      const lines = records.map((r) => `#${r.seq} ${r.at} ${r.action} ${JSON.stringify(r.details)}`);
+      const check = await state.verifyAudit();
+      lines.push(
+        check.ok
+          ? `chain intact (${check.checked} records)`
+          : `chain BROKEN at #${check.brokenAt}: ${check.why}`,
       );
+      say(lines.join('\n'));
     } else if (word === ':rotate') say(rotate(secretsManager, provider.secretName.bind(provider), line));
     else if (line.startsWith('/'))
       say(`${word} is not available yet: slash commands arrive with the Slack core.`);

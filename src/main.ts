@@ -1,12 +1,13 @@
 import { pathToFileURL } from 'node:url';
 import { startOpsbot } from './app.js';
-import { LogAuditSink } from './audit/sink.js';
+import { TrailAuditSink } from './audit/sink.js';
 import { systemClock } from './clock.js';
 import { type Env, loadConfig } from './config.js';
 import { createCredentials } from './credentials/from-config.js';
 import { ConfigError } from './errors.js';
 import { createLogger, SecretRedactor } from './log.js';
 import { createMetrics } from './metrics.js';
+import { openState } from './store/open.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 configuration error. */
 export const EXIT = { ok: 0, failure: 1, config: 2 } as const;
@@ -35,7 +36,17 @@ export async function main(env: Env = process.env): Promise<number> {
   const key = env.OPSBOT_SECRET_FILE_KEY;
   if (key) redactor.register(key.trim());
   const metrics = createMetrics();
-  const audit = new LogAuditSink(log);
+  let state: ReturnType<typeof openState>;
+  try {
+    state = openState(config.state);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      return EXIT.config;
+    }
+    throw error;
+  }
+  const audit = new TrailAuditSink(state, log);
   const { provider } = createCredentials({
     config,
     env,
@@ -45,7 +56,7 @@ export async function main(env: Env = process.env): Promise<number> {
     audit,
     clock: systemClock,
   });
-  const app = await startOpsbot({ config, log, metrics, credentials: provider });
+  const app = await startOpsbot({ config, log, metrics, credentials: provider, state });
 
   return new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
@@ -73,6 +84,7 @@ export async function main(env: Env = process.env): Promise<number> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  quietSqliteWarning();
   main().then(
     (code) => {
       process.exitCode = code;
@@ -85,4 +97,17 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       process.exit(EXIT.failure);
     },
   );
+}
+
+/**
+ * Node 22 flags its built-in SQLite as experimental on every start. opsbot relies on it knowingly;
+ * every other warning is still printed.
+ */
+function quietSqliteWarning(): void {
+  const printers = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => {
+    if (warning.name === 'ExperimentalWarning' && /SQLite/.test(warning.message)) return;
+    for (const print of printers) print(warning);
+  });
 }

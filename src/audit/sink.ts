@@ -1,4 +1,5 @@
 import type { Logger } from '../log.js';
+import type { State } from '../store/state.js';
 
 /**
  * One audit record. It names who did what to which thing and how it ended; it never holds a secret
@@ -47,5 +48,25 @@ export class MemoryAuditSink implements AuditSink {
   write(event: AuditEvent): void {
     this.events.push({ ...event, at: event.at ?? new Date(this.now()).toISOString() });
     if (this.events.length > this.limit) this.events.splice(0, this.events.length - this.limit);
+  }
+}
+
+/**
+ * The audit trail: each event is appended to the hash-chained store and logged as one JSON line
+ * carrying its sequence number and hash (so the log is an outside anchor for the chain). A store
+ * failure is logged as an error and never breaks the action being audited.
+ */
+export class TrailAuditSink implements AuditSink {
+  constructor(
+    private readonly state: Pick<State, 'appendAudit'>,
+    private readonly log: Logger,
+  ) {}
+
+  write(event: AuditEvent): void {
+    this.state.appendAudit(event).then(
+      (record) => this.log.info({ audit: true, ...record }, record.action),
+      (error: unknown) =>
+        this.log.error({ err: error, action: event.action }, 'could not store an audit event'),
+    );
   }
 }

@@ -33,7 +33,8 @@ describe('npm run console', () => {
     expect(text).toMatch(/opsbot\/slack: using [0-9a-f]{8} · store: [0-9a-f]{8}=AWSCURRENT/);
     expect(text).toMatch(/opsbot\/github: version [0-9a-f]{8} staged as AWSPENDING/);
     expect(text).toContain('usage: :rotate <slack|github|jira|datadog> [hold|finish]');
-    expect(text).toMatch(/secret\.loaded \{"integration":"datadog","arn":"arn:aws:secretsmanager:/);
+    expect(text).toMatch(/#\d \S+ secret\.loaded \{"integration":"\w+","arn":"arn:aws:secretsmanager:/);
+    expect(text).toMatch(/chain intact \(4 records\)/);
     expect(text).toContain('U0ADMIN@C0DEV> ');
     expect(text).toContain('/gh is not available yet');
     expect(text).toContain('I don\'t know "hello"');

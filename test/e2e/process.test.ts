@@ -82,13 +82,14 @@ describe('the opsbot process', () => {
         OPSBOT_SECRET_SOURCE: 'env',
         OPSBOT_SECRET_SLACK: JSON.stringify(slack),
         OPSBOT_CONFIG: configPath,
+        OPSBOT_STATE: `sqlite:${join(dir, 'opsbot.db')}`,
         PORT: String(port),
       }),
     );
     const health = await waitFor(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(200);
     const ready = await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
-    expect(await ready.json()).toEqual({ ready: true, checks: { secrets: true } });
+    expect(await ready.json()).toEqual({ ready: true, checks: { secrets: true, state: true } });
     const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect(await metrics.text()).toContain('opsbot_process_cpu_seconds_total');
     expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
@@ -118,6 +119,7 @@ describe('the opsbot process', () => {
         OPSBOT_SECRET_SOURCE: 'env',
         OPSBOT_SECRET_SLACK: JSON.stringify({ botToken: token }),
         OPSBOT_CONFIG: configPath,
+        OPSBOT_STATE: `sqlite:${join(dir, 'opsbot.db')}`,
         PORT: String(port),
       }),
     );
@@ -125,7 +127,7 @@ describe('the opsbot process', () => {
     await waitForLog(output, 'secret unusable');
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ ready: false, checks: { secrets: false } });
+    expect(await ready.json()).toEqual({ ready: false, checks: { secrets: false, state: true } });
     child.kill('SIGTERM');
     expect(await exitOf(child)).toBe(0);
     const unusable = output()

@@ -24,6 +24,8 @@ function configFile(): string {
   return path;
 }
 
+const stateIn = (configPath: string) => `sqlite:${join(configPath, '..', 'opsbot.db')}`;
+
 describe('the opsbot process with the aws source', () => {
   const sm = new SimulatedSecretsManager();
   let endpoint = '';
@@ -38,12 +40,14 @@ describe('the opsbot process with the aws source', () => {
     const slack = { botToken: canary('xoxb'), signingSecret: canary('sign') };
     sm.create('e2e/slack', JSON.stringify(slack));
     const port = await freePort();
+    const config = configFile();
     const accessKey = `AKIA${randomBytes(8).toString('hex').toUpperCase()}`;
     const { child, output } = startMain(
       cleanEnv({
         OPSBOT_SECRET_PREFIX: 'e2e/',
         OPSBOT_SECRET_POLL_SECONDS: '5',
-        OPSBOT_CONFIG: configFile(),
+        OPSBOT_CONFIG: config,
+        OPSBOT_STATE: stateIn(config),
         PORT: String(port),
         AWS_REGION: 'us-east-1',
         AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
@@ -89,7 +93,13 @@ describe('the opsbot process with the file source', () => {
 
     const port = await freePort();
     const { child, output } = startMain(
-      cleanEnv({ ...fileEnv, OPSBOT_SECRET_SOURCE: 'file', OPSBOT_CONFIG: configFile(), PORT: String(port) }),
+      cleanEnv({
+        ...fileEnv,
+        OPSBOT_SECRET_SOURCE: 'file',
+        OPSBOT_CONFIG: configFile(),
+        OPSBOT_STATE: `sqlite:${join(dir, 'opsbot.db')}`,
+        PORT: String(port),
+      }),
     );
     await waitFor(`http://127.0.0.1:${port}/healthz`);
     expect((await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200)).status).toBe(200);

@@ -1,0 +1,77 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  type AuditRecord,
+  ChainVerifier,
+  canonicalJson,
+  chainRecord,
+  GENESIS_HASH,
+} from '../../../src/audit/chain.js';
+import type { AuditEvent } from '../../../src/audit/sink.js';
+
+const eventArb: fc.Arbitrary<AuditEvent> = fc.record({
+  action: fc.constantFrom('command.run', 'secret.version_changed', 'access.denied'),
+  outcome: fc.constantFrom('success', 'denied', 'error'),
+  actor: fc.stringMatching(/^U[A-Z0-9]{3,8}$/),
+  details: fc.dictionary(
+    fc.string({ minLength: 1, maxLength: 8 }),
+    fc.oneof(fc.string(), fc.integer(), fc.boolean()),
+  ),
+});
+
+function build(events: AuditEvent[]): AuditRecord[] {
+  const out: AuditRecord[] = [];
+  let prev = GENESIS_HASH;
+  events.forEach((event, i) => {
+    const record = chainRecord(event, i + 1, new Date(Date.UTC(2026, 10, 23, 0, 0, i)).toISOString(), prev);
+    prev = record.hash;
+    out.push(record);
+  });
+  return out;
+}
+
+function check(records: AuditRecord[]) {
+  const verifier = new ChainVerifier();
+  for (const r of records) if (!verifier.add(r)) break;
+  return verifier.result();
+}
+
+describe('the audit hash chain', () => {
+  it('verifies an untouched chain', () => {
+    fc.assert(
+      fc.property(fc.array(eventArb, { maxLength: 30 }), (events) => {
+        expect(check(build(events))).toEqual({ ok: true, checked: events.length });
+      }),
+    );
+  });
+
+  it('detects any edited, removed or inserted record, and names where', () => {
+    fc.assert(
+      fc.property(
+        fc.array(eventArb, { minLength: 2, maxLength: 20 }),
+        fc.nat(),
+        fc.string({ minLength: 1 }),
+        (events, at, text) => {
+          const records = build(events);
+          const i = at % records.length;
+          const target = records[i] as AuditRecord;
+          const edited = records.map((r, j) =>
+            j === i ? { ...r, details: { ...r.details, note: text } } : r,
+          );
+          expect(check(edited)).toMatchObject({ ok: false, brokenAt: target.seq });
+          const removed = records.filter((_, j) => j !== i);
+          expect(check(removed).ok).toBe(i === records.length - 1); // dropping the tail is only caught by an anchor
+          const forged = chainRecord(events[0] as AuditEvent, target.seq, target.at, target.prevHash);
+          const inserted = [...records.slice(0, i), forged, ...records.slice(i)];
+          expect(check(inserted).ok).toBe(false);
+        },
+      ),
+    );
+  });
+
+  it('writes the same canonical text whatever the key order', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { f: 2, e: 3 }], c: undefined } })).toBe(
+      '{"a":{"d":[1,{"e":3,"f":2}]},"b":1}',
+    );
+  });
+});

@@ -1,0 +1,97 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { signSlackRequest, verifySlackRequest } from '../../../src/slack/verify-request.js';
+
+const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
+const ts = (offsetSeconds = 0) => String(Math.floor(NOW / 1_000) + offsetSeconds);
+const secretArb = fc.string({ minLength: 6, maxLength: 64 });
+
+describe('verifySlackRequest', () => {
+  it('accepts a body signed with any candidate secret, and says which', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 2_000 }),
+        fc.array(secretArb, { minLength: 1, maxLength: 3 }),
+        fc.nat(),
+        (bytes, secrets, pick) => {
+          const body = Buffer.from(bytes);
+          const index = pick % secrets.length;
+          const signature = signSlackRequest(secrets[index] as string, ts(), body);
+          const result = verifySlackRequest({ timestamp: ts(), signature, rawBody: body }, secrets, NOW);
+          expect(result.ok).toBe(true);
+          if (result.ok) expect(secrets[result.secretIndex]).toBe(secrets[index]);
+        },
+      ),
+    );
+  });
+
+  it('refuses a changed body, a changed timestamp or another secret', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 500 }),
+        secretArb,
+        fc.nat(),
+        (bytes, secret, at) => {
+          const body = Buffer.from(bytes);
+          const signature = signSlackRequest(secret, ts(), body);
+          const flipped = Buffer.from(body);
+          const i = at % flipped.length;
+          flipped[i] = (flipped[i] as number) ^ 1;
+          const bad = (rawBody: Buffer, timestamp: string, secrets: string[]) =>
+            verifySlackRequest({ timestamp, signature, rawBody }, secrets, NOW);
+          expect(bad(flipped, ts(), [secret])).toEqual({ ok: false, reason: 'bad_signature' });
+          expect(bad(body, ts(-1), [secret])).toEqual({ ok: false, reason: 'bad_signature' });
+          expect(bad(body, ts(), [`${secret}x`])).toEqual({ ok: false, reason: 'bad_signature' });
+        },
+      ),
+    );
+  });
+
+  it('refuses requests older or newer than five minutes, before checking the signature', () => {
+    const body = Buffer.from('token=x&command=%2Fgh');
+    for (const offset of [-301, 301, -86_400]) {
+      const signature = signSlackRequest('signing-secret', ts(offset), body);
+      expect(
+        verifySlackRequest({ timestamp: ts(offset), signature, rawBody: body }, ['signing-secret'], NOW),
+      ).toEqual({
+        ok: false,
+        reason: 'stale',
+      });
+    }
+    for (const offset of [-300, 0, 300]) {
+      const signature = signSlackRequest('signing-secret', ts(offset), body);
+      expect(
+        verifySlackRequest({ timestamp: ts(offset), signature, rawBody: body }, ['signing-secret'], NOW).ok,
+      ).toBe(true);
+    }
+  });
+
+  it('refuses missing or malformed headers and having no secret, whatever the input', () => {
+    const body = Buffer.from('x');
+    expect(
+      verifySlackRequest({ timestamp: undefined, signature: 'v0=00', rawBody: body }, ['s'], NOW),
+    ).toEqual({
+      ok: false,
+      reason: 'missing_headers',
+    });
+    expect(verifySlackRequest({ timestamp: ts(), signature: 'v1=abc', rawBody: body }, ['s'], NOW)).toEqual({
+      ok: false,
+      reason: 'malformed_headers',
+    });
+    const signature = signSlackRequest('s', ts(), body);
+    expect(verifySlackRequest({ timestamp: ts(), signature, rawBody: body }, [], NOW)).toEqual({
+      ok: false,
+      reason: 'no_secret',
+    });
+    fc.assert(
+      fc.property(fc.option(fc.string()), fc.option(fc.string()), (timestamp, sig) => {
+        const result = verifySlackRequest(
+          { timestamp: timestamp ?? undefined, signature: sig ?? undefined, rawBody: body },
+          ['s'],
+          NOW,
+        );
+        expect(result.ok).toBe(false);
+      }),
+    );
+  });
+});
