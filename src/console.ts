@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+import { COMMANDS } from '../commands/index.js';
 import { startOpsbot } from './app.js';
 import { TrailAuditSink } from './audit/sink.js';
 import { systemClock } from './clock.js';
@@ -69,7 +70,7 @@ export async function runConsole(input: NodeJS.ReadableStream, output: NodeJS.Wr
   const metrics = createMetrics({ defaultMetrics: false });
   const state = openState(config.state);
   const audit = new TrailAuditSink(state, log);
-  const { provider } = createCredentials({
+  const { provider, metrics: credentialMetrics } = createCredentials({
     config,
     env: {},
     log,
@@ -80,7 +81,18 @@ export async function runConsole(input: NodeJS.ReadableStream, output: NodeJS.Wr
     // The simulated Secrets Manager takes any signature; these are not credentials.
     aws: { endpoint: secretsUrl, credentials: { accessKeyId: 'CONSOLE', secretAccessKey: 'console' } },
   });
-  const app = await startOpsbot({ config, log, metrics, credentials: provider, state, host: '127.0.0.1' });
+  const app = await startOpsbot({
+    config,
+    log,
+    metrics,
+    credentials: provider,
+    credentialMetrics,
+    state,
+    audit,
+    clock: systemClock,
+    commands: COMMANDS,
+    host: '127.0.0.1',
+  });
   await app.loading;
   const base = `http://127.0.0.1:${app.address.port}`;
   let user = 'U0DEV';

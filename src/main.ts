@@ -1,4 +1,5 @@
 import { pathToFileURL } from 'node:url';
+import { COMMANDS } from '../commands/index.js';
 import { startOpsbot } from './app.js';
 import { TrailAuditSink } from './audit/sink.js';
 import { systemClock } from './clock.js';
@@ -47,7 +48,7 @@ export async function main(env: Env = process.env): Promise<number> {
     throw error;
   }
   const audit = new TrailAuditSink(state, log);
-  const { provider } = createCredentials({
+  const { provider, metrics: credentialMetrics } = createCredentials({
     config,
     env,
     log,
@@ -56,7 +57,17 @@ export async function main(env: Env = process.env): Promise<number> {
     audit,
     clock: systemClock,
   });
-  const app = await startOpsbot({ config, log, metrics, credentials: provider, state });
+  const app = await startOpsbot({
+    config,
+    log,
+    metrics,
+    credentials: provider,
+    credentialMetrics,
+    state,
+    audit,
+    clock: systemClock,
+    commands: COMMANDS,
+  });
 
   return new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {

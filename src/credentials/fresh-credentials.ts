@@ -1,6 +1,7 @@
 import type { IntegrationName } from '../config.js';
 import type { Integration } from '../integrations/integration.js';
 import type { Logger } from '../log.js';
+import { noteCredentialUse } from '../request-scope.js';
 import { CredentialRejectedError } from './errors.js';
 import type { CredentialMetrics } from './metrics.js';
 import type { Credential, CredentialProvider } from './provider.js';
@@ -57,6 +58,7 @@ export class FreshCredentials<M extends ClientTypes> {
     const spec = this.#spec(integration);
     const { provider, metrics } = this.#o;
     const first = await provider.get(integration);
+    noteCredentialUse(integration, first.versionId);
     try {
       return await fn(this.#clientFor(spec, first), first);
     } catch (error) {
@@ -67,6 +69,7 @@ export class FreshCredentials<M extends ClientTypes> {
         metrics.authFailureRetry(integration, 'rejected');
         throw new CredentialRejectedError(integration, first.name, { cause: error });
       }
+      noteCredentialUse(integration, next.versionId);
       try {
         const result = await fn(this.#clientFor(spec, next), next);
         metrics.authFailureRetry(integration, 'recovered');

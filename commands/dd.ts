@@ -1,0 +1,54 @@
+import type { CommandModule } from '../src/slack/command-spec.js';
+import { notAvailableYet } from './not-yet.js';
+
+const MONITOR = /^\d{1,15}$/;
+
+/** `/dd`: Datadog monitors. */
+export const dd: CommandModule = {
+  name: 'dd',
+  description: 'Datadog monitors: list, inspect, mute, unmute',
+  integration: 'datadog',
+  subcommands: [
+    {
+      name: 'monitors',
+      summary: 'monitors that are alerting (or in another state)',
+      flags: [
+        {
+          name: 'state',
+          choices: ['alert', 'warn', 'no data', 'ok'],
+          description: 'only this state (default alert)',
+        },
+        {
+          name: 'tag',
+          pattern: /^[A-Za-z0-9_.:/-]{1,200}$/,
+          hint: 'team:web',
+          description: 'only monitors with this tag',
+        },
+      ],
+      examples: ['monitors --tag team:payments'],
+      run: notAvailableYet('dd', 'monitors'),
+    },
+    {
+      name: 'monitor',
+      summary: 'one monitor: state, query, recent transitions',
+      args: [{ name: 'id', pattern: MONITOR, hint: 'monitor id' }],
+      examples: ['monitor 123456'],
+      run: notAvailableYet('dd', 'monitor'),
+    },
+    {
+      name: 'mute',
+      summary: 'mute a monitor for a while',
+      args: [{ name: 'id', pattern: MONITOR, hint: 'monitor id' }],
+      flags: [{ name: 'for', kind: 'duration', max: 7 * 86_400_000, description: 'how long (default 1h)' }],
+      examples: ['mute 123456 --for 2h'],
+      run: notAvailableYet('dd', 'mute'),
+    },
+    {
+      name: 'unmute',
+      summary: 'unmute a monitor',
+      args: [{ name: 'id', pattern: MONITOR, hint: 'monitor id' }],
+      examples: ['unmute 123456'],
+      run: notAvailableYet('dd', 'unmute'),
+    },
+  ],
+};

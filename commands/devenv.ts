@@ -1,0 +1,51 @@
+import type { CommandModule } from '../src/slack/command-spec.js';
+import { notAvailableYet } from './not-yet.js';
+
+const ENV_ID = /^(i-[0-9a-f]{8,17}|[a-z][a-z0-9-]{0,40})$/;
+
+/** `/devenv`: short-lived EC2 dev environments under your own identity. */
+export const devenv: CommandModule = {
+  name: 'devenv',
+  description: 'dev environments on EC2: up, list, extend, down',
+  subcommands: [
+    {
+      name: 'up',
+      summary: 'start a dev environment from a template',
+      args: [{ name: 'template', pattern: /^[a-z][a-z0-9-]{0,31}$/, hint: 'template' }],
+      flags: [
+        {
+          name: 'ttl',
+          kind: 'duration',
+          max: 30 * 86_400_000,
+          description: 'lifetime (default: the template’s)',
+        },
+      ],
+      examples: ['up small --ttl 4h'],
+      run: notAvailableYet('devenv', 'up'),
+    },
+    {
+      name: 'list',
+      summary: 'your dev environments and when they expire',
+      flags: [{ name: 'all', kind: 'boolean', description: 'everyone’s, not only yours' }],
+      examples: ['list'],
+      run: notAvailableYet('devenv', 'list'),
+    },
+    {
+      name: 'extend',
+      summary: 'push back the expiry',
+      args: [{ name: 'env', pattern: ENV_ID, hint: 'instance id' }],
+      flags: [
+        { name: 'by', kind: 'duration', max: 30 * 86_400_000, description: 'how much longer (default 2h)' },
+      ],
+      examples: ['extend i-0abc12345678 --by 2h'],
+      run: notAvailableYet('devenv', 'extend'),
+    },
+    {
+      name: 'down',
+      summary: 'terminate a dev environment now',
+      args: [{ name: 'env', pattern: ENV_ID, hint: 'instance id' }],
+      examples: ['down i-0abc12345678'],
+      run: notAvailableYet('devenv', 'down'),
+    },
+  ],
+};

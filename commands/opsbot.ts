@@ -1,0 +1,175 @@
+import type { AuditRecord } from '../src/audit/chain.js';
+import { ErrorCode, UserFacingError } from '../src/errors.js';
+import { actions, button, context, header, section, sections } from '../src/slack/blocks.js';
+import type { CommandContext, CommandModule, Reply } from '../src/slack/command-spec.js';
+import { channelMention, escapeText, usergroupMention, userMention } from '../src/slack/escape.js';
+
+const ACTION_ARG = /^[a-z][a-z0-9-]{0,20}(:[a-z0-9 *?-]{1,40})?$/;
+
+/** `/opsbot`: help, who you are, the effective policy and the audit trail. */
+export const opsbot: CommandModule = {
+  name: 'opsbot',
+  description: 'help, who you are here, the access policy and the audit trail',
+  subcommands: [
+    {
+      name: 'help',
+      summary: 'every command you may run here',
+      examples: ['help'],
+      run: async (ctx) => overview(ctx),
+    },
+    {
+      name: 'whoami',
+      summary: 'your ids, your user groups, and what you may run in this channel',
+      examples: ['whoami'],
+      run: async (ctx) => whoami(ctx),
+    },
+    {
+      name: 'access',
+      summary: 'the effective access policy (admins only)',
+      examples: ['access'],
+      run: async (ctx) => access(ctx),
+    },
+    {
+      name: 'audit',
+      summary: 'recent audit records, newest first, or check that the trail is intact (admins only)',
+      flags: [
+        { name: 'user', kind: 'user', description: 'only this user' },
+        {
+          name: 'command',
+          pattern: ACTION_ARG,
+          hint: 'gh or gh:pr list',
+          maxLength: 60,
+          description: 'only this command or action',
+        },
+        { name: 'since', kind: 'duration', max: 90 * 86_400_000, description: 'only this recent (e.g. 24h)' },
+        { name: 'limit', kind: 'number', min: 1, max: 50, description: 'at most this many (default 20)' },
+        { name: 'verify', kind: 'boolean', description: 'recompute the hash chain over the whole trail' },
+      ],
+      examples: ['audit --since 24h', 'audit --user @alice --command gh', 'audit --verify'],
+      run: async (ctx, input) =>
+        input.flags.verify
+          ? verify(ctx)
+          : audit(ctx, {
+              user: input.flags.user as string | undefined,
+              command: input.flags.command as string | undefined,
+              sinceMs: input.flags.since as number | undefined,
+              limit: (input.flags.limit as number | undefined) ?? 20,
+            }),
+    },
+  ],
+  actions: {
+    'opsbot:audit': async (ctx) => verify(ctx),
+  },
+};
+
+async function allowedHere(ctx: CommandContext): Promise<Set<string>> {
+  const { policy, membership, commands } = ctx.services;
+  const all = commands.flatMap((m) => m.subcommands.map((s) => `${m.name}:${s.name}`));
+  return new Set(await policy.allowedActions(ctx.actor.userId, ctx.actor.channelId, all, membership));
+}
+
+async function overview(ctx: CommandContext): Promise<Reply> {
+  const allowed = await allowedHere(ctx);
+  const lines = ctx.services.commands.map((m) => {
+    const mine = m.subcommands.filter((s) => allowed.has(`${m.name}:${s.name}`)).map((s) => `\`${s.name}\``);
+    const what = mine.length > 0 ? mine.join(', ') : '_nothing here_';
+    return `• */${m.name}* — ${m.description}\n      you may run: ${what}`;
+  });
+  const text = `*What you may run in ${channelMention(ctx.actor.channelId)}*\n${lines.join('\n')}`;
+  return {
+    text,
+    blocks: [
+      ...sections([text]),
+      context('`/<command> help` explains each subcommand with an example. `/opsbot whoami` shows why.'),
+    ],
+  };
+}
+
+async function whoami(ctx: CommandContext): Promise<Reply> {
+  const { policy, membership } = ctx.services;
+  const { userId, channelId, teamId } = ctx.actor;
+  const groups: string[] = [];
+  for (const group of policy.usergroups().slice(0, 20)) {
+    try {
+      if (await membership(group, userId)) groups.push(usergroupMention(group));
+    } catch {
+      groups.push(`${usergroupMention(group)} (could not check)`);
+    }
+  }
+  const allowed = [...(await allowedHere(ctx))].filter((a) => !a.endsWith(':help'));
+  const lines = [
+    `*You are* ${userMention(userId)} (\`${userId}\`) in ${channelMention(channelId)} (\`${channelId}\`), workspace \`${escapeText(teamId)}\``,
+    `*opsbot admin:* ${ctx.isAdmin ? 'yes' : 'no'}`,
+    `*Your user groups named in the policy:* ${groups.length > 0 ? groups.join(', ') : 'none'}`,
+    `*You may run here:* ${allowed.length > 0 ? allowed.map((a) => `\`${a}\``).join(', ') : 'only `help` and `whoami`'}`,
+  ];
+  return { text: lines.join('\n'), blocks: sections(lines) };
+}
+
+function requireAdmin(ctx: CommandContext): void {
+  // The policy already refuses these to non-admins; this guards a mis-wired registry too.
+  if (!ctx.isAdmin)
+    throw new UserFacingError('That is for opsbot admins only.', { code: ErrorCode.AccessDenied });
+}
+
+function access(ctx: CommandContext): Reply {
+  requireAdmin(ctx);
+  const lines = ctx.services.policy.describe();
+  return {
+    text: lines.join('\n'),
+    blocks: [
+      header('Access policy'),
+      ...sections(lines),
+      context('Deny by default: anything not listed is refused.'),
+    ],
+  };
+}
+
+interface AuditFilter {
+  user: string | undefined;
+  command: string | undefined;
+  sinceMs: number | undefined;
+  limit: number;
+}
+
+async function audit(ctx: CommandContext, filter: AuditFilter): Promise<Reply> {
+  requireAdmin(ctx);
+  const { state, clock } = ctx.services;
+  const records = await state.queryAudit({
+    ...(filter.user ? { actor: filter.user } : {}),
+    ...(filter.command ? { command: filter.command } : {}),
+    ...(filter.sinceMs ? { since: new Date(clock.now() - filter.sinceMs).toISOString() } : {}),
+    limit: filter.limit,
+  });
+  if (records.length === 0) return { text: 'No audit records match.' };
+  const lines = records.map(formatRecord);
+  const title = `Audit trail: ${records.length} record${records.length === 1 ? '' : 's'}, newest first`;
+  return {
+    text: `${title}\n${lines.join('\n')}`,
+    blocks: [
+      header(title),
+      ...sections(lines, 15),
+      actions([button('Verify the chain', 'opsbot:audit', 'verify')]),
+    ],
+  };
+}
+
+async function verify(ctx: CommandContext): Promise<Reply> {
+  requireAdmin(ctx);
+  const check = await ctx.services.state.verifyAudit();
+  const text = check.ok
+    ? `:white_check_mark: The audit trail is intact: ${check.checked} records, every hash and link checks out.`
+    : `:rotating_light: The audit trail is broken at record #${check.brokenAt}: ${check.why}. ${check.checked} records before it check out. Treat the trail after it as tampered with.`;
+  return { text };
+}
+
+function formatRecord(r: AuditRecord): string {
+  const d = r.details;
+  const who = r.actor === 'opsbot' ? 'opsbot' : userMention(r.actor);
+  const where = typeof d.channel === 'string' && d.channel ? ` in ${channelMention(d.channel)}` : '';
+  const args = typeof d.args === 'string' && d.args ? ` \`${escapeText(d.args).slice(0, 120)}\`` : '';
+  const result = typeof d.result === 'string' ? d.result : r.outcome;
+  const latency = typeof d.latencyMs === 'number' ? ` · ${d.latencyMs} ms` : '';
+  const error = typeof d.errorId === 'string' ? ` · error id ${escapeText(d.errorId)}` : '';
+  return `#${r.seq} · ${r.at.replace('T', ' ').slice(0, 19)} UTC · ${who}${where} · \`${escapeText(r.action)}\`${args} · ${r.outcome === 'denied' ? 'denied' : result}${latency}${error}`;
+}

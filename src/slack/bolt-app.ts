@@ -1,0 +1,50 @@
+import { App, type Authorize } from '@slack/bolt';
+import type { CredentialProvider } from '../credentials/provider.js';
+import { slackClientOptions } from '../integrations/slack.js';
+import type { Logger } from '../log.js';
+import { boltLogger } from './bolt-logger.js';
+import type { PipelineDeps } from './interaction.js';
+import { registerCommands } from './listeners/commands.js';
+import { registerInteractions } from './listeners/interactions.js';
+import type { SlackHttpReceiver } from './receiver.js';
+import type { SlackApi } from './slack-api.js';
+
+export interface SlackAppDeps extends PipelineDeps {
+  credentials: CredentialProvider;
+  slack: SlackApi;
+  receiver: SlackHttpReceiver;
+  apiUrl?: string;
+  log: Logger;
+}
+
+/**
+ * The Bolt app. Nothing static: the bot token comes from the credential provider on every event
+ * (`authorize`, with the bot's ids from one auth.test per token version, so Bolt never calls
+ * auth.test itself), and the receiver verifies signatures against the provider's signing secrets.
+ * A rotation of the `slack` secret therefore needs no restart.
+ */
+export function createSlackApp(deps: SlackAppDeps): App {
+  const authorize: Authorize<boolean> = async () => {
+    const credential = await deps.credentials.get('slack');
+    const identity = await deps.slack.identity();
+    return {
+      botToken: credential.value.reveal().botToken,
+      botId: identity.botId,
+      botUserId: identity.botUserId,
+      teamId: identity.teamId,
+    };
+  };
+  const app = new App({
+    receiver: deps.receiver,
+    authorize,
+    logger: boltLogger(deps.log.child({ component: 'bolt' })),
+    clientOptions: slackClientOptions({ log: deps.log, ...(deps.apiUrl ? { apiUrl: deps.apiUrl } : {}) }),
+    ignoreSelf: true,
+  });
+  app.error(async (error) => {
+    deps.log.error({ err: error }, 'Bolt reported an error');
+  });
+  registerCommands(app, deps);
+  registerInteractions(app, deps);
+  return app;
+}

@@ -1,0 +1,59 @@
+import type {
+  Middleware,
+  RespondFn,
+  SlackActionMiddlewareArgs,
+  SlackCommandMiddlewareArgs,
+  SlackViewMiddlewareArgs,
+} from '@slack/bolt';
+import { explainDenial } from '../../access/policy.js';
+import type { Reply } from '../command-spec.js';
+import { failureReply, interactionOf, type PipelineDeps } from '../interaction.js';
+
+type AnyInteractionArgs = SlackCommandMiddlewareArgs | SlackActionMiddlewareArgs | SlackViewMiddlewareArgs;
+
+/**
+ * Deny by default, before any handler runs: the interaction's action must be allowed for this
+ * actor in this channel. A denial answers (only to the caller) with what would be needed, and is
+ * audited as `denied`.
+ */
+export function checkAccess(
+  deps: Pick<PipelineDeps, 'services' | 'log'>,
+  reply: (args: AnyInteractionArgs, message: Reply) => Promise<void>,
+): Middleware<AnyInteractionArgs> {
+  const { policy, membership } = deps.services;
+  return async (args) => {
+    const interaction = interactionOf(args.context);
+    const { userId, channelId } = interaction.actor;
+    let decision: Awaited<ReturnType<typeof policy.evaluate>>;
+    try {
+      decision = await policy.evaluate(
+        { user: userId, channel: channelId, action: interaction.action },
+        membership,
+      );
+    } catch (error) {
+      interaction.decision = 'denied';
+      await reply(args, failureReply(interaction, error, deps.log));
+      return;
+    }
+    if (!decision.allowed) {
+      interaction.decision = 'denied';
+      interaction.result = 'user_error';
+      const admins = deps.services.file.access.admins;
+      await reply(args, { text: `:no_entry: ${explainDenial(interaction.action, decision, admins)}` });
+      return;
+    }
+    interaction.decision = 'allowed';
+    await args.next();
+  };
+}
+
+/** Replies ephemerally through `respond()` (commands and buttons carry a response_url). */
+export async function respondWith(respond: RespondFn | undefined, message: Reply): Promise<void> {
+  if (!respond) return;
+  await respond({
+    text: message.text,
+    ...(message.blocks ? { blocks: message.blocks } : {}),
+    response_type: message.responseType ?? 'ephemeral',
+    ...(message.replaceOriginal ? { replace_original: true } : { replace_original: false }),
+  });
+}

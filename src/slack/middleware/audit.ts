@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import type {
+  Middleware,
+  SlackActionMiddlewareArgs,
+  SlackCommandMiddlewareArgs,
+  SlackViewMiddlewareArgs,
+} from '@slack/bolt';
+import { runInRequestScope } from '../../request-scope.js';
+import type { Actor } from '../command-spec.js';
+import { INTERACTION, type Interaction, type PipelineDeps } from '../interaction.js';
+
+type AnyInteractionArgs = SlackCommandMiddlewareArgs | SlackActionMiddlewareArgs | SlackViewMiddlewareArgs;
+
+/**
+ * The first middleware of every command, button and modal: starts the request scope (request id,
+ * credential versions used) and, once everything after it has finished, writes exactly one audit
+ * event: time, team, actor, channel, action, arguments, decision, outcome, latency, versions.
+ */
+export function auditInteraction(
+  kind: Interaction['kind'],
+  deps: Pick<PipelineDeps, 'audit' | 'clock' | 'log'>,
+): Middleware<AnyInteractionArgs> {
+  return async (args) => {
+    const { context, next } = args;
+    const requestId = typeof context.requestId === 'string' ? context.requestId : randomUUID().slice(0, 8);
+    const interaction: Interaction = {
+      kind,
+      requestId,
+      startedAt: deps.clock.now(),
+      actor: actorOf(args),
+      action: '?',
+      args: '',
+      decision: 'pending',
+      result: 'ok',
+    };
+    context[INTERACTION] = interaction;
+    const scope = { requestId, credentialVersions: new Set<string>() };
+    if (typeof context.signedWith === 'string') scope.credentialVersions.add(`slack@${context.signedWith}`);
+    try {
+      await runInRequestScope(scope, next);
+    } catch (error) {
+      interaction.result = 'internal_error';
+      interaction.errorId = requestId;
+      deps.log.error({ err: error, requestId }, 'a Slack interaction failed outside its handler');
+    } finally {
+      const { actor } = interaction;
+      deps.audit.write({
+        action: interaction.action,
+        actor: actor.userId,
+        outcome:
+          interaction.decision === 'denied' ? 'denied' : interaction.result === 'ok' ? 'success' : 'error',
+        details: {
+          kind,
+          team: actor.teamId,
+          channel: actor.channelId,
+          args: interaction.args || undefined,
+          decision: interaction.decision,
+          result: interaction.result,
+          errorId: interaction.errorId,
+          latencyMs: Math.max(0, deps.clock.now() - interaction.startedAt),
+          credentials: [...scope.credentialVersions].join(',') || undefined,
+          requestId,
+        },
+      });
+    }
+  };
+}
+
+function actorOf(args: AnyInteractionArgs): Actor {
+  const body = args.body as unknown as Record<string, unknown>;
+  if ('command' in args) {
+    const c = args.command;
+    return {
+      teamId: c.team_id,
+      userId: c.user_id,
+      channelId: c.channel_id,
+      userName: c.user_name,
+      channelName: c.channel_name,
+    };
+  }
+  const user = (body.user ?? {}) as { id?: string; name?: string; username?: string; team_id?: string };
+  const team = (body.team ?? {}) as { id?: string };
+  const channel = (body.channel ?? {}) as { id?: string; name?: string };
+  const viewChannel = channelFromView(body);
+  return {
+    teamId: String(team.id ?? user.team_id ?? ''),
+    userId: String(user.id ?? ''),
+    channelId: String(channel.id ?? viewChannel ?? ''),
+    ...(user.username || user.name ? { userName: String(user.username ?? user.name) } : {}),
+    ...(channel.name ? { channelName: String(channel.name) } : {}),
+  };
+}
+
+/** Modals opened from a command carry `{"channel":"C…"}` in private_metadata. */
+export function channelFromView(body: Record<string, unknown>): string | undefined {
+  const view = body.view as { private_metadata?: string } | undefined;
+  if (!view?.private_metadata) return undefined;
+  try {
+    const meta = JSON.parse(view.private_metadata) as { channel?: unknown };
+    return typeof meta.channel === 'string' && /^[CGD][A-Z0-9]{2,20}$/.test(meta.channel)
+      ? meta.channel
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}

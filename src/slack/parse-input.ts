@@ -1,0 +1,164 @@
+import { parseDuration, parseEnum, parseInteger } from '../config/parsers.js';
+import type { ArgSpec, ArgValue, FlagSpec, ParsedInput, Subcommand } from './command-spec.js';
+import { type Token, tokenize, tokenText } from './command-text.js';
+import { inlineCode } from './escape.js';
+
+export type InputResult = { ok: true; input: ParsedInput } | { ok: false; problem: string };
+
+export interface InputContext {
+  /** The caller's ids: `me` means the caller, `here` means this channel. */
+  userId: string;
+  channelId: string;
+}
+
+/**
+ * Matches the tokens after a subcommand against its grammar: positional arguments in order (the
+ * last may take the rest), `--flag value`, `--flag=value` and `flag=value` for declared flags.
+ * Every problem is one sentence naming the argument and what it expects; user text is escaped.
+ */
+export function parseInput(sub: Subcommand, tokens: readonly Token[], ctx: InputContext): InputResult {
+  const args: ParsedInput['args'] = {};
+  const flags: ParsedInput['flags'] = {};
+  const positional = sub.args ?? [];
+  const flagSpecs = sub.flags ?? [];
+  const rest: string[] = [];
+  let next = 0;
+
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i] as Token;
+    if (token.kind === 'broadcast') {
+      return fail('`@channel`, `@here` and `@everyone` cannot be used in a command.');
+    }
+    if (token.kind === 'flag' || token.kind === 'pair') {
+      const name = token.kind === 'flag' ? token.name : token.key.toLowerCase();
+      const spec = flagSpecs.find((f) => f.name === name);
+      if (!spec) {
+        const known = flagSpecs.map((f) => `\`--${f.name}\``).join(', ');
+        return fail(
+          `${inlineCode(tokenText(token))} is not an option of \`${sub.name}\`${known ? `; its options are ${known}` : ''}.`,
+        );
+      }
+      if (flags[spec.name] !== undefined) return fail(`\`--${spec.name}\` is given twice.`);
+      const given = token.kind === 'pair' ? token.value : token.value;
+      let raw: Token | undefined = given === undefined ? undefined : valueToken(given);
+      if (!raw && spec.kind === 'boolean') {
+        flags[spec.name] = true;
+        continue;
+      }
+      if (!raw) {
+        const following = tokens[i + 1];
+        if (!following || following.kind === 'flag' || following.kind === 'pair') {
+          return fail(`\`--${spec.name}\` needs a value: ${describe(spec)}.`);
+        }
+        raw = following;
+        i++;
+      }
+      const value = convert(spec, `--${spec.name}`, raw, ctx);
+      if (!value.ok) return value;
+      flags[spec.name] = value.value;
+      continue;
+    }
+    const spec = positional[next];
+    if (!spec) return fail(`I didn't expect ${inlineCode(tokenText(token))} there.`);
+    if (spec.rest) {
+      if (token.kind !== 'text' && token.kind !== 'link' && token.kind !== 'user' && token.kind !== 'channel')
+        return fail(`${inlineCode(tokenText(token))} can't be part of <${spec.name}>.`);
+      rest.push(tokenText(token));
+      continue;
+    }
+    const value = convert(spec, `<${spec.name}>`, token, ctx);
+    if (!value.ok) return value;
+    args[spec.name] = value.value;
+    next++;
+  }
+
+  const restSpec = positional[next]?.rest ? positional[next] : undefined;
+  if (restSpec && rest.length > 0) {
+    const text = rest.join(' ');
+    if (restSpec.maxLength !== undefined && text.length > restSpec.maxLength)
+      return fail(`<${restSpec.name}> is too long: at most ${restSpec.maxLength} characters.`);
+    args[restSpec.name] = text;
+    next++;
+  }
+  const missing = positional.slice(next).find((a) => !a.optional && args[a.name] === undefined);
+  if (missing) return fail(`Missing <${missing.hint ?? missing.name}>: ${describe(missing)}.`);
+  return { ok: true, input: { args, flags } };
+}
+
+/** A `--flag=value` value: an entity (`<@U1|al>`) is read as one, anything else is text. */
+function valueToken(value: string): Token {
+  if (value.startsWith('<') && value.endsWith('>')) {
+    const parsed = tokenize(value);
+    if (parsed.ok && parsed.tokens.length === 1) return parsed.tokens[0] as Token;
+  }
+  return { kind: 'text', value, quoted: true };
+}
+
+type Converted = { ok: true; value: ArgValue } | { ok: false; problem: string };
+
+function fail(problem: string): { ok: false; problem: string } {
+  return { ok: false, problem };
+}
+
+function describe(spec: ArgSpec | FlagSpec): string {
+  if (spec.choices) return `one of ${spec.choices.map((c) => `\`${c}\``).join(', ')}`;
+  switch (spec.kind) {
+    case 'user':
+      return 'a user, like @alice or `me`';
+    case 'channel':
+      return 'a channel, like #dev or `here`';
+    case 'number':
+      return `a whole number from ${spec.min ?? 1} to ${spec.max ?? 1000}`;
+    case 'duration':
+      return 'a duration such as 30m, 4h or 1d';
+    default:
+      return spec.hint ? `like \`${spec.hint}\`` : 'some text';
+  }
+}
+
+function convert(spec: ArgSpec | FlagSpec, label: string, token: Token, ctx: InputContext): Converted {
+  const bad = () => fail(`${label} must be ${describe(spec)}; got ${inlineCode(tokenText(token))}.`);
+  const kind = spec.choices ? 'choice' : (spec.kind ?? 'text');
+  if (kind === 'user') {
+    if (token.kind === 'user') return { ok: true, value: token.id };
+    if (token.kind === 'text' && token.value.toLowerCase() === 'me') return { ok: true, value: ctx.userId };
+    if (token.kind === 'text' && /^[UW][A-Z0-9]{2,20}$/.test(token.value))
+      return { ok: true, value: token.value };
+    return bad();
+  }
+  if (kind === 'channel') {
+    if (token.kind === 'channel') return { ok: true, value: token.id };
+    if (token.kind === 'text' && token.value.toLowerCase() === 'here')
+      return { ok: true, value: ctx.channelId };
+    if (token.kind === 'text' && /^[CGD][A-Z0-9]{2,20}$/.test(token.value))
+      return { ok: true, value: token.value };
+    return bad();
+  }
+  if (token.kind !== 'text' && !(token.kind === 'link' && kind === 'text')) return bad();
+  const text = token.kind === 'text' ? token.value : token.url;
+  switch (kind) {
+    case 'number': {
+      const parsed = parseInteger(text, { min: spec.min ?? 1, max: spec.max ?? 1_000 });
+      return parsed.ok ? { ok: true, value: parsed.value } : bad();
+    }
+    case 'duration': {
+      const parsed = parseDuration(text, {
+        ...(spec.min !== undefined ? { minMs: spec.min } : {}),
+        ...(spec.max !== undefined ? { maxMs: spec.max } : {}),
+      });
+      return parsed.ok ? { ok: true, value: parsed.value } : fail(`${label} must be ${parsed.expected}.`);
+    }
+    case 'choice': {
+      const parsed = parseEnum(text, spec.choices ?? []);
+      return parsed.ok ? { ok: true, value: parsed.value } : bad();
+    }
+    case 'boolean':
+      return /^(true|yes|on)$/i.test(text) ? { ok: true, value: true } : bad();
+    default: {
+      if (spec.maxLength !== undefined && text.length > spec.maxLength)
+        return fail(`${label} is too long: at most ${spec.maxLength} characters.`);
+      if (spec.pattern && !spec.pattern.test(text)) return bad();
+      return { ok: true, value: text };
+    }
+  }
+}
