@@ -15,7 +15,7 @@ export const MAX_SLACK_BODY_BYTES = 1024 * 1024;
 const ACK_FALLBACK_MS = 2_500;
 
 export interface SlackHttpReceiverDeps {
-  credentials: Pick<CredentialProvider, 'inboundCandidates'>;
+  credentials: Pick<CredentialProvider, 'inboundCandidates' | 'refreshAfterAuthFailure'>;
   clock: Clock;
   log: Logger;
   registry?: Registry;
@@ -79,16 +79,29 @@ export class SlackHttpReceiver implements Receiver {
       res.setHeader('connection', 'close');
       return sendJson(res, 413, { error: 'payload_too_large' });
     }
-    const candidates = this.#deps.credentials.inboundCandidates('slack');
-    const verification = verifySlackRequest(
-      {
-        timestamp: header(req, 'x-slack-request-timestamp'),
-        signature: header(req, 'x-slack-signature'),
-        rawBody: raw,
-      },
-      candidates.map((c) => c.value.reveal().signingSecret),
-      clock.now(),
-    );
+    const request = {
+      timestamp: header(req, 'x-slack-request-timestamp'),
+      signature: header(req, 'x-slack-signature'),
+      rawBody: raw,
+    };
+    const { credentials } = this.#deps;
+    const verify = () => {
+      const candidates = credentials.inboundCandidates('slack');
+      const result = verifySlackRequest(
+        request,
+        candidates.map((c) => c.value.reveal().signingSecret),
+        clock.now(),
+      );
+      return { candidates, result };
+    };
+    let { candidates, result: verification } = verify();
+    const current = candidates[0];
+    if (!verification.ok && verification.reason === 'bad_signature' && current) {
+      // Slack may already sign with a secret rotated since our last poll: check the source once
+      // (at most once per 5 s per version, so forged requests cannot cause a storm), then retry.
+      await credentials.refreshAfterAuthFailure('slack', current.versionId);
+      ({ candidates, result: verification } = verify());
+    }
     if (!verification.ok) {
       this.#count('unauthorized');
       log.warn({ reason: verification.reason }, 'refused a Slack request that failed verification');

@@ -1,0 +1,202 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { COMMANDS } from '../../commands/index.js';
+import { type RunningOpsbot, startOpsbot } from '../app.js';
+import { TrailAuditSink } from '../audit/sink.js';
+import { systemClock } from '../clock.js';
+import { loadConfig } from '../config.js';
+import { createCredentials } from '../credentials/from-config.js';
+import type { CredentialProvider } from '../credentials/provider.js';
+import { createLogger, type Logger, SecretRedactor } from '../log.js';
+import { createMetrics, type Registry } from '../metrics.js';
+import type { CommandModule } from '../slack/command-spec.js';
+import { openState } from '../store/open.js';
+import type { State } from '../store/state.js';
+import { SimulatedSecretsManager } from './secrets-manager.js';
+import { SimulatedSlack } from './slack.js';
+
+/** The sample policy the console starts with; tests pass their own. */
+export const SAMPLE_POLICY = `access:
+  admins: [U0ADMIN]
+  rules:
+    - actions: ["gh:*", "jira:*", "dd:*"]
+      channels: [C0DEV, C0OPS]
+    - actions: ["devenv:*"]
+      usergroups: [S0PLATFORM]
+      channels: [C0DEV]
+`;
+
+export interface SandboxBotOptions {
+  /** The YAML configuration file (access policy…); {@link SAMPLE_POLICY} by default. */
+  configYaml?: string;
+  /** Commands beyond the real ones (tests add probes). */
+  extraCommands?: CommandModule[];
+  /** Where log lines go (JSON); kept in `logLines` (last 500) as well. */
+  logLevel?: string;
+  pollSeconds?: number;
+}
+
+export interface SandboxBot {
+  slack: SimulatedSlack;
+  secretsManager: SimulatedSecretsManager;
+  app: RunningOpsbot;
+  provider: CredentialProvider;
+  state: State;
+  metrics: Registry;
+  log: Logger;
+  /** http://127.0.0.1:PORT of the bot. */
+  base: string;
+  dir: string;
+  /** The canary values in use (tests assert they never leak). */
+  secrets: () => string[];
+  logLines: string[];
+  /**
+   * Rotates the `slack` secret as an operator would: the new version goes to AWSPENDING (the bot
+   * accepts its signing secret from then on), Slack switches to the new signing secret and token,
+   * then AWSCURRENT moves.
+   */
+  rotateSlack(options?: { finish?: boolean }): { signingSecret: string; botToken: string };
+  stop(): Promise<void>;
+}
+
+const hex = (n: number) => randomBytes(n).toString('hex');
+
+/**
+ * The whole bot against simulated services: Slack (users, channels, a user group), Secrets
+ * Manager with canary secrets, SQLite in a temp dir. Powers `npm run console`, the e2e tests and
+ * the Slack benchmark, so all three exercise the same wiring as production.
+ */
+export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<SandboxBot> {
+  const dir = mkdtempSync(join(tmpdir(), 'opsbot-sandbox-'));
+  const configPath = join(dir, 'opsbot.yaml');
+  writeFileSync(configPath, options.configYaml ?? SAMPLE_POLICY);
+
+  const slack = new SimulatedSlack();
+  await slack.start();
+  seedWorkspace(slack);
+  const secretsManager = new SimulatedSecretsManager();
+  const { url: smUrl } = await secretsManager.start();
+  const issued: string[] = [];
+  const slackSecret = () => {
+    const value = { botToken: `xoxb-test-canary-${hex(8)}`, signingSecret: `test-canary-${hex(16)}` };
+    issued.push(value.botToken, value.signingSecret);
+    return value;
+  };
+  const first = slackSecret();
+  slack.addBotToken(first.botToken);
+  secretsManager.create('opsbot/slack', JSON.stringify(first));
+  let next: { botToken: string; signingSecret: string } | undefined;
+  secretsManager.setRotator('opsbot/slack', () => JSON.stringify(next ?? slackSecret()));
+  seedOtherSecrets(secretsManager, issued);
+
+  const config = {
+    ...loadConfig({
+      OPSBOT_SECRET_SOURCE: 'aws',
+      OPSBOT_SECRET_POLL_SECONDS: String(options.pollSeconds ?? 5),
+      AWS_REGION: 'us-east-1',
+      OPSBOT_CONFIG: configPath,
+      OPSBOT_STATE: `sqlite:${join(dir, 'opsbot.db')}`,
+      OPSBOT_SLACK_API_URL: slack.apiUrl,
+      LOG_LEVEL: options.logLevel ?? 'info',
+    }),
+    port: 0,
+  };
+  const logLines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      logLines.push(...String(chunk).trim().split('\n'));
+      if (logLines.length > 500) logLines.splice(0, logLines.length - 500);
+      cb();
+    },
+  });
+  const redactor = new SecretRedactor();
+  const log = createLogger({ level: config.logLevel, redactor, destination });
+  const metrics = createMetrics({ defaultMetrics: false });
+  const state = openState(config.state);
+  const audit = new TrailAuditSink(state, log);
+  const { provider, metrics: credentialMetrics } = createCredentials({
+    config,
+    env: {},
+    log,
+    redactor,
+    registry: metrics,
+    audit,
+    clock: systemClock,
+    // The simulated Secrets Manager takes any signature; these are not credentials.
+    aws: { endpoint: smUrl, credentials: { accessKeyId: 'SANDBOX', secretAccessKey: 'sandbox' } },
+  });
+  const app = await startOpsbot({
+    config,
+    log,
+    metrics,
+    credentials: provider,
+    credentialMetrics,
+    state,
+    audit,
+    clock: systemClock,
+    commands: [...COMMANDS, ...(options.extraCommands ?? [])],
+    host: '127.0.0.1',
+  });
+  await app.loading;
+  const base = `http://127.0.0.1:${app.address.port}`;
+  slack.configureApp({ requestUrl: `${base}/slack/events`, signingSecret: first.signingSecret });
+
+  return {
+    slack,
+    secretsManager,
+    app,
+    provider,
+    state,
+    metrics,
+    log,
+    base,
+    dir,
+    logLines,
+    secrets: () => [...issued],
+    rotateSlack({ finish = true } = {}) {
+      next = slackSecret();
+      const value = next;
+      secretsManager.rotate('opsbot/slack', { hold: true });
+      slack.addBotToken(value.botToken);
+      slack.configureApp({ requestUrl: `${base}/slack/events`, signingSecret: value.signingSecret });
+      if (finish) secretsManager.finishRotation('opsbot/slack');
+      next = undefined;
+      return value;
+    },
+    async stop() {
+      await app.stop(2_000);
+      await slack.stop();
+      await secretsManager.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function seedWorkspace(slack: SimulatedSlack): void {
+  slack.addUser({ id: 'U0ADMIN', name: 'ada', realName: 'Ada Admin', isAdmin: true });
+  slack.addUser({ id: 'U0DEV', name: 'dev', realName: 'Devi Developer' });
+  slack.addUser({ id: 'U0GUEST', name: 'guest', realName: 'Gus Guest' });
+  slack.addChannel({ id: 'C0DEV', name: 'dev' });
+  slack.addChannel({ id: 'C0OPS', name: 'ops' });
+  slack.addChannel({ id: 'C0RANDOM', name: 'random' });
+  slack.addUsergroup({ id: 'S0PLATFORM', handle: 'platform', users: ['U0DEV'] });
+}
+
+function seedOtherSecrets(sm: SimulatedSecretsManager, issued: string[]): void {
+  const values = {
+    github: { token: `github_pat_test-canary-${hex(12)}` },
+    jira: { email: 'opsbot@example.com', apiToken: `jira-test-canary-${hex(12)}` },
+    datadog: {
+      apiKey: `dd-test-canary-${hex(16)}`,
+      appKey: `dd-test-canary-${hex(20)}`,
+      webhookSecret: `test-canary-${hex(16)}`,
+    },
+  };
+  for (const [name, value] of Object.entries(values)) {
+    sm.create(`opsbot/${name}`, JSON.stringify(value));
+    issued.push(...Object.values(value).filter((v) => v.includes('canary')));
+  }
+}

@@ -1,0 +1,468 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { readBody, sendJson, sendText } from '../http/server.js';
+import { signSlackRequest } from '../slack/verify-request.js';
+import {
+  type SimChannel,
+  type SimEphemeral,
+  type SimMessage,
+  type SimUser,
+  type SimView,
+  SlackWorkspace,
+} from './slack-workspace.js';
+
+export type SlackFault =
+  | { method: string; channel?: string; count?: number; kind: 'ratelimited'; retryAfterSeconds: number }
+  | { method: string; channel?: string; count?: number; kind: 'server_error'; status?: number }
+  | { method: string; channel?: string; count?: number; kind: 'slow'; ms: number };
+
+export interface Delivery {
+  status: number;
+  body: string;
+  ackMs: number;
+  responseUrl: string;
+  triggerId: string;
+}
+
+export interface RecordedResponse {
+  text?: string;
+  blocks?: unknown[];
+  responseType: 'ephemeral' | 'in_channel';
+  replaceOriginal?: boolean;
+  at: number;
+}
+
+const MAX_BODY = 1_048_576;
+const MAX_CALLS = 5_000;
+const RESPONSE_URL_USES = 5;
+const RESPONSE_URL_TTL_MS = 30 * 60_000;
+
+/**
+ * A simulated Slack on 127.0.0.1 for tests, benchmarks and the console: the Web API methods opsbot
+ * uses (`/api/<method>`, Bearer token, Slack's error shapes, 429 + Retry-After on demand), and the
+ * other direction: it signs and delivers slash commands, button presses and modal submissions to
+ * the app exactly as Slack does, and records what the app posts to each response_url.
+ *
+ * @example
+ * const slack = new SimulatedSlack();
+ * await slack.start();
+ * slack.addBotToken(botToken);
+ * slack.configureApp({ requestUrl: `${bot}/slack/events`, signingSecret });
+ * const delivery = await slack.sendSlashCommand({ command: '/opsbot', text: 'whoami', userId: 'U0DEV', channelId: 'C0DEV' });
+ * const [reply] = await slack.waitForResponse(delivery.responseUrl);
+ */
+export class SimulatedSlack {
+  readonly workspace: SlackWorkspace;
+  /** Web API calls received (never the token). */
+  readonly calls: Array<{ method: string; args: Record<string, unknown>; at: number; status: number }> = [];
+  readonly #tokens = new Set<string>();
+  readonly #faults: Array<SlackFault & { left: number }> = [];
+  readonly #responses = new Map<
+    string,
+    { posts: RecordedResponse[]; channel: string; user: string; issuedAt: number; waiters: (() => void)[] }
+  >();
+  readonly #sockets = new Set<Socket>();
+  readonly #now: () => number;
+  #server: Server | undefined;
+  #url = '';
+  #app: { requestUrl: string; signingSecret: string } | undefined;
+
+  constructor(
+    options: {
+      teamId?: string;
+      teamDomain?: string;
+      botUserId?: string;
+      botId?: string;
+      appId?: string;
+      now?: () => number;
+    } = {},
+  ) {
+    this.#now = options.now ?? Date.now;
+    this.workspace = new SlackWorkspace(
+      {
+        teamId: options.teamId ?? 'T0SANDBOX',
+        teamDomain: options.teamDomain ?? 'sandbox',
+        botUserId: options.botUserId ?? 'U0OPSBOT',
+        botId: options.botId ?? 'B0OPSBOT',
+        appId: options.appId ?? 'A0OPSBOT',
+      },
+      this.#now,
+    );
+  }
+
+  async start(): Promise<{ url: string }> {
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch(() => {
+        if (!res.headersSent) sendJson(res, 500, { ok: false, error: 'internal_error' });
+      });
+    });
+    this.#server.on('connection', (socket) => {
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => this.#server?.listen(0, '127.0.0.1', resolve));
+    this.#url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    return { url: this.#url };
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#server) return;
+    const closed = new Promise<void>((resolve) => this.#server?.close(() => resolve()));
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
+  }
+
+  get url(): string {
+    return this.#url;
+  }
+
+  /** The Web API base URL for WebClient's `slackApiUrl` (and `OPSBOT_SLACK_API_URL`). */
+  get apiUrl(): string {
+    return `${this.#url}/api/`;
+  }
+
+  addBotToken(token: string): void {
+    this.#tokens.add(token);
+  }
+
+  revokeBotToken(token: string): void {
+    this.#tokens.delete(token);
+  }
+
+  addUser(user: SimUser): void {
+    this.workspace.users.set(user.id, user);
+  }
+
+  addChannel(channel: SimChannel): void {
+    this.workspace.channels.set(channel.id, { botIsMember: true, ...channel });
+  }
+
+  addUsergroup(group: { id: string; handle: string; users: string[] }): void {
+    this.workspace.usergroups.set(group.id, { ...group, users: [...group.users] });
+  }
+
+  setUsergroupMembers(id: string, users: string[]): void {
+    const group = this.workspace.usergroups.get(id);
+    if (group) group.users = [...users];
+  }
+
+  messages(channel: string): SimMessage[] {
+    return this.workspace.history.get(channel) ?? [];
+  }
+
+  ephemerals(channel: string, user?: string): SimEphemeral[] {
+    return (this.workspace.ephemeral.get(channel) ?? []).filter((e) => !user || e.user === user);
+  }
+
+  views(): SimView[] {
+    return [...this.workspace.viewsById.values()];
+  }
+
+  failNext(fault: SlackFault): void {
+    this.#faults.push({ ...fault, left: fault.count ?? 1 });
+  }
+
+  configureApp(app: { requestUrl: string; signingSecret: string }): void {
+    this.#app = { ...app };
+  }
+
+  // ---- delivery to the app ----
+
+  async sendSlashCommand(cmd: {
+    command: string;
+    text: string;
+    userId: string;
+    channelId: string;
+    teamId?: string;
+  }): Promise<Delivery> {
+    const { teamId, teamDomain, appId } = this.workspace.identity;
+    const responseUrl = this.#newResponseUrl(cmd.channelId, cmd.userId);
+    const triggerId = this.workspace.issueTrigger(cmd.userId);
+    const form = new URLSearchParams({
+      token: 'deprecated-verification-token',
+      team_id: cmd.teamId ?? teamId,
+      team_domain: teamDomain,
+      channel_id: cmd.channelId,
+      channel_name: this.workspace.channels.get(cmd.channelId)?.name ?? 'unknown',
+      user_id: cmd.userId,
+      user_name: this.workspace.users.get(cmd.userId)?.name ?? 'someone',
+      command: cmd.command,
+      text: cmd.text,
+      api_app_id: appId,
+      is_enterprise_install: 'false',
+      response_url: responseUrl,
+      trigger_id: triggerId,
+    });
+    return this.#deliver(form.toString(), responseUrl, triggerId);
+  }
+
+  async sendBlockAction(a: {
+    userId: string;
+    channelId: string;
+    actionId: string;
+    blockId?: string;
+    value?: string;
+    messageTs?: string;
+    responseUrl?: string;
+  }): Promise<Delivery> {
+    const { teamId, teamDomain, appId } = this.workspace.identity;
+    const responseUrl = a.responseUrl ?? this.#newResponseUrl(a.channelId, a.userId);
+    const triggerId = this.workspace.issueTrigger(a.userId);
+    const user = this.workspace.users.get(a.userId);
+    const payload = {
+      type: 'block_actions',
+      team: { id: teamId, domain: teamDomain },
+      user: {
+        id: a.userId,
+        username: user?.name ?? 'someone',
+        name: user?.name ?? 'someone',
+        team_id: teamId,
+      },
+      api_app_id: appId,
+      token: 'deprecated-verification-token',
+      container: {
+        type: 'message',
+        message_ts: a.messageTs ?? this.workspace.nextTs(),
+        channel_id: a.channelId,
+        is_ephemeral: true,
+      },
+      trigger_id: triggerId,
+      channel: { id: a.channelId, name: this.workspace.channels.get(a.channelId)?.name ?? 'unknown' },
+      message: { ts: a.messageTs ?? this.workspace.nextTs(), type: 'message', text: '' },
+      response_url: responseUrl,
+      actions: [
+        {
+          action_id: a.actionId,
+          block_id: a.blockId ?? 'block',
+          value: a.value ?? '',
+          type: 'button',
+          action_ts: `${this.#now() / 1_000}`,
+        },
+      ],
+    };
+    return this.#deliver(
+      new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
+      responseUrl,
+      triggerId,
+    );
+  }
+
+  async sendViewSubmission(s: {
+    userId: string;
+    viewId?: string;
+    callbackId: string;
+    privateMetadata?: string;
+    values: Record<string, Record<string, unknown>>;
+  }): Promise<Delivery> {
+    const { teamId, teamDomain, appId } = this.workspace.identity;
+    const triggerId = this.workspace.issueTrigger(s.userId);
+    const user = this.workspace.users.get(s.userId);
+    const payload = {
+      type: 'view_submission',
+      team: { id: teamId, domain: teamDomain },
+      user: {
+        id: s.userId,
+        username: user?.name ?? 'someone',
+        name: user?.name ?? 'someone',
+        team_id: teamId,
+      },
+      api_app_id: appId,
+      token: 'deprecated-verification-token',
+      trigger_id: triggerId,
+      view: {
+        id: s.viewId ?? 'V0SUBMIT',
+        type: 'modal',
+        team_id: teamId,
+        callback_id: s.callbackId,
+        private_metadata: s.privateMetadata ?? '',
+        state: { values: s.values },
+        hash: randomBytes(6).toString('hex'),
+        app_id: appId,
+      },
+      response_urls: [],
+    };
+    return this.#deliver(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), '', triggerId);
+  }
+
+  /** Sends any body with any headers to the app (bad signatures, oversized, malformed). */
+  async sendRaw(r: {
+    body: string | Buffer;
+    headers: Record<string, string>;
+  }): Promise<{ status: number; body: string }> {
+    const res = await fetch(this.#requireApp().requestUrl, {
+      method: 'POST',
+      headers: r.headers,
+      body: r.body,
+    });
+    return { status: res.status, body: await res.text() };
+  }
+
+  /** Signs `body` as Slack would, now (or at `timestamp`). */
+  signedHeaders(
+    body: string,
+    options: { timestamp?: number; secret?: string; contentType?: string } = {},
+  ): Record<string, string> {
+    const app = this.#requireApp();
+    const ts = String(options.timestamp ?? Math.floor(this.#now() / 1_000));
+    return {
+      'content-type': options.contentType ?? 'application/x-www-form-urlencoded',
+      'x-slack-request-timestamp': ts,
+      'x-slack-signature': signSlackRequest(options.secret ?? app.signingSecret, ts, body),
+    };
+  }
+
+  responses(responseUrl: string): RecordedResponse[] {
+    return this.#responses.get(this.#responseId(responseUrl))?.posts ?? [];
+  }
+
+  /** Resolves once `count` responses (default 1) have arrived at the response_url. */
+  async waitForResponse(
+    responseUrl: string,
+    options: { count?: number; timeoutMs?: number } = {},
+  ): Promise<RecordedResponse[]> {
+    const count = options.count ?? 1;
+    const entry = this.#responses.get(this.#responseId(responseUrl));
+    if (!entry) throw new Error(`no such response_url: ${responseUrl}`);
+    if (entry.posts.length >= count) return entry.posts;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `waited ${options.timeoutMs ?? 5_000} ms for ${count} response(s) at ${responseUrl}; got ${entry.posts.length}`,
+            ),
+          ),
+        options.timeoutMs ?? 5_000,
+      );
+      const check = () => {
+        if (entry.posts.length >= count) {
+          clearTimeout(timer);
+          resolve(entry.posts);
+        } else entry.waiters.push(check);
+      };
+      entry.waiters.push(check);
+    });
+  }
+
+  async #deliver(body: string, responseUrl: string, triggerId: string): Promise<Delivery> {
+    const started = performance.now();
+    const res = await fetch(this.#requireApp().requestUrl, {
+      method: 'POST',
+      headers: this.signedHeaders(body),
+      body,
+    });
+    const text = await res.text();
+    return { status: res.status, body: text, ackMs: performance.now() - started, responseUrl, triggerId };
+  }
+
+  #requireApp(): { requestUrl: string; signingSecret: string } {
+    if (!this.#app) throw new Error('configureApp({ requestUrl, signingSecret }) first');
+    return this.#app;
+  }
+
+  #newResponseUrl(channel: string, user: string): string {
+    const id = randomBytes(12).toString('hex');
+    this.#responses.set(id, { posts: [], channel, user, issuedAt: this.#now(), waiters: [] });
+    if (this.#responses.size > MAX_CALLS)
+      this.#responses.delete(this.#responses.keys().next().value as string);
+    return `${this.#url}/response/${id}`;
+  }
+
+  #responseId(url: string): string {
+    return url.slice(url.lastIndexOf('/') + 1);
+  }
+
+  // ---- HTTP ----
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const raw = await readBody(req, MAX_BODY);
+    if (raw === 'too_large') return sendText(res, 413, 'request_too_large');
+    if (path.startsWith('/response/')) return this.#respond(path.slice('/response/'.length), raw, res);
+    if (path.startsWith('/api/')) return this.#api(path.slice('/api/'.length), req, raw, res);
+    return sendText(res, 404, 'not found');
+  }
+
+  #respond(id: string, raw: Buffer, res: ServerResponse): void {
+    const entry = this.#responses.get(id);
+    if (!entry) return sendText(res, 404, 'invalid_url');
+    if (this.#now() - entry.issuedAt > RESPONSE_URL_TTL_MS) return sendText(res, 404, 'expired_url');
+    if (entry.posts.length >= RESPONSE_URL_USES) return sendText(res, 404, 'used_url');
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      return sendText(res, 400, 'invalid_payload');
+    }
+    const post: RecordedResponse = {
+      ...(typeof body.text === 'string' ? { text: body.text } : {}),
+      ...(Array.isArray(body.blocks) ? { blocks: body.blocks } : {}),
+      responseType: body.response_type === 'in_channel' ? 'in_channel' : 'ephemeral',
+      ...(body.replace_original === true ? { replaceOriginal: true } : {}),
+      at: this.#now(),
+    };
+    entry.posts.push(post);
+    const content = {
+      ...(post.text !== undefined ? { text: post.text } : {}),
+      ...(post.blocks ? { blocks: post.blocks } : {}),
+    };
+    if (post.responseType === 'in_channel') {
+      this.workspace.record(this.workspace.history, entry.channel, {
+        ts: this.workspace.nextTs(),
+        user: this.workspace.identity.botUserId,
+        ...content,
+      });
+    } else this.workspace.record(this.workspace.ephemeral, entry.channel, { user: entry.user, ...content });
+    for (const wake of entry.waiters.splice(0)) wake();
+    sendText(res, 200, 'ok');
+  }
+
+  async #api(method: string, req: IncomingMessage, raw: Buffer, res: ServerResponse): Promise<void> {
+    const args = parseArgs(raw, req.headers['content-type']);
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const token = bearer ?? (typeof args.token === 'string' ? args.token : undefined);
+    delete args.token;
+    const fault = this.#takeFault(method, args);
+    let status = 200;
+    let answer: Record<string, unknown>;
+    if (fault?.kind === 'slow') await new Promise((r) => setTimeout(r, fault.ms));
+    if (fault?.kind === 'ratelimited') {
+      status = 429;
+      res.setHeader('retry-after', String(fault.retryAfterSeconds));
+      answer = { ok: false, error: 'ratelimited' };
+    } else if (fault?.kind === 'server_error') {
+      status = fault.status ?? 500;
+      answer = { ok: false, error: 'internal_error' };
+    } else if (!token) answer = { ok: false, error: 'not_authed' };
+    else if (!this.#tokens.has(token)) answer = { ok: false, error: 'invalid_auth' };
+    else answer = this.workspace.call(method, args);
+    this.calls.push({ method, args, at: this.#now(), status });
+    if (this.calls.length > MAX_CALLS) this.calls.splice(0, this.calls.length - MAX_CALLS);
+    sendJson(res, status, answer);
+  }
+
+  #takeFault(method: string, args: Record<string, unknown>): SlackFault | undefined {
+    const index = this.#faults.findIndex(
+      (f) => f.method === method && (!f.channel || f.channel === args.channel),
+    );
+    if (index === -1) return undefined;
+    const fault = this.#faults[index] as SlackFault & { left: number };
+    fault.left--;
+    if (fault.left <= 0) this.#faults.splice(index, 1);
+    return fault;
+  }
+}
+
+function parseArgs(raw: Buffer, contentType: string | undefined): Record<string, unknown> {
+  const text = raw.toString('utf8');
+  if ((contentType ?? '').includes('application/json')) {
+    try {
+      const value = JSON.parse(text) as unknown;
+      return value && typeof value === 'object' ? { ...(value as Record<string, unknown>) } : {};
+    } catch {
+      return {};
+    }
+  }
+  return Object.fromEntries(new URLSearchParams(text));
+}
