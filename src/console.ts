@@ -1,171 +1,166 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Writable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
-import { COMMANDS } from '../commands/index.js';
-import { startOpsbot } from './app.js';
-import { TrailAuditSink } from './audit/sink.js';
-import { systemClock } from './clock.js';
-import { INTEGRATIONS, type IntegrationName, loadConfig } from './config.js';
-import { createCredentials } from './credentials/from-config.js';
+import { INTEGRATIONS, type IntegrationName } from './config.js';
+import { type RenderedButton, renderMessage } from './console/render-blocks.js';
 import type { CredentialProvider } from './credentials/provider.js';
-import { createLogger, SecretRedactor } from './log.js';
-import { createMetrics } from './metrics.js';
-import { SimulatedSecretsManager } from './sandbox/secrets-manager.js';
-import { openState } from './store/open.js';
+import { quietSqliteWarning } from './quiet-warnings.js';
+import { type SandboxBot, startSandboxBot } from './sandbox/sandbox-bot.js';
+import type { SimulatedSecretsManager } from './sandbox/secrets-manager.js';
 
 /**
- * `npm run console`: the bot in a terminal against simulated services, no account needed.
- * Foundation stage: starts the HTTP app with canary secrets and a sample policy in a temp dir and
- * answers console commands; slash commands arrive with the Slack core.
+ * `npm run console`: the whole bot in a terminal against simulated Slack and Secrets Manager, no
+ * account needed. Type slash commands as a chosen user in a chosen channel and see the replies
+ * rendered from Block Kit; press buttons by number.
  */
-const SAMPLE_CONFIG = `access:
-  admins: [U0ADMIN]
-  rules:
-    - actions: ["gh:*", "jira:*", "dd:*", "devenv:*"]
-      channels: [C0DEV]
-`;
+const HELP = `Type a slash command as in Slack, e.g.
+  /opsbot help        /opsbot whoami        /gh help        /devenv up small --ttl 4h
+Console commands:
+  :help               this list
+  :as <user>          act as someone else: ${'U0ADMIN (ada, an admin), U0DEV (dev, in @platform), U0GUEST'}
+  :in <channel>       act in a channel: C0DEV (#dev), C0OPS (#ops), C0RANDOM (#random); names work too
+  :click <n>          press button n of the replies above
+  :status             health and readiness of the bot
+  :secrets            each secret's loaded and pending version (never a value)
+  :rotate <name> [hold|finish]   rotate a secret in the simulated Secrets Manager (slack, github, jira, datadog)
+  :audit              the last audit records, and whether the hash chain is intact
+  :logs               the bot's recent log lines
+  :alert              fire a sample Datadog alert (arrives with the alerts feature)
+  :quit               stop the bot and leave (Ctrl-D works too)`;
 
-const HELP = `Console commands:
-  :help            this list
-  :status          health and readiness of the running bot
-  :as U0ADMIN      act as a Slack user (default U0DEV)
-  :in C0DEV        act in a channel (default C0DEV)
-  :logs            show the bot's recent log lines
-  :secrets         each secret's state: loaded version, pending version (never a value)
-  :rotate github   rotate a secret in the simulated Secrets Manager (:rotate github hold stops at AWSPENDING)
-  :audit           the audit events so far
-  :quit            stop the bot and leave (Ctrl-D works too)
-Slash commands (/gh, /jira, /dd, /devenv, /opsbot) arrive with the Slack core issue.`;
+const USERS: Record<string, string> = { U0ADMIN: 'ada', U0DEV: 'dev', U0GUEST: 'guest' };
+const CHANNELS: Record<string, string> = { C0DEV: 'dev', C0OPS: 'ops', C0RANDOM: 'random' };
+const NAMES = { users: USERS, channels: CHANNELS };
 
 export async function runConsole(input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'opsbot-console-'));
-  const configPath = join(dir, 'opsbot.yaml');
-  writeFileSync(configPath, SAMPLE_CONFIG);
-  const secretsManager = new SimulatedSecretsManager();
-  const { url: secretsUrl } = await secretsManager.start();
-  seedSecrets(secretsManager);
-  const loaded = loadConfig({
-    OPSBOT_SECRET_SOURCE: 'aws',
-    OPSBOT_SECRET_POLL_SECONDS: '5',
-    AWS_REGION: 'us-east-1',
-    OPSBOT_CONFIG: configPath,
-    OPSBOT_STATE: `sqlite:${join(dir, 'opsbot.db')}`,
-    LOG_LEVEL: 'info',
-  });
-  const config = { ...loaded, port: 0 }; // any free port on 127.0.0.1
-  const redactor = new SecretRedactor();
-  const logLines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, cb) {
-      logLines.push(...chunk.toString().trim().split('\n'));
-      if (logLines.length > 200) logLines.splice(0, logLines.length - 200);
-      cb();
-    },
-  });
-  const log = createLogger({ level: config.logLevel, redactor, destination });
-  const metrics = createMetrics({ defaultMetrics: false });
-  const state = openState(config.state);
-  const audit = new TrailAuditSink(state, log);
-  const { provider, metrics: credentialMetrics } = createCredentials({
-    config,
-    env: {},
-    log,
-    redactor,
-    registry: metrics,
-    audit,
-    clock: systemClock,
-    // The simulated Secrets Manager takes any signature; these are not credentials.
-    aws: { endpoint: secretsUrl, credentials: { accessKeyId: 'CONSOLE', secretAccessKey: 'console' } },
-  });
-  const app = await startOpsbot({
-    config,
-    log,
-    metrics,
-    credentials: provider,
-    credentialMetrics,
-    state,
-    audit,
-    clock: systemClock,
-    commands: COMMANDS,
-    host: '127.0.0.1',
-  });
-  await app.loading;
-  const base = `http://127.0.0.1:${app.address.port}`;
+  const bot = await startSandboxBot();
+  const say = (text: string) => output.write(`${text}\n`);
   let user = 'U0DEV';
   let channel = 'C0DEV';
-  const say = (text: string) => output.write(`${text}\n`);
+  let buttons: RenderedButton[] = [];
+  let nextButton = 1;
 
-  say(`opsbot console: the bot is running at ${base} with simulated secrets (config in ${dir}).`);
-  say(`Secrets come from a simulated Secrets Manager at ${secretsUrl}, polled every 5 s.`);
-  say('Type :help for what you can do here.');
+  const show = async (responseUrl: string, count: number, label: string) => {
+    try {
+      const replies = await bot.slack.waitForResponse(responseUrl, { count, timeoutMs: 5_000 });
+      for (const reply of replies.slice(count - 1)) {
+        const rendered = renderMessage(reply, { names: NAMES, firstButton: nextButton });
+        nextButton += rendered.buttons.length;
+        buttons = [...buttons, ...rendered.buttons].slice(-50);
+        const where =
+          reply.responseType === 'in_channel'
+            ? `in #${CHANNELS[channel] ?? channel}`
+            : 'only you can see this';
+        say(`opsbot (${where}):\n${indent(rendered.text)}`);
+      }
+    } catch {
+      say(`(no reply to ${label} within 5 s; :logs may say why)`);
+    }
+  };
+
+  say(`opsbot console: the bot runs at ${bot.base} against a simulated Slack (${bot.slack.url})`);
+  say('and a simulated Secrets Manager holding canary secrets; state is SQLite in a temp dir.');
+  say('Type :help for what you can do here, or try /opsbot help.');
   const rl = createInterface({ input, terminal: false });
-  const prompt = () => output.write(`${user}@${channel}> `);
+  const prompt = () => output.write(`${USERS[user] ?? user}@#${CHANNELS[channel] ?? channel}> `);
   prompt();
   for await (const raw of rl) {
     const line = raw.trim();
-    const [word, arg] = line.split(/\s+/, 2);
+    const [word = '', ...rest] = line.split(/\s+/);
+    const arg = rest.join(' ');
     if (line === '') {
       // nothing
     } else if (word === ':help') say(HELP);
     else if (word === ':quit' || word === ':q') break;
-    else if (word === ':status') {
-      const health = await fetch(`${base}/healthz`);
-      const ready = (await (await fetch(`${base}/readyz`)).json()) as { ready: boolean };
+    else if (line.startsWith('/')) {
+      const delivery = await bot.slack.sendSlashCommand({
+        command: word,
+        text: arg,
+        userId: user,
+        channelId: channel,
+      });
+      if (delivery.status === 200) {
+        await show(delivery.responseUrl, 1, word);
+      } else say(`Slack got HTTP ${delivery.status} from the bot: ${delivery.body.slice(0, 200)}`);
+    } else if (word === ':click') {
+      const button = buttons.find((b) => String(b.n) === arg);
+      if (!button)
+        say(
+          buttons.length
+            ? `no button ${arg.slice(0, 10)}; the buttons shown are ${buttons.map((b) => b.n).join(', ')}`
+            : 'no buttons yet',
+        );
+      else {
+        const delivery = await bot.slack.sendBlockAction({
+          userId: user,
+          channelId: channel,
+          actionId: button.actionId,
+          ...(button.value ? { value: button.value } : {}),
+        });
+        await show(delivery.responseUrl, 1, `button ${button.n}`);
+      }
+    } else if (word === ':as') {
+      const id = resolve(arg, USERS, '@');
+      if (id) {
+        user = id;
+        say(`now acting as ${USERS[id] ?? id} (${id})`);
+      } else
+        say(
+          `unknown user ${arg.slice(0, 20)}; choose from ${Object.entries(USERS)
+            .map(([id, n]) => `${id} (${n})`)
+            .join(', ')}`,
+        );
+    } else if (word === ':in') {
+      const id = resolve(arg, CHANNELS, '#');
+      if (id) {
+        channel = id;
+        say(`now in #${CHANNELS[id] ?? id} (${id})`);
+      } else
+        say(
+          `unknown channel ${arg.slice(0, 20)}; choose from ${Object.entries(CHANNELS)
+            .map(([id, n]) => `${id} (#${n})`)
+            .join(', ')}`,
+        );
+    } else if (word === ':status') {
+      const health = await fetch(`${bot.base}/healthz`);
+      const ready = (await (await fetch(`${bot.base}/readyz`)).json()) as { ready: boolean };
       say(`health: ${health.status === 200 ? 'ok' : health.status} · ready: ${ready.ready ? 'yes' : 'no'}`);
-    } else if (word === ':as' && arg && /^[UW][A-Z0-9]{2,20}$/.test(arg)) {
-      user = arg;
-      say(`now acting as ${user}`);
-    } else if (word === ':in' && arg && /^#?[CGD][A-Z0-9]{2,20}$/.test(arg)) {
-      channel = arg.replace(/^#/, '');
-      say(`now in ${channel}`);
-    } else if (word === ':logs') say(logLines.slice(-20).join('\n') || '(no log lines yet)');
-    else if (word === ':secrets') say(describeSecrets(provider, secretsManager));
-    else if (word === ':audit') {
-      const records = (await state.queryAudit({ limit: 20 })).reverse();
-      const lines = records.map((r) => `#${r.seq} ${r.at} ${r.action} ${JSON.stringify(r.details)}`);
-      const check = await state.verifyAudit();
-      lines.push(
-        check.ok
-          ? `chain intact (${check.checked} records)`
-          : `chain BROKEN at #${check.brokenAt}: ${check.why}`,
-      );
-      say(lines.join('\n'));
-    } else if (word === ':rotate') say(rotate(secretsManager, provider.secretName.bind(provider), line));
-    else if (line.startsWith('/'))
-      say(`${word} is not available yet: slash commands arrive with the Slack core.`);
+    } else if (word === ':logs') say(bot.logLines.slice(-20).join('\n') || '(no log lines yet)');
+    else if (word === ':secrets') say(describeSecrets(bot.provider, bot.secretsManager));
+    else if (word === ':audit') say(await auditSummary(bot));
+    else if (word === ':rotate') say(rotate(bot, line));
+    else if (word === ':alert')
+      say('Datadog alerts are not in this version yet; :alert will fire a sample webhook once they are.');
     else say(`I don't know "${line.slice(0, 60)}". Type :help for the list.`);
     prompt();
   }
   rl.close();
-  await app.stop(2_000);
-  await secretsManager.stop();
+  await bot.stop();
   say('\nbye');
 }
 
-/** Canary secrets for every integration: obviously fake, and never printed. */
-function seedSecrets(sm: SimulatedSecretsManager): void {
-  const hex = (n: number) => randomBytes(n).toString('hex');
-  sm.create(
-    'opsbot/slack',
-    JSON.stringify({ botToken: `xoxb-test-canary-${hex(8)}`, signingSecret: `test-canary-${hex(16)}` }),
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+}
+
+function resolve(arg: string, names: Record<string, string>, sigil: string): string | undefined {
+  const wanted = arg.replace(new RegExp(`^\\${sigil}`), '').trim();
+  if (wanted in names) return wanted;
+  return Object.entries(names).find(([, name]) => name === wanted.toLowerCase())?.[0];
+}
+
+async function auditSummary(bot: SandboxBot): Promise<string> {
+  const records = (await bot.state.queryAudit({ limit: 20 })).reverse();
+  const lines = records.map(
+    (r) => `#${r.seq} ${r.at} ${r.actor} ${r.action} ${r.outcome} ${JSON.stringify(r.details)}`,
   );
-  sm.create('opsbot/github', JSON.stringify({ token: `github_pat_test-canary-${hex(12)}` }));
-  sm.create(
-    'opsbot/jira',
-    JSON.stringify({ email: 'opsbot@example.com', apiToken: `jira-test-canary-${hex(12)}` }),
+  const check = await bot.state.verifyAudit();
+  lines.push(
+    check.ok ? `chain intact (${check.checked} records)` : `chain BROKEN at #${check.brokenAt}: ${check.why}`,
   );
-  sm.create(
-    'opsbot/datadog',
-    JSON.stringify({
-      apiKey: `dd-test-canary-${hex(16)}`,
-      appKey: `dd-test-canary-${hex(20)}`,
-      webhookSecret: `test-canary-${hex(16)}`,
-    }),
-  );
+  return lines.join('\n');
 }
 
 function describeSecrets(provider: CredentialProvider, sm: SimulatedSecretsManager): string {
@@ -181,21 +176,21 @@ function describeSecrets(provider: CredentialProvider, sm: SimulatedSecretsManag
   }).join('\n');
 }
 
-function rotate(
-  sm: SimulatedSecretsManager,
-  secretName: (i: IntegrationName) => string,
-  line: string,
-): string {
+function rotate(bot: SandboxBot, line: string): string {
   const [, which, mode] = line.split(/\s+/);
-  const integration = INTEGRATIONS.find((i) => i === which);
+  const integration = INTEGRATIONS.find((i) => i === which) as IntegrationName | undefined;
   if (!integration) return `usage: :rotate <${INTEGRATIONS.join('|')}> [hold|finish]`;
-  const name = secretName(integration);
+  const name = bot.provider.secretName(integration);
   try {
     if (mode === 'finish') {
-      sm.finishRotation(name);
+      bot.secretsManager.finishRotation(name);
       return `${name}: rotation finished; the bot picks it up within 5 s (try :secrets)`;
     }
-    const version = sm.rotate(name, { hold: mode === 'hold' });
+    if (integration === 'slack') {
+      bot.rotateSlack({ finish: mode !== 'hold' });
+      return `${name}: new bot token and signing secret ${mode === 'hold' ? 'staged as AWSPENDING' : 'rotated'}; Slack already uses them, and so does the bot (try /opsbot whoami)`;
+    }
+    const version = bot.secretsManager.rotate(name, { hold: mode === 'hold' });
     return mode === 'hold'
       ? `${name}: version ${version.slice(0, 8)} staged as AWSPENDING; \`:rotate ${integration} finish\` completes it`
       : `${name}: rotated to version ${version.slice(0, 8)}; the bot picks it up within 5 s (try :secrets)`;
@@ -205,6 +200,7 @@ function rotate(
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  quietSqliteWarning();
   runConsole(process.stdin, process.stdout).then(
     () => process.exit(0),
     (error: unknown) => {

@@ -8,6 +8,7 @@ import { createCredentials } from './credentials/from-config.js';
 import { ConfigError } from './errors.js';
 import { createLogger, SecretRedactor } from './log.js';
 import { createMetrics } from './metrics.js';
+import { quietSqliteWarning } from './quiet-warnings.js';
 import { openState } from './store/open.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 configuration error. */
@@ -108,17 +109,4 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       process.exit(EXIT.failure);
     },
   );
-}
-
-/**
- * Node 22 flags its built-in SQLite as experimental on every start. opsbot relies on it knowingly;
- * every other warning is still printed.
- */
-function quietSqliteWarning(): void {
-  const printers = process.listeners('warning');
-  process.removeAllListeners('warning');
-  process.on('warning', (warning) => {
-    if (warning.name === 'ExperimentalWarning' && /SQLite/.test(warning.message)) return;
-    for (const print of printers) print(warning);
-  });
 }

@@ -386,14 +386,17 @@ export class SimulatedSlack {
 
   #respond(id: string, raw: Buffer, res: ServerResponse): void {
     const entry = this.#responses.get(id);
-    if (!entry) return sendText(res, 404, 'invalid_url');
-    if (this.#now() - entry.issuedAt > RESPONSE_URL_TTL_MS) return sendText(res, 404, 'expired_url');
-    if (entry.posts.length >= RESPONSE_URL_USES) return sendText(res, 404, 'used_url');
-    let body: Record<string, unknown>;
-    try {
-      body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-    } catch {
-      return sendText(res, 400, 'invalid_payload');
+    const refusal = !entry
+      ? 'invalid_url'
+      : this.#now() - entry.issuedAt > RESPONSE_URL_TTL_MS
+        ? 'expired_url'
+        : entry.posts.length >= RESPONSE_URL_USES
+          ? 'used_url'
+          : undefined;
+    const body = refusal ? undefined : parseJson(raw);
+    if (!entry || refusal || !body) {
+      sendText(res, refusal ? 404 : 400, refusal ?? 'invalid_payload');
+      return;
     }
     const post: RecordedResponse = {
       ...(typeof body.text === 'string' ? { text: body.text } : {}),
@@ -451,6 +454,15 @@ export class SimulatedSlack {
     fault.left--;
     if (fault.left <= 0) this.#faults.splice(index, 1);
     return fault;
+  }
+}
+
+function parseJson(raw: Buffer): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(raw.toString('utf8')) as unknown;
+    return value && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

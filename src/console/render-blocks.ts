@@ -1,0 +1,146 @@
+/**
+ * Renders a Slack message (text + Block Kit) as terminal text for `npm run console`: sections,
+ * fields, headers, context, dividers, and buttons numbered so `:click 2` presses one. Remote text
+ * is untrusted: control characters are stripped, everything is bounded, nothing throws.
+ */
+export interface RenderedButton {
+  n: number;
+  text: string;
+  actionId: string;
+  value?: string;
+  url?: string;
+}
+
+export interface RenderedMessage {
+  text: string;
+  buttons: RenderedButton[];
+}
+
+export interface Names {
+  users?: Record<string, string>;
+  channels?: Record<string, string>;
+}
+
+const MAX_BLOCKS = 50;
+const MAX_BUTTONS = 100;
+const MAX_OUTPUT = 20_000;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/** Slack mrkdwn as plain text: mentions by name, links as `label (url)`, entities decoded. */
+export function mrkdwnToPlain(text: string, names: Names = {}): string {
+  return text
+    .replace(CONTROL, '')
+    .replace(
+      /<@([UW][A-Z0-9]+)(?:\|([^>]*))?>/g,
+      (_m, id: string, label?: string) => `@${names.users?.[id] ?? label ?? id}`,
+    )
+    .replace(
+      /<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>/g,
+      (_m, id: string, label?: string) => `#${names.channels?.[id] ?? label ?? id}`,
+    )
+    .replace(/<!subteam\^(S[A-Z0-9]+)(?:\|([^>]*))?>/g, (_m, id: string, label?: string) =>
+      label ? label : `@${id}`,
+    )
+    .replace(/<!(here|channel|everyone)(?:\|[^>]*)?>/g, '@$1')
+    .replace(/<((?:https?|mailto):[^|>]+)\|([^>]+)>/g, '$2 ($1)')
+    .replace(/<((?:https?|mailto):[^>]+)>/g, '$1')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .replace(/\u200b/g, '');
+}
+
+function textOf(value: unknown, names: Names): string {
+  if (!value || typeof value !== 'object') return '';
+  const t = value as { type?: unknown; text?: unknown };
+  if (typeof t.text !== 'string') return '';
+  return t.type === 'mrkdwn' ? mrkdwnToPlain(t.text, names) : t.text.replace(CONTROL, '');
+}
+
+export function renderMessage(
+  message: { text?: unknown; blocks?: unknown },
+  options: { names?: Names; firstButton?: number } = {},
+): RenderedMessage {
+  const names = options.names ?? {};
+  const buttons: RenderedButton[] = [];
+  const lines: string[] = [];
+  const addButton = (element: unknown): string | undefined => {
+    if (!element || typeof element !== 'object') return undefined;
+    const e = element as {
+      type?: unknown;
+      text?: unknown;
+      action_id?: unknown;
+      value?: unknown;
+      url?: unknown;
+    };
+    if (e.type !== 'button' || buttons.length >= MAX_BUTTONS) return undefined;
+    const n = (options.firstButton ?? 1) + buttons.length;
+    const label = textOf(e.text, names) || 'button';
+    buttons.push({
+      n,
+      text: label,
+      actionId: typeof e.action_id === 'string' ? e.action_id : '',
+      ...(typeof e.value === 'string' ? { value: e.value } : {}),
+      ...(typeof e.url === 'string' ? { url: e.url } : {}),
+    });
+    return `[${n} ${label}]`;
+  };
+  const blocks = Array.isArray(message.blocks) ? message.blocks.slice(0, MAX_BLOCKS) : [];
+  for (const raw of blocks) {
+    if (!raw || typeof raw !== 'object') continue;
+    const block = raw as {
+      type?: unknown;
+      text?: unknown;
+      fields?: unknown;
+      elements?: unknown;
+      accessory?: unknown;
+      alt_text?: unknown;
+    };
+    switch (block.type) {
+      case 'header': {
+        const title = textOf(block.text, names);
+        lines.push(title, '═'.repeat(Math.min(60, title.length)));
+        break;
+      }
+      case 'section': {
+        const text = textOf(block.text, names);
+        if (text) lines.push(text);
+        if (Array.isArray(block.fields)) {
+          for (const field of block.fields.slice(0, 10))
+            lines.push(`  ${textOf(field, names).replace(/\n/g, ': ')}`);
+        }
+        const button = addButton(block.accessory);
+        if (button) lines.push(`  ${button}`);
+        break;
+      }
+      case 'context': {
+        const parts = Array.isArray(block.elements)
+          ? block.elements.map((e) => textOf(e, names)).filter(Boolean)
+          : [];
+        if (parts.length) lines.push(`  ${parts.join(' · ')}`);
+        break;
+      }
+      case 'divider':
+        lines.push('─'.repeat(40));
+        break;
+      case 'actions': {
+        const rendered = Array.isArray(block.elements) ? block.elements.map(addButton).filter(Boolean) : [];
+        if (rendered.length) lines.push(rendered.join(' '));
+        break;
+      }
+      case 'image':
+        lines.push(
+          `[image: ${typeof block.alt_text === 'string' ? block.alt_text.replace(CONTROL, '') : ''}]`,
+        );
+        break;
+      default:
+        lines.push(`[unsupported block: ${String(block.type).replace(CONTROL, '').slice(0, 30)}]`);
+    }
+  }
+  if (lines.length === 0 && typeof message.text === 'string') lines.push(mrkdwnToPlain(message.text, names));
+  let text = lines.join('\n');
+  if (text.length > MAX_OUTPUT) text = `${text.slice(0, MAX_OUTPUT)}\n… (truncated)`;
+  return { text, buttons };
+}
