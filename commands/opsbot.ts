@@ -1,6 +1,6 @@
 import type { AuditRecord } from '../src/audit/chain.js';
 import { ErrorCode, UserFacingError } from '../src/errors.js';
-import { actions, button, context, header, section, sections } from '../src/slack/blocks.js';
+import { actions, button, context, header, sections } from '../src/slack/blocks.js';
 import type { CommandContext, CommandModule, Reply } from '../src/slack/command-spec.js';
 import { channelMention, escapeText, usergroupMention, userMention } from '../src/slack/escape.js';
 
@@ -165,8 +165,11 @@ async function verify(ctx: CommandContext): Promise<Reply> {
 
 function formatRecord(r: AuditRecord): string {
   const d = r.details;
-  const who = r.actor === 'opsbot' ? 'opsbot' : userMention(r.actor);
-  const where = typeof d.channel === 'string' && d.channel ? ` in ${channelMention(d.channel)}` : '';
+  const who = /^[UW][A-Z0-9]{2,20}$/.test(r.actor) ? userMention(r.actor) : escapeText(r.actor);
+  const where =
+    typeof d.channel === 'string' && /^[CGD][A-Z0-9]{2,20}$/.test(d.channel)
+      ? ` in ${channelMention(d.channel)}`
+      : '';
   const args = typeof d.args === 'string' && d.args ? ` \`${escapeText(d.args).slice(0, 120)}\`` : '';
   const result = typeof d.result === 'string' ? d.result : r.outcome;
   const latency = typeof d.latencyMs === 'number' ? ` · ${d.latencyMs} ms` : '';

@@ -1,7 +1,7 @@
 import type { IntegrationName } from '../config.js';
 import type { Integration } from '../integrations/integration.js';
 import type { Logger } from '../log.js';
-import { noteCredentialUse } from '../request-scope.js';
+import { noteCredentialUse, type RequestScope } from '../request-scope.js';
 import { CredentialRejectedError } from './errors.js';
 import type { CredentialMetrics } from './metrics.js';
 import type { Credential, CredentialProvider } from './provider.js';
@@ -54,11 +54,13 @@ export class FreshCredentials<M extends ClientTypes> {
   async withFreshCredentials<I extends keyof M & IntegrationName, R>(
     integration: I,
     fn: (client: M[I], credential: Credential<I>) => Promise<R>,
+    /** The request to note the credential versions on, for its audit record. */
+    scope?: RequestScope,
   ): Promise<R> {
     const spec = this.#spec(integration);
     const { provider, metrics } = this.#o;
     const first = await provider.get(integration);
-    noteCredentialUse(integration, first.versionId);
+    noteCredentialUse(scope, integration, first.versionId);
     try {
       return await fn(this.#clientFor(spec, first), first);
     } catch (error) {
@@ -69,7 +71,7 @@ export class FreshCredentials<M extends ClientTypes> {
         metrics.authFailureRetry(integration, 'rejected');
         throw new CredentialRejectedError(integration, first.name, { cause: error });
       }
-      noteCredentialUse(integration, next.versionId);
+      noteCredentialUse(scope, integration, next.versionId);
       try {
         const result = await fn(this.#clientFor(spec, next), next);
         metrics.authFailureRetry(integration, 'recovered');

@@ -32,6 +32,7 @@ export function createSlackApp(deps: SlackAppDeps): App {
       botId: identity.botId,
       botUserId: identity.botUserId,
       teamId: identity.teamId,
+      botTokenVersion: credential.versionId,
     };
   };
   const app = new App({
@@ -40,6 +41,8 @@ export function createSlackApp(deps: SlackAppDeps): App {
     logger: boltLogger(deps.log.child({ component: 'bolt' })),
     clientOptions: slackClientOptions({ log: deps.log, ...(deps.apiUrl ? { apiUrl: deps.apiUrl } : {}) }),
     ignoreSelf: true,
+    // opsbot keeps no conversation state in Bolt; its default in-memory store is pure overhead.
+    convoStore: false,
   });
   app.error(async (error) => {
     deps.log.error({ err: error }, 'Bolt reported an error');

@@ -2,6 +2,7 @@ import type { KnownBlock } from '@slack/web-api';
 import type { AccessPolicy, MembershipCheck } from '../access/policy.js';
 import type { Clock } from '../clock.js';
 import type { IntegrationName, OpsbotFile } from '../config.js';
+import type { RequestScope } from '../request-scope.js';
 import type { State } from '../store/state.js';
 import type { SlackApi } from './slack-api.js';
 
@@ -62,7 +63,8 @@ export interface Subcommand {
   flags?: FlagSpec[];
   /** Full text after the slash command: `pr list acme/web --state open`. */
   examples: string[];
-  run(ctx: CommandContext, input: ParsedInput): Promise<Reply>;
+  /** The answer, or undefined when the ack was answer enough. */
+  run(ctx: CommandContext, input: ParsedInput): Promise<Reply | undefined>;
 }
 
 export interface Reply {
@@ -91,6 +93,8 @@ export interface CommandContext {
   action: string;
   isAdmin: boolean;
   triggerId?: string;
+  /** Pass to integration calls so the audit record names the credential versions used. */
+  scope: RequestScope;
   services: CommandServices;
 }
 
@@ -105,4 +109,4 @@ export interface CommandServices {
   commands: readonly CommandModule[];
 }
 
-export type InteractionHandler = (ctx: CommandContext, value: string) => Promise<Reply>;
+export type InteractionHandler = (ctx: CommandContext, value: string) => Promise<Reply | undefined>;

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { CredentialProvider } from '../credentials/provider.js';
 import { UserFacingError, userMessageFor } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { RequestScope } from '../request-scope.js';
 import type { Actor, CommandContext, CommandModule, CommandServices, Reply } from './command-spec.js';
 
 /**
@@ -22,6 +23,9 @@ export interface Interaction {
   result: 'ok' | 'user_error' | 'internal_error';
   errorId?: string;
   module?: CommandModule;
+  scope: RequestScope;
+  /** Writes the audit event (once); called before the answer is sent, and at the end regardless. */
+  seal(): void;
 }
 
 export interface PipelineDeps {
@@ -53,6 +57,7 @@ export function commandContext(
     action: interaction.action,
     isAdmin: deps.services.policy.isAdmin(interaction.actor.userId),
     ...(triggerId ? { triggerId } : {}),
+    scope: interaction.scope,
     services: deps.services,
   };
 }

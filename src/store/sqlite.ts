@@ -41,19 +41,35 @@ export function openSqliteState(options: { path: string; now?: () => number }): 
   const page = db.prepare(
     'SELECT seq, at, actor, action, record FROM audit WHERE seq > ? ORDER BY seq LIMIT ?',
   );
+  // The chain's tail, kept in memory: this process is the file's only writer.
+  let tail = (last.get() as { seq: number; hash: string } | undefined) ?? { seq: 0, hash: GENESIS_HASH };
+  // Group commit: records appended in the same turn of the event loop go in one transaction.
+  let batch: { record: AuditRecord; resolve: (r: AuditRecord) => void; reject: (e: unknown) => void }[] = [];
+  const flush = () => {
+    const pending = batch;
+    batch = [];
+    try {
+      db.exec('BEGIN');
+      for (const { record } of pending) {
+        insert.run(record.seq, record.at, record.actor, record.action, JSON.stringify(record), record.hash);
+      }
+      db.exec('COMMIT');
+      for (const p of pending) p.resolve(p.record);
+    } catch (error) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      tail = (last.get() as { seq: number; hash: string } | undefined) ?? { seq: 0, hash: GENESIS_HASH };
+      for (const p of pending) p.reject(error);
+    }
+  };
 
   return {
-    async appendAudit(event: AuditEvent): Promise<AuditRecord> {
-      // Synchronous inside one statement sequence: no other append can interleave in this process.
-      const tail = last.get() as { seq: number; hash: string } | undefined;
-      const record = chainRecord(
-        event,
-        (tail?.seq ?? 0) + 1,
-        event.at ?? new Date(now()).toISOString(),
-        tail?.hash ?? GENESIS_HASH,
-      );
-      insert.run(record.seq, record.at, record.actor, record.action, JSON.stringify(record), record.hash);
-      return record;
+    appendAudit(event: AuditEvent): Promise<AuditRecord> {
+      const record = chainRecord(event, tail.seq + 1, event.at ?? new Date(now()).toISOString(), tail.hash);
+      tail = { seq: record.seq, hash: record.hash };
+      return new Promise((resolve, reject) => {
+        if (batch.length === 0) setImmediate(flush);
+        batch.push({ record, resolve, reject });
+      });
     },
     async queryAudit(query: AuditQuery): Promise<AuditRecord[]> {
       const limit = Math.min(Math.max(1, Math.floor(query.limit ?? 50)), 200);
@@ -99,6 +115,7 @@ export function openSqliteState(options: { path: string; now?: () => number }): 
       return (db.prepare('SELECT 1 AS one').get() as { one: number } | undefined)?.one === 1;
     },
     close() {
+      if (batch.length > 0) flush();
       db.close();
     },
   };

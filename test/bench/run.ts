@@ -4,10 +4,12 @@
  */
 import { benchCredentials } from './credentials.js';
 import { benchLogRedaction } from './log-redaction.js';
+import { benchSlack } from './slack.js';
 
 const BENCHES: Record<string, () => Promise<void>> = {
   log: benchLogRedaction,
   credentials: benchCredentials,
+  slack: benchSlack,
 };
 
 const wanted = process.argv.slice(2).filter((a) => a !== '--');

@@ -17,6 +17,12 @@ const probe: CommandModule = {
       run: async (_ctx, input) => ({ text: `echo: ${String(input.args.text)}`, responseType: 'in_channel' }),
     },
     {
+      name: 'quiet',
+      summary: 'the ack is the whole answer',
+      examples: ['quiet'],
+      run: async () => undefined,
+    },
+    {
       name: 'boom',
       summary: 'fails',
       examples: ['boom'],
@@ -146,6 +152,18 @@ describe('slash commands through the real Bolt app', () => {
     expect(
       bot.logLines.some((l) => l.includes('kaboom with internals') && l.includes(`"requestId":"${id}"`)),
     ).toBe(true);
+  });
+
+  it('sends nothing after the ack when the handler has nothing to say', async () => {
+    const delivery = await bot.slack.sendSlashCommand({
+      command: '/probe',
+      text: 'quiet',
+      userId: 'U0DEV',
+      channelId: 'C0DEV',
+    });
+    expect(delivery.status).toBe(200);
+    expect(await auditOf('probe:quiet')).toMatchObject({ outcome: 'success' });
+    expect(bot.slack.responses(delivery.responseUrl)).toEqual([]);
   });
 
   it('says a command is not available yet rather than pretending', async () => {

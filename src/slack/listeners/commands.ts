@@ -13,7 +13,8 @@ import { commandHelp } from '../usage.js';
  * through `respond()`, ephemeral unless the handler says the result is for everyone.
  */
 export function registerCommands(app: App, deps: PipelineDeps): void {
-  const reply = (args: SlackCommandMiddlewareArgs, message: Reply) => safeRespond(args, message, deps);
+  const reply = (args: SlackCommandMiddlewareArgs & { context: Record<string, unknown> }, message: Reply) =>
+    safeRespond(args, message, deps);
   for (const module of deps.commands) {
     app.command(
       `/${module.name}`,
@@ -53,7 +54,7 @@ function runCommand(deps: PipelineDeps): Middleware<SlackCommandMiddlewareArgs> 
     const interaction = interactionOf(args.context);
     const module = interaction.module as CommandModule;
     const route = args.context.opsbotRoute as ReturnType<typeof routeCommand>;
-    let message: Reply;
+    let message: Reply | undefined;
     try {
       if (!route.ok) throw new Error('unrouted command reached its handler');
       if (route.kind === 'help') {
@@ -79,16 +80,17 @@ function runCommand(deps: PipelineDeps): Middleware<SlackCommandMiddlewareArgs> 
     } catch (error) {
       message = failureReply(interaction, error, deps.log);
     }
-    await safeRespond(args, message, deps);
+    if (message) await safeRespond(args, message, deps);
   };
 }
 
 /** A failed respond() (expired response_url, Slack down) is logged; it must not hide the outcome. */
 async function safeRespond(
-  args: { respond?: SlackCommandMiddlewareArgs['respond'] },
+  args: { respond?: SlackCommandMiddlewareArgs['respond']; context: Record<string, unknown> },
   message: Reply,
   deps: Pick<PipelineDeps, 'log'>,
 ): Promise<void> {
+  interactionOf(args.context).seal();
   try {
     await respondWith(args.respond, message);
   } catch (error) {

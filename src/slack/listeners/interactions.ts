@@ -20,8 +20,13 @@ const MAX_VALUE = 2_000;
  * into another channel or pressed by someone else is judged for that person, there.
  */
 export function registerInteractions(app: App, deps: PipelineDeps): void {
-  const replyToAction = (args: SlackActionMiddlewareArgs, message: Reply) =>
-    safe(() => respondWith(args.respond, message), deps);
+  const replyToAction = (
+    args: SlackActionMiddlewareArgs & { context: Record<string, unknown> },
+    message: Reply,
+  ) => {
+    interactionOf(args.context).seal();
+    return safe(() => respondWith(args.respond, message), deps);
+  };
   app.action<BlockAction>(
     { type: 'block_actions', action_id: INTERACTION_ID },
     auditInteraction('button', deps) as Middleware<SlackActionMiddlewareArgs<BlockAction>>,
@@ -37,13 +42,17 @@ export function registerInteractions(app: App, deps: PipelineDeps): void {
       const interaction = interactionOf(args.context);
       const handler = args.context.opsbotHandler as InteractionHandler;
       const value = String((args.action as { value?: string }).value ?? '').slice(0, MAX_VALUE);
-      let message: Reply;
+      let message: Reply | undefined;
       try {
         message = await handler(commandContext(interaction, deps, args.body.trigger_id), value);
       } catch (error) {
         message = failureReply(interaction, error, deps.log);
       }
-      await replyToAction(args as SlackActionMiddlewareArgs, message);
+      if (message)
+        await replyToAction(
+          args as SlackActionMiddlewareArgs & { context: Record<string, unknown> },
+          message,
+        );
     },
   );
 
@@ -52,6 +61,7 @@ export function registerInteractions(app: App, deps: PipelineDeps): void {
     message: Reply,
   ) => {
     const interaction = interactionOf(args.context);
+    interaction.seal();
     const channel = channelFromView(args.body as unknown as Record<string, unknown>);
     if (!channel) return Promise.resolve();
     return safe(
@@ -78,13 +88,13 @@ export function registerInteractions(app: App, deps: PipelineDeps): void {
       const interaction = interactionOf(args.context);
       const handler = args.context.opsbotHandler as InteractionHandler;
       const values = JSON.stringify(args.view.state?.values ?? {}).slice(0, 20_000);
-      let message: Reply;
+      let message: Reply | undefined;
       try {
         message = await handler(commandContext(interaction, deps), values);
       } catch (error) {
         message = failureReply(interaction, error, deps.log);
       }
-      await replyToView(args, message);
+      if (message) await replyToView(args, message);
     },
   );
 }

@@ -5,7 +5,6 @@ import type {
   SlackCommandMiddlewareArgs,
   SlackViewMiddlewareArgs,
 } from '@slack/bolt';
-import { runInRequestScope } from '../../request-scope.js';
 import type { Actor } from '../command-spec.js';
 import { INTERACTION, type Interaction, type PipelineDeps } from '../interaction.js';
 
@@ -23,7 +22,12 @@ export function auditInteraction(
   return async (args) => {
     const { context, next } = args;
     const requestId = typeof context.requestId === 'string' ? context.requestId : randomUUID().slice(0, 8);
+    const scope = { requestId, credentialVersions: new Set<string>() };
+    for (const key of ['signedWith', 'botTokenVersion'] as const) {
+      if (typeof context[key] === 'string') scope.credentialVersions.add(`slack@${context[key]}`);
+    }
     const interaction: Interaction = {
+      scope,
       kind,
       requestId,
       startedAt: deps.clock.now(),
@@ -32,17 +36,15 @@ export function auditInteraction(
       args: '',
       decision: 'pending',
       result: 'ok',
+      seal: () => {},
     };
     context[INTERACTION] = interaction;
-    const scope = { requestId, credentialVersions: new Set<string>() };
-    if (typeof context.signedWith === 'string') scope.credentialVersions.add(`slack@${context.signedWith}`);
-    try {
-      await runInRequestScope(scope, next);
-    } catch (error) {
-      interaction.result = 'internal_error';
-      interaction.errorId = requestId;
-      deps.log.error({ err: error, requestId }, 'a Slack interaction failed outside its handler');
-    } finally {
+    let sealed = false;
+    // Written once the outcome is known, before the answer goes out: the trail never lags the
+    // conversation, and a reply that fails to send cannot lose the record.
+    interaction.seal = () => {
+      if (sealed) return;
+      sealed = true;
       const { actor } = interaction;
       deps.audit.write({
         action: interaction.action,
@@ -62,6 +64,15 @@ export function auditInteraction(
           requestId,
         },
       });
+    };
+    try {
+      await next();
+    } catch (error) {
+      interaction.result = 'internal_error';
+      interaction.errorId = requestId;
+      deps.log.error({ err: error, requestId }, 'a Slack interaction failed outside its handler');
+    } finally {
+      interaction.seal();
     }
   };
 }
