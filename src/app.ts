@@ -18,6 +18,7 @@ import type { CommandModule } from './slack/command-spec.js';
 import { SlackHttpReceiver } from './slack/receiver.js';
 import { RetryAfter } from './slack/retry-after.js';
 import { createSlackApi, type SlackApi } from './slack/slack-api.js';
+import { SlackSocketReceiver } from './slack/socket-receiver.js';
 import type { State } from './store/state.js';
 
 export interface OpsbotDeps {
@@ -75,7 +76,22 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   closers.push(() => clients.close());
   const slack = createSlackApi({ clients, retryAfter: new RetryAfter({ clock }) });
   const membership = new UsergroupMembership({ fetchMembers: (id) => slack.usergroupMembers(id), clock });
-  const receiver = new SlackHttpReceiver({ credentials, clock, log, registry: metrics });
+  const http =
+    config.slack.mode === 'http'
+      ? new SlackHttpReceiver({ credentials, clock, log, registry: metrics })
+      : undefined;
+  const socket =
+    config.slack.mode === 'socket'
+      ? new SlackSocketReceiver({
+          credentials,
+          log,
+          ...(config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {}),
+        })
+      : undefined;
+  if (socket) {
+    readiness.register('slack', () => socket.connected);
+    closers.push(() => socket.stop());
+  }
   createSlackApp({
     commands: deps.commands,
     services: {
@@ -89,7 +105,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     },
     credentials,
     slack,
-    receiver,
+    receiver: (http ?? socket) as SlackHttpReceiver | SlackSocketReceiver,
     audit: deps.audit,
     clock,
     log,
@@ -118,7 +134,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
         path: '/metrics',
         handler: async (_req, res) => sendText(res, 200, await metrics.metrics(), metrics.contentType),
       },
-      receiver.route(),
+      ...(http ? [http.route()] : []),
     ],
   });
 
@@ -138,6 +154,11 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
         .identity()
         .catch((error: unknown) =>
           log.warn({ err: error }, 'auth.test failed; will retry on the first event'),
+        );
+      socket
+        ?.start()
+        .catch((error: unknown) =>
+          log.error({ err: error }, 'Socket Mode could not connect; /readyz answers 503'),
         );
     }
     if (missing.length > 0) {
@@ -159,8 +180,9 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
         readiness.markShuttingDown();
         const startedAt = clock.now();
         const result = await server.close(deadlineMs);
-        const handled = await receiver.drain(Math.max(0, deadlineMs - (clock.now() - startedAt)));
-        if (!handled) result.drained = false;
+        const left = Math.max(0, deadlineMs - (clock.now() - startedAt));
+        if (http && !(await http.drain(left))) result.drained = false;
+        if (socket) await socket.drain();
         for (const close of closers.reverse()) {
           try {
             await close();

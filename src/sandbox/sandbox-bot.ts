@@ -37,6 +37,10 @@ export interface SandboxBotOptions {
   /** Where log lines go (JSON); kept in `logLines` (last 500) as well. */
   logLevel?: string;
   pollSeconds?: number;
+  /** Events over Socket Mode (an app-level token) instead of HTTP. */
+  socketMode?: boolean;
+  /** Leave `appToken` out of the slack secret (to show what a misconfiguration looks like). */
+  withoutAppToken?: boolean;
 }
 
 export interface SandboxBot {
@@ -58,7 +62,7 @@ export interface SandboxBot {
    * accepts its signing secret from then on), Slack switches to the new signing secret and token,
    * then AWSCURRENT moves.
    */
-  rotateSlack(options?: { finish?: boolean }): { signingSecret: string; botToken: string };
+  rotateSlack(options?: { finish?: boolean }): { signingSecret: string; botToken: string; appToken?: string };
   stop(): Promise<void>;
 }
 
@@ -81,14 +85,19 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   const { url: smUrl } = await secretsManager.start();
   const issued: string[] = [];
   const slackSecret = () => {
-    const value = { botToken: `xoxb-test-canary-${hex(8)}`, signingSecret: `test-canary-${hex(16)}` };
-    issued.push(value.botToken, value.signingSecret);
+    const value: { botToken: string; signingSecret: string; appToken?: string } = {
+      botToken: `xoxb-test-canary-${hex(8)}`,
+      signingSecret: `test-canary-${hex(16)}`,
+      ...(options.socketMode && !options.withoutAppToken ? { appToken: `xapp-test-canary-${hex(8)}` } : {}),
+    };
+    issued.push(...Object.values(value));
+    if (value.appToken) slack.addAppToken(value.appToken);
     return value;
   };
   const first = slackSecret();
   slack.addBotToken(first.botToken);
   secretsManager.create('opsbot/slack', JSON.stringify(first));
-  let next: { botToken: string; signingSecret: string } | undefined;
+  let next: ReturnType<typeof slackSecret> | undefined;
   secretsManager.setRotator('opsbot/slack', () => JSON.stringify(next ?? slackSecret()));
   seedOtherSecrets(secretsManager, issued);
 
@@ -100,6 +109,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       OPSBOT_CONFIG: configPath,
       OPSBOT_STATE: `sqlite:${join(dir, 'opsbot.db')}`,
       OPSBOT_SLACK_API_URL: slack.apiUrl,
+      OPSBOT_SLACK_MODE: options.socketMode ? 'socket' : 'http',
       LOG_LEVEL: options.logLevel ?? 'info',
     }),
     port: 0,
@@ -143,6 +153,10 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   await app.loading;
   const base = `http://127.0.0.1:${app.address.port}`;
   slack.configureApp({ requestUrl: `${base}/slack/events`, signingSecret: first.signingSecret });
+  if (options.socketMode) slack.useSocketMode();
+  if (options.socketMode && !options.withoutAppToken) {
+    await waitUntil(() => slack.socketConnections > 0, 'the bot to open its Socket Mode connection');
+  }
 
   return {
     slack,
@@ -162,6 +176,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       secretsManager.rotate('opsbot/slack', { hold: true });
       slack.addBotToken(value.botToken);
       slack.configureApp({ requestUrl: `${base}/slack/events`, signingSecret: value.signingSecret });
+      if (options.socketMode) slack.useSocketMode();
       if (finish) secretsManager.finishRotation('opsbot/slack');
       next = undefined;
       return value;
@@ -173,6 +188,14 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+async function waitUntil(done: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function seedWorkspace(slack: SimulatedSlack): void {

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { readBody, sendJson, sendText } from '../http/server.js';
 import { signSlackRequest } from '../slack/verify-request.js';
+import { SlackSocketHub } from './slack-socket.js';
 import {
   type SimChannel,
   type SimEphemeral,
@@ -67,6 +68,9 @@ export class SimulatedSlack {
   #server: Server | undefined;
   #url = '';
   #app: { requestUrl: string; signingSecret: string } | undefined;
+  #socketMode = false;
+  readonly #appTokens = new Set<string>();
+  readonly #hub: SlackSocketHub;
 
   constructor(
     options: {
@@ -89,6 +93,7 @@ export class SimulatedSlack {
       },
       this.#now,
     );
+    this.#hub = new SlackSocketHub(this.workspace.identity.appId, this.#now);
   }
 
   async start(): Promise<{ url: string }> {
@@ -101,6 +106,7 @@ export class SimulatedSlack {
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
     });
+    this.#hub.attach(this.#server);
     await new Promise<void>((resolve) => this.#server?.listen(0, '127.0.0.1', resolve));
     this.#url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
     return { url: this.#url };
@@ -108,6 +114,7 @@ export class SimulatedSlack {
 
   async stop(): Promise<void> {
     if (!this.#server) return;
+    this.#hub.close();
     const closed = new Promise<void>((resolve) => this.#server?.close(() => resolve()));
     for (const socket of this.#sockets) socket.destroy();
     await closed;
@@ -165,6 +172,27 @@ export class SimulatedSlack {
 
   configureApp(app: { requestUrl: string; signingSecret: string }): void {
     this.#app = { ...app };
+    this.#socketMode = false;
+  }
+
+  /** Deliver over Socket Mode (to the app connected with an app token) instead of HTTP. */
+  useSocketMode(): void {
+    this.#socketMode = true;
+  }
+
+  addAppToken(token: string): void {
+    this.#appTokens.add(token);
+  }
+
+  /** Revokes an app-level token and drops its connections, as Slack does. */
+  revokeAppToken(token: string): void {
+    this.#appTokens.delete(token);
+    this.#hub.disconnect(token);
+  }
+
+  /** Open Socket Mode connections. */
+  get socketConnections(): number {
+    return this.#hub.connections;
   }
 
   // ---- delivery to the app ----
@@ -194,7 +222,10 @@ export class SimulatedSlack {
       response_url: responseUrl,
       trigger_id: triggerId,
     });
-    return this.#deliver(form.toString(), responseUrl, triggerId);
+    return this.#deliver(form.toString(), responseUrl, triggerId, {
+      type: 'slash_commands',
+      payload: Object.fromEntries(form),
+    });
   }
 
   async sendBlockAction(a: {
@@ -245,6 +276,10 @@ export class SimulatedSlack {
       new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
       responseUrl,
       triggerId,
+      {
+        type: 'interactive',
+        payload,
+      },
     );
   }
 
@@ -282,7 +317,15 @@ export class SimulatedSlack {
       },
       response_urls: [],
     };
-    return this.#deliver(new URLSearchParams({ payload: JSON.stringify(payload) }).toString(), '', triggerId);
+    return this.#deliver(
+      new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
+      '',
+      triggerId,
+      {
+        type: 'interactive',
+        payload,
+      },
+    );
   }
 
   /** Sends any body with any headers to the app (bad signatures, oversized, malformed). */
@@ -345,8 +388,18 @@ export class SimulatedSlack {
     });
   }
 
-  async #deliver(body: string, responseUrl: string, triggerId: string): Promise<Delivery> {
+  async #deliver(
+    body: string,
+    responseUrl: string,
+    triggerId: string,
+    envelope: { type: 'slash_commands' | 'interactive'; payload: unknown },
+  ): Promise<Delivery> {
     const started = performance.now();
+    if (this.#socketMode) {
+      const ack = await this.#hub.deliver(envelope.type, envelope.payload);
+      const text = ack && typeof ack === 'object' && Object.keys(ack).length > 0 ? JSON.stringify(ack) : '';
+      return { status: 200, body: text, ackMs: performance.now() - started, responseUrl, triggerId };
+    }
     const res = await fetch(this.#requireApp().requestUrl, {
       method: 'POST',
       headers: this.signedHeaders(body),
@@ -426,6 +479,15 @@ export class SimulatedSlack {
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const token = bearer ?? (typeof args.token === 'string' ? args.token : undefined);
     delete args.token;
+    if (method === 'apps.connections.open') {
+      const ok = token !== undefined && this.#appTokens.has(token);
+      const answer = ok
+        ? { ok: true, url: this.#hub.open(this.#url, token) }
+        : { ok: false, error: token?.startsWith('xoxb-') ? 'not_allowed_token_type' : 'invalid_auth' };
+      this.calls.push({ method, args, at: this.#now(), status: 200 });
+      sendJson(res, 200, answer);
+      return;
+    }
     const fault = this.#takeFault(method, args);
     let status = 200;
     let answer: Record<string, unknown>;

@@ -1,4 +1,4 @@
-import { App, type Authorize } from '@slack/bolt';
+import { App, type Authorize, type Receiver } from '@slack/bolt';
 import type { CredentialProvider } from '../credentials/provider.js';
 import { slackClientOptions } from '../integrations/slack.js';
 import type { Logger } from '../log.js';
@@ -6,13 +6,13 @@ import { boltLogger } from './bolt-logger.js';
 import type { PipelineDeps } from './interaction.js';
 import { registerCommands } from './listeners/commands.js';
 import { registerInteractions } from './listeners/interactions.js';
-import type { SlackHttpReceiver } from './receiver.js';
 import type { SlackApi } from './slack-api.js';
 
 export interface SlackAppDeps extends PipelineDeps {
   credentials: CredentialProvider;
   slack: SlackApi;
-  receiver: SlackHttpReceiver;
+  /** {@link SlackHttpReceiver} (Events API over HTTP) or {@link SlackSocketReceiver} (Socket Mode). */
+  receiver: Receiver;
   apiUrl?: string;
   log: Logger;
 }
