@@ -2,6 +2,8 @@
  * `npm run bench [-- name…]`: runs the named benchmarks (all by default); each prints
  * `name: value unit` lines.
  */
+
+import { quietSqliteWarning } from '../../src/quiet-warnings.js';
 import { benchCredentials } from './credentials.js';
 import { benchLogRedaction } from './log-redaction.js';
 import { benchSlack } from './slack.js';
@@ -12,6 +14,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   slack: benchSlack,
 };
 
+quietSqliteWarning();
 const wanted = process.argv.slice(2).filter((a) => a !== '--');
 const unknown = wanted.filter((w) => !(w in BENCHES));
 if (unknown.length > 0) {

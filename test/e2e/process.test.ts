@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SimulatedSlack } from '../../src/sandbox/slack.js';
 import { assertNoCanary, canary } from '../helpers/canary.js';
 import {
   cleanEnv,
@@ -77,12 +78,18 @@ describe('the opsbot process', () => {
     writeFileSync(configPath, 'access:\n  admins: [U0ADMIN]\n');
     const port = await freePort();
     const slack = { botToken: canary('xoxb'), signingSecret: canary('sign') };
+    const workspace = new SimulatedSlack();
+    await workspace.start();
+    workspace.addBotToken(slack.botToken);
+    workspace.addUser({ id: 'U0ADMIN', name: 'ada' });
+    workspace.addChannel({ id: 'C0DEV', name: 'dev' });
     const { child, output } = startMain(
       cleanEnv({
         OPSBOT_SECRET_SOURCE: 'env',
         OPSBOT_SECRET_SLACK: JSON.stringify(slack),
         OPSBOT_CONFIG: configPath,
         OPSBOT_STATE: `sqlite:${join(dir, 'opsbot.db')}`,
+        OPSBOT_SLACK_API_URL: workspace.apiUrl,
         PORT: String(port),
       }),
     );
@@ -94,6 +101,25 @@ describe('the opsbot process', () => {
     expect(await metrics.text()).toContain('opsbot_process_cpu_seconds_total');
     expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
 
+    // The production wiring answers a signed slash command from Slack.
+    workspace.configureApp({
+      requestUrl: `http://127.0.0.1:${port}/slack/events`,
+      signingSecret: slack.signingSecret,
+    });
+    const delivery = await workspace.sendSlashCommand({
+      command: '/opsbot',
+      text: 'access',
+      userId: 'U0ADMIN',
+      channelId: 'C0DEV',
+    });
+    expect(delivery.status).toBe(200);
+    const [reply] = await workspace.waitForResponse(delivery.responseUrl);
+    expect(reply?.text).toContain(
+      '*Admins* (everything, including `opsbot:access` and `opsbot:audit`): <@U0ADMIN>',
+    );
+    expect(reply?.text).toContain('*Rules:* none, so nothing else is allowed.');
+    await workspace.stop();
+
     const started = Date.now();
     child.kill('SIGTERM');
     expect(await exitOf(child)).toBe(0);
@@ -103,7 +129,13 @@ describe('the opsbot process', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as { msg: string });
     expect(logs.map((l) => l.msg)).toEqual(
-      expect.arrayContaining(['opsbot listening', 'secret loaded', 'stopping', 'opsbot stopped']),
+      expect.arrayContaining([
+        'opsbot listening',
+        'secret loaded',
+        'opsbot:access',
+        'stopping',
+        'opsbot stopped',
+      ]),
     );
     assertNoCanary({ stdout: output().stdout, stderr: output().stderr }, Object.values(slack));
   });
