@@ -71,10 +71,6 @@ export class InternalError extends OpsbotError {
   readonly code = ErrorCode.Internal;
 }
 
-export function isCodedError(error: unknown): error is CodedError {
-  return error instanceof Error && typeof (error as Partial<CodedError>).code === 'string';
-}
-
 /** The text a Slack user may see for any error: the message of a UserFacingError, else an apology. */
 export function userMessageFor(error: unknown, requestId: string): string {
   if (error instanceof UserFacingError) return error.message;

@@ -17,6 +17,15 @@ const probe: CommandModule = {
       run: async (_ctx, input) => ({ text: `echo: ${String(input.args.text)}`, responseType: 'in_channel' }),
     },
     {
+      name: 'slow',
+      summary: 'takes a second',
+      examples: ['slow'],
+      run: async () => {
+        await new Promise((r) => setTimeout(r, 1_000));
+        return { text: 'done at last' };
+      },
+    },
+    {
       name: 'quiet',
       summary: 'the ack is the whole answer',
       examples: ['quiet'],
@@ -152,6 +161,19 @@ describe('slash commands through the real Bolt app', () => {
     expect(
       bot.logLines.some((l) => l.includes('kaboom with internals') && l.includes(`"requestId":"${id}"`)),
     ).toBe(true);
+  });
+
+  it('acknowledges before slow work starts, and answers when it is done', async () => {
+    const delivery = await bot.slack.sendSlashCommand({
+      command: '/probe',
+      text: 'slow',
+      userId: 'U0DEV',
+      channelId: 'C0DEV',
+    });
+    expect(delivery.status).toBe(200);
+    expect(bot.slack.responses(delivery.responseUrl)).toEqual([]); // acked; the handler is still working
+    const [reply] = await bot.slack.waitForResponse(delivery.responseUrl);
+    expect(reply?.text).toBe('done at last');
   });
 
   it('sends nothing after the ack when the handler has nothing to say', async () => {
