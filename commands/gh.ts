@@ -1,10 +1,18 @@
-import type { CommandModule } from '../src/slack/command-spec.js';
-import { notAvailableYet } from './not-yet.js';
+import { UserFacingError } from '../src/errors.js';
+import type { IssueDetail, NumberRef, PullDetail, RepoRef, RunSummary } from '../src/integrations/github.js';
+import { actions, button, context, fields, header, section } from '../src/slack/blocks.js';
+import type { CommandContext, CommandModule, Reply } from '../src/slack/command-spec.js';
+import { escapeText, userMention } from '../src/slack/escape.js';
+import { issueModal, readIssueModal } from './gh-modal.js';
 
-const REPO = /^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/;
-const REF = /^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}#\d{1,9}$/;
+/** GitHub's own rules for names: owner up to 39, repository up to 100 characters. */
+const REPO = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
+const REF = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}#\d{1,9}$/;
+const LOGIN = /^(me|@?[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))$/;
+export const MAX_TITLE = 256;
+export const MAX_BODY = 8_000;
 
-/** `/gh`: pull requests, issues and Actions runs (GitHub App installation tokens). */
+/** `/gh`: pull requests, issues and Actions runs, with short-lived GitHub App installation tokens. */
 export const gh: CommandModule = {
   name: 'gh',
   description: 'GitHub pull requests, issues and Actions runs',
@@ -18,43 +26,81 @@ export const gh: CommandModule = {
         {
           name: 'author',
           hint: '@login|me',
-          pattern: /^(me|@?[A-Za-z0-9-]{1,39})$/,
-          description: 'only by this author',
+          pattern: LOGIN,
+          description: 'only by this GitHub login (`me`: yours)',
         },
         { name: 'state', choices: ['open', 'closed'], description: 'open (default) or closed' },
-        { name: 'limit', kind: 'number', min: 1, max: 50, description: 'at most this many (default 10)' },
+        { name: 'limit', kind: 'number', min: 1, max: 30, description: 'at most this many (default 10)' },
       ],
       examples: ['pr list acme/web --state open --limit 5', 'pr list acme/web --author me'],
-      run: notAvailableYet('gh', 'pr list'),
+      run: async (ctx, input) => {
+        const repo = repoRef(String(input.args.repo));
+        const author = input.flags.author ? githubLogin(ctx, String(input.flags.author)) : undefined;
+        const state = (input.flags.state as 'open' | 'closed' | undefined) ?? 'open';
+        const pulls = await ctx.services.github.listPulls(
+          repo,
+          { state, limit: (input.flags.limit as number | undefined) ?? 10, ...(author ? { author } : {}) },
+          ctx.scope,
+        );
+        const name = `${repo.owner}/${repo.repo}`;
+        const who = author ? ` by ${author}` : '';
+        if (pulls.length === 0)
+          return { text: `No ${state} pull requests in \`${name}\`${escapeText(who)}.` };
+        const lines = pulls.map(
+          (p) =>
+            `• ${link(p.url, `#${p.number} ${p.title}`)} by ${escapeText(p.author)}${p.draft ? ' · _draft_' : ''}`,
+        );
+        const title = `${name}: ${pulls.length} ${state} pull request${pulls.length === 1 ? '' : 's'}${who}`;
+        return {
+          text: `${escapeText(title)}\n${lines.join('\n')}`,
+          blocks: [header(title), section(lines.join('\n'))],
+        };
+      },
     },
     {
       name: 'pr',
       summary: 'one pull request: state, reviews, checks, mergeable',
       args: [{ name: 'pr', pattern: REF, hint: 'owner/repo#N' }],
       examples: ['pr acme/web#42'],
-      run: notAvailableYet('gh', 'pr'),
+      run: async (ctx, input) =>
+        pullReply(await ctx.services.github.getPull(numberRef(String(input.args.pr)), ctx.scope)),
     },
     {
       name: 'issue create',
-      summary: 'open an issue',
+      summary: 'open an issue (with no arguments: a form)',
       args: [
-        { name: 'repo', pattern: REPO, hint: 'owner/repo' },
-        { name: 'title', maxLength: 256 },
-        { name: 'body', rest: true, optional: true, maxLength: 8_000 },
+        { name: 'repo', pattern: REPO, hint: 'owner/repo', optional: true },
+        { name: 'title', maxLength: MAX_TITLE, optional: true },
+        { name: 'body', rest: true, optional: true, maxLength: MAX_BODY },
       ],
-      examples: ['issue create acme/web "Login fails on Safari" Steps: open /login'],
-      run: notAvailableYet('gh', 'issue create'),
+      examples: ['issue create acme/web "Login fails on Safari" Steps: open /login', 'issue create'],
+      run: async (ctx, input) => {
+        if (input.args.repo === undefined) return openIssueForm(ctx);
+        if (input.args.title === undefined) {
+          throw new UserFacingError(
+            'An issue needs a title: `/gh issue create acme/web "Title" [body]`, or `/gh issue create` for a form.',
+          );
+        }
+        return createIssue(
+          ctx,
+          repoRef(String(input.args.repo)),
+          String(input.args.title),
+          input.args.body as string | undefined,
+          [],
+        );
+      },
     },
     {
       name: 'issue',
       summary: 'one issue',
       args: [{ name: 'issue', pattern: REF, hint: 'owner/repo#N' }],
       examples: ['issue acme/web#7'],
-      run: notAvailableYet('gh', 'issue'),
+      run: async (ctx, input) =>
+        issueReply(await ctx.services.github.getIssue(numberRef(String(input.args.issue)), ctx.scope)),
     },
     {
       name: 'runs',
-      summary: 'latest GitHub Actions workflow runs',
+      summary: 'latest GitHub Actions workflow runs, with a button to re-run failed jobs',
       args: [{ name: 'repo', pattern: REPO, hint: 'owner/repo' }],
       flags: [
         {
@@ -65,7 +111,179 @@ export const gh: CommandModule = {
         },
       ],
       examples: ['runs acme/web --branch main'],
-      run: notAvailableYet('gh', 'runs'),
+      run: async (ctx, input) => {
+        const repo = repoRef(String(input.args.repo));
+        const branch = input.flags.branch as string | undefined;
+        const runs = await ctx.services.github.listRuns(
+          repo,
+          { limit: 5, ...(branch ? { branch } : {}) },
+          ctx.scope,
+        );
+        return runsReply(repo, runs, branch);
+      },
     },
   ],
+  actions: {
+    'gh:rerun': async (ctx, value) => {
+      const match = /^([^/]+)\/([^:]+):(\d{1,15})$/.exec(value);
+      if (!match) throw new UserFacingError('That button is out of date. Run `/gh runs owner/repo` again.');
+      const repo = repoRef(`${match[1]}/${match[2]}`);
+      await ctx.services.github.rerunFailedJobs(repo, Number(match[3]), ctx.scope);
+      return {
+        text: `:repeat: ${userMention(ctx.actor.userId)} re-ran the failed jobs of run ${match[3]} in \`${repo.owner}/${repo.repo}\`.`,
+        responseType: 'in_channel',
+      };
+    },
+  },
+  views: {
+    'gh:issue create': async (ctx, values) => {
+      const form = readIssueModal(values);
+      return createIssue(ctx, repoRef(form.repo), form.title, form.body, form.labels);
+    },
+  },
 };
+
+function repoRef(text: string): RepoRef {
+  if (!REPO.test(text))
+    throw new UserFacingError(
+      `\`${escapeText(text.slice(0, 60))}\` is not a repository name like \`acme/web\`.`,
+    );
+  const [owner, repo] = text.split('/') as [string, string];
+  return { owner, repo };
+}
+
+function numberRef(text: string): NumberRef {
+  const [name, number] = text.split('#') as [string, string];
+  return { ...repoRef(name), number: Number(number) };
+}
+
+/** `me` → the caller's GitHub login from the config's `github.users`; `@login` → `login`. */
+function githubLogin(ctx: CommandContext, given: string): string {
+  if (given.toLowerCase() !== 'me') return given.replace(/^@/, '');
+  const login = ctx.services.file.github.users[ctx.actor.userId];
+  if (!login) {
+    throw new UserFacingError(
+      `I don't know your GitHub login. Ask an opsbot admin to add \`${ctx.actor.userId}: <login>\` under \`github.users\` in the configuration, or use \`--author <login>\`.`,
+    );
+  }
+  return login;
+}
+
+function link(url: string, text: string): string {
+  const safe = /^https?:\/\/[^\s<>|]+$/.test(url) ? url : '';
+  const label = escapeText(text.length > 120 ? `${text.slice(0, 119)}…` : text).replace(/\|/g, '¦');
+  return safe ? `<${safe}|${label}>` : label;
+}
+
+function pullReply(p: PullDetail): Reply {
+  const state = p.merged ? 'merged' : p.state === 'closed' ? 'closed' : p.draft ? 'open (draft)' : 'open';
+  const review =
+    p.reviewDecision === 'approved'
+      ? `:white_check_mark: approved by ${p.approvals.map(escapeText).join(', ')}`
+      : p.reviewDecision === 'changes_requested'
+        ? ':x: changes requested'
+        : ':hourglass: review required';
+  const c = p.checks;
+  const checks =
+    c.total === 0
+      ? 'none'
+      : `${c.failed > 0 ? ':x:' : c.pending > 0 ? ':hourglass:' : ':white_check_mark:'} ${c.passed} passed, ${c.failed} failed, ${c.pending} pending${
+          c.failedNames.length ? ` (failed: ${c.failedNames.map(escapeText).join(', ')})` : ''
+        }`;
+  const mergeable = p.mergeable === null ? 'unknown' : p.mergeable ? 'yes' : 'no (conflicts)';
+  const title = `#${p.number} ${p.title}`;
+  const text = `${link(p.url, title)} by ${escapeText(p.author)}: ${state}; reviews: ${review}; checks: ${checks}; mergeable: ${mergeable}`;
+  return {
+    text,
+    blocks: [
+      header(title),
+      fields([
+        ['Author', escapeText(p.author)],
+        ['State', state],
+        ['Reviews', review],
+        ['Checks', checks],
+        ['Mergeable', mergeable],
+      ]),
+      context(link(p.url, 'Open on GitHub')),
+    ],
+  };
+}
+
+function issueReply(i: IssueDetail): Reply {
+  const title = `#${i.number} ${i.title}`;
+  const kind = i.isPullRequest ? 'pull request (try `/gh pr`)' : 'issue';
+  const labels = i.labels.length ? i.labels.map((l) => `\`${escapeText(l)}\``).join(' ') : 'none';
+  const assignees = i.assignees.length ? i.assignees.map(escapeText).join(', ') : 'nobody';
+  return {
+    text: `${link(i.url, title)} (${kind}) by ${escapeText(i.author)}: ${i.state}; labels: ${labels}; assigned to ${assignees}`,
+    blocks: [
+      header(title),
+      fields([
+        ['Author', escapeText(i.author)],
+        ['State', `${i.state} ${kind}`],
+        ['Labels', labels],
+        ['Assignees', assignees],
+      ]),
+      context(link(i.url, 'Open on GitHub')),
+    ],
+  };
+}
+
+const RUN_ICON: Record<string, string> = {
+  success: ':white_check_mark:',
+  failure: ':x:',
+  cancelled: ':no_entry_sign:',
+};
+
+function runsReply(repo: RepoRef, runs: RunSummary[], branch?: string): Reply {
+  const name = `${repo.owner}/${repo.repo}`;
+  if (runs.length === 0)
+    return { text: `No workflow runs in \`${name}\`${branch ? ` on \`${escapeText(branch)}\`` : ''}.` };
+  const title = `${name}: latest workflow runs${branch ? ` on ${branch}` : ''}`;
+  const blocks = [header(title)];
+  const lines: string[] = [];
+  for (const r of runs) {
+    const outcome = r.status === 'completed' ? (r.conclusion ?? 'done') : r.status.replace('_', ' ');
+    const icon =
+      r.status === 'completed' ? (RUN_ICON[r.conclusion ?? ''] ?? ':grey_question:') : ':hourglass:';
+    const line = `${icon} ${link(r.url, `${r.name} #${r.runNumber}`)} on \`${escapeText(r.branch)}\`: ${outcome}`;
+    lines.push(line);
+    blocks.push(section(line));
+    if (r.status === 'completed' && r.conclusion === 'failure') {
+      blocks.push(actions([button('Re-run failed jobs', 'gh:rerun', `${name}:${r.id}`, 'primary')]));
+    }
+  }
+  return { text: `${escapeText(title)}\n${lines.join('\n')}`, blocks };
+}
+
+async function createIssue(
+  ctx: CommandContext,
+  repo: RepoRef,
+  title: string,
+  body: string | undefined,
+  labels: string[],
+): Promise<Reply> {
+  if (title.trim() === '') throw new UserFacingError('The title is empty.');
+  if (title.length > MAX_TITLE)
+    throw new UserFacingError(`The title is too long: at most ${MAX_TITLE} characters.`);
+  if (body && body.length > MAX_BODY)
+    throw new UserFacingError(`The body is too long: at most ${MAX_BODY} characters.`);
+  const issue = await ctx.services.github.createIssue(
+    repo,
+    { title, ...(body ? { body } : {}), labels },
+    ctx.scope,
+  );
+  return {
+    text: `:memo: ${userMention(ctx.actor.userId)} opened ${link(issue.url, `${repo.owner}/${repo.repo}#${issue.number}`)}: ${escapeText(issue.title)}`,
+    responseType: 'in_channel',
+  };
+}
+
+async function openIssueForm(ctx: CommandContext): Promise<Reply | undefined> {
+  if (!ctx.triggerId)
+    throw new UserFacingError(
+      'I can only open a form from a slash command. Try `/gh issue create acme/web "Title"`.',
+    );
+  await ctx.services.slack.openView({ triggerId: ctx.triggerId, view: issueModal(ctx.actor.channelId) });
+  return undefined;
+}

@@ -10,6 +10,8 @@ import type { CredentialMetrics } from './credentials/metrics.js';
 import type { CredentialProvider } from './credentials/provider.js';
 import { Readiness } from './health.js';
 import { HttpServer, sendJson, sendText } from './http/server.js';
+import { createGitHubApi, githubIntegration } from './integrations/github.js';
+import type { GitHubClient } from './integrations/github-client.js';
 import { slackIntegration } from './integrations/slack.js';
 import type { Logger } from './log.js';
 import type { Registry } from './metrics.js';
@@ -65,10 +67,15 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   const readiness = new Readiness();
   const closers: Closer[] = [];
 
-  const clients = new FreshCredentials<{ slack: WebClient }>({
+  const clients = new FreshCredentials<{ slack: WebClient; github: GitHubClient }>({
     provider: credentials,
     integrations: {
       slack: slackIntegration({ log, ...(config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {}) }),
+      github: githubIntegration({
+        clock,
+        log,
+        ...(config.github.apiUrl ? { apiUrl: config.github.apiUrl } : {}),
+      }),
     },
     metrics: deps.credentialMetrics,
     log,
@@ -99,6 +106,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
       policy: new AccessPolicy(config.file.access),
       membership: membership.isMember,
       slack,
+      github: createGitHubApi(clients),
       clock,
       file: config.file,
       commands: deps.commands,

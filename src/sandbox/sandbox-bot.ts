@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { createMetrics, type Registry } from '../metrics.js';
 import type { CommandModule } from '../slack/command-spec.js';
 import { openState } from '../store/open.js';
 import type { State } from '../store/state.js';
+import { SimulatedGitHub } from './github.js';
 import { SimulatedSecretsManager } from './secrets-manager.js';
 import { SimulatedSlack } from './slack.js';
 
@@ -27,6 +28,8 @@ export const SAMPLE_POLICY = `access:
     - actions: ["devenv:*"]
       usergroups: [S0PLATFORM]
       channels: [C0DEV]
+github:
+  users: { U0DEV: octocat, U0ADMIN: monalisa }
 `;
 
 export interface SandboxBotOptions {
@@ -45,6 +48,7 @@ export interface SandboxBotOptions {
 
 export interface SandboxBot {
   slack: SimulatedSlack;
+  github: SimulatedGitHub;
   secretsManager: SimulatedSecretsManager;
   app: RunningOpsbot;
   provider: CredentialProvider;
@@ -63,6 +67,11 @@ export interface SandboxBot {
    * then AWSCURRENT moves.
    */
   rotateSlack(options?: { finish?: boolean }): { signingSecret: string; botToken: string; appToken?: string };
+  /**
+   * Rotates the GitHub App's private key as an operator would: a new key is added to the App,
+   * the secret moves to it; `retireOld` then deletes the old key from the App.
+   */
+  rotateGitHubKey(options?: { retireOld?: boolean }): void;
   stop(): Promise<void>;
 }
 
@@ -99,6 +108,21 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   secretsManager.create('opsbot/slack', JSON.stringify(first));
   let next: ReturnType<typeof slackSecret> | undefined;
   secretsManager.setRotator('opsbot/slack', () => JSON.stringify(next ?? slackSecret()));
+  const github = new SimulatedGitHub({ appId: '1234', installationId: '5678' });
+  const { url: githubUrl } = await github.start();
+  let githubKeyId = '';
+  const githubSecret = () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+    });
+    githubKeyId = github.addAppKey(publicKey);
+    issued.push(privateKey);
+    return JSON.stringify({ appId: '1234', installationId: '5678', privateKey });
+  };
+  secretsManager.create('opsbot/github', githubSecret());
+  secretsManager.setRotator('opsbot/github', () => githubSecret());
   seedOtherSecrets(secretsManager, issued);
 
   const config = {
@@ -109,6 +133,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       OPSBOT_CONFIG: configPath,
       OPSBOT_STATE: `sqlite:${join(dir, 'opsbot.db')}`,
       OPSBOT_SLACK_API_URL: slack.apiUrl,
+      OPSBOT_GITHUB_API_URL: githubUrl,
       OPSBOT_SLACK_MODE: options.socketMode ? 'socket' : 'http',
       LOG_LEVEL: options.logLevel ?? 'info',
     }),
@@ -160,6 +185,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
 
   return {
     slack,
+    github,
     secretsManager,
     app,
     provider,
@@ -181,9 +207,15 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       next = undefined;
       return value;
     },
+    rotateGitHubKey({ retireOld = true } = {}) {
+      const old = githubKeyId;
+      secretsManager.rotate('opsbot/github');
+      if (retireOld) github.removeAppKey(old);
+    },
     async stop() {
       await app.stop(2_000);
       await slack.stop();
+      await github.stop();
       await secretsManager.stop();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -210,7 +242,6 @@ function seedWorkspace(slack: SimulatedSlack): void {
 
 function seedOtherSecrets(sm: SimulatedSecretsManager, issued: string[]): void {
   const values = {
-    github: { token: `github_pat_test-canary-${hex(12)}` },
     jira: { email: 'opsbot@example.com', apiToken: `jira-test-canary-${hex(12)}` },
     datadog: {
       apiKey: `dd-test-canary-${hex(16)}`,

@@ -2,6 +2,7 @@ import type { KnownBlock } from '@slack/web-api';
 import type { AccessPolicy, MembershipCheck } from '../access/policy.js';
 import type { Clock } from '../clock.js';
 import type { IntegrationName, OpsbotFile } from '../config.js';
+import type { GitHubApi } from '../integrations/github.js';
 import type { RequestScope } from '../request-scope.js';
 import type { State } from '../store/state.js';
 import type { SlackApi } from './slack-api.js';
@@ -103,6 +104,7 @@ export interface CommandServices {
   policy: AccessPolicy;
   membership: MembershipCheck;
   slack: SlackApi;
+  github: GitHubApi;
   clock: Clock;
   file: OpsbotFile;
   /** Every registered command (for generated help). */

@@ -32,7 +32,7 @@ export interface SlackApi {
 }
 
 export interface SlackApiDeps {
-  clients: FreshCredentials<{ slack: WebClient }>;
+  clients: Pick<FreshCredentials<{ slack: WebClient }>, 'withFreshCredentials'>;
   retryAfter: RetryAfter;
 }
 

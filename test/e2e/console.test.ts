@@ -15,6 +15,7 @@ describe('npm run console', () => {
       ':status',
       '/opsbot help',
       '/gh prs acme/web',
+      '/gh pr list acme/web',
       ':as U0GUEST',
       '/devenv up small',
       ':as ada',
@@ -41,6 +42,10 @@ describe('npm run console', () => {
     expect(text).toContain('health: ok · ready: yes');
     expect(text).toContain('dev@#dev> opsbot (only you can see this):\n  *What you may run in #dev*');
     expect(text).toContain('`prs` is not a `/gh` subcommand. Did you mean `/gh pr`?');
+    expect(text).toContain('  acme/web: 2 open pull requests\n');
+    expect(text).toContain(
+      '  • #42 Fix login redirect on Safari (https://github.com/acme/web/pull/42) by octocat',
+    );
     expect(text).toContain('now acting as guest (U0GUEST)');
     expect(text).toContain(':no_entry: `devenv:up` is allowed in #dev for @S0PLATFORM.');
     expect(text).toContain('now in #ops (C0OPS)');

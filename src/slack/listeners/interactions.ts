@@ -64,14 +64,12 @@ export function registerInteractions(app: App, deps: PipelineDeps): void {
     interaction.seal();
     const channel = channelFromView(args.body as unknown as Record<string, unknown>);
     if (!channel) return Promise.resolve();
+    const content = { channel, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) };
     return safe(
       () =>
-        deps.services.slack.postEphemeral({
-          channel,
-          user: interaction.actor.userId,
-          text: message.text,
-          ...(message.blocks ? { blocks: message.blocks } : {}),
-        }),
+        message.responseType === 'in_channel'
+          ? deps.services.slack.postMessage(content).then(() => undefined)
+          : deps.services.slack.postEphemeral({ ...content, user: interaction.actor.userId }),
       deps,
     );
   };

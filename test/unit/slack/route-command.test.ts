@@ -66,7 +66,7 @@ describe('routeCommand', () => {
     const cases: [string, string][] = [
       ['pr list acme', '<repo> must be like `owner/repo`'],
       ['pr list', 'Missing <owner/repo>'],
-      ['pr list acme/web --limit 500', '--limit must be a whole number from 1 to 50'],
+      ['pr list acme/web --limit 500', '--limit must be a whole number from 1 to 30'],
       ['pr list acme/web --state merged', '--state must be one of `open`, `closed`'],
       ['pr list acme/web --color red', 'is not an option of `pr list`'],
       ['pr list acme/web --limit', '`--limit` needs a value'],

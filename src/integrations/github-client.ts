@@ -1,0 +1,185 @@
+import { createAppAuth } from '@octokit/auth-app';
+import { Octokit } from '@octokit/rest';
+import type { Clock } from '../clock.js';
+import type { GitHubSecret } from '../credentials/schemas.js';
+import { ErrorCode, UserFacingError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export type GitHubPermission = 'pull_requests' | 'checks' | 'issues' | 'actions' | 'metadata';
+
+/** What one call touches: the token is minted for exactly this (where GitHub allows it). */
+export interface GitHubAccess {
+  owner: string;
+  repo: string;
+  permissions: Partial<Record<GitHubPermission, 'read' | 'write'>>;
+}
+
+/** GitHub asked us to wait longer than a user should: say so, with when to try again. */
+export class GitHubRateLimitedError extends UserFacingError {
+  constructor(
+    readonly waitMs: number,
+    readonly until: Date,
+    options?: { cause?: unknown },
+  ) {
+    const minutes = Math.ceil(waitMs / 60_000);
+    super(
+      `GitHub asks opsbot to wait before calling it again (rate limit): try again in ${
+        waitMs < 90_000 ? `${Math.ceil(waitMs / 1_000)} s` : `${minutes} minutes`
+      }, after ${until.toISOString().slice(11, 16)} UTC.`,
+      { code: ErrorCode.RateLimited, ...options },
+    );
+  }
+}
+
+export interface GitHubClientDeps {
+  /** `OPSBOT_GITHUB_API_URL`: GitHub Enterprise Server (`https://ghe.example.com/api/v3`), the sandbox. */
+  apiUrl?: string;
+  clock: Clock;
+  log: Logger;
+  /** Longest rate-limit wait taken silently before telling the user (5 s). */
+  maxWaitMs?: number;
+}
+
+interface CachedToken {
+  token: string;
+  expiresAt: number;
+}
+
+/** Re-mint a token this long before it expires. */
+const EXPIRY_MARGIN_MS = 5 * 60_000;
+const MAX_CACHED_TOKENS = 200;
+
+type Response<T> = { data: T; status: number };
+
+/**
+ * A GitHub client built from one version of the `github` secret. With a GitHub App it mints an
+ * installation token per repository and permission set on demand, caches it until 5 minutes before
+ * its `expires_at` (auth-app's own cache assumes 59 minutes), and on a 401 forces a fresh token once
+ * before giving up (auth-app never re-mints on a 401). With a fine-grained PAT it uses the token.
+ * Rate limits: short waits (Retry-After, x-ratelimit-reset) are taken and retried once; longer ones
+ * become a {@link GitHubRateLimitedError} telling the user when to try again.
+ */
+export class GitHubClient {
+  readonly #octokit: Octokit;
+  readonly #appAuth: ReturnType<typeof createAppAuth> | undefined;
+  readonly #pat: string | undefined;
+  readonly #deps: GitHubClientDeps;
+  readonly #tokens = new Map<string, CachedToken>();
+  readonly #minting = new Map<string, Promise<CachedToken>>();
+  mints = 0;
+
+  constructor(secret: GitHubSecret, deps: GitHubClientDeps) {
+    this.#deps = deps;
+    const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+    this.#octokit = new Octokit({
+      ...(deps.apiUrl ? { baseUrl: deps.apiUrl.replace(/\/$/, '') } : {}),
+      log: quiet,
+      userAgent: 'opsbot',
+      request: { retries: 0 },
+    });
+    if ('token' in secret) this.#pat = secret.token;
+    else {
+      this.#appAuth = createAppAuth({
+        appId: secret.appId,
+        privateKey: secret.privateKey,
+        installationId: secret.installationId,
+        request: this.#octokit.request,
+        log: quiet,
+      });
+    }
+  }
+
+  get kind(): 'app' | 'token' {
+    return this.#appAuth ? 'app' : 'token';
+  }
+
+  async request<T>(
+    route: string,
+    params: Record<string, unknown>,
+    access: GitHubAccess,
+  ): Promise<Response<T>> {
+    let token = await this.#token(access, false);
+    try {
+      return await this.#send<T>(route, params, token);
+    } catch (error) {
+      if (statusOf(error) !== 401 || !this.#appAuth) throw error;
+      // An installation token can die before its expiry (revoked, key rotated): mint once more.
+      token = await this.#token(access, true);
+      return this.#send<T>(route, params, token);
+    }
+  }
+
+  async #send<T>(route: string, params: Record<string, unknown>, token: string): Promise<Response<T>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await this.#octokit.request(route, {
+          ...params,
+          headers: { authorization: `token ${token}` },
+        });
+        return response as unknown as Response<T>;
+      } catch (error) {
+        const waitMs = rateLimitWait(error, this.#deps.clock.now());
+        if (waitMs === undefined) throw error;
+        const until = new Date(this.#deps.clock.now() + waitMs);
+        if (attempt > 1 || waitMs > (this.#deps.maxWaitMs ?? 5_000)) {
+          throw new GitHubRateLimitedError(waitMs, until, { cause: error });
+        }
+        this.#deps.log.info({ waitMs }, 'GitHub rate limit: waiting before one retry');
+        await new Promise<void>((resolve) => this.#deps.clock.schedule(resolve, waitMs));
+      }
+    }
+  }
+
+  async #token(access: GitHubAccess, force: boolean): Promise<string> {
+    if (this.#pat) return this.#pat;
+    const permissions = Object.fromEntries(
+      Object.entries(access.permissions).sort(([a], [b]) => a.localeCompare(b)),
+    );
+    const key = `${access.repo}|${JSON.stringify(permissions)}`;
+    const cached = this.#tokens.get(key);
+    if (!force && cached && cached.expiresAt - this.#deps.clock.now() > EXPIRY_MARGIN_MS) return cached.token;
+    let pending = this.#minting.get(key);
+    if (!pending) {
+      pending = this.#mint(access.repo, permissions).finally(() => this.#minting.delete(key));
+      this.#minting.set(key, pending);
+    }
+    const minted = await pending;
+    this.#tokens.delete(key);
+    this.#tokens.set(key, minted);
+    while (this.#tokens.size > MAX_CACHED_TOKENS)
+      this.#tokens.delete(this.#tokens.keys().next().value as string);
+    return minted.token;
+  }
+
+  async #mint(repo: string, permissions: Record<string, string>): Promise<CachedToken> {
+    this.mints++;
+    const auth = (await (this.#appAuth as ReturnType<typeof createAppAuth>)({
+      type: 'installation',
+      repositoryNames: [repo],
+      permissions,
+      refresh: true,
+    })) as { token: string; expiresAt: string };
+    return { token: auth.token, expiresAt: Date.parse(auth.expiresAt) };
+  }
+}
+
+export function statusOf(error: unknown): number | undefined {
+  const status = (error as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** How long GitHub asks us to wait, if this error is a primary or secondary rate limit. */
+export function rateLimitWait(error: unknown, nowMs: number): number | undefined {
+  const status = statusOf(error);
+  if (status !== 403 && status !== 429) return undefined;
+  const e = error as { response?: { headers?: Record<string, string | undefined> }; message?: string };
+  const headers = e.response?.headers ?? {};
+  const retryAfter = Number(headers['retry-after']);
+  if (Number.isFinite(retryAfter) && retryAfter >= 0) return Math.max(1, retryAfter) * 1_000;
+  if (headers['x-ratelimit-remaining'] === '0') {
+    const reset = Number(headers['x-ratelimit-reset']);
+    if (Number.isFinite(reset)) return Math.max(1_000, reset * 1_000 - nowMs);
+  }
+  if (/secondary rate limit/i.test(e.message ?? '')) return 60_000;
+  return undefined;
+}
