@@ -198,7 +198,10 @@ export class SimulatedGitHub {
       );
     const ok = (status: number, json: unknown) => answer(status, json, rateHeaders(this.#now()), kind);
     const html = 'https://github.com';
-    let m: RegExpExecArray | null;
+    const pullMatch = /^\/pulls\/(\d+)(\/reviews)?$/.exec(rest);
+    const checksMatch = /^\/commits\/([0-9a-f]{40})\/check-runs$/.exec(rest);
+    const issueMatch = /^\/issues\/(\d+)$/.exec(rest);
+    const rerunMatch = /^\/actions\/runs\/(\d+)\/rerun-failed-jobs$/.exec(rest);
     if (method === 'GET' && rest === '/pulls') {
       if (!need('pull_requests', 'read')) return forbidden();
       const state = url.searchParams.get('state') ?? 'open';
@@ -209,9 +212,10 @@ export class SimulatedGitHub {
         pulls.map((p) => pullJson(html, repo, p, false)),
       );
     }
-    if (method === 'GET' && (m = /^\/pulls\/(\d+)(\/reviews)?$/.exec(rest))) {
+    if (method === 'GET' && pullMatch) {
+      const m = pullMatch;
       if (!need('pull_requests', 'read')) return forbidden();
-      const pull = repo.pulls.find((p) => p.number === Number(m?.[1]));
+      const pull = repo.pulls.find((p) => p.number === Number(m[1]));
       if (!pull) return notFound();
       if (m[2])
         return ok(
@@ -220,9 +224,10 @@ export class SimulatedGitHub {
         );
       return ok(200, pullJson(html, repo, pull, true));
     }
-    if (method === 'GET' && (m = /^\/commits\/([0-9a-f]{40})\/check-runs$/.exec(rest))) {
+    if (method === 'GET' && checksMatch) {
+      const m = checksMatch;
       if (!need('checks', 'read')) return forbidden();
-      const pull = repo.pulls.find((p) => p.headSha === m?.[1]);
+      const pull = repo.pulls.find((p) => p.headSha === m[1]);
       const runs = (pull?.checks ?? []).map((c, i) => ({
         id: i + 1,
         name: c.name,
@@ -231,10 +236,11 @@ export class SimulatedGitHub {
       }));
       return ok(200, { total_count: runs.length, check_runs: runs });
     }
-    if (method === 'GET' && (m = /^\/issues\/(\d+)$/.exec(rest))) {
+    if (method === 'GET' && issueMatch) {
+      const m = issueMatch;
       if (!need('issues', 'read')) return forbidden();
-      const issue = repo.issues.find((i) => i.number === Number(m?.[1]));
-      const pull = repo.pulls.find((p) => p.number === Number(m?.[1]));
+      const issue = repo.issues.find((i) => i.number === Number(m[1]));
+      const pull = repo.pulls.find((p) => p.number === Number(m[1]));
       if (issue) return ok(200, issueJson(html, repo, issue));
       if (pull)
         return ok(200, {
@@ -289,9 +295,10 @@ export class SimulatedGitHub {
         workflow_runs: runs.slice(0, perPage).map((r) => runJson(html, repo, r)),
       });
     }
-    if (method === 'POST' && (m = /^\/actions\/runs\/(\d+)\/rerun-failed-jobs$/.exec(rest))) {
+    if (method === 'POST' && rerunMatch) {
+      const m = rerunMatch;
       if (!need('actions', 'write')) return forbidden();
-      const run = repo.runs.find((r) => r.id === Number(m?.[1]));
+      const run = repo.runs.find((r) => r.id === Number(m[1]));
       if (!run) return notFound();
       if (run.conclusion !== 'failure')
         return answer(
@@ -311,7 +318,7 @@ export class SimulatedGitHub {
   #verifyJwt(jwt: string | undefined): { ok: true } | { ok: false; message: string } {
     const bad = { ok: false as const, message: 'A JSON web token could not be decoded' };
     const parts = jwt?.split('.');
-    if (!parts || parts.length !== 3) return bad;
+    if (parts?.length !== 3) return bad;
     const [header, payload, signature] = parts as [string, string, string];
     let claims: { iat?: number; exp?: number; iss?: string | number };
     try {
@@ -343,24 +350,11 @@ export class SimulatedGitHub {
 
   #mint(body: Record<string, unknown>, answer: (status: number, json: unknown) => void): void {
     const wanted = Array.isArray(body.repositories) ? body.repositories.map(String) : undefined;
-    for (const name of wanted ?? []) {
-      const repo = this.repos.find((r) => r.name === name && r.installed);
-      if (!repo)
-        return answer(422, {
-          message: `There is at least one repository that does not exist or is not accessible to the parent installation.`,
-          documentation_url: DOCS,
-          status: '422',
-        });
-    }
     const asked = (body.permissions ?? INSTALLATION_PERMISSIONS) as Permissions;
-    for (const [permission, level] of Object.entries(asked)) {
-      const granted = this.installationPermissions[permission];
-      if (!granted || (level === 'write' && granted !== 'write'))
-        return answer(422, {
-          message: `The permissions requested are not granted to this installation.`,
-          documentation_url: DOCS,
-          status: '422',
-        });
+    const refusal = this.#mintRefusal(wanted, asked);
+    if (refusal) {
+      answer(422, { message: refusal, documentation_url: DOCS, status: '422' });
+      return;
     }
     const token = `ghs_${randomBytes(18).toString('hex')}`;
     const expiresAt = this.#now() + this.tokenTtlMs;
@@ -387,6 +381,19 @@ export class SimulatedGitHub {
     });
   }
 
+  #mintRefusal(wanted: string[] | undefined, asked: Permissions): string | undefined {
+    if ((wanted ?? []).some((name) => !this.repos.some((r) => r.name === name && r.installed))) {
+      return 'There is at least one repository that does not exist or is not accessible to the parent installation.';
+    }
+    for (const [permission, level] of Object.entries(asked)) {
+      const granted = this.installationPermissions[permission];
+      if (!granted || (level === 'write' && granted !== 'write')) {
+        return 'The permissions requested are not granted to this installation.';
+      }
+    }
+    return undefined;
+  }
+
   #authenticate(credential: string | undefined): InstallationToken | { pat: true } | undefined {
     if (!credential) return undefined;
     if (this.#pats.has(credential)) return { pat: true };
@@ -401,7 +408,7 @@ export class SimulatedGitHub {
   ): void {
     const now = Math.floor(this.#now() / 1_000);
     if (fault.kind === 'primary') {
-      return answer(
+      answer(
         403,
         {
           message: `API rate limit exceeded for installation ID ${this.options.installationId}.`,
@@ -416,9 +423,8 @@ export class SimulatedGitHub {
           'x-ratelimit-resource': 'core',
         },
       );
-    }
-    if (fault.kind === 'secondary') {
-      return answer(
+    } else if (fault.kind === 'secondary') {
+      answer(
         fault.status ?? 403,
         {
           message:
@@ -428,8 +434,7 @@ export class SimulatedGitHub {
         },
         { 'retry-after': String(fault.retryAfterSeconds) },
       );
-    }
-    return answer(502, { message: 'Server Error' });
+    } else answer(502, { message: 'Server Error' });
   }
 }
 
