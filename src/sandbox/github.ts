@@ -1,8 +1,9 @@
-import { createPublicKey, randomBytes, verify } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { readBody, sendJson } from '../http/server.js';
 import { issueJson, pullJson, runJson, type SeedRepo, seedRepos } from './github-data.js';
+import { verifyAppJwt } from './github-jwt.js';
 
 type Permission = 'read' | 'write';
 type Permissions = Record<string, Permission>;
@@ -157,7 +158,12 @@ export class SimulatedGitHub {
 
     const mint = /^\/app\/installations\/([^/]+)\/access_tokens$/.exec(path);
     if (mint && method === 'POST') {
-      const jwt = this.#verifyJwt(credential);
+      const jwt = verifyAppJwt(
+        credential,
+        [...this.#keys.values()],
+        this.options.appId,
+        Math.floor(Date.now() / 1_000),
+      );
       if (!jwt.ok)
         return answer(401, { message: jwt.message, documentation_url: DOCS, status: '401' }, {}, 'jwt');
       if (mint[1] !== this.options.installationId)
@@ -313,39 +319,6 @@ export class SimulatedGitHub {
       return ok(201, {});
     }
     return notFound();
-  }
-
-  #verifyJwt(jwt: string | undefined): { ok: true } | { ok: false; message: string } {
-    const bad = { ok: false as const, message: 'A JSON web token could not be decoded' };
-    const parts = jwt?.split('.');
-    if (parts?.length !== 3) return bad;
-    const [header, payload, signature] = parts as [string, string, string];
-    let claims: { iat?: number; exp?: number; iss?: string | number };
-    try {
-      const h = JSON.parse(Buffer.from(header, 'base64url').toString()) as { alg?: string };
-      if (h.alg !== 'RS256') return bad;
-      claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
-    } catch {
-      return bad;
-    }
-    const signed = Buffer.from(`${header}.${payload}`);
-    const valid = [...this.#keys.values()].some((pem) =>
-      verify('RSA-SHA256', signed, createPublicKey(pem), Buffer.from(signature, 'base64url')),
-    );
-    if (!valid) return { ok: false, message: 'Integration must generate a public key' };
-    // The JWT is signed with the app's wall clock; token expiry follows the injected clock.
-    const now = Math.floor(Date.now() / 1_000);
-    if (String(claims.iss) !== this.options.appId)
-      return { ok: false, message: "'Issuer' claim ('iss') must be an Integer" };
-    if (!claims.exp || claims.exp < now)
-      return {
-        ok: false,
-        message:
-          "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires",
-      };
-    if (!claims.iat || claims.exp - claims.iat > 660)
-      return { ok: false, message: "'Expiration time' claim ('exp') is too far in the future" };
-    return { ok: true };
   }
 
   #mint(body: Record<string, unknown>, answer: (status: number, json: unknown) => void): void {

@@ -3,6 +3,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { readBody, sendJson, sendText } from '../http/server.js';
 import { signSlackRequest } from '../slack/verify-request.js';
+import {
+  type BlockAction,
+  blockActionPayload,
+  type SlashCommand,
+  slashCommandForm,
+  type ViewSubmission,
+  viewSubmissionPayload,
+} from './slack-payloads.js';
 import { SlackSocketHub } from './slack-socket.js';
 import {
   type SimChannel,
@@ -197,135 +205,29 @@ export class SimulatedSlack {
 
   // ---- delivery to the app ----
 
-  async sendSlashCommand(cmd: {
-    command: string;
-    text: string;
-    userId: string;
-    channelId: string;
-    teamId?: string;
-  }): Promise<Delivery> {
-    const { teamId, teamDomain, appId } = this.workspace.identity;
+  async sendSlashCommand(cmd: SlashCommand): Promise<Delivery> {
     const responseUrl = this.#newResponseUrl(cmd.channelId, cmd.userId);
     const triggerId = this.workspace.issueTrigger(cmd.userId);
-    const form = new URLSearchParams({
-      token: 'deprecated-verification-token',
-      team_id: cmd.teamId ?? teamId,
-      team_domain: teamDomain,
-      channel_id: cmd.channelId,
-      channel_name: this.workspace.channels.get(cmd.channelId)?.name ?? 'unknown',
-      user_id: cmd.userId,
-      user_name: this.workspace.users.get(cmd.userId)?.name ?? 'someone',
-      command: cmd.command,
-      text: cmd.text,
-      api_app_id: appId,
-      is_enterprise_install: 'false',
-      response_url: responseUrl,
-      trigger_id: triggerId,
-    });
+    const form = slashCommandForm(this.workspace, cmd, responseUrl, triggerId);
     return this.#deliver(form.toString(), responseUrl, triggerId, {
       type: 'slash_commands',
       payload: Object.fromEntries(form),
     });
   }
 
-  async sendBlockAction(a: {
-    userId: string;
-    channelId: string;
-    actionId: string;
-    blockId?: string;
-    value?: string;
-    messageTs?: string;
-    responseUrl?: string;
-  }): Promise<Delivery> {
-    const { teamId, teamDomain, appId } = this.workspace.identity;
-    const responseUrl = a.responseUrl ?? this.#newResponseUrl(a.channelId, a.userId);
-    const triggerId = this.workspace.issueTrigger(a.userId);
-    const user = this.workspace.users.get(a.userId);
-    const payload = {
-      type: 'block_actions',
-      team: { id: teamId, domain: teamDomain },
-      user: {
-        id: a.userId,
-        username: user?.name ?? 'someone',
-        name: user?.name ?? 'someone',
-        team_id: teamId,
-      },
-      api_app_id: appId,
-      token: 'deprecated-verification-token',
-      container: {
-        type: 'message',
-        message_ts: a.messageTs ?? this.workspace.nextTs(),
-        channel_id: a.channelId,
-        is_ephemeral: true,
-      },
-      trigger_id: triggerId,
-      channel: { id: a.channelId, name: this.workspace.channels.get(a.channelId)?.name ?? 'unknown' },
-      message: { ts: a.messageTs ?? this.workspace.nextTs(), type: 'message', text: '' },
-      response_url: responseUrl,
-      actions: [
-        {
-          action_id: a.actionId,
-          block_id: a.blockId ?? 'block',
-          value: a.value ?? '',
-          type: 'button',
-          action_ts: `${this.#now() / 1_000}`,
-        },
-      ],
-    };
-    return this.#deliver(
-      new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
-      responseUrl,
-      triggerId,
-      {
-        type: 'interactive',
-        payload,
-      },
-    );
+  async sendBlockAction(action: BlockAction): Promise<Delivery> {
+    const responseUrl = action.responseUrl ?? this.#newResponseUrl(action.channelId, action.userId);
+    const triggerId = this.workspace.issueTrigger(action.userId);
+    const payload = blockActionPayload(this.workspace, action, responseUrl, triggerId);
+    const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+    return this.#deliver(body, responseUrl, triggerId, { type: 'interactive', payload });
   }
 
-  async sendViewSubmission(s: {
-    userId: string;
-    viewId?: string;
-    callbackId: string;
-    privateMetadata?: string;
-    values: Record<string, Record<string, unknown>>;
-  }): Promise<Delivery> {
-    const { teamId, teamDomain, appId } = this.workspace.identity;
-    const triggerId = this.workspace.issueTrigger(s.userId);
-    const user = this.workspace.users.get(s.userId);
-    const payload = {
-      type: 'view_submission',
-      team: { id: teamId, domain: teamDomain },
-      user: {
-        id: s.userId,
-        username: user?.name ?? 'someone',
-        name: user?.name ?? 'someone',
-        team_id: teamId,
-      },
-      api_app_id: appId,
-      token: 'deprecated-verification-token',
-      trigger_id: triggerId,
-      view: {
-        id: s.viewId ?? 'V0SUBMIT',
-        type: 'modal',
-        team_id: teamId,
-        callback_id: s.callbackId,
-        private_metadata: s.privateMetadata ?? '',
-        state: { values: s.values },
-        hash: randomBytes(6).toString('hex'),
-        app_id: appId,
-      },
-      response_urls: [],
-    };
-    return this.#deliver(
-      new URLSearchParams({ payload: JSON.stringify(payload) }).toString(),
-      '',
-      triggerId,
-      {
-        type: 'interactive',
-        payload,
-      },
-    );
+  async sendViewSubmission(submission: ViewSubmission): Promise<Delivery> {
+    const triggerId = this.workspace.issueTrigger(submission.userId);
+    const payload = viewSubmissionPayload(this.workspace, submission, triggerId);
+    const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+    return this.#deliver(body, '', triggerId, { type: 'interactive', payload });
   }
 
   /** Sends any body with any headers to the app (bad signatures, oversized, malformed). */

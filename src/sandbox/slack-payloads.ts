@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import type { SlackWorkspace } from './slack-workspace.js';
+
+/**
+ * What Slack sends an app, field for field: the slash-command form, and the `block_actions` and
+ * `view_submission` payloads (the fields Bolt and opsbot read, and the usual others).
+ */
+export interface SlashCommand {
+  command: string;
+  text: string;
+  userId: string;
+  channelId: string;
+  teamId?: string;
+}
+
+export interface BlockAction {
+  userId: string;
+  channelId: string;
+  actionId: string;
+  blockId?: string;
+  value?: string;
+  messageTs?: string;
+  /** Reuse the response_url of the message the button is on; a new one by default. */
+  responseUrl?: string;
+}
+
+export interface ViewSubmission {
+  userId: string;
+  viewId?: string;
+  callbackId: string;
+  privateMetadata?: string;
+  values: Record<string, Record<string, unknown>>;
+}
+
+const TOKEN = 'deprecated-verification-token';
+
+function userOf(ws: SlackWorkspace, id: string) {
+  const name = ws.users.get(id)?.name ?? 'someone';
+  return { id, username: name, name, team_id: ws.identity.teamId };
+}
+
+export function slashCommandForm(
+  ws: SlackWorkspace,
+  cmd: SlashCommand,
+  responseUrl: string,
+  triggerId: string,
+): URLSearchParams {
+  return new URLSearchParams({
+    token: TOKEN,
+    team_id: cmd.teamId ?? ws.identity.teamId,
+    team_domain: ws.identity.teamDomain,
+    channel_id: cmd.channelId,
+    channel_name: ws.channels.get(cmd.channelId)?.name ?? 'unknown',
+    user_id: cmd.userId,
+    user_name: ws.users.get(cmd.userId)?.name ?? 'someone',
+    command: cmd.command,
+    text: cmd.text,
+    api_app_id: ws.identity.appId,
+    is_enterprise_install: 'false',
+    response_url: responseUrl,
+    trigger_id: triggerId,
+  });
+}
+
+export function blockActionPayload(
+  ws: SlackWorkspace,
+  a: BlockAction,
+  responseUrl: string,
+  triggerId: string,
+): Record<string, unknown> {
+  const messageTs = a.messageTs ?? ws.nextTs();
+  return {
+    type: 'block_actions',
+    team: { id: ws.identity.teamId, domain: ws.identity.teamDomain },
+    user: userOf(ws, a.userId),
+    api_app_id: ws.identity.appId,
+    token: TOKEN,
+    container: { type: 'message', message_ts: messageTs, channel_id: a.channelId, is_ephemeral: true },
+    trigger_id: triggerId,
+    channel: { id: a.channelId, name: ws.channels.get(a.channelId)?.name ?? 'unknown' },
+    message: { ts: messageTs, type: 'message', text: '' },
+    response_url: responseUrl,
+    actions: [
+      {
+        action_id: a.actionId,
+        block_id: a.blockId ?? 'block',
+        value: a.value ?? '',
+        type: 'button',
+        action_ts: `${ws.now() / 1_000}`,
+      },
+    ],
+  };
+}
+
+export function viewSubmissionPayload(
+  ws: SlackWorkspace,
+  s: ViewSubmission,
+  triggerId: string,
+): Record<string, unknown> {
+  return {
+    type: 'view_submission',
+    team: { id: ws.identity.teamId, domain: ws.identity.teamDomain },
+    user: userOf(ws, s.userId),
+    api_app_id: ws.identity.appId,
+    token: TOKEN,
+    trigger_id: triggerId,
+    view: {
+      id: s.viewId ?? 'V0SUBMIT',
+      type: 'modal',
+      team_id: ws.identity.teamId,
+      callback_id: s.callbackId,
+      private_metadata: s.privateMetadata ?? '',
+      state: { values: s.values },
+      hash: randomBytes(6).toString('hex'),
+      app_id: ws.identity.appId,
+    },
+    response_urls: [],
+  };
+}
