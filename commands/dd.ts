@@ -1,15 +1,14 @@
-import type { CommandModule } from '../src/slack/command-spec.js';
+import { defineCommand } from '../src/slack/command-spec.js';
 import { notAvailableYet } from './not-yet.js';
 
 const MONITOR = /^\d{1,15}$/;
 
 /** `/dd`: Datadog monitors. */
-export const dd: CommandModule = {
+export const dd = defineCommand({
   name: 'dd',
   description: 'Datadog monitors: list, inspect, mute, unmute',
-  integration: 'datadog',
-  subcommands: [
-    {
+  subcommands: (sub) => [
+    sub({
       name: 'monitors',
       summary: 'monitors that are alerting (or in another state)',
       flags: [
@@ -27,28 +26,28 @@ export const dd: CommandModule = {
       ],
       examples: ['monitors --tag team:payments'],
       run: notAvailableYet('dd', 'monitors'),
-    },
-    {
+    }),
+    sub({
       name: 'monitor',
       summary: 'one monitor: state, query, recent transitions',
       args: [{ name: 'id', pattern: MONITOR, hint: 'monitor id' }],
       examples: ['monitor 123456'],
       run: notAvailableYet('dd', 'monitor'),
-    },
-    {
+    }),
+    sub({
       name: 'mute',
       summary: 'mute a monitor for a while',
       args: [{ name: 'id', pattern: MONITOR, hint: 'monitor id' }],
       flags: [{ name: 'for', kind: 'duration', max: 7 * 86_400_000, description: 'how long (default 1h)' }],
       examples: ['mute 123456 --for 2h'],
       run: notAvailableYet('dd', 'mute'),
-    },
-    {
+    }),
+    sub({
       name: 'unmute',
       summary: 'unmute a monitor',
       args: [{ name: 'id', pattern: MONITOR, hint: 'monitor id' }],
       examples: ['unmute 123456'],
       run: notAvailableYet('dd', 'unmute'),
-    },
+    }),
   ],
-};
+});

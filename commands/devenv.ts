@@ -1,14 +1,14 @@
-import type { CommandModule } from '../src/slack/command-spec.js';
+import { defineCommand } from '../src/slack/command-spec.js';
 import { notAvailableYet } from './not-yet.js';
 
 const ENV_ID = /^(i-[0-9a-f]{8,17}|[a-z][a-z0-9-]{0,40})$/;
 
 /** `/devenv`: short-lived EC2 dev environments under your own identity. */
-export const devenv: CommandModule = {
+export const devenv = defineCommand({
   name: 'devenv',
   description: 'dev environments on EC2: up, list, extend, down',
-  subcommands: [
-    {
+  subcommands: (sub) => [
+    sub({
       name: 'up',
       summary: 'start a dev environment from a template',
       args: [{ name: 'template', pattern: /^[a-z][a-z0-9-]{0,31}$/, hint: 'template' }],
@@ -22,15 +22,15 @@ export const devenv: CommandModule = {
       ],
       examples: ['up small --ttl 4h'],
       run: notAvailableYet('devenv', 'up'),
-    },
-    {
+    }),
+    sub({
       name: 'list',
       summary: 'your dev environments and when they expire',
       flags: [{ name: 'all', kind: 'boolean', description: 'everyone’s, not only yours' }],
       examples: ['list'],
       run: notAvailableYet('devenv', 'list'),
-    },
-    {
+    }),
+    sub({
       name: 'extend',
       summary: 'push back the expiry',
       args: [{ name: 'env', pattern: ENV_ID, hint: 'instance id' }],
@@ -39,13 +39,13 @@ export const devenv: CommandModule = {
       ],
       examples: ['extend i-0abc12345678 --by 2h'],
       run: notAvailableYet('devenv', 'extend'),
-    },
-    {
+    }),
+    sub({
       name: 'down',
       summary: 'terminate a dev environment now',
       args: [{ name: 'env', pattern: ENV_ID, hint: 'instance id' }],
       examples: ['down i-0abc12345678'],
       run: notAvailableYet('devenv', 'down'),
-    },
+    }),
   ],
-};
+});

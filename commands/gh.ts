@@ -1,7 +1,7 @@
 import { UserFacingError } from '../src/errors.js';
 import type { IssueDetail, NumberRef, PullDetail, RepoRef, RunSummary } from '../src/integrations/github.js';
 import { actions, button, context, fields, header, section } from '../src/slack/blocks.js';
-import type { CommandContext, CommandModule, Reply } from '../src/slack/command-spec.js';
+import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
 import { escapeText, userMention } from '../src/slack/escape.js';
 import { issueModal, readIssueModal } from './gh-modal.js';
 
@@ -13,12 +13,12 @@ export const MAX_TITLE = 256;
 export const MAX_BODY = 8_000;
 
 /** `/gh`: pull requests, issues and Actions runs, with short-lived GitHub App installation tokens. */
-export const gh: CommandModule = {
+export const gh = defineCommand({
   name: 'gh',
   description: 'GitHub pull requests, issues and Actions runs',
-  integration: 'github',
-  subcommands: [
-    {
+  needs: ['github'],
+  subcommands: (sub) => [
+    sub({
       name: 'pr list',
       summary: 'open (or closed) pull requests of a repository',
       args: [{ name: 'repo', pattern: REPO, hint: 'owner/repo' }],
@@ -33,13 +33,13 @@ export const gh: CommandModule = {
         { name: 'limit', kind: 'number', min: 1, max: 30, description: 'at most this many (default 10)' },
       ],
       examples: ['pr list acme/web --state open --limit 5', 'pr list acme/web --author me'],
-      run: async (ctx, input) => {
-        const repo = repoRef(String(input.args.repo));
-        const author = input.flags.author ? githubLogin(ctx, String(input.flags.author)) : undefined;
-        const state = (input.flags.state as 'open' | 'closed' | undefined) ?? 'open';
-        const pulls = await ctx.services.github.listPulls(
+      run: async (ctx, { args, flags }) => {
+        const repo = repoRef(args.repo);
+        const author = flags.author ? githubLogin(ctx, flags.author) : undefined;
+        const state = flags.state ?? 'open';
+        const pulls = await ctx.apis.github.listPulls(
           repo,
-          { state, limit: (input.flags.limit as number | undefined) ?? 10, ...(author ? { author } : {}) },
+          { state, limit: flags.limit ?? 10, ...(author ? { author } : {}) },
           ctx.scope,
         );
         const name = `${repo.owner}/${repo.repo}`;
@@ -56,16 +56,15 @@ export const gh: CommandModule = {
           blocks: [header(title), section(lines.join('\n'))],
         };
       },
-    },
-    {
+    }),
+    sub({
       name: 'pr',
       summary: 'one pull request: state, reviews, checks, mergeable',
       args: [{ name: 'pr', pattern: REF, hint: 'owner/repo#N' }],
       examples: ['pr acme/web#42'],
-      run: async (ctx, input) =>
-        pullReply(await ctx.services.github.getPull(numberRef(String(input.args.pr)), ctx.scope)),
-    },
-    {
+      run: async (ctx, { args }) => pullReply(await ctx.apis.github.getPull(numberRef(args.pr), ctx.scope)),
+    }),
+    sub({
       name: 'issue create',
       summary: 'open an issue (with no arguments: a form)',
       args: [
@@ -74,31 +73,25 @@ export const gh: CommandModule = {
         { name: 'body', rest: true, optional: true, maxLength: MAX_BODY },
       ],
       examples: ['issue create acme/web "Login fails on Safari" Steps: open /login', 'issue create'],
-      run: async (ctx, input) => {
-        if (input.args.repo === undefined) return openIssueForm(ctx);
-        if (input.args.title === undefined) {
+      run: async (ctx, { args }) => {
+        if (args.repo === undefined) return openIssueForm(ctx);
+        if (args.title === undefined) {
           throw new UserFacingError(
             'An issue needs a title: `/gh issue create acme/web "Title" [body]`, or `/gh issue create` for a form.',
           );
         }
-        return createIssue(
-          ctx,
-          repoRef(String(input.args.repo)),
-          String(input.args.title),
-          input.args.body as string | undefined,
-          [],
-        );
+        return createIssue(ctx, repoRef(args.repo), args.title, args.body, []);
       },
-    },
-    {
+    }),
+    sub({
       name: 'issue',
       summary: 'one issue',
       args: [{ name: 'issue', pattern: REF, hint: 'owner/repo#N' }],
       examples: ['issue acme/web#7'],
-      run: async (ctx, input) =>
-        issueReply(await ctx.services.github.getIssue(numberRef(String(input.args.issue)), ctx.scope)),
-    },
-    {
+      run: async (ctx, { args }) =>
+        issueReply(await ctx.apis.github.getIssue(numberRef(args.issue), ctx.scope)),
+    }),
+    sub({
       name: 'runs',
       summary: 'latest GitHub Actions workflow runs, with a button to re-run failed jobs',
       args: [{ name: 'repo', pattern: REPO, hint: 'owner/repo' }],
@@ -111,24 +104,24 @@ export const gh: CommandModule = {
         },
       ],
       examples: ['runs acme/web --branch main'],
-      run: async (ctx, input) => {
-        const repo = repoRef(String(input.args.repo));
-        const branch = input.flags.branch as string | undefined;
-        const runs = await ctx.services.github.listRuns(
+      run: async (ctx, { args, flags }) => {
+        const repo = repoRef(args.repo);
+        const { branch } = flags;
+        const runs = await ctx.apis.github.listRuns(
           repo,
           { limit: 5, ...(branch ? { branch } : {}) },
           ctx.scope,
         );
         return runsReply(repo, runs, branch);
       },
-    },
+    }),
   ],
   actions: {
     'gh:rerun': async (ctx, value) => {
       const match = /^([^/]+)\/([^:]+):(\d{1,15})$/.exec(value);
       if (!match) throw new UserFacingError('That button is out of date. Run `/gh runs owner/repo` again.');
       const repo = repoRef(`${match[1]}/${match[2]}`);
-      await ctx.services.github.rerunFailedJobs(repo, Number(match[3]), ctx.scope);
+      await ctx.apis.github.rerunFailedJobs(repo, Number(match[3]), ctx.scope);
       return {
         text: `:repeat: ${userMention(ctx.actor.userId)} re-ran the failed jobs of run ${match[3]} in \`${repo.owner}/${repo.repo}\`.`,
         responseType: 'in_channel',
@@ -141,7 +134,9 @@ export const gh: CommandModule = {
       return createIssue(ctx, repoRef(form.repo), form.title, form.body, form.labels);
     },
   },
-};
+});
+
+type GitHubContext = CommandContext<'github'>;
 
 function repoRef(text: string): RepoRef {
   if (!REPO.test(text))
@@ -158,7 +153,7 @@ function numberRef(text: string): NumberRef {
 }
 
 /** `me` → the caller's GitHub login from the config's `github.users`; `@login` → `login`. */
-function githubLogin(ctx: CommandContext, given: string): string {
+function githubLogin(ctx: GitHubContext, given: string): string {
   if (given.toLowerCase() !== 'me') return given.replace(/^@/, '');
   const login = ctx.services.file.github.users[ctx.actor.userId];
   if (!login) {
@@ -257,7 +252,7 @@ function runsReply(repo: RepoRef, runs: RunSummary[], branch?: string): Reply {
 }
 
 async function createIssue(
-  ctx: CommandContext,
+  ctx: GitHubContext,
   repo: RepoRef,
   title: string,
   body: string | undefined,
@@ -268,7 +263,7 @@ async function createIssue(
     throw new UserFacingError(`The title is too long: at most ${MAX_TITLE} characters.`);
   if (body && body.length > MAX_BODY)
     throw new UserFacingError(`The body is too long: at most ${MAX_BODY} characters.`);
-  const issue = await ctx.services.github.createIssue(
+  const issue = await ctx.apis.github.createIssue(
     repo,
     { title, ...(body ? { body } : {}), labels },
     ctx.scope,
@@ -279,7 +274,7 @@ async function createIssue(
   };
 }
 
-async function openIssueForm(ctx: CommandContext): Promise<Reply | undefined> {
+async function openIssueForm(ctx: GitHubContext): Promise<Reply | undefined> {
   if (!ctx.triggerId)
     throw new UserFacingError(
       'I can only open a form from a slash command. Try `/gh issue create acme/web "Title"`.',

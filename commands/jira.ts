@@ -1,23 +1,22 @@
-import type { CommandModule } from '../src/slack/command-spec.js';
+import { defineCommand } from '../src/slack/command-spec.js';
 import { notAvailableYet } from './not-yet.js';
 
 const KEY = /^[A-Z][A-Z0-9_]{1,9}-\d{1,9}$/;
 const PROJECT = /^[A-Z][A-Z0-9_]{1,9}$/;
 
 /** `/jira`: look up, create and assign issues. */
-export const jira: CommandModule = {
+export const jira = defineCommand({
   name: 'jira',
   description: 'Jira issues: look up, search, create, assign',
-  integration: 'jira',
-  subcommands: [
-    {
+  subcommands: (sub) => [
+    sub({
       name: 'issue',
       summary: 'one issue: summary, status, assignee, link',
       args: [{ name: 'key', pattern: KEY, hint: 'KEY-123' }],
       examples: ['issue OPS-42'],
       run: notAvailableYet('jira', 'issue'),
-    },
-    {
+    }),
+    sub({
       name: 'search',
       summary: 'issues whose text matches',
       args: [{ name: 'text', rest: true, maxLength: 200 }],
@@ -27,8 +26,8 @@ export const jira: CommandModule = {
       ],
       examples: ['search login timeout --project OPS'],
       run: notAvailableYet('jira', 'search'),
-    },
-    {
+    }),
+    sub({
       name: 'create',
       summary: 'create an issue',
       args: [
@@ -46,8 +45,8 @@ export const jira: CommandModule = {
       ],
       examples: ['create OPS "Rotate the staging certificate" priority=high'],
       run: notAvailableYet('jira', 'create'),
-    },
-    {
+    }),
+    sub({
       name: 'assign',
       summary: 'assign an issue to someone (or yourself)',
       args: [
@@ -56,6 +55,6 @@ export const jira: CommandModule = {
       ],
       examples: ['assign OPS-42 me'],
       run: notAvailableYet('jira', 'assign'),
-    },
+    }),
   ],
-};
+});

@@ -1,35 +1,35 @@
-import type { AuditRecord } from '../src/audit/chain.js';
+import type { AuditRecord } from '../src/audit/records.js';
 import { ErrorCode, UserFacingError } from '../src/errors.js';
 import { actions, button, context, header, sections } from '../src/slack/blocks.js';
-import type { CommandContext, CommandModule, Reply } from '../src/slack/command-spec.js';
+import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
 import { channelMention, escapeText, usergroupMention, userMention } from '../src/slack/escape.js';
 
 const ACTION_ARG = /^[a-z][a-z0-9-]{0,20}(:[a-z0-9 *?-]{1,40})?$/;
 
 /** `/opsbot`: help, who you are, the effective policy and the audit trail. */
-export const opsbot: CommandModule = {
+export const opsbot = defineCommand({
   name: 'opsbot',
   description: 'help, who you are here, the access policy and the audit trail',
-  subcommands: [
-    {
+  subcommands: (sub) => [
+    sub({
       name: 'help',
       summary: 'every command you may run here',
       examples: ['help'],
       run: async (ctx) => overview(ctx),
-    },
-    {
+    }),
+    sub({
       name: 'whoami',
       summary: 'your ids, your user groups, and what you may run in this channel',
       examples: ['whoami'],
       run: async (ctx) => whoami(ctx),
-    },
-    {
+    }),
+    sub({
       name: 'access',
       summary: 'the effective access policy (admins only)',
       examples: ['access'],
       run: async (ctx) => access(ctx),
-    },
-    {
+    }),
+    sub({
       name: 'audit',
       summary: 'recent audit records, newest first, or check that the trail is intact (admins only)',
       flags: [
@@ -46,21 +46,21 @@ export const opsbot: CommandModule = {
         { name: 'verify', kind: 'boolean', description: 'recompute the hash chain over the whole trail' },
       ],
       examples: ['audit --since 24h', 'audit --user @alice --command gh', 'audit --verify'],
-      run: async (ctx, input) =>
-        input.flags.verify
+      run: async (ctx, { flags }) =>
+        flags.verify
           ? verify(ctx)
           : audit(ctx, {
-              user: input.flags.user as string | undefined,
-              command: input.flags.command as string | undefined,
-              sinceMs: input.flags.since as number | undefined,
-              limit: (input.flags.limit as number | undefined) ?? 20,
+              user: flags.user,
+              command: flags.command,
+              sinceMs: flags.since,
+              limit: flags.limit ?? 20,
             }),
-    },
+    }),
   ],
   actions: {
     'opsbot:audit': async (ctx) => verify(ctx),
   },
-};
+});
 
 async function allowedHere(ctx: CommandContext): Promise<Set<string>> {
   const { policy, membership, commands } = ctx.services;
@@ -135,7 +135,7 @@ interface AuditFilter {
 async function audit(ctx: CommandContext, filter: AuditFilter): Promise<Reply> {
   requireAdmin(ctx);
   const { state, clock } = ctx.services;
-  const records = await state.queryAudit({
+  const records = await state.audit.query({
     ...(filter.user ? { actor: filter.user } : {}),
     ...(filter.command ? { command: filter.command } : {}),
     ...(filter.sinceMs ? { since: new Date(clock.now() - filter.sinceMs).toISOString() } : {}),
@@ -156,7 +156,7 @@ async function audit(ctx: CommandContext, filter: AuditFilter): Promise<Reply> {
 
 async function verify(ctx: CommandContext): Promise<Reply> {
   requireAdmin(ctx);
-  const check = await ctx.services.state.verifyAudit();
+  const check = await ctx.services.state.audit.verify();
   const text = check.ok
     ? `:white_check_mark: The audit trail is intact: ${check.checked} records, every hash and link checks out.`
     : `:rotating_light: The audit trail is broken at record #${check.brokenAt}: ${check.why}. ${check.checked} records before it check out. Treat the trail after it as tampered with.`;

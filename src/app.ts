@@ -1,104 +1,129 @@
 import type { AddressInfo } from 'node:net';
-import type { WebClient } from '@slack/web-api';
+import type { SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
+import type { STSClientConfig } from '@aws-sdk/client-sts';
+import type { DestinationStream } from 'pino';
 import { AccessPolicy } from './access/policy.js';
 import { UsergroupMembership } from './access/usergroups.js';
-import type { AuditSink } from './audit/sink.js';
-import type { Clock } from './clock.js';
-import { type Config, INTEGRATIONS, type IntegrationName } from './config.js';
-import { FreshCredentials } from './credentials/fresh-credentials.js';
-import type { CredentialMetrics } from './credentials/metrics.js';
+import { TrailAuditSink } from './audit/sink.js';
+import type { Clock, Random } from './clock.js';
+import { type Component, Lifecycle } from './component.js';
+import type { Config, Env } from './config.js';
+import { createCredentials } from './credentials/from-config.js';
 import type { CredentialProvider } from './credentials/provider.js';
 import { Readiness } from './health.js';
 import { HttpServer, sendJson, sendText } from './http/server.js';
-import { createGitHubApi, githubIntegration } from './integrations/github.js';
-import type { GitHubClient } from './integrations/github-client.js';
-import { slackIntegration } from './integrations/slack.js';
-import type { Logger } from './log.js';
-import type { Registry } from './metrics.js';
+import type { AnyIntegration, PlatformDeps } from './integrations/integration.js';
+import { RateLimits } from './integrations/rate-limits.js';
+import { buildIntegrations, IntegrationRegistry } from './integrations/registry.js';
+import { createLogger, type Logger, SecretRedactor } from './log.js';
+import { Counter, createMetrics, type Registry } from './metrics.js';
 import { createSlackApp } from './slack/bolt-app.js';
 import type { CommandModule } from './slack/command-spec.js';
 import { SlackHttpReceiver } from './slack/receiver.js';
-import { RetryAfter } from './slack/retry-after.js';
-import { createSlackApi, type SlackApi } from './slack/slack-api.js';
+import type { SlackApi } from './slack/slack-api.js';
 import { SlackSocketReceiver } from './slack/socket-receiver.js';
+import { openState } from './store/open.js';
 import type { State } from './store/state.js';
 
+/**
+ * Everything the bot is built from. `main.ts` passes the real things; the sandbox harness (console,
+ * e2e tests, benchmarks) passes simulated endpoints and a captured log. Nothing else differs.
+ */
 export interface OpsbotDeps {
   config: Config;
-  log: Logger;
-  metrics: Registry;
-  /** Secrets, cached and kept fresh; started here, stopped on `stop()`. */
-  credentials: CredentialProvider;
-  /** The provider's metrics (auth-failure retries are counted there). */
-  credentialMetrics: CredentialMetrics;
-  /** The state store (audit trail); closed on `stop()`. */
-  state: State;
-  /** Where audit events go (the hash-chained trail in `state`, and the log). */
-  audit: AuditSink;
-  clock: Clock;
-  /** The slash commands (`commands/index.ts`). */
+  /** For the `env` secret source, and the file source's key (masked in logs). */
+  env: Env;
+  /** The integration registry (`src/integrations/index.ts`, plus test fixtures). */
+  integrations: readonly AnyIntegration[];
+  /** The slash commands (`commands/index.ts`, plus test probes). */
   commands: readonly CommandModule[];
+  clock: Clock;
+  random?: Random;
+  /** Where JSON log lines go; stdout by default. */
+  logDestination?: DestinationStream;
+  /** AWS SDK client settings; the sandbox points Secrets Manager and STS at simulated services. */
+  aws?: { secretsManager?: SecretsManagerClientConfig; sts?: STSClientConfig };
   /** Host to bind; 127.0.0.1 in tests and the console, all interfaces in production. */
   host?: string;
+  /** Node's default process metrics (off in tests). */
+  defaultMetrics?: boolean;
+  /** Lets tests and benchmarks observe the state store (e.g. when audit records are stored). */
+  wrapState?: (state: State) => State;
 }
-
-/** Integrations opsbot cannot run without; the others are disabled when their secret does not exist. */
-export const REQUIRED_SECRETS: readonly IntegrationName[] = ['slack'];
 
 export interface RunningOpsbot {
   address: AddressInfo;
   readiness: Readiness;
+  log: Logger;
+  redactor: SecretRedactor;
+  metrics: Registry;
+  provider: CredentialProvider;
+  state: State;
   /** opsbot's own Slack Web API calls (current token, Retry-After per channel). */
   slack: SlackApi;
   /** Settles once every secret's first load has finished or failed. */
   loading: Promise<void>;
-  /** Graceful stop: not ready, stop accepting, finish in-flight work, close components. */
+  /** Graceful stop: not ready, stop accepting, finish in-flight work, stop components in reverse. */
   stop(deadlineMs?: number): Promise<{ drained: boolean }>;
 }
 
-type Closer = () => Promise<void> | void;
-
 /**
- * Builds and starts the bot from its dependencies. `main.ts` passes real ones; tests and the
- * console pass simulated ones. Nothing here reads `process.env`.
+ * The one wiring function: builds the bot from its dependencies and starts its components.
+ * Nothing here reads `process.env` or names a particular integration: they come from the registry.
+ *
+ * Where things go: a new integration is a module in `src/integrations/` registered in its
+ * `index.ts`; a new long-lived piece (webhook receiver, dispatcher, reaper) is a {@link Component}
+ * added to `components` below; a new store is declared in `src/store/state.ts`.
  */
 export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
-  const { config, log, metrics, credentials, state, clock } = deps;
-  const readiness = new Readiness();
-  const closers: Closer[] = [];
-
-  const clients = new FreshCredentials<{ slack: WebClient; github: GitHubClient }>({
-    provider: credentials,
-    integrations: {
-      slack: slackIntegration({ log, ...(config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {}) }),
-      github: githubIntegration({
-        clock,
-        log,
-        ...(config.github.apiUrl ? { apiUrl: config.github.apiUrl } : {}),
-      }),
-    },
-    metrics: deps.credentialMetrics,
-    log,
+  const { config, clock } = deps;
+  const redactor = new SecretRedactor();
+  const log = createLogger({
+    level: config.logLevel,
+    redactor,
+    ...(deps.logDestination ? { destination: deps.logDestination } : {}),
   });
-  closers.push(() => clients.close());
-  const slack = createSlackApi({ clients, retryAfter: new RetryAfter({ clock }) });
+  const fileKey = deps.env.OPSBOT_SECRET_FILE_KEY;
+  if (fileKey) redactor.register(fileKey.trim());
+  const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics ?? true });
+  const opened = openState(config.state);
+  const state = deps.wrapState ? deps.wrapState(opened) : opened;
+  const audit = new TrailAuditSink(state.audit, log);
+  const registry = new IntegrationRegistry(deps.integrations);
+  const { provider, metrics: credentialMetrics } = createCredentials({
+    config,
+    catalog: registry.catalog(),
+    env: deps.env,
+    log,
+    redactor,
+    registry: metrics,
+    audit,
+    clock,
+    ...(deps.random ? { random: deps.random } : {}),
+    ...(deps.aws?.secretsManager ? { aws: deps.aws.secretsManager } : {}),
+  });
+  const platform: PlatformDeps = { config, log, clock, metrics, rateLimits: new RateLimits({ clock }) };
+  const integrations = buildIntegrations(registry, {
+    ...platform,
+    provider,
+    credentialMetrics,
+    redactor,
+    ...(deps.aws?.sts ? { sts: deps.aws.sts } : {}),
+  });
+  checkCommandNeeds(deps.commands, registry);
+  const slack = integrations.apis.slack as SlackApi;
   const membership = new UsergroupMembership({ fetchMembers: (id) => slack.usergroupMembers(id), clock });
-  const http =
+  const apiUrl = config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {};
+  const receiver =
     config.slack.mode === 'http'
-      ? new SlackHttpReceiver({ credentials, clock, log, registry: metrics })
-      : undefined;
-  const socket =
-    config.slack.mode === 'socket'
-      ? new SlackSocketReceiver({
-          credentials,
-          log,
-          ...(config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {}),
-        })
-      : undefined;
-  if (socket) {
-    readiness.register('slack', () => socket.connected);
-    closers.push(() => socket.stop());
-  }
+      ? new SlackHttpReceiver({ credentials: provider, clock, log, registry: metrics })
+      : new SlackSocketReceiver({ credentials: provider, log, ...apiUrl });
+  const errors = new Counter({
+    name: 'opsbot_interaction_errors_total',
+    help: 'Commands, buttons and forms that ended in an error or a denial, by command and error code',
+    labelNames: ['command', 'code'],
+    registers: [metrics],
+  });
   createSlackApp({
     commands: deps.commands,
     services: {
@@ -106,25 +131,52 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
       policy: new AccessPolicy(config.file.access),
       membership: membership.isMember,
       slack,
-      github: createGitHubApi(clients),
       clock,
       file: config.file,
       commands: deps.commands,
     },
-    credentials,
+    integrations,
+    countError: (command, code) => errors.inc({ command, code }),
+    credentials: provider,
     slack,
-    receiver: (http ?? socket) as SlackHttpReceiver | SlackSocketReceiver,
-    audit: deps.audit,
+    receiver,
+    audit,
     clock,
     log,
-    ...(config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {}),
+    ...apiUrl,
   });
 
-  readiness.register('secrets', () => REQUIRED_SECRETS.every((name) => credentials.isLoaded(name)));
-  readiness.register('state', () => state.ping());
-  closers.push(() => state.close());
-  closers.push(() => credentials.stop());
-
+  const readiness = new Readiness();
+  let loading: Promise<void> = Promise.resolve();
+  const required = [...registry.catalog().values()].filter((s) => s.required).map((s) => s.name);
+  const components: Component[] = [
+    { name: 'state', ready: () => state.ping(), stop: async () => state.close() },
+    { name: 'integrations', stop: async () => integrations.close() },
+    {
+      name: 'secrets',
+      ready: () => required.every((name) => provider.isLoaded(name)),
+      // Secrets load in the background: /healthz answers at once, /readyz says 503 until they are in.
+      start: async () => {
+        loading = provider.start().then(() => afterFirstLoad(required, provider, slack, receiver, log));
+      },
+      stop: async () => provider.stop(),
+    },
+    receiver instanceof SlackHttpReceiver
+      ? {
+          name: 'slack-events',
+          routes: [receiver.route()],
+          stop: (deadline) => receiver.drain(Math.max(0, deadline - clock.now())),
+        }
+      : {
+          name: 'slack',
+          ready: () => receiver.connected,
+          stop: async () => {
+            await receiver.stop();
+            await receiver.drain();
+          },
+        },
+  ];
+  const lifecycle = new Lifecycle(components, { log, readiness, now: () => clock.now() });
   const server = new HttpServer({
     log,
     routes: [
@@ -142,66 +194,81 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
         path: '/metrics',
         handler: async (_req, res) => sendText(res, 200, await metrics.metrics(), metrics.contentType),
       },
-      ...(http ? [http.route()] : []),
+      ...lifecycle.routes(),
     ],
   });
 
   for (const warning of config.warnings) log.warn(warning);
-
+  await lifecycle.start();
   const address = await server.listen(config.port, deps.host);
   log.info(
     { port: address.port, secretSource: config.secrets.source, slackMode: config.slack.mode },
     'opsbot listening',
   );
-  // Load secrets after listening, so /healthz answers and /readyz says 503 until they are in.
-  const loading = credentials.start(INTEGRATIONS).then(() => {
-    const missing = REQUIRED_SECRETS.filter((name) => !credentials.isLoaded(name));
-    // Learn the bot's ids now, so the first command does not wait for auth.test.
-    if (missing.length === 0) {
-      slack
-        .identity()
-        .catch((error: unknown) =>
-          log.warn({ err: error }, 'auth.test failed; will retry on the first event'),
-        );
-      socket
-        ?.start()
-        .catch((error: unknown) =>
-          log.error({ err: error }, 'Socket Mode could not connect; /readyz answers 503'),
-        );
-    }
-    if (missing.length > 0) {
-      log.error(
-        { secrets: missing.map((name) => credentials.secretName(name)) },
-        'required secrets are not loaded yet; /readyz answers 503 and loading keeps retrying',
-      );
-    }
-  });
 
   let stopping: Promise<{ drained: boolean }> | undefined;
   return {
     address,
     readiness,
+    log,
+    redactor,
+    metrics,
+    provider,
+    state,
     slack,
-    loading,
+    get loading() {
+      return loading;
+    },
     stop(deadlineMs = 8_000) {
       stopping ??= (async () => {
         readiness.markShuttingDown();
-        const startedAt = clock.now();
+        const deadline = clock.now() + deadlineMs;
+        // Stop accepting first, then let the components finish in reverse order of starting.
         const result = await server.close(deadlineMs);
-        const left = Math.max(0, deadlineMs - (clock.now() - startedAt));
-        if (http && !(await http.drain(left))) result.drained = false;
-        if (socket) await socket.drain();
-        for (const close of closers.reverse()) {
-          try {
-            await close();
-          } catch (error) {
-            log.warn({ err: error }, 'a component failed to close cleanly');
-          }
-        }
-        log.info({ drained: result.drained }, 'opsbot stopped');
-        return result;
+        const { drained } = await lifecycle.stop(deadline);
+        log.info({ drained: result.drained && drained }, 'opsbot stopped');
+        return { drained: result.drained && drained };
       })();
       return stopping;
     },
   };
+}
+
+/** Learns the bot's ids and opens Socket Mode once the required secrets are in; says what is missing otherwise. */
+function afterFirstLoad(
+  required: readonly string[],
+  provider: CredentialProvider,
+  slack: SlackApi,
+  receiver: SlackHttpReceiver | SlackSocketReceiver,
+  log: Logger,
+): void {
+  const missing = required.filter((name) => !provider.isLoaded(name));
+  if (missing.length > 0) {
+    log.error(
+      { secrets: missing.map((name) => provider.secretName(name)) },
+      'required secrets are not loaded yet; /readyz answers 503 and loading keeps retrying',
+    );
+    return;
+  }
+  // Learn the bot's ids now, so the first command does not wait for auth.test.
+  slack
+    .identity()
+    .catch((error: unknown) => log.warn({ err: error }, 'auth.test failed; will retry on the first event'));
+  if (receiver instanceof SlackSocketReceiver) {
+    receiver
+      .start()
+      .catch((error: unknown) =>
+        log.error({ err: error }, 'Socket Mode could not connect; /readyz answers 503'),
+      );
+  }
+}
+
+/** A command that needs an integration nobody registered is a wiring mistake: refuse to start. */
+function checkCommandNeeds(commands: readonly CommandModule[], registry: IntegrationRegistry): void {
+  for (const command of commands) {
+    for (const need of command.needs) {
+      if (!registry.has(need))
+        throw new Error(`/${command.name} needs the integration "${need}", which is not registered`);
+    }
+  }
 }

@@ -3,6 +3,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { fileSchema, type OpsbotFile } from './config/file-schema.js';
 import { excerpt, type Parsed, parseEnum, parseHttpUrl, parseInteger } from './config/parsers.js';
+import { envVariableFor } from './credentials/env-source.js';
 import { SecretValue } from './credentials/secret-value.js';
 import { ConfigError } from './errors.js';
 import { LOG_LEVELS } from './log.js';
@@ -11,8 +12,6 @@ export type { OpsbotFile } from './config/file-schema.js';
 
 export const SECRET_SOURCES = ['aws', 'file', 'env'] as const;
 export type SecretSourceKind = (typeof SECRET_SOURCES)[number];
-export const INTEGRATIONS = ['slack', 'github', 'jira', 'datadog'] as const;
-export type IntegrationName = (typeof INTEGRATIONS)[number];
 
 export const DATADOG_SITES = [
   'datadoghq.com',
@@ -55,6 +54,8 @@ export type Env = Record<string, string | undefined>;
 
 export interface LoadConfigDeps {
   readFile?: (path: string) => string;
+  /** The secrets opsbot knows (the registry's names): their `OPSBOT_SECRET_<NAME>` variables are settings. */
+  secretNames?: readonly string[];
 }
 
 /** Every OPSBOT_ variable opsbot reads; anything else with the prefix is probably a typo. */
@@ -73,7 +74,6 @@ const KNOWN_VARIABLES = new Set([
   'OPSBOT_DATADOG_API_URL',
   'OPSBOT_STATE',
   'OPSBOT_CONFIG',
-  ...INTEGRATIONS.map((i) => `OPSBOT_SECRET_${i.toUpperCase()}`),
 ]);
 
 /**
@@ -135,8 +135,9 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
 
   if (problems.length > 0) throw new ConfigError(problems);
 
+  const secretVariables = new Set((deps.secretNames ?? []).map(envVariableFor));
   const warnings = Object.keys(env)
-    .filter((name) => name.startsWith('OPSBOT_') && !KNOWN_VARIABLES.has(name))
+    .filter((name) => name.startsWith('OPSBOT_') && !KNOWN_VARIABLES.has(name) && !secretVariables.has(name))
     .map((name) => `${name} is not an opsbot setting and is ignored (check the spelling against README.md)`);
 
   return {

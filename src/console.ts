@@ -1,6 +1,5 @@
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
-import { INTEGRATIONS, type IntegrationName } from './config.js';
 import { type RenderedButton, renderMessage } from './console/render-blocks.js';
 import type { CredentialProvider } from './credentials/provider.js';
 import { quietSqliteWarning } from './quiet-warnings.js';
@@ -152,11 +151,11 @@ function resolve(arg: string, names: Record<string, string>, sigil: string): str
 }
 
 async function auditSummary(bot: SandboxBot): Promise<string> {
-  const records = (await bot.state.queryAudit({ limit: 20 })).reverse();
+  const records = (await bot.state.audit.query({ limit: 20 })).reverse();
   const lines = records.map(
     (r) => `#${r.seq} ${r.at} ${r.actor} ${r.action} ${r.outcome} ${JSON.stringify(r.details)}`,
   );
-  const check = await bot.state.verifyAudit();
+  const check = await bot.state.audit.verify();
   lines.push(
     check.ok ? `chain intact (${check.checked} records)` : `chain BROKEN at #${check.brokenAt}: ${check.why}`,
   );
@@ -164,22 +163,26 @@ async function auditSummary(bot: SandboxBot): Promise<string> {
 }
 
 function describeSecrets(provider: CredentialProvider, sm: SimulatedSecretsManager): string {
-  return INTEGRATIONS.map((integration) => {
-    const name = provider.secretName(integration);
-    if (!provider.isLoaded(integration)) return `${name}: not loaded`;
-    const current = provider.current(integration).versionId;
-    const pending = provider.pending(integration)?.versionId;
-    const store = Object.entries(sm.stagesOf(name))
-      .map(([id, stages]) => `${id.slice(0, 8)}=${stages.join('+')}`)
-      .join(' ');
-    return `${name}: using ${current.slice(0, 8)}${pending ? `, pending ${pending.slice(0, 8)} prefetched` : ''} · store: ${store}`;
-  }).join('\n');
+  return provider
+    .names()
+    .map((integration) => {
+      const name = provider.secretName(integration);
+      if (!provider.isLoaded(integration)) return `${name}: not loaded`;
+      const current = provider.current(integration).versionId;
+      const pending = provider.pending(integration)?.versionId;
+      const store = Object.entries(sm.stagesOf(name))
+        .map(([id, stages]) => `${id.slice(0, 8)}=${stages.join('+')}`)
+        .join(' ');
+      return `${name}: using ${current.slice(0, 8)}${pending ? `, pending ${pending.slice(0, 8)} prefetched` : ''} · store: ${store}`;
+    })
+    .join('\n');
 }
 
 function rotate(bot: SandboxBot, line: string): string {
   const [, which, mode] = line.split(/\s+/);
-  const integration = INTEGRATIONS.find((i) => i === which) as IntegrationName | undefined;
-  if (!integration) return `usage: :rotate <${INTEGRATIONS.join('|')}> [hold|finish]`;
+  const names = bot.provider.names();
+  const integration = names.find((i) => i === which);
+  if (!integration) return `usage: :rotate <${names.join('|')}> [hold|finish]`;
   const name = bot.provider.secretName(integration);
   try {
     if (mode === 'finish') {

@@ -1,15 +1,11 @@
 import { pathToFileURL } from 'node:url';
 import { COMMANDS } from '../commands/index.js';
 import { startOpsbot } from './app.js';
-import { TrailAuditSink } from './audit/sink.js';
 import { systemClock } from './clock.js';
 import { type Env, loadConfig } from './config.js';
-import { createCredentials } from './credentials/from-config.js';
 import { ConfigError } from './errors.js';
-import { createLogger, SecretRedactor } from './log.js';
-import { createMetrics } from './metrics.js';
+import { INTEGRATIONS } from './integrations/index.js';
 import { quietSqliteWarning } from './quiet-warnings.js';
-import { openState } from './store/open.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure, 2 configuration error. */
 export const EXIT = { ok: 0, failure: 1, config: 2 } as const;
@@ -18,13 +14,21 @@ export const EXIT = { ok: 0, failure: 1, config: 2 } as const;
 const STOP_LIMIT_MS = 10_000;
 
 /**
- * The composition root: configuration → logger → (secret source → provider → integrations → store)
- * → HTTP app. The only place that reads `process.env` and installs signal handlers.
+ * The production entry point: reads the environment, then calls the one wiring function
+ * ({@link startOpsbot}) with the real integrations and commands. The only place that reads
+ * `process.env` and installs signal handlers.
  */
 export async function main(env: Env = process.env): Promise<number> {
-  let config: ReturnType<typeof loadConfig>;
+  let app: Awaited<ReturnType<typeof startOpsbot>>;
   try {
-    config = loadConfig(env);
+    const config = loadConfig(env, { secretNames: INTEGRATIONS.map((i) => i.name) });
+    app = await startOpsbot({
+      config,
+      env,
+      integrations: INTEGRATIONS,
+      commands: COMMANDS,
+      clock: systemClock,
+    });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -32,43 +36,7 @@ export async function main(env: Env = process.env): Promise<number> {
     }
     throw error;
   }
-
-  const redactor = new SecretRedactor();
-  const log = createLogger({ level: config.logLevel, redactor });
-  const key = env.OPSBOT_SECRET_FILE_KEY;
-  if (key) redactor.register(key.trim());
-  const metrics = createMetrics();
-  let state: ReturnType<typeof openState>;
-  try {
-    state = openState(config.state);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return EXIT.config;
-    }
-    throw error;
-  }
-  const audit = new TrailAuditSink(state, log);
-  const { provider, metrics: credentialMetrics } = createCredentials({
-    config,
-    env,
-    log,
-    redactor,
-    registry: metrics,
-    audit,
-    clock: systemClock,
-  });
-  const app = await startOpsbot({
-    config,
-    log,
-    metrics,
-    credentials: provider,
-    credentialMetrics,
-    state,
-    audit,
-    clock: systemClock,
-    commands: COMMANDS,
-  });
+  const { log } = app;
 
   return new Promise<number>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {

@@ -2,8 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { excerpt } from './config/parsers.js';
-import { type Env, INTEGRATIONS, type IntegrationName } from './config.js';
-import { parseSecret } from './credentials/schemas.js';
+import type { Env } from './config.js';
 import {
   decryptSecretFile,
   emptyDocument,
@@ -14,7 +13,10 @@ import {
   setSecret,
   writeSecretFileAtomic,
 } from './credentials/secret-file.js';
+import { parseSecret, type SecretSpec } from './credentials/secret-spec.js';
 import { SecretValue } from './credentials/secret-value.js';
+import { INTEGRATIONS } from './integrations/index.js';
+import { IntegrationRegistry } from './integrations/registry.js';
 
 /** Where the CLI reads and writes; process.* in production, buffers in tests. */
 export interface SecretsCliIo {
@@ -27,6 +29,10 @@ export interface SecretsCliIo {
 }
 
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** The secrets of the production build, with their shapes (the integration registry). */
+const CATALOG = new IntegrationRegistry(INTEGRATIONS).catalog();
+const NAMES = [...CATALOG.keys()];
 
 /** The largest value `set` reads: Secrets Manager's limit. */
 const MAX_VALUE_BYTES = 65_536;
@@ -43,7 +49,7 @@ commands:
   rm <integration>    remove an integration's secret (current and previous)
   help                this text
 
-integrations: ${INTEGRATIONS.join(', ')}
+integrations: ${NAMES.join(', ')}
 
 example:
   npm run secrets -- set slack < slack.json
@@ -101,14 +107,14 @@ function usage(problem: string): CliFailure {
   return new CliFailure(`secrets: ${problem}\n\n${USAGE}`, EXIT.usage);
 }
 
-function integrationArg(command: string, args: readonly string[]): IntegrationName {
-  if (args.length !== 1) throw usage(`${command} takes one integration (${INTEGRATIONS.join(', ')})`);
-  const integration = INTEGRATIONS.find((i) => i === args[0]);
+function integrationArg(command: string, args: readonly string[]): string {
+  if (args.length !== 1) throw usage(`${command} takes one integration (${NAMES.join(', ')})`);
+  const integration = NAMES.find((i) => i === args[0]);
   if (!integration) throw usage(`unknown integration "${excerpt(args[0] ?? '')}"`);
   return integration;
 }
 
-async function set(integration: IntegrationName, io: SecretsCliIo): Promise<number> {
+async function set(integration: string, io: SecretsCliIo): Promise<number> {
   const file = fileSettings(io.env);
   if (io.stdin.isTTY) {
     io.stderr.write(`reading the ${integration} secret (JSON) from the terminal; end with Ctrl-D\n`);
@@ -120,11 +126,11 @@ async function set(integration: IntegrationName, io: SecretsCliIo): Promise<numb
       EXIT.usage,
     );
   }
-  const parsed = parseSecret(integration, text);
+  const parsed = parseSecret(CATALOG.get(integration) as SecretSpec, text);
   if (!parsed.ok) {
     const problems = parsed.problems.map((p) => `  - ${p}`).join('\n');
     throw new CliFailure(
-      `${integration}: not stored: the value is not a valid ${integration} secret (README.md, "Secrets"):\n${problems}`,
+      `${integration}: not stored: the value is not a valid ${integration} secret (README.md, "Secret shapes"):\n${problems}`,
       EXIT.usage,
     );
   }
@@ -155,8 +161,8 @@ async function list(io: SecretsCliIo): Promise<number> {
     );
     return EXIT.ok;
   }
-  const width = Math.max(...INTEGRATIONS.map((i) => i.length));
-  for (const integration of INTEGRATIONS) {
+  const width = Math.max(...NAMES.map((i) => i.length));
+  for (const integration of NAMES) {
     const entry = doc.secrets[integration];
     const name = integration.padEnd(width);
     if (!entry) {
@@ -169,7 +175,7 @@ async function list(io: SecretsCliIo): Promise<number> {
   return EXIT.ok;
 }
 
-async function rm(integration: IntegrationName, io: SecretsCliIo): Promise<number> {
+async function rm(integration: string, io: SecretsCliIo): Promise<number> {
   const file = fileSettings(io.env);
   const doc = await load(file);
   if (!doc?.secrets[integration]) {

@@ -1,11 +1,13 @@
 import type { OpsbotFile } from '../config.js';
+import { escapeText } from '../slack/escape.js';
 
 export type AccessConfig = OpsbotFile['access'];
+type Rule = AccessConfig['rules'][number];
 
 /** Everyone may ask for help and who they are, everywhere: help only lists what they may run. */
-export const ALWAYS_ALLOWED: readonly string[] = ['opsbot:help', 'opsbot:whoami'];
-/** Only admins, whatever the rules say: the policy itself and the audit trail. */
-export const ADMIN_ONLY: readonly string[] = ['opsbot:access', 'opsbot:audit'];
+export const ALWAYS_ALLOWED: readonly string[] = Object.freeze(['opsbot:help', 'opsbot:whoami']);
+/** Only admins, whatever the rules say (even `*`): the policy itself and the audit trail. */
+export const ADMIN_ONLY: readonly string[] = Object.freeze(['opsbot:access', 'opsbot:audit']);
 
 /** Answers "is this user in that Slack user group?"; may be slow (a Slack API call) or throw. */
 export type MembershipCheck = (usergroupId: string, userId: string) => Promise<boolean>;
@@ -17,7 +19,7 @@ export interface AccessRequest {
   action: string;
 }
 
-/** Who and where one rule allows an action. */
+/** Who and where one rule allows an action; a dimension left out matches anything. */
 export interface Requirement {
   channels?: string[];
   users?: string[];
@@ -29,34 +31,37 @@ export type Decision =
   | { allowed: false; reason: 'admin_only' | 'no_rule'; needs: Requirement[] };
 
 /**
- * `gh` and `gh:*` match all of gh; `gh:pr *` is a glob; `*` matches everything; otherwise exact.
+ * Whether an action pattern covers an action. `*` matches everything; `gh` and `gh:*` all of gh;
+ * in the subcommand `*` matches any run of characters (`gh:pr *`), everything else is literal;
+ * a `*` command (`*:help`) matches any command.
  *
  * @example
  * matchesAction('gh:pr *', 'gh:pr list'); // true
+ * matchesAction('gh:pr *', 'gh:pr'); // false: the space is literal
  */
 export function matchesAction(pattern: string, action: string): boolean {
   if (pattern === '*') return true;
   const [command, sub] = splitAction(action);
   const colon = pattern.indexOf(':');
-  const pCommand = colon === -1 ? pattern : pattern.slice(0, colon);
-  const pSub = colon === -1 ? '*' : pattern.slice(colon + 1);
-  if (pCommand !== command) return false;
-  return globMatch(pSub, sub);
+  const patternCommand = colon === -1 ? pattern : pattern.slice(0, colon);
+  const patternSub = colon === -1 ? '*' : pattern.slice(colon + 1);
+  if (patternCommand !== '*' && patternCommand !== command) return false;
+  return globMatch(patternSub, sub);
 }
 
-function splitAction(action: string): [string, string] {
+function splitAction(action: string): [command: string, subcommand: string] {
   const colon = action.indexOf(':');
   return colon === -1 ? [action, ''] : [action.slice(0, colon), action.slice(colon + 1)];
 }
 
-/** `*` matches any run of characters; everything else literally. Linear-time, no regex built from input. */
+/** `*` matches any run of characters, everything else itself. Linear backtracking, no RegExp from config. */
 function globMatch(pattern: string, text: string): boolean {
   let p = 0;
   let t = 0;
   let star = -1;
   let mark = 0;
   while (t < text.length) {
-    if (p < pattern.length && pattern[p] === text[t]) {
+    if (p < pattern.length && pattern[p] !== '*' && pattern[p] === text[t]) {
       p++;
       t++;
     } else if (p < pattern.length && pattern[p] === '*') {
@@ -71,115 +76,170 @@ function globMatch(pattern: string, text: string): boolean {
   return p === pattern.length;
 }
 
+/** `opsbot:help`, `opsbot:whoami` and every command's `help`. */
 function isAlwaysAllowed(action: string): boolean {
   return ALWAYS_ALLOWED.includes(action) || splitAction(action)[1] === 'help';
 }
 
+/** A rule that names neither users nor usergroups lets anyone in; an empty list names nobody. */
+function namesWho(rule: Requirement): boolean {
+  return rule.users !== undefined || rule.usergroups !== undefined;
+}
+
 /**
  * The access policy: deny by default. A request is allowed when the actor is an admin, the action
- * is help/whoami, or some rule matches the action AND every dimension the rule names (channel;
- * actor among `users` or in one of `usergroups`). `opsbot:access` and `opsbot:audit` are for
- * admins only, whatever the rules say.
+ * is help/whoami, or some rule matches the action AND every dimension the rule names (the channel
+ * is in `channels`; the actor is in `users` or a member of one of `usergroups`). `opsbot:access`
+ * and `opsbot:audit` are for admins only, whatever the rules say.
+ *
+ * @example
+ * const policy = new AccessPolicy(config.file.access);
+ * const decision = await policy.evaluate({ user, channel, action: 'gh:pr list' }, membership.isMember);
+ * if (!decision.allowed) return explainDenial('gh:pr list', decision, config.file.access.admins);
  */
 export class AccessPolicy {
-  readonly #config: AccessConfig;
-  readonly #admins: ReadonlySet<string>;
+  readonly #rules: readonly Rule[];
+  readonly #admins: readonly string[];
+  readonly #adminSet: ReadonlySet<string>;
 
   constructor(config: AccessConfig) {
-    this.#config = config;
-    this.#admins = new Set(config.admins);
+    this.#rules = config.rules;
+    this.#admins = config.admins;
+    this.#adminSet = new Set(config.admins);
   }
 
   isAdmin(user: string): boolean {
-    return this.#admins.has(user);
+    return this.#adminSet.has(user);
   }
 
+  /**
+   * Decides one request. Cheap checks first (admin, help, action, channel, users); `membership` is
+   * asked only about the user groups of rules that match the action and channel but not the user,
+   * once per group, in rule order, stopping at the first match. A group whose check throws counts
+   * as not matching; if the answer is then a denial, the first such error is rethrown instead, so
+   * the caller can say "couldn't check your groups" rather than give a misleading denial.
+   */
   async evaluate(request: AccessRequest, membership: MembershipCheck): Promise<Decision> {
     const { user, channel, action } = request;
     if (this.isAdmin(user)) return { allowed: true, reason: 'admin' };
     if (isAlwaysAllowed(action)) return { allowed: true, reason: 'always' };
     if (ADMIN_ONLY.includes(action)) return { allowed: false, reason: 'admin_only', needs: [] };
+
     const needs: Requirement[] = [];
-    let failure: unknown;
-    const rules = this.#config.rules;
-    for (let index = 0; index < rules.length; index++) {
-      const rule = rules[index] as AccessConfig['rules'][number];
-      if (!rule.actions.some((p) => matchesAction(p, action))) continue;
+    const byGroup: { ruleIndex: number; usergroups: readonly string[] }[] = [];
+    for (const [ruleIndex, rule] of this.#rules.entries()) {
+      if (!rule.actions.some((pattern) => matchesAction(pattern, action))) continue;
       needs.push(requirementOf(rule));
       if (rule.channels && !rule.channels.includes(channel)) continue;
-      if (!rule.users && !rule.usergroups) return { allowed: true, reason: 'rule', ruleIndex: index };
-      if (rule.users?.includes(user)) return { allowed: true, reason: 'rule', ruleIndex: index };
-      for (const group of rule.usergroups ?? []) {
-        try {
-          if (await membership(group, user)) return { allowed: true, reason: 'rule', ruleIndex: index };
-        } catch (error) {
-          failure ??= error;
+      if (!namesWho(rule) || rule.users?.includes(user)) return { allowed: true, reason: 'rule', ruleIndex };
+      if (rule.usergroups && rule.usergroups.length > 0)
+        byGroup.push({ ruleIndex, usergroups: rule.usergroups });
+    }
+
+    const answers = new Map<string, boolean>();
+    let failure: { error: unknown } | undefined;
+    for (const { ruleIndex, usergroups } of byGroup) {
+      for (const group of usergroups) {
+        let member = answers.get(group);
+        if (member === undefined) {
+          try {
+            member = (await membership(group, user)) === true;
+          } catch (error) {
+            failure ??= { error };
+            member = false;
+          }
+          answers.set(group, member);
         }
+        if (member) return { allowed: true, reason: 'rule', ruleIndex };
       }
     }
-    if (failure !== undefined) throw failure;
+    if (failure) throw failure.error;
     return { allowed: false, reason: 'no_rule', needs };
   }
 
+  /**
+   * Which of `actions` this user may run in this channel (for generated help and /opsbot whoami).
+   * Each group is asked about at most once per call; an action whose check failed is left out.
+   */
   async allowedActions(
     user: string,
     channel: string,
     actions: readonly string[],
     membership: MembershipCheck,
   ): Promise<string[]> {
+    const asked = new Map<string, Promise<boolean>>();
+    const once: MembershipCheck = (group, member) => {
+      const key = `${group}\u0000${member}`;
+      let answer = asked.get(key);
+      if (!answer) {
+        answer = (async () => membership(group, member))();
+        asked.set(key, answer);
+      }
+      return answer;
+    };
     const allowed: string[] = [];
     for (const action of actions) {
       try {
-        if ((await this.evaluate({ user, channel, action }, membership)).allowed) allowed.push(action);
+        if ((await this.evaluate({ user, channel, action }, once)).allowed) allowed.push(action);
       } catch {
-        // A group we could not check grants nothing here; the command itself will say why.
+        // A group we could not check grants nothing here; running the command itself says why.
       }
     }
     return allowed;
   }
 
+  /** Usergroups named anywhere in the policy, each once, in order of first mention. */
   usergroups(): string[] {
-    return [...new Set(this.#config.rules.flatMap((r) => r.usergroups ?? []))];
+    return [...new Set(this.#rules.flatMap((rule) => rule.usergroups ?? []))];
   }
 
+  /** Plain-text lines for /opsbot access: the admins, what everyone may do, then each rule. */
   describe(): string[] {
-    const { admins, rules } = this.#config;
+    const admins = this.#admins;
     const lines = [
       `*Admins* (everything, including \`opsbot:access\` and \`opsbot:audit\`): ${
         admins.length > 0 ? admins.map((a) => `<@${a}>`).join(', ') : 'none'
       }`,
       `*Everyone, everywhere:* ${ALWAYS_ALLOWED.map((a) => `\`${a}\``).join(', ')} and each command's \`help\``,
     ];
-    if (rules.length === 0) lines.push('*Rules:* none, so nothing else is allowed.');
-    rules.forEach((rule, i) => {
+    if (this.#rules.length === 0) lines.push('*Rules:* none, so nothing else is allowed.');
+    for (const [i, rule] of this.#rules.entries()) {
       const what = rule.actions.map((a) => `\`${a}\``).join(', ');
-      const note = rule.description ? ` — ${rule.description.replace(/[<>&]/g, '')}` : '';
-      lines.push(`${i + 1}. ${what} → ${describeRequirement(requirementOf(rule))}${note}`);
-    });
+      const note = rule.description ? ` — ${escapeText(rule.description)}` : '';
+      lines.push(`${i + 1}. ${what} → ${describeRequirement(rule)}${note}`);
+    }
     return lines;
   }
 }
 
-function requirementOf(rule: AccessConfig['rules'][number]): Requirement {
+function requirementOf(rule: Rule): Requirement {
   return {
-    ...(rule.channels ? { channels: rule.channels } : {}),
-    ...(rule.users ? { users: rule.users } : {}),
-    ...(rule.usergroups ? { usergroups: rule.usergroups } : {}),
+    ...(rule.channels ? { channels: [...rule.channels] } : {}),
+    ...(rule.users ? { users: [...rule.users] } : {}),
+    ...(rule.usergroups ? { usergroups: [...rule.usergroups] } : {}),
   };
 }
 
+/** "in <#C1>, <#C2> for <@U1>, <!subteam^S1>"; ids are schema-validated, so mentions are safe. */
 function describeRequirement(need: Requirement): string {
   const who = [
     ...(need.users ?? []).map((u) => `<@${u}>`),
     ...(need.usergroups ?? []).map((g) => `<!subteam^${g}>`),
   ];
-  const people = who.length > 0 ? `for ${who.join(', ')}` : 'for everyone';
-  const where = need.channels ? `in ${need.channels.map((c) => `<#${c}>`).join(', ')}` : 'in any channel';
+  const people = !namesWho(need) ? 'for everyone' : who.length > 0 ? `for ${who.join(', ')}` : 'for nobody';
+  const where = !need.channels
+    ? 'in any channel'
+    : need.channels.length > 0
+      ? `in ${need.channels.map((c) => `<#${c}>`).join(', ')}`
+      : 'in no channel';
   return `${where} ${people}`;
 }
 
+const MAX_DENIAL_LINES = 5;
+const MAX_ADMINS_NAMED = 3;
+
 /**
- * The denial a user sees: what would allow the action, rule by rule.
+ * The denial a user sees: what would allow the action, one line per distinct rule.
  *
  * @example
  * explainDenial('devenv:up', decision, admins);
@@ -190,18 +250,17 @@ export function explainDenial(
   decision: Extract<Decision, { allowed: false }>,
   admins: readonly string[],
 ): string {
-  const ask =
-    admins.length > 0
-      ? ` (${admins
-          .slice(0, 3)
-          .map((a) => `<@${a}>`)
-          .join(', ')})`
-      : '';
-  if (decision.reason === 'admin_only') return `\`${action}\` is for opsbot admins only.`;
-  if (decision.needs.length === 0) {
-    return `No rule allows \`${action}\` yet; ask an opsbot admin${ask} to add one.`;
+  const code = `\`${escapeText(action.replace(/`/g, ''))}\``;
+  if (decision.reason === 'admin_only') return `${code} is for opsbot admins only.`;
+  const lines = [...new Set(decision.needs.map(describeRequirement))];
+  if (lines.length === 0) {
+    const named = admins.slice(0, MAX_ADMINS_NAMED).map((a) => `<@${a}>`);
+    const more = admins.length > MAX_ADMINS_NAMED ? ', …' : '';
+    const ask = named.length > 0 ? ` (${named.join(', ')}${more})` : '';
+    return `No rule allows ${code} yet; ask an opsbot admin${ask} to add one.`;
   }
-  const lines = decision.needs.slice(0, 5).map((n) => describeRequirement(n));
-  if (lines.length === 1) return `\`${action}\` is allowed ${lines[0]}.`;
-  return `\`${action}\` is allowed:\n${lines.map((l) => `• ${l}`).join('\n')}`;
+  if (lines.length === 1) return `${code} is allowed ${lines[0]}.`;
+  const shown = lines.slice(0, MAX_DENIAL_LINES).map((l) => `• ${l}`);
+  if (lines.length > MAX_DENIAL_LINES) shown.push(`• …and ${lines.length - MAX_DENIAL_LINES} more`);
+  return `${code} is allowed:\n${shown.join('\n')}`;
 }

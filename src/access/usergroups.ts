@@ -2,88 +2,114 @@ import type { Clock } from '../clock.js';
 import { ErrorCode, UserFacingError } from '../errors.js';
 import type { MembershipCheck } from './policy.js';
 
+/** Slack could not tell us who is in a user group, and no recent enough list stands in. */
 export class UsergroupLookupError extends UserFacingError {
   constructor(options?: { cause?: unknown }) {
     super("I couldn't check your Slack user groups just now. Try again in a minute.", {
       code: ErrorCode.UpstreamUnavailable,
-      ...options,
+      ...(options && 'cause' in options ? { cause: options.cause } : {}),
     });
   }
 }
 
 export interface UsergroupMembershipDeps {
-  /** usergroups.users.list */
+  /** The members of one user group (Slack `usergroups.users.list`). */
   fetchMembers: (usergroupId: string) => Promise<string[]>;
   clock: Pick<Clock, 'now'>;
-  /** How long a member list is trusted (5 minutes). */
+  /** How long a member list is trusted before it is fetched again. Default 5 minutes. */
   ttlMs?: number;
-  /** How long an old list may stand in while Slack fails (1 hour). */
+  /** How old a list may be and still stand in while fetching fails. Default 1 hour. */
   staleMs?: number;
+  /** How many groups' lists are kept; the least recently used go first. Default 1,000. */
   maxGroups?: number;
 }
 
 interface Entry {
-  members: Set<string>;
+  members: ReadonlySet<string>;
   fetchedAt: number;
 }
 
 /**
- * User-group membership for access rules, cached per group for 5 minutes: at most one
- * usergroups.users.list per group per TTL, shared by concurrent callers. While Slack fails, a list
- * up to an hour old stands in; with none, the check fails (and the policy denies, saying why).
+ * User-group membership for access rules, cached per group: at most one fetch per group per TTL,
+ * shared by concurrent callers. While fetching fails, a list younger than `staleMs` stands in;
+ * without one the check throws {@link UsergroupLookupError} (the policy then rethrows it instead
+ * of denying).
+ *
+ * @example
+ * const membership = new UsergroupMembership({ fetchMembers: (id) => slack.usergroupMembers(id), clock });
+ * await policy.evaluate(request, membership.isMember);
  */
 export class UsergroupMembership {
-  readonly #deps: Required<UsergroupMembershipDeps>;
+  readonly #fetchMembers: (usergroupId: string) => Promise<string[]>;
+  readonly #clock: Pick<Clock, 'now'>;
+  readonly #ttlMs: number;
+  readonly #staleMs: number;
+  readonly #maxGroups: number;
+  /** In least-recently-used first order (a Map iterates in insertion order). */
   readonly #cache = new Map<string, Entry>();
-  readonly #inFlight = new Map<string, Promise<Set<string>>>();
+  readonly #inFlight = new Map<string, Promise<ReadonlySet<string>>>();
   #fetches = 0;
   #hits = 0;
 
   constructor(deps: UsergroupMembershipDeps) {
-    this.#deps = { ttlMs: 300_000, staleMs: 3_600_000, maxGroups: 1_000, ...deps };
+    this.#fetchMembers = deps.fetchMembers;
+    this.#clock = deps.clock;
+    this.#ttlMs = deps.ttlMs ?? 300_000;
+    this.#staleMs = deps.staleMs ?? 3_600_000;
+    this.#maxGroups = deps.maxGroups ?? 1_000;
+    if (!(this.#ttlMs >= 0) || !(this.#staleMs >= 0)) throw new RangeError('ttlMs and staleMs must be >= 0');
+    if (!Number.isInteger(this.#maxGroups) || this.#maxGroups < 1) {
+      throw new RangeError('maxGroups must be a positive integer');
+    }
   }
 
+  /** A {@link MembershipCheck}, bound: pass `membership.isMember` as it is. */
   readonly isMember: MembershipCheck = async (usergroupId, userId) =>
     (await this.#members(usergroupId)).has(userId);
 
+  /** `fetches` started, `hits` answered without starting one (cached or shared), `groups` cached. */
   stats(): { fetches: number; hits: number; groups: number } {
     return { fetches: this.#fetches, hits: this.#hits, groups: this.#cache.size };
   }
 
-  async #members(group: string): Promise<Set<string>> {
-    const now = this.#deps.clock.now();
+  #members(group: string): Promise<ReadonlySet<string>> {
     const cached = this.#cache.get(group);
-    if (cached && now - cached.fetchedAt < this.#deps.ttlMs) {
+    if (cached && this.#clock.now() - cached.fetchedAt < this.#ttlMs) {
       this.#hits++;
-      this.#touch(group, cached);
-      return cached.members;
+      this.#remember(group, cached);
+      return Promise.resolve(cached.members);
     }
-    let pending = this.#inFlight.get(group);
-    if (!pending) {
-      this.#fetches++;
-      pending = this.#deps
-        .fetchMembers(group)
-        .then((members) => {
-          const entry = { members: new Set(members), fetchedAt: this.#deps.clock.now() };
-          this.#touch(group, entry);
-          return entry.members;
-        })
-        .catch((error: unknown) => {
-          const old = this.#cache.get(group);
-          if (old && this.#deps.clock.now() - old.fetchedAt < this.#deps.staleMs) return old.members;
-          throw new UsergroupLookupError({ cause: error });
-        })
-        .finally(() => this.#inFlight.delete(group));
-      this.#inFlight.set(group, pending);
+    const pending = this.#inFlight.get(group);
+    if (pending) {
+      this.#hits++;
+      return pending;
     }
-    return pending;
+    const fetch = this.#fetch(group).finally(() => this.#inFlight.delete(group));
+    this.#inFlight.set(group, fetch);
+    return fetch;
   }
 
-  #touch(group: string, entry: Entry): void {
+  async #fetch(group: string): Promise<ReadonlySet<string>> {
+    this.#fetches++;
+    const startedAt = this.#clock.now();
+    try {
+      const members = new Set(await this.#fetchMembers(group));
+      this.#remember(group, { members, fetchedAt: startedAt });
+      return members;
+    } catch (error) {
+      const old = this.#cache.get(group);
+      if (old && this.#clock.now() - old.fetchedAt < this.#staleMs) return old.members;
+      throw new UsergroupLookupError({ cause: error });
+    }
+  }
+
+  /** Stores or refreshes an entry as the most recently used, evicting beyond `maxGroups`. */
+  #remember(group: string, entry: Entry): void {
     this.#cache.delete(group);
     this.#cache.set(group, entry);
-    while (this.#cache.size > this.#deps.maxGroups) {
-      this.#cache.delete(this.#cache.keys().next().value as string);
+    for (const oldest of this.#cache.keys()) {
+      if (this.#cache.size <= this.#maxGroups) break;
+      this.#cache.delete(oldest);
     }
   }
 }

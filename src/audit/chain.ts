@@ -1,15 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { AuditEvent } from './sink.js';
+import type { AuditEvent, AuditRecord, ChainCheck } from './records.js';
 
-/** An audit event as stored: numbered, timed, and chained to the one before it by hash. */
-export interface AuditRecord extends AuditEvent {
-  seq: number;
-  at: string;
-  /** The previous record's hash (64 zeros for the first record). */
-  prevHash: string;
-  /** sha256 over `prevHash` and the record's canonical JSON; any edit to a stored record breaks it. */
-  hash: string;
-}
+export type { AuditEvent, AuditRecord, ChainCheck } from './records.js';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -35,10 +27,6 @@ export function chainRecord(event: AuditEvent, seq: number, at: string, prevHash
   const unhashed = { ...event, seq, at, prevHash };
   return { ...unhashed, hash: hashRecord(unhashed) };
 }
-
-export type ChainCheck =
-  | { ok: true; checked: number }
-  | { ok: false; checked: number; brokenAt: number; why: string };
 
 /**
  * Walks records in sequence order and checks each one's hash and its link to the one before.

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { type Env, INTEGRATIONS, type IntegrationName } from '../config.js';
+import type { Env } from '../config.js';
 import { SecretValue } from './secret-value.js';
 import {
   integrationOfSecretName,
@@ -15,11 +15,13 @@ export interface EnvSourceOptions {
   env: Env;
   /** OPSBOT_SECRET_PREFIX: secret names are `<prefix><integration>`, as for Secrets Manager. */
   prefix?: string;
+  /** The secrets opsbot knows (the catalog's names); any other name is not found. */
+  names: readonly string[];
 }
 
 /** `OPSBOT_SECRET_SLACK`, … : the variable holding an integration's secret as JSON. */
-export function envVariableFor(integration: IntegrationName): string {
-  return `OPSBOT_SECRET_${integration.toUpperCase()}`;
+export function envVariableFor(integration: string): string {
+  return `OPSBOT_SECRET_${integration.toUpperCase().replace(/-/g, '_')}`;
 }
 
 /**
@@ -37,7 +39,7 @@ export function createEnvSource(options: EnvSourceOptions): SecretSource {
   const versionKey = randomBytes(32);
 
   function load(name: string): { variable: string; text: string; versionId: string } {
-    const integration = integrationOf(name, prefix);
+    const integration = integrationOf(name, prefix, options.names);
     const variable = envVariableFor(integration);
     const text = options.env[variable];
     if (text === undefined || text.trim() === '') {
@@ -78,14 +80,14 @@ export function createEnvSource(options: EnvSourceOptions): SecretSource {
   };
 }
 
-function integrationOf(name: string, prefix: string): IntegrationName {
-  const integration = integrationOfSecretName(name, prefix);
+function integrationOf(name: string, prefix: string, known: readonly string[]): string {
+  const integration = integrationOfSecretName(name, prefix, known);
   if (!integration) {
     throw new SecretSourceError(
       'not_found',
       name,
-      `${name}: the env source knows only ${INTEGRATIONS.map((i) => `${prefix}${i}`).join(', ')} ` +
-        `(variables ${INTEGRATIONS.map(envVariableFor).join(', ')})`,
+      `${name}: the env source knows only ${known.map((i) => `${prefix}${i}`).join(', ')} ` +
+        `(variables ${known.map(envVariableFor).join(', ')})`,
     );
   }
   return integration;

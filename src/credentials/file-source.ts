@@ -1,6 +1,5 @@
 import { readFile as fsReadFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { INTEGRATIONS, type IntegrationName } from '../config.js';
 import { decryptSecretFile, type SecretFileEntry, SecretFileError } from './secret-file.js';
 import type { SecretValue } from './secret-value.js';
 import {
@@ -19,6 +18,8 @@ export interface FileSourceOptions {
   key: SecretValue<Buffer>;
   /** OPSBOT_SECRET_PREFIX: secret names are `<prefix><integration>`, as for Secrets Manager. */
   prefix?: string;
+  /** The secrets opsbot knows (the catalog's names); any other name is not found. */
+  names: readonly string[];
   /** Reads the whole file (tests inject failures). Defaults to fs.promises.readFile. */
   readFile?: (path: string, options: { signal?: AbortSignal }) => Promise<Buffer>;
 }
@@ -39,7 +40,7 @@ export function createFileSource(options: FileSourceOptions): SecretSource {
   const read = options.readFile ?? ((p, { signal }) => fsReadFile(p, signal ? { signal } : {}));
 
   async function load(name: string, signal: AbortSignal | undefined): Promise<SecretFileEntry> {
-    const integration = integrationOf(name, prefix);
+    const integration = integrationOf(name, prefix, options.names);
     let bytes: Buffer;
     try {
       if (signal?.aborted) throw signal.reason;
@@ -102,24 +103,19 @@ function arnOf(path: string, name: string): string {
   return `file:${path}#${name}`;
 }
 
-function integrationOf(name: string, prefix: string): IntegrationName {
-  const integration = integrationOfSecretName(name, prefix);
+function integrationOf(name: string, prefix: string, known: readonly string[]): string {
+  const integration = integrationOfSecretName(name, prefix, known);
   if (!integration) {
     throw new SecretSourceError(
       'not_found',
       name,
-      `${name}: the secrets file holds only ${INTEGRATIONS.map((i) => `${prefix}${i}`).join(', ')}`,
+      `${name}: the secrets file holds only ${known.map((i) => `${prefix}${i}`).join(', ')}`,
     );
   }
   return integration;
 }
 
-function readError(
-  name: string,
-  integration: IntegrationName,
-  path: string,
-  error: unknown,
-): SecretSourceError {
+function readError(name: string, integration: string, path: string, error: unknown): SecretSourceError {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'ENOENT' || code === 'ENOTDIR') {
     return new SecretSourceError(

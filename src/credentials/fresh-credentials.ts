@@ -1,21 +1,21 @@
-import type { IntegrationName } from '../config.js';
-import type { Integration } from '../integrations/integration.js';
 import type { Logger } from '../log.js';
 import { noteCredentialUse, type RequestScope } from '../request-scope.js';
 import { CredentialRejectedError } from './errors.js';
 import type { CredentialMetrics } from './metrics.js';
 import type { Credential, CredentialProvider } from './provider.js';
 
-/** Which client type each integration builds, e.g. `{ github: Octokit; jira: Version3Client }`. */
-export type ClientTypes = { [I in IntegrationName]?: unknown };
+/** How to build and judge the client of one secret (from the integration module). */
+export interface ClientFactory {
+  name: string;
+  title: string;
+  createClient(secret: unknown, credential: Credential): unknown;
+  isAuthFailure(error: unknown): boolean;
+  closeClient?(client: unknown): void;
+}
 
-export type IntegrationsOf<M extends ClientTypes> = {
-  [I in keyof M & IntegrationName]: Integration<I, M[I]>;
-};
-
-export interface FreshCredentialsOptions<M extends ClientTypes> {
+export interface FreshCredentialsOptions {
   provider: CredentialProvider;
-  integrations: Partial<IntegrationsOf<M>>;
+  factories: readonly ClientFactory[];
   metrics: CredentialMetrics;
   log: Logger;
 }
@@ -27,17 +27,20 @@ export interface FreshCredentialsOptions<M extends ClientTypes> {
  * secret version and rebuilt when the version changes.
  *
  * @example
- * const clients = new FreshCredentials({ provider, integrations: { github }, metrics, log });
- * const pulls = await clients.withFreshCredentials('github', (gh) => gh.rest.pulls.list({ owner, repo }));
+ * const clients = new FreshCredentials({ provider, factories: [github], metrics, log });
+ * const pulls = await clients.withFreshCredentials<Octokit, Pulls>('github', (gh) => gh.rest.pulls.list({ owner, repo }));
  */
-export class FreshCredentials<M extends ClientTypes> {
-  readonly #o: FreshCredentialsOptions<M>;
-  readonly #clients = new Map<IntegrationName, Map<string, unknown>>();
+export class FreshCredentials {
+  readonly #o: FreshCredentialsOptions;
+  readonly #factories = new Map<string, ClientFactory>();
+  readonly #clients = new Map<string, Map<string, unknown>>();
   readonly #unsubscribe: (() => void)[] = [];
 
-  constructor(options: FreshCredentialsOptions<M>) {
+  constructor(options: FreshCredentialsOptions) {
     this.#o = options;
-    for (const name of Object.keys(options.integrations) as (keyof M & IntegrationName)[]) {
+    for (const factory of options.factories) {
+      const { name } = factory;
+      this.#factories.set(name, factory);
       this.#unsubscribe.push(
         options.provider.onChange(name, ({ previous }) => {
           if (previous) this.#retire(name, previous.versionId);
@@ -51,9 +54,9 @@ export class FreshCredentials<M extends ClientTypes> {
    * if the credential is still rejected, a {@link CredentialRejectedError} (safe for Slack) is thrown
    * with the service's error as its cause. Other errors pass through untouched.
    */
-  async withFreshCredentials<I extends keyof M & IntegrationName, R>(
-    integration: I,
-    fn: (client: M[I], credential: Credential<I>) => Promise<R>,
+  async withFreshCredentials<C, R>(
+    integration: string,
+    fn: (client: C, credential: Credential) => Promise<R>,
     /** The request to note the credential versions on, for its audit record. */
     scope?: RequestScope,
   ): Promise<R> {
@@ -62,24 +65,24 @@ export class FreshCredentials<M extends ClientTypes> {
     const first = await provider.get(integration);
     noteCredentialUse(scope, integration, first.versionId);
     try {
-      return await fn(this.#clientFor(spec, first), first);
+      return await fn(this.#clientFor(spec, first) as C, first);
     } catch (error) {
       if (!spec.isAuthFailure(error)) throw error;
       await provider.refreshAfterAuthFailure(integration, first.versionId);
       const next = this.#retryCandidate(integration, first.versionId);
       if (!next) {
         metrics.authFailureRetry(integration, 'rejected');
-        throw new CredentialRejectedError(integration, first.name, { cause: error });
+        throw new CredentialRejectedError(spec.title, first.name, { cause: error });
       }
       noteCredentialUse(scope, integration, next.versionId);
       try {
-        const result = await fn(this.#clientFor(spec, next), next);
+        const result = await fn(this.#clientFor(spec, next) as C, next);
         metrics.authFailureRetry(integration, 'recovered');
         return result;
       } catch (retryError) {
         if (!spec.isAuthFailure(retryError)) throw retryError;
         metrics.authFailureRetry(integration, 'rejected');
-        throw new CredentialRejectedError(integration, first.name, { cause: retryError });
+        throw new CredentialRejectedError(spec.title, first.name, { cause: retryError });
       }
     }
   }
@@ -92,7 +95,7 @@ export class FreshCredentials<M extends ClientTypes> {
     }
   }
 
-  #retryCandidate<I extends IntegrationName>(integration: I, rejected: string): Credential<I> | undefined {
+  #retryCandidate(integration: string, rejected: string): Credential | undefined {
     const { provider } = this.#o;
     const current = provider.current(integration);
     if (current.versionId !== rejected) return current;
@@ -100,18 +103,13 @@ export class FreshCredentials<M extends ClientTypes> {
     return pending && pending.versionId !== rejected ? pending : undefined;
   }
 
-  #spec<I extends keyof M & IntegrationName>(integration: I): Integration<I, M[I]> {
-    const spec = (this.#o.integrations as Partial<Record<IntegrationName, Integration<I, M[I]>>>)[
-      integration
-    ];
+  #spec(integration: string): ClientFactory {
+    const spec = this.#factories.get(integration);
     if (!spec) throw new Error(`no integration registered for ${integration}`);
     return spec;
   }
 
-  #clientFor<I extends keyof M & IntegrationName>(
-    spec: Integration<I, M[I]>,
-    credential: Credential<I>,
-  ): M[I] {
+  #clientFor(spec: ClientFactory, credential: Credential): unknown {
     let byVersion = this.#clients.get(spec.name);
     if (!byVersion) {
       byVersion = new Map();
@@ -122,17 +120,15 @@ export class FreshCredentials<M extends ClientTypes> {
       // CURRENT, PENDING and a retiring one at most; anything older is dropped.
       while (byVersion.size > 3) this.#retire(spec.name, byVersion.keys().next().value as string);
     }
-    return byVersion.get(credential.versionId) as M[I];
+    return byVersion.get(credential.versionId);
   }
 
-  #retire(integration: IntegrationName, versionId: string): void {
+  #retire(integration: string, versionId: string): void {
     const byVersion = this.#clients.get(integration);
     const client = byVersion?.get(versionId);
     if (!byVersion || client === undefined) return;
     byVersion.delete(versionId);
-    const spec = (
-      this.#o.integrations as Partial<Record<IntegrationName, Integration<IntegrationName, unknown>>>
-    )[integration];
+    const spec = this.#factories.get(integration);
     try {
       spec?.closeClient?.(client);
     } catch (error) {

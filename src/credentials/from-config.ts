@@ -8,10 +8,13 @@ import { createEnvSource } from './env-source.js';
 import { createFileSource } from './file-source.js';
 import { type CredentialMetrics, createCredentialMetrics } from './metrics.js';
 import { CredentialProvider } from './provider.js';
+import type { SecretCatalog } from './secret-spec.js';
 import type { SecretSource } from './source.js';
 
 export interface CredentialsDeps {
   config: Pick<Config, 'secrets' | 'aws'>;
+  /** Every secret to load, with its shape (the integration registry's catalog). */
+  catalog: SecretCatalog;
   env: Env;
   log: Logger;
   redactor: SecretRedactor;
@@ -41,6 +44,7 @@ export function createCredentials(deps: CredentialsDeps): Credentials {
   });
   provider = new CredentialProvider({
     source,
+    catalog: deps.catalog,
     prefix: secrets.prefix,
     pollSeconds: secrets.pollSeconds,
     maxStaleSeconds: secrets.maxStaleSeconds,
@@ -65,9 +69,14 @@ function createSource(deps: CredentialsDeps): SecretSource {
     case 'file': {
       if (!secrets.file)
         throw new Error('the file source needs OPSBOT_SECRET_FILE and OPSBOT_SECRET_FILE_KEY');
-      return createFileSource({ path: secrets.file.path, key: secrets.file.key, prefix: secrets.prefix });
+      return createFileSource({
+        path: secrets.file.path,
+        key: secrets.file.key,
+        prefix: secrets.prefix,
+        names: [...deps.catalog.keys()],
+      });
     }
     case 'env':
-      return createEnvSource({ env: deps.env, prefix: secrets.prefix });
+      return createEnvSource({ env: deps.env, prefix: secrets.prefix, names: [...deps.catalog.keys()] });
   }
 }

@@ -1,11 +1,9 @@
 import type { AuditSink } from '../audit/sink.js';
 import type { Clock, Random } from '../clock.js';
-import type { IntegrationName } from '../config.js';
 import type { Logger, SecretRedactor } from '../log.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, fullJitterDelay, jitteredInterval } from './backoff.js';
 import { CredentialUnavailableError } from './errors.js';
 import type { CredentialMetrics, RefreshOutcome } from './metrics.js';
-import { parseSecret, sensitiveValues } from './schemas.js';
 import {
   type Credential,
   type CredentialChange,
@@ -17,6 +15,7 @@ import {
   unusableReason,
   versionWithStage,
 } from './secret-entry.js';
+import { parseSecret, type SecretCatalog, sensitiveValues } from './secret-spec.js';
 import { SecretValue } from './secret-value.js';
 import { type SecretSource, SecretSourceError, STAGE } from './source.js';
 
@@ -24,6 +23,8 @@ export type { Credential, CredentialChange } from './secret-entry.js';
 
 export interface CredentialProviderOptions {
   source: SecretSource;
+  /** Every secret opsbot knows, with its shape (from the integration registry). */
+  catalog: SecretCatalog;
   prefix: string;
   /** Seconds between DescribeSecret polls per secret (spread ±20%). */
   pollSeconds: number;
@@ -64,7 +65,7 @@ export class CredentialProvider {
     random: Random;
     backoff: BackoffPolicy;
   };
-  readonly #entries = new Map<IntegrationName, Entry>();
+  readonly #entries = new Map<string, Entry>();
   readonly #abort = new AbortController();
 
   constructor(options: CredentialProviderOptions) {
@@ -82,7 +83,7 @@ export class CredentialProvider {
    * Starts polling `integrations` and waits for each first load to finish or fail (never longer than
    * the first-read deadline). Failures are logged and retried in the background; see {@link isLoaded}.
    */
-  async start(integrations: readonly IntegrationName[]): Promise<void> {
+  async start(integrations: readonly string[] = [...this.#o.catalog.keys()]): Promise<void> {
     const loads = integrations.map((integration) => {
       const entry = this.#entry(integration);
       return this.#withDeadline(entry, this.#refresh(entry)).catch(() => undefined);
@@ -106,13 +107,13 @@ export class CredentialProvider {
   }
 
   /** Whether a usable CURRENT value is cached (what `/readyz` checks for required secrets). */
-  isLoaded(integration: IntegrationName): boolean {
+  isLoaded(integration: string): boolean {
     const entry = this.#entries.get(integration);
     return entry !== undefined && this.#usable(entry) === undefined;
   }
 
   /** Whether the integration's secret exists (false only once the source said it does not). */
-  isConfigured(integration: IntegrationName): boolean {
+  isConfigured(integration: string): boolean {
     return this.#entries.get(integration)?.failure?.kind !== 'not_found';
   }
 
@@ -120,7 +121,7 @@ export class CredentialProvider {
    * The cached CURRENT credential, synchronously: the warm path of every call. Throws a
    * UserFacingError when there is none, or when it may no longer be used.
    */
-  current<I extends IntegrationName>(integration: I): Credential<I> {
+  current<S = unknown>(integration: string): Credential<S> {
     const entry = this.#entry(integration);
     const problem = this.#usable(entry);
     if (problem) {
@@ -128,44 +129,44 @@ export class CredentialProvider {
       throw problem;
     }
     this.#o.metrics.read(integration, 'hit');
-    return entry.versions.get(entry.labels.current as string) as Credential<I>;
+    return entry.versions.get(entry.labels.current as string) as Credential<S>;
   }
 
   /**
    * The CURRENT credential; on a cold cache, loads it (one source call however many readers wait)
    * within the first-read deadline. Never waits on a refresh once a value is cached.
    */
-  async get<I extends IntegrationName>(integration: I): Promise<Credential<I>> {
+  async get<S = unknown>(integration: string): Promise<Credential<S>> {
     const entry = this.#entry(integration);
-    if (this.#usable(entry) === undefined) return this.current(integration);
+    if (this.#usable(entry) === undefined) return this.current<S>(integration);
     const cold = entry.labels.current === undefined;
     const coolingDown = this.#o.clock.now() - entry.checkedAt < this.#o.forcedRefreshIntervalMs;
     if (cold && (entry.refreshing || !coolingDown)) {
       this.#o.metrics.read(integration, 'miss');
       await this.#withDeadline(entry, this.#refresh(entry));
     }
-    return this.current(integration);
+    return this.current<S>(integration);
   }
 
   /** The pending credential (AWSPENDING), if one is loaded and differs from CURRENT. */
-  pending<I extends IntegrationName>(integration: I): Credential<I> | undefined {
+  pending<S = unknown>(integration: string): Credential<S> | undefined {
     const entry = this.#entries.get(integration);
     const id = entry?.labels.pending;
-    return id ? (entry?.versions.get(id) as Credential<I> | undefined) : undefined;
+    return id ? (entry?.versions.get(id) as Credential<S> | undefined) : undefined;
   }
 
   /**
    * Credentials an inbound request may be signed with, in order: CURRENT, PENDING, then PREVIOUS
    * for one hour after a change. Empty when CURRENT may not be used.
    */
-  inboundCandidates<I extends IntegrationName>(integration: I): Credential<I>[] {
+  inboundCandidates<S = unknown>(integration: string): Credential<S>[] {
     const entry = this.#entries.get(integration);
     if (!entry || this.#usable(entry)) return [];
     const ids = [entry.labels.current, entry.labels.pending];
     if (this.#o.clock.now() < entry.previousUntil) ids.push(entry.labels.previous);
     return ids
       .filter((id): id is string => id !== undefined)
-      .map((id) => entry.versions.get(id) as Credential<I>)
+      .map((id) => entry.versions.get(id) as Credential<S>)
       .filter(Boolean);
   }
 
@@ -175,7 +176,7 @@ export class CredentialProvider {
    * check per 5 s per rejected version, so a revoked credential cannot turn traffic into a storm of
    * DescribeSecret calls, while each new rotation is still picked up within one request.
    */
-  async refreshAfterAuthFailure(integration: IntegrationName, rejectedVersionId: string): Promise<void> {
+  async refreshAfterAuthFailure(integration: string, rejectedVersionId: string): Promise<void> {
     const entry = this.#entry(integration);
     if (entry.labels.current !== rejectedVersionId) return;
     if (entry.refreshing) {
@@ -191,10 +192,7 @@ export class CredentialProvider {
   }
 
   /** Subscribes to CURRENT changes of one integration; returns the unsubscribe function. */
-  onChange<I extends IntegrationName>(
-    integration: I,
-    listener: (change: CredentialChange<I>) => void,
-  ): () => void {
+  onChange<S = unknown>(integration: string, listener: (change: CredentialChange<S>) => void): () => void {
     const entry = this.#entry(integration);
     const wrapped = listener as (change: CredentialChange) => void;
     entry.listeners.add(wrapped);
@@ -202,14 +200,31 @@ export class CredentialProvider {
   }
 
   /** The secret's name for an integration (`<prefix><integration>`). */
-  secretName(integration: IntegrationName): string {
+  secretName(integration: string): string {
     return `${this.#o.prefix}${integration}`;
   }
 
-  #entry(integration: IntegrationName): Entry {
+  /** The secrets this provider knows (the catalog's names). */
+  names(): string[] {
+    return [...this.#o.catalog.keys()];
+  }
+
+  /** How users and operators call the service a secret belongs to (`GitHub`). */
+  titleOf(integration: string): string {
+    return this.#o.catalog.get(integration)?.title ?? integration;
+  }
+
+  /** The field of a secret that verifies inbound requests (`signingSecret`), if it has one. */
+  inboundField(integration: string): string | undefined {
+    return this.#o.catalog.get(integration)?.inbound;
+  }
+
+  #entry(integration: string): Entry {
     let entry = this.#entries.get(integration);
     if (!entry) {
-      entry = newEntry(integration, this.secretName(integration));
+      const spec = this.#o.catalog.get(integration);
+      if (!spec) throw new Error(`no secret named "${integration}" is registered`);
+      entry = newEntry(spec, this.secretName(integration));
       this.#entries.set(integration, entry);
     }
     return entry;
@@ -235,7 +250,7 @@ export class CredentialProvider {
       const timeout = () =>
         reject(
           new CredentialUnavailableError(
-            entry.integration,
+            entry.spec.title,
             `the secret store did not answer within ${seconds} s. Try again in a minute; if it keeps ` +
               'happening, ask an opsbot admin to check /readyz and the logs.',
           ),
@@ -321,10 +336,10 @@ export class CredentialProvider {
     this.#o.metrics.sourceCall('GetSecretValue');
     const version = await this.#o.source.getVersion(entry.name, versionId, { signal: this.#abort.signal });
     const text = version.secretString.reveal();
-    const parsed = parseSecret(entry.integration, text);
+    const parsed = parseSecret(entry.spec, text);
     if (!parsed.ok) throw new MalformedSecretError(entry.name, versionId, parsed.problems);
     // Register before anything can log it.
-    for (const value of sensitiveValues(entry.integration, parsed.value)) this.#o.redactor.register(value);
+    for (const value of sensitiveValues(entry.spec, parsed.value)) this.#o.redactor.register(value);
     const credential: Credential = {
       integration: entry.integration,
       name: entry.name,

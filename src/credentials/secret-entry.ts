@@ -1,31 +1,32 @@
-import type { IntegrationName } from '../config.js';
 import { CredentialUnavailableError, IntegrationNotConfiguredError } from './errors.js';
 import type { RefreshOutcome } from './metrics.js';
-import type { SecretShapes } from './schemas.js';
+import type { SecretSpec } from './secret-spec.js';
 import type { SecretValue } from './secret-value.js';
 import { SecretSourceError } from './source.js';
 
-/** One loaded version of an integration's secret. The value is wrapped: it prints as `[REDACTED]`. */
-export interface Credential<I extends IntegrationName = IntegrationName> {
-  integration: I;
+/** One loaded version of a secret. The value is wrapped: it prints as `[REDACTED]`. */
+export interface Credential<S = unknown> {
+  /** The catalog name: `github`. */
+  integration: string;
   /** The secret's name, `<prefix><integration>`. */
   name: string;
   arn: string;
   versionId: string;
-  value: SecretValue<SecretShapes[I]>;
+  value: SecretValue<S>;
 }
 
-export interface CredentialChange<I extends IntegrationName = IntegrationName> {
-  integration: I;
-  previous: Credential<I> | undefined;
-  current: Credential<I>;
+export interface CredentialChange<S = unknown> {
+  integration: string;
+  previous: Credential<S> | undefined;
+  current: Credential<S>;
 }
 
 export type Failure = { kind: SecretSourceError['kind']; message: string; problems?: readonly string[] };
 
 /** What the provider knows about one integration's secret. */
 export interface SecretEntry {
-  integration: IntegrationName;
+  integration: string;
+  spec: SecretSpec;
   name: string;
   arn: string;
   /** At most three: CURRENT, PENDING and PREVIOUS, keyed by version id. */
@@ -47,9 +48,10 @@ export interface SecretEntry {
   listeners: Set<(change: CredentialChange) => void>;
 }
 
-export function newEntry(integration: IntegrationName, name: string): SecretEntry {
+export function newEntry(spec: SecretSpec, name: string): SecretEntry {
   return {
-    integration,
+    integration: spec.name,
+    spec,
     name,
     arn: name,
     versions: new Map(),
@@ -75,7 +77,8 @@ const MAX_PROBLEMS_SHOWN = 3;
  * network) is tolerated until the value has gone unconfirmed for longer than `maxStaleMs`.
  */
 export function unusableReason(entry: SecretEntry, now: number, maxStaleMs: number): Error | undefined {
-  const { integration, failure } = entry;
+  const { failure } = entry;
+  const integration = entry.spec.title;
   if (failure?.kind === 'not_found') return new IntegrationNotConfiguredError(integration, entry.name);
   if (failure?.kind === 'access_denied') {
     return new CredentialUnavailableError(

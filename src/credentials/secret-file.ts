@@ -2,8 +2,8 @@ import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
-import { INTEGRATIONS, type IntegrationName } from '../config.js';
 import { ErrorCode, OpsbotError } from '../errors.js';
+import { SECRET_NAME } from './secret-spec.js';
 import { SecretValue } from './secret-value.js';
 
 /**
@@ -40,7 +40,8 @@ export interface SecretFileEntry {
 }
 
 export interface SecretFileDocument {
-  secrets: Partial<Record<IntegrationName, SecretFileEntry>>;
+  /** By secret name (`slack`, `github`…). */
+  secrets: Partial<Record<string, SecretFileEntry>>;
 }
 
 /**
@@ -83,7 +84,7 @@ export function emptyDocument(): SecretFileDocument {
  */
 export function setSecret(
   doc: SecretFileDocument,
-  integration: IntegrationName,
+  integration: string,
   value: SecretValue<string>,
   now: Date,
 ): SecretFileDocument {
@@ -99,7 +100,7 @@ export function setSecret(
  * @example
  * doc = removeSecret(doc, 'jira'); // opsbot then reports jira as not configured
  */
-export function removeSecret(doc: SecretFileDocument, integration: IntegrationName): SecretFileDocument {
+export function removeSecret(doc: SecretFileDocument, integration: string): SecretFileDocument {
   const secrets = { ...doc.secrets };
   delete secrets[integration];
   return { secrets };
@@ -208,7 +209,7 @@ function headerAad(): Buffer {
 
 function serialize(doc: SecretFileDocument): Buffer {
   const secrets: Record<string, unknown> = {};
-  for (const integration of INTEGRATIONS) {
+  for (const integration of Object.keys(doc.secrets).sort()) {
     const entry = doc.secrets[integration];
     if (!entry) continue;
     secrets[integration] = {
@@ -290,12 +291,14 @@ const versionSchema = z.strictObject({
 });
 const entrySchema = z.strictObject({ current: versionSchema, previous: versionSchema.optional() });
 const documentSchema = z.strictObject({
-  secrets: z.strictObject(
-    Object.fromEntries(INTEGRATIONS.map((i) => [i, entrySchema.optional()])) as Record<
-      IntegrationName,
-      z.ZodOptional<typeof entrySchema>
-    >,
-  ),
+  // Names are checked before anything is reported by path: a key in the decrypted document is plaintext.
+  secrets: z
+    .record(z.string(), z.unknown())
+    .refine((r) => Object.keys(r).length <= 50 && Object.keys(r).every((k) => SECRET_NAME.test(k)), {
+      error: 'secret names must be short lowercase names (letters, digits, -), at most 50 of them',
+      abort: true,
+    })
+    .pipe(z.record(z.string(), entrySchema)),
 });
 
 function parseDocument(plaintext: Buffer): SecretFileDocument {
@@ -313,7 +316,7 @@ function parseDocument(plaintext: Buffer): SecretFileDocument {
   }
   const secrets: SecretFileDocument['secrets'] = {};
   for (const [integration, entry] of Object.entries(result.data.secrets)) {
-    if (entry) secrets[integration as IntegrationName] = entry;
+    if (entry) secrets[integration] = entry;
   }
   return { secrets };
 }

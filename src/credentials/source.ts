@@ -1,4 +1,4 @@
-import { INTEGRATIONS, type IntegrationName, type SecretSourceKind } from '../config.js';
+import type { SecretSourceKind } from '../config.js';
 import type { SecretValue } from './secret-value.js';
 
 /** The staging labels opsbot acts on; Secrets Manager allows others, which are ignored. */
@@ -65,8 +65,12 @@ export class SecretSourceError extends Error {
   }
 }
 
-/** The integration a secret name `<prefix><integration>` stands for, or undefined. */
-export function integrationOfSecretName(name: string, prefix: string): IntegrationName | undefined {
+/** The known secret a name `<prefix><integration>` stands for, or undefined. */
+export function integrationOfSecretName(
+  name: string,
+  prefix: string,
+  known: readonly string[],
+): string | undefined {
   const rest = name.startsWith(prefix) ? name.slice(prefix.length) : undefined;
-  return INTEGRATIONS.find((i) => i === rest);
+  return known.find((i) => i === rest);
 }

@@ -1,8 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Credential, CredentialProvider } from './provider.js';
-import { INBOUND_FIELDS } from './schemas.js';
-
-export type InboundIntegration = keyof typeof INBOUND_FIELDS;
 
 export type InboundMatch = { ok: true; versionId: string } | { ok: false };
 
@@ -22,8 +19,11 @@ export function constantTimeEquals(a: string | Buffer, b: string | Buffer): bool
  * The inbound secrets a request may be checked against, in order: CURRENT, PENDING, then PREVIOUS
  * for one hour after a change (so senders that have not picked up a rotation yet are not refused).
  */
-export function inboundSecrets(provider: CredentialProvider, integration: InboundIntegration): string[] {
-  const field = INBOUND_FIELDS[integration];
+export function inboundSecrets(
+  provider: Pick<CredentialProvider, 'inboundCandidates' | 'inboundField'>,
+  integration: string,
+): string[] {
+  const field = inboundFieldOf(provider, integration);
   return provider
     .inboundCandidates(integration)
     .map((credential: Credential) => (credential.value.reveal() as Record<string, unknown>)[field])
@@ -39,14 +39,14 @@ export function inboundSecrets(provider: CredentialProvider, integration: Inboun
  * if (!match.ok) return sendJson(res, 401, { error: 'bad webhook secret' });
  */
 export function verifyInboundSecret(
-  provider: CredentialProvider,
-  integration: InboundIntegration,
+  provider: Pick<CredentialProvider, 'inboundCandidates' | 'inboundField'>,
+  integration: string,
   presented: string | undefined,
 ): InboundMatch {
   if (typeof presented !== 'string' || presented.length === 0 || presented.length > 4_096)
     return { ok: false };
+  const field = inboundFieldOf(provider, integration);
   const candidates = provider.inboundCandidates(integration);
-  const field = INBOUND_FIELDS[integration];
   let matched: string | undefined;
   for (const credential of candidates) {
     const value = (credential.value.reveal() as Record<string, unknown>)[field];
@@ -55,4 +55,10 @@ export function verifyInboundSecret(
     }
   }
   return matched === undefined ? { ok: false } : { ok: true, versionId: matched };
+}
+
+function inboundFieldOf(provider: Pick<CredentialProvider, 'inboundField'>, integration: string): string {
+  const field = provider.inboundField(integration);
+  if (!field) throw new Error(`the ${integration} secret declares no inbound field`);
+  return field;
 }

@@ -1,9 +1,11 @@
 import { createAppAuth } from '@octokit/auth-app';
 import { Octokit } from '@octokit/rest';
 import type { Clock } from '../clock.js';
-import type { GitHubSecret } from '../credentials/schemas.js';
-import { ErrorCode, UserFacingError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { type RateLimitPolicy, type RateLimits, retryAfterMs } from './rate-limits.js';
+
+/** A GitHub App (`appId`, `installationId`, `privateKey`) or a fine-grained token. */
+export type GitHubSecret = { appId: string; installationId: string; privateKey: string } | { token: string };
 
 export type GitHubPermission = 'pull_requests' | 'checks' | 'issues' | 'actions' | 'metadata';
 
@@ -14,28 +16,13 @@ export interface GitHubAccess {
   permissions: Partial<Record<GitHubPermission, 'read' | 'write'>>;
 }
 
-/** GitHub asked us to wait longer than a user should: say so, with when to try again. */
-export class GitHubRateLimitedError extends UserFacingError {
-  constructor(
-    readonly waitMs: number,
-    readonly until: Date,
-    options?: { cause?: unknown },
-  ) {
-    const minutes = Math.ceil(waitMs / 60_000);
-    super(
-      `GitHub asks opsbot to wait before calling it again (rate limit): try again in ${
-        waitMs < 90_000 ? `${Math.ceil(waitMs / 1_000)} s` : `${minutes} minutes`
-      }, after ${until.toISOString().slice(11, 16)} UTC.`,
-      { code: ErrorCode.RateLimited, ...options },
-    );
-  }
-}
-
 export interface GitHubClientDeps {
   /** `OPSBOT_GITHUB_API_URL`: GitHub Enterprise Server (`https://ghe.example.com/api/v3`), the sandbox. */
   apiUrl?: string;
   clock: Clock;
   log: Logger;
+  /** The app's shared rate limits: GitHub's waits are kept per repository. */
+  rateLimits: RateLimits;
   /** Longest rate-limit wait taken silently before telling the user (5 s). */
   maxWaitMs?: number;
 }
@@ -56,8 +43,8 @@ type Response<T> = { data: T; status: number };
  * installation token per repository and permission set on demand, caches it until 5 minutes before
  * its `expires_at` (auth-app's own cache assumes 59 minutes), and on a 401 forces a fresh token once
  * before giving up (auth-app never re-mints on a 401). With a fine-grained PAT it uses the token.
- * Rate limits: short waits (Retry-After, x-ratelimit-reset) are taken and retried once; longer ones
- * become a {@link GitHubRateLimitedError} telling the user when to try again.
+ * Rate limits: short waits (Retry-After, x-ratelimit-reset) are taken and retried once, per
+ * repository; longer ones become a RateLimitedError telling the user when to try again.
  */
 export class GitHubClient {
   readonly #octokit: Octokit;
@@ -66,10 +53,12 @@ export class GitHubClient {
   readonly #deps: GitHubClientDeps;
   readonly #tokens = new Map<string, CachedToken>();
   readonly #minting = new Map<string, Promise<CachedToken>>();
+  readonly #policy: RateLimitPolicy;
   mints = 0;
 
   constructor(secret: GitHubSecret, deps: GitHubClientDeps) {
     this.#deps = deps;
+    this.#policy = { ...githubRateLimits, maxWaitMs: deps.maxWaitMs ?? githubRateLimits.maxWaitMs };
     const quiet = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
     this.#octokit = new Octokit({
       ...(deps.apiUrl ? { baseUrl: deps.apiUrl.replace(/\/$/, '') } : {}),
@@ -98,36 +87,27 @@ export class GitHubClient {
     params: Record<string, unknown>,
     access: GitHubAccess,
   ): Promise<Response<T>> {
-    let token = await this.#token(access, false);
+    const key = `github:${access.owner}/${access.repo}`.toLowerCase();
+    // A repository GitHub asked us to leave alone is not called at all, not even to mint a token.
+    const send = (force: boolean) =>
+      this.#deps.rateLimits.run(key, this.#policy, async () =>
+        this.#send<T>(route, params, await this.#token(access, force)),
+      );
     try {
-      return await this.#send<T>(route, params, token);
+      return await send(false);
     } catch (error) {
       if (statusOf(error) !== 401 || !this.#appAuth) throw error;
       // An installation token can die before its expiry (revoked, key rotated): mint once more.
-      token = await this.#token(access, true);
-      return this.#send<T>(route, params, token);
+      return send(true);
     }
   }
 
   async #send<T>(route: string, params: Record<string, unknown>, token: string): Promise<Response<T>> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const response = await this.#octokit.request(route, {
-          ...params,
-          headers: { authorization: `token ${token}` },
-        });
-        return response as unknown as Response<T>;
-      } catch (error) {
-        const waitMs = rateLimitWait(error, this.#deps.clock.now());
-        if (waitMs === undefined) throw error;
-        const until = new Date(this.#deps.clock.now() + waitMs);
-        if (attempt > 1 || waitMs > (this.#deps.maxWaitMs ?? 5_000)) {
-          throw new GitHubRateLimitedError(waitMs, until, { cause: error });
-        }
-        this.#deps.log.info({ waitMs }, 'GitHub rate limit: waiting before one retry');
-        await new Promise<void>((resolve) => this.#deps.clock.schedule(resolve, waitMs));
-      }
-    }
+    const response = await this.#octokit.request(route, {
+      ...params,
+      headers: { authorization: `token ${token}` },
+    });
+    return response as unknown as Response<T>;
   }
 
   async #token(access: GitHubAccess, force: boolean): Promise<string> {
@@ -174,8 +154,8 @@ export function rateLimitWait(error: unknown, nowMs: number): number | undefined
   if (status !== 403 && status !== 429) return undefined;
   const e = error as { response?: { headers?: Record<string, string | undefined> }; message?: string };
   const headers = e.response?.headers ?? {};
-  const retryAfter = Number(headers['retry-after']);
-  if (Number.isFinite(retryAfter) && retryAfter >= 0) return Math.max(1, retryAfter) * 1_000;
+  const retryAfter = retryAfterMs(headers['retry-after']);
+  if (retryAfter !== undefined) return retryAfter;
   if (headers['x-ratelimit-remaining'] === '0') {
     const reset = Number(headers['x-ratelimit-reset']);
     if (Number.isFinite(reset)) return Math.max(1_000, reset * 1_000 - nowMs);
@@ -183,3 +163,11 @@ export function rateLimitWait(error: unknown, nowMs: number): number | undefined
   if (/secondary rate limit/i.test(e.message ?? '')) return 60_000;
   return undefined;
 }
+
+/** GitHub's primary and secondary rate limits: waits of up to 5 s are taken, with one retry. */
+export const githubRateLimits: RateLimitPolicy = {
+  service: 'GitHub',
+  maxWaitMs: 5_000,
+  maxAttempts: 2,
+  waitOf: rateLimitWait,
+};

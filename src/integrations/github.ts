@@ -1,10 +1,34 @@
-import type { Clock } from '../clock.js';
-import type { FreshCredentials } from '../credentials/fresh-credentials.js';
+import type { components } from '@octokit/openapi-types';
+import { z } from 'zod';
+import { idText, secretText } from '../credentials/secret-spec.js';
 import { UserFacingError } from '../errors.js';
-import type { Logger } from '../log.js';
 import type { RequestScope } from '../request-scope.js';
-import { type GitHubAccess, GitHubClient, type GitHubPermission, statusOf } from './github-client.js';
-import type { Integration } from './integration.js';
+import {
+  type GitHubAccess,
+  GitHubClient,
+  type GitHubPermission,
+  type GitHubSecret,
+  statusOf,
+} from './github-client.js';
+import { type CredentialedCalls, secretIntegration } from './integration.js';
+
+declare module './integration.js' {
+  interface IntegrationApis {
+    github: GitHubApi;
+  }
+}
+
+const githubAppSchema = z.object({
+  appId: idText('appId'),
+  installationId: idText('installationId'),
+  privateKey: secretText('privateKey').regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, {
+    error: 'privateKey: expected a PEM private key (-----BEGIN … PRIVATE KEY-----)',
+  }),
+});
+const githubTokenSchema = z.object({ token: secretText('token') });
+export const githubSecretSchema: z.ZodType<GitHubSecret> = z.union([githubAppSchema, githubTokenSchema], {
+  error: 'expected either appId, installationId and privateKey (a GitHub App) or token',
+});
 
 export interface RepoRef {
   owner: string;
@@ -76,38 +100,53 @@ export interface GitHubApi {
   rerunFailedJobs(repo: RepoRef, runId: number, scope?: RequestScope): Promise<void>;
 }
 
-export interface GitHubDeps {
-  apiUrl?: string;
-  clock: Clock;
-  log: Logger;
-}
-
-/** The GitHub integration: a {@link GitHubClient} per version of the `github` secret. */
-export function githubIntegration(deps: GitHubDeps): Integration<'github', GitHubClient> {
-  return {
+/**
+ * GitHub: a {@link GitHubClient} per version of the `github` secret, minting installation tokens
+ * narrowed to one repository and the permissions of each call. "Bad credentials" (a revoked PAT, or
+ * an App JWT signed with a key GitHub no longer has) takes the shared refresh-and-retry path.
+ */
+export const github = secretIntegration({
+  kind: 'secret',
+  name: 'github',
+  title: 'GitHub',
+  secret: {
     name: 'github',
-    createClient: (secret) => new GitHubClient(secret, deps),
-    // "Bad credentials": a revoked PAT, or an app JWT signed with a key GitHub no longer has.
-    isAuthFailure: (error) => statusOf(error) === 401,
-  };
-}
+    title: 'GitHub',
+    schema: githubSecretSchema,
+    // A GitHub secret is either kind: report the fields of the one it was meant to be, not the union.
+    schemaFor: (data) => ('token' in data ? githubTokenSchema : githubAppSchema),
+    sensitive: ['privateKey', 'token'],
+  },
+  createClient: (secret: GitHubSecret, deps) =>
+    new GitHubClient(secret, {
+      clock: deps.clock,
+      log: deps.log,
+      rateLimits: deps.rateLimits,
+      ...(deps.config.github.apiUrl ? { apiUrl: deps.config.github.apiUrl } : {}),
+    }),
+  isAuthFailure: (error) => statusOf(error) === 401,
+  createApi: (calls) => createGitHubApi(calls),
+});
 
-type Json = Record<string, unknown>;
+type Schemas = components['schemas'];
+type Pull = Schemas['pull-request-simple'] | Schemas['pull-request'];
+type Issue = Schemas['issue'];
+type Review = Schemas['pull-request-review'];
+type CheckRun = Schemas['check-run'];
+type WorkflowRun = Schemas['workflow-run'];
+type Params = Record<string, unknown>;
 
-export function createGitHubApi(
-  clients: Pick<FreshCredentials<{ github: GitHubClient }>, 'withFreshCredentials'>,
-): GitHubApi {
+export function createGitHubApi(calls: CredentialedCalls<GitHubClient>): GitHubApi {
   const call = async <T>(
     method: 'GET' | 'POST',
     path: string,
-    params: Json,
+    params: Params,
     ref: RepoRef,
     permissions: GitHubAccess['permissions'],
     scope: RequestScope | undefined,
   ): Promise<T> => {
     try {
-      const response = await clients.withFreshCredentials(
-        'github',
+      const response = await calls.run(
         (client) =>
           client.request<T>(
             `${method} ${path}`,
@@ -126,7 +165,7 @@ export function createGitHubApi(
   return {
     async listPulls(repo, { state, limit, author }, scope) {
       // The pulls API cannot filter by author: read one bounded page and filter it.
-      const pulls = await call<Json[]>(
+      const pulls = await call<Schemas['pull-request-simple'][]>(
         'GET',
         '/repos/{owner}/{repo}/pulls',
         { state, per_page: author ? 100 : limit, sort: 'updated', direction: 'desc' },
@@ -141,7 +180,7 @@ export function createGitHubApi(
     },
     async getPull(ref, scope) {
       const permissions = { pull_requests: 'read' as const, checks: 'read' as const };
-      const pull = await call<Json>(
+      const pull = await call<Schemas['pull-request']>(
         'GET',
         '/repos/{owner}/{repo}/pulls/{pull_number}',
         { pull_number: ref.number },
@@ -149,9 +188,8 @@ export function createGitHubApi(
         permissions,
         scope,
       );
-      const head = (pull.head ?? {}) as { sha?: string };
       const [reviews, checks] = await Promise.all([
-        call<Json[]>(
+        call<Review[]>(
           'GET',
           '/repos/{owner}/{repo}/pulls/{pull_number}/reviews',
           { pull_number: ref.number, per_page: 100 },
@@ -159,10 +197,10 @@ export function createGitHubApi(
           permissions,
           scope,
         ),
-        call<{ check_runs?: Json[] }>(
+        call<{ check_runs: CheckRun[] }>(
           'GET',
           '/repos/{owner}/{repo}/commits/{ref}/check-runs',
-          { ref: head.sha ?? '', per_page: 100 },
+          { ref: pull.head.sha, per_page: 100 },
           ref,
           permissions,
           scope,
@@ -177,7 +215,7 @@ export function createGitHubApi(
       };
     },
     async getIssue(ref, scope) {
-      const issue = await call<Json>(
+      const issue = await call<Issue>(
         'GET',
         '/repos/{owner}/{repo}/issues/{issue_number}',
         { issue_number: ref.number },
@@ -188,7 +226,7 @@ export function createGitHubApi(
       return issueDetail(issue);
     },
     async createIssue(repo, { title, body, labels }, scope) {
-      const issue = await call<Json>(
+      const issue = await call<Issue>(
         'POST',
         '/repos/{owner}/{repo}/issues',
         { title, ...(body ? { body } : {}), ...(labels?.length ? { labels } : {}) },
@@ -199,7 +237,7 @@ export function createGitHubApi(
       return issueDetail(issue);
     },
     async listRuns(repo, { branch, limit }, scope) {
-      const runs = await call<{ workflow_runs?: Json[] }>(
+      const runs = await call<{ workflow_runs: WorkflowRun[] }>(
         'GET',
         '/repos/{owner}/{repo}/actions/runs',
         { per_page: limit, ...(branch ? { branch } : {}) },
@@ -209,12 +247,12 @@ export function createGitHubApi(
       );
       return (runs.workflow_runs ?? []).slice(0, limit).map((r) => ({
         id: Number(r.id),
-        name: String(r.name ?? 'workflow'),
-        branch: String(r.head_branch ?? ''),
-        status: String(r.status ?? ''),
-        conclusion: typeof r.conclusion === 'string' ? r.conclusion : null,
-        runNumber: Number(r.run_number ?? 0),
-        url: String(r.html_url ?? ''),
+        name: r.name ?? 'workflow',
+        branch: r.head_branch ?? '',
+        status: r.status ?? '',
+        conclusion: r.conclusion,
+        runNumber: r.run_number,
+        url: r.html_url,
       }));
     },
     async rerunFailedJobs(repo, runId, scope) {
@@ -230,38 +268,37 @@ export function createGitHubApi(
   };
 }
 
-function pullSummary(p: Json): PullSummary {
+function pullSummary(p: Pull): PullSummary {
   return {
-    number: Number(p.number),
-    title: String(p.title ?? ''),
-    author: String((p.user as Json | undefined)?.login ?? 'ghost'),
+    number: p.number,
+    title: p.title,
+    author: p.user?.login ?? 'ghost',
     state: p.state === 'closed' ? 'closed' : 'open',
     draft: p.draft === true,
-    url: String(p.html_url ?? ''),
-    updatedAt: String(p.updated_at ?? ''),
+    url: p.html_url,
+    updatedAt: p.updated_at,
   };
 }
 
-function issueDetail(i: Json): IssueDetail {
+function issueDetail(i: Issue): IssueDetail {
   return {
-    number: Number(i.number),
-    title: String(i.title ?? ''),
-    author: String((i.user as Json | undefined)?.login ?? 'ghost'),
+    number: i.number,
+    title: i.title,
+    author: i.user?.login ?? 'ghost',
     state: i.state === 'closed' ? 'closed' : 'open',
-    labels: ((i.labels as Json[] | undefined) ?? []).map((l) => String(l.name ?? l)).slice(0, 20),
-    assignees: ((i.assignees as Json[] | undefined) ?? []).map((a) => String(a.login)).slice(0, 10),
-    url: String(i.html_url ?? ''),
+    labels: i.labels.map((l) => (typeof l === 'string' ? l : (l.name ?? ''))).slice(0, 20),
+    assignees: (i.assignees ?? []).map((a) => a.login).slice(0, 10),
+    url: i.html_url,
     isPullRequest: i.pull_request !== undefined,
   };
 }
 
 /** GitHub's rule: each reviewer's latest decisive review counts. */
-function reviewDecision(reviews: Json[]): Pick<PullDetail, 'reviewDecision' | 'approvals'> {
+function reviewDecision(reviews: Review[]): Pick<PullDetail, 'reviewDecision' | 'approvals'> {
   const latest = new Map<string, string>();
   for (const r of reviews) {
-    const state = String(r.state);
-    if (state === 'APPROVED' || state === 'CHANGES_REQUESTED' || state === 'DISMISSED')
-      latest.set(String((r.user as Json | undefined)?.login), state);
+    if (r.state === 'APPROVED' || r.state === 'CHANGES_REQUESTED' || r.state === 'DISMISSED')
+      latest.set(r.user?.login ?? 'ghost', r.state);
   }
   const states = [...latest.values()];
   const approvals = [...latest].filter(([, s]) => s === 'APPROVED').map(([login]) => login);
@@ -275,17 +312,17 @@ function reviewDecision(reviews: Json[]): Pick<PullDetail, 'reviewDecision' | 'a
   };
 }
 
-function checkSummary(runs: Json[]): PullDetail['checks'] {
+function checkSummary(runs: CheckRun[]): PullDetail['checks'] {
   const failedNames: string[] = [];
   let passed = 0;
   let failed = 0;
   let pending = 0;
   for (const run of runs) {
     if (run.status !== 'completed') pending++;
-    else if (['success', 'neutral', 'skipped'].includes(String(run.conclusion))) passed++;
+    else if (['success', 'neutral', 'skipped'].includes(run.conclusion ?? '')) passed++;
     else {
       failed++;
-      failedNames.push(String(run.name));
+      failedNames.push(run.name);
     }
   }
   return { total: runs.length, passed, failed, pending, failedNames: failedNames.slice(0, 10) };

@@ -1,25 +1,107 @@
-import type { IntegrationName } from '../config.js';
-import type { Credential } from '../credentials/provider.js';
-import type { SecretShapes } from '../credentials/schemas.js';
+import type { Clock } from '../clock.js';
+import type { Config } from '../config.js';
+import type { RoleSession } from '../credentials/role-sessions.js';
+import type { Credential } from '../credentials/secret-entry.js';
+import type { SecretSpec } from '../credentials/secret-spec.js';
+import type { Logger } from '../log.js';
+import type { Registry } from '../metrics.js';
+import type { RequestScope } from '../request-scope.js';
+import type { RateLimits } from './rate-limits.js';
 
 /**
- * The one shape every integration has (DESIGN.md, "One integration shape"): how to build a client
- * from one version of its secret, and how to recognise the service rejecting that credential. The
- * secret's JSON schema lives in `credentials/schemas.ts`.
+ * The API objects handlers get, by integration name. Each integration module adds its own entry by
+ * declaration merging, so a command that declares `needs: ['github']` gets `ctx.apis.github` typed
+ * as `GitHubApi`, and nothing else:
  *
  * @example
- * const github: Integration<'github', Octokit> = {
- *   name: 'github',
- *   createClient: (secret) => new Octokit({ auth: secret.token }),
- *   isAuthFailure: (error) => (error as { status?: number }).status === 401,
- * };
+ * declare module './integration.js' {
+ *   interface IntegrationApis { github: GitHubApi }
+ * }
  */
-export interface Integration<I extends IntegrationName, C> {
-  name: I;
+// biome-ignore lint/suspicious/noEmptyInterface: filled in by each integration module (declaration merging)
+export interface IntegrationApis {}
+
+export type IntegrationKey = keyof IntegrationApis & string;
+
+/** What every integration is built with: settings, logging, time, metrics, shared rate limits. */
+export interface PlatformDeps {
+  config: Config;
+  log: Logger;
+  clock: Clock;
+  metrics: Registry;
+  /** One per app: Retry-After / reset waits per key, shared by every integration. */
+  rateLimits: RateLimits;
+}
+
+/** Runs calls with a client built from the integration's current secret (refresh once on auth failure). */
+export interface CredentialedCalls<C> {
+  run<R>(fn: (client: C, credential: Credential) => Promise<R>, scope?: RequestScope): Promise<R>;
+}
+
+/** Runs calls with a client under an STS session assumed for one Slack user. */
+export interface SessionCalls<C> {
+  asUser<R>(
+    userId: string,
+    fn: (client: C, session: RoleSession) => Promise<R>,
+    scope?: RequestScope,
+  ): Promise<R>;
+}
+
+/**
+ * An integration whose credential is a secret in Secrets Manager (DESIGN.md, "One integration
+ * shape"): its secret's shape, how to build a client from one version of it, how to recognise the
+ * service rejecting it, and the API object handlers get. Register it in `src/integrations/index.ts`.
+ * `createClient`/`createApi` may be left out while only the secret exists (the integration is
+ * declared, its commands not built yet).
+ */
+export interface SecretIntegration<Name extends string = string, S = never, C = unknown, A = unknown> {
+  kind: 'secret';
+  name: Name;
+  title: string;
+  secret: SecretSpec<S> & { name: Name };
   /** Called once per secret version; clients built from an old version are dropped when it changes. */
-  createClient(secret: SecretShapes[I], credential: Credential<I>): C;
-  /** HTTP 401/403, Slack `invalid_auth`, GitHub "Bad credentials"…: the credential was rejected. */
-  isAuthFailure(error: unknown): boolean;
+  createClient?(secret: S, deps: PlatformDeps, credential: Credential<S>): C;
+  /** HTTP 401, Slack `invalid_auth`…: the credential was rejected (one refresh and retry follow). */
+  isAuthFailure?(error: unknown): boolean;
   /** Releases what a client holds (sockets), when its version is retired. */
   closeClient?(client: C): void;
+  createApi?(calls: CredentialedCalls<C>, deps: PlatformDeps): A;
+}
+
+/**
+ * An integration that acts as the Slack user through an assumed IAM role (dev environments): no
+ * secret; a short STS session per user whose `SourceIdentity` names them in CloudTrail.
+ */
+export interface AssumedRoleIntegration<Name extends string = string, C = unknown, A = unknown> {
+  kind: 'assumed-role';
+  name: Name;
+  title: string;
+  /** The role to assume, from the configuration; undefined: the integration is not configured. */
+  roleArn(deps: PlatformDeps): string | undefined;
+  createClient(session: RoleSession, deps: PlatformDeps): C;
+  /** AWS rejected the session (expired, revoked): it is dropped and assumed once more. */
+  isAuthFailure?(error: unknown): boolean;
+  closeClient?(client: C): void;
+  createApi(calls: SessionCalls<C>, deps: PlatformDeps): A;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds integrations of every secret and client type
+type Erased = any;
+
+export type AnyIntegration =
+  | SecretIntegration<string, Erased, Erased, Erased>
+  | AssumedRoleIntegration<string, Erased, Erased>;
+
+/** Declares a secret-backed integration with its types inferred (see {@link SecretIntegration}). */
+export function secretIntegration<Name extends string, S, C = never, A = never>(
+  integration: SecretIntegration<Name, S, C, A>,
+): SecretIntegration<Name, S, C, A> {
+  return integration;
+}
+
+/** Declares an assumed-role integration with its types inferred (see {@link AssumedRoleIntegration}). */
+export function assumedRoleIntegration<Name extends string, C, A>(
+  integration: AssumedRoleIntegration<Name, C, A>,
+): AssumedRoleIntegration<Name, C, A> {
+  return integration;
 }

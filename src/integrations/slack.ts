@@ -1,7 +1,23 @@
 import { ErrorCode as WebApiErrorCode, WebClient, type WebClientOptions } from '@slack/web-api';
+import { z } from 'zod';
+import { prefixedSecret, secretText } from '../credentials/secret-spec.js';
 import type { Logger } from '../log.js';
 import { boltLogger } from '../slack/bolt-logger.js';
-import type { Integration } from './integration.js';
+import { createSlackApi, type SlackApi } from '../slack/slack-api.js';
+import { secretIntegration } from './integration.js';
+
+declare module './integration.js' {
+  interface IntegrationApis {
+    slack: SlackApi;
+  }
+}
+
+export const slackSecretSchema = z.object({
+  botToken: prefixedSecret('botToken', 'xoxb-'),
+  signingSecret: secretText('signingSecret'),
+  appToken: prefixedSecret('appToken', 'xapp-').optional(),
+});
+export type SlackSecret = z.infer<typeof slackSecretSchema>;
 
 /** Slack's answers meaning "this token is not (or no longer) valid". */
 const AUTH_ERRORS = new Set([
@@ -22,7 +38,8 @@ export interface SlackClientOptions {
 /**
  * WebClient options opsbot uses everywhere (its own calls and Bolt's per-event client).
  * `rejectRateLimitedCalls`: a 429 becomes an error carrying `retryAfter` instead of pausing the
- * client's whole request queue; {@link RetryAfter} then waits for that one channel or method only.
+ * client's whole request queue; the shared {@link RateLimits} then waits for that one channel or
+ * method only.
  */
 export function slackClientOptions(options: SlackClientOptions): WebClientOptions {
   return {
@@ -37,27 +54,37 @@ export function slackClientOptions(options: SlackClientOptions): WebClientOption
 }
 
 /**
- * The Slack integration: a WebClient per version of the `slack` secret. An `invalid_auth` from
- * Slack after a rotation takes the shared refresh-and-retry-once path.
+ * Slack: the one required integration. A WebClient per version of the `slack` secret; an
+ * `invalid_auth` after a rotation takes the shared refresh-and-retry-once path. Its signing secret
+ * verifies every inbound request (CURRENT, PENDING, then PREVIOUS for a grace period).
  */
-export function slackIntegration(options: SlackClientOptions): Integration<'slack', WebClient> {
-  const clientOptions = slackClientOptions(options);
-  return {
+export const slack = secretIntegration({
+  kind: 'secret',
+  name: 'slack',
+  title: 'Slack',
+  secret: {
     name: 'slack',
-    createClient: (secret) => new WebClient(secret.botToken, clientOptions),
-    isAuthFailure: isSlackAuthFailure,
-  };
-}
+    title: 'Slack',
+    schema: slackSecretSchema,
+    sensitive: ['botToken', 'signingSecret', 'appToken'],
+    inbound: 'signingSecret',
+    required: true,
+  },
+  createClient: (secret: SlackSecret, deps) =>
+    new WebClient(
+      secret.botToken,
+      slackClientOptions({
+        log: deps.log,
+        ...(deps.config.slack.apiUrl ? { apiUrl: deps.config.slack.apiUrl } : {}),
+      }),
+    ),
+  isAuthFailure: isSlackAuthFailure,
+  createApi: (calls, deps) => createSlackApi({ calls, rateLimits: deps.rateLimits }),
+});
 
 export function isSlackAuthFailure(error: unknown): boolean {
   const e = error as { code?: string; data?: { error?: string } } | undefined;
   return e?.code === WebApiErrorCode.PlatformError && AUTH_ERRORS.has(e.data?.error ?? '');
-}
-
-/** The Slack error code (`channel_not_found`…) of a Web API error, if it is one. */
-export function slackErrorCode(error: unknown): string | undefined {
-  const e = error as { code?: string; data?: { error?: string } } | undefined;
-  return e?.code === WebApiErrorCode.PlatformError ? e.data?.error : undefined;
 }
 
 function withSlash(url: string): string {

@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { COMMANDS } from '../../commands/index.js';
 import { type RunningOpsbot, startOpsbot } from '../app.js';
-import { TrailAuditSink } from '../audit/sink.js';
+import type { AuditRecord } from '../audit/records.js';
 import { systemClock } from '../clock.js';
 import { loadConfig } from '../config.js';
-import { createCredentials } from '../credentials/from-config.js';
 import type { CredentialProvider } from '../credentials/provider.js';
-import { createLogger, type Logger, SecretRedactor } from '../log.js';
-import { createMetrics, type Registry } from '../metrics.js';
+import { INTEGRATIONS } from '../integrations/index.js';
+import type { AnyIntegration } from '../integrations/integration.js';
+import type { Logger } from '../log.js';
+import type { Registry } from '../metrics.js';
 import type { CommandModule } from '../slack/command-spec.js';
-import { openState } from '../store/open.js';
 import type { State } from '../store/state.js';
 import { SimulatedGitHub } from './github.js';
 import { SimulatedSecretsManager } from './secrets-manager.js';
@@ -35,8 +35,12 @@ github:
 export interface SandboxBotOptions {
   /** The YAML configuration file (access policy…); {@link SAMPLE_POLICY} by default. */
   configYaml?: string;
-  /** Commands beyond the real ones (tests add probes). */
+  /** Commands beyond the real ones (tests add probes and fixtures). */
   extraCommands?: CommandModule[];
+  /** Integrations beyond the real ones (test fixtures), registered like any other. */
+  extraIntegrations?: AnyIntegration[];
+  /** More secrets to put in the simulated Secrets Manager, by name (`statuspage` → `opsbot/statuspage`). */
+  extraSecrets?: Record<string, object>;
   /** Where log lines go (JSON); kept in `logLines` (last 500) as well. */
   logLevel?: string;
   pollSeconds?: number;
@@ -44,6 +48,8 @@ export interface SandboxBotOptions {
   socketMode?: boolean;
   /** Leave `appToken` out of the slack secret (to show what a misconfiguration looks like). */
   withoutAppToken?: boolean;
+  /** Called once each audit record is stored (the Slack benchmark times request → stored). */
+  onAuditStored?: (record: AuditRecord) => void;
 }
 
 export interface SandboxBot {
@@ -125,6 +131,13 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   secretsManager.setRotator('opsbot/github', () => githubSecret());
   seedOtherSecrets(secretsManager, issued);
 
+  for (const [name, value] of Object.entries(options.extraSecrets ?? {})) {
+    secretsManager.create(`opsbot/${name}`, JSON.stringify(value));
+    issued.push(
+      ...Object.values(value).filter((v): v is string => typeof v === 'string' && v.includes('canary')),
+    );
+  }
+
   const config = {
     ...loadConfig({
       OPSBOT_SECRET_SOURCE: 'aws',
@@ -147,34 +160,25 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       cb();
     },
   });
-  const redactor = new SecretRedactor();
-  const log = createLogger({ level: config.logLevel, redactor, destination });
-  const metrics = createMetrics({ defaultMetrics: false });
-  const state = openState(config.state);
-  const audit = new TrailAuditSink(state, log);
-  const { provider, metrics: credentialMetrics } = createCredentials({
-    config,
-    env: {},
-    log,
-    redactor,
-    registry: metrics,
-    audit,
-    clock: systemClock,
-    // The simulated Secrets Manager takes any signature; these are not credentials.
-    aws: { endpoint: smUrl, credentials: { accessKeyId: 'SANDBOX', secretAccessKey: 'sandbox' } },
-  });
   const app = await startOpsbot({
     config,
-    log,
-    metrics,
-    credentials: provider,
-    credentialMetrics,
-    state,
-    audit,
-    clock: systemClock,
+    env: {},
+    integrations: [...INTEGRATIONS, ...(options.extraIntegrations ?? [])],
     commands: [...COMMANDS, ...(options.extraCommands ?? [])],
+    clock: systemClock,
+    logDestination: destination,
+    // The simulated Secrets Manager takes any signature; these are not credentials.
+    aws: {
+      secretsManager: {
+        endpoint: smUrl,
+        credentials: { accessKeyId: 'SANDBOX', secretAccessKey: 'sandbox' },
+      },
+    },
     host: '127.0.0.1',
+    defaultMetrics: false,
+    ...(options.onAuditStored ? { wrapState: observeAudit(options.onAuditStored) } : {}),
   });
+  const { provider, state, metrics, log } = app;
   await app.loading;
   const base = `http://127.0.0.1:${app.address.port}`;
   slack.configureApp({ requestUrl: `${base}/slack/events`, signingSecret: first.signingSecret });
@@ -220,6 +224,21 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Calls `listener` with each audit record once it is stored. */
+function observeAudit(listener: (record: AuditRecord) => void): (state: State) => State {
+  return (state) => ({
+    ...state,
+    audit: {
+      ...state.audit,
+      append: (event) =>
+        state.audit.append(event).then((record) => {
+          listener(record);
+          return record;
+        }),
+    },
+  });
 }
 
 async function waitUntil(done: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {

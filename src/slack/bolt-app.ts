@@ -1,6 +1,6 @@
 import { App, type Authorize, type Receiver } from '@slack/bolt';
 import type { CredentialProvider } from '../credentials/provider.js';
-import { slackClientOptions } from '../integrations/slack.js';
+import { type SlackSecret, slackClientOptions } from '../integrations/slack.js';
 import type { Logger } from '../log.js';
 import { boltLogger } from './bolt-logger.js';
 import type { PipelineDeps } from './interaction.js';
@@ -25,7 +25,7 @@ export interface SlackAppDeps extends PipelineDeps {
  */
 export function createSlackApp(deps: SlackAppDeps): App {
   const authorize: Authorize<boolean> = async () => {
-    const credential = await deps.credentials.get('slack');
+    const credential = await deps.credentials.get<SlackSecret>('slack');
     const identity = await deps.slack.identity();
     return {
       botToken: credential.value.reveal().botToken,

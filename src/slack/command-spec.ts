@@ -1,8 +1,8 @@
 import type { KnownBlock } from '@slack/web-api';
 import type { AccessPolicy, MembershipCheck } from '../access/policy.js';
 import type { Clock } from '../clock.js';
-import type { IntegrationName, OpsbotFile } from '../config.js';
-import type { GitHubApi } from '../integrations/github.js';
+import type { OpsbotFile } from '../config.js';
+import type { IntegrationApis, IntegrationKey } from '../integrations/integration.js';
 import type { RequestScope } from '../request-scope.js';
 import type { State } from '../store/state.js';
 import type { SlackApi } from './slack-api.js';
@@ -11,19 +11,20 @@ import type { SlackApi } from './slack-api.js';
  * The shape of a slash command module in `commands/`: its subcommands, each with an argument
  * grammar, usage and examples, and the handler that holds the conversation (parse → call → Block
  * Kit). The router, the generated help and the access policy all read this one declaration.
+ * Write one with {@link defineCommand}, which types each handler's arguments and APIs.
  */
 export interface CommandModule {
   /** The slash command without its slash: `gh`. */
   name: string;
   /** One line for the overview in `/opsbot help`. */
   description: string;
-  /** The integration whose secret the command needs; when it is not configured the command says so. */
-  integration?: IntegrationName;
-  subcommands: Subcommand[];
+  /** The integrations whose APIs its handlers use; when one is not configured the command says so. */
+  needs: readonly IntegrationKey[];
+  subcommands: readonly AnySubcommand[];
   /** Buttons: `action_id` is the policy action (`gh:rerun`), checked like a command. */
-  actions?: Record<string, InteractionHandler>;
+  actions?: Readonly<Record<string, InteractionHandler<IntegrationKey>>>;
   /** Modal submissions: `callback_id` is the policy action. */
-  views?: Record<string, InteractionHandler>;
+  views?: Readonly<Record<string, InteractionHandler<IntegrationKey>>>;
 }
 
 export type ValueKind = 'text' | 'user' | 'channel' | 'number' | 'duration' | 'choice' | 'boolean';
@@ -51,22 +52,51 @@ export interface FlagSpec extends Omit<ArgSpec, 'optional' | 'rest'> {
 
 export type ArgValue = string | number | boolean;
 
-export interface ParsedInput {
-  args: Record<string, ArgValue | undefined>;
-  flags: Record<string, ArgValue | undefined>;
+/** The value an argument or flag parses to: its choice, a number (numbers, durations in ms), a boolean, or text. */
+export type ValueOf<S> = S extends { choices: readonly (infer C)[] }
+  ? C
+  : S extends { kind: 'number' | 'duration' }
+    ? number
+    : S extends { kind: 'boolean' }
+      ? boolean
+      : string;
+
+/** Positional arguments by name; an optional one may be undefined. Untyped specs give a plain record. */
+export type ArgsOf<A extends readonly ArgSpec[]> = string extends A[number]['name']
+  ? Record<string, ArgValue | undefined>
+  : { [S in A[number] as S['name']]: S extends { optional: true } ? ValueOf<S> | undefined : ValueOf<S> };
+
+/** Flags by name; always optional. */
+export type FlagsOf<F extends readonly FlagSpec[]> = string extends F[number]['name']
+  ? Record<string, ArgValue | undefined>
+  : { [S in F[number] as S['name']]?: ValueOf<S> };
+
+export interface ParsedInput<
+  A extends readonly ArgSpec[] = readonly ArgSpec[],
+  F extends readonly FlagSpec[] = readonly FlagSpec[],
+> {
+  args: ArgsOf<A>;
+  flags: FlagsOf<F>;
 }
 
-export interface Subcommand {
+export interface Subcommand<
+  N extends IntegrationKey = IntegrationKey,
+  A extends readonly ArgSpec[] = readonly ArgSpec[],
+  F extends readonly FlagSpec[] = readonly FlagSpec[],
+> {
   /** One or two words: `pr list`, `up`, `help`. The policy action is `<command>:<name>`. */
   name: string;
   summary: string;
-  args?: ArgSpec[];
-  flags?: FlagSpec[];
+  args?: A;
+  flags?: F;
   /** Full text after the slash command: `pr list acme/web --state open`. */
-  examples: string[];
-  /** The answer, or undefined when the ack was answer enough. */
-  run(ctx: CommandContext, input: ParsedInput): Promise<Reply | undefined>;
+  examples: readonly string[];
+  /** The final answer, or undefined when the ack (or the last progress message) was answer enough. */
+  run(ctx: CommandContext<N>, input: ParsedInput<A, F>): Promise<Reply | undefined>;
 }
+
+/** A subcommand with its types erased: what the router and help read. */
+export type AnySubcommand = Subcommand<IntegrationKey, readonly ArgSpec[], readonly FlagSpec[]>;
 
 export interface Reply {
   /** Plain-text fallback (notifications, screen readers); mrkdwn allowed. */
@@ -86,8 +116,20 @@ export interface Actor {
   channelName?: string;
 }
 
-/** What every handler gets: who asked, where, and the services it may use (never SDK classes). */
-export interface CommandContext {
+/** What every handler gets, whatever integrations it uses (never SDK classes). */
+export interface CoreServices {
+  state: State;
+  policy: AccessPolicy;
+  membership: MembershipCheck;
+  slack: SlackApi;
+  clock: Clock;
+  file: OpsbotFile;
+  /** Every registered command (for generated help). */
+  commands: readonly CommandModule[];
+}
+
+/** Who asked, where, the core services, and the APIs of exactly the integrations the command needs. */
+export interface CommandContext<N extends IntegrationKey = never> {
   actor: Actor;
   requestId: string;
   /** `gh:pr list`. */
@@ -96,19 +138,64 @@ export interface CommandContext {
   triggerId?: string;
   /** Pass to integration calls so the audit record names the credential versions used. */
   scope: RequestScope;
-  services: CommandServices;
+  services: CoreServices;
+  apis: Pick<IntegrationApis, N>;
+  /**
+   * Shows progress before the final answer: the first call posts a message, later calls replace it,
+   * and the handler's returned reply replaces it once more. Slack allows a command's response_url
+   * five uses: updates beyond the budget (one use is kept for the final answer) are dropped.
+   */
+  progress(reply: Reply): Promise<void>;
 }
 
-export interface CommandServices {
-  state: State;
-  policy: AccessPolicy;
-  membership: MembershipCheck;
-  slack: SlackApi;
-  github: GitHubApi;
-  clock: Clock;
-  file: OpsbotFile;
-  /** Every registered command (for generated help). */
-  commands: readonly CommandModule[];
+export type InteractionHandler<N extends IntegrationKey = never> = (
+  ctx: CommandContext<N>,
+  value: string,
+) => Promise<Reply | undefined>;
+
+/** Declares one subcommand of a command that needs the integrations `N`, its input typed from its spec. */
+export type SubcommandBuilder<N extends IntegrationKey> = <
+  const A extends readonly ArgSpec[] = [],
+  const F extends readonly FlagSpec[] = [],
+>(
+  spec: Subcommand<N, A, F>,
+) => AnySubcommand;
+
+export interface CommandDefinition<N extends readonly IntegrationKey[]> {
+  name: string;
+  description: string;
+  needs?: N;
+  subcommands: (sub: SubcommandBuilder<N[number]>) => readonly AnySubcommand[];
+  actions?: Record<string, InteractionHandler<N[number]>>;
+  views?: Record<string, InteractionHandler<N[number]>>;
 }
 
-export type InteractionHandler = (ctx: CommandContext, value: string) => Promise<Reply | undefined>;
+/**
+ * Declares a slash command. Handlers get `ctx.apis` with exactly the integrations in `needs`, and
+ * `input.args` / `input.flags` typed from each subcommand's own spec (no casts).
+ *
+ * @example
+ * export const gh = defineCommand({
+ *   name: 'gh', description: 'GitHub', needs: ['github'],
+ *   subcommands: (sub) => [
+ *     sub({
+ *       name: 'pr', summary: 'one pull request', examples: ['pr acme/web#42'],
+ *       args: [{ name: 'pr', pattern: REF, hint: 'owner/repo#N' }],
+ *       run: async (ctx, input) => show(await ctx.apis.github.getPull(ref(input.args.pr), ctx.scope)),
+ *     }),
+ *   ],
+ * });
+ */
+export function defineCommand<const N extends readonly IntegrationKey[] = []>(
+  definition: CommandDefinition<N>,
+): CommandModule {
+  const sub: SubcommandBuilder<N[number]> = (spec) => spec as unknown as AnySubcommand;
+  return {
+    name: definition.name,
+    description: definition.description,
+    needs: definition.needs ?? [],
+    subcommands: definition.subcommands(sub),
+    ...(definition.actions ? { actions: definition.actions as CommandModule['actions'] } : {}),
+    ...(definition.views ? { views: definition.views as CommandModule['views'] } : {}),
+  };
+}

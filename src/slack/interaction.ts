@@ -1,10 +1,13 @@
+import type { RespondFn } from '@slack/bolt';
 import type { AuditSink } from '../audit/sink.js';
 import type { Clock } from '../clock.js';
-import type { CredentialProvider } from '../credentials/provider.js';
-import { UserFacingError, userMessageFor } from '../errors.js';
+import { IntegrationNotConfiguredError } from '../credentials/errors.js';
+import { ErrorCode, OpsbotError, UserFacingError, userMessageFor } from '../errors.js';
+import type { IntegrationKey } from '../integrations/integration.js';
+import type { BuiltIntegrations } from '../integrations/registry.js';
 import type { Logger } from '../log.js';
 import type { RequestScope } from '../request-scope.js';
-import type { Actor, CommandContext, CommandModule, CommandServices, Reply } from './command-spec.js';
+import type { Actor, CommandContext, CommandModule, CoreServices, Reply } from './command-spec.js';
 
 /**
  * One command, button press or modal submission as it moves through the middleware: who, where,
@@ -22,19 +25,25 @@ export interface Interaction {
   decision: 'pending' | 'allowed' | 'denied';
   result: 'ok' | 'user_error' | 'internal_error';
   errorId?: string;
+  /** The code of the error that ended it (`opsbot_rate_limited`…), for the audit record and metrics. */
+  errorCode?: string;
   module?: CommandModule;
   scope: RequestScope;
-  /** Writes the audit event (once); called before the answer is sent, and at the end regardless. */
+  /** Writes the audit event (once); called before the final answer is sent, and at the end regardless. */
   seal(): void;
 }
 
+/** Counts failed interactions by command and error code (`opsbot_interaction_errors_total`). */
+export type ErrorCounter = (command: string, code: string) => void;
+
 export interface PipelineDeps {
   commands: readonly CommandModule[];
-  services: CommandServices;
-  credentials: Pick<CredentialProvider, 'isConfigured' | 'secretName'>;
+  services: CoreServices;
+  integrations: Pick<BuiltIntegrations, 'apis' | 'isConfigured' | 'whereConfigured' | 'titleOf'>;
   audit: AuditSink;
   clock: Clock;
   log: Logger;
+  countError: ErrorCounter;
 }
 
 /** Where the middleware keeps the interaction on Bolt's `context`. */
@@ -46,11 +55,27 @@ export function interactionOf(context: Record<string, unknown>): Interaction {
   return interaction;
 }
 
+/** Refuses to run a command whose integration is not configured, naming what to add. */
+export function requireConfigured(module: CommandModule, deps: Pick<PipelineDeps, 'integrations'>): void {
+  for (const name of module.needs) {
+    if (!deps.integrations.isConfigured(name)) {
+      throw new IntegrationNotConfiguredError(
+        deps.integrations.titleOf(name),
+        deps.integrations.whereConfigured(name),
+      );
+    }
+  }
+}
+
+/** The handler's context: core services plus the APIs of exactly the integrations its command needs. */
 export function commandContext(
   interaction: Interaction,
   deps: PipelineDeps,
+  progress: Progress,
   triggerId?: string,
-): CommandContext {
+): CommandContext<IntegrationKey> {
+  const needs = interaction.module?.needs ?? [];
+  const apis = Object.fromEntries(needs.map((name) => [name, deps.integrations.apis[name]]));
   return {
     actor: interaction.actor,
     requestId: interaction.requestId,
@@ -59,14 +84,19 @@ export function commandContext(
     ...(triggerId ? { triggerId } : {}),
     scope: interaction.scope,
     services: deps.services,
+    // Only the integrations the command declared; its handlers' types name no others.
+    apis: apis as CommandContext<IntegrationKey>['apis'],
+    progress: (reply) => progress.update(reply),
   };
 }
 
 /**
  * Turns a failure into what the user sees: a UserFacingError's own text, else a short apology
- * with the request id (the error itself is logged, redacted, under that id).
+ * with the request id (the error itself is logged, redacted, under that id). Either way the
+ * interaction carries the error's code for the audit record and the error metric.
  */
 export function failureReply(interaction: Interaction, error: unknown, log: Logger): Reply {
+  interaction.errorCode = error instanceof OpsbotError ? error.code : ErrorCode.Internal;
   if (error instanceof UserFacingError) {
     interaction.result = 'user_error';
     return { text: error.message };
@@ -78,4 +108,47 @@ export function failureReply(interaction: Interaction, error: unknown, log: Logg
     'a Slack interaction failed',
   );
   return { text: `:warning: ${userMessageFor(error, interaction.requestId)}` };
+}
+
+/** A handler's messages through one response_url: progress updates, then the final answer. */
+export interface Progress {
+  update(reply: Reply): Promise<void>;
+  /** The final answer: replaces the progress message when there was one. */
+  finish(reply: Reply): Promise<void>;
+}
+
+/** Slack lets a response_url be used five times; one use is always kept for the final answer. */
+const RESPONSE_URL_USES = 5;
+
+/**
+ * Progress over a response_url (commands and buttons): the first update posts, later ones and the
+ * final answer replace it. Updates beyond the budget are dropped (the final answer still goes out).
+ */
+export function responseUrlProgress(respond: RespondFn | undefined, log: Logger): Progress {
+  let used = 0;
+  let posted = false;
+  const send = async (reply: Reply, replace: boolean) => {
+    if (!respond) return;
+    used++;
+    await respond({
+      text: reply.text,
+      ...(reply.blocks ? { blocks: reply.blocks } : {}),
+      response_type: reply.responseType ?? 'ephemeral',
+      replace_original: replace,
+    });
+  };
+  return {
+    async update(reply) {
+      if (used >= RESPONSE_URL_USES - 1) return;
+      try {
+        await send(reply, posted);
+        posted = true;
+      } catch (error) {
+        log.warn({ err: error }, 'could not show progress through the response_url');
+      }
+    },
+    async finish(reply) {
+      await send(reply, posted || reply.replaceOriginal === true);
+    },
+  };
 }

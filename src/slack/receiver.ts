@@ -5,6 +5,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { CredentialProvider } from '../credentials/provider.js';
 import { type Route, readBody, sendJson, sendText } from '../http/server.js';
+import type { SlackSecret } from '../integrations/slack.js';
 import type { Logger } from '../log.js';
 import { parseSlackBody } from './parse-slack-body.js';
 import { verifySlackRequest } from './verify-request.js';
@@ -86,7 +87,7 @@ export class SlackHttpReceiver implements Receiver {
     };
     const { credentials } = this.#deps;
     const verify = () => {
-      const candidates = credentials.inboundCandidates('slack');
+      const candidates = credentials.inboundCandidates<SlackSecret>('slack');
       const result = verifySlackRequest(
         request,
         candidates.map((c) => c.value.reveal().signingSecret),

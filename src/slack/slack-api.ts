@@ -1,6 +1,6 @@
-import type { KnownBlock, View, WebClient } from '@slack/web-api';
-import type { FreshCredentials } from '../credentials/fresh-credentials.js';
-import { type RetryAfter, rateLimitKey } from './retry-after.js';
+import { type KnownBlock, type View, ErrorCode as WebApiErrorCode, type WebClient } from '@slack/web-api';
+import type { CredentialedCalls } from '../integrations/integration.js';
+import { type RateLimitPolicy, type RateLimits, retryAfterMs } from '../integrations/rate-limits.js';
 
 export interface BotIdentity {
   teamId: string;
@@ -32,19 +32,38 @@ export interface SlackApi {
 }
 
 export interface SlackApiDeps {
-  clients: Pick<FreshCredentials<{ slack: WebClient }>, 'withFreshCredentials'>;
-  retryAfter: RetryAfter;
+  calls: CredentialedCalls<WebClient>;
+  rateLimits: RateLimits;
+}
+
+/**
+ * Slack's 429s: the WebClient rejects them (`rejectRateLimitedCalls`) with `retryAfter` in seconds.
+ * Waits of up to 30 s are taken on the caller's behalf (a message that arrives late beats none).
+ */
+export const slackRateLimits: RateLimitPolicy = {
+  service: 'Slack',
+  maxWaitMs: 30_000,
+  maxAttempts: 3,
+  waitOf: (error) => {
+    const e = error as { code?: string; retryAfter?: number } | undefined;
+    return e?.code === WebApiErrorCode.RateLimitedError ? (retryAfterMs(e.retryAfter) ?? 1_000) : undefined;
+  },
+};
+
+/** The key a call is rate-limited under: chat.* per channel (Slack limits posting per channel), else per method. */
+export function rateLimitKey(method: string, channel?: string): string {
+  return channel && method.startsWith('chat.') ? `${method}:${channel}` : method;
 }
 
 export function createSlackApi(deps: SlackApiDeps): SlackApi {
-  const { clients, retryAfter } = deps;
+  const { calls, rateLimits } = deps;
   const identities = new Map<string, Promise<BotIdentity>>();
   const call = <T>(method: string, channel: string | undefined, fn: (client: WebClient) => Promise<T>) =>
-    retryAfter.run(rateLimitKey(method, channel), () => clients.withFreshCredentials('slack', fn));
+    rateLimits.run(`slack:${rateLimitKey(method, channel)}`, slackRateLimits, () => calls.run(fn));
 
   return {
     identity() {
-      return clients.withFreshCredentials('slack', (client, credential) => {
+      return calls.run((client, credential) => {
         let identity = identities.get(credential.versionId);
         if (!identity) {
           identity = client.auth.test().then((r) => ({

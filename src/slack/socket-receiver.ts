@@ -3,6 +3,7 @@ import type { App, Receiver } from '@slack/bolt';
 import { SocketModeClient } from '@slack/socket-mode';
 import type { CredentialProvider } from '../credentials/provider.js';
 import { ConfigError } from '../errors.js';
+import type { SlackSecret } from '../integrations/slack.js';
 import type { Logger } from '../log.js';
 import { boltLogger } from './bolt-logger.js';
 import type { ReceiverProperties } from './receiver.js';
@@ -43,9 +44,9 @@ export class SlackSocketReceiver implements Receiver {
   }
 
   async start(): Promise<void> {
-    const credential = await this.#deps.credentials.get('slack');
+    const credential = await this.#deps.credentials.get<SlackSecret>('slack');
     await this.#connect(credential.value.reveal().appToken, credential.versionId);
-    this.#unsubscribe = this.#deps.credentials.onChange('slack', ({ current }) => {
+    this.#unsubscribe = this.#deps.credentials.onChange<SlackSecret>('slack', ({ current }) => {
       const appToken = current.value.reveal().appToken;
       if (appToken === this.#connection?.appToken) return;
       this.#switching = this.#switching.then(() =>

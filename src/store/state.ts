@@ -1,27 +1,121 @@
-import type { AuditRecord, ChainCheck } from '../audit/chain.js';
-import type { AuditEvent } from '../audit/sink.js';
-
-export interface AuditQuery {
-  actor?: string;
-  /** An action or its command: `gh` matches `gh:pr list`. */
-  command?: string;
-  /** ISO time: only records at or after it. */
-  since?: string;
-  /** Newest first, at most this many (1–200, default 50). */
-  limit?: number;
-}
+import type { AuditEvent, AuditQuery, AuditRecord, ChainCheck } from '../audit/records.js';
 
 /**
- * What opsbot keeps between requests (DESIGN.md, "State"). Replicas share nothing else. This is the
- * audit part; the outbox, dedupe keys, message references and leases arrive with their issues.
+ * What opsbot keeps between requests (README.md, "State"): small stores, one per concern, each
+ * with the semantics below. Replicas share nothing else, so every implementation (SQLite now,
+ * DynamoDB for scale-out) must pass the same contract suite (`test/contract/state-contract.ts`).
+ *
+ * Where a new store goes: declare its interface here with its semantics, add it to {@link State},
+ * implement it in `sqlite-<store>.ts`, and add its cases to the contract suite.
  */
 export interface State {
-  /** Appends an event to the hash-chained audit trail; returns it as stored. */
-  appendAudit(event: AuditEvent): Promise<AuditRecord>;
-  queryAudit(query: AuditQuery): Promise<AuditRecord[]>;
-  /** Recomputes the whole chain: where was a record changed, removed or inserted? */
-  verifyAudit(): Promise<ChainCheck>;
+  audit: AuditStore;
+  dedupe: DedupeStore;
+  messages: MessageRefStore;
+  outbox: OutboxStore;
+  leases: LeaseStore;
   /** For /readyz: does the store answer? */
   ping(): Promise<boolean>;
   close(): void;
+}
+
+/** The hash-chained audit trail: append-only, numbered without gaps. */
+export interface AuditStore {
+  /** Appends an event after the current tail; returns it as stored (with `seq`, `at`, hashes). */
+  append(event: AuditEvent): Promise<AuditRecord>;
+  /** Newest first; filters combine. */
+  query(query: AuditQuery): Promise<AuditRecord[]>;
+  /** Recomputes the whole chain: where was a record changed, removed or inserted? */
+  verify(): Promise<ChainCheck>;
+}
+
+/**
+ * Keys remembered for a while, each at most once (a webhook's dedupe key, a request signature
+ * seen within Slack's 5-minute window). Idempotent put-if-absent: of any number of concurrent
+ * puts of one key, exactly one returns true until the key expires.
+ */
+export interface DedupeStore {
+  /** Records `key` for `ttlMs`; true when it was absent (or had expired), false when it is known. */
+  putIfAbsent(key: string, ttlMs: number): Promise<boolean>;
+}
+
+/** A message opsbot posted, remembered under a key of its own (an alert cycle → its root message). */
+export interface MessageRef {
+  channel: string;
+  ts: string;
+  /** Small JSON the owner keeps with it (the last transition shown…); at most 4 KiB. */
+  data?: string;
+  /** Starts at 1; every successful compare-and-set adds 1. */
+  version: number;
+}
+
+export interface MessageRefStore {
+  get(key: string): Promise<MessageRef | undefined>;
+  /**
+   * Stores `ref` under `key` unless a live one is there. Returns the stored ref and whether this call
+   * created it: of concurrent callers exactly one gets `created: true`, the others see its ref.
+   */
+  putIfAbsent(
+    key: string,
+    ref: Omit<MessageRef, 'version'>,
+    ttlMs: number,
+  ): Promise<{ created: boolean; ref: MessageRef }>;
+  /**
+   * Replaces the ref only if its stored version is `expectedVersion` (compare-and-set). Returns the
+   * new ref (version + 1), or undefined when the key is absent or someone else changed it first.
+   */
+  compareAndSet(
+    key: string,
+    expectedVersion: number,
+    ref: Omit<MessageRef, 'version'>,
+  ): Promise<MessageRef | undefined>;
+}
+
+/** Work accepted durably now and done later by a worker (Datadog alerts waiting for Slack). */
+export interface OutboxItem {
+  /** The dedupe key: enqueueing the same id twice stores it once. */
+  id: string;
+  /** Which worker takes it (`alerts`). */
+  topic: string;
+  /** JSON the worker understands; at most 64 KiB. */
+  payload: string;
+  /** Failed deliveries so far. */
+  attempts: number;
+  /** Epoch ms: when it was enqueued, and when it may next be claimed. */
+  createdAt: number;
+  availableAt: number;
+}
+
+export interface OutboxStore {
+  /** Adds an item unless one with its id exists (done or not); true when added. */
+  enqueue(item: { id: string; topic: string; payload: string; availableAt?: number }): Promise<boolean>;
+  /**
+   * Claims up to `limit` items of `topic` that are due and not claimed (or whose claim expired),
+   * oldest first, for `owner` until `leaseMs` from now. An item is held by one owner at a time.
+   */
+  claim(topic: string, owner: string, limit: number, leaseMs: number): Promise<OutboxItem[]>;
+  /** Marks a claimed item done (it is never claimed again); false if `owner` no longer holds it. */
+  complete(id: string, owner: string): Promise<boolean>;
+  /** Gives a claimed item back, due again at `availableAt`, with one more attempt counted. */
+  release(id: string, owner: string, availableAt: number): Promise<boolean>;
+  /** Items of `topic` not yet done (claimed or not). */
+  pending(topic: string): Promise<number>;
+}
+
+/** A named lease: one holder at a time, until it expires or is released. */
+export interface Lease {
+  name: string;
+  owner: string;
+  /** Epoch ms. */
+  expiresAt: number;
+}
+
+export interface LeaseStore {
+  /**
+   * Takes `name` for `owner` for `ttlMs` if it is free, expired, or already held by `owner` (a
+   * renewal). Returns the lease, or undefined when someone else holds it.
+   */
+  acquire(name: string, owner: string, ttlMs: number): Promise<Lease | undefined>;
+  /** Lets go of the lease if `owner` holds it; true when it did. */
+  release(name: string, owner: string): Promise<boolean>;
 }

@@ -1,14 +1,14 @@
 import { Writable } from 'node:stream';
-import { MemoryAuditSink } from '../../src/audit/sink.js';
 import { type Clock, systemClock } from '../../src/clock.js';
-import { FreshCredentials } from '../../src/credentials/fresh-credentials.js';
+import { type ClientFactory, FreshCredentials } from '../../src/credentials/fresh-credentials.js';
 import { createCredentials } from '../../src/credentials/from-config.js';
-import type { Integration } from '../../src/integrations/integration.js';
 import { createLogger, SecretRedactor } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 import { ProtectedApi } from '../../src/sandbox/protected-api.js';
 import { SimulatedSecretsManager } from '../../src/sandbox/secrets-manager.js';
+import { CATALOG } from '../helpers/catalog.js';
 import { elapse, FakeClock } from '../helpers/fake-clock.js';
+import { MemoryAuditSink } from '../helpers/memory-audit-sink.js';
 
 /**
  * `npm run bench -- credentials`:
@@ -43,6 +43,7 @@ function rig(url: string, clock: Clock, prefix: string) {
       secrets: { source: 'aws', prefix, pollSeconds: 60, maxStaleSeconds: 21_600 },
       aws: { region: 'us-east-1' },
     },
+    catalog: CATALOG,
     env: {},
     log,
     redactor: new SecretRedactor(),
@@ -121,12 +122,13 @@ async function rotationStorm(url: string, sm: SimulatedSecretsManager): Promise<
   sm.resetCalls();
   await provider.start(['github']);
 
-  const github: Integration<'github', { token: string }> = {
+  const github: ClientFactory = {
     name: 'github',
-    createClient: (secret) => ({ token: 'token' in secret ? secret.token : '' }),
+    title: 'GitHub',
+    createClient: (secret) => ({ token: (secret as { token?: string }).token ?? '' }),
     isAuthFailure: (error) => (error as { status?: number }).status === 401,
   };
-  const clients = new FreshCredentials({ provider, integrations: { github }, metrics, log: quiet() });
+  const clients = new FreshCredentials({ provider, factories: [github], metrics, log: quiet() });
   const call = async (gh: { token: string }) => {
     const res = await fetch(`${apiUrl}/whoami`, { headers: { authorization: `Bearer ${gh.token}` } });
     if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status });

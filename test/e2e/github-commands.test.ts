@@ -193,12 +193,29 @@ describe('bad input and GitHub refusals', () => {
   });
 
   it('tells the user when GitHub asks us to wait, and waits out a short limit silently', async () => {
-    bot.github.failNext({ kind: 'primary', resetInSeconds: 1_200 });
-    expect((await gh('pr list acme/web')).text).toMatch(
-      /^GitHub asks opsbot to wait before calling it again \(rate limit\): try again in 20 minutes, after \d\d:\d\d UTC\.$/,
-    );
     bot.github.failNext({ kind: 'secondary', retryAfterSeconds: 1, status: 429 });
     expect((await gh('pr list acme/web')).text).toContain('acme/web: 2 open pull requests');
+    // A repository of its own, so the 20-minute wait holds nothing else back.
+    bot.github.repos.push({
+      owner: 'acme',
+      name: 'limits',
+      installed: true,
+      pulls: [],
+      issues: [],
+      runs: [],
+    });
+    const calls = bot.github.calls.length;
+    bot.github.failNext({ kind: 'primary', resetInSeconds: 1_200 });
+    const waitMessage =
+      /^GitHub asks opsbot to wait before calling it again \(rate limit\): try again in 20 minutes, after \d\d:\d\d UTC\.$/;
+    expect((await gh('runs acme/limits')).text).toMatch(waitMessage);
+    // The wait is remembered for that repository: the next command is answered without calling GitHub…
+    const afterLimit = bot.github.calls.length;
+    expect(afterLimit).toBeGreaterThan(calls);
+    expect((await gh('issue acme/limits#1')).text).toMatch(waitMessage);
+    expect(bot.github.calls.length).toBe(afterLimit);
+    // …while other repositories are not held back.
+    expect((await gh('runs acme/api')).text).toContain('No workflow runs in `acme/api`');
   });
 });
 
@@ -231,7 +248,7 @@ describe('rotation', () => {
     assertNoCanary(
       {
         logs: bot.logLines.join('\n'),
-        audit: await bot.state.queryAudit({ limit: 200 }),
+        audit: await bot.state.audit.query({ limit: 200 }),
         slack: bot.slack.calls,
         messages: bot.slack.messages('C0DEV'),
       },

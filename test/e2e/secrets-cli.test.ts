@@ -11,6 +11,7 @@ import { decryptSecretFile } from '../../src/credentials/secret-file.js';
 import { SecretValue } from '../../src/credentials/secret-value.js';
 import { runSecretsCli } from '../../src/secrets-cli.js';
 import { assertNoCanary, canary } from '../helpers/canary.js';
+import { SECRET_NAMES } from '../helpers/catalog.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
@@ -228,7 +229,12 @@ describe('npm run secrets (in-process)', () => {
   });
 
   it('a rotation made with the CLI is seen by the file source at its next describe', async () => {
-    const source = createFileSource({ path, key: new SecretValue(key), prefix: 'opsbot/' });
+    const source = createFileSource({
+      path,
+      key: new SecretValue(key),
+      prefix: 'opsbot/',
+      names: SECRET_NAMES,
+    });
     await run(['set', 'slack'], slackJson());
     const [first] = (await source.describe('opsbot/slack')).versions.keys();
     const value = slackJson();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditRecord } from '../../src/audit/chain.js';
+import type { AuditRecord } from '../../src/audit/records.js';
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import type { CommandModule } from '../../src/slack/command-spec.js';
 import { assertNoCanary } from '../helpers/canary.js';
@@ -8,6 +8,7 @@ import { assertNoCanary } from '../helpers/canary.js';
 const probe: CommandModule = {
   name: 'probe',
   description: 'test probe',
+  needs: [],
   subcommands: [
     {
       name: 'echo',
@@ -63,7 +64,7 @@ const run = async (userId: string, channelId: string, command: string, text: str
   const [reply] = await bot.slack.waitForResponse(delivery.responseUrl);
   return { delivery, reply: reply as NonNullable<typeof reply> };
 };
-const auditRecords = () => bot.state.queryAudit({ limit: 200 });
+const auditRecords = () => bot.state.audit.query({ limit: 200 });
 const lastAudit = async () => (await auditRecords())[0] as AuditRecord;
 /** The audit event is written once the handler has finished, just after its reply: wait for it. */
 const auditOf = async (action: string): Promise<AuditRecord> => {

@@ -30,7 +30,7 @@ describe('Socket Mode (OPSBOT_SLACK_MODE=socket)', () => {
     const [reply] = await bot.slack.waitForResponse(delivery.responseUrl);
     expect(reply?.text).toContain('*You are* <@U0DEV>');
     await expect
-      .poll(async () => (await bot.state.queryAudit({ limit: 1 }))[0]?.action)
+      .poll(async () => (await bot.state.audit.query({ limit: 1 }))[0]?.action)
       .toBe('opsbot:whoami');
   });
 

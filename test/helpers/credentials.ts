@@ -1,11 +1,12 @@
-import { MemoryAuditSink } from '../../src/audit/sink.js';
 import type { Clock, Random } from '../../src/clock.js';
 import { createCredentials } from '../../src/credentials/from-config.js';
 import type { CredentialMetrics } from '../../src/credentials/metrics.js';
 import type { CredentialProvider } from '../../src/credentials/provider.js';
 import type { SecretSource } from '../../src/credentials/source.js';
 import { createMetrics, type Registry } from '../../src/metrics.js';
+import { CATALOG } from './catalog.js';
 import { captureLogs, type LogCapture } from './log-capture.js';
+import { MemoryAuditSink } from './memory-audit-sink.js';
 
 export interface ProviderRig {
   provider: CredentialProvider;
@@ -43,6 +44,7 @@ export function awsProviderRig(options: {
       },
       aws: { region: 'us-east-1' },
     },
+    catalog: CATALOG,
     env: {},
     log: logs.log,
     redactor: logs.redactor,

@@ -1,8 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CredentialUnavailableError, IntegrationNotConfiguredError } from '../../src/credentials/errors.js';
-import { FreshCredentials } from '../../src/credentials/fresh-credentials.js';
+import { type ClientFactory, FreshCredentials } from '../../src/credentials/fresh-credentials.js';
 import { verifyInboundSecret } from '../../src/credentials/verify-inbound.js';
-import type { Integration } from '../../src/integrations/integration.js';
+import type { DatadogSecret } from '../../src/integrations/datadog.js';
+import type { SlackSecret } from '../../src/integrations/slack.js';
 import { ProtectedApi } from '../../src/sandbox/protected-api.js';
 import { SimulatedSecretsManager } from '../../src/sandbox/secrets-manager.js';
 import { assertNoCanary, bareCanary, canary } from '../helpers/canary.js';
@@ -46,7 +47,7 @@ function setup(options: { maxStaleSeconds?: number; random?: () => number } = {}
 describe('credential provider against the simulated Secrets Manager', () => {
   it('coalesces 1,000 concurrent cold reads into one DescribeSecret and one GetSecretValue', async () => {
     const { provider, slack } = setup();
-    const reads = await Promise.all(Array.from({ length: 1_000 }, () => provider.get('slack')));
+    const reads = await Promise.all(Array.from({ length: 1_000 }, () => provider.get<SlackSecret>('slack')));
     expect(new Set(reads.map((r) => r.versionId)).size).toBe(1);
     expect(reads[0]?.value.reveal().botToken).toBe(slack.botToken);
     expect(sm.calls.GetSecretValue ?? 0).toBe(1);
@@ -59,20 +60,20 @@ describe('credential provider against the simulated Secrets Manager', () => {
     sm.faults.set({ kind: '5xx' });
     await elapse(clock, provider, 72_000); // past the first poll (60 s ± 20%)
     expect(await metric('opsbot_secret_refresh_total', { outcome: 'transient_error' })).toBeGreaterThan(0);
-    expect(provider.current('slack').value.reveal().botToken).toBe(slack.botToken);
+    expect(provider.current<SlackSecret>('slack').value.reveal().botToken).toBe(slack.botToken);
 
     sm.faults.set({ kind: 'throttle' });
     await elapse(clock, provider, 200_000);
     expect(sm.calls.DescribeSecret ?? 0).toBeGreaterThan(3);
-    expect(provider.current('slack').value.reveal().signingSecret).toBe(slack.signingSecret);
+    expect(provider.current<SlackSecret>('slack').value.reveal().signingSecret).toBe(slack.signingSecret);
     const staleness = await metric('opsbot_secret_staleness_seconds', { integration: 'slack' });
     expect(staleness).toBeGreaterThan(200);
 
     await elapse(clock, provider, 120_000); // now more than 300 s unconfirmed
-    expect(() => provider.current('slack')).toThrow(CredentialUnavailableError);
+    expect(() => provider.current<SlackSecret>('slack')).toThrow(CredentialUnavailableError);
     let caught: unknown;
     try {
-      provider.current('slack');
+      provider.current<SlackSecret>('slack');
     } catch (error) {
       caught = error;
     }
@@ -89,7 +90,7 @@ describe('credential provider against the simulated Secrets Manager', () => {
     await provider.start(['slack']);
     sm.faults.set({ kind: 'access_denied' });
     await elapse(clock, provider, 72_000);
-    expect(() => provider.current('slack')).toThrow(/refused access to `t\d+\/slack`.*IAM role/);
+    expect(() => provider.current<SlackSecret>('slack')).toThrow(/refused access to `t\d+\/slack`.*IAM role/);
     const errors = logs.records().filter((r) => r.level === 'error');
     expect(errors.map((r) => r.msg)).toContain('secret unusable');
     expect(JSON.stringify(errors)).toContain('AccessDeniedException');
@@ -114,7 +115,7 @@ describe('credential provider against the simulated Secrets Manager', () => {
   it('gives a cold read a 3 s deadline, and says so', async () => {
     const { provider, clock } = setup();
     sm.faults.set({ kind: 'latency', latencyMs: 1_500 });
-    const read = provider.get('slack');
+    const read = provider.get<SlackSecret>('slack');
     await vi.waitFor(() => expect(clock.delays()).toContain(3_000));
     clock.advance(3_000);
     await expect(read).rejects.toThrow(/did not answer within 3 s/);
@@ -148,7 +149,7 @@ describe('credential provider against the simulated Secrets Manager', () => {
     const first = { apiKey: bareCanary(), appKey: bareCanary(), webhookSecret: bareCanary() };
     sm.create(`${prefix}datadog`, JSON.stringify(first));
     await provider.start(['datadog']);
-    const v1 = provider.current('datadog').versionId;
+    const v1 = provider.current<DatadogSecret>('datadog').versionId;
     expect(verifyInboundSecret(provider, 'datadog', first.webhookSecret)).toEqual({
       ok: true,
       versionId: v1,
@@ -158,8 +159,8 @@ describe('credential provider against the simulated Secrets Manager', () => {
 
     sm.rotate(`${prefix}datadog`, { hold: true });
     await elapse(clock, provider, 72_000);
-    expect(provider.pending('datadog')).toBeDefined();
-    const pending = provider.pending('datadog');
+    expect(provider.pending<DatadogSecret>('datadog')).toBeDefined();
+    const pending = provider.pending<DatadogSecret>('datadog');
     const pendingSecret = pending?.value.reveal().webhookSecret as string;
     expect(verifyInboundSecret(provider, 'datadog', pendingSecret)).toEqual({
       ok: true,
@@ -168,7 +169,7 @@ describe('credential provider against the simulated Secrets Manager', () => {
 
     sm.finishRotation(`${prefix}datadog`);
     await elapse(clock, provider, 72_000);
-    expect(provider.current('datadog').versionId).toBe(pending?.versionId);
+    expect(provider.current<DatadogSecret>('datadog').versionId).toBe(pending?.versionId);
     expect(verifyInboundSecret(provider, 'datadog', first.webhookSecret)).toEqual({
       ok: true,
       versionId: v1,
@@ -185,16 +186,17 @@ describe('credential provider against the simulated Secrets Manager', () => {
     const api = new ProtectedApi({ secrets: sm, secretName: name, field: 'token' });
     const { url } = await api.start();
     const closed: string[] = [];
-    const github: Integration<'github', { token: string; versionId: string }> = {
+    const github: ClientFactory = {
       name: 'github',
+      title: 'GitHub',
       createClient: (secret, credential) => ({
-        token: 'token' in secret ? secret.token : '',
+        token: (secret as { token?: string }).token ?? '',
         versionId: credential.versionId,
       }),
       isAuthFailure: (error) => (error as { status?: number }).status === 401,
-      closeClient: (client) => closed.push(client.versionId),
+      closeClient: (client) => closed.push((client as { versionId: string }).versionId),
     };
-    const clients = new FreshCredentials({ provider, integrations: { github }, metrics, log: logs.log });
+    const clients = new FreshCredentials({ provider, factories: [github], metrics, log: logs.log });
     const whoami = async (gh: { token: string }) => {
       const res = await fetch(`${url}/whoami`, { headers: { authorization: `Bearer ${gh.token}` } });
       if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status });

@@ -7,8 +7,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialRejectedError } from '../../src/credentials/errors.js';
-import { FreshCredentials } from '../../src/credentials/fresh-credentials.js';
-import type { Integration } from '../../src/integrations/integration.js';
+import { type ClientFactory, FreshCredentials } from '../../src/credentials/fresh-credentials.js';
 import { assertNoCanary, canary } from '../helpers/canary.js';
 import { awsProviderRig, type ProviderRig } from '../helpers/credentials.js';
 import { elapse, FakeClock } from '../helpers/fake-clock.js';
@@ -54,18 +53,19 @@ describe.each(targets)('rotation against $target', ({ url, skip }) => {
     const rig = awsProviderRig({ endpoint: url, clock, prefix, pollSeconds: 60 });
     rigs.push(rig);
     let built = 0;
-    const github: Integration<'github', { token: string }> = {
+    const github: ClientFactory = {
       name: 'github',
+      title: 'GitHub',
       createClient: (secret) => {
         built += 1;
-        return { token: 'token' in secret ? secret.token : '' };
+        return { token: (secret as { token?: string }).token ?? '' };
       },
       isAuthFailure: (error) =>
         error instanceof HttpStatusError && (error.status === 401 || error.status === 403),
     };
     const clients = new FreshCredentials({
       provider: rig.provider,
-      integrations: { github },
+      factories: [github],
       metrics: rig.metrics,
       log: rig.logs.log,
     });
@@ -179,14 +179,16 @@ describe.each(targets)('rotation against $target', ({ url, skip }) => {
     const rig = await setup();
     const { provider, name, firstVersion, clients } = rig;
     service.accepted = new Set([rig.token]);
-    await clients.withFreshCredentials('github', (gh) => callWith(service.url, gh.token));
+    await clients.withFreshCredentials('github', (gh: { token: string }) => callWith(service.url, gh.token));
     expect(rig.builtCount()).toBe(1);
 
     // Rotate behind the poller's back; the service stops accepting the old token at once.
     const next = await stagePending(name);
     await finish(name, firstVersion, next.versionId);
     service.accepted = new Set([next.token]);
-    const result = await clients.withFreshCredentials('github', (gh) => callWith(service.url, gh.token));
+    const result = await clients.withFreshCredentials('github', (gh: { token: string }) =>
+      callWith(service.url, gh.token),
+    );
     expect(result).toEqual({ ok: true });
     expect(provider.current('github').versionId).toBe(next.versionId);
     expect(rig.builtCount()).toBe(2);
@@ -201,7 +203,9 @@ describe.each(targets)('rotation against $target', ({ url, skip }) => {
       const { provider, name, clients } = rig;
       const next = await stagePending(name); // the rotation's setSecret step already ran in the service
       service.accepted = new Set([next.token]);
-      const result = await clients.withFreshCredentials('github', (gh) => callWith(service.url, gh.token));
+      const result = await clients.withFreshCredentials('github', (gh: { token: string }) =>
+        callWith(service.url, gh.token),
+      );
       expect(result).toEqual({ ok: true });
       expect(provider.pending('github')?.versionId).toBe(next.versionId);
       expect(await rig.metric('opsbot_secret_auth_failure_retries_total', { outcome: 'recovered' })).toBe(1);
@@ -215,7 +219,7 @@ describe.each(targets)('rotation against $target', ({ url, skip }) => {
       const { clients } = rig;
       service.accepted = new Set();
       const error = await clients
-        .withFreshCredentials('github', (gh) => callWith(service.url, gh.token))
+        .withFreshCredentials('github', (gh: { token: string }) => callWith(service.url, gh.token))
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(CredentialRejectedError);
       expect((error as Error).message).toMatch(/^GitHub rejected opsbot's credential.*`r-[0-9a-f]+\/github`/);
@@ -223,7 +227,7 @@ describe.each(targets)('rotation against $target', ({ url, skip }) => {
       await Promise.all(
         Array.from({ length: 50 }, () =>
           clients
-            .withFreshCredentials('github', (gh) => callWith(service.url, gh.token))
+            .withFreshCredentials('github', (gh: { token: string }) => callWith(service.url, gh.token))
             .catch(() => undefined),
         ),
       );

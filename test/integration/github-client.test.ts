@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GitHubClient, GitHubRateLimitedError, rateLimitWait } from '../../src/integrations/github-client.js';
+import { GitHubClient, rateLimitWait } from '../../src/integrations/github-client.js';
+import { RateLimitedError, RateLimits } from '../../src/integrations/rate-limits.js';
 import { SimulatedGitHub } from '../../src/sandbox/github.js';
 import { canary } from '../helpers/canary.js';
 import { FakeClock } from '../helpers/fake-clock.js';
@@ -23,7 +24,7 @@ const pulls = (c: GitHubClient) =>
 const app = () =>
   new GitHubClient(
     { appId: '11', installationId: '22', privateKey },
-    { apiUrl: url, clock, log: captureLogs().log },
+    { apiUrl: url, clock, log: captureLogs().log, rateLimits: new RateLimits({ clock }) },
   );
 
 beforeAll(async () => {
@@ -87,7 +88,7 @@ describe('GitHubClient with a GitHub App (real Octokit and auth-app against the 
     const other = keyPair();
     const client = new GitHubClient(
       { appId: '11', installationId: '22', privateKey: other.privateKey },
-      { apiUrl: url, clock, log: captureLogs().log },
+      { apiUrl: url, clock, log: captureLogs().log, rateLimits: new RateLimits({ clock }) },
     );
     await expect(pulls(client)).rejects.toMatchObject({ status: 401 });
   });
@@ -102,7 +103,7 @@ describe('GitHubClient with a GitHub App (real Octokit and auth-app against the 
     expect((await waiting).status).toBe(200);
     github.failNext({ kind: 'primary', resetInSeconds: 900 });
     const error = await pulls(client).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(GitHubRateLimitedError);
+    expect(error).toBeInstanceOf(RateLimitedError);
     expect((error as Error).message).toMatch(
       /^GitHub asks opsbot to wait before calling it again \(rate limit\): try again in 15 minutes, after \d\d:\d\d UTC\.$/,
     );
@@ -113,7 +114,10 @@ describe('GitHubClient with a fine-grained PAT', () => {
   it('uses the token, and a revoked token is a 401', async () => {
     const token = canary('github_pat');
     github.addPersonalToken(token);
-    const client = new GitHubClient({ token }, { apiUrl: url, clock, log: captureLogs().log });
+    const client = new GitHubClient(
+      { token },
+      { apiUrl: url, clock, log: captureLogs().log, rateLimits: new RateLimits({ clock }) },
+    );
     expect(client.kind).toBe('token');
     expect((await pulls(client)).status).toBe(200);
     expect(github.calls.at(-1)?.auth).toBe('pat');

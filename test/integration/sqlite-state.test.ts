@@ -23,42 +23,42 @@ describe('SQLite state: the audit trail', () => {
     const state = openSqliteState({ path, now: () => (t += 60_000) });
     expect(await state.ping()).toBe(true);
     for (let i = 0; i < 5; i++)
-      await state.appendAudit(event(i % 2 ? 'U0BOB' : 'U0ALICE', i < 3 ? 'gh:pr list' : 'jira:create', i));
+      await state.audit.append(event(i % 2 ? 'U0BOB' : 'U0ALICE', i < 3 ? 'gh:pr list' : 'jira:create', i));
     state.close();
 
     const reopened = openSqliteState({ path, now: () => (t += 60_000) });
-    const sixth = await reopened.appendAudit(event('U0ALICE', 'gh:pr merge', 6));
+    const sixth = await reopened.audit.append(event('U0ALICE', 'gh:pr merge', 6));
     expect(sixth.seq).toBe(6);
-    expect((await reopened.queryAudit({})).map((r) => r.seq)).toEqual([6, 5, 4, 3, 2, 1]);
-    expect((await reopened.queryAudit({ actor: 'U0BOB' })).map((r) => r.seq)).toEqual([4, 2]);
-    expect((await reopened.queryAudit({ command: 'gh' })).map((r) => r.action)).toEqual([
+    expect((await reopened.audit.query({})).map((r) => r.seq)).toEqual([6, 5, 4, 3, 2, 1]);
+    expect((await reopened.audit.query({ actor: 'U0BOB' })).map((r) => r.seq)).toEqual([4, 2]);
+    expect((await reopened.audit.query({ command: 'gh' })).map((r) => r.action)).toEqual([
       'gh:pr merge',
       'gh:pr list',
       'gh:pr list',
       'gh:pr list',
     ]);
-    expect((await reopened.queryAudit({ command: 'g%' })).length).toBe(0);
-    expect((await reopened.queryAudit({ since: '2026-11-23T09:04:00.000Z' })).map((r) => r.seq)).toEqual([
+    expect((await reopened.audit.query({ command: 'g%' })).length).toBe(0);
+    expect((await reopened.audit.query({ since: '2026-11-23T09:04:00.000Z' })).map((r) => r.seq)).toEqual([
       6, 5, 4,
     ]);
-    expect((await reopened.queryAudit({ limit: 2 })).length).toBe(2);
-    expect(await reopened.verifyAudit()).toEqual({ ok: true, checked: 6 });
+    expect((await reopened.audit.query({ limit: 2 })).length).toBe(2);
+    expect(await reopened.audit.verify()).toEqual({ ok: true, checked: 6 });
     reopened.close();
   });
 
   it('finds a record edited behind its back, in the hashed record or in an indexed column', async () => {
     const path = freshPath();
     const state = openSqliteState({ path });
-    for (let i = 0; i < 4; i++) await state.appendAudit(event('U0ALICE', 'devenv:up', i));
+    for (let i = 0; i < 4; i++) await state.audit.append(event('U0ALICE', 'devenv:up', i));
     const db = new DatabaseSync(path);
     db.prepare("UPDATE audit SET record = replace(record, 'devenv:up', 'devenv:ls') WHERE seq = 3").run();
-    expect(await state.verifyAudit()).toMatchObject({ ok: false, brokenAt: 3, checked: 2 });
+    expect(await state.audit.verify()).toMatchObject({ ok: false, brokenAt: 3, checked: 2 });
     db.prepare("UPDATE audit SET record = replace(record, 'devenv:ls', 'devenv:up') WHERE seq = 3").run();
-    expect(await state.verifyAudit()).toEqual({ ok: true, checked: 4 });
+    expect(await state.audit.verify()).toEqual({ ok: true, checked: 4 });
     db.prepare("UPDATE audit SET actor = 'U0MALLORY' WHERE seq = 2").run();
-    expect(await state.verifyAudit()).toMatchObject({ ok: false, brokenAt: 2 });
+    expect(await state.audit.verify()).toMatchObject({ ok: false, brokenAt: 2 });
     db.prepare('DELETE FROM audit WHERE seq = 2').run();
-    expect(await state.verifyAudit()).toMatchObject({ ok: false, brokenAt: 2, why: 'record 2 is missing' });
+    expect(await state.audit.verify()).toMatchObject({ ok: false, brokenAt: 2, why: 'record 2 is missing' });
     db.close();
     state.close();
   });

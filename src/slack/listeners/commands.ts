@@ -1,11 +1,19 @@
 import type { App, Middleware, SlackCommandMiddlewareArgs } from '@slack/bolt';
-import { IntegrationNotConfiguredError } from '../../credentials/errors.js';
 import type { CommandModule, Reply } from '../command-spec.js';
-import { commandContext, failureReply, interactionOf, type PipelineDeps } from '../interaction.js';
-import { checkAccess, respondWith } from '../middleware/access.js';
+import {
+  commandContext,
+  failureReply,
+  interactionOf,
+  type PipelineDeps,
+  requireConfigured,
+} from '../interaction.js';
+import { checkAccess } from '../middleware/access.js';
 import { auditInteraction } from '../middleware/audit.js';
 import { routeCommand } from '../route-command.js';
 import { commandHelp } from '../usage.js';
+import { answer, progressOf } from './answer.js';
+
+type CommandArgs = SlackCommandMiddlewareArgs & { context: Record<string, unknown> };
 
 /**
  * Registers every command module as a slash command: audit → ack at once → route → access → run.
@@ -13,8 +21,7 @@ import { commandHelp } from '../usage.js';
  * through `respond()`, ephemeral unless the handler says the result is for everyone.
  */
 export function registerCommands(app: App, deps: PipelineDeps): void {
-  const reply = (args: SlackCommandMiddlewareArgs & { context: Record<string, unknown> }, message: Reply) =>
-    safeRespond(args, message, deps);
+  const reply = (args: CommandArgs, message: Reply) => answer(args, message, deps.log);
   for (const module of deps.commands) {
     app.command(
       `/${module.name}`,
@@ -40,7 +47,7 @@ function routeTo(module: CommandModule, deps: PipelineDeps): Middleware<SlackCom
     interaction.action = route.action;
     if (!route.ok) {
       interaction.result = 'user_error';
-      await safeRespond(args, { text: route.message }, deps);
+      await answer(args, { text: route.message }, deps.log);
       return;
     }
     if (route.kind === 'run') interaction.args = route.summary;
@@ -68,32 +75,13 @@ function runCommand(deps: PipelineDeps): Middleware<SlackCommandMiddlewareArgs> 
         );
         message = { text: commandHelp(module, new Set(allowed)) };
       } else {
-        if (module.integration && !deps.credentials.isConfigured(module.integration)) {
-          throw new IntegrationNotConfiguredError(
-            module.integration,
-            deps.credentials.secretName(module.integration),
-          );
-        }
-        const ctx = commandContext(interaction, deps, args.command.trigger_id);
+        requireConfigured(module, deps);
+        const ctx = commandContext(interaction, deps, progressOf(args, deps.log), args.command.trigger_id);
         message = await route.subcommand.run(ctx, route.input);
       }
     } catch (error) {
       message = failureReply(interaction, error, deps.log);
     }
-    if (message) await safeRespond(args, message, deps);
+    if (message) await answer(args, message, deps.log);
   };
-}
-
-/** A failed respond() (expired response_url, Slack down) is logged; it must not hide the outcome. */
-async function safeRespond(
-  args: { respond?: SlackCommandMiddlewareArgs['respond']; context: Record<string, unknown> },
-  message: Reply,
-  deps: Pick<PipelineDeps, 'log'>,
-): Promise<void> {
-  interactionOf(args.context).seal();
-  try {
-    await respondWith(args.respond, message);
-  } catch (error) {
-    deps.log.warn({ err: error }, 'could not answer through the response_url');
-  }
 }

@@ -5,14 +5,26 @@ import type {
   SlackActionMiddlewareArgs,
   SlackViewMiddlewareArgs,
 } from '@slack/bolt';
+import type { IntegrationKey } from '../../integrations/integration.js';
 import type { InteractionHandler, Reply } from '../command-spec.js';
-import { commandContext, failureReply, interactionOf, type PipelineDeps } from '../interaction.js';
-import { checkAccess, respondWith } from '../middleware/access.js';
+import {
+  commandContext,
+  failureReply,
+  interactionOf,
+  type PipelineDeps,
+  type Progress,
+  requireConfigured,
+} from '../interaction.js';
+import { checkAccess } from '../middleware/access.js';
 import { auditInteraction, channelFromView } from '../middleware/audit.js';
+import { answer, progressOf } from './answer.js';
 
 /** Buttons and modals name their policy action in `action_id` / `callback_id`: `gh:rerun`. */
 export const INTERACTION_ID = /^[a-z][a-z0-9-]{0,20}:[a-z0-9][a-z0-9 -]{0,40}$/;
 const MAX_VALUE = 2_000;
+
+type ActionArgs = SlackActionMiddlewareArgs & { context: Record<string, unknown> };
+type ViewArgs = SlackViewMiddlewareArgs & { context: Record<string, unknown> };
 
 /**
  * Registers button presses and modal submissions: audit → ack → find the handler → access → run.
@@ -20,13 +32,7 @@ const MAX_VALUE = 2_000;
  * into another channel or pressed by someone else is judged for that person, there.
  */
 export function registerInteractions(app: App, deps: PipelineDeps): void {
-  const replyToAction = (
-    args: SlackActionMiddlewareArgs & { context: Record<string, unknown> },
-    message: Reply,
-  ) => {
-    interactionOf(args.context).seal();
-    return safe(() => respondWith(args.respond, message), deps);
-  };
+  const replyToAction = (args: ActionArgs, message: Reply) => answer(args, message, deps.log);
   app.action<BlockAction>(
     { type: 'block_actions', action_id: INTERACTION_ID },
     auditInteraction('button', deps) as Middleware<SlackActionMiddlewareArgs<BlockAction>>,
@@ -39,39 +45,16 @@ export function registerInteractions(app: App, deps: PipelineDeps): void {
     >,
     checkAccess(deps, replyToAction as never) as Middleware<SlackActionMiddlewareArgs<BlockAction>>,
     async (args) => {
-      const interaction = interactionOf(args.context);
-      const handler = args.context.opsbotHandler as InteractionHandler;
       const value = String((args.action as { value?: string }).value ?? '').slice(0, MAX_VALUE);
-      let message: Reply | undefined;
-      try {
-        message = await handler(commandContext(interaction, deps, args.body.trigger_id), value);
-      } catch (error) {
-        message = failureReply(interaction, error, deps.log);
-      }
-      if (message)
-        await replyToAction(
-          args as SlackActionMiddlewareArgs & { context: Record<string, unknown> },
-          message,
-        );
+      const progress = progressOf(args, deps.log);
+      const message = await runHandler(args.context, deps, value, progress, args.body.trigger_id);
+      if (message) await replyToAction(args as ActionArgs, message);
     },
   );
 
-  const replyToView = (
-    args: SlackViewMiddlewareArgs & { context: Record<string, unknown> },
-    message: Reply,
-  ) => {
-    const interaction = interactionOf(args.context);
-    interaction.seal();
-    const channel = channelFromView(args.body as unknown as Record<string, unknown>);
-    if (!channel) return Promise.resolve();
-    const content = { channel, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) };
-    return safe(
-      () =>
-        message.responseType === 'in_channel'
-          ? deps.services.slack.postMessage(content).then(() => undefined)
-          : deps.services.slack.postEphemeral({ ...content, user: interaction.actor.userId }),
-      deps,
-    );
+  const replyToView = (args: ViewArgs, message: Reply) => {
+    interactionOf(args.context).seal();
+    return viewProgress(args, deps).finish(message);
   };
   app.view(
     { type: 'view_submission', callback_id: INTERACTION_ID },
@@ -83,18 +66,56 @@ export function registerInteractions(app: App, deps: PipelineDeps): void {
     findHandler('views', deps, replyToView as never) as Middleware<SlackViewMiddlewareArgs>,
     checkAccess(deps, replyToView as never) as Middleware<SlackViewMiddlewareArgs>,
     async (args) => {
-      const interaction = interactionOf(args.context);
-      const handler = args.context.opsbotHandler as InteractionHandler;
       const values = JSON.stringify(args.view.state?.values ?? {}).slice(0, 20_000);
-      let message: Reply | undefined;
-      try {
-        message = await handler(commandContext(interaction, deps), values);
-      } catch (error) {
-        message = failureReply(interaction, error, deps.log);
-      }
+      const message = await runHandler(args.context, deps, values, viewProgress(args, deps));
       if (message) await replyToView(args, message);
     },
   );
+}
+
+async function runHandler(
+  context: Record<string, unknown>,
+  deps: PipelineDeps,
+  value: string,
+  progress: Progress,
+  triggerId?: string,
+): Promise<Reply | undefined> {
+  const interaction = interactionOf(context);
+  const handler = context.opsbotHandler as InteractionHandler<IntegrationKey>;
+  try {
+    if (interaction.module) requireConfigured(interaction.module, deps);
+    return await handler(commandContext(interaction, deps, progress, triggerId), value);
+  } catch (error) {
+    return failureReply(interaction, error, deps.log);
+  }
+}
+
+/**
+ * A modal has no response_url: its answers go to the channel it was opened from (in private
+ * metadata), in the channel or only to the submitter. Progress shows once, as an ephemeral message.
+ */
+function viewProgress(args: ViewArgs, deps: PipelineDeps): Progress {
+  const interaction = interactionOf(args.context);
+  const channel = channelFromView(args.body as unknown as Record<string, unknown>);
+  let shown = false;
+  const post = async (message: Reply) => {
+    if (!channel) return;
+    const content = { channel, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) };
+    try {
+      if (message.responseType === 'in_channel') await deps.services.slack.postMessage(content);
+      else await deps.services.slack.postEphemeral({ ...content, user: interaction.actor.userId });
+    } catch (error) {
+      deps.log.warn({ err: error }, 'could not answer a form');
+    }
+  };
+  return {
+    async update(message) {
+      if (shown) return;
+      shown = true;
+      await post({ ...message, responseType: 'ephemeral' });
+    },
+    finish: post,
+  };
 }
 
 function findHandler(
@@ -121,12 +142,4 @@ function findHandler(
     args.context.opsbotHandler = handler;
     await args.next();
   };
-}
-
-async function safe(fn: () => Promise<void>, deps: Pick<PipelineDeps, 'log'>): Promise<void> {
-  try {
-    await fn();
-  } catch (error) {
-    deps.log.warn({ err: error }, 'could not answer a button or form');
-  }
 }

@@ -1,11 +1,11 @@
 import type {
   Middleware,
-  RespondFn,
   SlackActionMiddlewareArgs,
   SlackCommandMiddlewareArgs,
   SlackViewMiddlewareArgs,
 } from '@slack/bolt';
 import { explainDenial } from '../../access/policy.js';
+import { ErrorCode } from '../../errors.js';
 import type { Reply } from '../command-spec.js';
 import { failureReply, interactionOf, type PipelineDeps } from '../interaction.js';
 
@@ -38,6 +38,7 @@ export function checkAccess(
     if (!decision.allowed) {
       interaction.decision = 'denied';
       interaction.result = 'user_error';
+      interaction.errorCode = ErrorCode.AccessDenied;
       const admins = deps.services.file.access.admins;
       await reply(args, { text: `:no_entry: ${explainDenial(interaction.action, decision, admins)}` });
       return;
@@ -45,15 +46,4 @@ export function checkAccess(
     interaction.decision = 'allowed';
     await args.next();
   };
-}
-
-/** Replies ephemerally through `respond()` (commands and buttons carry a response_url). */
-export async function respondWith(respond: RespondFn | undefined, message: Reply): Promise<void> {
-  if (!respond) return;
-  await respond({
-    text: message.text,
-    ...(message.blocks ? { blocks: message.blocks } : {}),
-    response_type: message.responseType ?? 'ephemeral',
-    ...(message.replaceOriginal ? { replace_original: true } : { replace_original: false }),
-  });
 }

@@ -5,6 +5,7 @@ import type {
   SlackCommandMiddlewareArgs,
   SlackViewMiddlewareArgs,
 } from '@slack/bolt';
+import { ErrorCode } from '../../errors.js';
 import type { Actor } from '../command-spec.js';
 import { INTERACTION, type Interaction, type PipelineDeps } from '../interaction.js';
 
@@ -17,7 +18,7 @@ type AnyInteractionArgs = SlackCommandMiddlewareArgs | SlackActionMiddlewareArgs
  */
 export function auditInteraction(
   kind: Interaction['kind'],
-  deps: Pick<PipelineDeps, 'audit' | 'clock' | 'log'>,
+  deps: Pick<PipelineDeps, 'audit' | 'clock' | 'log' | 'countError'>,
 ): Middleware<AnyInteractionArgs> {
   return async (args) => {
     const { context, next } = args;
@@ -59,17 +60,21 @@ export function auditInteraction(
           decision: interaction.decision,
           result: interaction.result,
           errorId: interaction.errorId,
+          errorCode: interaction.errorCode,
           latencyMs: Math.max(0, deps.clock.now() - interaction.startedAt),
           credentials: [...scope.credentialVersions].join(',') || undefined,
           requestId,
         },
       });
+      if (interaction.errorCode)
+        deps.countError(interaction.action.split(':')[0] ?? '?', interaction.errorCode);
     };
     try {
       await next();
     } catch (error) {
       interaction.result = 'internal_error';
       interaction.errorId = requestId;
+      interaction.errorCode = ErrorCode.Internal;
       deps.log.error({ err: error, requestId }, 'a Slack interaction failed outside its handler');
     } finally {
       interaction.seal();

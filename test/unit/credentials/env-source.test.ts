@@ -4,6 +4,7 @@ import type { Env } from '../../../src/config.js';
 import { createEnvSource, envVariableFor } from '../../../src/credentials/env-source.js';
 import type { SecretSourceErrorKind } from '../../../src/credentials/source.js';
 import { assertNoCanary, canary } from '../../helpers/canary.js';
+import { SECRET_NAMES } from '../../helpers/catalog.js';
 import { expectSourceError } from '../../helpers/source-error.js';
 
 const slackJson = () => JSON.stringify({ botToken: canary('xoxb'), signingSecret: canary('sign') });
@@ -14,7 +15,11 @@ const sourceError = (call: Promise<unknown>, kind: SecretSourceErrorKind, messag
 describe('createEnvSource', () => {
   it('reads OPSBOT_SECRET_<INTEGRATION> as the only, current version', async () => {
     const value = slackJson();
-    const source = createEnvSource({ env: { OPSBOT_SECRET_SLACK: value }, prefix: 'opsbot/' });
+    const source = createEnvSource({
+      names: SECRET_NAMES,
+      env: { OPSBOT_SECRET_SLACK: value },
+      prefix: 'opsbot/',
+    });
     expect(source.kind).toBe('env');
 
     const description = await source.describe('opsbot/slack');
@@ -35,14 +40,14 @@ describe('createEnvSource', () => {
   it('derives a version id that is stable in a source, changes with the value, and reveals nothing', async () => {
     const value = slackJson();
     const env: Env = { OPSBOT_SECRET_SLACK: value };
-    const source = createEnvSource({ env, prefix: 'opsbot/' });
+    const source = createEnvSource({ names: SECRET_NAMES, env, prefix: 'opsbot/' });
     const idOf = async (s = source) => [...(await s.describe('opsbot/slack')).versions.keys()][0] as string;
 
     const id = await idOf();
     expect(await idOf()).toBe(id);
     expect(id).not.toContain(createHash('sha256').update(value).digest('hex').slice(0, 16));
     // Another process (here: another source) keys its ids differently, so ids cannot confirm guesses.
-    expect(await idOf(createEnvSource({ env, prefix: 'opsbot/' }))).not.toBe(id);
+    expect(await idOf(createEnvSource({ names: SECRET_NAMES, env, prefix: 'opsbot/' }))).not.toBe(id);
 
     env.OPSBOT_SECRET_SLACK = slackJson();
     const changed = await idOf();
@@ -54,7 +59,11 @@ describe('createEnvSource', () => {
   });
 
   it('reports an absent or empty variable as not_found, naming it', async () => {
-    const source = createEnvSource({ env: { OPSBOT_SECRET_JIRA: '  ' }, prefix: 'opsbot/' });
+    const source = createEnvSource({
+      names: SECRET_NAMES,
+      env: { OPSBOT_SECRET_JIRA: '  ' },
+      prefix: 'opsbot/',
+    });
     await sourceError(
       source.describe('opsbot/github'),
       'not_found',
@@ -66,12 +75,14 @@ describe('createEnvSource', () => {
 
   it('maps names by the prefix and refuses unknown ones', async () => {
     const env = { OPSBOT_SECRET_SLACK: slackJson() };
-    expect((await createEnvSource({ env, prefix: '' }).describe('slack')).arn).toBe(
+    expect((await createEnvSource({ names: SECRET_NAMES, env, prefix: '' }).describe('slack')).arn).toBe(
       'env:OPSBOT_SECRET_SLACK',
     );
-    expect((await createEnvSource({ env }).describe('opsbot/slack')).name).toBe('opsbot/slack');
+    expect((await createEnvSource({ names: SECRET_NAMES, env }).describe('opsbot/slack')).name).toBe(
+      'opsbot/slack',
+    );
     await sourceError(
-      createEnvSource({ env, prefix: 'opsbot/' }).describe('prod/slack'),
+      createEnvSource({ names: SECRET_NAMES, env, prefix: 'opsbot/' }).describe('prod/slack'),
       'not_found',
       /knows only opsbot\/slack, .*OPSBOT_SECRET_SLACK/,
     );

@@ -14,6 +14,7 @@ import {
 import { SecretValue } from '../../../src/credentials/secret-value.js';
 import type { SecretSourceErrorKind } from '../../../src/credentials/source.js';
 import { assertNoCanary, canary } from '../../helpers/canary.js';
+import { SECRET_NAMES } from '../../helpers/catalog.js';
 import { expectSourceError } from '../../helpers/source-error.js';
 
 const NOW = new Date('2030-01-02T03:04:05.000Z');
@@ -44,7 +45,7 @@ async function storeSlack(doc: SecretFileDocument = emptyDocument()): Promise<Se
 }
 
 const source = (overrides: Partial<Parameters<typeof createFileSource>[0]> = {}) =>
-  createFileSource({ path, key: new SecretValue(key), prefix: 'opsbot/', ...overrides });
+  createFileSource({ path, key: new SecretValue(key), prefix: 'opsbot/', names: SECRET_NAMES, ...overrides });
 
 const sourceError = (call: Promise<unknown>, kind: SecretSourceErrorKind, message: RegExp) =>
   expectSourceError(call, kind, message, [...values, key.toString('base64'), key.toString('hex')]);

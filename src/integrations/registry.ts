@@ -1,0 +1,187 @@
+import type { STSClientConfig } from '@aws-sdk/client-sts';
+import { type ClientFactory, FreshCredentials } from '../credentials/fresh-credentials.js';
+import type { CredentialMetrics } from '../credentials/metrics.js';
+import type { CredentialProvider } from '../credentials/provider.js';
+import { RoleSessions } from '../credentials/role-sessions.js';
+import { catalogOf, type SecretCatalog, type SecretSpec } from '../credentials/secret-spec.js';
+import type { SecretRedactor } from '../log.js';
+import { noteCredentialUse } from '../request-scope.js';
+import type {
+  AnyIntegration,
+  AssumedRoleIntegration,
+  CredentialedCalls,
+  IntegrationApis,
+  PlatformDeps,
+  SecretIntegration,
+  SessionCalls,
+} from './integration.js';
+
+/** The integrations an app is built with: names checked once, secrets and APIs derived from them. */
+export class IntegrationRegistry {
+  readonly modules: readonly AnyIntegration[];
+
+  constructor(modules: readonly AnyIntegration[]) {
+    const seen = new Set<string>();
+    for (const m of modules) {
+      if (seen.has(m.name)) throw new Error(`two integrations are named "${m.name}"`);
+      if (m.kind === 'secret' && m.secret.name !== m.name) {
+        throw new Error(`integration "${m.name}" declares a secret named "${m.secret.name}"`);
+      }
+      seen.add(m.name);
+    }
+    this.modules = modules;
+  }
+
+  has(name: string): boolean {
+    return this.modules.some((m) => m.name === name);
+  }
+
+  get(name: string): AnyIntegration | undefined {
+    return this.modules.find((m) => m.name === name);
+  }
+
+  /** Every secret the provider loads: the integrations' plus `extra` (opsbot's own, such as `audit`). */
+  catalog(extra: readonly SecretSpec[] = []): SecretCatalog {
+    const secrets = this.modules
+      .filter((m): m is SecretIntegration => m.kind === 'secret')
+      .map((m) => m.secret);
+    return catalogOf([...secrets, ...extra]);
+  }
+}
+
+export interface BuildIntegrationsDeps extends PlatformDeps {
+  provider: CredentialProvider;
+  credentialMetrics: CredentialMetrics;
+  redactor: SecretRedactor;
+  /** STS client settings for assumed-role integrations (tests and the sandbox set an endpoint). */
+  sts?: STSClientConfig;
+}
+
+export interface BuiltIntegrations {
+  /** The API object of every integration that has one; commands get the ones they declare. */
+  apis: Partial<IntegrationApis>;
+  /** False when the integration's secret does not exist, or its role is not configured. */
+  isConfigured(name: string): boolean;
+  /** How to tell an operator to configure it (`opsbot/github`, `devenv.roleArn`). */
+  whereConfigured(name: string): string;
+  titleOf(name: string): string;
+  close(): void;
+}
+
+/**
+ * Builds each integration's API on the shared machinery: secret-backed ones on
+ * {@link FreshCredentials} (clients per secret version, refresh-and-retry once on an auth failure),
+ * assumed-role ones on {@link RoleSessions} (one STS session per Slack user). The app loops over
+ * this; nothing here names a particular integration.
+ */
+export function buildIntegrations(
+  registry: IntegrationRegistry,
+  deps: BuildIntegrationsDeps,
+): BuiltIntegrations {
+  const secretModules = registry.modules.filter(
+    (m): m is SecretIntegration & Required<Pick<SecretIntegration, 'createClient' | 'isAuthFailure'>> =>
+      m.kind === 'secret' && m.createClient !== undefined,
+  );
+  const factories: ClientFactory[] = secretModules.map((m) => ({
+    name: m.name,
+    title: m.title,
+    createClient: (secret, credential) => m.createClient(secret as never, deps, credential as never),
+    isAuthFailure: (error) => m.isAuthFailure?.(error) ?? false,
+    ...(m.closeClient ? { closeClient: (client: unknown) => m.closeClient?.(client) } : {}),
+  }));
+  const fresh = new FreshCredentials({
+    provider: deps.provider,
+    factories,
+    metrics: deps.credentialMetrics,
+    log: deps.log,
+  });
+  const apis: Record<string, unknown> = {};
+  const closers: (() => void)[] = [() => fresh.close()];
+  const roles = new Map<string, string | undefined>();
+
+  for (const m of registry.modules) {
+    if (m.kind === 'secret') {
+      if (!m.createApi || !m.createClient) continue;
+      const calls: CredentialedCalls<unknown> = {
+        run: (fn, scope) => fresh.withFreshCredentials(m.name, fn, scope),
+      };
+      apis[m.name] = m.createApi(calls, deps);
+    } else {
+      const roleArn = m.roleArn(deps);
+      roles.set(m.name, roleArn);
+      const sessions = roleArn ? roleSessions(m, roleArn, deps) : undefined;
+      if (sessions) closers.push(() => sessions.close());
+      apis[m.name] = m.createApi(sessionCalls(m, sessions, deps), deps);
+    }
+  }
+
+  return {
+    apis: apis as Partial<IntegrationApis>,
+    isConfigured: (name) => {
+      const m = registry.get(name);
+      if (!m) return false;
+      return m.kind === 'secret' ? deps.provider.isConfigured(name) : roles.get(name) !== undefined;
+    },
+    whereConfigured: (name) => {
+      const m = registry.get(name);
+      return m?.kind === 'assumed-role'
+        ? `${name}.roleArn in the configuration file`
+        : deps.provider.secretName(name);
+    },
+    titleOf: (name) => registry.get(name)?.title ?? name,
+    close: () => {
+      for (const close of closers.splice(0)) close();
+    },
+  };
+}
+
+function roleSessions(m: AssumedRoleIntegration, roleArn: string, deps: BuildIntegrationsDeps): RoleSessions {
+  return new RoleSessions({
+    roleArn,
+    ...(deps.config.aws.region ? { region: deps.config.aws.region } : {}),
+    ...(deps.sts ? { clientConfig: deps.sts } : {}),
+    clock: deps.clock,
+    log: deps.log.child({ component: `${m.name}-sessions` }),
+    onSecret: (value) => deps.redactor.register(value),
+  });
+}
+
+function sessionCalls(
+  m: AssumedRoleIntegration,
+  sessions: RoleSessions | undefined,
+  deps: BuildIntegrationsDeps,
+): SessionCalls<unknown> {
+  const clients = new Map<string, { expiresAt: number; client: unknown }>();
+  return {
+    async asUser(userId, fn, scope) {
+      if (!sessions) throw new Error(`${m.title} is not configured`);
+      const once = async () => {
+        const session = await sessions.forUser(userId);
+        noteCredentialUse(scope, m.name, session.sessionName);
+        const expiresAt = session.credentials.expiration.getTime();
+        let cached = clients.get(userId);
+        if (!cached || cached.expiresAt !== expiresAt) {
+          if (cached) m.closeClient?.(cached.client);
+          cached = { expiresAt, client: m.createClient(session, deps) };
+          clients.delete(userId);
+          clients.set(userId, cached);
+          while (clients.size > 1_000) {
+            const [oldest, entry] = clients.entries().next().value as [string, { client: unknown }];
+            m.closeClient?.(entry.client);
+            clients.delete(oldest);
+          }
+        }
+        return fn(cached.client, session);
+      };
+      try {
+        return await once();
+      } catch (error) {
+        if (!m.isAuthFailure?.(error)) throw error;
+        // The session was revoked or expired early: assume the role once more.
+        sessions.forget(userId);
+        clients.delete(userId);
+        return once();
+      }
+    },
+  };
+}

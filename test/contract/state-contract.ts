@@ -1,0 +1,639 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { Lease, State } from '../../src/store/state.js';
+
+/**
+ * The behaviour every State implementation must show (SQLite now, DynamoDB later), checked only
+ * through the store interfaces. Time is a fake `now` the suite moves; an expiry time `T` (of a
+ * dedupe key, message ref, claim or lease) means "live while now < T".
+ *
+ * @example
+ * describeStateContract('SQLite', async (now) => {
+ *   const db = new SqliteDb({ path });
+ *   return { state: { dedupe: createSqliteDedupe(db, now), ... }, close: () => db.close() };
+ * });
+ */
+
+export type ContractState = Pick<State, 'dedupe' | 'messages' | 'outbox' | 'leases'>;
+export type OpenContractState = (
+  now: () => number,
+) => Promise<{ state: ContractState; close(): Promise<void> | void }>;
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+
+/** The suite's clock: starts at a fixed time and moves only when a test advances it. */
+class FakeNow {
+  t = Date.UTC(2026, 0, 1, 12, 0, 0);
+  readonly now = (): number => this.t;
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+type WithState = <T>(fn: (state: ContractState, clock: FakeNow) => Promise<T>) => Promise<T>;
+
+/** Registers the contract suite for the implementation `open` creates (fresh and empty each call). */
+export function describeStateContract(name: string, open: OpenContractState): void {
+  const withState: WithState = async (fn) => {
+    const clock = new FakeNow();
+    const opened = await open(clock.now);
+    try {
+      return await fn(opened.state, clock);
+    } finally {
+      await opened.close();
+    }
+  };
+
+  describe(`State contract: ${name}`, () => {
+    describe('dedupe', () => dedupeCases(withState));
+    describe('messages', () => messageCases(withState));
+    describe('outbox', () => outboxCases(withState));
+    describe('leases', () => leaseCases(withState));
+    describe('input limits', () => limitCases(withState));
+    describe('properties', () => propertyCases(withState));
+  });
+}
+
+function exactlyOne(results: boolean[]): void {
+  expect(results.filter(Boolean)).toHaveLength(1);
+}
+
+function dedupeCases(withState: WithState): void {
+  it('puts a key once: true the first time, false while it lives, true again once it expired', () =>
+    withState(async ({ dedupe }, clock) => {
+      expect(await dedupe.putIfAbsent('webhook:1', MINUTE)).toBe(true);
+      expect(await dedupe.putIfAbsent('webhook:1', MINUTE)).toBe(false);
+      expect(await dedupe.putIfAbsent('webhook:2', MINUTE)).toBe(true);
+      clock.advance(MINUTE - 1);
+      expect(await dedupe.putIfAbsent('webhook:1', MINUTE)).toBe(false);
+      clock.advance(1);
+      expect(await dedupe.putIfAbsent('webhook:1', MINUTE)).toBe(true);
+      expect(await dedupe.putIfAbsent('webhook:1', MINUTE)).toBe(false);
+    }));
+
+  it('does not extend a live key when a repeated put is refused', () =>
+    withState(async ({ dedupe }, clock) => {
+      expect(await dedupe.putIfAbsent('sig', 1_000)).toBe(true);
+      clock.advance(600);
+      expect(await dedupe.putIfAbsent('sig', 1_000)).toBe(false);
+      clock.advance(400);
+      expect(await dedupe.putIfAbsent('sig', 1_000)).toBe(true);
+    }));
+
+  it('of 50 concurrent puts of one key, exactly one returns true', () =>
+    withState(async ({ dedupe }) => {
+      exactlyOne(await Promise.all(Array.from({ length: 50 }, () => dedupe.putIfAbsent('race', MINUTE))));
+    }));
+}
+
+function messageCases(withState: WithState): void {
+  const root = { channel: 'C0ALERTS', ts: '1700000000.000100', data: '{"last":"triggered"}' };
+
+  it('answers undefined for an absent key', () =>
+    withState(async ({ messages }) => {
+      expect(await messages.get('cycle:1')).toBeUndefined();
+    }));
+
+  it('putIfAbsent creates once and then returns the first ref', () =>
+    withState(async ({ messages }) => {
+      expect(await messages.putIfAbsent('cycle:1', root, MINUTE)).toEqual({
+        created: true,
+        ref: { ...root, version: 1 },
+      });
+      const again = await messages.putIfAbsent('cycle:1', { channel: 'C0OTHER', ts: '2.0' }, MINUTE);
+      expect(again).toEqual({ created: false, ref: { ...root, version: 1 } });
+      expect(await messages.get('cycle:1')).toEqual({ ...root, version: 1 });
+    }));
+
+  it('keeps a ref without data as one without data', () =>
+    withState(async ({ messages }) => {
+      await messages.putIfAbsent('cycle:2', { channel: 'C0', ts: '1.0' }, MINUTE);
+      const ref = await messages.get('cycle:2');
+      expect(ref).toEqual({ channel: 'C0', ts: '1.0', version: 1 });
+      expect(ref?.data).toBeUndefined();
+    }));
+
+  it('of 20 concurrent putIfAbsent calls exactly one creates, and all see its ref', () =>
+    withState(async ({ messages }) => {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          messages.putIfAbsent('cycle:1', { channel: 'C0', ts: `${i}.0` }, MINUTE),
+        ),
+      );
+      exactlyOne(results.map((r) => r.created));
+      const winner = results.find((r) => r.created)?.ref;
+      for (const r of results) expect(r.ref).toEqual(winner);
+      expect(await messages.get('cycle:1')).toEqual(winner);
+    }));
+
+  it('compareAndSet succeeds with the stored version and adds 1, fails with a stale one or no key', () =>
+    withState(async ({ messages }) => {
+      await messages.putIfAbsent('cycle:1', root, MINUTE);
+      const next = { channel: root.channel, ts: root.ts, data: '{"last":"recovered"}' };
+      expect(await messages.compareAndSet('cycle:1', 1, next)).toEqual({ ...next, version: 2 });
+      expect(await messages.get('cycle:1')).toEqual({ ...next, version: 2 });
+      expect(await messages.compareAndSet('cycle:1', 1, root)).toBeUndefined();
+      expect(await messages.get('cycle:1')).toEqual({ ...next, version: 2 });
+      expect(await messages.compareAndSet('cycle:1', 2, { channel: 'C0', ts: '9.0' })).toEqual({
+        channel: 'C0',
+        ts: '9.0',
+        version: 3,
+      });
+      expect(await messages.compareAndSet('cycle:absent', 1, root)).toBeUndefined();
+      expect(await messages.get('cycle:absent')).toBeUndefined();
+    }));
+
+  it('of concurrent compareAndSets with the same expected version exactly one wins', () =>
+    withState(async ({ messages }) => {
+      await messages.putIfAbsent('cycle:1', root, MINUTE);
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          messages.compareAndSet('cycle:1', 1, { ...root, data: `{"n":${i}}` }),
+        ),
+      );
+      exactlyOne(results.map((r) => r !== undefined));
+      const winner = results.find((r) => r !== undefined);
+      expect(winner?.version).toBe(2);
+      expect(await messages.get('cycle:1')).toEqual(winner);
+    }));
+
+  it('an expired ref is absent: get misses it, compareAndSet fails, putIfAbsent creates anew', () =>
+    withState(async ({ messages }, clock) => {
+      await messages.putIfAbsent('cycle:1', root, MINUTE);
+      await messages.compareAndSet('cycle:1', 1, root);
+      clock.advance(MINUTE - 1);
+      expect((await messages.get('cycle:1'))?.version).toBe(2);
+      clock.advance(1);
+      expect(await messages.get('cycle:1')).toBeUndefined();
+      expect(await messages.compareAndSet('cycle:1', 2, root)).toBeUndefined();
+      const fresh = { channel: 'C0NEW', ts: '3.0' };
+      expect(await messages.putIfAbsent('cycle:1', fresh, MINUTE)).toEqual({
+        created: true,
+        ref: { ...fresh, version: 1 },
+      });
+    }));
+}
+
+function outboxCases(withState: WithState): void {
+  const alert = (id: string, availableAt?: number) => ({
+    id,
+    topic: 'alerts',
+    payload: `{"id":"${id}"}`,
+    availableAt,
+  });
+
+  it('enqueues an id once, even after the item was done', () =>
+    withState(async ({ outbox }) => {
+      expect(await outbox.enqueue(alert('a'))).toBe(true);
+      expect(await outbox.enqueue(alert('a'))).toBe(false);
+      expect(await outbox.pending('alerts')).toBe(1);
+      expect((await outbox.claim('alerts', 'w1', 10, MINUTE)).map((i) => i.id)).toEqual(['a']);
+      expect(await outbox.complete('a', 'w1')).toBe(true);
+      expect(await outbox.enqueue(alert('a'))).toBe(false);
+      expect(await outbox.pending('alerts')).toBe(0);
+      expect(await outbox.claim('alerts', 'w1', 10, MINUTE)).toEqual([]);
+    }));
+
+  it('claims due items of its topic oldest first, up to the limit, and not future ones', () =>
+    withState(async ({ outbox }, clock) => {
+      const start = clock.now();
+      await outbox.enqueue(alert('a'));
+      clock.advance(1);
+      await outbox.enqueue({ id: 'other', topic: 'reports', payload: '{}' });
+      await outbox.enqueue(alert('b'));
+      clock.advance(1);
+      await outbox.enqueue(alert('later', clock.now() + MINUTE));
+      clock.advance(1);
+      await outbox.enqueue(alert('c'));
+      const first = await outbox.claim('alerts', 'w1', 2, MINUTE);
+      expect(first).toEqual([
+        {
+          id: 'a',
+          topic: 'alerts',
+          payload: '{"id":"a"}',
+          attempts: 0,
+          createdAt: start,
+          availableAt: start,
+        },
+        {
+          id: 'b',
+          topic: 'alerts',
+          payload: '{"id":"b"}',
+          attempts: 0,
+          createdAt: start + 1,
+          availableAt: start + 1,
+        },
+      ]);
+      expect((await outbox.claim('alerts', 'w1', 100, MINUTE)).map((i) => i.id)).toEqual(['c']);
+      clock.advance(MINUTE - 2);
+      expect(await outbox.claim('alerts', 'w2', 100, 10 * MINUTE)).toEqual([]);
+      clock.advance(1);
+      expect((await outbox.claim('alerts', 'w2', 100, 10 * MINUTE)).map((i) => i.id)).toEqual(['later']);
+    }));
+
+  it('keeps a claimed item from other owners until the claim expires, then lets one take it', () =>
+    withState(async ({ outbox }, clock) => {
+      await outbox.enqueue(alert('a'));
+      expect(await outbox.claim('alerts', 'w1', 10, 1_000)).toHaveLength(1);
+      expect(await outbox.claim('alerts', 'w2', 10, 1_000)).toEqual([]);
+      expect(await outbox.claim('alerts', 'w1', 10, 1_000)).toEqual([]);
+      clock.advance(999);
+      expect(await outbox.claim('alerts', 'w2', 10, 1_000)).toEqual([]);
+      clock.advance(1);
+      expect((await outbox.claim('alerts', 'w2', 10, 1_000)).map((i) => i.id)).toEqual(['a']);
+      expect(await outbox.claim('alerts', 'w3', 10, 1_000)).toEqual([]);
+      expect(await outbox.complete('a', 'w1')).toBe(false);
+      expect(await outbox.release('a', 'w1', clock.now())).toBe(false);
+      expect(await outbox.complete('a', 'w2')).toBe(true);
+    }));
+
+  it('of concurrent claims by several owners, each item goes to one of them', () =>
+    withState(async ({ outbox }) => {
+      for (let i = 0; i < 10; i++) await outbox.enqueue(alert(`i${i}`));
+      const claims = await Promise.all(
+        Array.from({ length: 5 }, (_, w) => outbox.claim('alerts', `w${w}`, 3, MINUTE)),
+      );
+      const ids = claims.flat().map((i) => i.id);
+      expect(ids).toHaveLength(10);
+      expect(new Set(ids).size).toBe(10);
+    }));
+
+  it('completes an item only for its owner, and a done item is never claimed again', () =>
+    withState(async ({ outbox }, clock) => {
+      await outbox.enqueue(alert('a'));
+      expect(await outbox.complete('a', 'w1')).toBe(false);
+      await outbox.claim('alerts', 'w1', 10, 1_000);
+      expect(await outbox.complete('a', 'w2')).toBe(false);
+      expect(await outbox.complete('absent', 'w1')).toBe(false);
+      expect(await outbox.complete('a', 'w1')).toBe(true);
+      clock.advance(DAY);
+      expect(await outbox.claim('alerts', 'w2', 10, 1_000)).toEqual([]);
+      expect(await outbox.pending('alerts')).toBe(0);
+    }));
+
+  it('release by the owner counts an attempt and makes the item due again at availableAt', () =>
+    withState(async ({ outbox }, clock) => {
+      const createdAt = clock.now();
+      await outbox.enqueue(alert('a'));
+      await outbox.claim('alerts', 'w1', 10, MINUTE);
+      const retryAt = clock.now() + 5_000;
+      expect(await outbox.release('a', 'w2', retryAt)).toBe(false);
+      expect(await outbox.release('a', 'w1', retryAt)).toBe(true);
+      expect(await outbox.release('a', 'w1', retryAt)).toBe(false);
+      expect(await outbox.claim('alerts', 'w2', 10, MINUTE)).toEqual([]);
+      clock.advance(4_999);
+      expect(await outbox.claim('alerts', 'w2', 10, MINUTE)).toEqual([]);
+      clock.advance(1);
+      expect(await outbox.claim('alerts', 'w2', 10, MINUTE)).toEqual([
+        { id: 'a', topic: 'alerts', payload: '{"id":"a"}', attempts: 1, createdAt, availableAt: retryAt },
+      ]);
+      expect(await outbox.release('a', 'w2', clock.now())).toBe(true);
+      expect((await outbox.claim('alerts', 'w3', 10, MINUTE))[0]?.attempts).toBe(2);
+    }));
+
+  it('counts pending items per topic, claimed or not, until they are done', () =>
+    withState(async ({ outbox }) => {
+      expect(await outbox.pending('alerts')).toBe(0);
+      for (const id of ['a', 'b', 'c']) await outbox.enqueue(alert(id));
+      await outbox.enqueue({ id: 'r', topic: 'reports', payload: '{}' });
+      expect(await outbox.pending('alerts')).toBe(3);
+      await outbox.claim('alerts', 'w1', 1, MINUTE);
+      expect(await outbox.pending('alerts')).toBe(3);
+      await outbox.complete('a', 'w1');
+      expect(await outbox.pending('alerts')).toBe(2);
+      expect(await outbox.pending('reports')).toBe(1);
+    }));
+}
+
+function leaseCases(withState: WithState): void {
+  it('acquires a free lease, refuses it to another owner, and renews it for its holder', () =>
+    withState(async ({ leases }, clock) => {
+      const t0 = clock.now();
+      expect(await leases.acquire('poller', 'r1', MINUTE)).toEqual({
+        name: 'poller',
+        owner: 'r1',
+        expiresAt: t0 + MINUTE,
+      });
+      expect(await leases.acquire('poller', 'r2', MINUTE)).toBeUndefined();
+      expect(await leases.acquire('other', 'r2', MINUTE)).toEqual({
+        name: 'other',
+        owner: 'r2',
+        expiresAt: t0 + MINUTE,
+      });
+      clock.advance(MINUTE / 2);
+      const renewed = await leases.acquire('poller', 'r1', MINUTE);
+      expect(renewed).toEqual({ name: 'poller', owner: 'r1', expiresAt: clock.now() + MINUTE });
+      clock.advance(MINUTE / 2);
+      expect(await leases.acquire('poller', 'r2', MINUTE)).toBeUndefined();
+    }));
+
+  it('lets another owner take an expired lease', () =>
+    withState(async ({ leases }, clock) => {
+      await leases.acquire('poller', 'r1', MINUTE);
+      clock.advance(MINUTE - 1);
+      expect(await leases.acquire('poller', 'r2', MINUTE)).toBeUndefined();
+      clock.advance(1);
+      expect(await leases.acquire('poller', 'r2', MINUTE)).toEqual({
+        name: 'poller',
+        owner: 'r2',
+        expiresAt: clock.now() + MINUTE,
+      });
+      expect(await leases.acquire('poller', 'r1', MINUTE)).toBeUndefined();
+    }));
+
+  it('releases a lease only for its holder, and then it is free', () =>
+    withState(async ({ leases }, clock) => {
+      expect(await leases.release('poller', 'r1')).toBe(false);
+      await leases.acquire('poller', 'r1', MINUTE);
+      expect(await leases.release('poller', 'r2')).toBe(false);
+      expect(await leases.release('poller', 'r1')).toBe(true);
+      expect(await leases.release('poller', 'r1')).toBe(false);
+      expect((await leases.acquire('poller', 'r2', MINUTE))?.owner).toBe('r2');
+      clock.advance(MINUTE);
+      expect(await leases.release('poller', 'r2')).toBe(false);
+    }));
+
+  it('of 20 owners acquiring one lease concurrently, exactly one gets it', () =>
+    withState(async ({ leases }) => {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => leases.acquire('poller', `r${i}`, MINUTE)),
+      );
+      exactlyOne(results.map((r) => r !== undefined));
+    }));
+}
+
+function limitCases(withState: WithState): void {
+  const key512 = 'k'.repeat(512);
+  const key513 = 'k'.repeat(513);
+
+  it('accepts keys of 1 to 512 characters and durations up to 30 days, and rejects others', () =>
+    withState(async ({ dedupe, leases }) => {
+      expect(await dedupe.putIfAbsent(key512, 30 * DAY)).toBe(true);
+      expect(await dedupe.putIfAbsent('k', 1)).toBe(true);
+      for (const [key, ttl] of [
+        ['', MINUTE],
+        [key513, MINUTE],
+        ['k2', 0],
+        ['k2', -1],
+        ['k2', Number.NaN],
+        ['k2', Number.POSITIVE_INFINITY],
+        ['k2', 30 * DAY + 1],
+      ] as const)
+        await expect(dedupe.putIfAbsent(key, ttl)).rejects.toThrow(RangeError);
+      await expect(leases.acquire('', 'r1', MINUTE)).rejects.toThrow(RangeError);
+      await expect(leases.acquire('poller', key513, MINUTE)).rejects.toThrow(RangeError);
+      await expect(leases.acquire('poller', 'r1', 0)).rejects.toThrow(RangeError);
+      expect(await leases.acquire('poller', 'r1', MINUTE)).toBeDefined();
+    }));
+
+  it('takes message data up to 4 KiB and outbox payloads up to 64 KiB, and rejects more', () =>
+    withState(async ({ messages, outbox }) => {
+      const ref = (data: string) => ({ channel: 'C0', ts: '1.0', data });
+      expect((await messages.putIfAbsent('m1', ref('x'.repeat(4096)), MINUTE)).created).toBe(true);
+      await expect(messages.putIfAbsent('m2', ref('x'.repeat(4097)), MINUTE)).rejects.toThrow(RangeError);
+      // Bytes, not characters: 2,049 two-byte characters are 4,098 bytes.
+      await expect(messages.putIfAbsent('m2', ref('é'.repeat(2049)), MINUTE)).rejects.toThrow(RangeError);
+      await expect(messages.compareAndSet('m1', 1, ref('x'.repeat(4097)))).rejects.toThrow(RangeError);
+      await expect(messages.putIfAbsent('', ref('{}'), MINUTE)).rejects.toThrow(RangeError);
+      await expect(messages.get(key513)).rejects.toThrow(RangeError);
+      const item = (id: string, bytes: number) => ({ id, topic: 'alerts', payload: 'x'.repeat(bytes) });
+      expect(await outbox.enqueue(item('a', 64 * 1024))).toBe(true);
+      await expect(outbox.enqueue(item('b', 64 * 1024 + 1))).rejects.toThrow(RangeError);
+      await expect(outbox.enqueue(item('', 10))).rejects.toThrow(RangeError);
+      expect(await outbox.pending('alerts')).toBe(1);
+    }));
+
+  it('claims 1 to 100 items at a time, for a lease above 0 and up to 30 days', () =>
+    withState(async ({ outbox }) => {
+      for (const limit of [0, 101, 1.5, Number.NaN])
+        await expect(outbox.claim('alerts', 'w1', limit, MINUTE)).rejects.toThrow(RangeError);
+      await expect(outbox.claim('alerts', 'w1', 10, 0)).rejects.toThrow(RangeError);
+      await expect(outbox.claim('alerts', 'w1', 10, 30 * DAY + 1)).rejects.toThrow(RangeError);
+      await expect(outbox.claim('alerts', '', 10, MINUTE)).rejects.toThrow(RangeError);
+      expect(await outbox.claim('alerts', 'w1', 100, 30 * DAY)).toEqual([]);
+      expect(await outbox.claim('alerts', 'w1', 1, MINUTE)).toEqual([]);
+    }));
+}
+
+function propertyCases(withState: WithState): void {
+  it('dedupe matches an in-memory model over random puts and clock moves', () =>
+    fc.assert(
+      fc.asyncProperty(fc.array(dedupeStep, { minLength: 10, maxLength: 60, size: 'medium' }), (steps) =>
+        withState(async ({ dedupe }, clock) => {
+          const expiries = new Map<string, number>();
+          for (const step of steps) {
+            if (step.kind === 'advance') {
+              clock.advance(step.ms);
+              continue;
+            }
+            const live = (expiries.get(step.key) ?? Number.NEGATIVE_INFINITY) > clock.now();
+            expect(await dedupe.putIfAbsent(step.key, step.ttl)).toBe(!live);
+            if (!live) expiries.set(step.key, clock.now() + step.ttl);
+          }
+        }),
+      ),
+      { numRuns: 100 },
+    ));
+
+  it('leases never have two holders and match a model over random operations', () =>
+    fc.assert(
+      fc.asyncProperty(fc.array(leaseStep, { minLength: 10, maxLength: 60, size: 'medium' }), (steps) =>
+        withState(async ({ leases }, clock) => {
+          const model = new LeaseModel(clock);
+          for (const step of steps) {
+            if (step.kind === 'advance') clock.advance(step.ms);
+            else if (step.kind === 'release')
+              expect(await leases.release(step.name, step.owner)).toBe(model.release(step.name, step.owner));
+            else {
+              const results = await Promise.all(
+                step.owners.map((o) => leases.acquire(step.name, o, step.ttl)),
+              );
+              model.acquired(step.name, step.owners, results, step.ttl);
+            }
+          }
+        }),
+      ),
+      { numRuns: 100 },
+    ));
+
+  it('outbox never gives an item to two live claims and matches a model of due items', () =>
+    fc.assert(
+      fc.asyncProperty(fc.array(outboxStep, { minLength: 10, maxLength: 60, size: 'medium' }), (steps) =>
+        withState(async ({ outbox }, clock) => {
+          const model = new OutboxModel(clock);
+          for (const step of steps) {
+            if (step.kind === 'advance') clock.advance(step.ms);
+            else if (step.kind === 'enqueue')
+              expect(await outbox.enqueue({ id: step.id, topic: 'alerts', payload: '{}' })).toBe(
+                model.enqueue(step.id),
+              );
+            else if (step.kind === 'claim')
+              model.claimed(
+                step.owner,
+                step.limit,
+                step.leaseMs,
+                await outbox.claim('alerts', step.owner, step.limit, step.leaseMs),
+              );
+            else if (step.kind === 'complete')
+              model.completed(step.id, step.owner, await outbox.complete(step.id, step.owner));
+            else
+              model.released(
+                step.id,
+                step.owner,
+                step.delay,
+                await outbox.release(step.id, step.owner, clock.now() + step.delay),
+              );
+            expect(await outbox.pending('alerts')).toBe(model.pending());
+          }
+        }),
+      ),
+      { numRuns: 100 },
+    ));
+}
+
+// Durations and clock moves of a few milliseconds, so that runs often land exactly on an expiry.
+const shortDuration = fc.integer({ min: 1, max: 10 });
+const advanceStep = fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 12 }) });
+
+const dedupeStep = fc.oneof(
+  fc.record({
+    kind: fc.constant('put' as const),
+    key: fc.constantFrom('a', 'b', 'c'),
+    ttl: shortDuration,
+  }),
+  advanceStep,
+);
+
+const leaseName = fc.constantFrom('poller', 'sweeper');
+const leaseOwner = fc.constantFrom('r1', 'r2', 'r3');
+const leaseStep = fc.oneof(
+  fc.record({
+    kind: fc.constant('acquire' as const),
+    name: leaseName,
+    owners: fc.uniqueArray(leaseOwner, { minLength: 1, maxLength: 3 }),
+    ttl: shortDuration,
+  }),
+  fc.record({ kind: fc.constant('release' as const), name: leaseName, owner: leaseOwner }),
+  advanceStep,
+);
+
+/**
+ * What the lease store should answer. Concurrent acquires of one name by several owners may be
+ * served in any order, so the model checks the outcome: the holder (if among them) renews, a free
+ * lease goes to exactly one of them, and nobody takes a lease another owner holds.
+ */
+class LeaseModel {
+  readonly #holders = new Map<string, Lease>();
+  constructor(readonly clock: FakeNow) {}
+
+  #holder(name: string): Lease | undefined {
+    const lease = this.#holders.get(name);
+    return lease && lease.expiresAt > this.clock.now() ? lease : undefined;
+  }
+
+  acquired(name: string, owners: string[], results: (Lease | undefined)[], ttl: number): void {
+    const holder = this.#holder(name);
+    const winners = owners.filter((_, i) => results[i] !== undefined);
+    const expected = holder ? owners.filter((o) => o === holder.owner) : [winners[0] ?? owners[0]];
+    expect(winners, `acquire ${name} by ${owners.join(',')} with holder ${holder?.owner}`).toEqual(expected);
+    const winner = winners[0];
+    if (winner === undefined) return;
+    const lease = { name, owner: winner, expiresAt: this.clock.now() + ttl };
+    expect(results[owners.indexOf(winner)]).toEqual(lease);
+    this.#holders.set(name, lease);
+  }
+
+  release(name: string, owner: string): boolean {
+    if (this.#holder(name)?.owner !== owner) return false;
+    this.#holders.delete(name);
+    return true;
+  }
+}
+
+const outboxId = fc.constantFrom('i1', 'i2', 'i3');
+const outboxOwner = fc.constantFrom('w1', 'w2');
+const outboxStep = fc.oneof(
+  fc.record({ kind: fc.constant('enqueue' as const), id: outboxId }),
+  fc.record({
+    kind: fc.constant('claim' as const),
+    owner: outboxOwner,
+    limit: fc.integer({ min: 1, max: 3 }),
+    leaseMs: shortDuration,
+  }),
+  fc.record({ kind: fc.constant('complete' as const), id: outboxId, owner: outboxOwner }),
+  fc.record({
+    kind: fc.constant('release' as const),
+    id: outboxId,
+    owner: outboxOwner,
+    delay: fc.integer({ min: 0, max: 10 }),
+  }),
+  advanceStep,
+);
+
+interface ModelItem {
+  availableAt: number;
+  attempts: number;
+  done: boolean;
+  /** The latest claim, cleared by release. */
+  claim?: { owner: string; expiresAt: number };
+}
+
+/**
+ * What the outbox should answer (one topic). Left open on purpose: whether the last claimant may
+ * still complete or release after its own claim expired while nobody claimed the item since.
+ */
+class OutboxModel {
+  readonly #items = new Map<string, ModelItem>();
+  constructor(readonly clock: FakeNow) {}
+
+  #heldBy(item: ModelItem): string | undefined {
+    return item.claim && item.claim.expiresAt > this.clock.now() ? item.claim.owner : undefined;
+  }
+
+  enqueue(id: string): boolean {
+    if (this.#items.has(id)) return false;
+    this.#items.set(id, { availableAt: this.clock.now(), attempts: 0, done: false });
+    return true;
+  }
+
+  claimed(owner: string, limit: number, leaseMs: number, claimed: { id: string; attempts: number }[]): void {
+    const now = this.clock.now();
+    const due = [...this.#items].filter(([, i]) => !i.done && i.availableAt <= now && !this.#heldBy(i));
+    expect(claimed.length).toBe(Math.min(limit, due.length));
+    for (const { id, attempts } of claimed) {
+      const item = this.#items.get(id);
+      expect(item && due.some(([d]) => d === id), `claimed ${id}, which is not due or is held`).toBe(true);
+      if (!item) continue;
+      expect(attempts).toBe(item.attempts);
+      item.claim = { owner, expiresAt: now + leaseMs };
+    }
+  }
+
+  completed(id: string, owner: string, ok: boolean): void {
+    const item = this.#settled(id, owner, ok);
+    if (item && ok) item.done = true;
+  }
+
+  released(id: string, owner: string, delay: number, ok: boolean): void {
+    const item = this.#settled(id, owner, ok);
+    if (!item || !ok) return;
+    item.attempts++;
+    item.availableAt = this.clock.now() + delay;
+    delete item.claim;
+  }
+
+  /** Checks a complete/release answer: it must succeed for the live holder, and only the latest claimant. */
+  #settled(id: string, owner: string, ok: boolean): ModelItem | undefined {
+    const item = this.#items.get(id);
+    const latest = item && !item.done && item.claim?.owner === owner;
+    const live = latest && item && this.#heldBy(item) === owner;
+    if (live) expect(ok, `${owner} holds ${id}`).toBe(true);
+    if (!latest) expect(ok, `${owner} does not hold ${id}`).toBe(false);
+    return item;
+  }
+
+  pending(): number {
+    return [...this.#items.values()].filter((i) => !i.done).length;
+  }
+}
