@@ -19,7 +19,9 @@ interface InstallationToken {
 export type GitHubFault =
   | { kind: 'primary'; count?: number; resetInSeconds: number }
   | { kind: 'secondary'; count?: number; retryAfterSeconds: number; status?: 403 | 429 }
-  | { kind: 'server_error'; count?: number };
+  | { kind: 'server_error'; count?: number }
+  /** Holds API calls (not token minting) this long before checking their token: calls in flight. */
+  | { kind: 'slow'; count?: number; ms: number };
 
 const DOCS = 'https://docs.github.com/rest';
 /** What the sandbox's App is installed with. */
@@ -57,6 +59,8 @@ export class SimulatedGitHub {
   readonly #tokens = new Map<string, InstallationToken>();
   readonly #pats = new Set<string>();
   readonly #faults: (GitHubFault & { left: number })[] = [];
+  /** API calls being held by a `slow` fault right now. */
+  held = 0;
   readonly #sockets = new Set<Socket>();
   readonly #now: () => number;
   #server: Server | undefined;
@@ -175,7 +179,11 @@ export class SimulatedGitHub {
     if (fault) {
       fault.left--;
       if (fault.left > 0) this.#faults.unshift(fault);
-      return this.#fault(fault, answer);
+      if (fault.kind === 'slow') {
+        this.held++;
+        await new Promise((resolve) => setTimeout(resolve, fault.ms));
+        this.held--;
+      } else return this.#fault(fault, answer);
     }
     const who = this.#authenticate(credential);
     if (!who) return answer(401, { message: 'Bad credentials', documentation_url: DOCS, status: '401' });
@@ -376,7 +384,7 @@ export class SimulatedGitHub {
   }
 
   #fault(
-    fault: GitHubFault,
+    fault: Exclude<GitHubFault, { kind: 'slow' }>,
     answer: (status: number, body: unknown, headers?: Record<string, string>) => void,
   ): void {
     const now = Math.floor(this.#now() / 1_000);

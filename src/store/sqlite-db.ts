@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { PURGE_EVERY } from './limits.js';
 
 /** The store answered "busy" for longer than a caller may wait; the operation did not happen. */
 export class StateBusyError extends Error {
@@ -94,4 +95,31 @@ export class SqliteDb {
 export function isBusy(error: unknown): boolean {
   const code = (error as { errcode?: unknown } | undefined)?.errcode;
   return typeof code === 'number' && ((code & 0xff) === 5 || (code & 0xff) === 6);
+}
+
+/**
+ * Creates a store's tables at start-up, synchronously. Another process writing the file at that
+ * moment makes SQLite answer busy after its short busy timeout, so this retries for up to 2 s.
+ */
+export function createSchema(db: SqliteDb, sql: string): void {
+  const started = Date.now();
+  for (;;) {
+    try {
+      db.db.exec(sql);
+      return;
+    } catch (error) {
+      if (!isBusy(error) || Date.now() - started >= 2_000) throw error;
+    }
+  }
+}
+
+/**
+ * Returns a function to call inside each write: it runs `purge` on the first call and then once
+ * every {@link PURGE_EVERY} calls, so deleting expired rows stays bounded and off most writes.
+ */
+export function purgeEvery(purge: () => void): () => void {
+  let writes = 0;
+  return () => {
+    if (writes++ % PURGE_EVERY === 0) purge();
+  };
 }

@@ -1,5 +1,5 @@
-import type { SqliteDb } from './sqlite-db.js';
-import { checkDuration, checkKey, createSchema } from './sqlite-dedupe.js';
+import { checkDuration, checkKey } from './limits.js';
+import { createSchema, type SqliteDb } from './sqlite-db.js';
 import type { Lease, LeaseStore } from './state.js';
 
 // Lease names are few and fixed (one per singleton job), and acquire overwrites an expired row, so

@@ -1,12 +1,5 @@
-import type { SqliteDb } from './sqlite-db.js';
-import {
-  checkBytes,
-  checkDuration,
-  checkKey,
-  createSchema,
-  PURGE_BATCH,
-  purgeEvery,
-} from './sqlite-dedupe.js';
+import { checkBytes, checkDuration, checkKey, PURGE_BATCH } from './limits.js';
+import { createSchema, purgeEvery, type SqliteDb } from './sqlite-db.js';
 import type { MessageRef, MessageRefStore } from './state.js';
 
 /** Largest `data` kept with a message ref, in bytes (UTF-8). */

@@ -1,13 +1,5 @@
-import type { SqliteDb } from './sqlite-db.js';
-import {
-  checkBytes,
-  checkDuration,
-  checkKey,
-  checkTime,
-  createSchema,
-  PURGE_BATCH,
-  purgeEvery,
-} from './sqlite-dedupe.js';
+import { checkBytes, checkDuration, checkKey, checkTime, PURGE_BATCH } from './limits.js';
+import { createSchema, purgeEvery, type SqliteDb } from './sqlite-db.js';
 import type { OutboxItem, OutboxStore } from './state.js';
 
 /** Largest payload, in bytes (UTF-8). */

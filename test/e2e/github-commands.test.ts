@@ -224,17 +224,21 @@ describe('rotation', () => {
     const before = bot.provider.current('github').versionId;
     const texts: string[] = [];
     for (let round = 0; round < 8; round++) {
+      if (round === 3) bot.github.failNext({ kind: 'slow', count: 3, ms: 300 });
+      // Three commands at once; in round 3 GitHub holds their calls while the key changes under them.
+      const replies = Promise.all(['pr acme/web#42', 'runs acme/api', 'issue acme/web#7'].map((t) => gh(t)));
       if (round === 3) {
+        await expect.poll(() => bot.github.held).toBe(3);
         bot.github.revokeInstallationTokens(); // tokens minted with the old key go too
         bot.rotateGitHubKey({ retireOld: true });
       }
-      // Three commands at once, so some are in flight while the key changes.
-      const replies = await Promise.all(
-        ['pr acme/web#42', 'runs acme/api', 'issue acme/web#7'].map((t) => gh(t)),
-      );
-      texts.push(...replies.map((r) => r.text));
+      texts.push(...(await replies).map((r) => r.text));
     }
     expect(texts).toHaveLength(24);
+    // The three held calls were refused with their revoked tokens, then retried under the new key.
+    expect(
+      bot.github.calls.filter((c) => c.status === 401 && c.auth !== 'jwt').length,
+    ).toBeGreaterThanOrEqual(3);
     for (const text of texts)
       expect(text).toMatch(
         /^(<https:\/\/github.com\/acme\/web\/(pull\/42|issues\/7)|No workflow runs in `acme\/api`)/,

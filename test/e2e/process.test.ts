@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,7 +29,7 @@ describe('the opsbot process', () => {
     expect(stderr).not.toMatch(/\n\s+at /); // no stack trace for configuration errors
   });
 
-  it('builds, and the built server (what npm start runs) exits 2 without configuration', async () => {
+  it('builds production code only, and the built server (what npm start runs) exits 2 without configuration', async () => {
     // inside node_modules so the build resolves the installed dependencies, as dist/ does
     const out = join(ROOT, 'node_modules/.cache', `opsbot-build-${process.pid}`);
     execFileSync(
@@ -39,6 +39,10 @@ describe('the opsbot process', () => {
         cwd: ROOT,
       },
     );
+    // The production build carries only production code: no simulated services, console or tests.
+    const built = readdirSync(out, { recursive: true }).map(String);
+    expect(built).toContain(join('src', 'main.js'));
+    expect(built.filter((f) => /(^|\/)(sandbox|test)\/|console(\.js|\/)/.test(f))).toEqual([]);
     writeFileSync(join(out, 'package.json'), '{"type":"module"}');
     const child = spawn(process.execPath, [join(out, 'src/main.js')], {
       cwd: mkdtempSync(join(tmpdir(), 'opsbot-start-')),

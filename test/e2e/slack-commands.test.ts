@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/records.js';
+import type { SlackSecret } from '../../src/integrations/slack.js';
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import type { CommandModule } from '../../src/slack/command-spec.js';
 import { assertNoCanary } from '../helpers/canary.js';
@@ -24,6 +25,17 @@ const probe: CommandModule = {
       run: async () => {
         await new Promise((r) => setTimeout(r, 1_000));
         return { text: 'done at last' };
+      },
+    },
+    {
+      name: 'steps',
+      summary: 'shows progress, then finishes',
+      args: [{ name: 'n', kind: 'number', min: 1, max: 9 }],
+      examples: ['steps 2'],
+      run: async (ctx, input) => {
+        for (let i = 1; i <= Number(input.args.n); i++)
+          await ctx.progress({ text: `step ${i} of ${input.args.n}` });
+        return { text: 'all steps done' };
       },
     },
     {
@@ -121,7 +133,7 @@ describe('slash commands through the real Bolt app', () => {
       action: 'devenv:up',
       actor: 'U0GUEST',
       outcome: 'denied',
-      details: { decision: 'denied', args: 'template=small' },
+      details: { decision: 'denied', args: 'template=small', errorCode: 'opsbot_access_denied' },
     });
     const admin = await run('U0DEV', 'C0DEV', '/opsbot', 'audit');
     expect(admin.reply.text).toBe(':no_entry: `opsbot:audit` is for opsbot admins only.');
@@ -157,8 +169,12 @@ describe('slash commands through the real Bolt app', () => {
     expect(await auditOf('probe:boom')).toMatchObject({
       action: 'probe:boom',
       outcome: 'error',
-      details: { result: 'internal_error', errorId: id },
+      details: { result: 'internal_error', errorId: id, errorCode: 'opsbot_internal' },
     });
+    const errors = await bot.metrics.getSingleMetric('opsbot_interaction_errors_total')?.get();
+    expect(errors?.values).toContainEqual(
+      expect.objectContaining({ labels: { command: 'probe', code: 'opsbot_internal' }, value: 1 }),
+    );
     expect(
       bot.logLines.some((l) => l.includes('kaboom with internals') && l.includes(`"requestId":"${id}"`)),
     ).toBe(true);
@@ -187,6 +203,38 @@ describe('slash commands through the real Bolt app', () => {
     expect(delivery.status).toBe(200);
     expect(await auditOf('probe:quiet')).toMatchObject({ outcome: 'success' });
     expect(bot.slack.responses(delivery.responseUrl)).toEqual([]);
+  });
+
+  it('shows progress in one message it keeps replacing, then the final answer, with one audit record', async () => {
+    const before = (await auditRecords()).filter((r) => r.action === 'probe:steps').length;
+    const delivery = await bot.slack.sendSlashCommand({
+      command: '/probe',
+      text: 'steps 2',
+      userId: 'U0DEV',
+      channelId: 'C0DEV',
+    });
+    const posts = await bot.slack.waitForResponse(delivery.responseUrl, { count: 3 });
+    expect(posts.map((p) => [p.text, p.replaceOriginal === true])).toEqual([
+      ['step 1 of 2', false],
+      ['step 2 of 2', true],
+      ['all steps done', true],
+    ]);
+    await expect
+      .poll(async () => (await auditRecords()).filter((r) => r.action === 'probe:steps').length)
+      .toBe(before + 1);
+    expect(await auditOf('probe:steps')).toMatchObject({ outcome: 'success', details: { result: 'ok' } });
+  });
+
+  it('keeps one response_url use for the final answer however much progress a handler shows', async () => {
+    const delivery = await bot.slack.sendSlashCommand({
+      command: '/probe',
+      text: 'steps 9',
+      userId: 'U0DEV',
+      channelId: 'C0DEV',
+    });
+    const posts = await bot.slack.waitForResponse(delivery.responseUrl, { count: 5 });
+    expect(posts).toHaveLength(5); // Slack's limit per response_url
+    expect(posts.at(-1)?.text).toBe('all steps done');
   });
 
   it('says a command is not available yet rather than pretending', async () => {
@@ -256,18 +304,26 @@ describe('buttons and modals', () => {
 
 describe('rotation and rate limits', () => {
   it('accepts the new signing secret and token the moment Slack switches, with no restart', async () => {
+    const oldToken = bot.provider.current<SlackSecret>('slack').value.reveal().botToken;
     const rotated = bot.rotateSlack({ finish: false });
+    expect(rotated.botToken).not.toBe(oldToken);
     // Slack now signs with the new secret; the bot has not polled yet: it checks the source once.
     const { reply } = await run('U0DEV', 'C0DEV', '/opsbot', 'whoami');
     expect(reply.text).toContain('<@U0DEV>');
     bot.secretsManager.finishRotation('opsbot/slack');
-    const old = bot.secrets().at(-1);
-    expect(old).not.toBe(rotated.botToken);
-    // After the old token is revoked, the bot's own Web API calls refresh and retry once.
-    for (const token of bot.secrets().filter((s) => s.startsWith('xoxb-') && s !== rotated.botToken)) {
-      bot.slack.revokeBotToken(token);
-    }
+    // The bot still holds the old token as CURRENT (no poll yet). Slack revokes it: the bot's own
+    // Web API call is refused once, the bot checks the source, and retries with the new token.
+    expect(bot.provider.current<SlackSecret>('slack').value.reveal().botToken).toBe(oldToken);
+    bot.slack.revokeBotToken(oldToken);
+    const postsToOps = () =>
+      bot.slack.calls.filter((c) => c.method === 'chat.postMessage' && c.args.channel === 'C0OPS').length;
+    const before = postsToOps();
     const posted = await bot.app.slack.postMessage({ channel: 'C0OPS', text: 'after rotation' });
+    expect(postsToOps()).toBe(before + 2); // refused with the revoked token, then retried with the new one
+    // The retry used the new token: CURRENT if the source check ran, else the PENDING version it prefetched
+    // (the check is rate-limited per version, and the signature check above already made one).
+    const held = [bot.provider.current<SlackSecret>('slack'), bot.provider.pending<SlackSecret>('slack')];
+    expect(held.map((c) => c?.value.reveal().botToken)).toContain(rotated.botToken);
     expect(posted.ts).toMatch(/^\d+\.\d{6}$/);
     expect(bot.slack.messages('C0OPS').at(-1)?.text).toBe('after rotation');
   });

@@ -1,4 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { createAppAuth } from '@octokit/auth-app';
+import { request } from '@octokit/request';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GitHubClient, rateLimitWait } from '../../src/integrations/github-client.js';
 import { RateLimitedError, RateLimits } from '../../src/integrations/rate-limits.js';
@@ -47,8 +49,28 @@ describe('GitHubClient with a GitHub App (real Octokit and auth-app against the 
       { owner: 'acme', repo: 'web', permissions: { actions: 'read' } },
     );
     expect(github.issued.at(-1)).toMatchObject({ repositories: ['web'], permissions: { actions: 'read' } });
-    // A token narrowed to pull requests cannot read Actions.
-    expect(github.calls.filter((c) => c.auth === 'installation').every((c) => c.status === 200)).toBe(true);
+    // A token narrowed to pull requests cannot read Actions: GitHub (here, the sandbox) refuses it.
+    const narrowed = (await createAppAuth({
+      appId: '11',
+      installationId: '22',
+      privateKey,
+      request: request.defaults({ baseUrl: url }),
+    })({
+      type: 'installation',
+      repositoryNames: ['web'],
+      permissions: { pull_requests: 'read' },
+      refresh: true,
+    })) as { token: string };
+    const refused = await request('GET /repos/{owner}/{repo}/actions/runs', {
+      baseUrl: url,
+      owner: 'acme',
+      repo: 'web',
+      headers: { authorization: `token ${narrowed.token}` },
+    }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({
+      status: 403,
+      message: expect.stringContaining('Resource not accessible by integration'),
+    });
   });
 
   it('reuses a token until 5 minutes before its expires_at, then mints a new one', async () => {

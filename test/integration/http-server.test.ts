@@ -23,8 +23,7 @@ describe('HttpServer', () => {
     });
     const { port } = await server.listen(0, '127.0.0.1');
     const slow = fetch(`http://127.0.0.1:${port}/slow`);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(server.inFlight).toBe(1);
+    await expect.poll(() => server.inFlight).toBe(1);
     const closing = server.close(5_000);
     await expect(fetch(`http://127.0.0.1:${port}/slow`)).rejects.toThrow();
     release();
@@ -41,7 +40,7 @@ describe('HttpServer', () => {
     });
     const { port } = await server.listen(0, '127.0.0.1');
     const hung = fetch(`http://127.0.0.1:${port}/hang`).catch(() => 'aborted');
-    await new Promise((r) => setTimeout(r, 50));
+    await expect.poll(() => server.inFlight).toBe(1);
     expect(await server.close(100)).toEqual({ drained: false });
     expect(await hung).toBe('aborted');
   });

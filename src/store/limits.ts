@@ -1,0 +1,36 @@
+/**
+ * What every State implementation accepts (the contract suite checks these limits), so that a
+ * caller that works on SQLite also works on DynamoDB.
+ */
+
+/** Longest key (dedupe key, message key, outbox id, topic, owner, lease name), in characters. */
+export const MAX_KEY_CHARS = 512;
+/** Longest time-to-live, lease or claim: 30 days. */
+export const MAX_DURATION_MS = 30 * 24 * 60 * 60 * 1000;
+/** Expired rows a store deletes per purge, and how many of its writes pass between purges. */
+export const PURGE_BATCH = 500;
+export const PURGE_EVERY = 100;
+
+/** Throws a RangeError unless `value` is a non-empty string of at most {@link MAX_KEY_CHARS}. */
+export function checkKey(what: string, value: string): void {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_KEY_CHARS)
+    throw new RangeError(`${what} must be a non-empty string of at most ${MAX_KEY_CHARS} characters`);
+}
+
+/** Throws a RangeError unless `ms` is a finite duration above 0 and at most 30 days. */
+export function checkDuration(what: string, ms: number): void {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0 || ms > MAX_DURATION_MS)
+    throw new RangeError(`${what} must be a number of milliseconds above 0 and at most ${MAX_DURATION_MS}`);
+}
+
+/** Throws a RangeError unless `value` is a string of at most `maxBytes` bytes in UTF-8. */
+export function checkBytes(what: string, value: string, maxBytes: number): void {
+  if (typeof value !== 'string' || Buffer.byteLength(value, 'utf8') > maxBytes)
+    throw new RangeError(`${what} must be a string of at most ${maxBytes} bytes (UTF-8)`);
+}
+
+/** Throws a RangeError unless `ms` is a finite epoch-milliseconds time. */
+export function checkTime(what: string, ms: number): void {
+  if (typeof ms !== 'number' || !Number.isFinite(ms))
+    throw new RangeError(`${what} must be a finite time in epoch milliseconds`);
+}
