@@ -10,6 +10,7 @@ export const dd = defineCommand({
   subcommands: (sub) => [
     sub({
       name: 'monitors',
+      readOnly: true,
       summary: 'monitors that are alerting (or in another state)',
       flags: [
         {
@@ -29,6 +30,7 @@ export const dd = defineCommand({
     }),
     sub({
       name: 'monitor',
+      readOnly: true,
       summary: 'one monitor: state, query, recent transitions',
       args: [{ name: 'id', pattern: MONITOR, hint: 'monitor id' }],
       examples: ['monitor 123456'],

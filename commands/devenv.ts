@@ -25,6 +25,7 @@ export const devenv = defineCommand({
     }),
     sub({
       name: 'list',
+      readOnly: true,
       summary: 'your dev environments and when they expire',
       flags: [{ name: 'all', kind: 'boolean', description: 'everyone’s, not only yours' }],
       examples: ['list'],

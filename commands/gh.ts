@@ -20,6 +20,7 @@ export const gh = defineCommand({
   subcommands: (sub) => [
     sub({
       name: 'pr list',
+      readOnly: true,
       summary: 'open (or closed) pull requests of a repository',
       args: [{ name: 'repo', pattern: REPO, hint: 'owner/repo' }],
       flags: [
@@ -59,6 +60,7 @@ export const gh = defineCommand({
     }),
     sub({
       name: 'pr',
+      readOnly: true,
       summary: 'one pull request: state, reviews, checks, mergeable',
       args: [{ name: 'pr', pattern: REF, hint: 'owner/repo#N' }],
       examples: ['pr acme/web#42'],
@@ -85,6 +87,7 @@ export const gh = defineCommand({
     }),
     sub({
       name: 'issue',
+      readOnly: true,
       summary: 'one issue',
       args: [{ name: 'issue', pattern: REF, hint: 'owner/repo#N' }],
       examples: ['issue acme/web#7'],
@@ -93,6 +96,7 @@ export const gh = defineCommand({
     }),
     sub({
       name: 'runs',
+      readOnly: true,
       summary: 'latest GitHub Actions workflow runs, with a button to re-run failed jobs',
       args: [{ name: 'repo', pattern: REPO, hint: 'owner/repo' }],
       flags: [

@@ -11,6 +11,7 @@ export const jira = defineCommand({
   subcommands: (sub) => [
     sub({
       name: 'issue',
+      readOnly: true,
       summary: 'one issue: summary, status, assignee, link',
       args: [{ name: 'key', pattern: KEY, hint: 'KEY-123' }],
       examples: ['issue OPS-42'],
@@ -18,6 +19,7 @@ export const jira = defineCommand({
     }),
     sub({
       name: 'search',
+      readOnly: true,
       summary: 'issues whose text matches',
       args: [{ name: 'text', rest: true, maxLength: 200 }],
       flags: [

@@ -13,24 +13,28 @@ export const opsbot = defineCommand({
   subcommands: (sub) => [
     sub({
       name: 'help',
+      readOnly: true,
       summary: 'every command you may run here',
       examples: ['help'],
       run: async (ctx) => overview(ctx),
     }),
     sub({
       name: 'whoami',
+      readOnly: true,
       summary: 'your ids, your user groups, and what you may run in this channel',
       examples: ['whoami'],
       run: async (ctx) => whoami(ctx),
     }),
     sub({
       name: 'access',
+      readOnly: true,
       summary: 'the effective access policy (admins only)',
       examples: ['access'],
       run: async (ctx) => access(ctx),
     }),
     sub({
       name: 'audit',
+      readOnly: true,
       summary: 'recent audit records, newest first, or check that the trail is intact (admins only)',
       flags: [
         { name: 'user', kind: 'user', description: 'only this user' },

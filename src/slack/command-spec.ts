@@ -91,6 +91,12 @@ export interface Subcommand<
   flags?: F;
   /** Full text after the slash command: `pr list acme/web --state open`. */
   examples: readonly string[];
+  /**
+   * True when it only reads (lists, shows). Anything else is treated as having a side effect: its
+   * intent is audited before it runs, and it is refused when that record cannot be written.
+   * Buttons and forms always count as side effects.
+   */
+  readOnly?: boolean;
   /** The final answer, or undefined when the ack (or the last progress message) was answer enough. */
   run(ctx: CommandContext<N>, input: ParsedInput<A, F>): Promise<Reply | undefined>;
 }

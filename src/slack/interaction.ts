@@ -31,6 +31,11 @@ export interface Interaction {
   scope: RequestScope;
   /** Writes the audit event (once); called before the final answer is sent, and at the end regardless. */
   seal(): void;
+  /**
+   * Called before a handler with a side effect runs (not for read-only subcommands): resolves once
+   * the intent may go ahead, or throws a UserFacingError refusing it.
+   */
+  beforeSideEffect(): Promise<void>;
 }
 
 /** Counts failed interactions by command and error code (`opsbot_interaction_errors_total`). */

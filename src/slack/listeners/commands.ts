@@ -76,6 +76,7 @@ function runCommand(deps: PipelineDeps): Middleware<SlackCommandMiddlewareArgs> 
         message = { text: commandHelp(module, new Set(allowed)) };
       } else {
         requireConfigured(module, deps);
+        if (!route.subcommand.readOnly) await interaction.beforeSideEffect();
         const ctx = commandContext(interaction, deps, progressOf(args, deps.log), args.command.trigger_id);
         message = await route.subcommand.run(ctx, route.input);
       }

@@ -84,6 +84,7 @@ async function runHandler(
   const handler = context.opsbotHandler as InteractionHandler<IntegrationKey>;
   try {
     if (interaction.module) requireConfigured(interaction.module, deps);
+    await interaction.beforeSideEffect();
     return await handler(commandContext(interaction, deps, progress, triggerId), value);
   } catch (error) {
     return failureReply(interaction, error, deps.log);

@@ -38,6 +38,7 @@ export function auditInteraction(
       decision: 'pending',
       result: 'ok',
       seal: () => {},
+      beforeSideEffect: async () => {},
     };
     context[INTERACTION] = interaction;
     let sealed = false;
