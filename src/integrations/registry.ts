@@ -1,9 +1,11 @@
 import type { STSClientConfig } from '@aws-sdk/client-sts';
+import { IntegrationNotConfiguredError } from '../credentials/errors.js';
 import { type ClientFactory, FreshCredentials } from '../credentials/fresh-credentials.js';
 import type { CredentialMetrics } from '../credentials/metrics.js';
 import type { CredentialProvider } from '../credentials/provider.js';
 import { RoleSessions } from '../credentials/role-sessions.js';
 import { catalogOf, type SecretCatalog, type SecretSpec } from '../credentials/secret-spec.js';
+import { ErrorCode, UserFacingError } from '../errors.js';
 import type { SecretRedactor } from '../log.js';
 import { noteCredentialUse } from '../request-scope.js';
 import type {
@@ -62,8 +64,8 @@ export interface BuiltIntegrations {
   apis: Partial<IntegrationApis>;
   /** False when the integration's secret does not exist, or its role is not configured. */
   isConfigured(name: string): boolean;
-  /** How to tell an operator to configure it (`opsbot/github`, `devenv.roleArn`). */
-  whereConfigured(name: string): string;
+  /** The answer to a command that needs it while it is not configured: what to add, and where. */
+  notConfigured(name: string): UserFacingError;
   titleOf(name: string): string;
   close(): void;
 }
@@ -122,11 +124,15 @@ export function buildIntegrations(
       if (!m) return false;
       return m.kind === 'secret' ? deps.provider.isConfigured(name) : roles.get(name) !== undefined;
     },
-    whereConfigured: (name) => {
+    notConfigured: (name) => {
       const m = registry.get(name);
+      const title = m?.title ?? name;
       return m?.kind === 'assumed-role'
-        ? `${name}.roleArn in the configuration file`
-        : deps.provider.secretName(name);
+        ? new UserFacingError(
+            `${title} is not configured: opsbot has no role to assume for it. Ask an opsbot admin to set its role ARN in the configuration file (README.md, "Configuration file").`,
+            { code: ErrorCode.NotConfigured },
+          )
+        : new IntegrationNotConfiguredError(title, deps.provider.secretName(name));
     },
     titleOf: (name) => registry.get(name)?.title ?? name,
     close: () => {

@@ -41,6 +41,8 @@ export interface SandboxBotOptions {
   extraIntegrations?: AnyIntegration[];
   /** More secrets to put in the simulated Secrets Manager, by name (`statuspage` → `opsbot/statuspage`). */
   extraSecrets?: Record<string, object>;
+  /** Where assumed-role integrations call STS (moto in tests); the SDK's default otherwise. */
+  stsEndpoint?: string;
   /** Where log lines go (JSON); kept in `logLines` (last 500) as well. */
   logLevel?: string;
   pollSeconds?: number;
@@ -173,6 +175,14 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
         endpoint: smUrl,
         credentials: { accessKeyId: 'SANDBOX', secretAccessKey: 'sandbox' },
       },
+      ...(options.stsEndpoint
+        ? {
+            sts: {
+              endpoint: options.stsEndpoint,
+              credentials: { accessKeyId: 'SANDBOX', secretAccessKey: 'sandbox' },
+            },
+          }
+        : {}),
     },
     host: '127.0.0.1',
     defaultMetrics: false,

@@ -1,7 +1,6 @@
 import type { RespondFn } from '@slack/bolt';
 import type { AuditSink } from '../audit/sink.js';
 import type { Clock } from '../clock.js';
-import { IntegrationNotConfiguredError } from '../credentials/errors.js';
 import { ErrorCode, OpsbotError, UserFacingError, userMessageFor } from '../errors.js';
 import type { IntegrationKey } from '../integrations/integration.js';
 import type { BuiltIntegrations } from '../integrations/registry.js';
@@ -44,7 +43,7 @@ export type ErrorCounter = (command: string, code: string) => void;
 export interface PipelineDeps {
   commands: readonly CommandModule[];
   services: CoreServices;
-  integrations: Pick<BuiltIntegrations, 'apis' | 'isConfigured' | 'whereConfigured' | 'titleOf'>;
+  integrations: Pick<BuiltIntegrations, 'apis' | 'isConfigured' | 'notConfigured'>;
   audit: AuditSink;
   clock: Clock;
   log: Logger;
@@ -63,12 +62,7 @@ export function interactionOf(context: Record<string, unknown>): Interaction {
 /** Refuses to run a command whose integration is not configured, naming what to add. */
 export function requireConfigured(module: CommandModule, deps: Pick<PipelineDeps, 'integrations'>): void {
   for (const name of module.needs) {
-    if (!deps.integrations.isConfigured(name)) {
-      throw new IntegrationNotConfiguredError(
-        deps.integrations.titleOf(name),
-        deps.integrations.whereConfigured(name),
-      );
-    }
+    if (!deps.integrations.isConfigured(name)) throw deps.integrations.notConfigured(name);
   }
 }
 
