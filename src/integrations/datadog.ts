@@ -18,8 +18,6 @@ export const datadog = secretIntegration<'datadog', DatadogSecret>({
   name: 'datadog',
   title: 'Datadog',
   secret: {
-    name: 'datadog',
-    title: 'Datadog',
     schema: datadogSecretSchema,
     // Datadog keys have no prefix: masking them verbatim in logs is the only protection.
     sensitive: ['apiKey', 'appKey', 'webhookSecret'],

@@ -110,8 +110,6 @@ export const github = secretIntegration({
   name: 'github',
   title: 'GitHub',
   secret: {
-    name: 'github',
-    title: 'GitHub',
     schema: githubSecretSchema,
     // A GitHub secret is either kind: report the fields of the one it was meant to be, not the union.
     schemaFor: (data) => ('token' in data ? githubTokenSchema : githubAppSchema),

@@ -92,11 +92,17 @@ export type AnyIntegration =
   | SecretIntegration<string, Erased, Erased, Erased>
   | AssumedRoleIntegration<string, Erased, Erased>;
 
-/** Declares a secret-backed integration with its types inferred (see {@link SecretIntegration}). */
+/**
+ * Declares a secret-backed integration with its types inferred (see {@link SecretIntegration}).
+ * The secret is named and titled after the integration (`github` → `<prefix>github`).
+ */
 export function secretIntegration<Name extends string, S, C = never, A = never>(
-  integration: SecretIntegration<Name, S, C, A>,
+  integration: Omit<SecretIntegration<Name, S, C, A>, 'secret'> & {
+    secret: Omit<SecretSpec<S>, 'name' | 'title'>;
+  },
 ): SecretIntegration<Name, S, C, A> {
-  return integration;
+  const { name, title } = integration;
+  return { ...integration, secret: { ...integration.secret, name, title } };
 }
 
 /** Declares an assumed-role integration with its types inferred (see {@link AssumedRoleIntegration}). */

@@ -19,5 +19,5 @@ export const jira = secretIntegration<'jira', JiraSecret>({
   kind: 'secret',
   name: 'jira',
   title: 'Jira',
-  secret: { name: 'jira', title: 'Jira', schema: jiraSecretSchema, sensitive: ['apiToken'] },
+  secret: { schema: jiraSecretSchema, sensitive: ['apiToken'] },
 });

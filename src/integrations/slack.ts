@@ -63,8 +63,6 @@ export const slack = secretIntegration({
   name: 'slack',
   title: 'Slack',
   secret: {
-    name: 'slack',
-    title: 'Slack',
     schema: slackSecretSchema,
     sensitive: ['botToken', 'signingSecret', 'appToken'],
     inbound: 'signingSecret',
