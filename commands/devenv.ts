@@ -1,9 +1,12 @@
 import { defineCommand } from '../src/slack/command-spec.js';
 import { notAvailableYet } from './not-yet.js';
 
+/** An instance id (`i-0abc…`) or the name given with `up --name`. */
 const ENV_ID = /^(i-[0-9a-f]{8,17}|[a-z][a-z0-9-]{0,40})$/;
+const NAME = /^[a-z][a-z0-9-]{0,40}$/;
+const DAY = 86_400_000;
 
-/** `/devenv`: short-lived EC2 dev environments under your own identity. */
+/** `/devenv`: short-lived EC2 dev environments under your own identity. The grammar is CONTRACT.md's. */
 export const devenv = defineCommand({
   name: 'devenv',
   description: 'dev environments on EC2: up, list, extend, down',
@@ -16,11 +19,13 @@ export const devenv = defineCommand({
         {
           name: 'ttl',
           kind: 'duration',
-          max: 30 * 86_400_000,
+          max: 30 * DAY,
+          hint: '4h',
           description: 'lifetime (default: the template’s)',
         },
+        { name: 'name', pattern: NAME, hint: 'n', description: 'a name to refer to it by' },
       ],
-      examples: ['up small --ttl 4h'],
+      examples: ['up small --ttl 4h', 'up small --name web-1'],
       run: notAvailableYet('devenv', 'up'),
     }),
     sub({
@@ -34,9 +39,15 @@ export const devenv = defineCommand({
     sub({
       name: 'extend',
       summary: 'push back the expiry',
-      args: [{ name: 'env', pattern: ENV_ID, hint: 'instance id' }],
+      args: [{ name: 'env', pattern: ENV_ID, hint: 'id|name' }],
       flags: [
-        { name: 'by', kind: 'duration', max: 30 * 86_400_000, description: 'how much longer (default 2h)' },
+        {
+          name: 'by',
+          kind: 'duration',
+          max: 30 * DAY,
+          hint: '2h',
+          description: 'how much longer (default 2h)',
+        },
       ],
       examples: ['extend i-0abc12345678 --by 2h'],
       run: notAvailableYet('devenv', 'extend'),
@@ -44,7 +55,7 @@ export const devenv = defineCommand({
     sub({
       name: 'down',
       summary: 'terminate a dev environment now',
-      args: [{ name: 'env', pattern: ENV_ID, hint: 'instance id' }],
+      args: [{ name: 'env', pattern: ENV_ID, hint: 'id|name' }],
       examples: ['down i-0abc12345678'],
       run: notAvailableYet('devenv', 'down'),
     }),

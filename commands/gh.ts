@@ -1,13 +1,23 @@
 import { UserFacingError } from '../src/errors.js';
 import type { IssueDetail, NumberRef, PullDetail, RepoRef, RunSummary } from '../src/integrations/github.js';
-import { actions, button, context, fields, header, section } from '../src/slack/blocks.js';
+import {
+  actions,
+  button,
+  context,
+  fields,
+  header,
+  MAX_BLOCKS,
+  section,
+  sections,
+} from '../src/slack/blocks.js';
 import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
-import { escapeText, userMention } from '../src/slack/escape.js';
+import { escapeText, inlineCode, userMention } from '../src/slack/escape.js';
 import { issueModal, readIssueModal } from './gh-modal.js';
 
 /** GitHub's own rules for names: owner up to 39, repository up to 100 characters. */
 const REPO = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
-const REF = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}#\d{1,9}$/;
+/** `owner/repo#N`, N from 1: GitHub numbers issues and pull requests from 1. */
+const REF = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}#(?!0+$)\d{1,9}$/;
 const LOGIN = /^(me|@?[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))$/;
 export const MAX_TITLE = 256;
 export const MAX_BODY = 8_000;
@@ -21,7 +31,7 @@ export const gh = defineCommand({
     sub({
       name: 'pr list',
       readOnly: true,
-      summary: 'open (or closed) pull requests of a repository',
+      summary: 'pull requests, newest activity first (`--author me`: your login from `github.users`)',
       args: [{ name: 'repo', pattern: REPO, hint: 'owner/repo' }],
       flags: [
         {
@@ -54,21 +64,21 @@ export const gh = defineCommand({
         const title = `${name}: ${pulls.length} ${state} pull request${pulls.length === 1 ? '' : 's'}${who}`;
         return {
           text: `${escapeText(title)}\n${lines.join('\n')}`,
-          blocks: [header(title), section(lines.join('\n'))],
+          blocks: [header(title), ...sections(lines, MAX_BLOCKS - 1)],
         };
       },
     }),
     sub({
       name: 'pr',
       readOnly: true,
-      summary: 'one pull request: state, reviews, checks, mergeable',
+      summary: 'one pull request: author, state, review decision, checks, mergeable, link',
       args: [{ name: 'pr', pattern: REF, hint: 'owner/repo#N' }],
       examples: ['pr acme/web#42'],
-      run: async (ctx, { args }) => pullReply(await ctx.apis.github.getPull(numberRef(args.pr), ctx.scope)),
+      run: async (ctx, { args }) => pullReply(await getPullOrSayIssue(ctx, numberRef(args.pr))),
     }),
     sub({
       name: 'issue create',
-      summary: 'open an issue (with no arguments: a form)',
+      summary: 'open an issue, announced in the channel; with no arguments, a form',
       args: [
         { name: 'repo', pattern: REPO, hint: 'owner/repo', optional: true },
         { name: 'title', maxLength: MAX_TITLE, optional: true },
@@ -76,6 +86,11 @@ export const gh = defineCommand({
       ],
       examples: ['issue create acme/web "Login fails on Safari" Steps: open /login', 'issue create'],
       run: async (ctx, { args }) => {
+        if (args.repo === undefined && args.title !== undefined) {
+          throw new UserFacingError(
+            'Which repository? `/gh issue create owner/repo "Title" [body]`, or `/gh issue create` for a form.',
+          );
+        }
         if (args.repo === undefined) return openIssueForm(ctx);
         if (args.title === undefined) {
           throw new UserFacingError(
@@ -88,7 +103,7 @@ export const gh = defineCommand({
     sub({
       name: 'issue',
       readOnly: true,
-      summary: 'one issue',
+      summary: 'one issue: author, state, labels, assignees, link',
       args: [{ name: 'issue', pattern: REF, hint: 'owner/repo#N' }],
       examples: ['issue acme/web#7'],
       run: async (ctx, { args }) =>
@@ -97,7 +112,8 @@ export const gh = defineCommand({
     sub({
       name: 'runs',
       readOnly: true,
-      summary: 'latest GitHub Actions workflow runs, with a button to re-run failed jobs',
+      summary:
+        'the latest Actions workflow runs; a failed one gets a button to re-run its failed jobs (`gh:rerun`)',
       args: [{ name: 'repo', pattern: REPO, hint: 'owner/repo' }],
       flags: [
         {
@@ -144,9 +160,7 @@ type GitHubContext = CommandContext<'github'>;
 
 function repoRef(text: string): RepoRef {
   if (!REPO.test(text))
-    throw new UserFacingError(
-      `\`${escapeText(text.slice(0, 60))}\` is not a repository name like \`acme/web\`.`,
-    );
+    throw new UserFacingError(`${inlineCode(text, 60)} is not a repository name like \`acme/web\`.`);
   const [owner, repo] = text.split('/') as [string, string];
   return { owner, repo };
 }
@@ -166,6 +180,28 @@ function githubLogin(ctx: GitHubContext, given: string): string {
     );
   }
   return login;
+}
+
+/**
+ * The pull request, or, when there is none with that number but an issue has it, a sentence that
+ * points to `/gh issue` (GitHub answers 404 for a pull request number that is an issue's).
+ */
+async function getPullOrSayIssue(ctx: GitHubContext, ref: NumberRef): Promise<PullDetail> {
+  try {
+    return await ctx.apis.github.getPull(ref, ctx.scope);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    const issue = await ctx.apis.github.getIssue(ref, ctx.scope).catch(() => undefined);
+    if (!issue || issue.isPullRequest) throw error;
+    const name = `${ref.owner}/${ref.repo}#${ref.number}`;
+    throw new UserFacingError(`\`${name}\` is an issue, not a pull request: try \`/gh issue ${name}\`.`);
+  }
+}
+
+/** GitHub's 404, as the integration reports it (a UserFacingError caused by the 404). */
+function isNotFound(error: unknown): boolean {
+  const cause = error instanceof UserFacingError ? error.cause : error;
+  return (cause as { status?: unknown } | undefined)?.status === 404;
 }
 
 function link(url: string, text: string): string {
@@ -211,7 +247,7 @@ function pullReply(p: PullDetail): Reply {
 function issueReply(i: IssueDetail): Reply {
   const title = `#${i.number} ${i.title}`;
   const kind = i.isPullRequest ? 'pull request (try `/gh pr`)' : 'issue';
-  const labels = i.labels.length ? i.labels.map((l) => `\`${escapeText(l)}\``).join(' ') : 'none';
+  const labels = i.labels.length ? i.labels.map((l) => inlineCode(l, 50)).join(' ') : 'none';
   const assignees = i.assignees.length ? i.assignees.map(escapeText).join(', ') : 'nobody';
   return {
     text: `${link(i.url, title)} (${kind}) by ${escapeText(i.author)}: ${i.state}; labels: ${labels}; assigned to ${assignees}`,
@@ -237,15 +273,17 @@ const RUN_ICON: Record<string, string> = {
 function runsReply(repo: RepoRef, runs: RunSummary[], branch?: string): Reply {
   const name = `${repo.owner}/${repo.repo}`;
   if (runs.length === 0)
-    return { text: `No workflow runs in \`${name}\`${branch ? ` on \`${escapeText(branch)}\`` : ''}.` };
+    return { text: `No workflow runs in \`${name}\`${branch ? ` on ${inlineCode(branch)}` : ''}.` };
   const title = `${name}: latest workflow runs${branch ? ` on ${branch}` : ''}`;
   const blocks = [header(title)];
   const lines: string[] = [];
   for (const r of runs) {
-    const outcome = r.status === 'completed' ? (r.conclusion ?? 'done') : r.status.replace('_', ' ');
+    const outcome = escapeText(
+      r.status === 'completed' ? (r.conclusion ?? 'done') : r.status.replace(/_/g, ' '),
+    );
     const icon =
       r.status === 'completed' ? (RUN_ICON[r.conclusion ?? ''] ?? ':grey_question:') : ':hourglass:';
-    const line = `${icon} ${link(r.url, `${r.name} #${r.runNumber}`)} on \`${escapeText(r.branch)}\`: ${outcome}`;
+    const line = `${icon} ${link(r.url, `${r.name} #${r.runNumber}`)} on ${inlineCode(r.branch)}: ${outcome}`;
     lines.push(line);
     blocks.push(section(line));
     if (r.status === 'completed' && r.conclusion === 'failure') {

@@ -1,8 +1,17 @@
+import { runnableActions, runnableHere } from '../src/access/runnable.js';
+import { ANCHOR_TEXT, parseAnchor } from '../src/audit/anchor.js';
 import type { AuditRecord } from '../src/audit/records.js';
+import { describeCheck } from '../src/audit/verify-report.js';
 import { ErrorCode, UserFacingError } from '../src/errors.js';
 import { actions, button, context, header, sections } from '../src/slack/blocks.js';
 import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
-import { channelMention, escapeText, usergroupMention, userMention } from '../src/slack/escape.js';
+import {
+  channelMention,
+  escapeText,
+  inlineCode,
+  usergroupMention,
+  userMention,
+} from '../src/slack/escape.js';
 
 const ACTION_ARG = /^[a-z][a-z0-9-]{0,20}(:[a-z0-9 *?-]{1,40})?$/;
 
@@ -45,14 +54,33 @@ export const opsbot = defineCommand({
           maxLength: 60,
           description: 'only this command or action',
         },
-        { name: 'since', kind: 'duration', max: 90 * 86_400_000, description: 'only this recent (e.g. 24h)' },
+        {
+          name: 'since',
+          kind: 'duration',
+          max: 90 * 86_400_000,
+          hint: '24h',
+          description: 'only this recent (e.g. 24h)',
+        },
         { name: 'limit', kind: 'number', min: 1, max: 50, description: 'at most this many (default 20)' },
         { name: 'verify', kind: 'boolean', description: 'recompute the hash chain over the whole trail' },
+        {
+          name: 'anchor',
+          pattern: ANCHOR_TEXT,
+          hint: 'seq:hash',
+          maxLength: 80,
+          description:
+            'the last auditAnchor (seq:hash) from the log: the trail must still reach it (implies --verify)',
+        },
       ],
-      examples: ['audit --since 24h', 'audit --user @alice --command gh', 'audit --verify'],
+      examples: [
+        'audit --since 24h',
+        'audit --user @alice --command gh',
+        'audit --verify',
+        'audit --verify --anchor 1042:9f2c4e1a0b7d3c55',
+      ],
       run: async (ctx, { flags }) =>
-        flags.verify
-          ? verify(ctx)
+        flags.verify || flags.anchor
+          ? verify(ctx, flags.anchor)
           : audit(ctx, {
               user: flags.user,
               command: flags.command,
@@ -62,20 +90,16 @@ export const opsbot = defineCommand({
     }),
   ],
   actions: {
-    'opsbot:audit': async (ctx) => verify(ctx),
+    'opsbot:audit': async (ctx) => verify(ctx, undefined),
   },
 });
 
-async function allowedHere(ctx: CommandContext): Promise<Set<string>> {
-  const { policy, membership, commands } = ctx.services;
-  const all = commands.flatMap((m) => m.subcommands.map((s) => `${m.name}:${s.name}`));
-  return new Set(await policy.allowedActions(ctx.actor.userId, ctx.actor.channelId, all, membership));
-}
+/** Help and whoami both show this one answer (`help` itself, open to everyone, is left out). */
+const runnable = (ctx: CommandContext) => runnableHere(ctx.services, ctx.actor);
 
 async function overview(ctx: CommandContext): Promise<Reply> {
-  const allowed = await allowedHere(ctx);
-  const lines = ctx.services.commands.map((m) => {
-    const mine = m.subcommands.filter((s) => allowed.has(`${m.name}:${s.name}`)).map((s) => `\`${s.name}\``);
+  const lines = (await runnable(ctx)).map(({ module: m, subcommands }) => {
+    const mine = subcommands.map((s) => `\`${s.name}\``);
     const what = mine.length > 0 ? mine.join(', ') : '_nothing here_';
     return `• */${m.name}* — ${m.description}\n      you may run: ${what}`;
   });
@@ -100,7 +124,7 @@ async function whoami(ctx: CommandContext): Promise<Reply> {
       groups.push(`${usergroupMention(group)} (could not check)`);
     }
   }
-  const allowed = [...(await allowedHere(ctx))].filter((a) => !a.endsWith(':help'));
+  const allowed = runnableActions(await runnable(ctx));
   const lines = [
     `*You are* ${userMention(userId)} (\`${userId}\`) in ${channelMention(channelId)} (\`${channelId}\`), workspace \`${escapeText(teamId)}\``,
     `*opsbot admin:* ${ctx.isAdmin ? 'yes' : 'no'}`,
@@ -158,25 +182,31 @@ async function audit(ctx: CommandContext, filter: AuditFilter): Promise<Reply> {
   };
 }
 
-async function verify(ctx: CommandContext): Promise<Reply> {
+async function verify(ctx: CommandContext, anchorText: string | undefined): Promise<Reply> {
   requireAdmin(ctx);
-  const check = await ctx.services.state.audit.verify();
-  const text = check.ok
-    ? `:white_check_mark: The audit trail is intact: ${check.checked} records, every hash and link checks out.`
-    : `:rotating_light: The audit trail is broken at record #${check.brokenAt}: ${check.why}. ${check.checked} records before it check out. Treat the trail after it as tampered with.`;
-  return { text };
+  const anchor = anchorText === undefined ? undefined : parseAnchor(anchorText);
+  if (anchorText !== undefined && !anchor)
+    throw new UserFacingError(
+      '`--anchor` must be `seq:hash` as an `auditAnchor` log line has it, e.g. `1042:9f2c4e1a0b7d3c55` (the hash, or at least its first 16 hex digits).',
+    );
+  const { audit } = ctx.services.state;
+  const check = await audit.verify(anchor ? { anchor } : {});
+  const keyed = audit.head()?.keyVersion !== undefined;
+  return { text: describeCheck(check, { anchorGiven: anchor !== undefined, keyed }) };
 }
 
 function formatRecord(r: AuditRecord): string {
+  if (r.unreadable)
+    return `#${r.seq} · :warning: this record cannot be read (${escapeText(r.unreadable)}); \`/opsbot audit --verify\` reports where the trail breaks`;
   const d = r.details;
   const who = /^[UW][A-Z0-9]{2,20}$/.test(r.actor) ? userMention(r.actor) : escapeText(r.actor);
   const where =
     typeof d.channel === 'string' && /^[CGD][A-Z0-9]{2,20}$/.test(d.channel)
       ? ` in ${channelMention(d.channel)}`
       : '';
-  const args = typeof d.args === 'string' && d.args ? ` \`${escapeText(d.args).slice(0, 120)}\`` : '';
+  const args = typeof d.args === 'string' && d.args ? ` ${inlineCode(d.args, 120)}` : '';
   const result = typeof d.result === 'string' ? d.result : r.outcome;
   const latency = typeof d.latencyMs === 'number' ? ` · ${d.latencyMs} ms` : '';
   const error = typeof d.errorId === 'string' ? ` · error id ${escapeText(d.errorId)}` : '';
-  return `#${r.seq} · ${r.at.replace('T', ' ').slice(0, 19)} UTC · ${who}${where} · \`${escapeText(r.action)}\`${args} · ${r.outcome === 'denied' ? 'denied' : result}${latency}${error}`;
+  return `#${r.seq} · ${r.at.replace('T', ' ').slice(0, 19)} UTC · ${who}${where} · ${inlineCode(r.action)}${args} · ${r.outcome === 'denied' ? 'denied' : result}${latency}${error}`;
 }

@@ -4,14 +4,16 @@ import type { STSClientConfig } from '@aws-sdk/client-sts';
 import type { DestinationStream } from 'pino';
 import { AccessPolicy } from './access/policy.js';
 import { UsergroupMembership } from './access/usergroups.js';
+import { auditSecret } from './audit/audit-secret.js';
 import { TrailAuditSink } from './audit/sink.js';
+import { wireAuditTrail } from './audit/wiring.js';
 import type { Clock, Random } from './clock.js';
 import { type Component, Lifecycle } from './component.js';
 import type { Config, Env } from './config.js';
 import { createCredentials } from './credentials/from-config.js';
 import type { CredentialProvider } from './credentials/provider.js';
 import { Readiness } from './health.js';
-import { HttpServer, sendJson, sendText } from './http/server.js';
+import { HttpServer, type Route, sendJson, sendText } from './http/server.js';
 import type { AnyIntegration, PlatformDeps } from './integrations/integration.js';
 import { RateLimits } from './integrations/rate-limits.js';
 import { buildIntegrations, IntegrationRegistry } from './integrations/registry.js';
@@ -20,10 +22,14 @@ import { Counter, createMetrics, type Registry } from './metrics.js';
 import { createSlackApp } from './slack/bolt-app.js';
 import type { CommandModule } from './slack/command-spec.js';
 import { SlackHttpReceiver } from './slack/receiver.js';
+import { RecentSignatures } from './slack/recent-signatures.js';
 import type { SlackApi } from './slack/slack-api.js';
 import { SlackSocketReceiver } from './slack/socket-receiver.js';
 import { openState } from './store/open.js';
 import type { State } from './store/state.js';
+
+/** How long a verified Slack signature is remembered: Slack's 5-minute window, and a little more. */
+const REPLAY_WINDOW_MS = 6 * 60_000;
 
 /**
  * Everything the bot is built from. `main.ts` passes the real things; the sandbox harness (console,
@@ -53,6 +59,8 @@ export interface OpsbotDeps {
 
 export interface RunningOpsbot {
   address: AddressInfo;
+  /** Where `/metrics` is served when `OPSBOT_METRICS_PORT` is set (else it is on `address`). */
+  metricsAddress?: AddressInfo;
   readiness: Readiness;
   log: Logger;
   redactor: SecretRedactor;
@@ -77,7 +85,8 @@ export interface RunningOpsbot {
  */
 export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   const { config, clock } = deps;
-  const redactor = new SecretRedactor();
+  // On the app's clock: minted tokens are masked until their expiry, read on the same clock.
+  const redactor = new SecretRedactor({ now: () => clock.now() });
   const log = createLogger({
     level: config.logLevel,
     redactor,
@@ -92,7 +101,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   const registry = new IntegrationRegistry(deps.integrations);
   const { provider, metrics: credentialMetrics } = createCredentials({
     config,
-    catalog: registry.catalog(),
+    catalog: registry.catalog([auditSecret]),
     env: deps.env,
     log,
     redactor,
@@ -102,6 +111,8 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     ...(deps.random ? { random: deps.random } : {}),
     ...(deps.aws?.secretsManager ? { aws: deps.aws.secretsManager } : {}),
   });
+  // The audit chain's key comes through the provider; the head is logged as an anchor from now on.
+  const auditTrail = wireAuditTrail(state.audit, provider, log);
   const platform: PlatformDeps = { config, log, clock, metrics, rateLimits: new RateLimits({ clock }) };
   const integrations = buildIntegrations(registry, {
     ...platform,
@@ -114,10 +125,29 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   const slack = integrations.apis.slack as SlackApi;
   const membership = new UsergroupMembership({ fetchMembers: (id) => slack.usergroupMembers(id), clock });
   const apiUrl = config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {};
+  const recentSignatures = new RecentSignatures(() => clock.now(), REPLAY_WINDOW_MS);
   const receiver =
     config.slack.mode === 'http'
-      ? new SlackHttpReceiver({ credentials: provider, clock, log, registry: metrics })
-      : new SlackSocketReceiver({ credentials: provider, log, ...apiUrl });
+      ? new SlackHttpReceiver({
+          credentials: provider,
+          clock,
+          log,
+          registry: metrics,
+          // A signature is good for Slack's 5-minute window (either way): remember it a little longer,
+          // in memory (answers at once) and in the shared State (other replicas).
+          seen: async (signature) =>
+            recentSignatures.seenBefore(signature) ||
+            !(await state.dedupe.putIfAbsent(`slack-signature:${signature}`, REPLAY_WINDOW_MS)),
+        })
+      : new SlackSocketReceiver({
+          credentials: provider,
+          log,
+          clock,
+          ...(deps.random ? { random: deps.random } : {}),
+          // An environment variable cannot change: main.ts exits 2 instead of waiting.
+          secretChangesLive: config.secrets.source !== 'env',
+          ...apiUrl,
+        });
   const errors = new Counter({
     name: 'opsbot_interaction_errors_total',
     help: 'Commands, buttons and forms that ended in an error or a denial, by command and error code',
@@ -150,14 +180,18 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   let loading: Promise<void> = Promise.resolve();
   const required = [...registry.catalog().values()].filter((s) => s.required).map((s) => s.name);
   const components: Component[] = [
-    { name: 'state', ready: () => state.ping(), stop: async () => state.close() },
+    // Ready only while an audit record could be written: a bounded write probe, never a long wait.
+    { name: 'state', ready: () => state.audit.writable(), stop: async () => state.close() },
     { name: 'integrations', stop: async () => integrations.close() },
     {
       name: 'secrets',
       ready: () => required.every((name) => provider.isLoaded(name)),
       // Secrets load in the background: /healthz answers at once, /readyz says 503 until they are in.
       start: async () => {
-        loading = provider.start().then(() => afterFirstLoad(required, provider, slack, receiver, log));
+        loading = provider.start().then(() => {
+          auditTrail.settle();
+          afterFirstLoad(required, provider, slack, receiver, log);
+        });
       },
       stop: async () => provider.stop(),
     },
@@ -177,8 +211,17 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
         },
   ];
   const lifecycle = new Lifecycle(components, { log, readiness, now: () => clock.now() });
+  const metricsRoute = {
+    method: 'GET',
+    path: '/metrics',
+    handler: async (_req, res) => sendText(res, 200, await metrics.metrics(), metrics.contentType),
+  } satisfies Route;
+  // With OPSBOT_METRICS_PORT, /metrics is on a listener of its own (not exposed beyond the task).
+  const metricsServer =
+    config.metricsPort === undefined ? undefined : new HttpServer({ log, routes: [metricsRoute] });
   const server = new HttpServer({
     log,
+    registry: metrics,
     routes: [
       { method: 'GET', path: '/healthz', handler: (_req, res) => sendText(res, 200, 'ok\n') },
       {
@@ -189,26 +232,32 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
           sendJson(res, report.ready ? 200 : 503, report);
         },
       },
-      {
-        method: 'GET',
-        path: '/metrics',
-        handler: async (_req, res) => sendText(res, 200, await metrics.metrics(), metrics.contentType),
-      },
+      ...(metricsServer ? [] : [metricsRoute]),
       ...lifecycle.routes(),
     ],
   });
 
   for (const warning of config.warnings) log.warn(warning);
   await lifecycle.start();
+  const metricsAddress =
+    metricsServer && config.metricsPort !== undefined
+      ? await metricsServer.listen(config.metricsPort, deps.host)
+      : undefined;
   const address = await server.listen(config.port, deps.host);
   log.info(
-    { port: address.port, secretSource: config.secrets.source, slackMode: config.slack.mode },
+    {
+      port: address.port,
+      ...(metricsAddress ? { metricsPort: metricsAddress.port } : {}),
+      secretSource: config.secrets.source,
+      slackMode: config.slack.mode,
+    },
     'opsbot listening',
   );
 
   let stopping: Promise<{ drained: boolean }> | undefined;
   return {
     address,
+    ...(metricsAddress ? { metricsAddress } : {}),
     readiness,
     log,
     redactor,
@@ -224,7 +273,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
         readiness.markShuttingDown();
         const deadline = clock.now() + deadlineMs;
         // Stop accepting first, then let the components finish in reverse order of starting.
-        const result = await server.close(deadlineMs);
+        const [result] = await Promise.all([server.close(deadlineMs), metricsServer?.close(deadlineMs)]);
         const { drained } = await lifecycle.stop(deadline);
         log.info({ drained: result.drained && drained }, 'opsbot stopped');
         return { drained: result.drained && drained };
@@ -234,7 +283,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   };
 }
 
-/** Learns the bot's ids and opens Socket Mode once the required secrets are in; says what is missing otherwise. */
+/** Starts Socket Mode (it waits for its secret itself); learns the bot's ids once the required secrets are in, or says what is missing. */
 function afterFirstLoad(
   required: readonly string[],
   provider: CredentialProvider,
@@ -242,6 +291,14 @@ function afterFirstLoad(
   receiver: SlackHttpReceiver | SlackSocketReceiver,
   log: Logger,
 ): void {
+  // Socket Mode starts either way: it waits for the slack secret (and its appToken) by itself.
+  if (receiver instanceof SlackSocketReceiver) {
+    receiver
+      .start()
+      .catch((error: unknown) =>
+        log.error({ err: error }, 'Socket Mode could not start; /readyz answers 503'),
+      );
+  }
   const missing = required.filter((name) => !provider.isLoaded(name));
   if (missing.length > 0) {
     log.error(
@@ -254,13 +311,6 @@ function afterFirstLoad(
   slack
     .identity()
     .catch((error: unknown) => log.warn({ err: error }, 'auth.test failed; will retry on the first event'));
-  if (receiver instanceof SlackSocketReceiver) {
-    receiver
-      .start()
-      .catch((error: unknown) =>
-        log.error({ err: error }, 'Socket Mode could not connect; /readyz answers 503'),
-      );
-  }
 }
 
 /** A command that needs an integration nobody registered is a wiring mistake: refuse to start. */

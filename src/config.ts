@@ -28,6 +28,11 @@ export interface SecretsConfig {
   prefix: string;
   pollSeconds: number;
   maxStaleSeconds: number;
+  /**
+   * How long the previous version still verifies inbound requests after a rotation (0–3600, default
+   * 300). Optional for configurations built by hand; loadConfig always sets it.
+   */
+  previousGraceSeconds?: number;
   /** `file` source only. */
   file?: { path: string; key: SecretValue<Buffer> };
 }
@@ -42,6 +47,8 @@ export interface Config {
   datadog: { site: string; apiUrl?: string };
   state: StateConfig;
   port: number;
+  /** `OPSBOT_METRICS_PORT`: `/metrics` is served on this port only (not on `port`); unset, it stays on `port`. */
+  metricsPort?: number;
   logLevel: (typeof LOG_LEVELS)[number];
   aws: { region?: string };
   configPath: string;
@@ -64,6 +71,7 @@ const KNOWN_VARIABLES = new Set([
   'OPSBOT_SECRET_PREFIX',
   'OPSBOT_SECRET_POLL_SECONDS',
   'OPSBOT_SECRET_MAX_STALE_SECONDS',
+  'OPSBOT_SECRET_PREVIOUS_GRACE_SECONDS',
   'OPSBOT_SECRET_FILE',
   'OPSBOT_SECRET_FILE_KEY',
   'OPSBOT_SLACK_MODE',
@@ -74,6 +82,7 @@ const KNOWN_VARIABLES = new Set([
   'OPSBOT_DATADOG_API_URL',
   'OPSBOT_STATE',
   'OPSBOT_CONFIG',
+  'OPSBOT_METRICS_PORT',
 ]);
 
 /**
@@ -93,6 +102,9 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
   const pollSeconds = read.parsed('OPSBOT_SECRET_POLL_SECONDS', '60', (t) =>
     parseInteger(t, { min: 5, max: 86_400 }),
   );
+  const previousGraceSeconds = read.parsed('OPSBOT_SECRET_PREVIOUS_GRACE_SECONDS', '300', (t) =>
+    parseInteger(t, { min: 0, max: 3_600 }),
+  );
   const maxStaleSeconds = read.parsed('OPSBOT_SECRET_MAX_STALE_SECONDS', '21600', (t) =>
     parseInteger(t, { min: 0, max: 7 * 86_400 }),
   );
@@ -106,6 +118,12 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
   const datadogApiUrl = read.optional('OPSBOT_DATADOG_API_URL', parseHttpUrl);
   const state = read.parsed('OPSBOT_STATE', 'sqlite:./data/opsbot.db', parseState);
   const port = read.parsed('PORT', '3000', (t) => parseInteger(t, { min: 1, max: 65_535 }));
+  const metricsPort = read.optional('OPSBOT_METRICS_PORT', (t) => parseInteger(t, { min: 1, max: 65_535 }));
+  if (metricsPort !== undefined && metricsPort === port) {
+    problems.push(
+      `OPSBOT_METRICS_PORT: must differ from PORT (${port}): /metrics moves to a port of its own`,
+    );
+  }
   const logLevel = read.parsed('LOG_LEVEL', 'info', (t) => parseEnum(t, LOG_LEVELS));
   const region = nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION);
   const configPath = nonEmpty(env.OPSBOT_CONFIG) ?? './opsbot.yaml';
@@ -146,6 +164,7 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
       prefix: prefix as string,
       pollSeconds: pollSeconds as number,
       maxStaleSeconds: maxStaleSeconds as number,
+      previousGraceSeconds: previousGraceSeconds as number,
       ...(file ? { file } : {}),
     },
     slack: { mode: slackMode as 'http' | 'socket', ...(slackApiUrl ? { apiUrl: slackApiUrl } : {}) },
@@ -154,6 +173,7 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
     datadog: { site: datadogSite as string, ...(datadogApiUrl ? { apiUrl: datadogApiUrl } : {}) },
     state: state as StateConfig,
     port: port as number,
+    ...(metricsPort !== undefined ? { metricsPort } : {}),
     logLevel: logLevel as Config['logLevel'],
     aws: region ? { region } : {},
     configPath,

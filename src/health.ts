@@ -1,6 +1,8 @@
 /**
  * Readiness: named checks that must all pass before `/readyz` answers 200. A component registers
- * its own check (secrets loaded, state store answering) when it is wired in `main.ts`.
+ * its own check (secrets loaded; `state`: an audit record could be written now, a write probe
+ * bounded to a fraction of a second) when it is wired in `app.ts`. A check that has not answered
+ * within `timeoutMs` counts as not ready. `/healthz` runs none of them: it answers at once.
  */
 export type ReadinessCheck = () => boolean | Promise<boolean>;
 

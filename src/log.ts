@@ -1,50 +1,14 @@
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
+import type { SecretRedactor } from './log/redactor.js';
 
 export type { Logger } from 'pino';
 
-export const REDACTED = '[REDACTED]';
-
-/** Values shorter than this are not masked (they would mangle ordinary words); secret schemas reject them. */
-export const MIN_REDACTABLE_LENGTH = 6;
-
-/**
- * Masks every registered secret value wherever it appears in a piece of text: plain, or as it reads
- * once escaped inside a JSON string (quotes, backslashes and newlines of a PEM key).
- */
-export class SecretRedactor {
-  readonly #needles = new Set<string>();
-  #ordered: string[] = [];
-
-  /** Registers a value to be masked. Returns false when it is too short to be masked safely. */
-  register(value: string): boolean {
-    if (value.length < MIN_REDACTABLE_LENGTH) return false;
-    const before = this.#needles.size;
-    this.#needles.add(value);
-    const escaped = JSON.stringify(value).slice(1, -1);
-    if (escaped !== value) this.#needles.add(escaped);
-    // PEM keys also appear line by line (stack traces, wrapped messages).
-    for (const line of value.split(/\r?\n/)) {
-      if (line.length >= 16 && !line.startsWith('-----')) this.#needles.add(line);
-    }
-    if (this.#needles.size !== before) {
-      // Longest first, so that a value containing another is masked whole.
-      this.#ordered = [...this.#needles].sort((a, b) => b.length - a.length);
-    }
-    return true;
-  }
-
-  get size(): number {
-    return this.#needles.size;
-  }
-
-  redact(text: string): string {
-    let out = text;
-    for (const needle of this.#ordered) {
-      if (out.includes(needle)) out = out.replaceAll(needle, REDACTED);
-    }
-    return out;
-  }
-}
+export {
+  MIN_REDACTABLE_LENGTH,
+  REDACTED,
+  type SecretMasker,
+  SecretRedactor,
+} from './log/redactor.js';
 
 export interface LoggerDeps {
   level?: string;

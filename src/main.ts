@@ -1,71 +1,36 @@
 import { pathToFileURL } from 'node:url';
-import { COMMANDS } from '../commands/index.js';
-import { startOpsbot } from './app.js';
-import { systemClock } from './clock.js';
-import { type Env, loadConfig } from './config.js';
-import { ConfigError } from './errors.js';
-import { INTEGRATIONS } from './integrations/index.js';
+import type { Env } from './config.js';
+import { EXIT } from './exit-codes.js';
+import { nodeVersionProblem } from './node-version.js';
+import { ProcessGuard } from './process-guard.js';
 import { quietSqliteWarning } from './quiet-warnings.js';
 
-/** Exit codes: 0 clean stop, 1 runtime failure, 2 configuration error. */
-export const EXIT = { ok: 0, failure: 1, config: 2 } as const;
-
-/** Hard limit for a graceful stop; SIGTERM to exit within this many milliseconds. */
-const STOP_LIMIT_MS = 10_000;
+export { EXIT } from './exit-codes.js';
 
 /**
- * The production entry point: reads the environment, then calls the one wiring function
- * ({@link startOpsbot}) with the real integrations and commands. The only place that reads
- * `process.env` and installs signal handlers.
+ * The production entry point (`npm start` runs the build of this file). It imports nothing that
+ * needs Node 22: it checks the Node.js version first, then loads the server (`runOpsbot` in
+ * `opsbot-process.ts`) with a dynamic import, so on Node 20 the answer is one line instead of a
+ * stack trace ending in "No such built-in module: node:sqlite". Run as a process, it first installs
+ * the {@link ProcessGuard}: no error reaches Node's default printer.
+ *
+ * @returns the exit code: {@link EXIT}.
  */
-export async function main(env: Env = process.env): Promise<number> {
-  let app: Awaited<ReturnType<typeof startOpsbot>>;
-  try {
-    const config = loadConfig(env, { secretNames: INTEGRATIONS.map((i) => i.name) });
-    app = await startOpsbot({
-      config,
-      env,
-      integrations: INTEGRATIONS,
-      commands: COMMANDS,
-      clock: systemClock,
-    });
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return EXIT.config;
-    }
-    throw error;
+export async function main(env: Env = process.env, options: { guard?: ProcessGuard } = {}): Promise<number> {
+  const problem = nodeVersionProblem(process.versions.node);
+  if (problem) {
+    process.stderr.write(`${problem}\n`);
+    return EXIT.config;
   }
-  const { log } = app;
-
-  return new Promise<number>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      log.info({ signal }, 'stopping');
-      const failsafe = setTimeout(() => {
-        log.error('graceful stop took too long; exiting');
-        resolve(EXIT.failure);
-      }, STOP_LIMIT_MS - 500);
-      failsafe.unref();
-      app.stop(STOP_LIMIT_MS - 2_000).then(
-        () => {
-          clearTimeout(failsafe);
-          log.flush();
-          resolve(EXIT.ok);
-        },
-        (error: unknown) => {
-          log.error({ err: error }, 'stop failed');
-          resolve(EXIT.failure);
-        },
-      );
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-  });
+  const { runOpsbot } = await import('./opsbot-process.js');
+  return runOpsbot(env, options);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // First: from here on no error reaches Node's default printer (a raw stack on stderr).
+  const guard = new ProcessGuard().install();
   quietSqliteWarning();
-  main().then(
+  main(process.env, { guard }).then(
     (code) => {
       process.exitCode = code;
       setTimeout(() => process.exit(code), 200).unref();

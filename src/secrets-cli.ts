@@ -1,6 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { auditSecret } from './audit/audit-secret.js';
 import { excerpt } from './config/parsers.js';
 import type { Env } from './config.js';
 import {
@@ -17,6 +18,7 @@ import { parseSecret, type SecretSpec } from './credentials/secret-spec.js';
 import { SecretValue } from './credentials/secret-value.js';
 import { INTEGRATIONS } from './integrations/index.js';
 import { IntegrationRegistry } from './integrations/registry.js';
+import { nodeVersionProblem } from './node-version.js';
 
 /** Where the CLI reads and writes; process.* in production, buffers in tests. */
 export interface SecretsCliIo {
@@ -31,7 +33,7 @@ export interface SecretsCliIo {
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 /** The secrets of the production build, with their shapes (the integration registry). */
-const CATALOG = new IntegrationRegistry(INTEGRATIONS).catalog();
+const CATALOG = new IntegrationRegistry(INTEGRATIONS).catalog([auditSecret]);
 const NAMES = [...CATALOG.keys()];
 
 /** The largest value `set` reads: Secrets Manager's limit. */
@@ -276,18 +278,25 @@ async function readBounded(stdin: AsyncIterable<Buffer | string>): Promise<strin
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runSecretsCli(process.argv.slice(2), {
-    env: process.env,
-    stdin: process.stdin,
-    stdout: process.stdout,
-    stderr: process.stderr,
-  }).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    () => {
-      process.stderr.write('secrets: unexpected failure\n');
-      process.exitCode = EXIT.failure;
-    },
-  );
+  // The Node.js version first (README, "Try it"); nothing imported above needs Node 22 yet.
+  const problem = nodeVersionProblem(process.versions.node);
+  if (problem) {
+    process.stderr.write(`${problem}\n`);
+    process.exitCode = EXIT.usage;
+  } else {
+    runSecretsCli(process.argv.slice(2), {
+      env: process.env,
+      stdin: process.stdin,
+      stdout: process.stdout,
+      stderr: process.stderr,
+    }).then(
+      (code) => {
+        process.exitCode = code;
+      },
+      () => {
+        process.stderr.write('secrets: unexpected failure\n');
+        process.exitCode = EXIT.failure;
+      },
+    );
+  }
 }

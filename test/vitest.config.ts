@@ -1,4 +1,12 @@
 import { defineConfig } from 'vitest/config';
+import { nodeVersionProblem } from '../src/node-version.js';
+
+// `npm test` on an old Node.js: one line, not a crash inside vitest (node:sqlite needs Node 22).
+const problem = nodeVersionProblem(process.versions.node);
+if (problem) {
+  process.stderr.write(`${problem}\n`);
+  process.exit(2);
+}
 
 export default defineConfig({
   test: {

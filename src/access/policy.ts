@@ -1,5 +1,6 @@
 import type { OpsbotFile } from '../config.js';
 import { escapeText } from '../slack/escape.js';
+import { closest } from '../slack/suggest.js';
 
 export type AccessConfig = OpsbotFile['access'];
 type Rule = AccessConfig['rules'][number];
@@ -33,7 +34,8 @@ export type Decision =
 /**
  * Whether an action pattern covers an action. `*` matches everything; `gh` and `gh:*` all of gh;
  * in the subcommand `*` matches any run of characters (`gh:pr *`), everything else is literal;
- * a `*` command (`*:help`) matches any command.
+ * a `*` command (`*:help`) matches any command (the configuration file refuses such patterns:
+ * see `isActionPattern` in src/config/file-schema.ts).
  *
  * @example
  * matchesAction('gh:pr *', 'gh:pr list'); // true
@@ -76,6 +78,30 @@ function globMatch(pattern: string, text: string): boolean {
   return p === pattern.length;
 }
 
+/**
+ * The rules' patterns that match none of `actions` (every action the registered commands declare):
+ * a typo such as `gh:prs`, which the syntax allows but which can never allow anything. One line
+ * each, by the rule's path in the configuration file, with the closest action when there is one.
+ *
+ * @example
+ * unmatchedPatterns([{ actions: ['gh:prs'] }], ['gh:pr', 'gh:pr list']);
+ * // ['access.rules[0].actions[0]: "gh:prs" matches none of opsbot\'s actions; did you mean "gh:pr"?']
+ */
+export function unmatchedPatterns(rules: AccessConfig['rules'], actions: readonly string[]): string[] {
+  const problems: string[] = [];
+  for (const [r, rule] of rules.entries()) {
+    for (const [a, pattern] of rule.actions.entries()) {
+      if (actions.some((action) => matchesAction(pattern, action))) continue;
+      const guess = closest(pattern, actions);
+      const hint = guess ? `; did you mean ${JSON.stringify(guess)}?` : '';
+      problems.push(
+        `access.rules[${r}].actions[${a}]: ${JSON.stringify(pattern)} matches none of opsbot's actions${hint}`,
+      );
+    }
+  }
+  return problems;
+}
+
 /** `opsbot:help`, `opsbot:whoami` and every command's `help`. */
 function isAlwaysAllowed(action: string): boolean {
   return ALWAYS_ALLOWED.includes(action) || splitAction(action)[1] === 'help';
@@ -95,7 +121,7 @@ function namesWho(rule: Requirement): boolean {
  * @example
  * const policy = new AccessPolicy(config.file.access);
  * const decision = await policy.evaluate({ user, channel, action: 'gh:pr list' }, membership.isMember);
- * if (!decision.allowed) return explainDenial('gh:pr list', decision, config.file.access.admins);
+ * if (!decision.allowed) return explainDenial('gh:pr list', decision);
  */
 export class AccessPolicy {
   readonly #rules: readonly Rule[];
@@ -221,44 +247,41 @@ function requirementOf(rule: Rule): Requirement {
 }
 
 /** "in <#C1>, <#C2> for <@U1>, <!subteam^S1>"; ids are schema-validated, so mentions are safe. */
-function describeRequirement(need: Requirement): string {
+function describeRequirement(need: Requirement, people: 'named' | 'hidden' = 'named'): string {
+  const users = need.users ?? [];
   const who = [
-    ...(need.users ?? []).map((u) => `<@${u}>`),
+    ...(people === 'named' ? users.map((u) => `<@${u}>`) : []),
     ...(need.usergroups ?? []).map((g) => `<!subteam^${g}>`),
   ];
-  const people = !namesWho(need) ? 'for everyone' : who.length > 0 ? `for ${who.join(', ')}` : 'for nobody';
+  const hidden = people === 'hidden' && users.length > 0 ? 'people the policy names' : undefined;
+  const listed = [who.join(', '), hidden].filter(Boolean).join(' and ');
+  const forWhom = !namesWho(need) ? 'for everyone' : listed ? `for ${listed}` : 'for nobody';
   const where = !need.channels
     ? 'in any channel'
     : need.channels.length > 0
       ? `in ${need.channels.map((c) => `<#${c}>`).join(', ')}`
       : 'in no channel';
-  return `${where} ${people}`;
+  return `${where} ${forWhom}`;
 }
 
 const MAX_DENIAL_LINES = 5;
-const MAX_ADMINS_NAMED = 3;
 
 /**
- * The denial a user sees: what would allow the action, one line per distinct rule.
+ * The denial a user sees: where, and for which user groups, a rule would allow the action, one
+ * line per distinct rule. It names channels and user groups but never a person: rules' users are
+ * "people the policy names", and what no rule allows is for "opsbot admins" (`/opsbot access`
+ * lists them, for admins).
  *
  * @example
- * explainDenial('devenv:up', decision, admins);
+ * explainDenial('devenv:up', decision);
  * // "`devenv:up` is allowed in <#C0DEVENVS> for <!subteam^S0PLATFORM>."
  */
-export function explainDenial(
-  action: string,
-  decision: Extract<Decision, { allowed: false }>,
-  admins: readonly string[],
-): string {
+export function explainDenial(action: string, decision: Extract<Decision, { allowed: false }>): string {
   const code = `\`${escapeText(action.replace(/`/g, ''))}\``;
   if (decision.reason === 'admin_only') return `${code} is for opsbot admins only.`;
-  const lines = [...new Set(decision.needs.map(describeRequirement))];
-  if (lines.length === 0) {
-    const named = admins.slice(0, MAX_ADMINS_NAMED).map((a) => `<@${a}>`);
-    const more = admins.length > MAX_ADMINS_NAMED ? ', …' : '';
-    const ask = named.length > 0 ? ` (${named.join(', ')}${more})` : '';
-    return `No rule allows ${code} yet; ask an opsbot admin${ask} to add one.`;
-  }
+  const lines = [...new Set(decision.needs.map((need) => describeRequirement(need, 'hidden')))];
+  if (lines.length === 0)
+    return `No rule allows ${code} yet, so only opsbot admins may run it; ask one of them to add a rule.`;
   if (lines.length === 1) return `${code} is allowed ${lines[0]}.`;
   const shown = lines.slice(0, MAX_DENIAL_LINES).map((l) => `• ${l}`);
   if (lines.length > MAX_DENIAL_LINES) shown.push(`• …and ${lines.length - MAX_DENIAL_LINES} more`);

@@ -11,7 +11,11 @@
 export interface AuditEvent {
   /** What happened, e.g. `secret.version_changed`, `gh:pr list`. */
   action: string;
-  outcome: 'success' | 'denied' | 'error';
+  /**
+   * How it ended; `intent` is written (and stored) before an action with a side effect runs, and
+   * its final record follows.
+   */
+  outcome: 'success' | 'denied' | 'error' | 'intent';
   /** ISO time; filled in by the store when absent. */
   at?: string;
   /** The Slack user, or `opsbot` for the bot's own actions. */
@@ -23,9 +27,39 @@ export interface AuditEvent {
 export interface AuditRecord extends AuditEvent {
   seq: number;
   at: string;
+  /**
+   * The version of the `audit` secret whose chain key made `hash` (HMAC-SHA256); absent when the
+   * record was chained without a key (plain SHA-256).
+   */
+  keyVersion?: string;
   /** The previous record's hash (64 zeros for the first record). */
   prevHash: string;
-  /** sha256 over `prevHash` and the record's canonical JSON; any edit to a stored record breaks it. */
+  /** HMAC-SHA256 (or SHA-256, unkeyed) over `prevHash` and the record's canonical JSON. */
+  hash: string;
+  /**
+   * Only in query results, on a row that could not be read back (its hash is then empty): why, e.g.
+   * `its record is not valid JSON`. Never stored.
+   */
+  unreadable?: string;
+}
+
+/**
+ * A row of the trail that cannot be read back as a record (invalid JSON, wrong types): queries show
+ * it as such instead of failing, and verification reports a break at its sequence number.
+ */
+export interface UnreadableAuditRecord {
+  seq: number;
+  at: string;
+  actor: string;
+  action: string;
+  /** Why it cannot be read, e.g. `its record is not valid JSON`. */
+  unreadable: string;
+}
+
+/** A position in the chain: a record's sequence number and hash (the head, or an anchor). */
+export interface AuditAnchor {
+  seq: number;
+  /** The full hash, or a prefix of at least 16 hex digits (as an admin pastes it). */
   hash: string;
 }
 
@@ -39,6 +73,28 @@ export interface AuditQuery {
   limit?: number;
 }
 
+export interface VerifyOptions {
+  /** The last anchor from the log: the trail must reach it, with this hash at its sequence number. */
+  anchor?: AuditAnchor;
+}
+
+/** A run of consecutive records, e.g. the ones chained with a key that is no longer available. */
+export interface RecordRange {
+  from: number;
+  to: number;
+  count: number;
+}
+
+/** What verification found besides breaks: records it could not fully check, and why. */
+export interface ChainCaveats {
+  /** The last record read (undefined for an empty trail). */
+  head?: AuditAnchor;
+  /** Records chained without a key: they link up, but whoever can write the database could rewrite them. */
+  unkeyed?: RecordRange[];
+  /** Records chained with a key version opsbot no longer has: their links are checked, not their content. */
+  unverifiable?: (RecordRange & { keyVersion: string })[];
+}
+
 export type ChainCheck =
-  | { ok: true; checked: number }
-  | { ok: false; checked: number; brokenAt: number; why: string };
+  | ({ ok: true; checked: number } & ChainCaveats)
+  | ({ ok: false; checked: number; brokenAt: number; why: string } & ChainCaveats);

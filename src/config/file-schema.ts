@@ -11,11 +11,37 @@ const userId = z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'expected a Slack user i
 const channelId = z.string().regex(/^[CGD][A-Z0-9]{2,20}$/, 'expected a Slack channel id such as C0123ABCD');
 const usergroupId = z.string().regex(/^S[A-Z0-9]{2,20}$/, 'expected a Slack user-group id such as S0123ABCD');
 
-/** `command:subcommand` with `*` wildcards: `gh:*`, `devenv:up`, `gh:pr list`, `*`. */
-export const ACTION_PATTERN = /^(\*|[a-z][a-z0-9-]*)(:[a-z0-9*][a-z0-9*. -]{0,40})?$/;
-const actionPattern = z
-  .string()
-  .regex(ACTION_PATTERN, 'expected an action pattern such as "gh:*", "jira:create" or "devenv:up"');
+/** A command name: `gh`, `devenv`. */
+const COMMAND_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+/** A subcommand as actions name it: words of `[a-z0-9-]` (not starting with `-`), one space apart. */
+const SUBCOMMAND = /^[a-z0-9][a-z0-9-]*( [a-z0-9][a-z0-9-]*)*$/;
+const MAX_SUBCOMMAND_PATTERN = 41;
+
+/**
+ * Whether an `actions` pattern of an access rule is well formed: `*` (everything), a command
+ * (`gh`, same as `gh:*`), or `command:subcommand` where `*` in the subcommand matches any run of
+ * characters (`gh:pr *`, `gh:*list`, `devenv:up`). A pattern is accepted only when it can match
+ * some action, so a trailing or doubled space, a dot, upper case or a word starting with `-` is
+ * refused rather than silently never matching. A `*` command (`*:x`) is refused too: name the
+ * command, so that a command added later is not granted by accident.
+ *
+ * Every `*` may stand for one letter, and a letter is valid anywhere in an action, so a pattern
+ * can match some action exactly when it does with every `*` replaced by a letter.
+ */
+export function isActionPattern(pattern: string): boolean {
+  if (pattern === '*') return true;
+  const colon = pattern.indexOf(':');
+  const command = colon === -1 ? pattern : pattern.slice(0, colon);
+  if (!COMMAND_NAME.test(command)) return false;
+  if (colon === -1) return true;
+  const sub = pattern.slice(colon + 1);
+  return sub.length <= MAX_SUBCOMMAND_PATTERN && SUBCOMMAND.test(sub.replace(/\*/g, 'a'));
+}
+
+const actionPattern = z.string().refine(isActionPattern, {
+  error: (issue) =>
+    `${JSON.stringify(String(issue.input).slice(0, 60))} cannot match any action: a pattern is command:subcommand, with * for any run of characters, such as "gh:*", "gh:pr *" or "devenv:up" (lower case, one space between words, no space at either end), or "*" for everything`,
+});
 
 const duration = z.string().transform((text, ctx) => {
   const parsed = parseDuration(text, { maxMs: 30 * 86_400_000 });
@@ -88,6 +114,8 @@ export const fileSchema = z.strictObject({
         .string()
         .regex(/^[A-Z][A-Z0-9_]{1,9}$/, 'expected a Jira project key such as OPS')
         .optional(),
+      /** The board `/jira sprint` shows when no board is given. */
+      defaultBoard: z.number().int().positive().optional(),
       users: z.record(userId, z.string().min(1).max(128)).default({}),
     })
     .default({ users: {} }),

@@ -7,6 +7,7 @@ export interface RenderedButton {
   n: number;
   text: string;
   actionId: string;
+  blockId?: string;
   value?: string;
   url?: string;
 }
@@ -16,9 +17,11 @@ export interface RenderedMessage {
   buttons: RenderedButton[];
 }
 
+/** Names by id, to show mentions as Slack does: users and channels by name, user groups by handle. */
 export interface Names {
   users?: Record<string, string>;
   channels?: Record<string, string>;
+  usergroups?: Record<string, string>;
 }
 
 const MAX_BLOCKS = 50;
@@ -40,8 +43,9 @@ export function mrkdwnToPlain(text: string, names: Names = {}): string {
       /<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>/g,
       (_m, id: string, label?: string) => `#${names.channels?.[id] ?? label ?? id}`,
     )
-    .replace(/<!subteam\^(S[A-Z0-9]+)(?:\|([^>]*))?>/g, (_m, id: string, label?: string) =>
-      label ? label : `@${id}`,
+    .replace(
+      /<!subteam\^(S[A-Z0-9]+)(?:\|([^>]*))?>/g,
+      (_m, id: string, label?: string) => label || `@${names.usergroups?.[id] ?? id}`,
     )
     .replace(/<!(here|channel|everyone)(?:\|[^>]*)?>/g, '@$1')
     .replace(/<((?:https?|mailto):[^|>]+)\|([^>]+)>/g, '$2 ($1)')
@@ -66,7 +70,7 @@ export function renderMessage(
   const names = options.names ?? {};
   const buttons: RenderedButton[] = [];
   const lines: string[] = [];
-  const addButton = (element: unknown): string | undefined => {
+  const addButton = (element: unknown, blockId: unknown): string | undefined => {
     if (!element || typeof element !== 'object') return undefined;
     const e = element as {
       type?: unknown;
@@ -82,6 +86,7 @@ export function renderMessage(
       n,
       text: label,
       actionId: typeof e.action_id === 'string' ? e.action_id : '',
+      ...(typeof blockId === 'string' ? { blockId } : {}),
       ...(typeof e.value === 'string' ? { value: e.value } : {}),
       ...(typeof e.url === 'string' ? { url: e.url } : {}),
     });
@@ -97,6 +102,7 @@ export function renderMessage(
       elements?: unknown;
       accessory?: unknown;
       alt_text?: unknown;
+      block_id?: unknown;
     };
     switch (block.type) {
       case 'header': {
@@ -111,7 +117,7 @@ export function renderMessage(
           for (const field of block.fields.slice(0, 10))
             lines.push(`  ${textOf(field, names).replace(/\n/g, ': ')}`);
         }
-        const button = addButton(block.accessory);
+        const button = addButton(block.accessory, block.block_id);
         if (button) lines.push(`  ${button}`);
         break;
       }
@@ -126,7 +132,9 @@ export function renderMessage(
         lines.push('─'.repeat(40));
         break;
       case 'actions': {
-        const rendered = Array.isArray(block.elements) ? block.elements.map(addButton).filter(Boolean) : [];
+        const rendered = Array.isArray(block.elements)
+          ? block.elements.map((e) => addButton(e, block.block_id)).filter(Boolean)
+          : [];
         if (rendered.length) lines.push(rendered.join(' '));
         break;
       }

@@ -5,14 +5,18 @@ import {
   SecretsManagerClient,
   type SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager';
+import type { Env } from '../config.js';
+import type { Logger } from '../log.js';
+import { toSourceError } from './aws-errors.js';
 import { SecretValue } from './secret-value.js';
 import {
   type SecretDescription,
   type SecretSource,
   SecretSourceError,
-  type SecretSourceErrorKind,
   type SecretVersion,
 } from './source.js';
+
+export { toSourceError } from './aws-errors.js';
 
 export interface AwsSourceOptions {
   /** AWS_REGION; ECS sets it. */
@@ -23,9 +27,18 @@ export interface AwsSourceOptions {
    * is honoured by the SDK itself.
    */
   clientConfig?: SecretsManagerClientConfig;
+  /** Each HTTP attempt fails (TimeoutError) after this long; default 2.5 s. */
+  requestTimeoutMs?: number;
+  /** Where the SDK's HTTP handler reports (instead of the console). */
+  log?: Logger;
+  /** The environment, to say which credential variables are set when none were found (names only). */
+  env?: Env;
 }
 
-/** Per-attempt limits: a hung connection must not hold a poll (or the first read's 3 s deadline). */
+/**
+ * Per-attempt limits: a hung connection must not hold a poll (or the first read's 3 s deadline). The
+ * provider also puts its own deadline on every call (the SDK's only covers one attempt).
+ */
 const REQUEST_TIMEOUT_MS = 2_500;
 const CONNECTION_TIMEOUT_MS = 1_000;
 
@@ -42,9 +55,16 @@ export function createAwsSource(options: AwsSourceOptions = {}): SecretSource {
   const client = new SecretsManagerClient({
     ...(options.region ? { region: options.region } : {}),
     maxAttempts: 2,
-    requestHandler: { requestTimeout: REQUEST_TIMEOUT_MS, connectionTimeout: CONNECTION_TIMEOUT_MS },
+    requestHandler: {
+      requestTimeout: options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
+      connectionTimeout: CONNECTION_TIMEOUT_MS,
+      // Without it a request past its requestTimeout only prints a warning and goes on waiting.
+      throwOnRequestTimeout: true,
+      logger: sdkLogger(options.log),
+    },
     ...options.clientConfig,
   });
+  const { env } = options;
 
   return {
     kind: 'aws',
@@ -57,7 +77,7 @@ export function createAwsSource(options: AwsSourceOptions = {}): SecretSource {
         }
         return { name, arn: out.ARN ?? name, versions };
       } catch (error) {
-        throw toSourceError(name, 'DescribeSecret', error);
+        throw toSourceError(name, 'DescribeSecret', error, env);
       }
     },
     async getVersion(name, versionId, { signal } = {}): Promise<SecretVersion> {
@@ -67,7 +87,7 @@ export function createAwsSource(options: AwsSourceOptions = {}): SecretSource {
           abortSignal: signal,
         });
       } catch (error) {
-        throw toSourceError(name, 'GetSecretValue', error);
+        throw toSourceError(name, 'GetSecretValue', error, env);
       }
       if (typeof out.SecretString !== 'string') {
         throw new SecretSourceError(
@@ -90,67 +110,10 @@ export function createAwsSource(options: AwsSourceOptions = {}): SecretSource {
   };
 }
 
-const NOT_FOUND = new Set(['ResourceNotFoundException']);
-const DENIED = new Set([
-  'AccessDeniedException',
-  'AccessDenied',
-  'UnrecognizedClientException',
-  'InvalidSignatureException',
-  'ExpiredTokenException',
-  'InvalidClientTokenId',
-  'DecryptionFailure',
-  'CredentialsProviderError',
-]);
-const TRANSIENT = new Set([
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'InternalServiceError',
-  'InternalFailure',
-  'ServiceUnavailable',
-  'TimeoutError',
-  'RequestTimeout',
-  'AbortError',
-]);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
-
-interface SdkErrorLike {
-  name?: string;
-  code?: string;
-  $fault?: 'client' | 'server';
-  $metadata?: { httpStatusCode?: number; requestId?: string };
-}
-
-/** Maps an SDK error to what the provider acts on. The message keeps the AWS error name and request id only. */
-export function toSourceError(secretName: string, api: string, error: unknown): SecretSourceError {
-  const e = (error ?? {}) as SdkErrorLike;
-  const name = typeof e.name === 'string' ? e.name : 'Error';
-  const status = e.$metadata?.httpStatusCode;
-  const kind = classify(name, e.code, status, e.$fault);
-  const requestId = e.$metadata?.requestId ? `, request id ${e.$metadata.requestId}` : '';
-  const what = status ? `${name} (HTTP ${status}${requestId})` : `${name}${e.code ? ` ${e.code}` : ''}`;
-  const advice: Record<SecretSourceErrorKind, string> = {
-    not_found: `the secret ${secretName} does not exist; create it (README.md, "Secrets") or fix OPSBOT_SECRET_PREFIX`,
-    access_denied: `the task role may not call secretsmanager:${api} on ${secretName} (or KMS refused); check its IAM policy`,
-    transient: 'Secrets Manager is throttling, failing or unreachable; retrying with backoff',
-    invalid: 'Secrets Manager rejected the request',
-  };
-  // No cause: SDK errors carry request headers and bodies; the name, status and request id are enough.
-  return new SecretSourceError(kind, secretName, `${api} ${secretName}: ${what}: ${advice[kind]}`);
-}
-
-function classify(
-  name: string,
-  code: string | undefined,
-  status: number | undefined,
-  fault: string | undefined,
-): SecretSourceErrorKind {
-  if (NOT_FOUND.has(name)) return 'not_found';
-  if (DENIED.has(name) || status === 401 || status === 403) return 'access_denied';
-  if (TRANSIENT.has(name) || (status !== undefined && status >= 500) || status === 429) return 'transient';
-  if (code && NETWORK_CODES.has(code)) return 'transient';
-  if (fault === 'server') return 'transient';
-  if (status !== undefined && status >= 400) return 'invalid';
-  // No HTTP status at all: the request never got an answer (socket errors, timeouts).
-  return 'transient';
+/** The SDK's HTTP handler logs through pino (redacted, JSON), never the console. */
+function sdkLogger(log: Logger | undefined) {
+  const child = log?.child({ component: 'aws-sdk' });
+  const to = (level: 'debug' | 'info' | 'warn' | 'error') => (message: unknown) =>
+    child?.[level]({ sdk: String(message).slice(0, 500) }, 'AWS SDK message');
+  return { debug: to('debug'), info: to('info'), warn: to('warn'), error: to('error') };
 }

@@ -7,7 +7,7 @@ import { type AwsSourceOptions, createAwsSource } from './aws-source.js';
 import { createEnvSource } from './env-source.js';
 import { createFileSource } from './file-source.js';
 import { type CredentialMetrics, createCredentialMetrics } from './metrics.js';
-import { CredentialProvider } from './provider.js';
+import { CredentialProvider, DEFAULT_PREVIOUS_GRACE_SECONDS } from './provider.js';
 import type { SecretCatalog } from './secret-spec.js';
 import type { SecretSource } from './source.js';
 
@@ -48,6 +48,7 @@ export function createCredentials(deps: CredentialsDeps): Credentials {
     prefix: secrets.prefix,
     pollSeconds: secrets.pollSeconds,
     maxStaleSeconds: secrets.maxStaleSeconds,
+    previousGraceMs: (secrets.previousGraceSeconds ?? DEFAULT_PREVIOUS_GRACE_SECONDS) * 1_000,
     log: deps.log.child({ component: 'credentials' }),
     redactor: deps.redactor,
     audit: deps.audit,
@@ -63,6 +64,8 @@ function createSource(deps: CredentialsDeps): SecretSource {
   switch (secrets.source) {
     case 'aws':
       return createAwsSource({
+        log: deps.log,
+        env: deps.env,
         ...(aws.region ? { region: aws.region } : {}),
         ...(deps.aws ? { clientConfig: deps.aws } : {}),
       });

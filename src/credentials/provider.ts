@@ -1,7 +1,8 @@
 import type { AuditSink } from '../audit/sink.js';
 import type { Clock, Random } from '../clock.js';
-import type { Logger, SecretRedactor } from '../log.js';
+import type { Logger, SecretMasker } from '../log.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, fullJitterDelay, jitteredInterval } from './backoff.js';
+import { abortable, deadlineSignal, waitAtMost } from './deadline.js';
 import { CredentialUnavailableError } from './errors.js';
 import type { CredentialMetrics, RefreshOutcome } from './metrics.js';
 import {
@@ -10,6 +11,7 @@ import {
   type SecretEntry as Entry,
   MalformedSecretError,
   newEntry,
+  overdueSince,
   summarize,
   toFailure,
   unusableReason,
@@ -31,29 +33,50 @@ export interface CredentialProviderOptions {
   /** How long a last-known-good value is served while the source fails; then reads fail closed. */
   maxStaleSeconds: number;
   log: Logger;
-  redactor: SecretRedactor;
+  /** Values are registered the moment they are loaded, and retired when their version is evicted. */
+  redactor: SecretMasker;
   audit: AuditSink;
   metrics: CredentialMetrics;
   clock: Clock;
   random?: Random;
   /** The first read of a secret waits at most this long (default 3 s). */
   firstReadTimeoutMs?: number;
+  /** Each source call (DescribeSecret, GetSecretValue) is abandoned after this long (default 2.5 s). */
+  callTimeoutMs?: number;
+  /** A whole refresh (describe, load CURRENT, prefetch PENDING) is abandoned after this long (default 5 s). */
+  refreshTimeoutMs?: number;
+  /** A request waits at most this long for the refresh its auth failure asked for (default 1 s). */
+  authFailureWaitMs?: number;
   /** Auth-failure refreshes of one secret version: at most one per this many ms (default 5 s). */
   forcedRefreshIntervalMs?: number;
-  /** PREVIOUS verifies inbound requests for this long after a change (default 1 h). */
+  /**
+   * PREVIOUS verifies inbound requests for this long after a change (default 5 minutes,
+   * OPSBOT_SECRET_PREVIOUS_GRACE_SECONDS); never once AWSCURRENT carries OPSBOT_EMERGENCY.
+   */
   previousGraceMs?: number;
   backoff?: BackoffPolicy;
 }
+
+/** Default of OPSBOT_SECRET_PREVIOUS_GRACE_SECONDS: Slack switches signing secrets within seconds. */
+export const DEFAULT_PREVIOUS_GRACE_SECONDS = 300;
+/** An evicted version's values stay masked this long (clients built from it may still be logging). */
+const EVICTED_MASK_GRACE_MS = 10 * 60_000;
 
 /**
  * Caches each integration's secret and keeps it fresh (README.md, "How secrets stay fresh"):
  * - polls DescribeSecret every `pollSeconds` ±20% and calls GetSecretValue only for a version id it
  *   has not loaded (a new AWSCURRENT, or an AWSPENDING to prefetch);
- * - concurrent cold reads share one load, with a deadline; warm reads never wait on a refresh;
- * - on throttling, 5xx, timeouts and network errors it serves the last good value for up to
- *   `maxStaleSeconds`, retrying with full-jitter backoff; AccessDenied and ResourceNotFound fail at once;
+ * - every source call has a deadline (2.5 s) and so has every refresh (5 s), on the injected clock and
+ *   tied to `stop()`; concurrent cold reads share one load (3 s first-read deadline); warm reads never
+ *   wait on a refresh, and a request waits at most 1 s for the refresh its auth failure asked for;
+ * - on throttling, 5xx, timeouts, network errors and failures of opsbot's own AWS credentials it
+ *   serves the last good value for up to `maxStaleSeconds` (counted from the last confirmation, also
+ *   while a refresh hangs), retrying with full-jitter backoff; AccessDenied and ResourceNotFound fail
+ *   at once;
  * - on a version change it registers the new values with the log redactor, writes an audit event and
- *   tells subscribers, so clients built from the old secret are rebuilt.
+ *   tells subscribers, so clients built from the old secret are rebuilt; values of evicted versions
+ *   are retired from the redactor;
+ * - when AWSCURRENT carries OPSBOT_EMERGENCY, PREVIOUS and PENDING are dropped at once.
  *
  * @example
  * const provider = new CredentialProvider({ source, prefix: 'opsbot/', pollSeconds: 60, ... });
@@ -71,8 +94,11 @@ export class CredentialProvider {
   constructor(options: CredentialProviderOptions) {
     this.#o = {
       firstReadTimeoutMs: 3_000,
+      callTimeoutMs: 2_500,
+      refreshTimeoutMs: 5_000,
+      authFailureWaitMs: 1_000,
       forcedRefreshIntervalMs: 5_000,
-      previousGraceMs: 3_600_000,
+      previousGraceMs: DEFAULT_PREVIOUS_GRACE_SECONDS * 1_000,
       random: Math.random,
       backoff: DEFAULT_BACKOFF,
       ...options,
@@ -157,7 +183,8 @@ export class CredentialProvider {
 
   /**
    * Credentials an inbound request may be signed with, in order: CURRENT, PENDING, then PREVIOUS
-   * for one hour after a change. Empty when CURRENT may not be used.
+   * for `previousGraceMs` after a change; CURRENT alone once it carries OPSBOT_EMERGENCY. Empty when
+   * CURRENT may not be used.
    */
   inboundCandidates<S = unknown>(integration: string): Credential<S>[] {
     const entry = this.#entries.get(integration);
@@ -174,21 +201,22 @@ export class CredentialProvider {
    * After `integration` rejected version `rejectedVersionId`: check the source at once (one call
    * however many callers fail together), unless CURRENT has already moved on. Rate-limited to one
    * check per 5 s per rejected version, so a revoked credential cannot turn traffic into a storm of
-   * DescribeSecret calls, while each new rotation is still picked up within one request.
+   * DescribeSecret calls, while each new rotation is still picked up within one request. A forced
+   * check starts the backoff over. The caller waits for it at most `authFailureWaitMs` (1 s): a slow
+   * source never holds a request longer; the check goes on in the background.
    */
   async refreshAfterAuthFailure(integration: string, rejectedVersionId: string): Promise<void> {
     const entry = this.#entry(integration);
     if (entry.labels.current !== rejectedVersionId) return;
-    if (entry.refreshing) {
-      await entry.refreshing;
-      return;
+    if (!entry.refreshing) {
+      const now = this.#o.clock.now();
+      const last = entry.lastForced;
+      if (last && last.versionId === rejectedVersionId && now - last.at < this.#o.forcedRefreshIntervalMs)
+        return;
+      entry.lastForced = { at: now, versionId: rejectedVersionId };
+      entry.attempt = 0;
     }
-    const now = this.#o.clock.now();
-    const last = entry.lastForced;
-    if (last && last.versionId === rejectedVersionId && now - last.at < this.#o.forcedRefreshIntervalMs)
-      return;
-    entry.lastForced = { at: now, versionId: rejectedVersionId };
-    await this.#refresh(entry);
+    await waitAtMost(this.#o.clock, this.#refresh(entry), this.#o.authFailureWaitMs);
   }
 
   /** Subscribes to CURRENT changes of one integration; returns the unsubscribe function. */
@@ -235,11 +263,15 @@ export class CredentialProvider {
     return unusableReason(entry, this.#o.clock.now(), this.#o.maxStaleSeconds * 1_000);
   }
 
-  /** Seconds each cached secret has gone unconfirmed while its source fails (0 when healthy). */
+  /**
+   * Seconds each cached secret has gone unconfirmed while its source fails, or while a refresh has
+   * been running for more than a second (0 when healthy).
+   */
   *staleness(): Iterable<[string, number]> {
     const now = this.#o.clock.now();
     for (const entry of this.#entries.values()) {
-      const stale = entry.failingSince === undefined || entry.confirmedAt === 0 ? 0 : now - entry.confirmedAt;
+      const overdue = overdueSince(entry, now) !== undefined;
+      const stale = !overdue || entry.confirmedAt === 0 ? 0 : now - entry.confirmedAt;
       yield [entry.integration, Math.round(stale / 1_000)];
     }
   }
@@ -278,38 +310,88 @@ export class CredentialProvider {
   }
 
   async #runRefresh(entry: Entry): Promise<RefreshOutcome> {
-    entry.checkedAt = this.#o.clock.now();
+    const { clock } = this.#o;
+    entry.checkedAt = clock.now();
+    entry.refreshStartedAt = entry.checkedAt;
     entry.cancelTimer?.();
+    const seconds = this.#o.refreshTimeoutMs / 1_000;
+    const deadline = deadlineSignal(
+      clock,
+      this.#o.refreshTimeoutMs,
+      this.#abort.signal,
+      () =>
+        new SecretSourceError(
+          'transient',
+          entry.name,
+          `refreshing ${entry.name} took longer than ${seconds} s: Secrets Manager is slow or unreachable; ` +
+            'serving the last good value and retrying with backoff',
+        ),
+    );
     let outcome: RefreshOutcome;
     try {
-      outcome = await this.#check(entry);
+      outcome = await this.#check(entry, deadline.signal);
       this.#recordSuccess(entry);
     } catch (error) {
       outcome = this.#recordFailure(entry, error);
+    } finally {
+      deadline.cancel();
+      entry.refreshStartedAt = undefined;
     }
     this.#o.metrics.refresh(entry.integration, outcome);
     this.#scheduleNext(entry, outcome);
     return outcome;
   }
 
-  async #check(entry: Entry): Promise<RefreshOutcome> {
+  /**
+   * One source call, abandoned at its own deadline or the refresh's, whichever comes first, even if
+   * the source ignores the signal.
+   */
+  async #call<T>(
+    entry: Entry,
+    api: 'DescribeSecret' | 'GetSecretValue',
+    refresh: AbortSignal,
+    call: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const seconds = this.#o.callTimeoutMs / 1_000;
+    const deadline = deadlineSignal(
+      this.#o.clock,
+      this.#o.callTimeoutMs,
+      refresh,
+      () =>
+        new SecretSourceError(
+          'transient',
+          entry.name,
+          `${api} ${entry.name}: no answer within ${seconds} s: Secrets Manager is slow or unreachable; ` +
+            'serving the last good value and retrying with backoff',
+        ),
+    );
+    this.#o.metrics.sourceCall(api);
+    try {
+      return await abortable(call(deadline.signal), deadline.signal);
+    } finally {
+      deadline.cancel();
+    }
+  }
+
+  async #check(entry: Entry, signal: AbortSignal): Promise<RefreshOutcome> {
     const { source } = this.#o;
-    const signal = this.#abort.signal;
-    this.#o.metrics.sourceCall('DescribeSecret');
-    const description = await source.describe(entry.name, { signal });
+    const description = await this.#call(entry, 'DescribeSecret', signal, (s) =>
+      source.describe(entry.name, { signal: s }),
+    );
     const currentId = versionWithStage(description.versions, STAGE.current);
     if (!currentId) {
       throw new SecretSourceError('invalid', entry.name, `${entry.name} has no AWSCURRENT version`);
     }
+    const emergency = description.versions.get(currentId)?.includes(STAGE.emergency) === true;
     const pendingCandidate = versionWithStage(description.versions, STAGE.pending);
-    const pendingId = pendingCandidate === currentId ? undefined : pendingCandidate;
+    const pendingId = emergency || pendingCandidate === currentId ? undefined : pendingCandidate;
     entry.arn = description.arn;
 
-    const current = entry.versions.get(currentId) ?? (await this.#load(entry, currentId));
+    const current = entry.versions.get(currentId) ?? (await this.#load(entry, currentId, signal));
     let pending = pendingId ? entry.versions.get(pendingId) : undefined;
     if (pendingId && !pending) {
       // Prefetch: a failed or malformed pending version must not block CURRENT; next poll retries.
-      pending = await this.#load(entry, pendingId).catch((error: unknown) => {
+      pending = await this.#load(entry, pendingId, signal).catch((error: unknown) => {
         this.#o.log.warn(
           { integration: entry.integration, versionId: pendingId, err: summarize(error) },
           'could not prefetch the pending secret version',
@@ -319,22 +401,38 @@ export class CredentialProvider {
     }
 
     const before = entry.labels.current;
+    const previous = before === undefined ? undefined : entry.versions.get(before);
     const changed = before !== currentId;
     if (changed && before !== undefined) {
       entry.labels.previous = before;
       entry.previousUntil = this.#o.clock.now() + this.#o.previousGraceMs;
     }
+    const newlyEmergency = emergency && entry.emergencyVersionId !== currentId;
+    const dropped = emergency ? this.#dropAllButCurrent(entry, currentId) : [];
+    entry.emergencyVersionId = emergency ? currentId : undefined;
     entry.labels.current = currentId;
     entry.labels.pending = pending ? pendingId : undefined;
     this.#evict(entry);
-    if (changed)
-      this.#announce(entry, before === undefined ? undefined : entry.versions.get(before), current);
+    if (changed) this.#announce(entry, previous, current);
+    if (newlyEmergency || dropped.length > 0) this.#announceEmergency(entry, current, dropped);
     return changed ? 'changed' : 'unchanged';
   }
 
-  async #load(entry: Entry, versionId: string): Promise<Credential> {
-    this.#o.metrics.sourceCall('GetSecretValue');
-    const version = await this.#o.source.getVersion(entry.name, versionId, { signal: this.#abort.signal });
+  /** Emergency rotation: forgets PREVIOUS and PENDING; returns the version ids it dropped. */
+  #dropAllButCurrent(entry: Entry, currentId: string): string[] {
+    const dropped = [entry.labels.previous, entry.labels.pending].filter(
+      (id): id is string => id !== undefined && id !== currentId,
+    );
+    entry.labels.previous = undefined;
+    entry.labels.pending = undefined;
+    entry.previousUntil = 0;
+    return dropped;
+  }
+
+  async #load(entry: Entry, versionId: string, signal: AbortSignal): Promise<Credential> {
+    const version = await this.#call(entry, 'GetSecretValue', signal, (s) =>
+      this.#o.source.getVersion(entry.name, versionId, { signal: s }),
+    );
     const text = version.secretString.reveal();
     const parsed = parseSecret(entry.spec, text);
     if (!parsed.ok) throw new MalformedSecretError(entry.name, versionId, parsed.problems);
@@ -351,10 +449,34 @@ export class CredentialProvider {
     return credential;
   }
 
-  /** Keeps only the versions a label points at (at most three). */
+  /**
+   * Keeps only the versions a label points at (at most three); the values of the others are retired
+   * from the redactor after a grace (a value another kept version shares stays masked).
+   */
   #evict(entry: Entry): void {
     const keep = new Set([entry.labels.current, entry.labels.pending, entry.labels.previous]);
-    for (const id of entry.versions.keys()) if (!keep.has(id)) entry.versions.delete(id);
+    for (const [id, credential] of entry.versions) {
+      if (keep.has(id)) continue;
+      entry.versions.delete(id);
+      for (const value of sensitiveValues(entry.spec, credential.value.reveal()))
+        this.#o.redactor.retire(value, { after: EVICTED_MASK_GRACE_MS });
+    }
+  }
+
+  #announceEmergency(entry: Entry, current: Credential, dropped: readonly string[]): void {
+    const details = {
+      integration: entry.integration,
+      arn: current.arn,
+      versionId: current.versionId,
+      droppedVersionIds: dropped.join(','),
+    };
+    this.#o.log.warn(details, 'emergency rotation: only AWSCURRENT is accepted');
+    this.#o.audit.write({
+      action: 'secret.emergency_rotation',
+      outcome: 'success',
+      actor: 'opsbot',
+      details,
+    });
   }
 
   #announce(entry: Entry, previous: Credential | undefined, current: Credential): void {
@@ -405,11 +527,17 @@ export class CredentialProvider {
       return 'not_found';
     }
     if (failure.kind === 'transient') {
-      const serving = entry.labels.current !== undefined;
-      this.#o.log.warn(
-        { ...fields, attempt: entry.attempt },
-        serving ? 'secret store failing; serving the last good value' : 'secret store failing; retrying',
-      );
+      // Nothing to serve yet (start-up): an error, so that "no AWS credentials found" stands out.
+      if (entry.labels.current === undefined)
+        this.#o.log.error(
+          { ...fields, attempt: entry.attempt },
+          'secret store failing; nothing loaded yet, retrying',
+        );
+      else
+        this.#o.log.warn(
+          { ...fields, attempt: entry.attempt },
+          'secret store failing; serving the last good value',
+        );
       return 'transient_error';
     }
     this.#o.log.error({ ...fields, problems: failure.problems }, 'secret unusable');

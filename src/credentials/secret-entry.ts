@@ -33,7 +33,10 @@ export interface SecretEntry {
   versions: Map<string, Credential>;
   /** Staging labels, kept apart from the versions they point at. */
   labels: { current?: string; pending?: string; previous?: string };
+  /** PREVIOUS verifies inbound requests until then (OPSBOT_SECRET_PREVIOUS_GRACE_SECONDS after a change). */
   previousUntil: number;
+  /** The AWSCURRENT version seen carrying OPSBOT_EMERGENCY: no other version is accepted. */
+  emergencyVersionId: string | undefined;
   /** Last time the source confirmed CURRENT. */
   confirmedAt: number;
   /** Last time a refresh started (rate limit for cold reads of a missing secret). */
@@ -43,6 +46,8 @@ export interface SecretEntry {
   failure: Failure | undefined;
   attempt: number;
   refreshing: Promise<RefreshOutcome> | undefined;
+  /** When the refresh in flight started. */
+  refreshStartedAt: number | undefined;
   lastForced: { at: number; versionId: string | undefined } | undefined;
   cancelTimer: (() => void) | undefined;
   listeners: Set<(change: CredentialChange) => void>;
@@ -57,12 +62,14 @@ export function newEntry(spec: SecretSpec, name: string): SecretEntry {
     versions: new Map(),
     labels: {},
     previousUntil: 0,
+    emergencyVersionId: undefined,
     confirmedAt: 0,
     checkedAt: Number.NEGATIVE_INFINITY,
     failingSince: undefined,
     failure: undefined,
     attempt: 0,
     refreshing: undefined,
+    refreshStartedAt: undefined,
     lastForced: undefined,
     cancelTimer: undefined,
     listeners: new Set(),
@@ -70,6 +77,19 @@ export function newEntry(spec: SecretSpec, name: string): SecretEntry {
 }
 
 const MAX_PROBLEMS_SHOWN = 3;
+
+/** A refresh still running after this long counts as the source failing (staleness, max-stale). */
+export const SLOW_REFRESH_MS = 1_000;
+
+/**
+ * Since when the cached value has been going unconfirmed: the first failure of the source, or the
+ * start of a refresh that has now run for more than {@link SLOW_REFRESH_MS}. Undefined when healthy.
+ */
+export function overdueSince(entry: SecretEntry, now: number): number | undefined {
+  if (entry.failingSince !== undefined) return entry.failingSince;
+  const started = entry.refreshStartedAt;
+  return started !== undefined && now - started > SLOW_REFRESH_MS ? started : undefined;
+}
 
 /**
  * Why CURRENT may not be served, as the error a reader gets (safe for Slack), or undefined when it
@@ -99,7 +119,7 @@ export function unusableReason(entry: SecretEntry, now: number, maxStaleMs: numb
       'it has not been loaded from the secret store yet. Try again in a minute.',
     );
   }
-  if (entry.failingSince !== undefined && now - entry.confirmedAt > maxStaleMs) {
+  if (overdueSince(entry, now) !== undefined && now - entry.confirmedAt > maxStaleMs) {
     return new CredentialUnavailableError(
       integration,
       `the secret store has not confirmed it for ${Math.round((now - entry.confirmedAt) / 1_000)} s, longer ` +

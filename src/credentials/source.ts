@@ -1,8 +1,17 @@
 import type { SecretSourceKind } from '../config.js';
 import type { SecretValue } from './secret-value.js';
 
-/** The staging labels opsbot acts on; Secrets Manager allows others, which are ignored. */
-export const STAGE = { current: 'AWSCURRENT', pending: 'AWSPENDING', previous: 'AWSPREVIOUS' } as const;
+/**
+ * The staging labels opsbot acts on; Secrets Manager allows others, which are ignored.
+ * `OPSBOT_EMERGENCY` is an operator's: on the AWSCURRENT version it means "the versions before this
+ * one leaked", and opsbot stops accepting any other version at once (README.md, "Emergency rotation").
+ */
+export const STAGE = {
+  current: 'AWSCURRENT',
+  pending: 'AWSPENDING',
+  previous: 'AWSPREVIOUS',
+  emergency: 'OPSBOT_EMERGENCY',
+} as const;
 
 /** What DescribeSecret tells: the secret's ARN and the staging labels on each version id. */
 export interface SecretDescription {
@@ -43,7 +52,8 @@ export interface SecretSource {
  * Why a source call failed, in the terms the provider acts on:
  * - `not_found`: the secret does not exist (the integration is not configured). Never hidden.
  * - `access_denied`: the task role may not read it (or the key is wrong, or KMS refused). Never hidden.
- * - `transient`: throttling, 5xx, timeouts, network errors; the last good value keeps being served.
+ * - `transient`: throttling, 5xx, timeouts, network errors, and opsbot's own AWS credentials failing
+ *   (none found yet, expired, a skewed clock); the last good value keeps being served.
  * - `invalid`: the source answered but the answer is unusable (a tampered file, a binary-only secret).
  */
 export type SecretSourceErrorKind = 'not_found' | 'access_denied' | 'transient' | 'invalid';

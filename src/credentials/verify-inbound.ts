@@ -17,7 +17,8 @@ export function constantTimeEquals(a: string | Buffer, b: string | Buffer): bool
 
 /**
  * The inbound secrets a request may be checked against, in order: CURRENT, PENDING, then PREVIOUS
- * for one hour after a change (so senders that have not picked up a rotation yet are not refused).
+ * for OPSBOT_SECRET_PREVIOUS_GRACE_SECONDS after a change (so senders that have not picked up a
+ * rotation yet are not refused); CURRENT alone once it carries OPSBOT_EMERGENCY.
  */
 export function inboundSecrets(
   provider: Pick<CredentialProvider, 'inboundCandidates' | 'inboundField'>,

@@ -1,6 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
+import { Counter, Gauge, type Registry } from '../metrics.js';
+import { Admission, type AdmissionEvent, refuseSocket } from './admission.js';
+import { ClientGoneError, RequestRefusedError } from './errors.js';
+import { type HttpLimits, resolveLimits } from './limits.js';
+import { LogThrottle } from './log-throttle.js';
+
+export { ClientGoneError, RequestRefusedError } from './errors.js';
+export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './limits.js';
+export { readBody } from './read-body.js';
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
@@ -13,26 +22,60 @@ export interface Route {
 export interface HttpServerDeps {
   log: Logger;
   routes: Route[];
+  /** Connection, body-budget and timeout limits; {@link DEFAULT_HTTP_LIMITS} for what is not given. */
+  limits?: Partial<HttpLimits>;
+  /** Where to count refusals (`opsbot_http_refused_total`) and show connections and buffered bytes. */
+  registry?: Registry;
 }
 
 /**
- * opsbot's one HTTP listener: exact-path routing, in-flight tracking and a graceful close that
+ * One of opsbot's HTTP listeners: exact-path routing, in-flight tracking and a graceful close that
  * stops accepting, lets in-flight requests finish, then drops idle keep-alive connections.
+ *
+ * Every route is reachable by anyone, so the listener bounds what clients can make it hold
+ * ({@link HttpLimits}): open connections, request body bytes in memory across all requests, and
+ * how long headers and bodies may take (timed per request, to the second). Beyond a limit it drops
+ * the slowest clients to make room (see {@link Admission}), else answers `503` with `Retry-After`
+ * (`408` for a timeout), and closes the connection.
  */
 export class HttpServer {
   readonly #server: Server;
   readonly #log: Logger;
   readonly #routes = new Map<string, RouteHandler>();
+  readonly #admission: Admission;
+  readonly #throttle: LogThrottle;
+  readonly #retryAfterSeconds: number;
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
   constructor(deps: HttpServerDeps) {
     this.#log = deps.log;
+    this.#throttle = new LogThrottle(deps.log);
     for (const r of deps.routes) this.add(r);
+    const limits = resolveLimits(deps.limits);
+    this.#retryAfterSeconds = limits.retryAfterSeconds;
+    const count = deps.registry ? this.#metrics(deps.registry) : undefined;
+    this.#admission = new Admission(limits, {
+      onEvent: (event) => {
+        count?.(event);
+        this.#throttle.warn(event, { reason: event }, REFUSAL_LOG[event]);
+      },
+    });
     this.#server = createServer(
-      { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 },
+      {
+        headersTimeout: limits.headersTimeoutMs,
+        // The body has its own timer (readBody); this is the backstop for a body nobody reads.
+        requestTimeout: limits.headersTimeoutMs + limits.bodyTimeoutMs,
+        // Node checks both timeouts on this sweep (30 s by default): check often enough that they
+        // hold to within a second, or a quarter of the headers timeout when that is shorter.
+        connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(limits.headersTimeoutMs / 4))),
+        keepAliveTimeout: 5_000,
+      },
       (req, res) => this.#handle(req, res),
     );
+    this.#server.on('connection', (socket) => {
+      if (!this.#admission.admit(socket)) refuseSocket(socket, limits.retryAfterSeconds);
+    });
   }
 
   add(route: Route): void {
@@ -41,6 +84,16 @@ export class HttpServer {
 
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /** Open connections (admitted and not yet closed). */
+  get connections(): number {
+    return this.#admission.connections;
+  }
+
+  /** Request body bytes held in memory right now, across all requests. */
+  get bufferedBodyBytes(): number {
+    return this.#admission.bufferedBodyBytes;
   }
 
   listen(port: number, host?: string): Promise<AddressInfo> {
@@ -70,8 +123,11 @@ export class HttpServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const finished = this.#admission.requestStarted(req);
+    if (!finished) return refuse(res, 503, { error: 'too_many_connections' }, this.#retryAfterSeconds);
     this.#inFlight++;
     res.once('close', () => {
+      finished();
       this.#inFlight--;
       if (this.#inFlight === 0) this.#drained?.();
     });
@@ -79,17 +135,69 @@ export class HttpServer {
     const handler = this.#routes.get(`${req.method} ${path}`);
     if (!handler) {
       const allowed = [...this.#routes.keys()].some((k) => k.endsWith(` ${path}`));
+      // A body nobody will read: close rather than drain it.
+      if (hasBody(req)) res.setHeader('connection', 'close');
       sendText(res, allowed ? 405 : 404, allowed ? 'method not allowed\n' : 'not found\n');
       return;
     }
     try {
       await handler(req, res);
     } catch (error) {
+      if (error instanceof RequestRefusedError) {
+        if (res.headersSent) res.destroy();
+        else refuse(res, error.status, { error: error.reason }, error.retryAfterSeconds);
+        return;
+      }
+      if (error instanceof ClientGoneError) {
+        res.destroy();
+        return;
+      }
       this.#log.error({ err: error, path }, 'HTTP handler failed');
       if (!res.headersSent) sendText(res, 500, 'internal error\n');
       else res.end();
     }
   }
+
+  #metrics(registry: Registry): (event: AdmissionEvent) => void {
+    const refused = new Counter({
+      name: 'opsbot_http_refused_total',
+      help: 'Connections and requests the listener refused or dropped: connection_refused, connection_evicted, body_budget, evicted, body_timeout',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    const admission = () => this.#admission;
+    new Gauge({
+      name: 'opsbot_http_connections',
+      help: 'Open connections on the listener',
+      registers: [registry],
+      collect() {
+        this.set(admission().connections);
+      },
+    });
+    new Gauge({
+      name: 'opsbot_http_buffered_body_bytes',
+      help: 'Request body bytes held in memory across all requests',
+      registers: [registry],
+      collect() {
+        this.set(admission().bufferedBodyBytes);
+      },
+    });
+    return (event) => refused.inc({ reason: event });
+  }
+}
+
+const REFUSAL_LOG: Record<AdmissionEvent, string> = {
+  connection_refused: 'refused a connection: too many open connections (503)',
+  connection_evicted: 'closed a stalled connection to make room for a new one',
+  body_budget: 'refused a request: too many request body bytes in memory (503)',
+  evicted: 'dropped an unfinished request body to make room for newer ones (503)',
+  body_timeout: 'a request body did not arrive in time (408)',
+};
+
+/** Does the request announce a body (length above zero, or chunked)? */
+function hasBody(req: IncomingMessage): boolean {
+  const length = Number(req.headers['content-length']);
+  return (Number.isFinite(length) && length > 0) || req.headers['transfer-encoding'] !== undefined;
 }
 
 export function sendText(
@@ -106,26 +214,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   sendText(res, status, `${JSON.stringify(body)}\n`, 'application/json; charset=utf-8');
 }
 
-/** Reads a request body, refusing more than `limit` bytes (the caller answers 413). */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too_large'> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.resolve('too_large');
-  // Events rather than async iteration: this is on every request's path, and cheaper.
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.resume();
-        resolve('too_large');
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(size > limit ? 'too_large' : Buffer.concat(chunks, size)));
-    req.once('error', reject);
-  });
+/**
+ * Answers a request the listener will not serve (`401`, `413`, `503`…) as JSON and closes the
+ * connection once the answer is out, so whatever body the client still sends is never read.
+ */
+export function refuse(res: ServerResponse, status: number, body: unknown, retryAfterSeconds?: number): void {
+  res.setHeader('connection', 'close');
+  if (retryAfterSeconds !== undefined) res.setHeader('retry-after', String(retryAfterSeconds));
+  sendJson(res, status, body);
 }

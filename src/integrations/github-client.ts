@@ -1,7 +1,8 @@
 import { createAppAuth } from '@octokit/auth-app';
 import { Octokit } from '@octokit/rest';
 import type { Clock } from '../clock.js';
-import type { Logger } from '../log.js';
+import type { MintsSecrets } from '../credentials/minted-secrets.js';
+import type { Logger, SecretMasker } from '../log.js';
 import { type RateLimitPolicy, type RateLimits, retryAfterMs } from './rate-limits.js';
 
 /** A GitHub App (`appId`, `installationId`, `privateKey`) or a fine-grained token. */
@@ -34,6 +35,10 @@ interface CachedToken {
 
 /** Re-mint a token this long before it expires. */
 const EXPIRY_MARGIN_MS = 5 * 60_000;
+/** An App JWT (auth-app signs one per mint) is valid for 10 minutes. */
+const JWT_LIFETIME_MS = 10 * 60_000;
+/** Installation tokens live an hour; used only if GitHub's answer has no readable expires_at. */
+const TOKEN_LIFETIME_MS = 60 * 60_000;
 const MAX_CACHED_TOKENS = 200;
 
 type Response<T> = { data: T; status: number };
@@ -45,8 +50,10 @@ type Response<T> = { data: T; status: number };
  * before giving up (auth-app never re-mints on a 401). With a fine-grained PAT it uses the token.
  * Rate limits: short waits (Retry-After, x-ratelimit-reset) are taken and retried once, per
  * repository; longer ones become a RateLimitedError telling the user when to try again.
+ * Every installation token and App JWT it mints is registered with the redactor the registry hands
+ * it ({@link maskMintedSecretsWith}) until it expires.
  */
-export class GitHubClient {
+export class GitHubClient implements MintsSecrets {
   readonly #octokit: Octokit;
   readonly #appAuth: ReturnType<typeof createAppAuth> | undefined;
   readonly #pat: string | undefined;
@@ -54,6 +61,7 @@ export class GitHubClient {
   readonly #tokens = new Map<string, CachedToken>();
   readonly #minting = new Map<string, Promise<CachedToken>>();
   readonly #policy: RateLimitPolicy;
+  #masker: SecretMasker | undefined;
   mints = 0;
 
   constructor(secret: GitHubSecret, deps: GitHubClientDeps) {
@@ -72,10 +80,15 @@ export class GitHubClient {
         appId: secret.appId,
         privateKey: secret.privateKey,
         installationId: secret.installationId,
-        request: this.#octokit.request,
+        request: this.#jwtMaskingRequest(),
         log: quiet,
       });
     }
+  }
+
+  /** Registers every token and JWT minted from now on with `masker`, until each expires. */
+  maskMintedSecretsWith(masker: SecretMasker): void {
+    this.#masker = masker;
   }
 
   get kind(): 'app' | 'token' {
@@ -139,7 +152,29 @@ export class GitHubClient {
       permissions,
       refresh: true,
     })) as { token: string; expiresAt: string };
-    return { token: auth.token, expiresAt: Date.parse(auth.expiresAt) };
+    const parsed = Date.parse(auth.expiresAt);
+    const expiresAt = Number.isFinite(parsed) ? parsed : this.#deps.clock.now() + TOKEN_LIFETIME_MS;
+    this.#masker?.register(auth.token, { until: expiresAt });
+    return { token: auth.token, expiresAt };
+  }
+
+  /**
+   * Octokit's request, for auth-app: the App JWT it signs for each mint (`authorization: bearer …`)
+   * is registered with the redactor before the request leaves.
+   */
+  #jwtMaskingRequest(): Octokit['request'] {
+    const base = this.#octokit.request;
+    const send = base as unknown as (route: string, params?: Record<string, unknown>) => Promise<unknown>;
+    const wrapped = (route: string, params?: Record<string, unknown>) => {
+      const headers = params?.headers as Record<string, unknown> | undefined;
+      const jwt = /^bearer\s+(\S+)$/i.exec(String(headers?.authorization ?? ''))?.[1];
+      if (jwt) this.#masker?.register(jwt, { until: this.#deps.clock.now() + JWT_LIFETIME_MS });
+      return send(route, params);
+    };
+    return Object.assign(wrapped, {
+      endpoint: base.endpoint,
+      defaults: base.defaults,
+    }) as unknown as Octokit['request'];
   }
 }
 

@@ -2,11 +2,12 @@ import type { STSClientConfig } from '@aws-sdk/client-sts';
 import { IntegrationNotConfiguredError } from '../credentials/errors.js';
 import { type ClientFactory, FreshCredentials } from '../credentials/fresh-credentials.js';
 import type { CredentialMetrics } from '../credentials/metrics.js';
+import { mintsSecrets } from '../credentials/minted-secrets.js';
 import type { CredentialProvider } from '../credentials/provider.js';
 import { RoleSessions } from '../credentials/role-sessions.js';
 import { catalogOf, type SecretCatalog, type SecretSpec } from '../credentials/secret-spec.js';
 import { ErrorCode, UserFacingError } from '../errors.js';
-import type { SecretRedactor } from '../log.js';
+import type { SecretMasker } from '../log.js';
 import { noteCredentialUse } from '../request-scope.js';
 import type {
   AnyIntegration,
@@ -54,7 +55,8 @@ export class IntegrationRegistry {
 export interface BuildIntegrationsDeps extends PlatformDeps {
   provider: CredentialProvider;
   credentialMetrics: CredentialMetrics;
-  redactor: SecretRedactor;
+  /** Masks every credential the integrations mint at run time, for as long as it is valid. */
+  redactor: SecretMasker;
   /** STS client settings for assumed-role integrations (tests and the sandbox set an endpoint). */
   sts?: STSClientConfig;
 }
@@ -87,7 +89,12 @@ export function buildIntegrations(
   const factories: ClientFactory[] = secretModules.map((m) => ({
     name: m.name,
     title: m.title,
-    createClient: (secret, credential) => m.createClient(secret as never, deps, credential as never),
+    createClient: (secret, credential) => {
+      const client = m.createClient(secret as never, deps, credential as never);
+      // Tokens it mints later (installation tokens, JWTs) are masked for as long as they are valid.
+      if (mintsSecrets(client)) client.maskMintedSecretsWith(deps.redactor);
+      return client;
+    },
     isAuthFailure: (error) => m.isAuthFailure?.(error) ?? false,
     ...(m.closeClient ? { closeClient: (client: unknown) => m.closeClient?.(client) } : {}),
   }));
@@ -149,6 +156,8 @@ function roleSessions(m: AssumedRoleIntegration, roleArn: string, deps: BuildInt
     clock: deps.clock,
     log: deps.log.child({ component: `${m.name}-sessions` }),
     onSecret: (value) => deps.redactor.register(value),
+    // Useless once the session has expired: stop masking them, so masked values do not pile up.
+    onRetire: (value) => deps.redactor.retire(value),
   });
 }
 

@@ -282,4 +282,8 @@ function seedOtherSecrets(sm: SimulatedSecretsManager, issued: string[]): void {
     sm.create(`opsbot/${name}`, JSON.stringify(value));
     issued.push(...Object.values(value).filter((v) => v.includes('canary')));
   }
+  // The audit trail's chain key (README.md, "Audit trail"): keyed, as in production.
+  const chainKey = randomBytes(32).toString('base64');
+  sm.create('opsbot/audit', JSON.stringify({ chainKey }));
+  issued.push(chainKey);
 }

@@ -48,10 +48,27 @@ export class SlackSocketHub {
     return this.#connections.length;
   }
 
-  /** Closes connections opened with `appToken` (a revoked token), or all. */
+  /**
+   * Drops what `appToken` (a revoked token) holds, as Slack does: its open connections are closed
+   * and the one-time URLs it was handed but has not used yet stop working. Without a token, all.
+   */
   disconnect(appToken?: string): void {
+    for (const [ticket, owner] of [...this.#tickets])
+      if (!appToken || owner === appToken) this.#tickets.delete(ticket);
     for (const c of [...this.#connections])
       if (!appToken || c.appToken === appToken) c.socket.close(1000, 'bye');
+  }
+
+  /**
+   * Slack recycling its servers: each connection gets `{"type":"disconnect","reason":"refresh_requested"}`
+   * and is expected to reconnect (apps.connections.open again). Slack closes the socket shortly
+   * after; so does this, if the app has not closed it within `closeAfterMs`.
+   */
+  refresh(closeAfterMs = 1_000): void {
+    for (const c of [...this.#connections]) {
+      c.socket.send(JSON.stringify({ type: 'disconnect', reason: 'refresh_requested' }));
+      setTimeout(() => c.socket.close(1000, 'refresh_requested'), closeAfterMs).unref();
+    }
   }
 
   /** Sends an envelope over the newest connection and resolves with the ack's payload. */

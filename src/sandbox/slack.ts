@@ -192,10 +192,18 @@ export class SimulatedSlack {
     this.#appTokens.add(token);
   }
 
-  /** Revokes an app-level token and drops its connections, as Slack does. */
+  /**
+   * Revokes an app-level token as Slack does: its open connections are closed, its unused
+   * connection URLs stop working, and apps.connections.open answers `invalid_auth` from now on.
+   */
   revokeAppToken(token: string): void {
     this.#appTokens.delete(token);
     this.#hub.disconnect(token);
+  }
+
+  /** Asks every Socket Mode connection to reconnect (`disconnect`, `refresh_requested`), as Slack does routinely. */
+  recycleSocketConnections(): void {
+    this.#hub.refresh();
   }
 
   /** Open Socket Mode connections. */

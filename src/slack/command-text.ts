@@ -37,7 +37,7 @@ const PAIR_KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,30}$/;
 export function tokenize(text: string): TokenizeResult {
   if (typeof text !== 'string') return { ok: false, problem: 'The command text is missing.' };
   if (text.length > MAX_COMMAND_TEXT) {
-    return { ok: false, problem: `That is too long: at most ${MAX_COMMAND_TEXT} characters.` };
+    return { ok: false, problem: `The command text is too long: at most ${MAX_COMMAND_TEXT} characters.` };
   }
   const bad = FORBIDDEN.exec(text);
   if (bad) {
@@ -52,7 +52,7 @@ export function tokenize(text: string): TokenizeResult {
   let plain = false;
   for (const word of words.words) {
     if (tokens.length >= MAX_TOKENS)
-      return { ok: false, problem: `That is too many words: at most ${MAX_TOKENS}.` };
+      return { ok: false, problem: `The command text has too many words: at most ${MAX_TOKENS}.` };
     if (plain) {
       tokens.push({ kind: 'text', value: plainText(word), quoted: word.some((s) => s.kind === 'quoted') });
       continue;

@@ -24,10 +24,21 @@ export function truncate(text: string, max: number): string {
   return `${text.slice(0, cut)}…`;
 }
 
-/** User text as inline code: backticks replaced, one line, escaped, truncated. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: line breaks and control characters are what it removes
+const BREAKS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
+
+/**
+ * Text from anyone (a user, GitHub, Jira) as inline code that nothing can break out of: a backtick
+ * becomes `ˋ` (U+02CB), line breaks and control characters a space, `&`, `<`, `>` are escaped,
+ * `@here` defused, and empty text a no-break space (Slack shows "``" literally). At most `max`
+ * characters of the text are kept.
+ *
+ * @example
+ * inlineCode('feat/`rm -rf`'); // "`feat/ˋrm -rfˋ`"
+ */
 export function inlineCode(text: string, max = 80): string {
-  const oneLine = truncate(text.replace(/`/g, '\u02cb').replace(/[\r\n\t]+/g, ' '), max);
-  return `\`${escapeText(oneLine)}\``;
+  const oneLine = truncate(String(text).replace(/`/g, '\u02cb').replace(BREAKS, ' '), max);
+  return `\`${oneLine.trim() === '' ? '\u00a0' : escapeText(oneLine)}\``;
 }
 
 export function userMention(id: string): string {

@@ -1,5 +1,5 @@
 import type { RespondFn } from '@slack/bolt';
-import type { AuditSink } from '../audit/sink.js';
+import type { AuditTrail } from '../audit/sink.js';
 import type { Clock } from '../clock.js';
 import { ErrorCode, OpsbotError, UserFacingError, userMessageFor } from '../errors.js';
 import type { IntegrationKey } from '../integrations/integration.js';
@@ -32,7 +32,8 @@ export interface Interaction {
   seal(): void;
   /**
    * Called before a handler with a side effect runs (not for read-only subcommands): resolves once
-   * the intent may go ahead, or throws a UserFacingError refusing it.
+   * the intent is stored in the audit trail, or throws a UserFacingError (AuditUnavailableError)
+   * refusing it. Calling it again waits for the same intent record.
    */
   beforeSideEffect(): Promise<void>;
 }
@@ -44,7 +45,7 @@ export interface PipelineDeps {
   commands: readonly CommandModule[];
   services: CoreServices;
   integrations: Pick<BuiltIntegrations, 'apis' | 'isConfigured' | 'notConfigured'>;
-  audit: AuditSink;
+  audit: AuditTrail;
   clock: Clock;
   log: Logger;
   countError: ErrorCounter;

@@ -9,11 +9,20 @@ export interface InputContext {
   /** The caller's ids: `me` means the caller, `here` means this channel. */
   userId: string;
   channelId: string;
+  /**
+   * Every policy action (`gh:pr list`): a flag value that is one, space included, needs no quotes
+   * (`--command gh:pr list`).
+   */
+  actions?: readonly string[];
 }
 
 /**
  * Matches the tokens after a subcommand against its grammar: positional arguments in order (the
  * last may take the rest), `--flag value`, `--flag=value` and `flag=value` for declared flags.
+ * - A flag value followed by a word that together make a known action takes that word too:
+ *   `--command gh:pr list` (see {@link InputContext.actions}).
+ * - Quoted text that does not fit an optional argument with a pattern passes it over to the next
+ *   argument: `/jira create "Summary"` leaves out the optional project.
  * Every problem is one sentence naming the argument and what it expects; user text is escaped.
  */
 export function parseInput(sub: Subcommand, tokens: readonly Token[], ctx: InputContext): InputResult {
@@ -53,11 +62,17 @@ export function parseInput(sub: Subcommand, tokens: readonly Token[], ctx: Input
         raw = following;
         i++;
       }
+      const action = actionWithSpace(raw, tokens[i + 1], ctx);
+      if (action) {
+        raw = action;
+        i++;
+      }
       const value = convert(spec, `--${spec.name}`, raw, ctx);
       if (!value.ok) return value;
       flags[spec.name] = value.value;
       continue;
     }
+    while (passesOver(positional[next], positional[next + 1], token)) next++;
     const spec = positional[next];
     if (!spec) return fail(`I didn't expect ${inlineCode(tokenText(token))} there.`);
     if (spec.rest) {
@@ -83,6 +98,28 @@ export function parseInput(sub: Subcommand, tokens: readonly Token[], ctx: Input
   const missing = positional.slice(next).find((a) => !a.optional && args[a.name] === undefined);
   if (missing) return fail(`Missing <${missing.hint ?? missing.name}>: ${describe(missing)}.`);
   return { ok: true, input: { args, flags } };
+}
+
+/** `gh:pr` then `list` → `gh:pr list`, when that is a known action. */
+function actionWithSpace(value: Token, next: Token | undefined, ctx: InputContext): Token | undefined {
+  if (value.kind !== 'text' || !value.value.includes(':')) return undefined;
+  if (next?.kind !== 'text' || next.quoted) return undefined;
+  const joined = `${value.value} ${next.value}`;
+  return ctx.actions?.includes(joined.toLowerCase())
+    ? { kind: 'text', value: joined, quoted: true }
+    : undefined;
+}
+
+/** Quoted text that does not fit an optional argument with a pattern goes to the next argument. */
+function passesOver(spec: ArgSpec | undefined, following: ArgSpec | undefined, token: Token): boolean {
+  if (!spec?.optional || spec.rest || !spec.pattern || !following) return false;
+  return token.kind === 'text' && token.quoted && !spec.pattern.test(token.value);
+}
+
+/** Whether a token would be a valid value of an argument (for routing: is this word an argument?). */
+export function fitsArgument(spec: ArgSpec, token: Token): boolean {
+  if (spec.rest) return ['text', 'link', 'user', 'channel'].includes(token.kind);
+  return convert(spec, spec.name, token, { userId: 'U0', channelId: 'C0' }).ok;
 }
 
 /** A `--flag=value` value: an entity (`<@U1|al>`) is read as one, anything else is text. */

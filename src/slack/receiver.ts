@@ -4,16 +4,26 @@ import type { App, Receiver } from '@slack/bolt';
 import { Counter, type Registry } from 'prom-client';
 import type { Clock } from '../clock.js';
 import type { CredentialProvider } from '../credentials/provider.js';
-import { type Route, readBody, sendJson, sendText } from '../http/server.js';
+import { LogThrottle } from '../http/log-throttle.js';
+import { type Route, readBody, refuse, sendJson, sendText } from '../http/server.js';
 import type { SlackSecret } from '../integrations/slack.js';
 import type { Logger } from '../log.js';
 import { parseSlackBody } from './parse-slack-body.js';
-import { verifySlackRequest } from './verify-request.js';
+import { checkSlackHeaders, verifySlackRequest } from './verify-request.js';
 
-/** Slack never sends more than this; anything bigger is refused before it is read in full. */
-export const MAX_SLACK_BODY_BYTES = 1024 * 1024;
+/**
+ * The largest body taken on `/slack/events`; bigger ones get `413` before they are read in full.
+ * Slash commands are under 8 KiB (the text is at most 4,000 characters); the biggest requests
+ * Slack sends are interactive payloads carrying a view's state (a modal of up to 100 blocks with
+ * its inputs' values, or a message's blocks with a button's action), tens of KiB at most. 256 KiB
+ * leaves ample room for those, and with the listener's 16 MiB body budget it bounds the memory
+ * unsigned clients can make opsbot hold.
+ */
+export const MAX_SLACK_BODY_BYTES = 256 * 1024;
 /** If nothing acknowledged a request by then, answer 200 so Slack does not show a timeout. */
 const ACK_FALLBACK_MS = 2_500;
+/** A replay check that has not answered by then lets the request through (fail-open). */
+const REPLAY_CHECK_TIMEOUT_MS = 100;
 
 export interface SlackHttpReceiverDeps {
   credentials: Pick<CredentialProvider, 'inboundCandidates' | 'refreshAfterAuthFailure'>;
@@ -21,6 +31,13 @@ export interface SlackHttpReceiverDeps {
   log: Logger;
   registry?: Registry;
   maxBodyBytes?: number;
+  /**
+   * Records the signature of a verified request and resolves true when it was already recorded
+   * (within Slack's five-minute window, so remembered a little longer): a replay. Wired to the
+   * shared State's dedupe store so that replicas refuse each other's replays. Without it, replays
+   * within the window are not detected.
+   */
+  seen?: (signature: string) => Promise<boolean>;
 }
 
 /** What the receiver hands Bolt along with each event (`context.requestId`, `context.signedWith`). */
@@ -31,24 +48,28 @@ export interface ReceiverProperties {
 }
 
 /**
- * The Bolt receiver for `POST /slack/events` on opsbot's own HTTP server (health, metrics and
- * webhooks share the port). Transport only: bounded body, signature check against the current
- * signing secret (and pending/previous during a rotation, so no restart is needed), parse, then
- * Bolt's middleware and listeners. Refusals: 413 oversized, 401 unsigned/badly signed/replayed,
- * 400 malformed; nothing runs for any of them.
+ * The Bolt receiver for `POST /slack/events` on opsbot's own HTTP server (health and webhooks
+ * share the port). Transport only: the signature headers are checked before any of the body is
+ * read, then a bounded body, the signature against the current signing secret (and pending/previous
+ * during a rotation, so no restart is needed), the replay check, parse, then Bolt's middleware and
+ * listeners. Refusals: 401 unsigned, badly signed, stale or replayed (and the connection closed);
+ * 413 oversized; 400 malformed; nothing runs for any of them. A repeat that Slack marks as a retry
+ * (`x-slack-retry-num`) is answered 200 without running it again: the first delivery is handled.
  */
 export class SlackHttpReceiver implements Receiver {
   readonly #deps: SlackHttpReceiverDeps;
   readonly #requests: Counter<'outcome'> | undefined;
   #app: App | undefined;
   readonly #inFlight = new Set<Promise<void>>();
+  readonly #throttle: LogThrottle;
 
   constructor(deps: SlackHttpReceiverDeps) {
     this.#deps = deps;
+    this.#throttle = new LogThrottle(deps.log);
     this.#requests = deps.registry
       ? new Counter({
           name: 'opsbot_slack_requests_total',
-          help: 'Requests on /slack/events by outcome: accepted, too_large, unauthorized, malformed, failed',
+          help: 'Requests on /slack/events by outcome: accepted, too_large, unauthorized, replayed, duplicate_retry, replay_check_failed, malformed, failed',
           labelNames: ['outcome'],
           registers: [deps.registry],
         })
@@ -74,17 +95,17 @@ export class SlackHttpReceiver implements Receiver {
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { log, clock } = this.#deps;
+    const timestamp = header(req, 'x-slack-request-timestamp');
+    const signature = header(req, 'x-slack-signature');
+    // Nothing of the body is read for a request that cannot be from Slack.
+    const early = checkSlackHeaders(timestamp, signature, clock.now());
+    if (!early.ok) return this.#unauthorized(res, early.reason);
     const raw = await readBody(req, this.#deps.maxBodyBytes ?? MAX_SLACK_BODY_BYTES);
     if (raw === 'too_large') {
       this.#count('too_large');
-      res.setHeader('connection', 'close');
-      return sendJson(res, 413, { error: 'payload_too_large' });
+      return refuse(res, 413, { error: 'payload_too_large' });
     }
-    const request = {
-      timestamp: header(req, 'x-slack-request-timestamp'),
-      signature: header(req, 'x-slack-signature'),
-      rawBody: raw,
-    };
+    const request = { timestamp, signature, rawBody: raw };
     const { credentials } = this.#deps;
     const verify = () => {
       const candidates = credentials.inboundCandidates<SlackSecret>('slack');
@@ -103,10 +124,16 @@ export class SlackHttpReceiver implements Receiver {
       await credentials.refreshAfterAuthFailure('slack', current.versionId);
       ({ candidates, result: verification } = verify());
     }
-    if (!verification.ok) {
-      this.#count('unauthorized');
-      log.warn({ reason: verification.reason }, 'refused a Slack request that failed verification');
-      return sendJson(res, 401, { error: 'invalid_request_signature' });
+    if (!verification.ok) return this.#unauthorized(res, verification.reason);
+    if (signature && (await this.#replayed(signature))) {
+      if (header(req, 'x-slack-retry-num') !== undefined) {
+        // Slack retrying a delivery we already have: 200 so it stops; the first one runs.
+        this.#count('duplicate_retry');
+        return sendText(res, 200, '');
+      }
+      this.#count('replayed');
+      this.#throttle.warn('replayed', {}, 'refused a replayed Slack request (its signature was seen before)');
+      return refuse(res, 401, { error: 'replayed_request' });
     }
     const parsed = parseSlackBody(raw, header(req, 'content-type'));
     if (!parsed.ok) {
@@ -195,6 +222,51 @@ export class SlackHttpReceiver implements Receiver {
     } finally {
       cancelFallback();
     }
+  }
+
+  #unauthorized(res: ServerResponse, reason: string): void {
+    this.#count('unauthorized');
+    this.#throttle.warn(
+      `unauthorized:${reason}`,
+      { reason },
+      'refused a Slack request that failed verification',
+    );
+    refuse(res, 401, { error: 'invalid_request_signature' });
+  }
+
+  /**
+   * Whether this verified signature was seen before. Fails open: a dedupe store that fails or
+   * does not answer within 100 ms lets the request through (logged, counted), because the
+   * signature and the five-minute window already stand between a forger and opsbot, while failing
+   * closed would turn a store hiccup into Slack being down for everyone.
+   */
+  async #replayed(signature: string): Promise<boolean> {
+    const { seen, clock } = this.#deps;
+    if (!seen) return false;
+    let cancel = () => {};
+    const late = new Promise<'late'>((resolve) => {
+      cancel = clock.schedule(() => resolve('late'), REPLAY_CHECK_TIMEOUT_MS);
+    });
+    try {
+      const result = await Promise.race([seen(signature), late]);
+      if (result !== 'late') return result;
+      this.#replayCheckFailed(new Error(`no answer within ${REPLAY_CHECK_TIMEOUT_MS} ms`));
+      return false;
+    } catch (error) {
+      this.#replayCheckFailed(error);
+      return false;
+    } finally {
+      cancel();
+    }
+  }
+
+  #replayCheckFailed(error: unknown): void {
+    this.#count('replay_check_failed');
+    this.#throttle.warn(
+      'replay_check_failed',
+      { err: error },
+      'replay check failed (the dedupe store did not answer); letting the Slack request through',
+    );
   }
 
   #count(outcome: string): void {

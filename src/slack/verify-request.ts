@@ -33,11 +33,9 @@ export function verifySlackRequest(
   windowSeconds = SLACK_REQUEST_WINDOW_SECONDS,
 ): SlackVerification {
   const { timestamp, signature, rawBody } = request;
+  const headers = checkSlackHeaders(timestamp, signature, nowMs, windowSeconds);
+  if (!headers.ok) return headers;
   if (!timestamp || !signature) return { ok: false, reason: 'missing_headers' };
-  if (!/^\d{1,12}$/.test(timestamp) || !/^v0=[0-9a-f]{64}$/.test(signature)) {
-    return { ok: false, reason: 'malformed_headers' };
-  }
-  if (Math.abs(nowMs / 1_000 - Number(timestamp)) > windowSeconds) return { ok: false, reason: 'stale' };
   if (signingSecrets.length === 0) return { ok: false, reason: 'no_secret' };
   const presented = Buffer.from(signature.slice(3), 'hex');
   let matched = -1;
@@ -46,6 +44,29 @@ export function verifySlackRequest(
     if (timingSafeEqual(expected, presented) && matched === -1) matched = index;
   });
   return matched === -1 ? { ok: false, reason: 'bad_signature' } : { ok: true, secretIndex: matched };
+}
+
+export type SlackHeaderCheck =
+  | { ok: true }
+  | { ok: false; reason: 'missing_headers' | 'malformed_headers' | 'stale' };
+
+/**
+ * What the headers alone say: present, well-formed (`v0=` and 64 lower-case hex; a timestamp of
+ * digits) and within the five-minute window. Run before reading the body, so a request that cannot
+ * be from Slack costs nothing to refuse; {@link verifySlackRequest} runs the same check first.
+ */
+export function checkSlackHeaders(
+  timestamp: string | undefined,
+  signature: string | undefined,
+  nowMs: number,
+  windowSeconds = SLACK_REQUEST_WINDOW_SECONDS,
+): SlackHeaderCheck {
+  if (!timestamp || !signature) return { ok: false, reason: 'missing_headers' };
+  if (!/^\d{1,12}$/.test(timestamp) || !/^v0=[0-9a-f]{64}$/.test(signature)) {
+    return { ok: false, reason: 'malformed_headers' };
+  }
+  if (Math.abs(nowMs / 1_000 - Number(timestamp)) > windowSeconds) return { ok: false, reason: 'stale' };
+  return { ok: true };
 }
 
 function slackSignatureBytes(secret: string, timestamp: string, rawBody: Buffer): Buffer {

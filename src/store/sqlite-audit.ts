@@ -1,7 +1,22 @@
-import { ChainVerifier, chainRecord, GENESIS_HASH } from '../audit/chain.js';
-import type { AuditEvent, AuditQuery, AuditRecord } from '../audit/records.js';
-import type { SqliteDb } from './sqlite-db.js';
-import type { AuditStore } from './state.js';
+import {
+  type ChainExpectation,
+  type ChainTail,
+  ChainVerifier,
+  EMPTY_TAIL,
+  linkEvents,
+} from '../audit/chain.js';
+import type {
+  AuditAnchor,
+  AuditEvent,
+  AuditQuery,
+  AuditRecord,
+  ChainCheck,
+  UnreadableAuditRecord,
+  VerifyOptions,
+} from '../audit/records.js';
+import { readStoredRow, type StoredRow } from '../audit/stored-record.js';
+import { createSchema, type SqliteDb } from './sqlite-db.js';
+import type { AuditStore, AuditStoreWiring } from './state.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS audit (
@@ -14,61 +29,168 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor, seq);
 CREATE INDEX IF NOT EXISTS audit_at ON audit (at);
+CREATE TABLE IF NOT EXISTS audit_probe (id INTEGER PRIMARY KEY, at TEXT NOT NULL);
 `;
 
-const PAGE = 500;
+/**
+ * Where a SQLite audit store keeps its connection: tests reach the store's own connection through
+ * {@link sqliteOf} (e.g. `PRAGMA max_page_count`, to play a full disk), which no other connection can.
+ */
+const SQLITE_DB = Symbol('opsbot.sqlite');
 
-type Pending = { record: AuditRecord; resolve: (r: AuditRecord) => void; reject: (e: unknown) => void };
+/** The connection of a SQLite audit store (tests and tooling), or undefined for any other store. */
+export function sqliteOf(store: object): SqliteDb | undefined {
+  return (store as { [SQLITE_DB]?: SqliteDb })[SQLITE_DB];
+}
+
+/** Rows read per page when verifying; the walk yields to the event loop between pages and slices. */
+const PAGE = 500;
+/** Longest the verification works before it yields to the event loop. */
+const SLICE_MS = 8;
+/** Most events committed in one transaction. */
+const MAX_BATCH = 500;
+/** The readiness probe gives up after this long (a locked database is "not ready", quickly). */
+const PROBE_DEADLINE_MS = 250;
+/**
+ * The rehearsed record's size, in database pages: it needs new pages (overflow pages) whatever room
+ * is left in the table's last page, so a database that cannot grow (disk full) shows at once.
+ */
+const REHEARSAL_PAGES = 2;
+
+type Pending = {
+  event: AuditEvent & { at: string };
+  resolve: (r: AuditRecord) => void;
+  reject: (e: unknown) => void;
+};
+type Batch = { records: AuditRecord[]; pending: Pending[]; settled: boolean };
 
 /**
  * The audit trail in SQLite. The chain's tail is kept in memory (this process is the file's only
- * writer); records appended in the same turn of the event loop are committed in one transaction
- * (group commit), written through {@link SqliteDb.write} so a locked file never blocks for long.
+ * writer). Events appended while nothing is being written are committed together in one
+ * transaction (group commit); batches are chained and written one at a time, each right before its
+ * write, through {@link SqliteDb.write}, so a locked file never blocks the event loop and a failed
+ * batch never leaves a later one linked to records that were not stored.
  */
-export function createSqliteAudit(sqlite: SqliteDb, now: () => number): AuditStore & { flush(): void } {
+export function createSqliteAudit(
+  sqlite: SqliteDb,
+  now: () => number,
+): AuditStore & { flush(): void; [SQLITE_DB]: SqliteDb } {
   const { db } = sqlite;
-  db.exec(SCHEMA);
-  const last = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
+  createSchema(sqlite, SCHEMA);
+  const last = db.prepare(
+    `SELECT seq, hash, CASE WHEN json_valid(record) THEN json_extract(record, '$.keyVersion') END AS keyVersion
+     FROM audit ORDER BY seq DESC LIMIT 1`,
+  );
   const insert = db.prepare(
     'INSERT INTO audit (seq, at, actor, action, record, hash) VALUES (?, ?, ?, ?, ?, ?)',
   );
   const page = db.prepare(
     'SELECT seq, at, actor, action, record FROM audit WHERE seq > ? ORDER BY seq LIMIT ?',
   );
-  const readTail = () =>
-    (last.get() as { seq: number; hash: string } | undefined) ?? { seq: 0, hash: GENESIS_HASH };
+  const probe = db.prepare('INSERT OR REPLACE INTO audit_probe (id, at) VALUES (1, ?)');
+  const pageSize = Number((db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size) || 4_096;
+  const readTail = (): ChainTail => {
+    const row = last.get() as { seq: number; hash: string; keyVersion: unknown } | undefined;
+    if (!row) return EMPTY_TAIL;
+    return {
+      seq: Number(row.seq),
+      hash: String(row.hash),
+      keyVersion: typeof row.keyVersion === 'string' ? row.keyVersion : undefined,
+    };
+  };
   let tail = readTail();
-  let batch: Pending[] = [];
-  const insertAll = (pending: Pending[]) => {
-    for (const { record } of pending) {
-      insert.run(record.seq, record.at, record.actor, record.action, JSON.stringify(record), record.hash);
+  let committed: AuditAnchor | undefined = tail.seq > 0 ? { seq: tail.seq, hash: tail.hash } : undefined;
+  let wiring: AuditStoreWiring = {};
+  let queue: Pending[] = [];
+  let scheduled = false;
+  let inFlight: Batch | undefined;
+
+  const insertAll = (records: readonly AuditRecord[]) => {
+    for (const r of records) insert.run(r.seq, r.at, r.actor, r.action, JSON.stringify(r), r.hash);
+  };
+  const chain = (pending: Pending[]): Batch => ({
+    records: linkEvents(
+      tail,
+      pending.map((p) => p.event),
+      wiring.keys,
+    ),
+    pending,
+    settled: false,
+  });
+  const succeed = (batch: Batch) => {
+    if (batch.settled) return;
+    batch.settled = true;
+    const end = batch.records.at(-1) as AuditRecord;
+    tail = { seq: end.seq, hash: end.hash, keyVersion: end.keyVersion };
+    committed = { seq: end.seq, hash: end.hash };
+    // A key rotation record, when there is one, comes first and answers no caller.
+    const offset = batch.records.length - batch.pending.length;
+    for (const [i, p] of batch.pending.entries()) p.resolve(batch.records[offset + i] as AuditRecord);
+    try {
+      wiring.onCommit?.(committed);
+    } catch {
+      // The anchor is a log line; failing to write it must not fail the records.
     }
   };
-  const settle = (pending: Pending[], error?: unknown) => {
-    if (error === undefined) for (const p of pending) p.resolve(p.record);
-    else {
-      tail = readTail();
-      for (const p of pending) p.reject(error);
+  const fail = (batch: Batch, error: unknown) => {
+    if (batch.settled) return;
+    batch.settled = true;
+    try {
+      // Another writer may have changed the file; start again from what is stored.
+      if (db.isOpen) tail = readTail();
+    } catch {
+      // Keep the tail we had.
     }
+    for (const p of batch.pending) p.reject(error);
   };
-  const flushAsync = () => {
-    const pending = batch;
-    batch = [];
-    sqlite
-      .write(() => insertAll(pending))
-      .then(
-        () => settle(pending),
-        (error: unknown) => settle(pending, error),
-      );
+  const schedule = () => {
+    if (scheduled || inFlight || queue.length === 0) return;
+    scheduled = true;
+    setImmediate(() => void writeNext());
+  };
+  const writeNext = async () => {
+    scheduled = false;
+    if (inFlight || queue.length === 0) return;
+    const marker: Batch = { records: [], pending: [], settled: false };
+    inFlight = marker;
+    try {
+      // Until the chain key's first load is over, records wait (bounded by the keyring).
+      const keysReady = wiring.keys?.ready?.();
+      if (keysReady) await keysReady;
+      const pending = queue.splice(0, MAX_BATCH);
+      if (pending.length === 0) return;
+      let batch: Batch;
+      try {
+        batch = chain(pending);
+      } catch (error) {
+        for (const p of pending) p.reject(error);
+        return;
+      }
+      inFlight = batch;
+      await sqlite
+        .write(() => {
+          if (!batch.settled) insertAll(batch.records);
+        })
+        .then(
+          () => succeed(batch),
+          (error: unknown) => fail(batch, error),
+        );
+    } finally {
+      inFlight = undefined;
+      schedule();
+    }
   };
 
   return {
+    [SQLITE_DB]: sqlite,
     append(event: AuditEvent): Promise<AuditRecord> {
-      const record = chainRecord(event, tail.seq + 1, event.at ?? new Date(now()).toISOString(), tail.hash);
-      tail = { seq: record.seq, hash: record.hash };
       return new Promise((resolve, reject) => {
-        if (batch.length === 0) setImmediate(flushAsync);
-        batch.push({ record, resolve, reject });
+        if (!db.isOpen) {
+          reject(new Error('the audit trail is closed (opsbot is stopping); the event was not stored'));
+          return;
+        }
+        queue.push({ event: { ...event, at: event.at ?? new Date(now()).toISOString() }, resolve, reject });
+        schedule();
       });
     },
     async query(query: AuditQuery): Promise<AuditRecord[]> {
@@ -87,47 +209,116 @@ export function createSqliteAudit(sqlite: SqliteDb, now: () => number): AuditSto
         where.push('at >= ?');
         params.push(query.since);
       }
-      const sql = `SELECT record FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
-      const rows = await sqlite.read(() => db.prepare(sql).all(...params, limit) as { record: string }[]);
-      return rows.map((r) => JSON.parse(r.record) as AuditRecord);
+      const sql = `SELECT seq, at, actor, action, record FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+      const rows = await sqlite.read(() => db.prepare(sql).all(...params, limit) as unknown as StoredRow[]);
+      return rows.map((row) => {
+        const read = readStoredRow(row);
+        return 'unreadable' in read ? asRecord(read) : read.record;
+      });
     },
-    async verify() {
-      const verifier = new ChainVerifier();
-      let after = 0;
+    async verify(options: VerifyOptions = {}): Promise<ChainCheck> {
+      const keys = wiring.keys;
+      const keyed = keys?.current() !== undefined; // also learns the provider's latest key
+      const expect: ChainExpectation[] = [];
+      if (options.anchor) expect.push({ anchor: options.anchor, source: 'the anchor you gave' });
+      if (committed) expect.push({ anchor: committed, source: 'the last record opsbot stored' });
+      const verifier = new ChainVerifier({ ...(keys ? { keys } : {}), keyed, expect });
+      let after = Number.MIN_SAFE_INTEGER;
+      let sliceStarted = performance.now();
       for (;;) {
-        const rows = (await sqlite.read(() => page.all(after, PAGE))) as (Pick<
-          AuditRecord,
-          'seq' | 'at' | 'actor' | 'action'
-        > & { record: string })[];
+        const rows = (await sqlite.read(() => page.all(after, PAGE))) as unknown as StoredRow[];
         if (rows.length === 0) break;
         for (const row of rows) {
-          const record = JSON.parse(row.record) as AuditRecord;
-          // The indexed columns must say what the hashed record says, or queries could hide records.
-          const columns = { seq: row.seq, at: row.at, actor: row.actor, action: row.action };
-          const forged = Object.entries(columns).some(([k, v]) => record[k as keyof typeof columns] !== v);
-          if (!verifier.add(forged ? { ...record, hash: 'columns-differ' } : record))
-            return verifier.result();
-          after = record.seq;
+          const read = readStoredRow(row);
+          const ok = 'unreadable' in read ? verifier.add(read) : verifier.add(read.record, read.mismatch);
+          if (!ok) return verifier.result();
+          after = Number(row.seq);
+          if (performance.now() - sliceStarted > SLICE_MS) {
+            // A long trail must not hold the event loop: yield, then carry on.
+            await new Promise((resolve) => setImmediate(resolve));
+            sliceStarted = performance.now();
+          }
         }
-        // Yield between pages: a long trail must not hold the event loop.
         await new Promise((resolve) => setImmediate(resolve));
+        sliceStarted = performance.now();
       }
       return verifier.result();
     },
-    /** Writes what is batched now, synchronously (on close). */
-    flush() {
-      const pending = batch;
-      batch = [];
-      if (pending.length === 0) return;
+    head() {
+      return committed && { ...committed, ...(tail.keyVersion ? { keyVersion: tail.keyVersion } : {}) };
+    },
+    async writable() {
       try {
-        db.exec('BEGIN IMMEDIATE');
-        insertAll(pending);
-        db.exec('COMMIT');
-        settle(pending);
-      } catch (error) {
-        if (db.isTransaction) db.exec('ROLLBACK');
-        settle(pending, error);
+        await sqlite.write(
+          () => {
+            probe.run(new Date(now()).toISOString());
+            // Rehearse the next record where it would go, then take it back: a database that cannot
+            // grow (disk full, page limit) or cannot take the row fails here, not on a user's action.
+            db.exec('SAVEPOINT audit_rehearsal');
+            try {
+              insert.run(tail.seq + 1, '', '', '', 'x'.repeat(REHEARSAL_PAGES * pageSize), '0'.repeat(64));
+            } finally {
+              db.exec('ROLLBACK TO audit_rehearsal');
+              db.exec('RELEASE audit_rehearsal');
+            }
+          },
+          { deadlineMs: PROBE_DEADLINE_MS },
+        );
+        return true;
+      } catch {
+        return false;
       }
     },
+    attach(next: AuditStoreWiring) {
+      wiring = { ...wiring, ...next };
+    },
+    /** Writes what is waiting (and a batch still retrying on a lock) now, synchronously (on close). */
+    flush() {
+      const retrying = inFlight && inFlight.records.length > 0 && !inFlight.settled ? inFlight : undefined;
+      const pending = queue;
+      queue = [];
+      if (!retrying && pending.length === 0) return;
+      if (!db.isOpen) return;
+      const batch = pending.length > 0 ? chainAfter(retrying, pending) : undefined;
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        if (retrying) insertAll(retrying.records);
+        if (batch) insertAll(batch.records);
+        db.exec('COMMIT');
+        if (retrying) succeed(retrying);
+        if (batch) succeed(batch);
+      } catch (error) {
+        if (db.isTransaction) db.exec('ROLLBACK');
+        if (retrying) fail(retrying, error);
+        if (batch) fail(batch, error);
+      }
+    },
+  };
+
+  /** Chains `pending` after a batch not yet stored (or after the tail). */
+  function chainAfter(before: Batch | undefined, pending: Pending[]): Batch {
+    const end = before?.records.at(-1);
+    const saved = tail;
+    if (end) tail = { seq: end.seq, hash: end.hash, keyVersion: end.keyVersion };
+    try {
+      return chain(pending);
+    } finally {
+      tail = saved;
+    }
+  }
+}
+
+/** A row that cannot be read, shaped as a record for lists (its hash is empty: it has none). */
+function asRecord(row: UnreadableAuditRecord): AuditRecord {
+  return {
+    seq: row.seq,
+    at: row.at,
+    actor: row.actor,
+    action: row.action,
+    outcome: 'error',
+    details: {},
+    prevHash: '',
+    hash: '',
+    unreadable: row.unreadable,
   };
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { PURGE_EVERY } from './limits.js';
@@ -11,9 +11,23 @@ export class StateBusyError extends Error {
   }
 }
 
+/** The database was closed (opsbot is stopping); the operation was not done. */
+export class StateClosedError extends Error {
+  constructor() {
+    super('the state database is closed (opsbot is stopping); the operation was not done');
+    this.name = 'StateClosedError';
+  }
+}
+
+/** Owner read and write only: the database, its -wal and -shm files hold the audit trail. */
+export const DB_FILE_MODE = 0o600;
+
 export interface SqliteDbOptions {
   path: string;
-  /** Longest synchronous wait on a lock per attempt (SQLite's busy timeout); default 10 ms. */
+  /**
+   * Longest synchronous wait on a lock per attempt (SQLite's busy timeout); default 0: a locked
+   * database answers busy at once and the wait happens asynchronously, never on the event loop.
+   */
   busyMs?: number;
   /** Longest total time an operation keeps retrying a locked database, asynchronously; default 2 s. */
   deadlineMs?: number;
@@ -21,18 +35,25 @@ export interface SqliteDbOptions {
 
 /**
  * One SQLite file on Node's built-in driver, shared by the stores of {@link openSqliteState}.
- * node:sqlite is synchronous, so a lock held by another process must never become a wait of
- * seconds on the event loop (Slack needs its ack within 3 s): SQLite waits at most `busyMs`
- * synchronously, and {@link SqliteDb.write} retries a busy operation after yielding to the event
- * loop, until `deadlineMs`, then fails with {@link StateBusyError}.
+ * node:sqlite is synchronous, so a lock held by another process must never become a wait on the
+ * event loop (Slack needs its ack within 3 s; /healthz must answer at once): SQLite does not wait
+ * on a lock itself (busy timeout 0), and {@link SqliteDb.write} retries a busy operation after
+ * yielding to the event loop, until `deadlineMs`, then fails with {@link StateBusyError}. Many
+ * operations waiting together cost microseconds per attempt, not a blocked loop.
+ *
+ * The file is created readable and writable by its owner only (0600), and so are its -wal and
+ * -shm files (SQLite gives them the database's mode); an existing file with a wider mode is narrowed.
  */
 export class SqliteDb {
   readonly db: DatabaseSync;
   readonly #deadlineMs: number;
 
   constructor(options: SqliteDbOptions) {
-    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
-    this.db = new DatabaseSync(options.path, { timeout: options.busyMs ?? 10 });
+    if (options.path !== ':memory:') {
+      mkdirSync(dirname(options.path), { recursive: true, mode: 0o700 });
+      restrictFile(options.path);
+    }
+    this.db = new DatabaseSync(options.path, { timeout: options.busyMs ?? 0 });
     this.#deadlineMs = options.deadlineMs ?? 2_000;
     this.#retrySync(() => this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;'));
   }
@@ -41,8 +62,8 @@ export class SqliteDb {
    * Runs `fn` (synchronous SQLite work) in one transaction (`BEGIN IMMEDIATE`), retrying it
    * asynchronously while the database is locked. `fn` must be safe to run again after a rollback.
    */
-  async write<T>(fn: () => T): Promise<T> {
-    return this.#retry(() => {
+  async write<T>(fn: () => T, options: { deadlineMs?: number } = {}): Promise<T> {
+    return this.#retry(options.deadlineMs ?? this.#deadlineMs, () => {
       this.db.exec('BEGIN IMMEDIATE');
       try {
         const result = fn();
@@ -56,23 +77,25 @@ export class SqliteDb {
   }
 
   /** Runs a read, retrying asynchronously while the database is locked (rare in WAL mode). */
-  async read<T>(fn: () => T): Promise<T> {
-    return this.#retry(fn);
+  async read<T>(fn: () => T, options: { deadlineMs?: number } = {}): Promise<T> {
+    return this.#retry(options.deadlineMs ?? this.#deadlineMs, fn);
   }
 
   close(): void {
     if (this.db.isOpen) this.db.close();
   }
 
-  async #retry<T>(fn: () => T): Promise<T> {
+  async #retry<T>(deadlineMs: number, fn: () => T): Promise<T> {
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
+      if (!this.db.isOpen) throw new StateClosedError();
       try {
         return fn();
       } catch (error) {
         if (!isBusy(error)) throw error;
-        if (Date.now() - started >= this.#deadlineMs) throw new StateBusyError({ cause: error });
-        await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 ** attempt)));
+        const left = deadlineMs - (Date.now() - started);
+        if (left <= 0) throw new StateBusyError({ cause: error });
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 ** attempt, left)));
       }
     }
   }
@@ -86,8 +109,26 @@ export class SqliteDb {
         return;
       } catch (error) {
         if (!isBusy(error) || Date.now() - started >= this.#deadlineMs) throw error;
+        sleepSync(5);
       }
     }
+  }
+}
+
+/** Start-up only: waits without spinning (nothing is served yet, so blocking is harmless). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Creates the database file 0600 before SQLite opens it (SQLite would use the umask), and narrows
+ * an existing database, -wal or -shm file that others may read.
+ */
+function restrictFile(path: string): void {
+  if (!existsSync(path)) closeSync(openSync(path, 'a', DB_FILE_MODE));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    if (existsSync(file) && (statSync(file).mode & 0o777 & ~DB_FILE_MODE) !== 0)
+      chmodSync(file, DB_FILE_MODE);
   }
 }
 
@@ -109,6 +150,7 @@ export function createSchema(db: SqliteDb, sql: string): void {
       return;
     } catch (error) {
       if (!isBusy(error) || Date.now() - started >= 2_000) throw error;
+      sleepSync(5);
     }
   }
 }

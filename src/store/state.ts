@@ -1,4 +1,12 @@
-import type { AuditEvent, AuditQuery, AuditRecord, ChainCheck } from '../audit/records.js';
+import type { ChainKeys } from '../audit/chain.js';
+import type {
+  AuditAnchor,
+  AuditEvent,
+  AuditQuery,
+  AuditRecord,
+  ChainCheck,
+  VerifyOptions,
+} from '../audit/records.js';
 
 /**
  * What opsbot keeps between requests (README.md, "State"): small stores, one per concern, each
@@ -19,14 +27,37 @@ export interface State {
   close(): void;
 }
 
-/** The hash-chained audit trail: append-only, numbered without gaps. */
+/**
+ * The hash-chained audit trail: append-only, numbered without gaps (README.md, "Audit trail").
+ * Each record is chained to the one before it with HMAC-SHA256 under the chain key of its
+ * `keyVersion` (plain SHA-256 when no key is attached); a key change is itself a record
+ * (`audit.key_rotated`), chained with the old key while it is known. Appends resolve once the
+ * record is stored (durable), or reject; they never resolve for a record that was not stored.
+ */
 export interface AuditStore {
-  /** Appends an event after the current tail; returns it as stored (with `seq`, `at`, hashes). */
+  /** Appends an event after the current tail; resolves with it as stored (`seq`, `at`, hashes). */
   append(event: AuditEvent): Promise<AuditRecord>;
-  /** Newest first; filters combine. */
+  /** Newest first; filters combine. A row that cannot be read comes back with `unreadable` set. */
   query(query: AuditQuery): Promise<AuditRecord[]>;
-  /** Recomputes the whole chain: where was a record changed, removed or inserted? */
-  verify(): Promise<ChainCheck>;
+  /**
+   * Walks the whole chain without holding the event loop: where was a record changed, removed,
+   * inserted or made unreadable? The trail must also reach the anchor given (from the log) and
+   * the last record this process stored, with the same hashes there: a trail cut short fails.
+   */
+  verify(options?: VerifyOptions): Promise<ChainCheck>;
+  /** The last record stored (as read at start-up, then as written), or undefined when empty. */
+  head(): (AuditAnchor & { keyVersion?: string }) | undefined;
+  /** Could a record be stored now? A write probe bounded to a fraction of a second, for /readyz. */
+  writable(): Promise<boolean>;
+  /** Wiring (app.ts, before the first append): the chain keys, and who hears of each commit. */
+  attach(wiring: AuditStoreWiring): void;
+}
+
+export interface AuditStoreWiring {
+  /** The keys to chain with (none: plain SHA-256); appends wait while `ready()` returns a promise. */
+  keys?: ChainKeys & { ready?(): Promise<void> | undefined };
+  /** Called with the new head after each batch of records is stored (the log's anchor line). */
+  onCommit?: (head: AuditAnchor) => void;
 }
 
 /**

@@ -12,6 +12,8 @@ const BENCHES: Record<string, () => Promise<void>> = {
   log: benchLogRedaction,
   credentials: benchCredentials,
   slack: benchSlack,
+  attack: async () => (await import('./attack.js')).benchAttack(),
+  'audit-verify': async () => (await import('./audit-verify.js')).benchAuditVerify(),
 };
 
 quietSqliteWarning();

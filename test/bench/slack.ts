@@ -29,6 +29,7 @@ const ping = {
   subcommands: [
     {
       name: 'ping',
+      readOnly: true,
       summary: 'acks and says nothing more; <n> ties the request to its audit record',
       args: [{ name: 'n', pattern: /^\d{1,9}$/ }],
       examples: ['ping 1'],
@@ -157,7 +158,8 @@ class BenchAudits {
 
   stored(record: { action: string; outcome: string; details: Record<string, unknown> }): void {
     const at = performance.timeOrigin + performance.now();
-    if (record.action !== 'bench:ping') return;
+    // The probe is read-only, so no intent record precedes it; skip any all the same: time the final one.
+    if (record.action !== 'bench:ping' || record.outcome === 'intent') return;
     const n = /^n=(\d{1,9})$/.exec(String(record.details.args ?? ''))?.[1];
     if (n === undefined) return;
     this.#storedAt.set(Number(n), at);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createSqliteAudit } from '../../src/store/sqlite-audit.js';
 import { SqliteDb, type SqliteDbOptions, StateBusyError } from '../../src/store/sqlite-db.js';
 import { createSqliteDedupe } from '../../src/store/sqlite-dedupe.js';
 import { createSqliteLeases } from '../../src/store/sqlite-leases.js';
@@ -19,10 +20,11 @@ function freshPath(): string {
   return join(mkdtempSync(join(root, 'db-')), 'state.db');
 }
 
-/** The four SQLite stores on one file, as `openSqliteState` composes them. */
+/** The SQLite stores on one file, as `openSqliteState` composes them. */
 function openStores(path: string, now: () => number, options: Partial<SqliteDbOptions> = {}) {
   const db = new SqliteDb({ path, ...options });
   const state: ContractState = {
+    audit: createSqliteAudit(db, now),
     dedupe: createSqliteDedupe(db, now),
     messages: createSqliteMessages(db, now),
     outbox: createSqliteOutbox(db, now),

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Lease, State } from '../../src/store/state.js';
+import { auditCases } from './audit-contract.js';
 
 /**
  * The behaviour every State implementation must show (SQLite now, DynamoDB later), checked only
@@ -14,7 +15,7 @@ import type { Lease, State } from '../../src/store/state.js';
  * });
  */
 
-export type ContractState = Pick<State, 'dedupe' | 'messages' | 'outbox' | 'leases'>;
+export type ContractState = Pick<State, 'audit' | 'dedupe' | 'messages' | 'outbox' | 'leases'>;
 export type OpenContractState = (
   now: () => number,
 ) => Promise<{ state: ContractState; close(): Promise<void> | void }>;
@@ -46,6 +47,7 @@ export function describeStateContract(name: string, open: OpenContractState): vo
   };
 
   describe(`State contract: ${name}`, () => {
+    describe('audit', () => auditCases((fn) => withState(({ audit }, clock) => fn(audit, clock))));
     describe('dedupe', () => dedupeCases(withState));
     describe('messages', () => messageCases(withState));
     describe('outbox', () => outboxCases(withState));

@@ -1,16 +1,64 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runConsole } from '../../src/console.js';
+import { nodeVersionProblem } from '../../src/node-version.js';
+import type { SandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import { assertNoCanary } from '../helpers/canary.js';
+import { exitOf, ROOT } from '../helpers/process.js';
+
+/** Types `lines` into a fresh console, then closes its input; resolves once it has stopped. */
+async function session(lines: readonly string[]): Promise<{ text: string; bot: SandboxBot; ms: number }> {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  let text = '';
+  output.on('data', (d) => (text += d));
+  let bot: SandboxBot | undefined;
+  let started = 0;
+  const done = runConsole(input, output, {
+    onStart: (b) => {
+      bot = b;
+      started = performance.now();
+    },
+  });
+  for (const line of lines) input.write(`${line}\n`);
+  input.end();
+  await done;
+  if (!bot) throw new Error('the console never started its bot');
+  assertNoCanary({ console: text }, bot.secrets());
+  return { text, bot, ms: performance.now() - started };
+}
+
+/** `npm run console` as a new user runs it, with stdin and stdout as pipes. */
+function spawnConsole(nodeArgs: readonly string[] = []) {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/console.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
+    stdio: 'pipe',
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return { child, output: () => ({ stdout, stderr }) };
+}
+
+async function poll<T>(read: () => T | undefined, what: string, timeoutMs = 15_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('npm run console', () => {
   it('runs slash commands as a chosen user in a chosen channel, renders replies, presses buttons', async () => {
-    const input = new PassThrough();
-    const output = new PassThrough();
-    let text = '';
-    output.on('data', (d) => (text += d));
-    const done = runConsole(input, output);
-    for (const line of [
+    const { text } = await session([
       ':help',
       ':status',
       '/opsbot help',
@@ -33,12 +81,9 @@ describe('npm run console', () => {
       'hello',
       ':logs',
       ':quit',
-    ]) {
-      input.write(`${line}\n`);
-    }
-    await done;
+    ]);
     expect(text).toContain('opsbot console: the bot runs at http://127.0.0.1:');
-    expect(text).toContain(':click <n>          press button n of the replies above');
+    expect(text).toContain(':click <n>          press button n of the latest reply that has buttons');
     expect(text).toContain('health: ok · ready: yes');
     expect(text).toContain('dev@#dev> opsbot (only you can see this):\n  *What you may run in #dev*');
     expect(text).toContain('`prs` is not a `/gh` subcommand. Did you mean `/gh pr`?');
@@ -47,25 +92,201 @@ describe('npm run console', () => {
       '  • #42 Fix login redirect on Safari (https://github.com/acme/web/pull/42) by octocat',
     );
     expect(text).toContain('now acting as guest (U0GUEST)');
-    expect(text).toContain(':no_entry: `devenv:up` is allowed in #dev for @S0PLATFORM.');
+    expect(text).toContain(':no_entry: `devenv:up` is allowed in #dev for @platform.');
     expect(text).toContain('now in #ops (C0OPS)');
     expect(text).toMatch(
       /Audit trail: 3 records, newest first\n\s+═+\n\s+#\d+ · .* · @guest in #dev · `devenv:up` `template=small` · denied/,
     );
     expect(text).toContain('[1 Verify the chain]');
     expect(text).toMatch(/The audit trail is intact: \d+ records/);
-    expect(text).toContain('no button 9; the buttons shown are 1');
+    expect(text).toContain(
+      'no button 9: the reply to /opsbot audit --limit 3 has one button, [1 Verify the chain]',
+    );
     expect(text).toMatch(/opsbot\/slack: using [0-9a-f]{8} · store: [0-9a-f]{8}=AWSCURRENT/);
     expect(text).toContain('opsbot/slack: new bot token and signing secret rotated');
     expect(text).toContain('*You are* @ada (`U0ADMIN`) in #ops');
     expect(text).toMatch(/opsbot\/github: version [0-9a-f]{8} staged as AWSPENDING/);
-    expect(text).toContain('usage: :rotate <slack|github|jira|datadog> [hold|finish]');
+    expect(text).toMatch(/usage: :rotate <slack\|github\|jira\|datadog[a-z|]*> \[hold\|finish\]/);
     expect(text).toMatch(/#\d+ \S+ U0GUEST devenv:up denied \{"kind":"command"/);
-    expect(text).toMatch(/chain intact \(\d+ records\)/);
+    expect(text).toMatch(/The audit trail is intact: \d+ records, every hash and link checks out/);
     expect(text).toContain('unknown user nobody; choose from U0ADMIN (ada)');
     expect(text).toContain('I don\'t know "hello"');
-    expect(text).toContain('"msg":"opsbot listening"');
+    expect(text).toMatch(/\n {2}\d\d:\d\d:\d\d INFO {2}secret version changed · component=credentials/);
     expect(text.trim().endsWith('bye')).toBe(true);
-    assertNoCanary({ console: text });
+  });
+
+  it('shows the form /gh issue create opens, asks for each input, and submits it through Slack', async () => {
+    const { text, bot } = await session([
+      '/gh issue create',
+      '',
+      'acme/web',
+      'Login fails on Safari',
+      'Steps: open /login',
+      'bug, p2',
+      '',
+      '/gh issue create',
+      ':cancel',
+      '/gh issue create',
+      'not a repo',
+      'Broken',
+      '',
+      '',
+      '',
+      '/gh issue create',
+      ':quit',
+      '/opsbot whoami',
+    ]);
+    expect(text).toContain(
+      [
+        'dev@#dev> opsbot opened a form:',
+        '  New GitHub issue',
+        '    Repository     [acme/web                      ]',
+        '    Title          [What is wrong?                ]',
+        '    Description    [Steps, expected, actual       ]  optional · several lines (type \\n for a new one)',
+        '    Labels         [bug, p2                       ]  optional',
+        '    (Create) (Cancel)',
+        'Fill it in one field at a time: Enter leaves an optional field empty, :cancel closes the form.',
+        'Repository: Repository is required.',
+        'Repository: Title: Description (optional): Labels (optional):   1 Repository     acme/web',
+      ].join('\n'),
+    );
+    expect(text).toContain(
+      'New GitHub issue> submitted New GitHub issue (Create)\nopsbot (in #dev):\n  :memo: @dev opened acme/web#',
+    );
+    expect(text).toMatch(
+      /:memo: @dev opened acme\/web#(\d+) \(https:\/\/github\.com\/acme\/web\/issues\/\1\): Login fails on Safari\n/,
+    );
+    expect(bot.github.repo('acme', 'web')?.issues.at(-1)).toMatchObject({
+      title: 'Login fails on Safari',
+      body: 'Steps: open /login',
+      labels: ['bug', 'p2'],
+    });
+    expect(text).toContain('Repository: closed New GitHub issue; nothing was sent');
+    expect(text).toContain(
+      'opsbot (only you can see this):\n  `not a repo` is not a repository name like `acme/web`.',
+    );
+    expect(bot.slack.calls.filter((c) => c.method === 'views.open' && c.status === 200)).toHaveLength(4);
+    expect(text).toMatch(/Repository: \nbye\n$/); // :quit leaves even from a form
+    expect(text).not.toContain('*You are*');
+  });
+
+  it('answers an unknown slash command at once, as Slack does, with the closest command', async () => {
+    const { text, ms } = await session(['/ghh', '/', '/GH help']);
+    expect(text).toContain(
+      'dev@#dev> Slack (only you can see this):\n  /ghh is not a valid command. Did you mean /gh?\n  opsbot’s commands:\n  /gh       GitHub pull requests, issues and Actions runs\n',
+    );
+    expect(text).toContain('Slack (only you can see this):\n  / is not a valid command.\n');
+    expect(text).toContain('/GH is not a valid command. Did you mean /gh?');
+    expect(ms).toBeLessThan(3_000);
+  });
+
+  it('sends @user, #channel and @group as the Slack client does, so README’s examples work', async () => {
+    const { text } = await session([
+      '/opsbot whoami',
+      ':as ada',
+      '/opsbot audit --user @dev --limit 1',
+      '/opsbot audit --user @nobody',
+    ]);
+    expect(text).toMatch(
+      /Audit trail: 1 records?, newest first\n\s+═+\n\s+#\d+ · .* · @dev in #dev · `opsbot:whoami`/,
+    );
+    // a name the workspace does not know stays text, as in Slack; the console says so
+    expect(text).toContain(
+      'ada@#dev> (@nobody is no one in this workspace, so Slack sends it as text; try @ada, @dev, @guest or @platform)\nopsbot (only you can see this):\n  --user must be a user, like @alice or `me`; got `@nobody`.',
+    );
+  });
+
+  it('numbers the buttons of each reply from 1; :click presses one of the latest reply with buttons', async () => {
+    const { text } = await session([
+      ':as ada',
+      '/opsbot audit --limit 1',
+      '/opsbot audit --limit 2',
+      ':click 2',
+      ':click 1',
+      ':click 1',
+    ]);
+    expect(text).not.toContain('[2 Verify the chain]');
+    expect(text.match(/\n {2}\[1 Verify the chain\]\n/g)).toHaveLength(2);
+    expect(text).toContain(
+      'no button 2: the reply to /opsbot audit --limit 2 has one button, [1 Verify the chain]',
+    );
+    expect(
+      text.match(/pressing \[1 Verify the chain\] of the reply to \/opsbot audit --limit 2/g),
+    ).toHaveLength(2);
+    expect(text).toMatch(/The audit trail is intact: \d+ records/);
+  });
+
+  it('shows log lines readably: warnings first, then by level, audit records on demand', async () => {
+    const { text } = await session([':logs', ':logs audit 2', ':logs warn', ':logs 1', ':logs loud']);
+    expect(text).not.toContain('{"level"');
+    expect(text).toContain('no warnings or errors so far.\nrecent lines (');
+    expect(text).toMatch(/\n {2}\d\d:\d\d:\d\d INFO {2}opsbot listening/);
+    expect(text).toMatch(
+      /\n\d\d:\d\d:\d\d AUDIT #\d+ secret\.loaded · integration=\w+ actor=opsbot outcome=success/,
+    );
+    expect(text).toMatch(/no warnings or errors in the last \d+ log lines\./);
+    expect(text).toContain('usage: :logs [warn|error|audit|all] [n]');
+  });
+
+  it('says plainly when a rotation has nothing to finish', async () => {
+    const { text } = await session([':rotate github finish', ':rotate github hold', ':rotate github finish']);
+    expect(text).toContain(
+      'nothing to finish: opsbot/github has no pending version; `:rotate github hold` stages one',
+    );
+    expect(text).not.toContain("can't find the specified secret value");
+    expect(text).toContain('opsbot/github: rotation finished');
+  });
+
+  it('stops the bot and removes its temp dir when its input closes', async () => {
+    const { bot, text } = await session(['/opsbot whoami']);
+    expect(text).toContain(`state is SQLite in ${bot.dir} (removed when you leave)`);
+    expect(existsSync(bot.dir)).toBe(false);
+  });
+
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    it(`stops the bot and removes its temp dir on ${signal}`, async () => {
+      const { child, output } = spawnConsole();
+      const dir = await poll(
+        () => /state is SQLite in (\S+) \(removed/.exec(output().stdout)?.[1],
+        `the banner (stderr: ${output().stderr})`,
+      );
+      await poll(() => (output().stdout.includes('dev@#dev> ') ? true : undefined), 'the prompt');
+      expect(existsSync(dir)).toBe(true);
+      const exited = exitOf(child);
+      child.kill(signal);
+      expect(await exited).toBe(code);
+      expect(existsSync(dir)).toBe(false);
+      expect(output().stdout).toContain('bye');
+      expect(output().stderr).toBe('');
+    });
+  }
+
+  it('on an old Node.js prints the one line and exits 2 before anything imports node:sqlite', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsbot-old-node-'));
+    try {
+      const preload = join(dir, 'old-node.mjs');
+      writeFileSync(
+        preload,
+        [
+          "import { registerHooks } from 'node:module';",
+          "Object.defineProperty(process.versions, 'node', { value: '20.11.1' });",
+          'registerHooks({',
+          '  resolve(specifier, context, next) {',
+          "    if (specifier === 'node:sqlite') process.stderr.write('node:sqlite was imported\\n');",
+          '    return next(specifier, context);',
+          '  },',
+          '});',
+        ].join('\n'),
+      );
+      const { child, output } = spawnConsole(['--import', preload]);
+      child.stdin.end();
+      expect(await exitOf(child)).toBe(2);
+      expect(output()).toEqual({ stdout: '', stderr: `${nodeVersionProblem('20.11.1')}\n` });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

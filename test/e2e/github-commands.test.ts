@@ -165,11 +165,100 @@ describe('/gh over real Octokit against the simulated GitHub', () => {
   });
 });
 
+describe('what GitHub sends back is shown safely and whole', () => {
+  beforeAll(() => {
+    const long = 'A very long pull request title that goes on and on about what it changes '.repeat(2);
+    bot.github.repos.push({
+      owner: 'acme',
+      name: 'odd',
+      installed: true,
+      pulls: Array.from({ length: 30 }, (_, i) => ({
+        number: 100 + i,
+        title: `${long} ${i}`,
+        author: 'octocat',
+        state: 'open' as const,
+        headSha: `${String(i).padStart(2, '0')}${'c'.repeat(38)}`,
+        headRef: 'main',
+        reviews: [],
+        checks: [],
+      })),
+      issues: [
+        {
+          number: 3,
+          title: 'Odd labels',
+          author: 'hubot',
+          state: 'open',
+          labels: ['wont`fix', '<!here>'],
+          assignees: [],
+        },
+      ],
+      runs: [
+        {
+          id: 1,
+          name: 'CI',
+          branch: 'feat/`rm -rf`',
+          status: 'completed',
+          conclusion: '<!channel> *x*' as never,
+          runNumber: 1,
+        },
+        {
+          id: 2,
+          name: 'CI',
+          branch: 'main',
+          status: '<@U0ADMIN>_queued' as never,
+          conclusion: null,
+          runNumber: 2,
+        },
+      ],
+    });
+  });
+
+  it('escapes run status and conclusion, and keeps branch names and labels inside their code', async () => {
+    const { text, blocks } = await gh('runs acme/odd');
+    const shown = `${text}\n${JSON.stringify(blocks)}`;
+    expect(shown).not.toMatch(/<!channel>|<@U0ADMIN>/);
+    expect(text).toContain('on `feat/ˋrm -rfˋ`: &lt;!channel&gt; *x*');
+    expect(text).toContain('&lt;@U0ADMIN&gt; queued');
+    const issue = await gh('issue acme/odd#3');
+    expect(issue.text).toContain('labels: `wontˋfix` `&lt;!here&gt;`');
+  });
+
+  it('splits a long list at line boundaries into sections under 3,000 characters', async () => {
+    const { text, blocks } = await gh('pr list acme/odd --limit 30');
+    expect(text).toContain('acme/odd: 30 open pull requests');
+    const all = (blocks ?? []) as { type: string; text?: { text: string } }[];
+    const sections = all.filter((b) => b.type === 'section') as { text: { text: string } }[];
+    expect(sections.length).toBeGreaterThan(1);
+    expect(all.length).toBeLessThanOrEqual(50);
+    for (const section of sections) {
+      expect(section.text.text.length).toBeLessThanOrEqual(3_000);
+      for (const line of section.text.text.split('\n'))
+        expect(line).toMatch(/^• <https:[^<>]+\|[^<>]+> by octocat$/);
+    }
+    const shown = sections.map((s) => s.text.text).join('\n');
+    for (let i = 0; i < 30; i++) expect(shown).toContain(`/pull/${100 + i}|`);
+  });
+
+  it('refuses number 0 before calling GitHub, and points from a pull request to an issue', async () => {
+    const calls = bot.github.calls.length;
+    expect((await gh('pr acme/web#0')).text).toContain('<pr> must be like `owner/repo#N`');
+    expect(bot.github.calls.length).toBe(calls);
+    expect((await gh('pr acme/web#7')).text).toBe(
+      '`acme/web#7` is an issue, not a pull request: try `/gh issue acme/web#7`.',
+    );
+    expect((await gh('pr acme/web#999')).text).toContain("I can't find that in `acme/web`");
+  });
+});
+
 describe('bad input and GitHub refusals', () => {
   it('answers each with a clear message', async () => {
     expect((await gh('pr list acme')).text).toContain('<repo> must be like `owner/repo`');
     expect((await gh('pr acme/web#x')).text).toContain('<pr> must be like `owner/repo#N`');
     expect((await gh('pr list -bad-/web')).text).toContain('<repo> must be like `owner/repo`');
+    expect((await gh('issue create acme "Login fails"')).text).toContain('<repo> must be like `owner/repo`');
+    expect((await gh('issue create "Login fails"')).text).toBe(
+      'Which repository? `/gh issue create owner/repo "Title" [body]`, or `/gh issue create` for a form.',
+    );
     expect((await gh('pr acme/web#999')).text).toContain("I can't find that in `acme/web`");
     expect((await gh('pr list acme/vault')).text).toContain('the opsbot GitHub App is not installed on it');
     bot.github.installationPermissions = { pull_requests: 'read', metadata: 'read' };

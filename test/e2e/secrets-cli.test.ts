@@ -122,6 +122,7 @@ describe('npm run secrets (in-process)', () => {
       'github   (not set)',
       `jira     ${doc.secrets.jira?.current.versionId}  ${NOW.toISOString()}  no previous`,
       'datadog  (not set)',
+      'audit    (not set)',
       '',
     ]);
   });

@@ -65,6 +65,8 @@ const POLICY = `access:
     - actions: ["devenv:up"]
       usergroups: [S0PLATFORM]
       channels: [C0DEV]
+    - actions: ["gh:prs"]
+      channels: [C0OPS]
 `;
 
 let bot: SandboxBot;
@@ -76,7 +78,9 @@ const run = async (userId: string, channelId: string, command: string, text: str
   const [reply] = await bot.slack.waitForResponse(delivery.responseUrl);
   return { delivery, reply: reply as NonNullable<typeof reply> };
 };
-const auditRecords = () => bot.state.audit.query({ limit: 200 });
+/** Final audit records (an `intent` record goes before a side effect; its final record follows). */
+const auditRecords = async () =>
+  (await bot.state.audit.query({ limit: 200 })).filter((r) => r.outcome !== 'intent');
 const lastAudit = async () => (await auditRecords())[0] as AuditRecord;
 /** The audit event is written once the handler has finished, just after its reply: wait for it. */
 const auditOf = async (action: string): Promise<AuditRecord> => {
@@ -139,6 +143,52 @@ describe('slash commands through the real Bolt app', () => {
     expect(admin.reply.text).toBe(':no_entry: `opsbot:audit` is for opsbot admins only.');
   });
 
+  it('decides access on the subcommand before reading its arguments', async () => {
+    const lastBy = async (actor: string) => {
+      await expect.poll(async () => (await lastAudit()).actor).toBe(actor);
+      return lastAudit();
+    };
+    const guest = await run('U0GUEST', 'C0RANDOM', '/opsbot', 'audit --user @x');
+    expect(guest.reply.text).toBe(':no_entry: `opsbot:audit` is for opsbot admins only.');
+    expect(await lastBy('U0GUEST')).toMatchObject({
+      action: 'opsbot:audit',
+      outcome: 'denied',
+      details: { decision: 'denied', errorCode: 'opsbot_access_denied' },
+    });
+    const quote = await run('U0GUEST', 'C0RANDOM', '/gh', 'pr list "acme/web');
+    expect(quote.reply.text).toContain(':no_entry: `gh:pr list` is allowed in <#C0DEV>');
+    // Allowed, then the arguments: usage, and the record says allowed.
+    const dev = await run('U0DEV', 'C0DEV', '/gh', 'pr list acme --limit 5');
+    expect(dev.reply.text).toContain('<repo> must be like `owner/repo`');
+    expect(await lastBy('U0DEV')).toMatchObject({
+      action: 'gh:pr list',
+      outcome: 'error',
+      details: { decision: 'allowed', result: 'user_error' },
+    });
+    // An unknown subcommand is still answered with suggestions, whoever asks.
+    const typo = await run('U0GUEST', 'C0RANDOM', '/gh', 'pr lst acme/web');
+    expect(typo.reply.text).toContain('Did you mean `/gh pr list`?');
+    expect(await lastBy('U0GUEST')).toMatchObject({ action: 'gh:?', details: { result: 'user_error' } });
+  });
+
+  it('warns at start-up about a rule pattern that matches none of the actions', () => {
+    expect(
+      bot.logLines.some((l) =>
+        l.includes(
+          'access.rules[2].actions[0]: \\"gh:prs\\" matches none of opsbot\'s actions; did you mean \\"gh:pr\\"?',
+        ),
+      ),
+    ).toBe(true);
+  });
+
+  it('names no person when no rule allows an action: only opsbot admins may run it', async () => {
+    const { reply } = await run('U0DEV', 'C0DEV', '/jira', 'issue OPS-1');
+    expect(reply.text).toBe(
+      ':no_entry: No rule allows `jira:issue` yet, so only opsbot admins may run it; ask one of them to add a rule.',
+    );
+    expect(reply.text).not.toContain('U0ADMIN');
+  });
+
   it('answers bad arguments with usage and the closest subcommand, escaping what was typed', async () => {
     const typo = await run('U0DEV', 'C0DEV', '/gh', 'prs acme/web');
     expect(typo.reply.text).toContain('Did you mean `/gh pr`?');
@@ -152,7 +202,7 @@ describe('slash commands through the real Bolt app', () => {
     const controls = await run('U0DEV', 'C0DEV', '/gh', 'pr list acme/web\u0000');
     expect(controls.reply.text).toContain('control or direction-override character');
     const long = await run('U0DEV', 'C0DEV', '/gh', 'x'.repeat(10_000));
-    expect(long.reply.text).toContain('too long');
+    expect(long.reply.text).toContain('The command text is too long: at most 4000 characters.');
   });
 
   it('posts in_channel when the handler says the result is for everyone', async () => {
@@ -356,7 +406,7 @@ describe('refused requests execute nothing', () => {
     'command=%2Fprobe&text=echo+x&user_id=U0DEV&channel_id=C0DEV&team_id=T0SANDBOX&response_url=http%3A%2F%2F127.0.0.1%3A1%2Fx';
 
   it('401 unsigned, badly signed, replayed or far-future; 413 oversized; 400 malformed', async () => {
-    const before = (await auditRecords()).length;
+    const before = (await bot.state.audit.query({ limit: 200 })).length;
     const now = Math.floor(Date.now() / 1_000);
     const cases: [string, { body: string; headers: Record<string, string> }, number][] = [
       ['unsigned', { body: form, headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 401],
@@ -389,7 +439,7 @@ describe('refused requests execute nothing', () => {
       const res = await bot.slack.sendRaw(request);
       expect(res.status, name).toBe(status);
     }
-    expect((await auditRecords()).length).toBe(before);
+    expect((await bot.state.audit.query({ limit: 200 })).length).toBe(before);
     expect(bot.slack.messages('C0DEV').some((m) => m.text === 'echo: x')).toBe(false);
   });
 
@@ -409,7 +459,7 @@ describe('no secret leaks', () => {
     assertNoCanary(
       {
         logs: bot.logLines.join('\n'),
-        audit: await auditRecords(),
+        audit: await bot.state.audit.query({ limit: 200 }),
         calls: responses,
         messages: bot.slack.messages('C0DEV'),
       },

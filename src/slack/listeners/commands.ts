@@ -1,34 +1,53 @@
 import type { App, Middleware, SlackCommandMiddlewareArgs } from '@slack/bolt';
-import type { CommandModule, Reply } from '../command-spec.js';
+import { unmatchedPatterns } from '../../access/policy.js';
+import { actionsOf, runnableHere } from '../../access/runnable.js';
+import type { CommandModule, ParsedInput, Reply } from '../command-spec.js';
 import {
   commandContext,
   failureReply,
+  type Interaction,
   interactionOf,
   type PipelineDeps,
   requireConfigured,
 } from '../interaction.js';
 import { checkAccess } from '../middleware/access.js';
 import { auditInteraction } from '../middleware/audit.js';
-import { routeCommand } from '../route-command.js';
+import type { InputContext } from '../parse-input.js';
+import { findSubcommand, parseArguments, type Route } from '../route-command.js';
 import { commandHelp } from '../usage.js';
 import { answer, progressOf } from './answer.js';
 
 type CommandArgs = SlackCommandMiddlewareArgs & { context: Record<string, unknown> };
 
+/** Where the middleware keeps the route and the parsed input on Bolt's `context`. */
+const ROUTE = 'opsbotRoute';
+const INPUT = 'opsbotInput';
+
 /**
- * Registers every command module as a slash command: audit → ack at once → route → access → run.
- * The ack comes before anything that could be slow (Slack allows 3 s); every answer after it goes
- * through `respond()`, ephemeral unless the handler says the result is for everyone.
+ * Registers every command module as a slash command: audit → ack at once → find the subcommand →
+ * access → read its arguments → run. Access is decided on the subcommand (`gh:pr list`) before its
+ * arguments are read, so a denied caller is told so, not how to type them. The ack comes before
+ * anything that could be slow (Slack allows 3 s); every answer after it goes through `respond()`,
+ * ephemeral unless the handler says the result is for everyone. Rules whose patterns match none
+ * of the commands' actions are logged as warnings once, here.
  */
 export function registerCommands(app: App, deps: PipelineDeps): void {
-  const reply = (args: CommandArgs, message: Reply) => answer(args, message, deps.log);
+  const actions = actionsOf(deps.commands);
+  for (const problem of unmatchedPatterns(deps.services.file.access.rules, actions)) {
+    deps.log.warn(`configuration file: ${problem}; it allows nothing`);
+  }
+  const answerDenied = (args: CommandArgs, message: Reply) => {
+    noteArguments(args.context, actions);
+    return answer(args, message, deps.log);
+  };
   for (const module of deps.commands) {
     app.command(
       `/${module.name}`,
       auditInteraction('command', deps),
       ackAtOnce,
       routeTo(module, deps),
-      checkAccess(deps, reply as never),
+      checkAccess(deps, answerDenied as never),
+      readArguments(deps, actions),
       runCommand(deps),
     );
   }
@@ -43,15 +62,49 @@ function routeTo(module: CommandModule, deps: PipelineDeps): Middleware<SlackCom
   return async (args) => {
     const interaction = interactionOf(args.context);
     interaction.module = module;
-    const route = routeCommand(module, args.command.text ?? '', interaction.actor);
+    const route = findSubcommand(module, args.command.text ?? '');
     interaction.action = route.action;
     if (!route.ok) {
       interaction.result = 'user_error';
       await answer(args, { text: route.message }, deps.log);
       return;
     }
-    if (route.kind === 'run') interaction.args = route.summary;
-    args.context.opsbotRoute = route;
+    args.context[ROUTE] = route;
+    await args.next();
+  };
+}
+
+function inputContext(interaction: Interaction, actions: readonly string[]): InputContext {
+  return { userId: interaction.actor.userId, channelId: interaction.actor.channelId, actions };
+}
+
+/** After a denial: what the arguments were, for the audit record only (nothing runs). */
+function noteArguments(context: Record<string, unknown>, actions: readonly string[]): void {
+  const route = context[ROUTE] as Route | undefined;
+  if (!route?.ok || route.kind !== 'run') return;
+  const interaction = interactionOf(context);
+  const parsed = parseArguments(route, inputContext(interaction, actions));
+  if (parsed.ok) interaction.args = parsed.summary;
+}
+
+/** Access has been decided: reads the arguments, answering a problem with the usage. */
+function readArguments(
+  deps: PipelineDeps,
+  actions: readonly string[],
+): Middleware<SlackCommandMiddlewareArgs> {
+  return async (args) => {
+    const route = args.context[ROUTE] as Route;
+    if (route.ok && route.kind === 'run') {
+      const interaction = interactionOf(args.context);
+      const parsed = parseArguments(route, inputContext(interaction, actions));
+      if (!parsed.ok) {
+        interaction.result = 'user_error';
+        await answer(args, { text: parsed.message }, deps.log);
+        return;
+      }
+      interaction.args = parsed.summary;
+      args.context[INPUT] = parsed.input;
+    }
     await args.next();
   };
 }
@@ -60,25 +113,18 @@ function runCommand(deps: PipelineDeps): Middleware<SlackCommandMiddlewareArgs> 
   return async (args) => {
     const interaction = interactionOf(args.context);
     const module = interaction.module as CommandModule;
-    const route = args.context.opsbotRoute as ReturnType<typeof routeCommand>;
+    const route = args.context[ROUTE] as Route;
     let message: Reply | undefined;
     try {
       if (!route.ok) throw new Error('unrouted command reached its handler');
       if (route.kind === 'help') {
-        const actions = module.subcommands.map((s) => `${module.name}:${s.name}`);
-        const { userId, channelId } = interaction.actor;
-        const allowed = await deps.services.policy.allowedActions(
-          userId,
-          channelId,
-          actions,
-          deps.services.membership,
-        );
-        message = { text: commandHelp(module, new Set(allowed)) };
+        const [mine] = await runnableHere(deps.services, interaction.actor, [module]);
+        message = { text: commandHelp(module, mine?.subcommands ?? []) };
       } else {
         requireConfigured(module, deps);
         if (!route.subcommand.readOnly) await interaction.beforeSideEffect();
         const ctx = commandContext(interaction, deps, progressOf(args, deps.log), args.command.trigger_id);
-        message = await route.subcommand.run(ctx, route.input);
+        message = await route.subcommand.run(ctx, args.context[INPUT] as ParsedInput);
       }
     } catch (error) {
       message = failureReply(interaction, error, deps.log);

@@ -39,8 +39,7 @@ export function checkAccess(
       interaction.decision = 'denied';
       interaction.result = 'user_error';
       interaction.errorCode = ErrorCode.AccessDenied;
-      const admins = deps.services.file.access.admins;
-      await reply(args, { text: `:no_entry: ${explainDenial(interaction.action, decision, admins)}` });
+      await reply(args, { text: `:no_entry: ${explainDenial(interaction.action, decision)}` });
       return;
     }
     interaction.decision = 'allowed';

@@ -5,6 +5,10 @@ import type {
   SlackCommandMiddlewareArgs,
   SlackViewMiddlewareArgs,
 } from '@slack/bolt';
+import { summarizeButtonValue, summarizeViewState } from '../../audit/args-summary.js';
+import { AuditUnavailableError } from '../../audit/errors.js';
+import type { AuditEvent } from '../../audit/records.js';
+import { INTENT_DEADLINE_MS } from '../../audit/sink.js';
 import { ErrorCode } from '../../errors.js';
 import type { Actor } from '../command-spec.js';
 import { INTERACTION, type Interaction, type PipelineDeps } from '../interaction.js';
@@ -15,10 +19,13 @@ type AnyInteractionArgs = SlackCommandMiddlewareArgs | SlackActionMiddlewareArgs
  * The first middleware of every command, button and modal: starts the request scope (request id,
  * credential versions used) and, once everything after it has finished, writes exactly one audit
  * event: time, team, actor, channel, action, arguments, decision, outcome, latency, versions.
+ * Before a side effect (a subcommand that is not read-only, any button or form) it stores an
+ * `intent` record with the same action, actor and arguments, and waits for it: when it cannot be
+ * stored within {@link INTENT_DEADLINE_MS}, the action is refused (audit fails closed).
  */
 export function auditInteraction(
   kind: Interaction['kind'],
-  deps: Pick<PipelineDeps, 'audit' | 'clock' | 'log' | 'countError'>,
+  deps: Pick<PipelineDeps, 'audit' | 'clock' | 'log' | 'countError'> & { intentDeadlineMs?: number },
 ): Middleware<AnyInteractionArgs> {
   return async (args) => {
     const { context, next } = args;
@@ -34,7 +41,7 @@ export function auditInteraction(
       startedAt: deps.clock.now(),
       actor: actorOf(args),
       action: '?',
-      args: '',
+      args: argsOf(args),
       decision: 'pending',
       result: 'ok',
       seal: () => {},
@@ -42,31 +49,27 @@ export function auditInteraction(
     };
     context[INTERACTION] = interaction;
     let sealed = false;
+    let intent: Promise<void> | undefined;
+    // Stored (not just sent) before the side effect: if the trail cannot take it, nothing runs.
+    interaction.beforeSideEffect = () => {
+      intent ??= deps.audit
+        .record(eventOf(interaction, 'intent'), deps.intentDeadlineMs ?? INTENT_DEADLINE_MS)
+        .then(
+          () => undefined,
+          (error: unknown) => {
+            throw new AuditUnavailableError(requestId, { cause: error });
+          },
+        );
+      return intent;
+    };
     // Written once the outcome is known, before the answer goes out: the trail never lags the
     // conversation, and a reply that fails to send cannot lose the record.
     interaction.seal = () => {
       if (sealed) return;
       sealed = true;
-      const { actor } = interaction;
-      deps.audit.write({
-        action: interaction.action,
-        actor: actor.userId,
-        outcome:
-          interaction.decision === 'denied' ? 'denied' : interaction.result === 'ok' ? 'success' : 'error',
-        details: {
-          kind,
-          team: actor.teamId,
-          channel: actor.channelId,
-          args: interaction.args || undefined,
-          decision: interaction.decision,
-          result: interaction.result,
-          errorId: interaction.errorId,
-          errorCode: interaction.errorCode,
-          latencyMs: Math.max(0, deps.clock.now() - interaction.startedAt),
-          credentials: [...scope.credentialVersions].join(',') || undefined,
-          requestId,
-        },
-      });
+      const outcome =
+        interaction.decision === 'denied' ? 'denied' : interaction.result === 'ok' ? 'success' : 'error';
+      deps.audit.write(eventOf(interaction, outcome, Math.max(0, deps.clock.now() - interaction.startedAt)));
       if (interaction.errorCode)
         deps.countError(interaction.action.split(':')[0] ?? '?', interaction.errorCode);
     };
@@ -81,6 +84,37 @@ export function auditInteraction(
       interaction.seal();
     }
   };
+}
+
+/** The audit event of an interaction: its intent (before a side effect), or how it ended. */
+function eventOf(interaction: Interaction, outcome: AuditEvent['outcome'], latencyMs?: number): AuditEvent {
+  const { actor, scope } = interaction;
+  const final = outcome !== 'intent';
+  return {
+    action: interaction.action,
+    actor: actor.userId,
+    outcome,
+    details: {
+      kind: interaction.kind,
+      team: actor.teamId,
+      channel: actor.channelId,
+      args: interaction.args || undefined,
+      decision: interaction.decision,
+      result: final ? interaction.result : undefined,
+      errorId: final ? interaction.errorId : undefined,
+      errorCode: final ? interaction.errorCode : undefined,
+      latencyMs,
+      credentials: [...scope.credentialVersions].join(',') || undefined,
+      requestId: interaction.requestId,
+    },
+  };
+}
+
+/** What a button or form targets, for its audit record (a command's arguments are set by its route). */
+function argsOf(args: AnyInteractionArgs): string {
+  if ('action' in args) return summarizeButtonValue((args.action as { value?: unknown }).value);
+  if ('view' in args) return summarizeViewState(args.view.state?.values);
+  return '';
 }
 
 function actorOf(args: AnyInteractionArgs): Actor {

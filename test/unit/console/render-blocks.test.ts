@@ -62,6 +62,9 @@ describe('renderMessage', () => {
   it('falls back to text, decodes entities and strips terminal escapes', () => {
     expect(renderMessage({ text: 'a &lt;b&gt; &amp; <!here> \u001b[2J' }).text).toBe('a <b> & @here [2J');
     expect(mrkdwnToPlain('<!subteam^S1|@platform> <mailto:a@b.c>')).toBe('@platform mailto:a@b.c');
+    expect(mrkdwnToPlain('for <!subteam^S1> and <!subteam^S2>', { usergroups: { S1: 'platform' } })).toBe(
+      'for @platform and @S2',
+    );
   });
 
   it('never throws on malformed input; no escape characters; bounded (property)', () => {

@@ -14,9 +14,13 @@ describe('toSourceError', () => {
   it.each([
     ['ResourceNotFoundException', 400, 'not_found'],
     ['AccessDeniedException', 400, 'access_denied'],
-    ['UnrecognizedClientException', 400, 'access_denied'],
-    ['ExpiredTokenException', 400, 'access_denied'],
     ['DecryptionFailure', 400, 'access_denied'],
+    // opsbot's own credentials failing (expired, skewed clock, none found yet) is transient.
+    ['UnrecognizedClientException', 400, 'transient'],
+    ['ExpiredTokenException', 400, 'transient'],
+    ['InvalidSignatureException', 400, 'transient'],
+    ['CredentialsProviderError', undefined, 'transient'],
+    ['SomethingForbidden', 403, 'transient'],
     ['ThrottlingException', 400, 'transient'],
     ['InternalServiceError', 500, 'transient'],
     ['SomethingNew', 503, 'transient'],
@@ -24,6 +28,28 @@ describe('toSourceError', () => {
     ['InvalidRequestException', 400, 'invalid'],
   ] as const)('%s (HTTP %s) is %s', (name, status, kind) => {
     expect(toSourceError('opsbot/slack', 'GetSecretValue', sdkError(name, status)).kind).toBe(kind);
+  });
+
+  it('says that no AWS credentials were found, and where the SDK looked, instead of blaming the IAM policy', () => {
+    const error = toSourceError('opsbot/slack', 'DescribeSecret', sdkError('CredentialsProviderError'));
+    expect(error.message).toMatch(
+      /^DescribeSecret opsbot\/slack: no AWS credentials found \(CredentialsProviderError\)/,
+    );
+    for (const place of [
+      'AWS_ACCESS_KEY_ID',
+      'shared config and credentials files',
+      'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
+      'EC2 instance metadata',
+    ]) {
+      expect(error.message).toContain(place);
+    }
+    expect(error.message).not.toMatch(/IAM policy/);
+  });
+
+  it("says when opsbot's own credentials were refused, and that the last good value is being served", () => {
+    const error = toSourceError('opsbot/slack', 'DescribeSecret', sdkError('ExpiredTokenException', 400));
+    expect(error.message).toMatch(/opsbot's own AWS credentials were refused/);
+    expect(error.message).toMatch(/serving the last good value/);
   });
 
   it('treats socket errors without an HTTP answer as transient', () => {

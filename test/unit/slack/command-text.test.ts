@@ -69,8 +69,10 @@ describe('tokenize', () => {
     expect(problem('x <#C1ABC')).toContain('never closed');
     expect(problem('hello<@U123ABC>')).toBe('A mention must be a word of its own.');
     expect(problem('--9lives')).toContain('--name');
-    expect(problem('x'.repeat(MAX_COMMAND_TEXT + 1))).toContain('too long');
-    expect(problem('a '.repeat(101))).toContain('too many words');
+    expect(problem('x'.repeat(MAX_COMMAND_TEXT + 1))).toBe(
+      'The command text is too long: at most 4000 characters.',
+    );
+    expect(problem('a '.repeat(101))).toBe('The command text has too many words: at most 100.');
     expect(problem('y'.repeat(10_240))).toContain('too long');
   });
 

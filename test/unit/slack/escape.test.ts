@@ -55,6 +55,29 @@ describe('truncate and inlineCode', () => {
     );
   });
 
+  it('makes inline code nothing can break out of: one backtick pair, one line, no entity (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 120 }),
+        fc.integer({ min: 1, max: 100 }),
+        (s, max) => {
+          const out = inlineCode(s, max);
+          expect(out.startsWith('`') && out.endsWith('`')).toBe(true);
+          const inner = out.slice(1, -1);
+          expect(inner).not.toContain('`');
+          expect(inner.length).toBeGreaterThan(0); // "``" is not code in Slack
+          // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may be left
+          expect(inner).not.toMatch(/[<>\r\n\u2028\u2029\u0000-\u001f\u007f-\u009f]/);
+          expect(inner).not.toMatch(/@(channel|here|everyone)\b/i);
+          expect(inner.replace(/&(amp|lt|gt);/g, '')).not.toContain('&');
+        },
+      ),
+      { numRuns: 1_000 },
+    );
+    expect(inlineCode('')).toBe('`\u00a0`');
+    expect(inlineCode('a\u2028b')).toBe('`a b`');
+  });
+
   it('makes one escaped line of code', () => {
     expect(inlineCode('a`b\n<!here>')).toBe('`aˋb &lt;!here&gt;`');
     expect(inlineCode('x'.repeat(100), 10)).toBe(`\`${'x'.repeat(9)}…\``);

@@ -4,7 +4,8 @@ import { COMMANDS } from '../../../commands/index.js';
 import type { CommandModule } from '../../../src/slack/command-spec.js';
 import { looksSecret, routeCommand } from '../../../src/slack/route-command.js';
 
-const ctx = { userId: 'U0DEV', channelId: 'C0DEV' };
+const ACTIONS = COMMANDS.flatMap((m) => m.subcommands.map((s) => `${m.name}:${s.name}`));
+const ctx = { userId: 'U0DEV', channelId: 'C0DEV', actions: ACTIONS };
 const module = (name: string) => COMMANDS.find((m) => m.name === name) as CommandModule;
 const gh = module('gh');
 const opsbot = module('opsbot');
@@ -136,5 +137,89 @@ describe('routeCommand', () => {
     expect(looksSecret('acme/web')).toBe(false);
     const pasted = routeCommand(gh, 'issue create acme/web xoxb-123-456-abcdefghijkl', ctx);
     expect(pasted.ok && pasted.kind === 'run' && pasted.summary).toBe('repo=acme/web title=[redacted]');
+  });
+
+  it('redacts a token inside a short value, not only a whole-value token (property)', () => {
+    const inside = routeCommand(gh, 'issue create acme/web fix:ghp_abcdefabcdef1234', ctx);
+    expect(inside.ok && inside.kind === 'run' && inside.summary).toBe('repo=acme/web title=[redacted]');
+    const branch = routeCommand(gh, 'runs acme/web --branch feat/xoxb-1234-5678-abcdef', ctx);
+    expect(branch.ok && branch.kind === 'run' && branch.summary).toBe('repo=acme/web branch=[redacted]');
+    const plain = routeCommand(gh, 'runs acme/web --branch high_priority', ctx);
+    expect(plain.ok && plain.kind === 'run' && plain.summary).toBe('repo=acme/web branch=high_priority');
+    const token = fc.oneof(
+      fc.stringMatching(/^ghp_[A-Za-z0-9]{36}$/),
+      fc.stringMatching(/^github_pat_[A-Za-z0-9_]{22}$/),
+      fc.stringMatching(/^xox[bp]-\d{6,12}-[A-Za-z0-9]{8,24}$/),
+      fc.stringMatching(/^AKIA[A-Z0-9]{16}$/),
+    );
+    const around = fc.stringMatching(/^([a-z0-9:/._][a-z0-9:/._-]{0,11})?$/); // not `--`: that is a flag
+    fc.assert(
+      fc.property(around, token, around, (before, secret, after) => {
+        const route = routeCommand(gh, `issue create acme/web ${before}${secret}${after}`, ctx);
+        expect(route.ok).toBe(true);
+        if (route.ok && route.kind === 'run') expect(route.summary).not.toContain(secret.slice(4, 14));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses pull request and issue number 0 in the grammar', () => {
+    for (const text of ['pr acme/web#0', 'issue acme/web#00', 'pr acme/web#-1']) {
+      const route = routeCommand(gh, text, ctx);
+      expect(route.ok, text).toBe(false);
+      if (!route.ok) expect(route.message, text).toContain('must be like `owner/repo#N`');
+    }
+    expect(routeCommand(gh, 'pr acme/web#10', ctx)).toMatchObject({ ok: true, action: 'gh:pr' });
+  });
+
+  it('takes an action with a space after --command without quotes, as the usage line shows it', () => {
+    for (const text of ['audit --command gh:pr list', 'audit --command=gh:pr list --limit 3']) {
+      const route = routeCommand(opsbot, text, ctx);
+      expect(route, text).toMatchObject({ ok: true, input: { flags: { command: 'gh:pr list' } } });
+    }
+    expect(routeCommand(opsbot, 'audit --command gh:pr', ctx)).toMatchObject({
+      ok: true,
+      input: { flags: { command: 'gh:pr' } },
+    });
+    const unknown = routeCommand(opsbot, 'audit --command gh:pr lst', ctx);
+    expect(!unknown.ok && unknown.message).toContain("I didn't expect `lst` there");
+  });
+
+  it('suggests a two-word subcommand for a typo in its second word', () => {
+    const cases: [string, string][] = [
+      ['pr lst acme/web', 'Did you mean `/gh pr list`?'],
+      ['pr lsit', 'Did you mean `/gh pr list`?'],
+      ['issue craete acme/web "Title"', 'Did you mean `/gh issue create`?'],
+    ];
+    for (const [text, expected] of cases) {
+      const route = routeCommand(gh, text, ctx);
+      expect(route.ok, text).toBe(false);
+      if (!route.ok) {
+        expect(route.action, text).toBe('gh:?');
+        expect(route.message, text).toContain(expected);
+        expect(route.message, text).toContain('Usage: `/gh ');
+      }
+    }
+    // A first argument that fits the one-word subcommand is not a typo.
+    expect(routeCommand(gh, 'issue acme/web#7', ctx)).toMatchObject({ ok: true, action: 'gh:issue' });
+  });
+
+  it('says what is too long: the command text', () => {
+    const route = routeCommand(gh, 'x'.repeat(4_001), ctx);
+    expect(!route.ok && route.message).toContain('The command text is too long: at most 4000 characters.');
+  });
+
+  it('parses every example of every subcommand', () => {
+    for (const mod of COMMANDS) {
+      for (const sub of mod.subcommands) {
+        for (const example of sub.examples) {
+          // Slack delivers `@alice` typed in a command as a mention.
+          const route = routeCommand(mod, example.replace(/@(\w+)/g, '<@U0EXAMPLE|$1>'), ctx);
+          expect(route.ok ? route.action : route.message, `/${mod.name} ${example}`).toBe(
+            `${mod.name}:${sub.name}`,
+          );
+        }
+      }
+    }
   });
 });

@@ -1,6 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { signSlackRequest, verifySlackRequest } from '../../../src/slack/verify-request.js';
+import {
+  checkSlackHeaders,
+  signSlackRequest,
+  verifySlackRequest,
+} from '../../../src/slack/verify-request.js';
 
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
 const ts = (offsetSeconds = 0) => String(Math.floor(NOW / 1_000) + offsetSeconds);
@@ -92,6 +96,40 @@ describe('verifySlackRequest', () => {
         );
         expect(result.ok).toBe(false);
       }),
+    );
+  });
+
+  it('says from the headers alone whether a request can be from Slack, as verification would', () => {
+    const sig = `v0=${'ab'.repeat(32)}`;
+    expect(checkSlackHeaders(ts(), sig, NOW)).toEqual({ ok: true });
+    expect(checkSlackHeaders(undefined, sig, NOW)).toEqual({ ok: false, reason: 'missing_headers' });
+    expect(checkSlackHeaders(ts(), undefined, NOW)).toEqual({ ok: false, reason: 'missing_headers' });
+    expect(checkSlackHeaders(ts(), `v0=${'AB'.repeat(32)}`, NOW)).toEqual({
+      ok: false,
+      reason: 'malformed_headers',
+    });
+    expect(checkSlackHeaders(ts(), `${sig}0`, NOW)).toEqual({ ok: false, reason: 'malformed_headers' });
+    expect(checkSlackHeaders('1e9', sig, NOW)).toEqual({ ok: false, reason: 'malformed_headers' });
+    expect(checkSlackHeaders(ts(-301), sig, NOW)).toEqual({ ok: false, reason: 'stale' });
+    expect(checkSlackHeaders(ts(301), sig, NOW)).toEqual({ ok: false, reason: 'stale' });
+    // Whatever the headers, the early check refuses exactly what full verification refuses for them.
+    fc.assert(
+      fc.property(
+        fc.option(fc.string()),
+        fc.option(fc.string()),
+        fc.integer({ min: -400, max: 400 }),
+        (t, s, at) => {
+          const timestamp = t ?? undefined;
+          const signature = s ?? undefined;
+          const early = checkSlackHeaders(timestamp, signature, NOW + at * 1_000);
+          const full = verifySlackRequest(
+            { timestamp, signature, rawBody: Buffer.from('x') },
+            ['s'],
+            NOW + at * 1_000,
+          );
+          if (!early.ok) expect(full).toEqual(early);
+        },
+      ),
     );
   });
 });

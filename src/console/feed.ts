@@ -1,0 +1,75 @@
+import type { SimulatedSlack } from '../sandbox/slack.js';
+import type { SimView } from '../sandbox/slack-workspace.js';
+
+/** Something opsbot put in front of the console's user: a channel message, an ephemeral, a modal. */
+export type Shown =
+  | { kind: 'message' | 'ephemeral'; channel: string; content: { text?: string; blocks?: unknown[] } }
+  | { kind: 'view'; view: SimView };
+
+/**
+ * Watches the simulated Slack for what reaches the console's user, wherever it came from: replies
+ * through a response_url, `chat.postMessage` in any channel, `chat.postEphemeral` to them, and
+ * modals `views.open` opened for them. Each thing is returned once.
+ */
+export class SlackFeed {
+  readonly #seen = new WeakSet<object>();
+
+  constructor(readonly slack: SimulatedSlack) {
+    this.#fresh();
+  }
+
+  /** What appeared for `user` since the last call (everything new is marked seen, whoever it was for). */
+  take(user: string): Shown[] {
+    return this.#fresh()
+      .filter((f) => (f.user ?? user) === user)
+      .map((f) => f.shown);
+  }
+
+  /**
+   * Waits until something appears for `user`, then until nothing more has for `quietMs`; returns
+   * it all, or nothing after `timeoutMs` (or once `signal` aborts).
+   */
+  async wait(
+    user: string,
+    options: { timeoutMs?: number; quietMs?: number; signal?: AbortSignal } = {},
+  ): Promise<Shown[]> {
+    const end = Date.now() + (options.timeoutMs ?? 5_000);
+    const quietMs = options.quietMs ?? 100;
+    const shown: Shown[] = [];
+    let last = 0;
+    for (;;) {
+      const fresh = this.take(user);
+      if (fresh.length) {
+        shown.push(...fresh);
+        last = Date.now();
+      }
+      const now = Date.now();
+      if ((shown.length && now - last >= quietMs) || now > end || options.signal?.aborted) return shown;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Everything not seen before, with the user it is for (a channel message is for everyone). */
+  #fresh(): Array<{ shown: Shown; user?: string }> {
+    const out: Array<{ shown: Shown; user?: string }> = [];
+    const unseen = <T extends object>(item: T) => {
+      if (this.#seen.has(item)) return false;
+      this.#seen.add(item);
+      return true;
+    };
+    for (const channel of this.slack.workspace.channels.keys()) {
+      for (const m of this.slack.messages(channel).filter(unseen))
+        out.push({ shown: { kind: 'message', channel, content: content(m) } });
+      for (const e of this.slack.ephemerals(channel).filter(unseen))
+        out.push({ shown: { kind: 'ephemeral', channel, content: content(e) }, user: e.user });
+    }
+    for (const view of this.slack.views().filter(unseen)) {
+      if (view.kind === 'modal') out.push({ shown: { kind: 'view', view }, user: view.userId });
+    }
+    return out;
+  }
+}
+
+function content(m: { text?: string; blocks?: unknown[] }): { text?: string; blocks?: unknown[] } {
+  return { ...(m.text !== undefined ? { text: m.text } : {}), ...(m.blocks ? { blocks: m.blocks } : {}) };
+}

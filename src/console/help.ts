@@ -1,0 +1,39 @@
+import type { SandboxBot } from '../sandbox/sandbox-bot.js';
+
+/** What the console prints when it starts: where the bot runs and where its state is. */
+export function banner(bot: SandboxBot): string {
+  return [
+    `opsbot console: the bot runs at ${bot.base} against a simulated Slack (${bot.slack.url})`,
+    `and a simulated Secrets Manager holding canary secrets; state is SQLite in ${bot.dir} (removed when you leave).`,
+    'Type :help for what you can do here, or try /opsbot help.',
+  ].join('\n');
+}
+
+/** `:help`: how to type commands, and every console command, with the workspace's users and channels. */
+export function helpText(bot: SandboxBot): string {
+  const ws = bot.slack.workspace;
+  const users = [...ws.users.values()].map((u) => {
+    const groups = [...ws.usergroups.values()].filter((g) => g.users.includes(u.id));
+    const about = [u.id, ...(u.isAdmin ? ['an admin'] : []), ...groups.map((g) => `in @${g.handle}`)];
+    return `${u.name} (${about.join(', ')})`;
+  });
+  const channels = [...ws.channels.values()].map((c) => `#${c.name} (${c.id})`);
+  return [
+    'Type a slash command as in Slack, e.g.',
+    '  /opsbot help        /opsbot whoami        /gh help        /gh issue create',
+    '@user, #channel and @group are sent as Slack sends them: /opsbot audit --user @dev',
+    'A command that opens a form asks for each field in turn; :cancel closes the form.',
+    'Console commands:',
+    '  :help               this list',
+    `  :as <user>          act as someone else: ${users.join(', ')}`,
+    `  :in <channel>       act in a channel: ${channels.join(', ')}`,
+    '  :click <n>          press button n of the latest reply that has buttons',
+    '  :status             health and readiness of the bot',
+    "  :secrets            each secret's loaded and pending version (never a value)",
+    `  :rotate <name> [hold|finish]   rotate a secret in the simulated Secrets Manager (${bot.provider.names().join(', ')})`,
+    '  :audit              the last audit records, and whether the hash chain is intact',
+    "  :logs [warn|error|audit|all] [n]   the bot's log lines: warnings and errors first, then recent ones",
+    '  :alert              fire a sample Datadog alert (arrives with the alerts feature)',
+    '  :quit               stop the bot, remove its temp dir and leave (Ctrl-D and Ctrl-C work too)',
+  ].join('\n');
+}

@@ -1,0 +1,307 @@
+import { rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { COMMANDS } from '../../commands/index.js';
+import { type SandboxBot, startSandboxBot } from '../sandbox/sandbox-bot.js';
+import type { Delivery } from '../sandbox/slack.js';
+import { auditSummary, describeSecrets, rotate, status } from './bot-state.js';
+import { asSlackSends, unknownMentionsNote } from './client-text.js';
+import { type Shown, SlackFeed } from './feed.js';
+import { FormFiller } from './form-filler.js';
+import { readForm, renderForm, submissionValues } from './forms.js';
+import { banner, helpText } from './help.js';
+import { formatLogs } from './logs.js';
+import { type Names, type RenderedButton, renderMessage } from './render-blocks.js';
+import { type KnownCommand, unknownCommand } from './slash-commands.js';
+
+/**
+ * `npm run console`: the whole bot in a terminal against simulated Slack and Secrets Manager, no
+ * account needed. Slash commands go through the simulated Slack as the current user in the current
+ * channel, written as a Slack client writes them; replies are rendered from Block Kit, buttons are
+ * numbered per reply, forms are filled one input at a time and submitted through Slack.
+ */
+export interface ConsoleOptions {
+  /** Aborting stops the console as `:quit` does (the entry aborts on SIGINT and SIGTERM). */
+  signal?: AbortSignal;
+  /** Called once the bot is up: tests read its state, the entry learns its temp dir. */
+  onStart?: (bot: SandboxBot) => void;
+}
+
+const REPLY_TIMEOUT_MS = 5_000;
+/** Leave the console, even from a form. */
+const QUIT = [':quit', ':q', ':exit'];
+
+export async function runConsole(
+  input: NodeJS.ReadableStream,
+  output: NodeJS.WritableStream,
+  options: ConsoleOptions = {},
+): Promise<void> {
+  const bot = await startSandboxBot();
+  const say = (text: string) => output.write(`${text}\n`);
+  const rl = createInterface({
+    input,
+    terminal: false,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  try {
+    options.onStart?.(bot);
+    const session = new Session(bot, say, options.signal);
+    say(banner(bot));
+    output.write(session.prompt());
+    for await (const line of rl) {
+      if (!(await session.handle(line))) break;
+      output.write(session.prompt());
+    }
+  } finally {
+    rl.close();
+    if (options.signal?.aborted) say('\nstopping the bot and removing its temp dir…');
+    try {
+      await bot.stop();
+    } finally {
+      rmSync(bot.dir, { recursive: true, force: true });
+    }
+    say('\nbye');
+  }
+}
+
+/** One console user's state: who and where they are, the open form, the latest buttons. */
+class Session {
+  #user = 'U0DEV';
+  #channel = 'C0DEV';
+  #form: FormFiller | undefined;
+  #buttons: { label: string; channel: string; buttons: RenderedButton[] } | undefined;
+  readonly #feed: SlackFeed;
+  readonly #names: Names;
+  readonly #commands: KnownCommand[] = COMMANDS.map((c) => ({ name: c.name, description: c.description }));
+
+  constructor(
+    readonly bot: SandboxBot,
+    readonly say: (text: string) => void,
+    readonly signal?: AbortSignal,
+  ) {
+    this.#feed = new SlackFeed(bot.slack);
+    const ws = bot.slack.workspace;
+    const byId = <T>(map: Map<string, T>, name: (v: T) => string) =>
+      Object.fromEntries([...map].map(([id, v]) => [id, name(v)]));
+    this.#names = {
+      users: byId(ws.users, (u) => u.name),
+      channels: byId(ws.channels, (c) => c.name),
+      usergroups: byId(ws.usergroups, (g) => g.handle),
+    };
+  }
+
+  prompt(): string {
+    if (this.#form) return this.#form.prompt();
+    return `${this.#names.users?.[this.#user] ?? this.#user}@#${this.#channelName(this.#channel)}> `;
+  }
+
+  /** Handles one typed line; false once the user wants to leave. */
+  async handle(raw: string): Promise<boolean> {
+    const line = raw.trim();
+    if (QUIT.includes(line)) return false;
+    if (this.#form) {
+      await this.#fill(raw);
+      return true;
+    }
+    const [word = '', ...rest] = line.split(/\s+/);
+    const arg = rest.join(' ');
+    if (line === '') return true;
+    if (line.startsWith('/')) await this.#slash(word, line.slice(word.length).trim());
+    else if (word === ':help') this.say(helpText(this.bot));
+    else if (word === ':click') await this.#click(arg);
+    else if (word === ':as') this.#as(arg);
+    else if (word === ':in') this.#in(arg);
+    else if (word === ':status') this.say(await status(this.bot));
+    else if (word === ':logs') this.say(formatLogs(this.bot.logLines, arg));
+    else if (word === ':secrets') this.say(describeSecrets(this.bot));
+    else if (word === ':audit') this.say(await auditSummary(this.bot));
+    else if (word === ':rotate') this.say(rotate(this.bot, arg));
+    else if (word === ':alert')
+      this.say(
+        'Datadog alerts are not in this version yet; :alert will fire a sample webhook once they are.',
+      );
+    else if (word === ':cancel' || word === ':submit') this.say('no form is open.');
+    else this.say(`I don't know "${line.slice(0, 60)}". Type :help for the list.`);
+    return true;
+  }
+
+  async #slash(command: string, text: string): Promise<void> {
+    const invalid = unknownCommand(command, this.#commands);
+    if (invalid) {
+      this.say(`Slack (only you can see this):\n${indent(invalid)}`);
+      return;
+    }
+    const note = unknownMentionsNote(text, this.#names);
+    if (note) this.say(note);
+    const delivery = await this.bot.slack.sendSlashCommand({
+      command,
+      text: asSlackSends(text, this.#names),
+      userId: this.#user,
+      channelId: this.#channel,
+    });
+    await this.#answers(`${command}${text ? ` ${text}` : ''}`.slice(0, 60), delivery);
+  }
+
+  async #click(arg: string): Promise<void> {
+    const latest = this.#buttons;
+    if (!latest) {
+      this.say('no buttons yet: a reply with buttons shows them as [1 …], and :click 1 presses one.');
+      return;
+    }
+    const button = latest.buttons.find((b) => String(b.n) === arg.trim());
+    if (!button) {
+      const list = latest.buttons.map((b) => `[${b.n} ${b.text}]`).join(' ');
+      const count = latest.buttons.length === 1 ? 'one button' : `${latest.buttons.length} buttons`;
+      this.say(`no button ${arg.slice(0, 10)}: the reply to ${latest.label} has ${count}, ${list}`);
+      return;
+    }
+    const name = `[${button.n} ${button.text}]`;
+    this.say(`pressing ${name} of the reply to ${latest.label}`);
+    const delivery = await this.bot.slack.sendBlockAction({
+      userId: this.#user,
+      channelId: latest.channel,
+      actionId: button.actionId,
+      ...(button.blockId ? { blockId: button.blockId } : {}),
+      ...(button.value ? { value: button.value } : {}),
+    });
+    await this.#answers(`the button ${name}`, delivery);
+  }
+
+  async #fill(line: string): Promise<void> {
+    const filler = this.#form as FormFiller;
+    const step = filler.answer(line);
+    for (const said of step.say) this.say(said);
+    if (step.action === 'cancel') {
+      this.#form = undefined;
+      this.say(`closed ${filler.form.title}; nothing was sent`);
+    } else if (step.action === 'submit') await this.#submit(filler);
+  }
+
+  /** Sends the form as Slack does (a signed view_submission), then shows what the app answered. */
+  async #submit(filler: FormFiller): Promise<void> {
+    const { form } = filler;
+    this.#form = undefined;
+    this.say(`submitted ${form.title} (${form.submit})`);
+    const delivery = await this.bot.slack.sendViewSubmission({
+      userId: this.#user,
+      viewId: form.viewId,
+      callbackId: form.callbackId,
+      privateMetadata: form.privateMetadata,
+      values: submissionValues(form, filler.answers),
+    });
+    const ack = parseObject(delivery.body);
+    if (delivery.status === 200 && ack?.response_action === 'errors' && parseObject(ack.errors)) {
+      this.#form = filler;
+      const said = filler.refuse(parseObject(ack.errors) ?? {});
+      this.say(
+        said.length
+          ? said.join('\n')
+          : `opsbot refused the form: ${JSON.stringify(ack.errors).slice(0, 200)}`,
+      );
+      return;
+    }
+    if (delivery.status === 200 && (ack?.response_action === 'update' || ack?.response_action === 'push')) {
+      this.#open({ id: form.viewId, view: ack.view });
+      return;
+    }
+    await this.#answers(`the form ${form.title}`, delivery);
+  }
+
+  /** Shows everything Slack shows this user after `label` was delivered, or says nothing came. */
+  async #answers(label: string, delivery: Delivery): Promise<void> {
+    if (delivery.status !== 200) {
+      this.say(`Slack got HTTP ${delivery.status} from the bot: ${delivery.body.slice(0, 200)}`);
+      return;
+    }
+    const shown = await this.#feed.wait(this.#user, {
+      timeoutMs: REPLY_TIMEOUT_MS,
+      ...(this.signal ? { signal: this.signal } : {}),
+    });
+    if (shown.length === 0 && !this.signal?.aborted)
+      this.say(`(no reply to ${label} within ${REPLY_TIMEOUT_MS / 1_000} s; \`:logs warn\` may say why)`);
+    for (const item of shown) this.#show(item, label);
+  }
+
+  #show(item: Shown, label: string): void {
+    if (item.kind === 'view') {
+      this.#open(item.view);
+      return;
+    }
+    const rendered = renderMessage(item.content, { names: this.#names });
+    const where = `#${this.#channelName(item.channel)}`;
+    const header =
+      item.kind === 'message'
+        ? `in ${where}`
+        : `only you can see this${item.channel === this.#channel ? '' : `, in ${where}`}`;
+    this.say(`opsbot (${header}):\n${indent(rendered.text)}`);
+    if (rendered.buttons.length) this.#buttons = { label, channel: item.channel, buttons: rendered.buttons };
+  }
+
+  #open(view: { id: string; view: unknown }): void {
+    const filler = new FormFiller(readForm(view));
+    this.#form = filler;
+    this.say(`opsbot opened a form:\n${indent(renderForm(filler.form))}`);
+    this.say(
+      filler.form.fields.length
+        ? 'Fill it in one field at a time: Enter leaves an optional field empty, :cancel closes the form.'
+        : (filler.summary().at(-1) ?? ''),
+    );
+  }
+
+  #as(arg: string): void {
+    const id = this.#find(arg, this.#names.users, '@');
+    if (id) {
+      this.#user = id;
+      this.say(`now acting as ${this.#names.users?.[id] ?? id} (${id})`);
+    } else
+      this.say(
+        `unknown user ${arg.slice(0, 20)}; choose from ${Object.entries(this.#names.users ?? {})
+          .map(([i, n]) => `${i} (${n})`)
+          .join(', ')}`,
+      );
+  }
+
+  #in(arg: string): void {
+    const id = this.#find(arg, this.#names.channels, '#');
+    if (id) {
+      this.#channel = id;
+      this.say(`now in #${this.#channelName(id)} (${id})`);
+    } else
+      this.say(
+        `unknown channel ${arg.slice(0, 20)}; choose from ${Object.entries(this.#names.channels ?? {})
+          .map(([i, n]) => `${i} (#${n})`)
+          .join(', ')}`,
+      );
+  }
+
+  #find(arg: string, names: Record<string, string> = {}, sigil: string): string | undefined {
+    const typed = arg.trim();
+    const wanted = typed.startsWith(sigil) ? typed.slice(1) : typed;
+    if (wanted in names) return wanted;
+    return Object.entries(names).find(([, name]) => name === wanted.toLowerCase())?.[0];
+  }
+
+  #channelName(id: string): string {
+    return this.#names.channels?.[id] ?? id;
+  }
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');
+}
+
+function parseObject(value: unknown): Record<string, unknown> | undefined {
+  let parsed = value;
+  if (typeof value === 'string') {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  return parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+    ? (parsed as Record<string, unknown>)
+    : undefined;
+}
