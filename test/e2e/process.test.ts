@@ -5,15 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SimulatedSlack } from '../../src/sandbox/slack.js';
 import { assertNoCanary, canary } from '../helpers/canary.js';
-import {
-  cleanEnv,
-  exitOf,
-  freePort,
-  ROOT,
-  startMain,
-  waitFor,
-  waitForStatus,
-} from '../helpers/process.js';
+import { cleanEnv, exitOf, freePort, ROOT, startMain, waitFor, waitForStatus } from '../helpers/process.js';
 
 describe('the opsbot process', () => {
   it('exits 2 with the full list of what is missing when given no configuration', async () => {
