@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import type { AttackJob, AttackResult } from './attack-worker.js';
+import { BENCH_POLICY, benchProbe } from './bench-probe.js';
 import { ackLatencies, percentile, startLoadWorker } from './load.js';
 
 /**
@@ -22,27 +23,6 @@ import { ackLatencies, percentile, startLoadWorker } from './load.js';
  * Prints `attack.*` lines: RSS before, peak and after, signed ack p50/p99 and how many were
  * acked, how the attacking connections were refused, and how `/healthz` and `/readyz` fared.
  */
-const ping = {
-  name: 'bench',
-  description: 'benchmark probe',
-  needs: [],
-  subcommands: [
-    {
-      name: 'ping',
-      summary: 'acks and says nothing more',
-      args: [{ name: 'n', pattern: /^\d{1,9}$/ }],
-      examples: ['ping 1'],
-      run: async () => undefined,
-    },
-  ],
-};
-
-const POLICY = `access:
-  admins: [U0ADMIN]
-  rules:
-    - actions: ["bench:*"]
-      channels: [C0DEV]
-`;
 
 const MB = 1024 * 1024;
 
@@ -56,7 +36,11 @@ export async function benchAttack(): Promise<void> {
   const load = await startLoadWorker();
   const attacker = await startAttackWorker();
   try {
-    const bot = await startSandboxBot({ configYaml: POLICY, extraCommands: [ping], logLevel: 'warn' });
+    const bot = await startSandboxBot({
+      configYaml: BENCH_POLICY,
+      extraCommands: [benchProbe],
+      logLevel: 'warn',
+    });
     try {
       const url = `${bot.base}/slack/events`;
       const signingSecret = currentSigningSecret(bot);

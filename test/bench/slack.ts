@@ -1,7 +1,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import bolt from '@slack/bolt';
+import type { SlackSecret } from '../../src/integrations/slack.js';
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
+import { BENCH_POLICY, benchProbe } from './bench-probe.js';
 import { ackLatencies, type LoadPlan, type LoadResult, percentile, startLoadWorker } from './load.js';
 
 /**
@@ -20,30 +22,6 @@ import { ackLatencies, type LoadPlan, type LoadResult, percentile, startLoadWork
  * (at most 10 s) until every request acked with 200 has its audit record, and fails if one is
  * missing; at the end it verifies the audit chain.
  */
-// Left unannotated and passed by name (no excess-property check), so it fits `CommandModule` both
-// without `needs` and with it (the command-spec refactor adds it).
-const ping = {
-  name: 'bench',
-  description: 'benchmark probe',
-  needs: [],
-  subcommands: [
-    {
-      name: 'ping',
-      readOnly: true,
-      summary: 'acks and says nothing more; <n> ties the request to its audit record',
-      args: [{ name: 'n', pattern: /^\d{1,9}$/ }],
-      examples: ['ping 1'],
-      run: async () => undefined,
-    },
-  ],
-};
-
-const POLICY = `access:
-  admins: [U0ADMIN]
-  rules:
-    - actions: ["bench:*"]
-      channels: [C0DEV]
-`;
 
 const ROUNDS = 5;
 const CONCURRENCY = 50;
@@ -58,8 +36,8 @@ export async function benchSlack(): Promise<void> {
   const load = await startLoadWorker();
   try {
     const bot = await startSandboxBot({
-      configYaml: POLICY,
-      extraCommands: [ping],
+      configYaml: BENCH_POLICY,
+      extraCommands: [benchProbe],
       onAuditStored: (record) => audits.stored(record),
     });
     try {
@@ -268,10 +246,7 @@ function envNumber(name: string, fallback: number): number {
 }
 
 function currentSigningSecret(bot: SandboxBot): string {
-  // Cast rather than typed through a type argument: the provider's typing is being reworked.
-  const { signingSecret } = bot.provider.current('slack').value.reveal() as { signingSecret?: unknown };
-  if (typeof signingSecret !== 'string') throw new Error('the slack secret has no signingSecret');
-  return signingSecret;
+  return bot.provider.current<SlackSecret>('slack').value.reveal().signingSecret;
 }
 
 async function bareBolt(
