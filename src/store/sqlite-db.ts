@@ -33,6 +33,15 @@ export interface SqliteDbOptions {
   deadlineMs?: number;
 }
 
+interface PendingWrite {
+  fn: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+  deadlineMs: number;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 /**
  * One SQLite file on Node's built-in driver, shared by the stores of {@link openSqliteState}.
  * node:sqlite is synchronous, so a lock held by another process must never become a wait on the
@@ -47,6 +56,7 @@ export interface SqliteDbOptions {
 export class SqliteDb {
   readonly db: DatabaseSync;
   readonly #deadlineMs: number;
+  #batch: PendingWrite[] = [];
 
   constructor(options: SqliteDbOptions) {
     if (options.path !== ':memory:') {
@@ -59,21 +69,67 @@ export class SqliteDb {
   }
 
   /**
-   * Runs `fn` (synchronous SQLite work) in one transaction (`BEGIN IMMEDIATE`), retrying it
+   * Runs `fn` (synchronous SQLite work) in a transaction (`BEGIN IMMEDIATE`), retrying it
    * asynchronously while the database is locked. `fn` must be safe to run again after a rollback.
+   *
+   * Group commit: writes asked for in the same turn of the event loop share one transaction (one
+   * WAL commit instead of one each), each inside its own savepoint, so one failing `fn` rolls back
+   * only its own work and rejects only its own promise. They run in the order they were asked for.
    */
-  async write<T>(fn: () => T, options: { deadlineMs?: number } = {}): Promise<T> {
-    return this.#retry(options.deadlineMs ?? this.#deadlineMs, () => {
-      this.db.exec('BEGIN IMMEDIATE');
-      try {
-        const result = fn();
-        this.db.exec('COMMIT');
-        return result;
-      } catch (error) {
-        if (this.db.isTransaction) this.db.exec('ROLLBACK');
-        throw error;
-      }
+  write<T>(fn: () => T, options: { deadlineMs?: number } = {}): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.#batch.length === 0) setImmediate(() => this.#flush());
+      this.#batch.push({
+        fn,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        deadlineMs: options.deadlineMs ?? this.#deadlineMs,
+      });
     });
+  }
+
+  #flush(): void {
+    const batch = this.#batch;
+    this.#batch = [];
+    if (batch.length === 0) return;
+    const deadlineMs = Math.min(...batch.map((w) => w.deadlineMs));
+    this.#retry(deadlineMs, () => this.#runBatch(batch)).then(
+      (outcomes) => {
+        for (const [i, w] of batch.entries()) {
+          const outcome = outcomes[i] as Outcome;
+          if (outcome.ok) w.resolve(outcome.value);
+          else w.reject(outcome.error);
+        }
+      },
+      (error: unknown) => {
+        for (const w of batch) w.reject(error);
+      },
+    );
+  }
+
+  /** One transaction, one savepoint per write. A busy error anywhere retries the whole batch. */
+  #runBatch(batch: readonly PendingWrite[]): Outcome[] {
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      const outcomes = batch.map((w): Outcome => {
+        this.db.exec('SAVEPOINT opsbot_write');
+        try {
+          const value = w.fn();
+          this.db.exec('RELEASE opsbot_write');
+          return { ok: true, value };
+        } catch (error) {
+          this.db.exec('ROLLBACK TO opsbot_write');
+          this.db.exec('RELEASE opsbot_write');
+          if (isBusy(error)) throw error;
+          return { ok: false, error };
+        }
+      });
+      this.db.exec('COMMIT');
+      return outcomes;
+    } catch (error) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      throw error;
+    }
   }
 
   /** Runs a read, retrying asynchronously while the database is locked (rare in WAL mode). */
@@ -81,8 +137,24 @@ export class SqliteDb {
     return this.#retry(options.deadlineMs ?? this.#deadlineMs, fn);
   }
 
+  /** Writes what is still batched (once, no retry), then closes the file. */
   close(): void {
-    if (this.db.isOpen) this.db.close();
+    if (!this.db.isOpen) return;
+    const batch = this.#batch;
+    this.#batch = [];
+    if (batch.length > 0) {
+      try {
+        const outcomes = this.#runBatch(batch);
+        for (const [i, w] of batch.entries()) {
+          const outcome = outcomes[i] as Outcome;
+          if (outcome.ok) w.resolve(outcome.value);
+          else w.reject(outcome.error);
+        }
+      } catch (error) {
+        for (const w of batch) w.reject(error);
+      }
+    }
+    this.db.close();
   }
 
   async #retry<T>(deadlineMs: number, fn: () => T): Promise<T> {

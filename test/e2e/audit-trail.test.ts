@@ -76,8 +76,18 @@ describe('the audit trail, end to end', () => {
     expect(await run('audit --verify --anchor 12:nothex')).toContain('--anchor must be like `seq:hash`');
 
     // Someone deletes the newest records: the trail no longer reaches what opsbot stored.
+    // The last command's own record is stored just after its answer: wait until the head stops moving.
+    let last = -1;
+    await expect
+      .poll(async () => {
+        const before = bot.state.audit.head()?.seq ?? 0;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        const after = bot.state.audit.head()?.seq ?? 0;
+        last = after;
+        return before === after;
+      })
+      .toBe(true);
     const db = new DatabaseSync(join(bot.dir, 'opsbot.db'));
-    const last = bot.state.audit.head()?.seq as number;
     db.prepare('DELETE FROM audit WHERE seq > ?').run(last - 2);
     db.close();
     const cut = await run('audit --verify');
