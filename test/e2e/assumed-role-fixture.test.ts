@@ -53,6 +53,10 @@ describe.skipIf(!moto)('an assumed-role integration added through the registry',
     expect(await run(bot, 'U0ADMIN')).toBe(
       'arn:aws:sts::123456789012:assumed-role/opsbot-devenv/opsbot-U0ADMIN',
     );
+    // The record is stored just after the answer goes out: wait for the second command's.
+    await expect
+      .poll(async () => (await bot.state.audit.query({ command: 'whoaws', limit: 1 }))[0]?.actor)
+      .toBe('U0ADMIN');
     const [record] = await bot.state.audit.query({ command: 'whoaws', limit: 1 });
     expect(record).toMatchObject({ action: 'whoaws:show', actor: 'U0ADMIN', outcome: 'success' });
     expect(String(record?.details.credentials)).toContain('awsid@opsbot-U0ADMIN');
