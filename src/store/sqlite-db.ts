@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { PURGE_EVERY } from './limits.js';
 
 /** The store answered "busy" for longer than a caller may wait; the operation did not happen. */
@@ -57,6 +57,7 @@ export class SqliteDb {
   readonly db: DatabaseSync;
   readonly #deadlineMs: number;
   #batch: PendingWrite[] = [];
+  #tx: Record<'begin' | 'commit' | 'savepoint' | 'release' | 'rollbackTo', StatementSync> | undefined;
 
   constructor(options: SqliteDbOptions) {
     if (options.path !== ':memory:') {
@@ -109,22 +110,31 @@ export class SqliteDb {
 
   /** One transaction, one savepoint per write. A busy error anywhere retries the whole batch. */
   #runBatch(batch: readonly PendingWrite[]): Outcome[] {
-    this.db.exec('BEGIN IMMEDIATE');
+    // Prepared once: parsing these on every write costs more than the writes themselves.
+    const tx = (this.#tx ??= {
+      begin: this.db.prepare('BEGIN IMMEDIATE'),
+      commit: this.db.prepare('COMMIT'),
+      savepoint: this.db.prepare('SAVEPOINT opsbot_write'),
+      release: this.db.prepare('RELEASE opsbot_write'),
+      rollbackTo: this.db.prepare('ROLLBACK TO opsbot_write'),
+    });
+    tx.begin.run();
     try {
       const outcomes = batch.map((w): Outcome => {
-        this.db.exec('SAVEPOINT opsbot_write');
+        if (batch.length === 1) return { ok: true, value: w.fn() };
+        tx.savepoint.run();
         try {
           const value = w.fn();
-          this.db.exec('RELEASE opsbot_write');
+          tx.release.run();
           return { ok: true, value };
         } catch (error) {
-          this.db.exec('ROLLBACK TO opsbot_write');
-          this.db.exec('RELEASE opsbot_write');
+          tx.rollbackTo.run();
+          tx.release.run();
           if (isBusy(error)) throw error;
           return { ok: false, error };
         }
       });
-      this.db.exec('COMMIT');
+      tx.commit.run();
       return outcomes;
     } catch (error) {
       if (this.db.isTransaction) this.db.exec('ROLLBACK');
