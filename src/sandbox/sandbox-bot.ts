@@ -192,10 +192,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   await app.loading;
   // The start-up records (one per secret loaded) are stored and logged before anyone looks.
   const loaded = provider.names().filter((name) => provider.isLoaded(name)).length;
-  await waitUntil(
-    () => (state.audit.head()?.seq ?? 0) >= loaded && logLines.some((l) => l.includes('"secret.loaded"')),
-    'the start-up audit records to be stored',
-  );
+  await waitUntil(() => (state.audit.head()?.seq ?? 0) >= loaded, 'the start-up audit records to be stored');
   const base = `http://127.0.0.1:${app.address.port}`;
   slack.configureApp({ requestUrl: `${base}/slack/events`, signingSecret: first.signingSecret });
   if (options.socketMode) slack.useSocketMode();

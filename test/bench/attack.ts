@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import type { AttackJob, AttackResult } from './attack-worker.js';
-import { BENCH_POLICY, benchProbe } from './bench-probe.js';
+import { BENCH_POLICY, benchProbe, currentSigningSecret, envNumber } from './bench-probe.js';
 import { ackLatencies, percentile, startLoadWorker } from './load.js';
 
 /**
@@ -178,20 +178,6 @@ async function startAttackWorker(): Promise<AttackWorker> {
       if ((await Promise.race([exited, late])) === 'late') child.kill('SIGKILL');
     },
   };
-}
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, not ${raw}`);
-  return value;
-}
-
-function currentSigningSecret(bot: SandboxBot): string {
-  const { signingSecret } = bot.provider.current('slack').value.reveal() as { signingSecret?: unknown };
-  if (typeof signingSecret !== 'string') throw new Error('the slack secret has no signingSecret');
-  return signingSecret;
 }
 
 async function responseSink(): Promise<{ url: string; close: () => void }> {

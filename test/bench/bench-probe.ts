@@ -1,3 +1,5 @@
+import type { SlackSecret } from '../../src/integrations/slack.js';
+import type { SandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import { defineCommand } from '../../src/slack/command-spec.js';
 
 /**
@@ -26,3 +28,17 @@ export const BENCH_POLICY = `access:
     - actions: ["bench:*"]
       channels: [C0DEV]
 `;
+
+/** A positive number from the environment (benchmark knobs), or `fallback` when unset. */
+export function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, not ${raw}`);
+  return value;
+}
+
+/** The sandbox bot's current Slack signing secret (the load generator signs with it). */
+export function currentSigningSecret(bot: SandboxBot): string {
+  return bot.provider.current<SlackSecret>('slack').value.reveal().signingSecret;
+}

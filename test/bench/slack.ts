@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import bolt from '@slack/bolt';
 import type { SlackSecret } from '../../src/integrations/slack.js';
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
-import { BENCH_POLICY, benchProbe } from './bench-probe.js';
+import { BENCH_POLICY, benchProbe, currentSigningSecret, envNumber } from './bench-probe.js';
 import { ackLatencies, type LoadPlan, type LoadResult, percentile, startLoadWorker } from './load.js';
 
 /**
@@ -235,18 +235,6 @@ function spread(name: string, runs: LoadResult[]): void {
   console.log(
     `slack.${name}.throughput_spread: ${Math.min(...values).toFixed(0)}–${Math.max(...values).toFixed(0)} requests/s (${runs.length} runs)`,
   );
-}
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, not ${raw}`);
-  return value;
-}
-
-function currentSigningSecret(bot: SandboxBot): string {
-  return bot.provider.current<SlackSecret>('slack').value.reveal().signingSecret;
 }
 
 async function bareBolt(

@@ -58,7 +58,7 @@ beforeAll(async () => {
       LOG_LEVEL: 'warn',
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
-      AWS_ACCESS_KEY_ID: 'AKIAATTACKTEST000000',
+      AWS_ACCESS_KEY_ID: 'SANDBOX-NOT-A-KEY',
       AWS_SECRET_ACCESS_KEY: canary('aws'),
     }),
     stdio: ['ignore', 'pipe', 'pipe'],
