@@ -111,13 +111,14 @@ export class SqliteDb {
   /** One transaction, one savepoint per write. A busy error anywhere retries the whole batch. */
   #runBatch(batch: readonly PendingWrite[]): Outcome[] {
     // Prepared once: parsing these on every write costs more than the writes themselves.
-    const tx = (this.#tx ??= {
+    this.#tx ??= {
       begin: this.db.prepare('BEGIN IMMEDIATE'),
       commit: this.db.prepare('COMMIT'),
       savepoint: this.db.prepare('SAVEPOINT opsbot_write'),
       release: this.db.prepare('RELEASE opsbot_write'),
       rollbackTo: this.db.prepare('ROLLBACK TO opsbot_write'),
-    });
+    };
+    const tx = this.#tx;
     tx.begin.run();
     try {
       const outcomes = batch.map((w): Outcome => {

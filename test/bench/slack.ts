@@ -1,8 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import bolt from '@slack/bolt';
-import type { SlackSecret } from '../../src/integrations/slack.js';
-import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
+import { startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import { BENCH_POLICY, benchProbe, currentSigningSecret, envNumber } from './bench-probe.js';
 import { ackLatencies, type LoadPlan, type LoadResult, percentile, startLoadWorker } from './load.js';
 
