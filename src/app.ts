@@ -190,7 +190,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
       start: async () => {
         loading = provider.start().then(() => {
           auditTrail.settle();
-          afterFirstLoad(required, provider, slack, receiver, log);
+          afterFirstLoad(required, provider, slack, receiver, log, config.secrets.source !== 'env');
         });
       },
       stop: async () => provider.stop(),
@@ -290,6 +290,8 @@ function afterFirstLoad(
   slack: SlackApi,
   receiver: SlackHttpReceiver | SlackSocketReceiver,
   log: Logger,
+  /** False for the env source: its values cannot change, so main.ts stops instead of waiting. */
+  secretsCanChange: boolean,
 ): void {
   // Socket Mode starts either way: it waits for the slack secret (and its appToken) by itself.
   if (receiver instanceof SlackSocketReceiver) {
@@ -303,7 +305,9 @@ function afterFirstLoad(
   if (missing.length > 0) {
     log.error(
       { secrets: missing.map((name) => provider.secretName(name)) },
-      'required secrets are not loaded yet; /readyz answers 503 and loading keeps retrying',
+      secretsCanChange
+        ? 'required secrets are not loaded yet; /readyz answers 503 and loading keeps retrying'
+        : 'required secrets are missing or malformed in the environment; opsbot stops (exit 2)',
     );
     return;
   }
