@@ -15,6 +15,7 @@ import type { Logger } from '../log.js';
 import type { Registry } from '../metrics.js';
 import type { CommandModule } from '../slack/command-spec.js';
 import type { State } from '../store/state.js';
+import { SimulatedDatadog } from './datadog.js';
 import { SimulatedGitHub } from './github.js';
 import { SimulatedSecretsManager } from './secrets-manager.js';
 import { SimulatedSlack } from './slack.js';
@@ -57,6 +58,7 @@ export interface SandboxBotOptions {
 export interface SandboxBot {
   slack: SimulatedSlack;
   github: SimulatedGitHub;
+  datadog: SimulatedDatadog;
   secretsManager: SimulatedSecretsManager;
   app: RunningOpsbot;
   provider: CredentialProvider;
@@ -131,7 +133,9 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   };
   secretsManager.create('opsbot/github', githubSecret());
   secretsManager.setRotator('opsbot/github', () => githubSecret());
-  seedOtherSecrets(secretsManager, issued);
+  const datadog = new SimulatedDatadog();
+  const { url: datadogUrl } = await datadog.start();
+  seedOtherSecrets(secretsManager, issued, datadog);
 
   for (const [name, value] of Object.entries(options.extraSecrets ?? {})) {
     secretsManager.create(`opsbot/${name}`, JSON.stringify(value));
@@ -149,6 +153,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       OPSBOT_STATE: `sqlite:${join(dir, 'opsbot.db')}`,
       OPSBOT_SLACK_API_URL: slack.apiUrl,
       OPSBOT_GITHUB_API_URL: githubUrl,
+      OPSBOT_DATADOG_API_URL: datadogUrl,
       OPSBOT_SLACK_MODE: options.socketMode ? 'socket' : 'http',
       LOG_LEVEL: options.logLevel ?? 'info',
     }),
@@ -203,6 +208,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   return {
     slack,
     github,
+    datadog,
     secretsManager,
     app,
     provider,
@@ -233,6 +239,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       await app.stop(2_000);
       await slack.stop();
       await github.stop();
+      await datadog.stop();
       await secretsManager.stop();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -272,7 +279,7 @@ function seedWorkspace(slack: SimulatedSlack): void {
   slack.addUsergroup({ id: 'S0PLATFORM', handle: 'platform', users: ['U0DEV'] });
 }
 
-function seedOtherSecrets(sm: SimulatedSecretsManager, issued: string[]): void {
+function seedOtherSecrets(sm: SimulatedSecretsManager, issued: string[], datadog: SimulatedDatadog): void {
   const values = {
     jira: { email: 'opsbot@example.com', apiToken: `jira-test-canary-${hex(12)}` },
     datadog: {
@@ -281,6 +288,7 @@ function seedOtherSecrets(sm: SimulatedSecretsManager, issued: string[]): void {
       webhookSecret: `test-canary-${hex(16)}`,
     },
   };
+  datadog.addKeys(values.datadog.apiKey, values.datadog.appKey);
   for (const [name, value] of Object.entries(values)) {
     sm.create(`opsbot/${name}`, JSON.stringify(value));
     issued.push(...Object.values(value).filter((v) => v.includes('canary')));
