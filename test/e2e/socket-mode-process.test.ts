@@ -45,6 +45,36 @@ async function readyz(port: number): Promise<{ status: number; checks: Record<st
   return { status: res.status, checks: ((await res.json()) as { checks: Record<string, boolean> }).checks };
 }
 
+/** The built server in Socket Mode, reading secrets under `prefix` from the simulated Secrets Manager. */
+async function startBuilt(
+  services: { slack: SimulatedSlack; endpoint: string },
+  tempPrefix: string,
+  prefix: string,
+) {
+  const { slack, endpoint } = services;
+  const dir = mkdtempSync(join(tmpdir(), tempPrefix));
+  const config = join(dir, 'opsbot.yaml');
+  writeFileSync(config, 'access:\n  admins: [U0ADMIN]\n');
+  const port = await freePort();
+  const started = startMain(
+    cleanEnv({
+      OPSBOT_SLACK_MODE: 'socket',
+      OPSBOT_SLACK_API_URL: slack.apiUrl,
+      OPSBOT_SECRET_PREFIX: prefix,
+      OPSBOT_SECRET_POLL_SECONDS: '5',
+      OPSBOT_CONFIG: config,
+      OPSBOT_STATE: `sqlite:${join(dir, 'opsbot.db')}`,
+      PORT: String(port),
+      AWS_REGION: 'us-east-1',
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
+      AWS_ACCESS_KEY_ID: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`,
+      AWS_SECRET_ACCESS_KEY: canary('aws'),
+    }),
+    { entry: join(out, 'src/main.js'), cwd: dir },
+  );
+  return { ...started, port, dir };
+}
+
 describe('the built opsbot process in Socket Mode', () => {
   const sm = new SimulatedSecretsManager();
   const slack = new SimulatedSlack();
@@ -66,26 +96,7 @@ describe('the built opsbot process in Socket Mode', () => {
     slack.addBotToken(first.botToken);
     slack.addAppToken(first.appToken);
     sm.create('e2e/slack', JSON.stringify(first));
-    const dir = mkdtempSync(join(tmpdir(), 'opsbot-socket-'));
-    const config = join(dir, 'opsbot.yaml');
-    writeFileSync(config, 'access:\n  admins: [U0ADMIN]\n');
-    const port = await freePort();
-    const { child, output } = startMain(
-      cleanEnv({
-        OPSBOT_SLACK_MODE: 'socket',
-        OPSBOT_SLACK_API_URL: slack.apiUrl,
-        OPSBOT_SECRET_PREFIX: 'e2e/',
-        OPSBOT_SECRET_POLL_SECONDS: '5',
-        OPSBOT_CONFIG: config,
-        OPSBOT_STATE: `sqlite:${join(dir, 'opsbot.db')}`,
-        PORT: String(port),
-        AWS_REGION: 'us-east-1',
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
-        AWS_ACCESS_KEY_ID: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`,
-        AWS_SECRET_ACCESS_KEY: canary('aws'),
-      }),
-      { entry: join(out, 'src/main.js'), cwd: dir },
-    );
+    const { child, output, port, dir } = await startBuilt({ slack, endpoint }, 'opsbot-socket-', 'e2e/');
     try {
       await waitFor(`http://127.0.0.1:${port}/healthz`, 20_000);
       expect((await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 20_000)).status).toBe(200);
@@ -148,25 +159,10 @@ describe('the built opsbot process in Socket Mode', () => {
       secret: 'late/slack',
       count: 1,
     });
-    const dir = mkdtempSync(join(tmpdir(), 'opsbot-socket-late-'));
-    const config = join(dir, 'opsbot.yaml');
-    writeFileSync(config, 'access:\n  admins: [U0ADMIN]\n');
-    const port = await freePort();
-    const { child, output } = startMain(
-      cleanEnv({
-        OPSBOT_SLACK_MODE: 'socket',
-        OPSBOT_SLACK_API_URL: slack.apiUrl,
-        OPSBOT_SECRET_PREFIX: 'late/',
-        OPSBOT_SECRET_POLL_SECONDS: '5',
-        OPSBOT_CONFIG: config,
-        OPSBOT_STATE: `sqlite:${join(dir, 'opsbot.db')}`,
-        PORT: String(port),
-        AWS_REGION: 'us-east-1',
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint,
-        AWS_ACCESS_KEY_ID: `AKIA${randomBytes(8).toString('hex').toUpperCase()}`,
-        AWS_SECRET_ACCESS_KEY: canary('aws'),
-      }),
-      { entry: join(out, 'src/main.js'), cwd: dir },
+    const { child, output, port, dir } = await startBuilt(
+      { slack, endpoint },
+      'opsbot-socket-late-',
+      'late/',
     );
     try {
       await waitFor(`http://127.0.0.1:${port}/healthz`, 20_000);
