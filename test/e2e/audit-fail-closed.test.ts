@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/records.js';
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import { sqliteOf } from '../../src/store/sqlite-audit.js';
+import { holdWriteLock } from '../helpers/sqlite-lock.js';
 
 const POLICY = `access:
   admins: [U0ADMIN]
@@ -35,19 +35,6 @@ const gh = (text: string) =>
 const issuePosts = () =>
   bot.github.calls.filter((c) => c.method === 'POST' && c.path === '/repos/acme/web/issues').length;
 const readyz = async () => (await fetch(`${bot.base}/readyz`)).status;
-
-/** Another process's connection to the bot's database holding the write lock (BEGIN IMMEDIATE). */
-function holdWriteLock(path: string): { release(): void } {
-  const other = new DatabaseSync(path);
-  other.exec('BEGIN IMMEDIATE');
-  return {
-    release() {
-      if (!other.isOpen) return;
-      if (other.isTransaction) other.exec('ROLLBACK');
-      other.close();
-    },
-  };
-}
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const started = performance.now();

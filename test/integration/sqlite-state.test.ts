@@ -6,6 +6,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/records.js';
 import { openSqliteState } from '../../src/store/sqlite.js';
+import { holdWriteLock, longestStall } from '../helpers/sqlite-lock.js';
 
 function freshPath(): string {
   return join(mkdtempSync(join(tmpdir(), 'opsbot-state-')), 'nested', 'opsbot.db');
@@ -17,36 +18,6 @@ const event = (actor: string, action: string, i: number) => ({
   actor,
   details: { args: `pr list acme/web#${i}` },
 });
-
-/** Another process's connection holding the write lock until released (idempotent). */
-function holdWriteLock(path: string): { release(): void } {
-  const other = new DatabaseSync(path);
-  other.exec('BEGIN IMMEDIATE');
-  return {
-    release() {
-      if (!other.isOpen) return;
-      if (other.isTransaction) other.exec('ROLLBACK');
-      other.close();
-    },
-  };
-}
-
-/** Measures the longest gap between 5 ms ticks of the event loop while `work` runs. */
-async function longestStall<T>(work: () => Promise<T>): Promise<{ stallMs: number; value: T }> {
-  let last = performance.now();
-  let stallMs = 0;
-  const ticker = setInterval(() => {
-    const tick = performance.now();
-    stallMs = Math.max(stallMs, tick - last);
-    last = tick;
-  }, 5);
-  try {
-    const value = await work();
-    return { stallMs, value };
-  } finally {
-    clearInterval(ticker);
-  }
-}
 
 describe('SQLite state: the audit trail', () => {
   it('appends hash-chained records, survives a reopen, and answers queries newest first', async () => {
