@@ -237,11 +237,6 @@ export class CredentialProvider {
     return [...this.#o.catalog.keys()];
   }
 
-  /** How users and operators call the service a secret belongs to (`GitHub`). */
-  titleOf(integration: string): string {
-    return this.#o.catalog.get(integration)?.title ?? integration;
-  }
-
   /** The field of a secret that verifies inbound requests (`signingSecret`), if it has one. */
   inboundField(integration: string): string | undefined {
     return this.#o.catalog.get(integration)?.inbound;

@@ -68,7 +68,6 @@ export interface BuiltIntegrations {
   isConfigured(name: string): boolean;
   /** The answer to a command that needs it while it is not configured: what to add, and where. */
   notConfigured(name: string): UserFacingError;
-  titleOf(name: string): string;
   close(): void;
 }
 
@@ -141,7 +140,6 @@ export function buildIntegrations(
           )
         : new IntegrationNotConfiguredError(title, deps.provider.secretName(name));
     },
-    titleOf: (name) => registry.get(name)?.title ?? name,
     close: () => {
       for (const close of closers.splice(0)) close();
     },
