@@ -1,8 +1,11 @@
+import { acknowledge, muteAlert, parseMuteValue, unmuteAlert } from '../src/alerts/alert-actions.js';
+import type { AlertEvent } from '../src/alerts/payload.js';
+import { link as alertLink, iconOf, timeOf } from '../src/alerts/render.js';
+import { type AlertReport, alertReport, monitorHistory } from '../src/alerts/report.js';
 import type { MonitorDetail, MonitorState, MonitorSummary } from '../src/integrations/datadog.js';
 import { context, header, sections } from '../src/slack/blocks.js';
-import { defineCommand, type Reply } from '../src/slack/command-spec.js';
+import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
 import { escapeText, inlineCode, userMention } from '../src/slack/escape.js';
-import { notAvailableYet } from './not-yet.js';
 
 const MONITOR = /^\d{1,15}$/;
 const DAY = 86_400_000;
@@ -46,8 +49,17 @@ export const dd = defineCommand({
       summary: 'one monitor: state, query, recent transitions',
       args: [{ name: 'id', pattern: MONITOR, hint: 'id' }],
       examples: ['monitor 123456'],
-      run: async (ctx, { args }) =>
-        monitorReply(await ctx.apis.datadog.getMonitor(Number(args.id), ctx.scope)),
+      run: async (ctx, { args }) => {
+        const monitor = await ctx.apis.datadog.getMonitor(Number(args.id), ctx.scope);
+        const now = ctx.services.clock.now();
+        const seen = await monitorHistory(
+          ctx.services.state.outbox,
+          ctx.services.file.alerts,
+          String(monitor.id),
+          now - 7 * DAY,
+        );
+        return monitorReply(monitor, seen, now);
+      },
     }),
     sub({
       name: 'mute',
@@ -85,7 +97,7 @@ export const dd = defineCommand({
     sub({
       name: 'alerts',
       readOnly: true,
-      summary: 'the alerts opsbot has posted recently, newest first',
+      summary: 'the alerts opsbot received recently: counts by monitor and transition',
       flags: [
         {
           name: 'since',
@@ -96,10 +108,101 @@ export const dd = defineCommand({
         },
       ],
       examples: ['alerts --since 1h'],
-      run: notAvailableYet('dd', 'alerts'),
+      run: async (ctx, { flags }) => {
+        const sinceMs = flags.since ?? 3_600_000;
+        const report = await alertReport(
+          ctx.services.state.outbox,
+          ctx.services.file.alerts,
+          ctx.services.clock.now() - sinceMs,
+        );
+        return alertsReply(report, sinceMs, (id) => ctx.apis.datadog.monitorUrl(id));
+      },
     }),
   ],
+  actions: {
+    'dd:ack': async (ctx, value) => {
+      const { first, root } = await acknowledge(alertDeps(ctx), value, ctx.actor.userId);
+      const ack = root.ack ?? { by: ctx.actor.userId, at: ctx.services.clock.now() };
+      return {
+        text: first
+          ? `:eyes: You acknowledged ${escapeText(root.title)}.`
+          : `${userMention(ack.by)} already acknowledged this alert at ${timeOf(ack.at, ctx.services.clock.now())}.`,
+      };
+    },
+    'dd:mute': async (ctx, value) => {
+      const { key, choice } = parseMuteValue(value);
+      const root = await muteAlert(
+        { ...alertDeps(ctx), datadog: ctx.apis.datadog, scope: ctx.scope },
+        key,
+        ctx.actor.userId,
+        choice,
+      );
+      const mute = root.mute;
+      if (mute && mute.by !== ctx.actor.userId)
+        return { text: `${userMention(mute.by)} already muted this alert.` };
+      const until =
+        mute?.until === 'recovered' || mute === undefined
+          ? 'until it recovers'
+          : `until ${timeOf(mute.until, ctx.services.clock.now())}`;
+      return {
+        text: `:mute: Muted Datadog monitor ${root.monitorId}${root.scope ? ` for ${inlineCode(root.scope)}` : ''} ${until}.`,
+      };
+    },
+    'dd:unmute': async (ctx, value) => {
+      const done = await unmuteAlert(
+        { ...alertDeps(ctx), datadog: ctx.apis.datadog, scope: ctx.scope },
+        value,
+      );
+      return { text: done ? ':loud_sound: Unmuted.' : 'This alert is not muted from opsbot.' };
+    },
+  },
 });
+
+function alertDeps(ctx: CommandContext<'datadog'>) {
+  return {
+    messages: ctx.services.state.messages,
+    slack: ctx.services.slack,
+    now: () => ctx.services.clock.now(),
+  };
+}
+
+function duration(ms: number): string {
+  if (ms % DAY === 0) return `${ms / DAY}d`;
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  return `${Math.round(ms / 60_000)}m`;
+}
+
+function counts(map: Map<string, number>): string {
+  return [...map]
+    .sort((a, b) => b[1] - a[1])
+    .map(([t, n]) => `${escapeText(t)} ${n}`)
+    .join(', ');
+}
+
+function alertsReply(report: AlertReport, sinceMs: number, urlOf: (id: string) => string): Reply {
+  const window = `the last ${duration(sinceMs)}`;
+  if (report.total === 0) return { text: `opsbot received no Datadog alerts in ${window}.` };
+  const title = `${report.truncated ? 'At least ' : ''}${report.total} Datadog alert${report.total === 1 ? '' : 's'} received in ${window}`;
+  const notes = [
+    ...(report.waiting ? [`${report.waiting} still waiting to be posted`] : []),
+    ...(report.unrouted
+      ? [`${report.unrouted} matched no route (set \`alerts.defaultChannel\` in the configuration)`]
+      : []),
+  ];
+  const lines = [
+    `*By transition:* ${counts(report.byTransition)}`,
+    ...(notes.length ? [`_${notes.join('; ')}_`] : []),
+    '*By monitor:*',
+    ...report.byMonitor
+      .slice(0, 25)
+      .map(
+        (m) =>
+          `• ${alertLink(urlOf(m.monitorId), m.title, 100)} (${m.monitorId}): ${m.count} · ${counts(m.transitions)}`,
+      ),
+    ...(report.byMonitor.length > 25 ? [`_…and ${report.byMonitor.length - 25} more monitors_`] : []),
+  ];
+  return { text: `${escapeText(title)}\n${lines.join('\n')}`, blocks: [header(title), ...sections(lines)] };
+}
 
 const STATES: Record<string, MonitorState> = { alert: 'Alert', warn: 'Warn', 'no data': 'No Data', ok: 'OK' };
 const ICON: Record<string, string> = {
@@ -127,7 +230,7 @@ function monitorsReply(monitors: MonitorSummary[], state: MonitorState, tag: str
   return { text: `${escapeText(title)}\n${lines.join('\n')}`, blocks: [header(title), ...sections(lines)] };
 }
 
-function monitorReply(m: MonitorDetail): Reply {
+function monitorReply(m: MonitorDetail, seen: AlertEvent[], now: number): Reply {
   const excerpt = m.message.length > 300 ? `${m.message.slice(0, 299)}…` : m.message;
   const mutes = m.mutes.length
     ? m.mutes
@@ -142,6 +245,14 @@ function monitorReply(m: MonitorDetail): Reply {
     `*Query:* ${inlineCode(m.query.slice(0, 500))}`,
     ...(excerpt ? [`*Message:* ${escapeText(excerpt)}`] : []),
     ...(m.tags.length ? [`*Tags:* ${m.tags.map((t) => inlineCode(t)).join(' ')}`] : []),
+    seen.length
+      ? `*Seen by opsbot:* ${seen
+          .map(
+            (a) =>
+              `${iconOf(a.transition)} ${escapeText(a.transition)} ${timeOf(a.at, now)}${a.scope ? ` ${inlineCode(a.scope, 60)}` : ''}`,
+          )
+          .join(' · ')}`
+      : '*Seen by opsbot:* no alerts in the last 7 days',
   ];
   return {
     text: `${link(m.url, `${m.name} (${m.id})`)}\n${lines.join('\n')}`,

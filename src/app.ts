@@ -4,6 +4,8 @@ import type { STSClientConfig } from '@aws-sdk/client-sts';
 import type { DestinationStream } from 'pino';
 import { AccessPolicy } from './access/policy.js';
 import { UsergroupMembership } from './access/usergroups.js';
+import type { DispatcherOptions } from './alerts/dispatcher.js';
+import { createAlerts } from './alerts/index.js';
 import { auditSecret } from './audit/audit-secret.js';
 import { TrailAuditSink } from './audit/sink.js';
 import { wireAuditTrail } from './audit/wiring.js';
@@ -14,6 +16,7 @@ import { createCredentials } from './credentials/from-config.js';
 import type { CredentialProvider } from './credentials/provider.js';
 import { Readiness } from './health.js';
 import { HttpServer, type Route, sendJson, sendText } from './http/server.js';
+import { type DatadogApi, datadogAppUrl } from './integrations/datadog.js';
 import type { AnyIntegration, PlatformDeps } from './integrations/integration.js';
 import { RateLimits } from './integrations/rate-limits.js';
 import { buildIntegrations, IntegrationRegistry } from './integrations/registry.js';
@@ -55,6 +58,8 @@ export interface OpsbotDeps {
   defaultMetrics?: boolean;
   /** Lets tests and benchmarks observe the state store (e.g. when audit records are stored). */
   wrapState?: (state: State) => State;
+  /** Alert dispatcher pacing and leases (tests shorten them); README.md, "Alert delivery", has the defaults. */
+  alerts?: Partial<DispatcherOptions>;
 }
 
 export interface RunningOpsbot {
@@ -195,6 +200,22 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
       },
       stop: async () => provider.stop(),
     },
+    // Datadog alerts: the webhook receiver and the per-channel dispatcher (when Datadog is registered).
+    ...(registry.has('datadog')
+      ? createAlerts({
+          routes: config.file.alerts,
+          credentials: provider,
+          state,
+          slack,
+          datadog: integrations.apis.datadog as DatadogApi,
+          audit,
+          clock,
+          log,
+          metrics,
+          appUrl: datadogAppUrl(config.datadog.site),
+          ...(deps.alerts ? { dispatcher: deps.alerts } : {}),
+        })
+      : []),
     receiver instanceof SlackHttpReceiver
       ? {
           name: 'slack-events',

@@ -3,7 +3,13 @@ import type { SimView } from '../sandbox/slack-workspace.js';
 
 /** Something opsbot put in front of the console's user: a channel message, an ephemeral, a modal. */
 export type Shown =
-  | { kind: 'message' | 'ephemeral'; channel: string; content: { text?: string; blocks?: unknown[] } }
+  | {
+      kind: 'message' | 'ephemeral';
+      channel: string;
+      content: { text?: string; blocks?: unknown[] };
+      /** A message shown before that has since been edited. */
+      updated?: boolean;
+    }
   | { kind: 'view'; view: SimView };
 
 /**
@@ -13,6 +19,8 @@ export type Shown =
  */
 export class SlackFeed {
   readonly #seen = new WeakSet<object>();
+  /** The edit last shown of each message (a root that an alert or a button changed shows again). */
+  readonly #edits = new WeakMap<object, string>();
 
   constructor(readonly slack: SimulatedSlack) {
     this.#fresh();
@@ -57,9 +65,20 @@ export class SlackFeed {
       this.#seen.add(item);
       return true;
     };
+    const edited = (m: { editedTs?: string }) => {
+      if (!m.editedTs || this.#edits.get(m) === m.editedTs) return false;
+      this.#edits.set(m, m.editedTs);
+      return true;
+    };
     for (const channel of this.slack.workspace.channels.keys()) {
-      for (const m of this.slack.messages(channel).filter(unseen))
-        out.push({ shown: { kind: 'message', channel, content: content(m) } });
+      for (const m of this.slack.messages(channel)) {
+        const fresh = unseen(m);
+        const changed = edited(m);
+        if (fresh || changed)
+          out.push({
+            shown: { kind: 'message', channel, content: content(m), ...(fresh ? {} : { updated: true }) },
+          });
+      }
       for (const e of this.slack.ephemerals(channel).filter(unseen))
         out.push({ shown: { kind: 'ephemeral', channel, content: content(e) }, user: e.user });
     }

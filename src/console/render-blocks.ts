@@ -10,6 +10,8 @@ export interface RenderedButton {
   blockId?: string;
   value?: string;
   url?: string;
+  /** An option of a select menu: pressing it chooses this value. */
+  option?: boolean;
 }
 
 export interface RenderedMessage {
@@ -78,7 +80,28 @@ export function renderMessage(
       action_id?: unknown;
       value?: unknown;
       url?: unknown;
+      options?: unknown;
+      placeholder?: unknown;
     };
+    if (e.type === 'static_select' && Array.isArray(e.options)) {
+      // A select menu: each option is pressed like a button.
+      const shown = e.options.slice(0, 20).map((o) => {
+        const option = (o ?? {}) as { text?: unknown; value?: unknown };
+        if (buttons.length >= MAX_BUTTONS) return '';
+        const n = (options.firstButton ?? 1) + buttons.length;
+        const label = textOf(option.text, names) || 'option';
+        buttons.push({
+          n,
+          text: label,
+          actionId: typeof e.action_id === 'string' ? e.action_id : '',
+          ...(typeof blockId === 'string' ? { blockId } : {}),
+          ...(typeof option.value === 'string' ? { value: option.value } : {}),
+          option: true,
+        });
+        return `[${n} ${label}]`;
+      });
+      return `${textOf(e.placeholder, names) || 'menu'} ${shown.filter(Boolean).join(' ')}`;
+    }
     if (e.type !== 'button' || buttons.length >= MAX_BUTTONS) return undefined;
     const n = (options.firstButton ?? 1) + buttons.length;
     const label = textOf(e.text, names) || 'button';

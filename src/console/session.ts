@@ -1,8 +1,10 @@
 import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { COMMANDS } from '../../commands/index.js';
+import { type AlertSpec, datadogWebhookBody } from '../sandbox/datadog-webhook-sender.js';
 import { type SandboxBot, startSandboxBot } from '../sandbox/sandbox-bot.js';
 import type { Delivery } from '../sandbox/slack.js';
+import { parseAlertArgs } from './alert-args.js';
 import { auditSummary, describeSecrets, rotate, status } from './bot-state.js';
 import { asSlackSends, unknownMentionsNote } from './client-text.js';
 import { type Shown, SlackFeed } from './feed.js';
@@ -69,6 +71,8 @@ class Session {
   #channel = 'C0DEV';
   #form: FormFiller | undefined;
   #buttons: { label: string; channel: string; buttons: RenderedButton[] } | undefined;
+  /** The last alert sent with :alert, so that `:alert Recovered` continues its cycle. */
+  #lastAlert: AlertSpec | undefined;
   readonly #feed: SlackFeed;
   readonly #names: Names;
   readonly #commands: KnownCommand[] = COMMANDS.map((c) => ({ name: c.name, description: c.description }));
@@ -115,10 +119,8 @@ class Session {
     else if (word === ':secrets') this.say(describeSecrets(this.bot));
     else if (word === ':audit') this.say(await auditSummary(this.bot));
     else if (word === ':rotate') this.say(rotate(this.bot, arg));
-    else if (word === ':alert')
-      this.say(
-        'Datadog alerts are not in this version yet; :alert will fire a sample webhook once they are.',
-      );
+    else if (word === ':alert') await this.#alert(arg);
+    else if (word === ':storm') await this.#storm(arg);
     else if (word === ':cancel' || word === ':submit') this.say('no form is open.');
     else this.say(`I don't know "${line.slice(0, 60)}". Type :help for the list.`);
     return true;
@@ -141,6 +143,41 @@ class Session {
     await this.#answers(`${command}${text ? ` ${text}` : ''}`.slice(0, 60), delivery);
   }
 
+  /** `:alert [transition] [title]`: Datadog sends a webhook; a later transition continues the last cycle. */
+  async #alert(arg: string): Promise<void> {
+    const parsed = parseAlertArgs(arg, this.#lastAlert);
+    if ('problem' in parsed) {
+      this.say(parsed.problem);
+      return;
+    }
+    this.#lastAlert = parsed.spec;
+    const body = datadogWebhookBody(parsed.spec);
+    const result = await this.bot.webhooks.send(body);
+    this.say(
+      `Datadog sent ${body.transition} for monitor ${body.monitorId} (${body.title.slice(0, 80)}): opsbot answered ${result.status}`,
+    );
+    const shown = await this.#feed.wait(this.#user, { timeoutMs: 3_000, quietMs: 300 });
+    for (const item of shown) this.#show(item, `the alert ${body.monitorId}`);
+  }
+
+  /** `:storm N`: N alerts at once, to see the digest. */
+  async #storm(arg: string): Promise<void> {
+    const count = Number(arg || '20');
+    if (!Number.isInteger(count) || count < 1 || count > 500) {
+      this.say('usage: :storm N (1 to 500 alerts at once)');
+      return;
+    }
+    const { results } = await this.bot.webhooks.storm({ count, concurrency: 16 });
+    const accepted = results.filter((r) => r.status === 202).length;
+    this.say(
+      `Datadog sent ${count} alerts at once; opsbot accepted ${accepted}. Slack allows about one message per second per channel, so watch the digest:`,
+    );
+    const shown = await this.#feed.wait(this.#user, { timeoutMs: 5_000, quietMs: 1_500 });
+    for (const item of shown.slice(-6)) this.#show(item, 'the storm');
+    if (shown.length > 6)
+      this.say(`(${shown.length - 6} earlier updates not shown; /dd alerts counts them all)`);
+  }
+
   async #click(arg: string): Promise<void> {
     const latest = this.#buttons;
     if (!latest) {
@@ -161,7 +198,11 @@ class Session {
       channelId: latest.channel,
       actionId: button.actionId,
       ...(button.blockId ? { blockId: button.blockId } : {}),
-      ...(button.value ? { value: button.value } : {}),
+      ...(button.option && button.value
+        ? { selectedOption: { value: button.value, text: button.text } }
+        : button.value
+          ? { value: button.value }
+          : {}),
     });
     await this.#answers(`the button ${name}`, delivery);
   }
@@ -230,7 +271,7 @@ class Session {
     const where = `#${this.#channelName(item.channel)}`;
     const header =
       item.kind === 'message'
-        ? `in ${where}`
+        ? `${item.updated ? 'updated a message ' : ''}in ${where}`
         : `only you can see this${item.channel === this.#channel ? '' : `, in ${where}`}`;
     this.say(`opsbot (${header}):\n${indent(rendered.text)}`);
     if (rendered.buttons.length) this.#buttons = { label, channel: item.channel, buttons: rendered.buttons };

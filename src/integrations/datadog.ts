@@ -45,12 +45,19 @@ export interface DatadogApi {
     scope?: RequestScope,
   ): Promise<MonitorSummary[]>;
   getMonitor(id: number, scope?: RequestScope): Promise<MonitorDetail>;
-  /** A v2 downtime on the monitor (all its groups), until `endMs` or until cancelled. */
+  /**
+   * A v2 downtime on the monitor, until `endMs` or until cancelled: for all its groups, or only
+   * for `groupScope` (Datadog search syntax, `host:web-1 AND env:prod`).
+   */
   mute(
     id: number,
-    options: { endMs?: number; by: string },
+    options: { endMs?: number; by: string; groupScope?: string },
     scope?: RequestScope,
   ): Promise<{ downtimeId: string }>;
+  /** The monitor's page in the Datadog web app of the configured site. */
+  monitorUrl(id: number | string): string;
+  /** Cancels one downtime (an already cancelled or ended one is fine). */
+  cancelDowntime(downtimeId: string, scope?: RequestScope): Promise<void>;
   /** Cancels every active downtime on the monitor; how many there were. */
   unmute(id: number, scope?: RequestScope): Promise<number>;
 }
@@ -186,7 +193,7 @@ export function createDatadogApi(calls: CredentialedCalls<DatadogClient>, deps: 
         }),
       };
     },
-    async mute(id, { endMs, by }, scope) {
+    async mute(id, { endMs, by, groupScope }, scope) {
       await call('monitor', (c) => c.monitors.getMonitor({ monitorId: id }), scope);
       const created = await call(
         'downtime',
@@ -196,7 +203,7 @@ export function createDatadogApi(calls: CredentialedCalls<DatadogClient>, deps: 
               data: {
                 type: 'downtime',
                 attributes: {
-                  scope: '*',
+                  scope: groupScope || '*',
                   monitorIdentifier: { monitorId: id },
                   message: `Muted from Slack by ${by} through opsbot`,
                   ...(endMs ? { schedule: { end: new Date(endMs) } } : {}),
@@ -207,6 +214,10 @@ export function createDatadogApi(calls: CredentialedCalls<DatadogClient>, deps: 
         scope,
       );
       return { downtimeId: created.data?.id ?? '' };
+    },
+    monitorUrl: (id) => `${app}/monitors/${id}`,
+    async cancelDowntime(downtimeId, scope) {
+      await call('downtime', (c) => c.downtimes.cancelDowntime({ downtimeId }), scope);
     },
     async unmute(id, scope) {
       const mutes = await activeMutes(id, scope);

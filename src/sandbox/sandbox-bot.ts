@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { COMMANDS } from '../../commands/index.js';
+import type { DispatcherOptions } from '../alerts/dispatcher.js';
 import { type RunningOpsbot, startOpsbot } from '../app.js';
 import type { AuditRecord } from '../audit/records.js';
 import { systemClock } from '../clock.js';
@@ -16,6 +17,7 @@ import type { Registry } from '../metrics.js';
 import type { CommandModule } from '../slack/command-spec.js';
 import type { State } from '../store/state.js';
 import { SimulatedDatadog } from './datadog.js';
+import { DatadogWebhookSender } from './datadog-webhook-sender.js';
 import { SimulatedGitHub } from './github.js';
 import { SimulatedSecretsManager } from './secrets-manager.js';
 import { SimulatedSlack } from './slack.js';
@@ -31,6 +33,11 @@ export const SAMPLE_POLICY = `access:
       channels: [C0DEV]
 github:
   users: { U0DEV: octocat, U0ADMIN: monalisa }
+alerts:
+  defaultChannel: C0ALERTS
+  routes:
+    - match: { tags: ["team:payments"] }
+      channel: C0PAYMENTS
 `;
 
 export interface SandboxBotOptions {
@@ -53,12 +60,16 @@ export interface SandboxBotOptions {
   withoutAppToken?: boolean;
   /** Called once each audit record is stored (the Slack benchmark times request → stored). */
   onAuditStored?: (record: AuditRecord) => void;
+  /** Alert dispatcher pacing and leases (tests shorten them). */
+  alerts?: Partial<DispatcherOptions>;
 }
 
 export interface SandboxBot {
   slack: SimulatedSlack;
   github: SimulatedGitHub;
   datadog: SimulatedDatadog;
+  /** Sends Datadog webhooks to the bot, with the current `webhookSecret`. */
+  webhooks: DatadogWebhookSender;
   secretsManager: SimulatedSecretsManager;
   app: RunningOpsbot;
   provider: CredentialProvider;
@@ -135,7 +146,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   secretsManager.setRotator('opsbot/github', () => githubSecret());
   const datadog = new SimulatedDatadog();
   const { url: datadogUrl } = await datadog.start();
-  seedOtherSecrets(secretsManager, issued, datadog);
+  const { webhookSecret } = seedOtherSecrets(secretsManager, issued, datadog);
 
   for (const [name, value] of Object.entries(options.extraSecrets ?? {})) {
     secretsManager.create(`opsbot/${name}`, JSON.stringify(value));
@@ -192,6 +203,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     host: '127.0.0.1',
     defaultMetrics: false,
     ...(options.onAuditStored ? { wrapState: observeAudit(options.onAuditStored) } : {}),
+    ...(options.alerts ? { alerts: options.alerts } : {}),
   });
   const { provider, state, metrics, log } = app;
   await app.loading;
@@ -209,6 +221,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     slack,
     github,
     datadog,
+    webhooks: new DatadogWebhookSender({ url: `${base}/webhooks/datadog`, secret: webhookSecret }),
     secretsManager,
     app,
     provider,
@@ -276,10 +289,16 @@ function seedWorkspace(slack: SimulatedSlack): void {
   slack.addChannel({ id: 'C0DEV', name: 'dev' });
   slack.addChannel({ id: 'C0OPS', name: 'ops' });
   slack.addChannel({ id: 'C0RANDOM', name: 'random' });
+  slack.addChannel({ id: 'C0ALERTS', name: 'alerts' });
+  slack.addChannel({ id: 'C0PAYMENTS', name: 'payments-alerts' });
   slack.addUsergroup({ id: 'S0PLATFORM', handle: 'platform', users: ['U0DEV'] });
 }
 
-function seedOtherSecrets(sm: SimulatedSecretsManager, issued: string[], datadog: SimulatedDatadog): void {
+function seedOtherSecrets(
+  sm: SimulatedSecretsManager,
+  issued: string[],
+  datadog: SimulatedDatadog,
+): { webhookSecret: string } {
   const values = {
     jira: { email: 'opsbot@example.com', apiToken: `jira-test-canary-${hex(12)}` },
     datadog: {
@@ -297,4 +316,5 @@ function seedOtherSecrets(sm: SimulatedSecretsManager, issued: string[], datadog
   const chainKey = randomBytes(32).toString('base64');
   sm.create('opsbot/audit', JSON.stringify({ chainKey }));
   issued.push(chainKey);
+  return { webhookSecret: values.datadog.webhookSecret };
 }

@@ -22,6 +22,10 @@ export interface BlockAction {
   messageTs?: string;
   /** Reuse the response_url of the message the button is on; a new one by default. */
   responseUrl?: string;
+  /** A static select menu choice instead of a button press (`text` defaults to `value`). */
+  selectedOption?: { value: string; text?: string };
+  /** The message the element is on, as Slack includes it in the payload. */
+  message?: { text?: string; blocks?: unknown[] };
 }
 
 export interface ViewSubmission {
@@ -69,26 +73,42 @@ export function blockActionPayload(
   triggerId: string,
 ): Record<string, unknown> {
   const messageTs = a.messageTs ?? ws.nextTs();
+  const actionTs = `${ws.now() / 1_000}`;
+  const blockId = a.blockId ?? 'block';
+  const action = a.selectedOption
+    ? {
+        type: 'static_select',
+        action_id: a.actionId,
+        block_id: blockId,
+        selected_option: {
+          text: { type: 'plain_text', text: a.selectedOption.text ?? a.selectedOption.value },
+          value: a.selectedOption.value,
+        },
+        action_ts: actionTs,
+      }
+    : { action_id: a.actionId, block_id: blockId, value: a.value ?? '', type: 'button', action_ts: actionTs };
   return {
     type: 'block_actions',
     team: { id: ws.identity.teamId, domain: ws.identity.teamDomain },
     user: userOf(ws, a.userId),
     api_app_id: ws.identity.appId,
     token: TOKEN,
-    container: { type: 'message', message_ts: messageTs, channel_id: a.channelId, is_ephemeral: true },
+    container: {
+      type: 'message',
+      message_ts: messageTs,
+      channel_id: a.channelId,
+      is_ephemeral: a.message === undefined,
+    },
     trigger_id: triggerId,
     channel: { id: a.channelId, name: ws.channels.get(a.channelId)?.name ?? 'unknown' },
-    message: { ts: messageTs, type: 'message', text: '' },
+    message: {
+      ts: messageTs,
+      type: 'message',
+      text: a.message?.text ?? '',
+      ...(a.message?.blocks ? { blocks: a.message.blocks } : {}),
+    },
     response_url: responseUrl,
-    actions: [
-      {
-        action_id: a.actionId,
-        block_id: a.blockId ?? 'block',
-        value: a.value ?? '',
-        type: 'button',
-        action_ts: `${ws.now() / 1_000}`,
-      },
-    ],
+    actions: [action],
   };
 }
 

@@ -15,6 +15,11 @@ export interface SimChannel {
   isPrivate?: boolean;
   botIsMember?: boolean;
 }
+/** Slack message metadata, as `chat.postMessage` accepts it and `conversations.history` returns it. */
+export interface SimMetadata {
+  event_type: string;
+  event_payload: Record<string, unknown>;
+}
 export interface SimMessage {
   ts: string;
   user: string;
@@ -22,6 +27,9 @@ export interface SimMessage {
   blocks?: unknown[];
   threadTs?: string;
   edited?: boolean;
+  /** The ts Slack gives the last edit (`edited.ts`). */
+  editedTs?: string;
+  metadata?: SimMetadata;
 }
 export interface SimEphemeral {
   user: string;
@@ -37,7 +45,11 @@ export interface SimView {
 
 export type ApiAnswer = Record<string, unknown> & { ok: boolean };
 
-const MAX_HISTORY = 1_000;
+const MAX_HISTORY = 20_000;
+const MAX_METADATA_BYTES = 8_192;
+const MAX_EVENT_TYPE = 100;
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 999;
 const TRIGGER_TTL_MS = 3_000;
 
 export class SlackWorkspace {
@@ -112,6 +124,105 @@ export class SlackWorkspace {
     return { ...(text !== undefined ? { text } : {}), ...(blocks ? { blocks: blocks as unknown[] } : {}) };
   }
 
+  /** `metadata` as Slack validates it: an object or its JSON, `{ event_type, event_payload }`, at most 8 KiB. */
+  #metadata(args: Record<string, unknown>): { value: SimMetadata | undefined } | ApiAnswer {
+    if (args.metadata === undefined) return { value: undefined };
+    const parsed = parseMaybe(args.metadata);
+    if (!isObject(parsed)) return { ok: false, error: 'invalid_metadata_format' };
+    const { event_type: type, event_payload: payload } = parsed;
+    if (typeof type !== 'string' || type.length === 0 || type.length > MAX_EVENT_TYPE || !isObject(payload))
+      return { ok: false, error: 'invalid_metadata_format' };
+    const json = JSON.stringify({ event_type: type, event_payload: payload });
+    if (Buffer.byteLength(json, 'utf8') > MAX_METADATA_BYTES)
+      return { ok: false, error: 'metadata_too_large' };
+    return { value: JSON.parse(json) as SimMetadata };
+  }
+
+  /** Top-level messages (no thread_ts, or thread_ts === ts) and thread replies by parent ts. */
+  #threads(channel: string): { top: SimMessage[]; replies: Map<string, SimMessage[]> } {
+    const top: SimMessage[] = [];
+    const replies = new Map<string, SimMessage[]>();
+    for (const m of [...(this.history.get(channel) ?? [])].sort((a, b) => compareTs(a.ts, b.ts))) {
+      if (!m.threadTs || m.threadTs === m.ts) top.push(m);
+      else {
+        const list = replies.get(m.threadTs) ?? [];
+        list.push(m);
+        replies.set(m.threadTs, list);
+      }
+    }
+    return { top, replies };
+  }
+
+  /** A message as conversations.history and conversations.replies return it. */
+  #render(
+    m: SimMessage,
+    replies: Map<string, SimMessage[]>,
+    parentUser: string | undefined,
+    withMetadata: boolean,
+  ): Record<string, unknown> {
+    const thread = replies.get(m.ts) ?? [];
+    const replyUsers = [...new Set(thread.map((r) => r.user))];
+    const isBot = m.user === this.identity.botUserId;
+    const isReply = m.threadTs !== undefined && m.threadTs !== m.ts;
+    return {
+      type: 'message',
+      ...(isBot ? { bot_id: this.identity.botId, app_id: this.identity.appId } : {}),
+      user: m.user,
+      text: m.text ?? '',
+      ...(m.blocks ? { blocks: m.blocks } : {}),
+      ts: m.ts,
+      ...(thread.length > 0
+        ? {
+            thread_ts: m.ts,
+            reply_count: thread.length,
+            reply_users: replyUsers,
+            reply_users_count: replyUsers.length,
+            latest_reply: thread.at(-1)?.ts,
+          }
+        : {}),
+      ...(isReply ? { thread_ts: m.threadTs, ...(parentUser ? { parent_user_id: parentUser } : {}) } : {}),
+      ...(m.edited ? { edited: { user: this.identity.botUserId, ts: m.editedTs ?? m.ts } } : {}),
+      ...(withMetadata && m.metadata ? { metadata: m.metadata } : {}),
+    };
+  }
+
+  /** Parses oldest/latest/inclusive/limit/cursor/include_all_metadata as Slack does. */
+  #window(args: Record<string, unknown>):
+    | {
+        inRange: (ts: string) => boolean;
+        limit: number;
+        cursor: string | undefined;
+        withMetadata: boolean;
+      }
+    | ApiAnswer {
+    const oldest = tsArg(args.oldest);
+    if (oldest === null) return { ok: false, error: 'invalid_ts_oldest' };
+    const latest = tsArg(args.latest);
+    if (latest === null) return { ok: false, error: 'invalid_ts_latest' };
+    let cursor: string | undefined;
+    if (typeof args.cursor === 'string' && args.cursor !== '') {
+      const match = /^next_ts:(\d+\.\d+)$/.exec(Buffer.from(args.cursor, 'base64').toString('utf8'));
+      if (!match?.[1]) return { ok: false, error: 'invalid_cursor' };
+      cursor = match[1];
+    }
+    const inclusive = flag(args.inclusive);
+    const requested = Number(args.limit ?? DEFAULT_PAGE);
+    const limit =
+      Number.isFinite(requested) && requested >= 1 ? Math.min(Math.floor(requested), MAX_PAGE) : DEFAULT_PAGE;
+    const inRange = (ts: string): boolean => {
+      if (oldest !== undefined) {
+        const c = compareTs(ts, oldest);
+        if (c < 0 || (c === 0 && !inclusive)) return false;
+      }
+      if (latest !== undefined) {
+        const c = compareTs(ts, latest);
+        if (c > 0 || (c === 0 && !inclusive)) return false;
+      }
+      return true;
+    };
+    return { inRange, limit, cursor, withMetadata: flag(args.include_all_metadata) };
+  }
+
   readonly #methods: Record<string, (args: Record<string, unknown>) => ApiAnswer> = {
     'auth.test': () => ({
       ok: true,
@@ -128,25 +239,98 @@ export class SlackWorkspace {
       if ('ok' in channel) return channel;
       const content = this.#content(args);
       if ('ok' in content) return content;
+      const metadata = this.#metadata(args);
+      if ('ok' in metadata) return metadata;
       const ts = this.nextTs();
-      const threadTs = typeof args.thread_ts === 'string' ? args.thread_ts : undefined;
-      this.record(this.history, channel.id, {
+      const threadTs =
+        typeof args.thread_ts === 'string' && args.thread_ts !== '' ? args.thread_ts : undefined;
+      const parent = threadTs ? this.history.get(channel.id)?.find((m) => m.ts === threadTs) : undefined;
+      const message: SimMessage = {
         ts,
         user: this.identity.botUserId,
         ...content,
         ...(threadTs ? { threadTs } : {}),
-      });
-      return { ok: true, channel: channel.id, ts, message: { ts, ...content } };
+        ...(metadata.value ? { metadata: metadata.value } : {}),
+      };
+      this.record(this.history, channel.id, message);
+      return {
+        ok: true,
+        channel: channel.id,
+        ts,
+        message: {
+          type: 'message',
+          bot_id: this.identity.botId,
+          app_id: this.identity.appId,
+          user: message.user,
+          text: message.text ?? '',
+          ...(message.blocks ? { blocks: message.blocks } : {}),
+          ts,
+          ...(threadTs ? { thread_ts: threadTs, ...(parent ? { parent_user_id: parent.user } : {}) } : {}),
+          ...(message.metadata ? { metadata: message.metadata } : {}),
+        },
+      };
     },
     'chat.update': (args) => {
       const channel = this.#channel(args);
       if ('ok' in channel) return channel;
       const content = this.#content(args);
       if ('ok' in content) return content;
+      const metadata = this.#metadata(args);
+      if ('ok' in metadata) return metadata;
       const message = this.history.get(channel.id)?.find((m) => m.ts === args.ts);
       if (!message) return { ok: false, error: 'message_not_found' };
-      Object.assign(message, content, { edited: true });
-      return { ok: true, channel: channel.id, ts: message.ts };
+      Object.assign(message, content, { edited: true, editedTs: this.nextTs() });
+      if (metadata.value) message.metadata = metadata.value;
+      return {
+        ok: true,
+        channel: channel.id,
+        ts: message.ts,
+        text: message.text ?? '',
+        message: {
+          type: 'message',
+          bot_id: this.identity.botId,
+          app_id: this.identity.appId,
+          user: message.user,
+          text: message.text ?? '',
+          ...(message.blocks ? { blocks: message.blocks } : {}),
+          edited: { user: this.identity.botUserId, ts: message.editedTs },
+          ...(message.metadata ? { metadata: message.metadata } : {}),
+        },
+      };
+    },
+    'conversations.history': (args) => {
+      const channel = this.#channel(args);
+      if ('ok' in channel) return channel;
+      const window = this.#window(args);
+      if ('ok' in window) return window;
+      const { top, replies } = this.#threads(channel.id);
+      const newestFirst = top.filter((m) => window.inRange(m.ts)).reverse();
+      const start = window.cursor
+        ? atOrAfter(newestFirst, (m) => compareTs(m.ts, window.cursor as string) <= 0)
+        : 0;
+      return this.#page(newestFirst.slice(start), window.limit, (m) =>
+        this.#render(m, replies, undefined, window.withMetadata),
+      );
+    },
+    'conversations.replies': (args) => {
+      const channel = this.#channel(args);
+      if ('ok' in channel) return channel;
+      const window = this.#window(args);
+      if ('ok' in window) return window;
+      const ts = typeof args.ts === 'string' ? args.ts : '';
+      const { top, replies } = this.#threads(channel.id);
+      const asked = this.history.get(channel.id)?.find((m) => m.ts === ts);
+      const parentTs = asked?.threadTs && asked.threadTs !== asked.ts ? asked.threadTs : asked?.ts;
+      const parent = top.find((m) => m.ts === parentTs);
+      if (!parent) return { ok: false, error: 'thread_not_found' };
+      const inRange = (replies.get(parent.ts) ?? []).filter((m) => window.inRange(m.ts));
+      // Slack returns the parent first on the first page only; continuation pages hold replies.
+      const items = window.cursor
+        ? inRange.slice(atOrAfter(inRange, (m) => compareTs(m.ts, window.cursor as string) >= 0))
+        : [parent, ...inRange];
+      return this.#page(items, window.limit, (m) =>
+        this.#render(m, replies, m === parent ? undefined : parent.user, window.withMetadata),
+      );
     },
     'chat.postEphemeral': (args) => {
       const channel = this.#channel(args);
@@ -211,6 +395,16 @@ export class SlackWorkspace {
     },
   };
 
+  #page(items: SimMessage[], limit: number, render: (m: SimMessage) => Record<string, unknown>): ApiAnswer {
+    const next = items[limit];
+    return {
+      ok: true,
+      messages: items.slice(0, limit).map(render),
+      has_more: next !== undefined,
+      response_metadata: { next_cursor: next ? Buffer.from(`next_ts:${next.ts}`).toString('base64') : '' },
+    };
+  }
+
   #storeView(userId: string, kind: SimView['kind'], raw: unknown): ApiAnswer {
     const view = parseMaybe(raw);
     if (!view || typeof view !== 'object') return { ok: false, error: 'invalid_arguments' };
@@ -220,6 +414,40 @@ export class SlackWorkspace {
       this.viewsById.delete(this.viewsById.keys().next().value as string);
     return { ok: true, view: { id, ...(view as object) } };
   }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Slack's boolean arguments: `true`, or `'true'`/`'1'` form-encoded. */
+function flag(value: unknown): boolean {
+  return value === true || value === 1 || value === 'true' || value === '1';
+}
+
+/** A Slack ts argument: undefined when absent, null when malformed. */
+function tsArg(value: unknown): string | undefined | null {
+  if (value === undefined || value === '') return undefined;
+  const text = typeof value === 'number' ? String(value) : value;
+  return typeof text === 'string' && /^\d+(\.\d+)?$/.test(text) ? text : null;
+}
+
+/** Compares two Slack ts strings (`seconds.fraction`) exactly, without float rounding. */
+export function compareTs(a: string, b: string): number {
+  const [aSec = '0', aFrac = ''] = a.split('.');
+  const [bSec = '0', bFrac = ''] = b.split('.');
+  const x = BigInt(aSec);
+  const y = BigInt(bSec);
+  if (x !== y) return x < y ? -1 : 1;
+  const width = Math.max(aFrac.length, bFrac.length);
+  const p = aFrac.padEnd(width, '0');
+  const q = bFrac.padEnd(width, '0');
+  return p < q ? -1 : p > q ? 1 : 0;
+}
+
+function atOrAfter<T>(list: T[], test: (item: T) => boolean): number {
+  const index = list.findIndex(test);
+  return index === -1 ? list.length : index;
 }
 
 function parseMaybe(value: unknown): unknown {

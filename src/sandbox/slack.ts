@@ -65,6 +65,12 @@ export class SimulatedSlack {
   readonly workspace: SlackWorkspace;
   /** Web API calls received (never the token). */
   readonly calls: Array<{ method: string; args: Record<string, unknown>; at: number; status: number }> = [];
+  /** Web API calls received per method, 429s included; never capped (unlike `calls`). */
+  readonly callCounts = new Map<string, number>();
+  readonly #rateLimited = new Map<string, number>();
+  #rateLimitedTotal = 0;
+  #postLimit: { perSecond: number; burst: number } | undefined;
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
   readonly #tokens = new Set<string>();
   readonly #faults: Array<SlackFault & { left: number }> = [];
   readonly #responses = new Map<
@@ -172,6 +178,29 @@ export class SimulatedSlack {
 
   views(): SimView[] {
     return [...this.workspace.viewsById.values()];
+  }
+
+  /** The first message in the channel's history (thread replies included, oldest first) that matches. */
+  findMessage(channel: string, predicate: (m: SimMessage) => boolean): SimMessage | undefined {
+    return this.messages(channel).find(predicate);
+  }
+
+  /**
+   * Slack's per-channel posting limit (about 1 message a second, short bursts allowed): with
+   * options, each chat.postMessage to a channel takes a token from that channel's bucket
+   * (`burst` tokens, refilled at `perSecond` on the simulator's clock); without one it is
+   * answered 429 with `retry-after` and not stored. `undefined` turns the limit off.
+   */
+  limitPostsPerChannel(options: { perSecond: number; burst: number } | undefined): void {
+    if (options && !(options.perSecond > 0 && options.burst >= 1))
+      throw new Error('limitPostsPerChannel needs perSecond > 0 and burst >= 1');
+    this.#postLimit = options ? { ...options } : undefined;
+    this.#buckets.clear();
+  }
+
+  /** 429s answered (injected faults and the per-channel limit), for one channel or in total. */
+  rateLimitedCount(channel?: string): number {
+    return channel === undefined ? this.#rateLimitedTotal : (this.#rateLimited.get(channel) ?? 0);
   }
 
   failNext(fault: SlackFault): void {
@@ -389,6 +418,7 @@ export class SimulatedSlack {
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const token = bearer ?? (typeof args.token === 'string' ? args.token : undefined);
     delete args.token;
+    this.callCounts.set(method, (this.callCounts.get(method) ?? 0) + 1);
     if (method === 'apps.connections.open') {
       const ok = token !== undefined && this.#appTokens.has(token);
       const answer = ok
@@ -411,10 +441,53 @@ export class SimulatedSlack {
       answer = { ok: false, error: 'internal_error' };
     } else if (!token) answer = { ok: false, error: 'not_authed' };
     else if (!this.#tokens.has(token)) answer = { ok: false, error: 'invalid_auth' };
-    else answer = this.workspace.call(method, args);
+    else {
+      const wait = method === 'chat.postMessage' ? this.#postWait(args.channel) : 0;
+      if (wait > 0) {
+        status = 429;
+        res.setHeader('retry-after', String(wait));
+        answer = { ok: false, error: 'ratelimited' };
+      } else {
+        answer = this.workspace.call(method, args);
+        if (method === 'chat.postMessage' && answer.ok) this.#takePostToken(args.channel);
+      }
+    }
+    if (status === 429) {
+      const channel = typeof args.channel === 'string' ? args.channel : '';
+      this.#rateLimited.set(channel, (this.#rateLimited.get(channel) ?? 0) + 1);
+      this.#rateLimitedTotal++;
+    }
     this.calls.push({ method, args, at: this.#now(), status });
     if (this.calls.length > MAX_CALLS) this.calls.splice(0, this.calls.length - MAX_CALLS);
     sendJson(res, status, answer);
+  }
+
+  /** The channel's bucket, refilled to now. */
+  #bucket(channel: string, limit: { perSecond: number; burst: number }): { tokens: number; at: number } {
+    const now = this.#now();
+    const bucket = this.#buckets.get(channel) ?? { tokens: limit.burst, at: now };
+    bucket.tokens = Math.min(
+      limit.burst,
+      bucket.tokens + (Math.max(0, now - bucket.at) / 1_000) * limit.perSecond,
+    );
+    bucket.at = now;
+    this.#buckets.set(channel, bucket);
+    return bucket;
+  }
+
+  /** 0 when a post to the channel may go now, else whole seconds (at least 1) until a token is there. */
+  #postWait(channel: unknown): number {
+    const limit = this.#postLimit;
+    if (!limit || typeof channel !== 'string') return 0;
+    const bucket = this.#bucket(channel, limit);
+    if (bucket.tokens >= 1 - 1e-9) return 0;
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / limit.perSecond));
+  }
+
+  #takePostToken(channel: unknown): void {
+    const limit = this.#postLimit;
+    if (!limit || typeof channel !== 'string') return;
+    this.#bucket(channel, limit).tokens -= 1;
   }
 
   #takeFault(method: string, args: Record<string, unknown>): SlackFault | undefined {

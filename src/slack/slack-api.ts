@@ -13,7 +13,17 @@ export interface MessageArgs {
   text: string;
   blocks?: KnownBlock[];
   threadTs?: string;
+  /** Slack message metadata: how opsbot finds a message it posted again (after a crash). */
+  metadata?: MessageMetadata;
 }
+
+export interface MessageMetadata {
+  event_type: string;
+  event_payload: Record<string, string | number | boolean>;
+}
+
+/** Most pages of 200 messages {@link SlackApi.findByMetadata} reads. */
+export const FIND_MAX_PAGES = 5;
 
 /**
  * The Slack Web API as opsbot's commands, alerts and access checks use it. Every call runs with the
@@ -26,6 +36,18 @@ export interface SlackApi {
   postMessage(args: MessageArgs): Promise<{ channel: string; ts: string }>;
   updateMessage(args: MessageArgs & { ts: string }): Promise<void>;
   postEphemeral(args: MessageArgs & { user: string }): Promise<void>;
+  /**
+   * The ts of a message opsbot posted in `channel` (in the thread `threadTs`, when given) since
+   * `oldestTs` whose metadata has `eventType` and `event_payload.key === key`; at most
+   * {@link FIND_MAX_PAGES} pages of 200 messages are read.
+   */
+  findByMetadata(args: {
+    channel: string;
+    threadTs?: string;
+    oldestTs: string;
+    eventType: string;
+    key: string;
+  }): Promise<string | undefined>;
   openView(args: { triggerId: string; view: View }): Promise<{ viewId: string }>;
   /** usergroups.users.list: the user ids in a user group. */
   usergroupMembers(usergroupId: string): Promise<string[]>;
@@ -78,21 +100,52 @@ export function createSlackApi(deps: SlackApiDeps): SlackApi {
         return identity;
       });
     },
-    async postMessage({ channel, text, blocks, threadTs }) {
+    async postMessage({ channel, text, blocks, threadTs, metadata }) {
       const result = await call('chat.postMessage', channel, (c) =>
         c.chat.postMessage({
           channel,
           text,
           ...(blocks ? { blocks } : {}),
           ...(threadTs ? { thread_ts: threadTs } : {}),
+          ...(metadata ? { metadata } : {}),
         }),
       );
       return { channel: String(result.channel ?? channel), ts: String(result.ts ?? '') };
     },
-    async updateMessage({ channel, ts, text, blocks }) {
+    async updateMessage({ channel, ts, text, blocks, metadata }) {
       await call('chat.update', channel, (c) =>
-        c.chat.update({ channel, ts, text, ...(blocks ? { blocks } : {}) }),
+        c.chat.update({
+          channel,
+          ts,
+          text,
+          ...(blocks ? { blocks } : {}),
+          ...(metadata ? { metadata } : {}),
+        }),
       );
+    },
+    async findByMetadata({ channel, threadTs, oldestTs, eventType, key }) {
+      let cursor: string | undefined;
+      for (let page = 0; page < FIND_MAX_PAGES; page++) {
+        const args = {
+          channel,
+          oldest: oldestTs,
+          limit: 200,
+          include_all_metadata: true,
+          ...(cursor ? { cursor } : {}),
+        };
+        const result = threadTs
+          ? await call('conversations.replies', undefined, (c) =>
+              c.conversations.replies({ ...args, ts: threadTs }),
+            )
+          : await call('conversations.history', undefined, (c) => c.conversations.history(args));
+        for (const m of (result.messages ?? []) as Array<{ ts?: string; metadata?: MessageMetadata }>) {
+          if (m.metadata?.event_type === eventType && m.metadata.event_payload?.key === key && m.ts)
+            return m.ts;
+        }
+        cursor = result.response_metadata?.next_cursor || undefined;
+        if (!result.has_more || !cursor) return undefined;
+      }
+      return undefined;
     },
     async postEphemeral({ channel, user, text, blocks, threadTs }) {
       await call('chat.postEphemeral', channel, (c) =>

@@ -3,7 +3,7 @@ import { createSchema, purgeEvery, type SqliteDb } from './sqlite-db.js';
 import type { MessageRef, MessageRefStore } from './state.js';
 
 /** Largest `data` kept with a message ref, in bytes (UTF-8). */
-export const MAX_MESSAGE_DATA_BYTES = 4 * 1024;
+export const MAX_MESSAGE_DATA_BYTES = 32 * 1024;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS message_refs (
@@ -26,7 +26,7 @@ interface Row {
 
 type NewRef = Omit<MessageRef, 'version'>;
 
-/** Throws a RangeError unless the ref has a channel and ts and at most 4 KiB of string `data`. */
+/** Throws a RangeError unless the ref has a channel and ts and at most 32 KiB of string `data`. */
 function checkRef(ref: NewRef): void {
   if (typeof ref !== 'object' || ref === null) throw new RangeError('message ref must be an object');
   checkKey('message ref channel', ref.channel);

@@ -6,6 +6,8 @@ import type { OutboxItem, OutboxStore } from './state.js';
 export const MAX_OUTBOX_PAYLOAD_BYTES = 64 * 1024;
 /** Most items one claim may take. */
 export const MAX_CLAIM = 100;
+/** Most items one `recent` may return. */
+export const MAX_RECENT = 10_000;
 /**
  * How long a done item is kept (30 days), so that enqueueing its id again is still refused. Older
  * done items are purged so the table does not grow with every item ever handled.
@@ -26,6 +28,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (topic, done_at, available_at);
 CREATE INDEX IF NOT EXISTS outbox_done ON outbox (done_at) WHERE done_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS outbox_recent ON outbox (topic, created_at);
 `;
 
 interface Row {
@@ -74,6 +77,10 @@ export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore
      WHERE id = ? AND claim_owner = ? AND done_at IS NULL`,
   );
   const count = db.db.prepare('SELECT count(*) AS n FROM outbox WHERE topic = ? AND done_at IS NULL');
+  const since = db.db.prepare(
+    `SELECT id, topic, payload, attempts, created_at, available_at, done_at FROM outbox
+     WHERE topic = ? AND created_at >= ? ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+  );
   const purge = db.db.prepare(
     'DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE done_at <= ? LIMIT ?)',
   );
@@ -129,6 +136,22 @@ export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore
     async pending(topic) {
       checkKey('outbox topic', topic);
       return db.read(() => Number((count.get(topic) as { n: number } | undefined)?.n ?? 0));
+    },
+
+    /** Items of `topic` enqueued since `sinceMs`, newest first. */
+    async recent(topic, sinceMs, limit) {
+      checkKey('outbox topic', topic);
+      checkTime('outbox since', sinceMs);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RECENT)
+        throw new RangeError(`outbox recent limit must be an integer from 1 to ${MAX_RECENT}`);
+      return db.read(() =>
+        (since.all(topic, sinceMs, limit) as unknown as Array<Row & { done_at: number | null }>).map(
+          (row) => ({
+            ...toItem(row),
+            done: row.done_at !== null,
+          }),
+        ),
+      );
     },
   };
 }

@@ -74,7 +74,7 @@ export interface DedupeStore {
 export interface MessageRef {
   channel: string;
   ts: string;
-  /** Small JSON the owner keeps with it (the last transition shown…); at most 4 KiB. */
+  /** JSON the owner keeps with it (an alert root's state, a digest's entries); at most 32 KiB. */
   data?: string;
   /** Starts at 1; every successful compare-and-set adds 1. */
   version: number;
@@ -131,6 +131,11 @@ export interface OutboxStore {
   release(id: string, owner: string, availableAt: number): Promise<boolean>;
   /** Items of `topic` not yet done (claimed or not). */
   pending(topic: string): Promise<number>;
+  /**
+   * Items of `topic` enqueued at or after `since` (epoch ms), done or not, newest first, at most
+   * `limit` (1 to 10,000): what `/dd alerts` reports.
+   */
+  recent(topic: string, since: number, limit: number): Promise<Array<OutboxItem & { done: boolean }>>;
 }
 
 /** A named lease: one holder at a time, until it expires or is released. */

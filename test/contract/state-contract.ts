@@ -250,6 +250,28 @@ function outboxCases(withState: WithState): void {
       expect(await outbox.complete('a', 'w2')).toBe(true);
     }));
 
+  it('lists the items of a topic enqueued since a time, done or not, newest first', () =>
+    withState(async ({ outbox }, clock) => {
+      await outbox.enqueue(alert('old'));
+      clock.advance(10);
+      const since = clock.now();
+      await outbox.enqueue(alert('a'));
+      await outbox.enqueue({ id: 'other', topic: 'reports', payload: '{}' });
+      clock.advance(1);
+      await outbox.enqueue(alert('b'));
+      await outbox.claim('alerts', 'w1', 10, MINUTE);
+      expect(await outbox.complete('a', 'w1')).toBe(true);
+      const recent = await outbox.recent('alerts', since, 10);
+      expect(recent.map((i) => [i.id, i.done])).toEqual([
+        ['b', false],
+        ['a', true],
+      ]);
+      expect((await outbox.recent('alerts', since, 1)).map((i) => i.id)).toEqual(['b']);
+      expect((await outbox.recent('alerts', 0, 10)).map((i) => i.id)).toEqual(['b', 'a', 'old']);
+      await expect(outbox.recent('alerts', since, 0)).rejects.toThrow(RangeError);
+      await expect(outbox.recent('alerts', since, 10_001)).rejects.toThrow(RangeError);
+    }));
+
   it('of concurrent claims by several owners, each item goes to one of them', () =>
     withState(async ({ outbox }) => {
       for (let i = 0; i < 10; i++) await outbox.enqueue(alert(`i${i}`));
@@ -389,14 +411,14 @@ function limitCases(withState: WithState): void {
       expect(await leases.acquire('poller', 'r1', MINUTE)).toBeDefined();
     }));
 
-  it('takes message data up to 4 KiB and outbox payloads up to 64 KiB, and rejects more', () =>
+  it('takes message data up to 32 KiB and outbox payloads up to 64 KiB, and rejects more', () =>
     withState(async ({ messages, outbox }) => {
       const ref = (data: string) => ({ channel: 'C0', ts: '1.0', data });
-      expect((await messages.putIfAbsent('m1', ref('x'.repeat(4096)), MINUTE)).created).toBe(true);
-      await expect(messages.putIfAbsent('m2', ref('x'.repeat(4097)), MINUTE)).rejects.toThrow(RangeError);
-      // Bytes, not characters: 2,049 two-byte characters are 4,098 bytes.
-      await expect(messages.putIfAbsent('m2', ref('é'.repeat(2049)), MINUTE)).rejects.toThrow(RangeError);
-      await expect(messages.compareAndSet('m1', 1, ref('x'.repeat(4097)))).rejects.toThrow(RangeError);
+      expect((await messages.putIfAbsent('m1', ref('x'.repeat(32_768)), MINUTE)).created).toBe(true);
+      await expect(messages.putIfAbsent('m2', ref('x'.repeat(32_769)), MINUTE)).rejects.toThrow(RangeError);
+      // Bytes, not characters: 16,385 two-byte characters are 32,770 bytes.
+      await expect(messages.putIfAbsent('m2', ref('é'.repeat(16_385)), MINUTE)).rejects.toThrow(RangeError);
+      await expect(messages.compareAndSet('m1', 1, ref('x'.repeat(32_769)))).rejects.toThrow(RangeError);
       await expect(messages.putIfAbsent('', ref('{}'), MINUTE)).rejects.toThrow(RangeError);
       await expect(messages.get(key513)).rejects.toThrow(RangeError);
       const item = (id: string, bytes: number) => ({ id, topic: 'alerts', payload: 'x'.repeat(bytes) });

@@ -19,9 +19,17 @@ import { checkAccess } from '../middleware/access.js';
 import { auditInteraction, channelFromView } from '../middleware/audit.js';
 import { answer, progressOf } from './answer.js';
 
-/** Buttons and modals name their policy action in `action_id` / `callback_id`: `gh:rerun`. */
-export const INTERACTION_ID = /^[a-z][a-z0-9-]{0,20}:[a-z0-9][a-z0-9 -]{0,40}$/;
+/** Buttons and modals name their policy action in `action_id` / `callback_id`: `gh:rerun` (never `link:…`). */
+export const INTERACTION_ID = /^(?!link:)[a-z][a-z0-9-]{0,20}:[a-z0-9][a-z0-9 -]{0,40}$/;
+/** Buttons that only open a URL: acknowledged, nothing runs. */
+export const LINK_ID = /^link:[a-z0-9-]{1,40}$/;
 const MAX_VALUE = 2_000;
+
+/** A button's value, or the value of the option chosen in a select menu. */
+function actionValue(action: unknown): string {
+  const a = action as { value?: unknown; selected_option?: { value?: unknown } };
+  return String(a.value ?? a.selected_option?.value ?? '');
+}
 
 type ActionArgs = SlackActionMiddlewareArgs & { context: Record<string, unknown> };
 type ViewArgs = SlackViewMiddlewareArgs & { context: Record<string, unknown> };
@@ -33,6 +41,10 @@ type ViewArgs = SlackViewMiddlewareArgs & { context: Record<string, unknown> };
  */
 export function registerInteractions(app: App, deps: PipelineDeps): void {
   const replyToAction = (args: ActionArgs, message: Reply) => answer(args, message, deps.log);
+  // Link buttons (`link:…`, "Open in Datadog") open a URL in the browser; Slack still tells the app.
+  app.action<BlockAction>({ type: 'block_actions', action_id: LINK_ID }, async ({ ack }) => {
+    await ack();
+  });
   app.action<BlockAction>(
     { type: 'block_actions', action_id: INTERACTION_ID },
     auditInteraction('button', deps) as Middleware<SlackActionMiddlewareArgs<BlockAction>>,
@@ -45,7 +57,7 @@ export function registerInteractions(app: App, deps: PipelineDeps): void {
     >,
     checkAccess(deps, replyToAction as never) as Middleware<SlackActionMiddlewareArgs<BlockAction>>,
     async (args) => {
-      const value = String((args.action as { value?: string }).value ?? '').slice(0, MAX_VALUE);
+      const value = actionValue(args.action).slice(0, MAX_VALUE);
       const progress = progressOf(args, deps.log);
       const message = await runHandler(args.context, deps, value, progress, args.body.trigger_id);
       if (message) await replyToAction(args as ActionArgs, message);

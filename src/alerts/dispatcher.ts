@@ -1,0 +1,292 @@
+import type { Clock } from '../clock.js';
+import type { Component } from '../component.js';
+import { LogThrottle } from '../http/log-throttle.js';
+import type { Logger } from '../log.js';
+import { Counter, Gauge, type Registry } from '../metrics.js';
+import type { SlackApi } from '../slack/slack-api.js';
+import type { State } from '../store/state.js';
+import { type DeliverDeps, deliverOne, foldIntoDigest, type QueuedAlert } from './deliver.js';
+import type { RootData } from './roots.js';
+import { topicFor } from './routes.js';
+
+export interface DispatcherOptions {
+  /** Spacing of posts to one channel: Slack allows about one message per second per channel. */
+  postIntervalMs: number;
+  /** Spacing of message updates in one channel. */
+  updateIntervalMs: number;
+  /** More alerts than this waiting for a channel: fold them into a digest. */
+  digestThreshold: number;
+  /** The channel's lease and each claim: how long a crashed replica holds a channel back. */
+  leaseMs: number;
+  /** How often an idle channel looks for work another replica stored (this one's webhooks wake it at once). */
+  pollMs: number;
+}
+
+export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
+  postIntervalMs: 1_000,
+  updateIntervalMs: 250,
+  digestThreshold: 8,
+  leaseMs: 10_000,
+  pollMs: 1_000,
+};
+
+export interface DispatcherDeps {
+  state: Pick<State, 'outbox' | 'messages' | 'leases'>;
+  slack: SlackApi;
+  clock: Clock;
+  log: Logger;
+  metrics: Registry;
+  appUrl: string;
+  /** This process's name in claims and leases. */
+  owner: string;
+  onRecoveredWhileMuted?: (root: RootData, channel: string) => Promise<void>;
+  options?: Partial<DispatcherOptions>;
+}
+
+/**
+ * Delivers routed alerts from the outbox to Slack, one loop per channel: a channel's 429 (its
+ * Retry-After) or a slow answer holds that channel only. Each loop holds the channel's lease, so
+ * that across replicas one process posts to a channel; it claims alerts oldest first, paces posts
+ * to about one per second, and under a burst folds what is waiting into a digest. An alert is
+ * marked done only once Slack shows it; a crash leaves it in the outbox to be delivered on restart,
+ * and message refs in State make sure it is not posted twice (README.md, "Alert delivery").
+ */
+export class AlertDispatcher implements Component {
+  readonly name = 'alert-dispatcher';
+  readonly #deps: DispatcherDeps;
+  readonly #options: DispatcherOptions;
+  readonly #channels = new Map<string, ChannelLoop>();
+  readonly #delivered: Counter<'how'>;
+  readonly #failed: Counter;
+
+  constructor(channels: readonly string[], deps: DispatcherDeps) {
+    this.#deps = deps;
+    this.#options = { ...DEFAULT_DISPATCHER_OPTIONS, ...deps.options };
+    this.#delivered = new Counter({
+      name: 'opsbot_alerts_delivered_total',
+      help: 'Alerts shown in Slack, by how: root, reply (in the root thread), digest',
+      labelNames: ['how'],
+      registers: [deps.metrics],
+    });
+    this.#failed = new Counter({
+      name: 'opsbot_alert_delivery_failures_total',
+      help: 'Alert deliveries that failed and were put back in the outbox to be retried',
+      registers: [deps.metrics],
+    });
+    const pending = new Map<string, number>();
+    new Gauge({
+      name: 'opsbot_alerts_pending',
+      help: 'Alerts in the outbox not yet shown in Slack, by channel (as last seen by its dispatcher)',
+      labelNames: ['channel'],
+      registers: [deps.metrics],
+      collect() {
+        for (const [channel, n] of pending) this.set({ channel }, n);
+      },
+    });
+    const throttle = new LogThrottle(deps.log.child({ component: this.name }), {
+      now: () => deps.clock.now(),
+    });
+    for (const channel of channels) {
+      this.#channels.set(
+        channel,
+        new ChannelLoop(channel, deps, this.#options, {
+          delivered: (how, n) => this.#delivered.inc({ how }, n),
+          failed: () => this.#failed.inc(),
+          pending: (n) => pending.set(channel, n),
+          throttle,
+        }),
+      );
+    }
+  }
+
+  async start(): Promise<void> {
+    for (const loop of this.#channels.values()) loop.start();
+  }
+
+  async stop(deadline: number): Promise<boolean> {
+    const results = await Promise.all([...this.#channels.values()].map((loop) => loop.stop(deadline)));
+    return results.every(Boolean);
+  }
+
+  /** New work for `channel` (the webhook just stored an alert): look now rather than at the next poll. */
+  wake(channel: string): void {
+    this.#channels.get(channel)?.wake();
+  }
+}
+
+interface LoopHooks {
+  delivered(how: string, n: number): void;
+  failed(): void;
+  pending(n: number): void;
+  throttle: LogThrottle;
+}
+
+class ChannelLoop {
+  readonly #topic: string;
+  readonly #lease: string;
+  #running: Promise<void> | undefined;
+  #stopping = false;
+  #wake: (() => void) | undefined;
+  #woken = false;
+  #nextPost = 0;
+  #nextUpdate = 0;
+  #leaseRenewed = 0;
+
+  constructor(
+    readonly channel: string,
+    readonly deps: DispatcherDeps,
+    readonly options: DispatcherOptions,
+    readonly hooks: LoopHooks,
+  ) {
+    this.#topic = topicFor(channel);
+    this.#lease = `alert-dispatch:${channel}`;
+  }
+
+  start(): void {
+    this.#running = this.#loop().catch((error: unknown) =>
+      this.deps.log.error({ err: error, channel: this.channel }, 'the alert dispatcher stopped unexpectedly'),
+    );
+  }
+
+  wake(): void {
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  /** Lets the batch in hand finish by `deadline` (what is not done stays in the outbox), then lets go of the lease. */
+  async stop(deadline: number): Promise<boolean> {
+    this.#stopping = true;
+    this.wake();
+    const finished = await Promise.race([
+      this.#running?.then(() => true) ?? Promise.resolve(true),
+      new Promise<boolean>((resolve) =>
+        this.deps.clock.schedule(() => resolve(false), deadline - this.deps.clock.now()),
+      ),
+    ]);
+    await this.deps.state.leases.release(this.#lease, this.deps.owner).catch(() => false);
+    return finished;
+  }
+
+  async #loop(): Promise<void> {
+    const { state, clock, owner } = this.deps;
+    while (!this.#stopping) {
+      try {
+        if (!(await this.#holdLease())) {
+          await this.#idle(this.options.leaseMs / 2);
+          continue;
+        }
+        const backlog = await state.outbox.pending(this.#topic);
+        this.hooks.pending(backlog);
+        const digest = backlog > this.options.digestThreshold;
+        const items = await state.outbox.claim(this.#topic, owner, digest ? 100 : 1, this.options.leaseMs);
+        if (items.length === 0) {
+          await this.#idle(this.options.pollMs);
+          continue;
+        }
+        const queued = new Map(items.map((item) => [item.id, JSON.parse(item.payload) as QueuedAlert]));
+        const byAlert = new Map(items.map((item) => [(queued.get(item.id) as QueuedAlert).alert.id, item]));
+        const finished = new Set<string>();
+        const done = async (alertIds: string[]) => {
+          for (const id of alertIds) {
+            const item = byAlert.get(id);
+            if (!item || finished.has(item.id)) continue;
+            finished.add(item.id);
+            await state.outbox.complete(item.id, owner);
+          }
+        };
+        try {
+          if (digest) {
+            const alerts = [...queued.values()].map((q) => q.alert);
+            const { digested, own } = await foldIntoDigest(this.#deliverDeps(), this.channel, alerts, done);
+            this.hooks.delivered('digest', digested);
+            if (own) this.hooks.delivered('own', own);
+          } else {
+            for (const q of queued.values()) {
+              const how = await deliverOne(this.#deliverDeps(), this.channel, q.alert);
+              await done([q.alert.id]);
+              this.hooks.delivered(how, 1);
+            }
+          }
+        } catch (error) {
+          // What was not shown goes back, due again after a backoff that grows with its attempts.
+          for (const item of items) {
+            if (finished.has(item.id)) continue;
+            this.hooks.failed();
+            const waitMs = Math.min(300_000, 1_000 * 2 ** Math.min(item.attempts, 8));
+            await state.outbox.release(item.id, owner, clock.now() + waitMs).catch(() => false);
+          }
+          this.hooks.throttle.warn(
+            `deliver:${this.channel}`,
+            { err: error, channel: this.channel },
+            'could not deliver alerts to Slack; they stay in the outbox and are retried',
+          );
+        }
+      } catch (error) {
+        this.hooks.throttle.warn(
+          `loop:${this.channel}`,
+          { err: error, channel: this.channel },
+          'the alert dispatcher could not reach the state store; retrying',
+        );
+        await this.#idle(this.options.pollMs);
+      }
+    }
+  }
+
+  #deliverDeps(): DeliverDeps {
+    const { state, slack, clock, appUrl, onRecoveredWhileMuted } = this.deps;
+    return {
+      messages: state.messages,
+      slack,
+      now: () => clock.now(),
+      appUrl,
+      pace: (kind) => this.#pace(kind),
+      ...(onRecoveredWhileMuted
+        ? { onRecoveredWhileMuted: (root) => onRecoveredWhileMuted(root, this.channel) }
+        : {}),
+    };
+  }
+
+  /** Takes (or renews) the channel's lease; renewed at most every third of its length. */
+  async #holdLease(): Promise<boolean> {
+    const now = this.deps.clock.now();
+    if (now - this.#leaseRenewed < this.options.leaseMs / 3) return true;
+    const lease = await this.deps.state.leases.acquire(this.#lease, this.deps.owner, this.options.leaseMs);
+    if (lease) this.#leaseRenewed = now;
+    return lease !== undefined;
+  }
+
+  /** Waits for the channel's next post or update slot (and keeps the lease while waiting). */
+  async #pace(kind: 'post' | 'update'): Promise<void> {
+    const now = this.deps.clock.now();
+    const slot = kind === 'post' ? this.#nextPost : this.#nextUpdate;
+    if (slot > now) await this.#sleep(slot - now);
+    const at = this.deps.clock.now();
+    if (kind === 'post') this.#nextPost = at + this.options.postIntervalMs;
+    else this.#nextUpdate = at + this.options.updateIntervalMs;
+    await this.#holdLease();
+  }
+
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.deps.clock.schedule(resolve, ms));
+  }
+
+  /** Waits `ms`, or less when woken. */
+  async #idle(ms: number): Promise<void> {
+    if (this.#woken) {
+      this.#woken = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const cancel = this.deps.clock.schedule(() => {
+        this.#wake = undefined;
+        resolve();
+      }, ms);
+      this.#wake = () => {
+        cancel();
+        this.#wake = undefined;
+        this.#woken = false;
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,91 @@
+import { hostname } from 'node:os';
+import type { AuditTrail } from '../audit/sink.js';
+import type { Clock } from '../clock.js';
+import type { Component } from '../component.js';
+import type { CredentialProvider } from '../credentials/provider.js';
+import type { DatadogApi } from '../integrations/datadog.js';
+import type { Logger } from '../log.js';
+import type { Registry } from '../metrics.js';
+import type { SlackApi } from '../slack/slack-api.js';
+import type { State } from '../store/state.js';
+import { AlertDispatcher, type DispatcherOptions } from './dispatcher.js';
+import { cycleOf } from './payload.js';
+import { type RootData, rootKey, updateRef } from './roots.js';
+import { type AlertRoutes, alertChannels } from './routes.js';
+import { DatadogWebhook } from './webhook.js';
+
+export interface AlertsDeps {
+  routes: AlertRoutes;
+  credentials: Pick<CredentialProvider, 'inboundCandidates' | 'inboundField' | 'isLoaded'>;
+  state: State;
+  slack: SlackApi;
+  datadog: DatadogApi;
+  audit: AuditTrail;
+  clock: Clock;
+  log: Logger;
+  metrics: Registry;
+  /** The Datadog web app of the configured site (monitor links). */
+  appUrl: string;
+  /** Random per process unless given: names this replica in claims and leases. */
+  owner?: string;
+  dispatcher?: Partial<DispatcherOptions>;
+}
+
+/**
+ * Datadog alerts in Slack: the webhook receiver (authenticate, validate, store, audit, 202) and
+ * the dispatcher (one loop per routed channel). Both are components; app.ts adds them when the
+ * datadog integration is registered.
+ */
+export function createAlerts(deps: AlertsDeps): Component[] {
+  const log = deps.log.child({ component: 'alerts' });
+  const owner = deps.owner ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  const dispatcher = new AlertDispatcher(alertChannels(deps.routes), {
+    state: deps.state,
+    slack: deps.slack,
+    clock: deps.clock,
+    log,
+    metrics: deps.metrics,
+    appUrl: deps.appUrl,
+    owner,
+    ...(deps.dispatcher ? { options: deps.dispatcher } : {}),
+    // "Mute until recovered": opsbot ends the downtime when the recovery arrives.
+    onRecoveredWhileMuted: async (root: RootData, channel: string) => {
+      const mute = root.mute;
+      if (mute?.until !== 'recovered') return;
+      const outcome = await deps.datadog.cancelDowntime(mute.downtimeId).then(
+        () => 'success' as const,
+        (error: unknown) => {
+          log.warn(
+            { err: error, monitor: root.monitorId },
+            'could not end the downtime of a recovered alert',
+          );
+          return 'error' as const;
+        },
+      );
+      deps.audit.write({
+        action: 'dd:unmute',
+        outcome,
+        actor: 'opsbot',
+        details: { monitor: root.monitorId, downtime: mute.downtimeId, reason: 'recovered', channel },
+      });
+      if (outcome === 'success') {
+        const key = rootKey(cycleOf(root));
+        await updateRef<RootData>(deps.state.messages, key, (data) => {
+          const { mute: _, ...rest } = data;
+          return data.mute?.downtimeId === mute.downtimeId ? { data: rest } : undefined;
+        });
+      }
+    },
+  });
+  const webhook = new DatadogWebhook({
+    credentials: deps.credentials,
+    outbox: deps.state.outbox,
+    audit: deps.audit,
+    routes: deps.routes,
+    clock: deps.clock,
+    log,
+    metrics: deps.metrics,
+    stored: (channel) => dispatcher.wake(channel),
+  });
+  return [webhook, dispatcher];
+}

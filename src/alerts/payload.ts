@@ -1,0 +1,191 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * A Datadog monitor notification as opsbot's webhook template sends it (CONTRACT.md, "Datadog
+ * webhook payload"): Datadog substitutes every `$VARIABLE` as a string. What can never be valid
+ * (a missing id, an unknown transition, a value of the wrong type) is refused with the field's
+ * name; what is merely long is cut, so that a real alert is never refused for its size.
+ */
+
+/** `$ALERT_TRANSITION`'s values, as Datadog documents them. */
+export const TRANSITIONS = [
+  'Triggered',
+  'Re-Triggered',
+  'Warn',
+  'Re-Warn',
+  'No Data',
+  'Re-No Data',
+  'Recovered',
+  'Renotify',
+] as const;
+export type Transition = (typeof TRANSITIONS)[number];
+
+/** Longest texts kept from a notification (characters). */
+export const LIMITS = { title: 300, message: 2_000, scope: 500, tag: 200, tags: 50, url: 1_000 } as const;
+
+/** A number Datadog may send as a string (or, from a hand-edited template, as a number). */
+const numericId = (what: string, maxDigits: number) =>
+  z
+    .union([z.string(), z.number().int().nonnegative()], {
+      error: `expected ${what} as a string of digits`,
+    })
+    .transform((v) => String(v).trim())
+    .pipe(z.string().regex(new RegExp(`^\\d{1,${maxDigits}}$`), `expected ${what} as a string of digits`));
+
+const text = (max: number) =>
+  z
+    .string({ error: 'expected a string' })
+    .max(64 * 1024, 'is too long')
+    .transform((v) => v.slice(0, max));
+
+const optionalText = (max: number) => text(max).optional().default('');
+
+export const webhookBodySchema = z.object({
+  id: numericId('the event id ($ID)', 24),
+  monitorId: numericId('the monitor id ($ALERT_ID)', 20),
+  cycleKey: z
+    .union([z.string(), z.number().int().nonnegative()], { error: 'expected $ALERT_CYCLE_KEY as a string' })
+    .transform((v) => String(v).trim())
+    .pipe(
+      z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'expected $ALERT_CYCLE_KEY (letters, digits, - _ . :)'),
+    ),
+  transition: z.enum(TRANSITIONS, {
+    error: `expected one of ${TRANSITIONS.join(', ')} ($ALERT_TRANSITION)`,
+  }),
+  title: text(LIMITS.title).pipe(z.string().trim().min(1, 'must not be empty')),
+  message: optionalText(LIMITS.message),
+  priority: z
+    .string({ error: 'expected a string' })
+    .optional()
+    .default('')
+    .transform((v) => v.trim())
+    .pipe(
+      z
+        .string()
+        .regex(/^(?:[Pp][1-5]|[Nn]one|[Nn]ull|)$/, 'expected P1 to P5 or empty ($ALERT_PRIORITY)')
+        .transform((v) => (/^[Pp][1-5]$/.test(v) ? (Number(v.slice(1)) as 1 | 2 | 3 | 4 | 5) : undefined)),
+    ),
+  scope: optionalText(LIMITS.scope).transform((v) => v.trim()),
+  tags: optionalText(64 * 1024).transform(splitTags),
+  snapshot: optionalText(64 * 1024).transform(httpsUrl),
+  link: optionalText(64 * 1024).transform(httpsUrl),
+  date: z
+    .union([z.string(), z.number()], { error: 'expected $DATE as epoch milliseconds' })
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? undefined : Number(v)))
+    .pipe(z.number({ error: 'expected $DATE as epoch milliseconds' }).int().nonnegative().optional()),
+  orgId: z
+    .union([z.string(), z.number()], { error: 'expected a string' })
+    .optional()
+    .transform((v) => (v === undefined ? '' : String(v).slice(0, 40))),
+  hostname: optionalText(255),
+});
+
+/** A notification as opsbot keeps it in the outbox and renders it. */
+export interface AlertEvent {
+  /** `$ID`: Datadog's event id, unique per notification. */
+  id: string;
+  monitorId: string;
+  cycleKey: string;
+  transition: Transition;
+  title: string;
+  message: string;
+  priority?: 1 | 2 | 3 | 4 | 5;
+  scope: string;
+  tags: string[];
+  /** Only an https URL is kept. */
+  snapshot?: string;
+  link?: string;
+  /** Epoch ms: when Datadog says it happened, else when opsbot received it. */
+  at: number;
+  receivedAt: number;
+  hostname: string;
+}
+
+/** The outcome of reading a webhook body: the alert, or the field that is wrong and why. */
+export type ParsedAlert = { ok: true; alert: AlertEvent } | { ok: false; field: string; problem: string };
+
+export function parseAlert(body: unknown, receivedAt: number): ParsedAlert {
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    return { ok: false, field: '(body)', problem: 'expected a JSON object' };
+  const parsed = webhookBodySchema.safeParse(body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.map(String).join('.') || '(body)';
+    return {
+      ok: false,
+      field,
+      problem:
+        issue?.code === 'invalid_type' && issue.input === undefined
+          ? 'is required'
+          : (issue?.message ?? 'is invalid'),
+    };
+  }
+  const v = parsed.data;
+  return {
+    ok: true,
+    alert: {
+      id: v.id,
+      monitorId: v.monitorId,
+      cycleKey: v.cycleKey,
+      transition: v.transition,
+      title: v.title,
+      message: v.message,
+      ...(v.priority ? { priority: v.priority } : {}),
+      scope: v.scope,
+      tags: v.tags,
+      ...(v.snapshot ? { snapshot: v.snapshot } : {}),
+      ...(v.link ? { link: v.link } : {}),
+      at: v.date ?? receivedAt,
+      receivedAt,
+      hostname: v.hostname,
+    },
+  };
+}
+
+/**
+ * The dedupe key of one notification: (monitor id, scope, cycle key, transition, event id). Datadog
+ * retries a delivery with the same values, so a retry maps to the same key and is stored once.
+ */
+export function alertDedupeKey(
+  a: Pick<AlertEvent, 'monitorId' | 'scope' | 'cycleKey' | 'transition' | 'id'>,
+): string {
+  return `dd:${digest([a.monitorId, a.scope, a.cycleKey, a.transition, a.id])}`;
+}
+
+/** The key of an alert cycle (monitor, scope, cycle key): one root message per cycle. */
+export function cycleOf(a: Pick<AlertEvent, 'monitorId' | 'scope' | 'cycleKey'>): string {
+  return digest([a.monitorId, a.scope, a.cycleKey]);
+}
+
+function digest(parts: readonly string[]): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 40);
+}
+
+function splitTags(value: string): string[] {
+  const tags: string[] = [];
+  for (const raw of value.split(',')) {
+    const tag = raw.trim();
+    if (tag && tag.length <= LIMITS.tag && !tags.includes(tag)) tags.push(tag);
+    if (tags.length >= LIMITS.tags) break;
+  }
+  return tags;
+}
+
+/** An https URL without characters that could break out of a Slack link; anything else is dropped. */
+function httpsUrl(value: string): string | undefined {
+  const url = value.trim();
+  if (url.length === 0 || url.length > LIMITS.url) return undefined;
+  if (!/^https:\/\/[^\s<>|"'`]+$/.test(url)) return undefined;
+  try {
+    return new URL(url).protocol === 'https:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Is this transition the start of a cycle (opsbot posts a root) or a later step? */
+export function isRecovery(t: Transition): boolean {
+  return t === 'Recovered';
+}

@@ -1,0 +1,162 @@
+import type { Button, KnownBlock, StaticSelect } from '@slack/web-api';
+import { actions, button, context, section, sections } from '../slack/blocks.js';
+import { escapeText, inlineCode, truncate, userMention } from '../slack/escape.js';
+import type { MessageArgs, MessageMetadata } from '../slack/slack-api.js';
+import type { AlertEvent, Transition } from './payload.js';
+import type { DigestData, RootData } from './roots.js';
+
+/** The metadata event type of every message opsbot posts for an alert (root, reply, digest). */
+export const ALERT_EVENT_TYPE = 'opsbot_alert';
+
+const ICON: Record<Transition, string> = {
+  Triggered: ':red_circle:',
+  'Re-Triggered': ':red_circle:',
+  Renotify: ':red_circle:',
+  Warn: ':large_orange_circle:',
+  'Re-Warn': ':large_orange_circle:',
+  'No Data': ':white_circle:',
+  'Re-No Data': ':white_circle:',
+  Recovered: ':large_green_circle:',
+};
+
+export const MUTE_CHOICES = [
+  { value: '1h', label: 'Mute 1 hour', ms: 3_600_000 },
+  { value: '4h', label: 'Mute 4 hours', ms: 4 * 3_600_000 },
+  { value: 'recovered', label: 'Mute until recovered', ms: undefined },
+] as const;
+
+export function iconOf(t: Transition): string {
+  return ICON[t];
+}
+
+/** `10:02 UTC` (today) or `Nov 28 10:02 UTC`. */
+export function timeOf(ms: number, now: number): string {
+  const d = new Date(ms);
+  const hhmm = d.toISOString().slice(11, 16);
+  if (new Date(now).toISOString().slice(0, 10) === d.toISOString().slice(0, 10)) return `${hhmm} UTC`;
+  return `${d.toUTCString().slice(8, 11)} ${d.getUTCDate()} ${hhmm} UTC`;
+}
+
+/** A Slack link whose label is escaped user text; plain (escaped) text when the URL is not https. */
+export function link(url: string | undefined, label: string, max = 150): string {
+  const text = escapeText(truncate(label.replace(/\s+/g, ' ').trim(), max)).replace(/\|/g, '¦');
+  return url && /^https:\/\/[^\s<>|]+$/.test(url) ? `<${url}|${text}>` : text;
+}
+
+function priorityOf(p: number | undefined): string {
+  return p ? `P${p}` : 'no priority';
+}
+
+/** The root message of an alert cycle: state, title, priority, scope, tags, graph, who acted, buttons. */
+export function rootMessage(
+  key: string,
+  data: RootData,
+  options: { now: number },
+): Omit<MessageArgs, 'channel'> {
+  const monitorUrl = data.monitorUrl;
+  const title = `${iconOf(data.state)} *${escapeText(data.state)}* · ${priorityOf(data.priority)} · ${link(data.link ?? monitorUrl, data.title, 250)}`;
+  const facts = [
+    `Monitor ${link(monitorUrl, data.monitorId)}`,
+    data.scope ? `scope ${inlineCode(data.scope, 200)}` : 'no scope',
+    `since ${timeOf(data.openedAt, options.now)}`,
+  ];
+  const blocks: KnownBlock[] = [section(title), context(facts.join(' · '))];
+  if (data.tags.length)
+    blocks.push(
+      context(
+        data.tags
+          .slice(0, 12)
+          .map((t) => inlineCode(t, 60))
+          .join(' '),
+      ),
+    );
+  if (data.snapshot)
+    blocks.push({
+      type: 'image',
+      image_url: data.snapshot,
+      alt_text: truncate(`Datadog graph: ${data.title}`, 1_000),
+    });
+  const history = data.transitions
+    .slice(-5)
+    .map((t) => `${iconOf(t.t)} ${escapeText(t.t)} ${timeOf(t.at, options.now)}`)
+    .join(' → ');
+  const people = [
+    ...(data.ack
+      ? [`:eyes: Acknowledged by ${userMention(data.ack.by)} at ${timeOf(data.ack.at, options.now)}`]
+      : []),
+    ...(data.mute
+      ? [
+          `:mute: Muted by ${userMention(data.mute.by)} ${
+            data.mute.until === 'recovered'
+              ? 'until it recovers'
+              : `until ${timeOf(data.mute.until, options.now)}`
+          }`,
+        ]
+      : []),
+  ];
+  blocks.push(context([history, ...people].filter(Boolean).join('\n')));
+  blocks.push(actions(rootButtons(key, data, monitorUrl) as Button[], 'dd-alert'));
+  return {
+    text: `${iconOf(data.state)} ${escapeText(data.state)}: ${escapeText(truncate(data.title, 250))}`,
+    blocks,
+  };
+}
+
+function rootButtons(key: string, data: RootData, monitorUrl: string): Array<Button | StaticSelect> {
+  const elements: Array<Button | StaticSelect> = [];
+  const recovered = data.state === 'Recovered';
+  if (!data.ack && !recovered) elements.push(button('Acknowledge', 'dd:ack', key, 'primary'));
+  if (data.mute) elements.push(button('Unmute', 'dd:unmute', key));
+  else if (!recovered)
+    elements.push({
+      type: 'static_select',
+      action_id: 'dd:mute',
+      placeholder: { type: 'plain_text', text: 'Mute…' },
+      options: MUTE_CHOICES.map((c) => ({
+        text: { type: 'plain_text', text: c.label },
+        value: `${key}|${c.value}`,
+      })),
+    });
+  elements.push({
+    type: 'button',
+    text: { type: 'plain_text', text: 'Open in Datadog' },
+    action_id: 'link:dd-monitor',
+    url: monitorUrl,
+  });
+  return elements;
+}
+
+/** A later transition, as a reply in the root's thread. */
+export function replyMessage(alert: AlertEvent, now: number): Omit<MessageArgs, 'channel'> {
+  const line = `${iconOf(alert.transition)} *${escapeText(alert.transition)}* at ${timeOf(alert.at, now)}${
+    alert.link ? ` · ${link(alert.link, 'event')}` : ''
+  }`;
+  const excerpt = alert.message ? escapeText(truncate(alert.message.replace(/\s+/g, ' '), 300)) : '';
+  return {
+    text: `${iconOf(alert.transition)} ${escapeText(alert.transition)}: ${escapeText(truncate(alert.title, 200))}`,
+    blocks: [section(excerpt ? `${line}\n${excerpt}` : line)],
+  };
+}
+
+/** The digest of one burst in a channel: how many, and each alert's state, title and link. */
+export function digestMessage(data: DigestData, now: number): Omit<MessageArgs, 'channel'> {
+  const minutes = Math.max(1, Math.ceil((now - data.openedAt) / 60_000));
+  const count = data.entries.length;
+  const head = `:rotating_light: *${count} alert${count === 1 ? '' : 's'} in the last ${minutes} min* (more arrived than Slack lets opsbot post one by one, so they are listed here)`;
+  const lines = data.entries.map(
+    (e) => `${iconOf(e.tr)} ${link(e.l, e.t, 100)} · monitor ${e.m} · ${escapeText(e.tr)}`,
+  );
+  return {
+    text: `${count} alert${count === 1 ? '' : 's'} in the last ${minutes} min`,
+    blocks: [
+      section(head),
+      ...sections(lines, 40),
+      context('Later changes to an alert that has its own message update it there.'),
+    ],
+  };
+}
+
+/** Metadata carrying the ref key and the alert ids a message delivers (how a crash finds it again). */
+export function alertMetadata(key: string, alertIds: readonly string[]): MessageMetadata {
+  return { event_type: ALERT_EVENT_TYPE, event_payload: { key, alert_ids: alertIds.join(',') } };
+}
