@@ -1,6 +1,6 @@
 import { acknowledge, muteAlert, parseMuteValue, unmuteAlert } from '../src/alerts/alert-actions.js';
 import type { AlertEvent } from '../src/alerts/payload.js';
-import { link as alertLink, iconOf, timeOf } from '../src/alerts/render.js';
+import { link as alertLink, displayTitle, iconOf, timeOf } from '../src/alerts/render.js';
 import { type AlertReport, alertReport, monitorHistory } from '../src/alerts/report.js';
 import type { MonitorDetail, MonitorState, MonitorSummary } from '../src/integrations/datadog.js';
 import { context, header, sections } from '../src/slack/blocks.js';
@@ -125,7 +125,7 @@ export const dd = defineCommand({
       const ack = root.ack ?? { by: ctx.actor.userId, at: ctx.services.clock.now() };
       return {
         text: first
-          ? `:eyes: You acknowledged ${escapeText(root.title)}.`
+          ? `:eyes: You acknowledged ${escapeText(displayTitle(root.title))}.`
           : `${userMention(ack.by)} already acknowledged this alert at ${timeOf(ack.at, ctx.services.clock.now())}.`,
       };
     },
@@ -197,7 +197,7 @@ function alertsReply(report: AlertReport, sinceMs: number, urlOf: (id: string) =
       .slice(0, 25)
       .map(
         (m) =>
-          `• ${alertLink(urlOf(m.monitorId), m.title, 100)} (${m.monitorId}): ${m.count} · ${counts(m.transitions)}`,
+          `• ${alertLink(urlOf(m.monitorId), displayTitle(m.title), 100)} (${m.monitorId}): ${m.count} · ${counts(m.transitions)}`,
       ),
     ...(report.byMonitor.length > 25 ? [`_…and ${report.byMonitor.length - 25} more monitors_`] : []),
   ];

@@ -37,6 +37,15 @@ export function timeOf(ms: number, now: number): string {
   return `${d.toUTCString().slice(8, 11)} ${d.getUTCDate()} ${hhmm} UTC`;
 }
 
+/**
+ * The monitor's name from Datadog's event title: `[P1] [Triggered on {host:web-1}] High CPU`
+ * → `High CPU` (the message shows the state, priority and scope on their own, kept current).
+ */
+export function displayTitle(title: string): string {
+  const name = title.replace(/^\s*(?:\[P[1-5]\]\s*)?(?:\[[A-Za-z -]{2,20}(?: on \{[^}]{0,500}\})?\]\s*)?/, '');
+  return name.trim() || title.trim();
+}
+
 /** A Slack link whose label is escaped user text; plain (escaped) text when the URL is not https. */
 export function link(url: string | undefined, label: string, max = 150): string {
   const text = escapeText(truncate(label.replace(/\s+/g, ' ').trim(), max)).replace(/\|/g, '¦');
@@ -54,7 +63,7 @@ export function rootMessage(
   options: { now: number },
 ): Omit<MessageArgs, 'channel'> {
   const monitorUrl = data.monitorUrl;
-  const title = `${iconOf(data.state)} *${escapeText(data.state)}* · ${priorityOf(data.priority)} · ${link(data.link ?? monitorUrl, data.title, 250)}`;
+  const title = `${iconOf(data.state)} *${escapeText(data.state)}* · ${priorityOf(data.priority)} · ${link(data.link ?? monitorUrl, displayTitle(data.title), 250)}`;
   const facts = [
     `Monitor ${link(monitorUrl, data.monitorId)}`,
     data.scope ? `scope ${inlineCode(data.scope, 200)}` : 'no scope',
@@ -74,7 +83,8 @@ export function rootMessage(
     blocks.push({
       type: 'image',
       image_url: data.snapshot,
-      alt_text: truncate(`Datadog graph: ${data.title}`, 1_000),
+      // Plain text (Slack does not read mentions there), kept free of `<…>` all the same.
+      alt_text: truncate(`Datadog graph: ${displayTitle(data.title).replace(/[<>]/g, '')}`, 1_000),
     });
   const history = data.transitions
     .slice(-5)
@@ -97,7 +107,7 @@ export function rootMessage(
   blocks.push(context([history, ...people].filter(Boolean).join('\n')));
   blocks.push(actions(rootButtons(key, data, monitorUrl) as Button[], 'dd-alert'));
   return {
-    text: `${iconOf(data.state)} ${escapeText(data.state)}: ${escapeText(truncate(data.title, 250))}`,
+    text: `${iconOf(data.state)} ${escapeText(data.state)}: ${escapeText(truncate(displayTitle(data.title), 250))}`,
     blocks,
   };
 }
@@ -133,7 +143,7 @@ export function replyMessage(alert: AlertEvent, now: number): Omit<MessageArgs, 
   }`;
   const excerpt = alert.message ? escapeText(truncate(alert.message.replace(/\s+/g, ' '), 300)) : '';
   return {
-    text: `${iconOf(alert.transition)} ${escapeText(alert.transition)}: ${escapeText(truncate(alert.title, 200))}`,
+    text: `${iconOf(alert.transition)} ${escapeText(alert.transition)}: ${escapeText(truncate(displayTitle(alert.title), 200))}`,
     blocks: [section(excerpt ? `${line}\n${excerpt}` : line)],
   };
 }

@@ -33,7 +33,9 @@ export function helpText(bot: SandboxBot): string {
     `  :rotate <name> [hold|finish]   rotate a secret in the simulated Secrets Manager (${bot.provider.names().join(', ')})`,
     '  :audit              the last audit records, and whether the hash chain is intact',
     "  :logs [warn|error|audit|all] [n]   the bot's log lines: warnings and errors first, then recent ones",
-    '  :alert              fire a sample Datadog alert (arrives with the alerts feature)',
+    '  :alert [transition] [title]   Datadog sends an alert webhook (Triggered by default; Recovered, Warn,',
+    '                      Re-Triggered… continue the last alert); its buttons are pressed with :click',
+    '  :storm [n]          Datadog sends n alerts at once (20 by default): watch them fold into a digest',
     '  :quit               stop the bot, remove its temp dir and leave (Ctrl-D and Ctrl-C work too)',
   ].join('\n');
 }

@@ -1,11 +1,16 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Datadog's side of the alert webhook, for tests, benchmarks and the console: bodies as Datadog
- * fills in opsbot's template (CONTRACT.md, "Datadog webhook payload"), and a sender that posts them
- * with the custom header and retries as Datadog does (5xx and time-outs only, never 4xx).
+ * Datadog's Webhooks integration, simulated: realistic bodies for opsbot's contract template
+ * (every `$VARIABLE` substituted as a string) and a sender that posts them to
+ * `POST /webhooks/datadog` as Datadog does — JSON, the `X-Opsbot-Webhook-Secret` header, a 15 s
+ * time-out, retries on 5xx and time-outs. Used by the console, the benchmarks and the tests; it
+ * imports nothing from test/.
  */
 
+/** `$ALERT_TRANSITION`'s values, as Datadog documents them. */
 export const DATADOG_TRANSITIONS = [
   'Triggered',
   'Re-Triggered',
@@ -37,158 +42,279 @@ export type DatadogWebhookBody = Record<
   string
 >;
 
+/** What one notification is about; everything has a realistic default. */
 export interface AlertSpec {
+  /** `$ALERT_ID`; a fresh one when absent. */
   monitorId?: number;
+  /** `$ALERT_CYCLE_KEY`; a fresh one when absent. */
   cycleKey?: string;
+  /** Default `Triggered`. */
   transition?: DatadogTransition;
-  /** The monitor's name (the title is built from it as Datadog does). */
+  /** The monitor's name (the title after the `[...]` prefix); default `High CPU on web`. */
   name?: string;
+  /** The monitor's priority; none when absent. */
   priority?: 1 | 2 | 3 | 4 | 5 | undefined;
+  /** `$ALERT_SCOPE`; default `host:web-1`; `''` is a simple alert. */
   scope?: string;
+  /** `$TAGS`; default `env:prod, monitor, service:web`. */
   tags?: string[];
-  /** An image URL, or false for none. */
+  /** `$SNAPSHOT`; a realistic graph URL when absent, none when `false`. */
   snapshot?: string | false;
-  /** Epoch ms. */
+  /** `$DATE` in epoch ms; default now. */
   at?: number;
+  /** `$ID`; a fresh one when absent. */
   id?: string;
+  /** `$TEXT_ONLY_MSG`. */
   message?: string;
+  /** `$HOSTNAME`; default the `host:` tag of the scope, else empty. */
   hostname?: string;
+  /** `$ORG_ID`; default `123`. */
   orgId?: string;
 }
 
-const digits = (n: number) =>
-  Array.from({ length: n }, (_, i) => (i === 0 ? randomInt(1, 10) : randomInt(0, 10))).join('');
-
-/** `[P1] [Triggered on {host:web-1}] High CPU on web`, as Datadog titles a monitor event. */
-export function datadogTitle(
-  transition: DatadogTransition,
-  name: string,
-  scope: string,
-  priority?: number,
-): string {
-  const on = scope ? ` on {${scope}}` : '';
-  return `${priority ? `[P${priority}] ` : ''}[${transition}${on}] ${name}`;
-}
-
-/** A realistic body for one notification; ids are fresh unless given. */
-export function datadogWebhookBody(spec: AlertSpec = {}): DatadogWebhookBody {
-  const id = spec.id ?? digits(19);
-  const transition = spec.transition ?? 'Triggered';
-  const scope = spec.scope ?? 'host:web-1';
-  const name = spec.name ?? 'High CPU on web';
-  const at = spec.at ?? Date.now();
-  const orgId = spec.orgId ?? '123456';
-  const snapshot =
-    spec.snapshot === false
-      ? ''
-      : (spec.snapshot ??
-        `https://p.datadoghq.com/snapshot/view/dd-snapshots-prod/org_${orgId}/${new Date(at).toISOString().slice(0, 10)}/${digits(12)}.png`);
-  return {
-    id,
-    monitorId: String(spec.monitorId ?? 1001),
-    cycleKey: spec.cycleKey ?? digits(19),
-    transition,
-    title: datadogTitle(transition, name, scope, spec.priority),
-    message:
-      spec.message ?? `${name}: CPU above 90% for 5 minutes. Runbook: https://wiki.example.com/runbooks/cpu`,
-    priority: spec.priority ? `P${spec.priority}` : '',
-    scope,
-    tags: (spec.tags ?? ['env:prod', 'monitor', 'service:web']).join(','),
-    snapshot,
-    link: `https://app.datadoghq.com/event/event?id=${id}`,
-    date: String(at),
-    orgId,
-    hostname: spec.hostname ?? scope.match(/host:([^,]+)/)?.[1] ?? '',
-  };
-}
-
-/** One alert cycle in order: Triggered, then each of `then`, on one monitor, scope and cycle key. */
-export function alertCycle(spec: AlertSpec & { then?: DatadogTransition[] }): DatadogWebhookBody[] {
-  const { then = ['Recovered'], ...base } = spec;
-  const monitorId = base.monitorId ?? 1001;
-  const cycleKey = base.cycleKey ?? digits(19);
-  const start = base.at ?? Date.now();
-  return [base.transition ?? 'Triggered', ...then].map((transition, i) => {
-    const { id: _, ...rest } = base;
-    return datadogWebhookBody({
-      ...rest,
-      ...(i === 0 && base.id ? { id: base.id } : {}),
-      monitorId,
-      cycleKey,
-      transition,
-      at: start + i * 60_000,
-    });
-  });
-}
-
+/** One HTTP attempt. `status` 0: no response (time-out or network error; `body` says which). */
 export interface WebhookResult {
   status: number;
   body: string;
   ms: number;
 }
 
-const MAX_STORM = 100_000;
+/** Largest values the helpers accept. */
+const WEBHOOK_BOUNDS = {
+  count: 100_000,
+  concurrency: 256,
+  retries: 10,
+  backoffMs: 60_000,
+  timeoutMs: 600_000,
+  durationMs: 3_600_000,
+  /** Bytes of a response body kept in a result. */
+  responseBytes: 64 * 1024,
+} as const;
+
+const DEFAULT_NAME = 'High CPU on web';
+const DEFAULT_SCOPE = 'host:web-1';
+const DEFAULT_TAGS: readonly string[] = ['env:prod', 'monitor', 'service:web'];
+const DEFAULT_ORG = '123';
+/** Datadog's own delivery time-out. */
+const DATADOG_TIMEOUT_MS = 15_000;
+/** Time between the notifications of one cycle (`alertCycle`). */
+const CYCLE_STEP_MS = 5 * 60_000;
+
+// Fresh ids: a random 62-bit start, then counting up, so that no two are equal in one process.
+let nextEventId = BigInt(`0x${randomBytes(8).toString('hex')}`) >> 2n;
+let nextCycleKey = BigInt(`0x${randomBytes(8).toString('hex')}`) >> 2n;
+let nextMonitorId = 10_000_000 + (randomBytes(4).readUInt32BE(0) % 80_000_000);
+
+const freshEventId = (): string => String(nextEventId++);
+const freshCycleKey = (): string => String(nextCycleKey++);
+const freshMonitorId = (): number => nextMonitorId++;
+
+/** The event title as Datadog builds it: `[P1] [Triggered on {host:web-1}] High CPU on web`. */
+function titleFor(
+  transition: DatadogTransition,
+  scope: string,
+  name: string,
+  priority: number | undefined,
+): string {
+  const on = scope ? ` on {${scope}}` : '';
+  return `${priority ? `[P${priority}] ` : ''}[${transition}${on}] ${name}`;
+}
+
+function messageFor(transition: DatadogTransition, scope: string, name: string): string {
+  const where = scope ? ` for ${scope}` : '';
+  switch (transition) {
+    case 'Recovered':
+      return `${name} has recovered${where}. @webhook-opsbot`;
+    case 'Warn':
+    case 'Re-Warn':
+      return `${name} is above the warning threshold${where}. @webhook-opsbot`;
+    case 'No Data':
+    case 'Re-No Data':
+      return `${name} has not reported data${where} in the last 10m. @webhook-opsbot`;
+    default:
+      return `${name} is above the alert threshold${where}. Runbook: https://wiki.example.com/runbooks/cpu @webhook-opsbot`;
+  }
+}
+
+function hostOf(scope: string): string {
+  for (const part of scope.split(',')) {
+    const tag = part.trim();
+    if (tag.startsWith('host:')) return tag.slice('host:'.length);
+  }
+  return '';
+}
+
+function snapshotUrl(orgId: string, at: number): string {
+  const day = new Date(at).toISOString().slice(0, 10);
+  const org = /^\d{1,20}$/.test(orgId) ? orgId : DEFAULT_ORG;
+  return `https://p.datadoghq.com/snapshot/view/dd-snapshots-prod/org_${org}/${day}/${randomBytes(20).toString('hex')}.png`;
+}
+
+/** A realistic body for one notification; ids are fresh unless given; title built from transition, scope, name and priority as Datadog does. */
+export function datadogWebhookBody(spec: AlertSpec = {}): DatadogWebhookBody {
+  const transition = spec.transition ?? 'Triggered';
+  if (!DATADOG_TRANSITIONS.includes(transition))
+    throw new RangeError(`unknown transition: ${String(transition)}`);
+  if (spec.priority !== undefined && ![1, 2, 3, 4, 5].includes(spec.priority))
+    throw new RangeError(`priority must be 1 to 5: ${String(spec.priority)}`);
+  if (spec.monitorId !== undefined && !(Number.isSafeInteger(spec.monitorId) && spec.monitorId >= 0))
+    throw new RangeError(`monitorId must be a non-negative integer: ${String(spec.monitorId)}`);
+  const at = spec.at ?? Date.now();
+  if (!(Number.isSafeInteger(at) && at >= 0))
+    throw new RangeError(`at must be epoch milliseconds: ${String(at)}`);
+  const id = spec.id ?? freshEventId();
+  const scope = spec.scope ?? DEFAULT_SCOPE;
+  const name = spec.name ?? DEFAULT_NAME;
+  const orgId = spec.orgId ?? DEFAULT_ORG;
+  return {
+    id,
+    monitorId: String(spec.monitorId ?? freshMonitorId()),
+    cycleKey: spec.cycleKey ?? freshCycleKey(),
+    transition,
+    title: titleFor(transition, scope, name, spec.priority),
+    message: spec.message ?? messageFor(transition, scope, name),
+    priority: spec.priority ? `P${spec.priority}` : '',
+    scope,
+    tags: (spec.tags ?? DEFAULT_TAGS).join(','),
+    snapshot: spec.snapshot === false ? '' : (spec.snapshot ?? snapshotUrl(orgId, at)),
+    link: `https://app.datadoghq.com/event/event?id=${encodeURIComponent(id)}`,
+    date: String(at),
+    orgId,
+    hostname: spec.hostname ?? hostOf(scope),
+  };
+}
+
+/**
+ * One alert cycle's notifications in order: Triggered, then each of `then` (default
+ * ['Recovered']), same monitorId/scope/cycleKey, fresh event ids, increasing `at` (five minutes
+ * apart). `spec.id`, when given, is the Triggered event's id; `spec.transition` is ignored.
+ */
+export function alertCycle(spec: AlertSpec & { then?: DatadogTransition[] }): DatadogWebhookBody[] {
+  const { then = ['Recovered'], ...rest } = spec;
+  if (then.length > 1_000) throw new RangeError('at most 1000 transitions after Triggered');
+  const monitorId = rest.monitorId ?? freshMonitorId();
+  const cycleKey = rest.cycleKey ?? freshCycleKey();
+  const start = rest.at ?? Date.now();
+  const steps: DatadogTransition[] = ['Triggered', ...then];
+  return steps.map((transition, i) =>
+    datadogWebhookBody({
+      ...rest,
+      monitorId,
+      cycleKey,
+      transition,
+      at: start + i * CYCLE_STEP_MS,
+      id: i === 0 && rest.id !== undefined ? rest.id : freshEventId(),
+    }),
+  );
+}
+
+function boundedInt(what: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new RangeError(`${what} must be an integer from ${min} to ${max}: ${String(value)}`);
+  return value;
+}
+
+/** Reads at most `max` bytes of a response body, then cancels the rest. */
+async function readCapped(response: Response, max: number): Promise<string> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+    if (size >= max) {
+      await reader.cancel().catch(() => {});
+      break;
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, max).toString('utf8');
+}
+
+function describeFailure(error: unknown, timeoutMs: number): string {
+  const name = error instanceof Error ? error.name : '';
+  if (name === 'TimeoutError' || name === 'AbortError') return `timeout: no response within ${timeoutMs} ms`;
+  const cause =
+    error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  const code = typeof cause?.code === 'string' ? cause.code : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  return `network error: ${code ?? message}`;
+}
 
 /** Posts webhooks to opsbot as Datadog does (JSON, the custom header). */
 export class DatadogWebhookSender {
-  readonly #url: string;
+  readonly url: string;
+  readonly timeoutMs: number;
+  // Private, so that neither logging nor inspecting the sender shows the secret.
   readonly #secret: string;
-  readonly #timeoutMs: number;
 
   constructor(options: { url: string; secret: string; timeoutMs?: number }) {
-    this.#url = options.url;
+    const url = new URL(options.url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('url must be http(s)');
+    if (typeof options.secret !== 'string') throw new TypeError('secret must be a string');
+    this.url = url.href;
     this.#secret = options.secret;
-    this.#timeoutMs = options.timeoutMs ?? 15_000;
+    this.timeoutMs = boundedInt(
+      'timeoutMs',
+      options.timeoutMs ?? DATADOG_TIMEOUT_MS,
+      1,
+      WEBHOOK_BOUNDS.timeoutMs,
+    );
   }
 
-  /** One request; `secret: null` sends no header. A time-out is status 0. */
+  /**
+   * One POST. A body object is sent as JSON; a string or Buffer as given (for malformed-body
+   * tests). `secret`: another value for the header, or null to leave it out. Never throws for
+   * the HTTP outcome: a time-out or network error is status 0.
+   */
   async send(
     body: DatadogWebhookBody | string | Buffer,
     options: { secret?: string | null; headers?: Record<string, string> } = {},
   ): Promise<WebhookResult> {
     const secret = options.secret === undefined ? this.#secret : options.secret;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      ...(secret === null ? {} : { 'x-opsbot-webhook-secret': secret }),
+      ...options.headers,
+    };
+    const payload =
+      typeof body === 'string' ? body : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body);
     const started = performance.now();
     try {
-      const res = await fetch(this.#url, {
+      const response = await fetch(this.url, {
         method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          ...(secret === null ? {} : { 'x-opsbot-webhook-secret': secret }),
-          ...options.headers,
-        },
-        body: typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        headers,
+        body: payload,
+        signal: AbortSignal.timeout(this.timeoutMs),
       });
-      const text = await res.text();
-      return { status: res.status, body: text, ms: performance.now() - started };
+      const text = await readCapped(response, WEBHOOK_BOUNDS.responseBytes);
+      return { status: response.status, body: text, ms: performance.now() - started };
     } catch (error) {
-      const name = (error as { name?: string }).name;
-      if (name === 'TimeoutError' || name === 'AbortError')
-        return { status: 0, body: 'timeout', ms: performance.now() - started };
-      throw error;
+      return { status: 0, body: describeFailure(error, this.timeoutMs), ms: performance.now() - started };
     }
   }
 
-  /** Like Datadog: retries 5xx and time-outs (never 4xx) up to `retries` times. Returns every attempt. */
+  /** Like Datadog: retries on 5xx and time-outs (never on 4xx), up to `retries` (default 3) times with `backoffMs` (default 1000, tests pass small values) between. Returns every attempt's result. */
   async deliver(
     body: DatadogWebhookBody,
     options: { retries?: number; backoffMs?: number } = {},
   ): Promise<WebhookResult[]> {
+    const retries = boundedInt('retries', options.retries ?? 3, 0, WEBHOOK_BOUNDS.retries);
+    const backoffMs = boundedInt('backoffMs', options.backoffMs ?? 1_000, 0, WEBHOOK_BOUNDS.backoffMs);
     const results: WebhookResult[] = [];
-    const retries = Math.min(Math.max(options.retries ?? 3, 0), 10);
     for (let attempt = 0; attempt <= retries; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, options.backoffMs ?? 1_000));
+      if (attempt > 0 && backoffMs > 0) await sleep(backoffMs);
       const result = await this.send(body);
       results.push(result);
-      if (result.status !== 0 && result.status < 500) break;
+      const retryable = result.status === 0 || result.status >= 500;
+      if (!retryable) break;
     }
     return results;
   }
 
-  /**
-   * A storm: `count` distinct Triggered alerts on distinct monitors, at most `concurrency` in
-   * flight, spread evenly over `durationMs` (0: as fast as possible). Results are in send order.
-   */
+  /** A storm: `count` distinct Triggered alerts (distinct monitor ids starting at `firstMonitorId` default 5000, tags from `tagsFor(i)` default ['env:prod','monitor']), sent with at most `concurrency` (default 32) in flight, spread evenly over `durationMs` (default 0 = as fast as possible). Returns the bodies sent and each result in order. */
   async storm(options: {
     count: number;
     concurrency?: number;
@@ -197,32 +323,50 @@ export class DatadogWebhookSender {
     tagsFor?: (i: number) => string[];
     priorityFor?: (i: number) => 1 | 2 | 3 | 4 | 5 | undefined;
   }): Promise<{ bodies: DatadogWebhookBody[]; results: WebhookResult[] }> {
-    const count = Math.min(Math.max(Math.floor(options.count), 0), MAX_STORM);
-    const concurrency = Math.min(Math.max(Math.floor(options.concurrency ?? 32), 1), 256);
-    const first = options.firstMonitorId ?? 5_000;
-    const bodies = Array.from({ length: count }, (_, i) =>
-      datadogWebhookBody({
-        monitorId: first + i,
-        name: `Storm monitor ${first + i}`,
-        tags: options.tagsFor?.(i) ?? ['env:prod', 'monitor'],
-        priority: options.priorityFor?.(i),
-        snapshot: false,
-      }),
+    const count = boundedInt('count', options.count, 0, WEBHOOK_BOUNDS.count);
+    const concurrency = boundedInt('concurrency', options.concurrency ?? 32, 1, WEBHOOK_BOUNDS.concurrency);
+    const durationMs = boundedInt('durationMs', options.durationMs ?? 0, 0, WEBHOOK_BOUNDS.durationMs);
+    const firstMonitorId = boundedInt(
+      'firstMonitorId',
+      options.firstMonitorId ?? 5_000,
+      0,
+      Number.MAX_SAFE_INTEGER - WEBHOOK_BOUNDS.count,
     );
+    const tagsFor = options.tagsFor ?? (() => ['env:prod', 'monitor']);
+    const at = Date.now();
+    const bodies: DatadogWebhookBody[] = [];
+    for (let i = 0; i < count; i++) {
+      bodies.push(
+        datadogWebhookBody({
+          monitorId: firstMonitorId + i,
+          transition: 'Triggered',
+          name: `High CPU on web-${i + 1}`,
+          scope: `host:web-${i + 1}`,
+          tags: tagsFor(i),
+          priority: options.priorityFor?.(i),
+          at,
+        }),
+      );
+    }
     const results: WebhookResult[] = new Array(count);
-    const start = performance.now();
-    const spacing = count > 0 ? (options.durationMs ?? 0) / count : 0;
+    const interval = count > 0 ? durationMs / count : 0;
+    const started = performance.now();
     let next = 0;
-    const worker = async () => {
-      for (;;) {
+    const worker = async (): Promise<void> => {
+      while (next < count) {
         const i = next++;
-        if (i >= count) return;
-        const due = start + i * spacing - performance.now();
-        if (due > 0) await new Promise((r) => setTimeout(r, due));
+        const due = started + i * interval;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
         results[i] = await this.send(bodies[i] as DatadogWebhookBody);
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
     return { bodies, results };
+  }
+
+  /** Never shows the secret. */
+  toJSON(): { url: string; timeoutMs: number } {
+    return { url: this.url, timeoutMs: this.timeoutMs };
   }
 }

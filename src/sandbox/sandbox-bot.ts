@@ -28,6 +28,8 @@ export const SAMPLE_POLICY = `access:
   rules:
     - actions: ["gh:*", "jira:*", "dd:*"]
       channels: [C0DEV, C0OPS]
+    - actions: ["dd:*"]
+      channels: [C0ALERTS, C0PAYMENTS]
     - actions: ["devenv:*"]
       usergroups: [S0PLATFORM]
       channels: [C0DEV]

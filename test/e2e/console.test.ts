@@ -216,6 +216,34 @@ describe('npm run console', () => {
     expect(text).toMatch(/The audit trail is intact: \d+ records/);
   });
 
+  it('fires Datadog alerts: a root with buttons, a later transition in its thread, a storm as a digest', async () => {
+    const { text, bot } = await session([
+      ':alert Triggered Disk full on <!channel> db-1',
+      ':click 1',
+      ':alert Recovered',
+      ':alert Exploded',
+      ':storm 15',
+      '/dd alerts',
+    ]);
+    expect(text).toMatch(/Datadog sent Triggered for monitor \d+ .*: opsbot answered 202/);
+    expect(text).toContain('opsbot (in #alerts):');
+    expect(text).toMatch(/\[1 Acknowledge\]/);
+    expect(text).toContain('[3 Mute 4 hours]');
+    expect(text).toContain('pressing [1 Acknowledge]');
+    expect(text).toMatch(/Acknowledged by @dev/);
+    expect(text).toMatch(/Datadog sent Recovered for monitor \d+/);
+    expect(text).toMatch(/opsbot \(updated a message in #alerts\)/);
+    // Not a transition: it is the title (Triggered by default).
+    expect(text).toContain('[P2] [Triggered on {host:web-1}] Exploded): opsbot answered 202');
+    expect(text).toMatch(/:red_circle: \*Triggered\* · P2 · Exploded \(https:/);
+    expect(text).toMatch(/Datadog sent 15 alerts at once; opsbot accepted 15/);
+    expect(text).toMatch(/\d+ alerts in the last \d+ min/);
+    expect(text).toMatch(/Datadog alerts? received in the last 1h/);
+    // The title's <!channel> reached Slack escaped: the console shows it as text, never a mention.
+    const posted = JSON.stringify(bot.slack.messages('C0ALERTS'));
+    expect(posted).not.toContain('<!channel>');
+  });
+
   it('shows log lines readably: warnings first, then by level, audit records on demand', async () => {
     const { text } = await session([':logs', ':logs audit 2', ':logs warn', ':logs 1', ':logs loud']);
     expect(text).not.toContain('{"level"');

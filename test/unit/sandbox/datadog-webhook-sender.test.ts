@@ -7,7 +7,7 @@ import {
   DATADOG_TRANSITIONS,
   DatadogWebhookSender,
   datadogWebhookBody,
-} from '../../../src/sandbox/datadog-webhooks.js';
+} from '../../../src/sandbox/datadog-webhook-sender.js';
 
 const TEMPLATE_KEYS = [
   'id',
