@@ -6,6 +6,7 @@ import {
   ALERT_EVENT_TYPE,
   alertMetadata,
   digestMessage,
+  displayTitle,
   link,
   replyMessage,
   rootMessage,
@@ -421,6 +422,41 @@ describe('link', () => {
   it('collapses white space and cuts the label', () => {
     expect(link(undefined, '  a\n\n b\t c  ')).toBe('a b c');
     expect(link(undefined, 'x'.repeat(200), 10)).toBe(`${'x'.repeat(9)}…`);
+  });
+});
+
+describe('displayTitle', () => {
+  it.each([
+    ['[P1] [Triggered on {host:web-1}] High CPU', 'High CPU'],
+    ['[Triggered on {host:web-1,env:prod}] High CPU on web-1', 'High CPU on web-1'],
+    ['[Re-No Data on {a,b}] Heartbeat', 'Heartbeat'],
+    ['[Recovered] Disk OK', 'Disk OK'],
+    ['[P2] Disk', 'Disk'],
+    ['  [Warn] Latency  ', 'Latency'],
+    ['Plain title [with brackets]', 'Plain title [with brackets]'],
+    ['<!channel> [Triggered] x', '<!channel> [Triggered] x'],
+  ])('reads the monitor name of %j as %j', (title, name) => {
+    expect(displayTitle(title)).toBe(name);
+  });
+
+  it('keeps the whole title when it is nothing but the prefix', () => {
+    expect(displayTitle('[Triggered on {host:x}]')).toBe('[Triggered on {host:x}]');
+    expect(displayTitle(' [P1] ')).toBe('[P1]');
+  });
+
+  it('never answers empty for a title with text, nor longer than the title (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.string({ unit: fc.constantFrom('[', ']', 'P1', ' ', 'Triggered', ' on ', '{', '}', 'x'), maxLength: 30 }),
+        (title) => {
+          fc.pre(title.trim() !== '');
+          const name = displayTitle(title);
+          expect(name.length).toBeGreaterThan(0);
+          expect(name.length).toBeLessThanOrEqual(title.trim().length);
+          expect(title).toContain(name);
+        },
+      ),
+    );
   });
 });
 
