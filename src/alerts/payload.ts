@@ -113,14 +113,9 @@ export function parseAlert(body: unknown, receivedAt: number): ParsedAlert {
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const field = issue?.path.map(String).join('.') || '(body)';
-    return {
-      ok: false,
-      field,
-      problem:
-        issue?.code === 'invalid_type' && issue.input === undefined
-          ? 'is required'
-          : (issue?.message ?? 'is invalid'),
-    };
+    const absent =
+      issue?.path.length === 1 && (body as Record<string, unknown>)[String(issue.path[0])] === undefined;
+    return { ok: false, field, problem: absent ? 'is required' : (issue?.message ?? 'is invalid') };
   }
   const v = parsed.data;
   return {
