@@ -203,19 +203,22 @@ export async function foldIntoDigest(
         continue;
     }
     await settleDigest(deps, channel, true);
-    await done(take.map((a) => a.id));
-    digested += take.length;
-    fresh = fresh.slice(take.length);
-    // The roots of folded alerts' cycles show their new state (one update per root).
+    // The roots of folded alerts' cycles take their new state (shown below, one update per root)
+    // before the alerts are marked done: a crash in between only repeats an idempotent change.
     for (const alert of take) {
       const rKey = rootKey(cycleOf(alert));
-      const changed = await updateRef<RootData>(deps.messages, rKey, (r) => {
+      let changed = false;
+      await updateRef<RootData>(deps.messages, rKey, (r) => {
         if (r.transitions[0]?.id === alert.id) return undefined;
         const next = applyTransition(r, alert);
-        return next === r ? undefined : { data: next };
+        changed = next !== r;
+        return changed ? { data: next } : undefined;
       });
       if (changed) rootsToShow.add(rKey);
     }
+    await done(take.map((a) => a.id));
+    digested += take.length;
+    fresh = fresh.slice(take.length);
   }
   for (const rKey of rootsToShow) await showRoot(deps, rKey);
   return { digested, own };

@@ -16,6 +16,8 @@ export interface DispatcherOptions {
   updateIntervalMs: number;
   /** More alerts than this waiting for a channel: fold them into a digest. */
   digestThreshold: number;
+  /** While folding, the pause between digest updates (alerts gather meanwhile: fewer, fuller updates). */
+  digestIntervalMs: number;
   /** The channel's lease and each claim: how long a crashed replica holds a channel back. */
   leaseMs: number;
   /** How often an idle channel looks for work another replica stored (this one's webhooks wake it at once). */
@@ -24,8 +26,9 @@ export interface DispatcherOptions {
 
 export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   postIntervalMs: 1_000,
-  updateIntervalMs: 250,
+  updateIntervalMs: 1_000,
   digestThreshold: 8,
+  digestIntervalMs: 2_000,
   leaseMs: 10_000,
   pollMs: 1_000,
 };
@@ -200,6 +203,7 @@ class ChannelLoop {
             const { digested, own } = await foldIntoDigest(this.#deliverDeps(), this.channel, alerts, done);
             this.hooks.delivered('digest', digested);
             if (own) this.hooks.delivered('own', own);
+            if (!this.#stopping) await this.#sleep(this.options.digestIntervalMs);
           } else {
             for (const q of queued.values()) {
               const how = await deliverOne(this.#deliverDeps(), this.channel, q.alert);

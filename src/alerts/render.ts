@@ -42,7 +42,10 @@ export function timeOf(ms: number, now: number): string {
  * → `High CPU` (the message shows the state, priority and scope on their own, kept current).
  */
 export function displayTitle(title: string): string {
-  const name = title.replace(/^\s*(?:\[P[1-5]\]\s*)?(?:\[[A-Za-z -]{2,20}(?: on \{[^}]{0,500}\})?\]\s*)?/, '');
+  const name = title.replace(
+    /^\s*(?:\[P[1-5]\]\s*)?(?:\[[A-Za-z -]{2,20}(?: on \{[^}]{0,500}\})?\]\s*)?/,
+    '',
+  );
   return name.trim() || title.trim();
 }
 
