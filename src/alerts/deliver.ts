@@ -1,3 +1,4 @@
+import { truncate } from '../slack/escape.js';
 import type { SlackApi } from '../slack/slack-api.js';
 import type { MessageRefStore } from '../store/state.js';
 import { type AlertEvent, cycleOf } from './payload.js';
@@ -275,7 +276,7 @@ function entryOf(a: AlertEvent): DigestData['entries'][number] {
   return {
     id: a.id,
     m: a.monitorId,
-    t: a.title.slice(0, 100),
+    t: truncate(a.title, 100),
     tr: a.transition,
     ...(a.link && a.link.length <= 300 ? { l: a.link } : {}),
   };

@@ -33,11 +33,15 @@ const numericId = (what: string, maxDigits: number) =>
     .transform((v) => String(v).trim())
     .pipe(z.string().regex(new RegExp(`^\\d{1,${maxDigits}}$`), `expected ${what} as a string of digits`));
 
-const text = (max: number) =>
-  z
-    .string({ error: 'expected a string' })
-    .max(64 * 1024, 'is too long')
-    .transform((v) => v.slice(0, max));
+/** At most `max` UTF-16 units, never half of a surrogate pair. */
+function cut(value: string, max: number): string {
+  if (value.length <= max) return value;
+  const code = value.charCodeAt(max - 1);
+  return value.slice(0, code >= 0xd800 && code <= 0xdbff ? max - 1 : max);
+}
+
+/** A string, cut to `max` (the body itself is at most 256 KiB: nothing is refused for its length). */
+const text = (max: number) => z.string({ error: 'expected a string' }).transform((v) => cut(v, max));
 
 const optionalText = (max: number) => text(max).optional().default('');
 
@@ -67,18 +71,18 @@ export const webhookBodySchema = z.object({
         .transform((v) => (/^[Pp][1-5]$/.test(v) ? (Number(v.slice(1)) as 1 | 2 | 3 | 4 | 5) : undefined)),
     ),
   scope: optionalText(LIMITS.scope).transform((v) => v.trim()),
-  tags: optionalText(64 * 1024).transform(splitTags),
-  snapshot: optionalText(64 * 1024).transform(httpsUrl),
-  link: optionalText(64 * 1024).transform(httpsUrl),
+  tags: optionalText(256 * 1024).transform(splitTags),
+  snapshot: optionalText(256 * 1024).transform(httpsUrl),
+  link: optionalText(256 * 1024).transform(httpsUrl),
   date: z
     .union([z.string(), z.number()], { error: 'expected $DATE as epoch milliseconds' })
     .optional()
-    .transform((v) => (v === undefined || v === '' ? undefined : Number(v)))
+    .transform((v) => (v === undefined || String(v).trim() === '' ? undefined : Number(v)))
     .pipe(z.number({ error: 'expected $DATE as epoch milliseconds' }).int().nonnegative().optional()),
   orgId: z
     .union([z.string(), z.number()], { error: 'expected a string' })
     .optional()
-    .transform((v) => (v === undefined ? '' : String(v).slice(0, 40))),
+    .transform((v) => (v === undefined ? '' : cut(String(v), 40))),
   hostname: optionalText(255),
 });
 

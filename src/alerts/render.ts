@@ -78,16 +78,16 @@ export function rootMessage(
       context(
         data.tags
           .slice(0, 12)
-          .map((t) => inlineCode(t, 60))
+          .map((t) => inlineCode(t, 40))
           .join(' '),
       ),
     );
-  if (data.snapshot)
+  if (data.snapshot && /^https:\/\/[^\s<>|]+$/.test(data.snapshot))
     blocks.push({
       type: 'image',
       image_url: data.snapshot,
-      // Plain text (Slack does not read mentions there), kept free of `<…>` all the same.
-      alt_text: truncate(`Datadog graph: ${displayTitle(data.title).replace(/[<>]/g, '')}`, 1_000),
+      // No user text here: plain text is not escaped the way mrkdwn is.
+      alt_text: `Datadog graph: monitor ${data.monitorId}`,
     });
   const history = data.transitions
     .slice(-5)

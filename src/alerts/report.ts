@@ -14,7 +14,14 @@ export interface AlertReport {
   /** True when a channel had more alerts than were read (counts are then lower bounds). */
   truncated: boolean;
   byTransition: Map<Transition, number>;
-  byMonitor: Array<{ monitorId: string; title: string; count: number; transitions: Map<Transition, number> }>;
+  byMonitor: Array<{
+    monitorId: string;
+    title: string;
+    /** When the alert whose title is shown happened. */
+    at: number;
+    count: number;
+    transitions: Map<Transition, number>;
+  }>;
 }
 
 /** What opsbot received since `since`, from the outbox (every alert stays there 30 days once done). */
@@ -45,9 +52,18 @@ export async function alertReport(
       bump(report.byTransition, alert.transition);
       let m = monitors.get(alert.monitorId);
       if (!m) {
-        // Items come newest first: the first title seen is the latest.
-        m = { monitorId: alert.monitorId, title: alert.title, count: 0, transitions: new Map() };
+        m = {
+          monitorId: alert.monitorId,
+          title: alert.title,
+          at: alert.at,
+          count: 0,
+          transitions: new Map(),
+        };
         monitors.set(alert.monitorId, m);
+      } else if (alert.at > m.at) {
+        // The latest title, across channels too.
+        m.title = alert.title;
+        m.at = alert.at;
       }
       m.count++;
       bump(m.transitions, alert.transition);

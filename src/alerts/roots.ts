@@ -81,8 +81,11 @@ export function applyTransition(root: RootData, alert: AlertEvent): RootData {
   const transitions = [...root.transitions, { t: alert.transition, at: alert.at, id: alert.id }]
     .sort((a, b) => a.at - b.at)
     .slice(-TRANSITIONS_KEPT);
-  // Renotify repeats the state it is in; anything else is the new state.
-  const latest = transitions.at(-1) as { t: Transition };
+  // Renotify repeats the state it is in; anything else is the new state. A notification that
+  // arrives late (older than the newest one applied) changes the history only.
+  const latest = transitions.at(-1) as { t: Transition; id: string };
+  const newest = latest.id === alert.id;
+  if (!newest) return { ...root, transitions };
   const state = latest.t === 'Renotify' ? root.state : latest.t;
   return {
     ...root,

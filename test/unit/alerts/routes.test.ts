@@ -43,7 +43,10 @@ describe('routeAlert', () => {
   });
 
   it('needs every tag of a route: one missing is no match', () => {
-    const config = routes([{ match: { tags: ['team:payments', 'env:staging'] }, channel: 'C0PAY' }], 'C0DEFAULT');
+    const config = routes(
+      [{ match: { tags: ['team:payments', 'env:staging'] }, channel: 'C0PAY' }],
+      'C0DEFAULT',
+    );
     expect(routeAlert(config, alert)).toBe('C0DEFAULT');
     expect(routeAlert(config, alertOf({ tags: 'team:payments,env:staging' }))).toBe('C0PAY');
   });
@@ -156,7 +159,8 @@ function reference(config: AlertRoutes, a: Routed): string | undefined {
   for (const { match, channel } of config.routes) {
     const tagsOk = match.tags === undefined || match.tags.every(has);
     const priorityOk =
-      match.priority === undefined || (a.priority !== undefined && match.priority.includes(`P${a.priority}` as Priority));
+      match.priority === undefined ||
+      (a.priority !== undefined && match.priority.includes(`P${a.priority}` as Priority));
     const monitorOk =
       match.monitorIds === undefined || match.monitorIds.some((id) => String(id) === a.monitorId);
     if (tagsOk && priorityOk && monitorOk) return channel;
