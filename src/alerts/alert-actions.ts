@@ -63,15 +63,29 @@ export async function muteAlert(
 ): Promise<RootData> {
   const root = await rootOf(deps, key);
   if (root.mute) return root;
+  if (root.state === 'Recovered')
+    throw new UserFacingError(
+      `This alert has recovered: there is nothing to mute. To mute the monitor anyway: \`/dd mute ${root.monitorId} --for 2h\`.`,
+    );
   const endMs = choice.ms === undefined ? undefined : deps.now() + choice.ms;
   const { downtimeId } = await deps.datadog.mute(
     Number(root.monitorId),
     { by: userId, groupScope: downtimeScope(root.scope), ...(endMs ? { endMs } : {}) },
     deps.scope,
   );
-  const stored = await updateRef<RootData>(deps.messages, key, (data) => ({
-    data: { ...data, mute: { by: userId, until: endMs ?? 'recovered', downtimeId, at: deps.now() } },
-  }));
+  // Someone else may have muted (or it may have recovered) meanwhile: theirs stands, ours goes.
+  let won = false;
+  const stored = await updateRef<RootData>(deps.messages, key, (data) => {
+    if (data.mute || data.state === 'Recovered') return undefined;
+    won = true;
+    return {
+      data: { ...data, mute: { by: userId, until: endMs ?? 'recovered', downtimeId, at: deps.now() } },
+    };
+  });
+  if (!won) {
+    await deps.datadog.cancelDowntime(downtimeId, deps.scope);
+    return stored?.data ?? root;
+  }
   await showRoot(deps, key);
   return stored?.data ?? root;
 }

@@ -209,12 +209,14 @@ export async function foldIntoDigest(
     for (const alert of take) {
       const rKey = rootKey(cycleOf(alert));
       let changed = false;
-      await updateRef<RootData>(deps.messages, rKey, (r) => {
+      const root = await updateRef<RootData>(deps.messages, rKey, (r) => {
         if (r.transitions[0]?.id === alert.id) return undefined;
         const next = applyTransition(r, alert);
         changed = next !== r;
         return changed ? { data: next } : undefined;
       });
+      if (alert.transition === 'Recovered' && root?.data.mute?.until === 'recovered')
+        await deps.onRecoveredWhileMuted?.(root.data);
       if (changed) rootsToShow.add(rKey);
     }
     await done(take.map((a) => a.id));

@@ -56,14 +56,12 @@ export interface DispatcherDeps {
  */
 export class AlertDispatcher implements Component {
   readonly name = 'alert-dispatcher';
-  readonly #deps: DispatcherDeps;
   readonly #options: DispatcherOptions;
   readonly #channels = new Map<string, ChannelLoop>();
   readonly #delivered: Counter<'how'>;
   readonly #failed: Counter;
 
   constructor(channels: readonly string[], deps: DispatcherDeps) {
-    this.#deps = deps;
     this.#options = { ...DEFAULT_DISPATCHER_OPTIONS, ...deps.options };
     this.#delivered = new Counter({
       name: 'opsbot_alerts_delivered_total',

@@ -185,17 +185,17 @@ export function datadogWebhookBody(spec: AlertSpec = {}): DatadogWebhookBody {
 }
 
 /**
- * One alert cycle's notifications in order: Triggered, then each of `then` (default
+ * One alert cycle's notifications in order: Triggered, then each of `after` (default
  * ['Recovered']), same monitorId/scope/cycleKey, fresh event ids, increasing `at` (five minutes
  * apart). `spec.id`, when given, is the Triggered event's id; `spec.transition` is ignored.
  */
-export function alertCycle(spec: AlertSpec & { then?: DatadogTransition[] }): DatadogWebhookBody[] {
-  const { then = ['Recovered'], ...rest } = spec;
-  if (then.length > 1_000) throw new RangeError('at most 1000 transitions after Triggered');
+export function alertCycle(spec: AlertSpec & { after?: DatadogTransition[] }): DatadogWebhookBody[] {
+  const { after = ['Recovered'], ...rest } = spec;
+  if (after.length > 1_000) throw new RangeError('at most 1000 transitions after Triggered');
   const monitorId = rest.monitorId ?? freshMonitorId();
   const cycleKey = rest.cycleKey ?? freshCycleKey();
   const start = rest.at ?? Date.now();
-  const steps: DatadogTransition[] = ['Triggered', ...then];
+  const steps: DatadogTransition[] = ['Triggered', ...after];
   return steps.map((transition, i) =>
     datadogWebhookBody({
       ...rest,

@@ -2,7 +2,9 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type AlertSpec,
   alertCycle,
+  type DatadogTransition,
   type DatadogWebhookBody,
   datadogWebhookBody,
   type WebhookResult,
@@ -32,6 +34,10 @@ alerts:
 const TIMINGS = { postIntervalMs: 20, updateIntervalMs: 5, pollMs: 50, digestThreshold: 8 };
 const start = () => startSandboxBot({ configYaml: POLICY, pollSeconds: 60, alerts: TIMINGS });
 
+/** One alert cycle's bodies: Triggered, then `later` (alertCycle's `then` option, default none here). */
+const cycle = (spec: AlertSpec, later: DatadogTransition[] = []): DatadogWebhookBody[] =>
+  alertCycle({ ...spec, after: later });
+
 const idsOf = (m: SimMessage) =>
   String(m.metadata?.event_payload.alert_ids ?? '')
     .split(',')
@@ -46,7 +52,11 @@ const actionIdsOf = (m: SimMessage): string[] =>
 const imagesOf = (m: SimMessage) =>
   ((m.blocks ?? []) as Array<{ type?: string; image_url?: string }>).filter((b) => b.type === 'image');
 
-async function eventually<T>(check: () => T | undefined | false, what: string, timeoutMs = 10_000): Promise<T> {
+async function eventually<T>(
+  check: () => T | undefined | false,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = check();
@@ -147,7 +157,7 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
   });
 
   it('Acknowledge: the root names who, loses the button, the clicker is answered, and it is audited', async () => {
-    const [triggered] = alertCycle({ monitorId: 1001, scope: 'host:web-1,env:prod', then: [] });
+    const [triggered] = cycle({ monitorId: 1001, scope: 'host:web-1,env:prod' });
     await send(triggered as DatadogWebhookBody);
     const root = await rootFor('C0ALERTS', (triggered as DatadogWebhookBody).id);
     const key = keyOf(root);
@@ -178,7 +188,7 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
   });
 
   it('denies every button to someone the policy does not allow, changing nothing', async () => {
-    const [triggered] = alertCycle({ monitorId: 1001, scope: 'host:web-3,env:prod', then: [] });
+    const [triggered] = cycle({ monitorId: 1001, scope: 'host:web-3,env:prod' });
     await send(triggered as DatadogWebhookBody);
     const root = await rootFor('C0ALERTS', (triggered as DatadogWebhookBody).id);
     const key = keyOf(root);
@@ -210,16 +220,21 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
   });
 
   it('Mute 1 hour: a downtime scoped to the alert, shown on the root; Unmute cancels it', async () => {
-    const [triggered] = alertCycle({ monitorId: 1001, scope: 'host:web-1,env:prod', then: [] });
+    const [triggered] = cycle({ monitorId: 1001, scope: 'host:web-1,env:prod' });
     await send(triggered as DatadogWebhookBody);
     const root = await rootFor('C0ALERTS', (triggered as DatadogWebhookBody).id);
     const key = keyOf(root);
     const downtimes = bot.datadog.downtimes.length;
 
     const before = Date.now();
-    const answer = await press('U0DEV', root, { actionId: 'dd:mute', selectedOption: { value: `${key}|1h` } });
+    const answer = await press('U0DEV', root, {
+      actionId: 'dd:mute',
+      selectedOption: { value: `${key}|1h` },
+    });
     const after = Date.now();
-    expect(answer).toMatch(/^:mute: Muted Datadog monitor 1001 for `host:web-1,env:prod` until \d\d:\d\d UTC\.$/);
+    expect(answer).toMatch(
+      /^:mute: Muted Datadog monitor 1001 for `host:web-1,env:prod` until \d\d:\d\d UTC\.$/,
+    );
     expect(bot.datadog.downtimes).toHaveLength(downtimes + 1);
     const downtime = bot.datadog.downtimes.at(-1)?.attributes;
     expect(downtime?.monitor_identifier).toEqual({ monitor_id: 1001 });
@@ -245,10 +260,9 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
   });
 
   it('Mute until recovered: a downtime with no end, canceled by opsbot when the alert recovers', async () => {
-    const [triggered, recovered] = alertCycle({ monitorId: 1001, scope: 'host:web-2,env:prod' }) as [
-      DatadogWebhookBody,
-      DatadogWebhookBody,
-    ];
+    const [triggered, recovered] = cycle({ monitorId: 1001, scope: 'host:web-2,env:prod' }, [
+      'Recovered',
+    ]) as [DatadogWebhookBody, DatadogWebhookBody];
     await send(triggered);
     const root = await rootFor('C0ALERTS', triggered.id);
     const key = keyOf(root);
@@ -276,7 +290,9 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
       'the root to show Recovered, no longer muted',
     );
     expect(actionIdsOf(root)).toEqual(['link:dd-monitor']);
-    const reply = bot.slack.messages('C0ALERTS').find((m) => m.threadTs === root.ts && idsOf(m).includes(recovered.id));
+    const reply = bot.slack
+      .messages('C0ALERTS')
+      .find((m) => m.threadTs === root.ts && idsOf(m).includes(recovered.id));
     expect(reply?.text).toContain('Recovered');
     const unmuted = await eventuallyAsync(
       async () =>
@@ -288,21 +304,79 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
     expect(unmuted).toMatchObject({ outcome: 'success', details: { reason: 'recovered', monitor: '1001' } });
   });
 
+  it('two people muting the same alert at once leave no downtime behind once it is unmuted', async () => {
+    const [triggered] = cycle({ monitorId: 1001, scope: 'host:web-8,env:prod' });
+    await send(triggered as DatadogWebhookBody);
+    const root = await rootFor('C0ALERTS', (triggered as DatadogWebhookBody).id);
+    const key = keyOf(root);
+    const answers = await Promise.all([
+      press('U0DEV', root, { actionId: 'dd:mute', selectedOption: { value: `${key}|1h` } }),
+      press('U0ADMIN', root, { actionId: 'dd:mute', selectedOption: { value: `${key}|4h` } }),
+    ]);
+    expect(answers.filter((a) => a.startsWith(':mute: Muted Datadog monitor 1001'))).not.toHaveLength(0);
+    const created = bot.datadog.downtimes.filter((d) => d.attributes.scope === 'host:web-8 AND env:prod');
+    await eventually(() => actionIdsOf(root).includes('dd:unmute'), 'the Unmute button');
+    expect(await press('U0DEV', root, { actionId: 'dd:unmute', value: key })).toBe(':loud_sound: Unmuted.');
+    const left = bot.datadog.downtimes.filter(
+      (d) => d.attributes.scope === 'host:web-8 AND env:prod' && d.attributes.status !== 'canceled',
+    );
+    expect(
+      left.map((d) => d.attributes.schedule.end),
+      `downtimes still muting the alert after Unmute (${created.length} created; answers: ${answers.join(' / ')})`,
+    ).toEqual([]);
+  });
+
+  it('a stale "Mute until recovered" choice on an alert that has recovered leaves no endless downtime', async () => {
+    const [triggered, recovered] = cycle({ monitorId: 1001, scope: 'host:web-6,env:prod' }, [
+      'Recovered',
+    ]) as [DatadogWebhookBody, DatadogWebhookBody];
+    await send(triggered);
+    const root = await rootFor('C0ALERTS', triggered.id);
+    const stale = { text: root.text ?? '', blocks: root.blocks ?? [] };
+    await send(recovered);
+    await eventually(() => root.text?.includes('Recovered'), 'the root to show Recovered');
+    expect(actionIdsOf(root)).not.toContain('dd:mute');
+    // The menu of the message as it was before the recovery (a client that has not refreshed yet).
+    const delivery = await bot.slack.sendBlockAction({
+      userId: 'U0DEV',
+      channelId: 'C0ALERTS',
+      actionId: 'dd:mute',
+      messageTs: root.ts,
+      message: stale,
+      selectedOption: { value: `${keyOf(root)}|recovered` },
+    });
+    const [answer] = await bot.slack.waitForResponse(delivery.responseUrl, { timeoutMs: 10_000 });
+    expect(answer?.text).toBeDefined();
+    await sleep(200);
+    const endless = bot.datadog.downtimes.filter(
+      (d) =>
+        d.attributes.scope === 'host:web-6 AND env:prod' &&
+        d.attributes.status !== 'canceled' &&
+        d.attributes.schedule.end === null,
+    );
+    expect(endless, `downtimes with no end on a recovered alert (answer: ${answer?.text})`).toEqual([]);
+  });
+
   it('escapes alert text: nothing pings, nothing links where the alert says; only https graphs are shown', async () => {
     const EVIL = '<!channel> *boom* <@U0ADMIN> @here <https://evil.example|click>';
-    const [triggered, retriggered] = alertCycle({
-      monitorId: 1003,
-      scope: 'host:web-4',
-      message: EVIL,
-      tags: ['env:prod', '<!everyone>'],
-      snapshot: 'http://insecure.example/x.png',
-      then: ['Re-Triggered'],
-    }).map((b) => ({ ...b, title: EVIL })) as [DatadogWebhookBody, DatadogWebhookBody];
+    const [triggered, retriggered] = cycle(
+      {
+        monitorId: 1003,
+        scope: 'host:web-4',
+        message: EVIL,
+        tags: ['env:prod', '<!everyone>'],
+        snapshot: 'http://insecure.example/x.png',
+      },
+      ['Re-Triggered'],
+    ).map((b) => ({ ...b, title: EVIL })) as [DatadogWebhookBody, DatadogWebhookBody];
     await send(triggered);
     const root = await rootFor('C0ALERTS', triggered.id);
     await send(retriggered);
     const reply = await eventually(
-      () => bot.slack.messages('C0ALERTS').find((m) => m.threadTs === root.ts && idsOf(m).includes(retriggered.id)),
+      () =>
+        bot.slack
+          .messages('C0ALERTS')
+          .find((m) => m.threadTs === root.ts && idsOf(m).includes(retriggered.id)),
       'the reply',
     );
     await eventually(() => root.text?.includes('Re-Triggered'), 'the root to show Re-Triggered');
@@ -312,9 +386,16 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
     expectEscaped('the root', { text: root.text, blocks: root.blocks });
     expectEscaped('the reply', { text: reply.text, blocks: reply.blocks });
     expect(imagesOf(root)).toEqual([]);
-    // Every call to Slack so far (every post and update, first versions included).
-    const posts = bot.slack.calls.filter((c) => c.method === 'chat.postMessage' || c.method === 'chat.update');
-    expect(posts.some((c) => JSON.stringify(c.args).includes(triggered.id))).toBe(true);
+    // Every version of these messages Slack was sent (posts and updates, first versions included).
+    const posts = bot.slack.calls.filter(
+      (c) =>
+        (c.method === 'chat.postMessage' &&
+          [triggered.id, retriggered.id].some((id) => JSON.stringify(c.args).includes(id))) ||
+        (c.method === 'chat.update' && c.args.ts === root.ts),
+    );
+    expect(posts.map((c) => c.method).sort()).toEqual(
+      expect.arrayContaining(['chat.postMessage', 'chat.postMessage', 'chat.update']),
+    );
     expectEscaped('the Slack calls', posts);
     // The clicker's answer names the title, escaped.
     expectEscaped('the ack answer', await press('U0DEV', root, { actionId: 'dd:ack', value: keyOf(root) }));
@@ -327,7 +408,7 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
   });
 
   it('/dd monitor shows what opsbot saw of the monitor', async () => {
-    const [triggered, warn] = alertCycle({ monitorId: 1001, scope: 'host:web-9', then: ['Warn'] }) as [
+    const [triggered, warn] = cycle({ monitorId: 1001, scope: 'host:web-9' }, ['Warn']) as [
       DatadogWebhookBody,
       DatadogWebhookBody,
     ];
@@ -361,12 +442,21 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
       }
       expect(results.map((r) => r.status)).toEqual(Array(7).fill(202));
       const statuses = results.map((r) => JSON.parse(r.body).status);
-      expect(statuses.filter((s) => s === 'accepted'), order).toHaveLength(1);
-      expect(statuses.filter((s) => s === 'duplicate'), order).toHaveLength(6);
+      expect(
+        statuses.filter((s) => s === 'accepted'),
+        order,
+      ).toHaveLength(1);
+      expect(
+        statuses.filter((s) => s === 'duplicate'),
+        order,
+      ).toHaveLength(6);
       accepted.push(body);
       await rootFor('C0ALERTS', body.id);
     }
-    await eventuallyAsync(async () => (await bot.state.outbox.pending('alerts:C0ALERTS')) === 0, 'the outbox');
+    await eventuallyAsync(
+      async () => (await bot.state.outbox.pending('alerts:C0ALERTS')) === 0,
+      'the outbox',
+    );
     await sleep(200);
     for (const body of accepted.slice(-2)) {
       expect(bot.slack.messages('C0ALERTS').filter((m) => idsOf(m).includes(body.id))).toHaveLength(1);
@@ -466,6 +556,82 @@ describe('a burst of alerts for one channel', () => {
       { logs: bot.logLines.join('\n'), messages, audit: await bot.state.audit.query({ limit: 200 }) },
       bot.secrets(),
     );
+  });
+
+  it('ends a "mute until recovered" downtime when the recovery arrives inside a burst (folded into a digest)', async () => {
+    const [triggered, recovered] = cycle({ monitorId: 1001, scope: 'host:web-7,env:prod' }, [
+      'Recovered',
+    ]) as [DatadogWebhookBody, DatadogWebhookBody];
+    expect((await bot.webhooks.send(triggered)).status).toBe(202);
+    const root = await eventually(
+      () => bot.slack.messages('C0ALERTS').find((m) => !m.threadTs && idsOf(m).includes(triggered.id)),
+      'the root',
+    );
+    const delivery = await bot.slack.sendBlockAction({
+      userId: 'U0DEV',
+      channelId: 'C0ALERTS',
+      actionId: 'dd:mute',
+      messageTs: root.ts,
+      selectedOption: { value: `${keyOf(root)}|recovered` },
+    });
+    const [answer] = await bot.slack.waitForResponse(delivery.responseUrl, { timeoutMs: 10_000 });
+    expect(answer?.text).toContain('until it recovers');
+    const downtime = bot.datadog.downtimes.at(-1);
+    expect(downtime?.attributes).toMatchObject({ scope: 'host:web-7 AND env:prod', schedule: { end: null } });
+
+    // Hold the channel (one post answered 429 for 2 s) while a burst and the recovery arrive.
+    bot.slack.failNext({
+      method: 'chat.postMessage',
+      channel: 'C0ALERTS',
+      kind: 'ratelimited',
+      retryAfterSeconds: 2,
+      count: 1,
+    });
+    await bot.webhooks.storm({ count: 30, concurrency: 4, firstMonitorId: 7_000 });
+    expect((await bot.webhooks.send(recovered)).status).toBe(202);
+    await eventuallyAsync(
+      async () => (await bot.state.outbox.pending('alerts:C0ALERTS')) === 0,
+      'the outbox to be empty for C0ALERTS',
+    );
+    // The recovery was delivered in a digest (what this test is about), exactly once.
+    const showing = bot.slack.messages('C0ALERTS').filter((m) => idsOf(m).includes(recovered.id));
+    expect(showing.map(keyOf)).toEqual([expect.stringMatching(/^alert-digest:C0ALERTS#\d+$/)]);
+    await eventually(() => root.text?.includes('Recovered'), 'the root to show Recovered');
+    // Opsbot ends the downtime it created "until recovered", as it does when the recovery comes alone.
+    await eventually(
+      () => downtime?.attributes.status === 'canceled',
+      'the downtime to be canceled',
+      3_000,
+    ).catch(() => undefined);
+    expect(downtime?.attributes.status, 'the "until recovered" downtime after the recovery').toBe('canceled');
+    expect(blocksOf(root)).not.toContain('Muted by');
+    expect(actionIdsOf(root)).not.toContain('dd:unmute');
+  });
+
+  it('escapes alert titles listed in a digest', async () => {
+    const EVIL = '<!channel> *boom* <@U0ADMIN> @here <https://evil.example|click>';
+    bot.slack.failNext({
+      method: 'chat.postMessage',
+      channel: 'C0ALERTS',
+      kind: 'ratelimited',
+      retryAfterSeconds: 1,
+      count: 1,
+    });
+    const bodies = Array.from({ length: 12 }, (_, i) => ({
+      ...datadogWebhookBody({ monitorId: 1003, scope: `host:evil-${i}` }),
+      title: EVIL,
+    }));
+    for (const body of bodies) expect((await bot.webhooks.send(body)).status).toBe(202);
+    await eventuallyAsync(
+      async () => (await bot.state.outbox.pending('alerts:C0ALERTS')) === 0,
+      'the outbox to be empty for C0ALERTS',
+    );
+    const digests = bot.slack
+      .messages('C0ALERTS')
+      .filter((m) => keyOf(m).startsWith('alert-digest:') && bodies.some((b) => idsOf(m).includes(b.id)));
+    expect(digests.length).toBeGreaterThanOrEqual(1);
+    expect(blocksOf(digests.at(-1) as SimMessage)).toContain('&lt;!channel&gt;');
+    for (const digest of digests) expectEscaped('a digest', { text: digest.text, blocks: digest.blocks });
   });
 });
 

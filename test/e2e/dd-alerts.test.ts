@@ -50,24 +50,31 @@ const rootFor = (channel: string, alertId: string) =>
 
 describe('Datadog alert webhook', () => {
   it('posts one root per alert cycle, replies and updates it on later transitions', async () => {
-    const [triggered, recovered] = alertCycle({ monitorId: 4242, priority: 1, name: 'Disk full on db', then: ['Recovered'] });
-    const first = await bot.webhooks.send(triggered!);
+    const [triggered, recovered] = alertCycle({
+      monitorId: 4242,
+      priority: 1,
+      name: 'Disk full on db',
+      after: ['Recovered'],
+    });
+    if (!triggered || !recovered) throw new Error('alertCycle gave fewer notifications');
+    const first = await bot.webhooks.send(triggered);
     expect(first.status).toBe(202);
     expect(JSON.parse(first.body)).toEqual({ status: 'accepted' });
-    const root = await eventually(() => rootFor('C0ALERTS', triggered!.id), 'the root');
+    const root = await eventually(() => rootFor('C0ALERTS', triggered.id), 'the root');
     expect(root.text).toContain('Triggered');
     expect(JSON.stringify(root.blocks)).toContain('dd:ack');
     // Datadog retries: the same notification is stored once and posted once.
-    const again = await bot.webhooks.send(triggered!);
+    const again = await bot.webhooks.send(triggered);
     expect(JSON.parse(again.body)).toEqual({ status: 'duplicate' });
-    expect((await bot.webhooks.send(recovered!)).status).toBe(202);
+    expect((await bot.webhooks.send(recovered)).status).toBe(202);
     const reply = await eventually(
-      () => bot.slack.messages('C0ALERTS').find((m) => m.threadTs === root.ts && idsOf(m).includes(recovered!.id)),
+      () =>
+        bot.slack.messages('C0ALERTS').find((m) => m.threadTs === root.ts && idsOf(m).includes(recovered.id)),
       'the reply in the thread',
     );
     expect(reply.text).toContain('Recovered');
     await eventually(() => root.text?.includes('Recovered'), 'the root to show Recovered');
-    const roots = bot.slack.messages('C0ALERTS').filter((m) => idsOf(m).includes(triggered!.id));
+    const roots = bot.slack.messages('C0ALERTS').filter((m) => idsOf(m).includes(triggered.id));
     expect(roots).toHaveLength(1);
   });
 

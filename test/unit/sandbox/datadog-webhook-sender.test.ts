@@ -105,8 +105,7 @@ describe('datadogWebhookBody (what Datadog substitutes into the contract templat
 
 describe('alertCycle', () => {
   it('keeps monitorId, scope and cycleKey; changes the event id; time moves forward', () => {
-    // biome-ignore lint/suspicious/noThenProperty: `then` is alertCycle's option, named by its contract
-    const cycle = alertCycle({ scope: 'host:web-1', priority: 1, then: ['Re-Triggered', 'Recovered'] });
+    const cycle = alertCycle({ scope: 'host:web-1', priority: 1, after: ['Re-Triggered', 'Recovered'] });
     expect(cycle.map((b) => b.transition)).toEqual(['Triggered', 'Re-Triggered', 'Recovered']);
     const [first] = cycle;
     if (!first) throw new Error('empty cycle');
