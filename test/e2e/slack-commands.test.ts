@@ -288,8 +288,8 @@ describe('slash commands through the real Bolt app', () => {
   });
 
   it('says a command is not available yet rather than pretending', async () => {
-    const { reply } = await run('U0ADMIN', 'C0DEV', '/dd', 'alerts --since 1h');
-    expect(reply.text).toContain('`/dd alerts` is not available in this version of opsbot yet');
+    const { reply } = await run('U0ADMIN', 'C0DEV', '/devenv', 'list');
+    expect(reply.text).toContain('`/devenv list` is not available in this version of opsbot yet');
   });
 });
 
