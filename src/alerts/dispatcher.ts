@@ -147,6 +147,24 @@ class ChannelLoop {
     this.#running = this.#loop().catch((error: unknown) =>
       this.deps.log.error({ err: error, channel: this.channel }, 'the alert dispatcher stopped unexpectedly'),
     );
+    this.#keepLease();
+  }
+
+  /**
+   * Renews the lease in the background while it is held, so that a long wait inside a batch (a
+   * Slack Retry-After of up to 30 s) does not let it lapse and another replica take the channel.
+   */
+  #keepLease(): void {
+    this.deps.clock.schedule(() => {
+      if (this.#stopping) return;
+      if (this.#leaseRenewed > 0)
+        this.#holdLease()
+          .then((held) => {
+            if (!held) this.#leaseRenewed = 0;
+          })
+          .catch(() => undefined);
+      this.#keepLease();
+    }, this.options.leaseMs / 3);
   }
 
   wake(): void {
