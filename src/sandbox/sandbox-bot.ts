@@ -64,6 +64,8 @@ export interface SandboxBotOptions {
   onAuditStored?: (record: AuditRecord) => void;
   /** Alert dispatcher pacing and leases (tests shorten them). */
   alerts?: Partial<DispatcherOptions>;
+  /** Wraps the state store (tests inject faults: a write that fails as if the process died there). */
+  wrapState?: (state: State) => State;
 }
 
 export interface SandboxBot {
@@ -204,7 +206,10 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     },
     host: '127.0.0.1',
     defaultMetrics: false,
-    ...(options.onAuditStored ? { wrapState: observeAudit(options.onAuditStored) } : {}),
+    wrapState: (state: State) => {
+      const observed = options.onAuditStored ? observeAudit(options.onAuditStored)(state) : state;
+      return options.wrapState ? options.wrapState(observed) : observed;
+    },
     ...(options.alerts ? { alerts: options.alerts } : {}),
   });
   const { provider, state, metrics, log } = app;

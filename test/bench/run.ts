@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   slack: benchSlack,
   attack: async () => (await import('./attack.js')).benchAttack(),
   'audit-verify': async () => (await import('./audit-verify.js')).benchAuditVerify(),
+  alerts: async () => (await import('./alert-storm.js')).benchAlerts(),
 };
 
 quietSqliteWarning();

@@ -35,10 +35,14 @@ const idsOf = (m: SimMessage) =>
     .split(',')
     .filter(Boolean);
 
-async function eventually<T>(check: () => T | undefined, what: string, timeoutMs = 5_000): Promise<T> {
+async function eventually<T>(
+  check: () => T | undefined | Promise<T | undefined>,
+  what: string,
+  timeoutMs = 5_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
@@ -100,5 +104,48 @@ describe('Datadog alert webhook', () => {
     const huge = await bot.webhooks.send(Buffer.alloc(10 * 1024 * 1024, 32));
     expect(huge.status).toBe(413);
     assertNoCanary({ logs: bot.logLines.join('\n') }, bot.secrets());
+  });
+});
+
+describe('a crash between posting and remembering the post', () => {
+  it('finds the message it posted by its metadata and never posts it again', async () => {
+    let failNextRootStore = true;
+    const crashy = await startSandboxBot({
+      configYaml: POLICY,
+      pollSeconds: 60,
+      alerts: { postIntervalMs: 20, updateIntervalMs: 5, pollMs: 50 },
+      // The write that would remember a root's ts fails once, right after Slack took the post:
+      // what a process killed at that moment leaves behind (a pending ref, a posted message).
+      wrapState: (state) => ({
+        ...state,
+        messages: {
+          ...state.messages,
+          compareAndSet: async (key, version, ref) => {
+            if (failNextRootStore && key.startsWith('alert:') && ref.ts !== 'pending') {
+              failNextRootStore = false;
+              throw new Error('killed before the ts was stored');
+            }
+            return state.messages.compareAndSet(key, version, ref);
+          },
+        },
+      }),
+    });
+    try {
+      const body = datadogWebhookBody({ monitorId: 8080 });
+      expect((await crashy.webhooks.send(body)).status).toBe(202);
+      await eventually(
+        async () => (await crashy.state.outbox.pending('alerts:C0ALERTS')) === 0 || undefined,
+        'the alert to be done',
+        10_000,
+      );
+      expect(failNextRootStore).toBe(false);
+      const roots = crashy.slack.messages('C0ALERTS').filter((m) => idsOf(m).includes(body.id));
+      expect(roots).toHaveLength(1);
+      expect(crashy.slack.callCounts.get('conversations.history')).toBeGreaterThanOrEqual(1);
+      const ref = await crashy.state.messages.get(String(roots[0]?.metadata?.event_payload.key));
+      expect(ref?.ts).toBe(roots[0]?.ts);
+    } finally {
+      await crashy.stop();
+    }
   });
 });
