@@ -128,7 +128,29 @@ const ASSUME_ROLE_DEADLINE_MS = 5_000;
 const CONNECTION_TIMEOUT_MS = 1_000;
 /** Retired secret values stay masked this long past expiry. */
 const RETIRE_GRACE_MS = 60_000;
-export const SESSION_TAG_KEY = 'opsbot:slack-user';
+/** A Slack team (workspace) id. */
+const SLACK_TEAM_ID = /^[TE][A-Z0-9]{2,20}$/;
+
+/** Who a session is for, beyond the user: session tags for ABAC in the role's policy. */
+export interface SessionContext {
+  /** The Slack team: `SourceIdentity` becomes `slack.<team>.<user>`, tag `slack-team`. */
+  teamId?: string;
+  /** The opsbot action (`devenv:up`): tag `opsbot-action`. Sessions are cached per action. */
+  action?: string;
+}
+
+interface SessionSpec {
+  key: string;
+  userId: string;
+  sourceIdentity: string;
+  sessionName: string;
+  tags: Array<{ Key: string; Value: string }>;
+}
+
+/** A session tag value: STS allows letters, digits, spaces and `_.:/=+-@`, up to 256 characters. */
+function stsTagValue(value: string): string {
+  return value.replace(/[^\p{L}\p{Z}\p{N}_.:/=+\-@]/gu, '-').slice(0, 256);
+}
 
 interface Cached {
   session: RoleSession;
@@ -217,37 +239,73 @@ export class RoleSessions {
    * @throws RangeError when `userId` is not a Slack user id (STS is not called).
    * @throws RoleSessionError when AWS refuses or does not answer.
    */
-  forUser(userId: string): Promise<RoleSession> {
+  forUser(userId: string, context: SessionContext = {}): Promise<RoleSession> {
     if (typeof userId !== 'string' || !SLACK_USER_ID.test(userId)) {
       return Promise.reject(
         new RangeError(`RoleSessions: ${JSON.stringify(String(userId).slice(0, 40))} is not a Slack user id`),
       );
     }
+    const team = context.teamId && SLACK_TEAM_ID.test(context.teamId) ? context.teamId : undefined;
+    const action = context.action ? stsTagValue(context.action) : undefined;
+    const tags = [
+      { Key: 'slack-user', Value: userId },
+      ...(team ? [{ Key: 'slack-team', Value: team }] : []),
+      ...(action ? [{ Key: 'opsbot-action', Value: action }] : []),
+    ];
+    return this.#session({
+      key: `${userId}|${team ?? ''}|${action ?? ''}`,
+      userId,
+      sourceIdentity: team ? `slack.${team}.${userId}` : `slack.${userId}`,
+      sessionName: `opsbot-${userId}`,
+      tags,
+    });
+  }
+
+  /**
+   * A session for opsbot's own work (the dev-env reaper): `SourceIdentity` `opsbot.<name>`, so
+   * CloudTrail tells it apart from people.
+   */
+  forService(name: string): Promise<RoleSession> {
+    if (!/^[a-z][a-z0-9-]{1,30}$/.test(name))
+      return Promise.reject(new RangeError(`RoleSessions: ${JSON.stringify(name)} is not a service name`));
+    return this.#session({
+      key: `service:${name}`,
+      userId: `opsbot.${name}`,
+      sourceIdentity: `opsbot.${name}`,
+      sessionName: `opsbot-${name}`,
+      tags: [{ Key: 'opsbot-action', Value: name }],
+    });
+  }
+
+  #session(spec: SessionSpec): Promise<RoleSession> {
     if (this.#closed) return Promise.reject(new InternalError('RoleSessions is closed'));
-    const cached = this.#cache.get(userId);
+    const { key } = spec;
+    const cached = this.#cache.get(key);
     if (cached) {
       if (this.#clock.now() < cached.refreshAt) {
-        this.#cache.delete(userId);
-        this.#cache.set(userId, cached);
+        this.#cache.delete(key);
+        this.#cache.set(key, cached);
         return Promise.resolve(cached.session);
       }
-      this.#cache.delete(userId);
+      this.#cache.delete(key);
     }
-    const pending = this.#pending.get(userId);
+    const pending = this.#pending.get(key);
     if (pending) return pending.promise;
     const id = this.#nextCallId++;
-    const promise = this.#assume(userId, id).finally(() => {
-      if (this.#pending.get(userId)?.id === id) this.#pending.delete(userId);
+    const promise = this.#assume(spec, id).finally(() => {
+      if (this.#pending.get(key)?.id === id) this.#pending.delete(key);
     });
-    this.#pending.set(userId, { id, promise });
+    this.#pending.set(key, { id, promise });
     return promise;
   }
 
   /** Drops a user's cached session (after AWS rejected it). The next forUser assumes the role afresh. */
   forget(userId: string): void {
-    this.#cache.delete(userId);
+    const mine = (key: string) =>
+      key.startsWith(`${userId}|`) || key === `service:${userId.replace(/^opsbot\./, '')}`;
+    for (const key of [...this.#cache.keys()]) if (mine(key)) this.#cache.delete(key);
     // A call already under way may have been issued before the rejection: do not hand it out.
-    this.#pending.delete(userId);
+    for (const key of [...this.#pending.keys()]) if (mine(key)) this.#pending.delete(key);
   }
 
   /** Destroys the STS client and abandons calls under way. Retired values stay masked. */
@@ -262,10 +320,10 @@ export class RoleSessions {
     this.#client.destroy();
   }
 
-  async #assume(userId: string, callId: number): Promise<RoleSession> {
-    const sessionName = `opsbot-${userId}`;
-    if (!STS_NAME.test(sessionName) || !STS_NAME.test(userId)) {
-      // Unreachable with SLACK_USER_ID as it is; guards a future loosening of that check.
+  async #assume(spec: SessionSpec, callId: number): Promise<RoleSession> {
+    const { userId, sessionName, sourceIdentity } = spec;
+    if (!STS_NAME.test(sessionName) || !STS_NAME.test(sourceIdentity)) {
+      // Unreachable with the ids checked as they are; guards a future loosening of those checks.
       throw new RangeError(`RoleSessions: ${JSON.stringify(userId)} cannot name an STS session`);
     }
     const controller = new AbortController();
@@ -279,9 +337,9 @@ export class RoleSessions {
         new AssumeRoleCommand({
           RoleArn: this.#roleArn,
           RoleSessionName: sessionName,
-          SourceIdentity: userId,
+          SourceIdentity: sourceIdentity,
           DurationSeconds: this.#durationSeconds,
-          Tags: [{ Key: SESSION_TAG_KEY, Value: userId }],
+          Tags: spec.tags,
         }),
         { abortSignal: controller.signal },
       );
@@ -310,7 +368,7 @@ export class RoleSessions {
     const session: RoleSession = {
       userId,
       roleArn: this.#roleArn,
-      sourceIdentity: userId,
+      sourceIdentity,
       sessionName,
       credentials: {
         accessKeyId: c.AccessKeyId,
@@ -331,14 +389,14 @@ export class RoleSessions {
       'assumed the dev-env role for a Slack user',
     );
     // Cached only if forget() or close() has not disowned this call meanwhile.
-    if (!this.#closed && this.#pending.get(userId)?.id === callId)
-      this.#store(userId, { session, refreshAt });
+    if (!this.#closed && this.#pending.get(spec.key)?.id === callId)
+      this.#store(spec.key, { session, refreshAt });
     return session;
   }
 
-  #store(userId: string, entry: Cached): void {
-    this.#cache.delete(userId);
-    this.#cache.set(userId, entry);
+  #store(key: string, entry: Cached): void {
+    this.#cache.delete(key);
+    this.#cache.set(key, entry);
     while (this.#cache.size > this.#maxSessions) {
       const oldest = this.#cache.keys().next().value;
       if (oldest === undefined) break;

@@ -38,13 +38,18 @@ export interface CredentialedCalls<C> {
   run<R>(fn: (client: C, credential: Credential) => Promise<R>, scope?: RequestScope): Promise<R>;
 }
 
-/** Runs calls with a client under an STS session assumed for one Slack user. */
+/** Who a session acts for: a Slack user (with their team and the action, for session tags). */
+export type SessionActor = string | { userId: string; teamId?: string; action?: string };
+
+/** Runs calls with a client under an STS session assumed for one Slack user (or opsbot itself). */
 export interface SessionCalls<C> {
   asUser<R>(
-    userId: string,
+    who: SessionActor,
     fn: (client: C, session: RoleSession) => Promise<R>,
     scope?: RequestScope,
   ): Promise<R>;
+  /** As opsbot's own service (`reaper` → SourceIdentity `opsbot.reaper`), never as a person. */
+  asService<R>(name: string, fn: (client: C, session: RoleSession) => Promise<R>): Promise<R>;
 }
 
 /**

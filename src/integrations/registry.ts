@@ -4,11 +4,11 @@ import { type ClientFactory, FreshCredentials } from '../credentials/fresh-crede
 import type { CredentialMetrics } from '../credentials/metrics.js';
 import { mintsSecrets } from '../credentials/minted-secrets.js';
 import type { CredentialProvider } from '../credentials/provider.js';
-import { RoleSessions } from '../credentials/role-sessions.js';
+import { type RoleSession, RoleSessions } from '../credentials/role-sessions.js';
 import { catalogOf, type SecretCatalog, type SecretSpec } from '../credentials/secret-spec.js';
 import { ErrorCode, UserFacingError } from '../errors.js';
 import type { SecretMasker } from '../log.js';
-import { noteCredentialUse } from '../request-scope.js';
+import { noteCredentialUse, type RequestScope } from '../request-scope.js';
 import type {
   AnyIntegration,
   AssumedRoleIntegration,
@@ -153,6 +153,8 @@ function roleSessions(m: AssumedRoleIntegration, roleArn: string, deps: BuildInt
     ...(deps.sts ? { clientConfig: deps.sts } : {}),
     clock: deps.clock,
     log: deps.log.child({ component: `${m.name}-sessions` }),
+    // Cached until 5 minutes before expiry (15-minute sessions: each serves about 10 minutes).
+    refreshMarginMs: 300_000,
     onSecret: (value) => deps.redactor.register(value),
     // Useless once the session has expired: stop masking them, so masked values do not pile up.
     onRetire: (value) => deps.redactor.retire(value),
@@ -165,36 +167,65 @@ function sessionCalls(
   deps: BuildIntegrationsDeps,
 ): SessionCalls<unknown> {
   const clients = new Map<string, { expiresAt: number; client: unknown }>();
-  return {
-    async asUser(userId, fn, scope) {
-      if (!sessions) throw new Error(`${m.title} is not configured`);
-      const once = async () => {
-        const session = await sessions.forUser(userId);
-        noteCredentialUse(scope, m.name, session.sessionName);
-        const expiresAt = session.credentials.expiration.getTime();
-        let cached = clients.get(userId);
-        if (!cached || cached.expiresAt !== expiresAt) {
-          if (cached) m.closeClient?.(cached.client);
-          cached = { expiresAt, client: m.createClient(session, deps) };
-          clients.delete(userId);
-          clients.set(userId, cached);
-          while (clients.size > 1_000) {
-            const [oldest, entry] = clients.entries().next().value as [string, { client: unknown }];
-            m.closeClient?.(entry.client);
-            clients.delete(oldest);
-          }
+  const run = async <R>(
+    key: string,
+    acquire: (sessions: RoleSessions) => Promise<RoleSession>,
+    forget: (sessions: RoleSessions) => void,
+    fn: (client: unknown, session: RoleSession) => Promise<R>,
+    scope?: RequestScope,
+  ): Promise<R> => {
+    if (!sessions) throw new Error(`${m.title} is not configured`);
+    const once = async () => {
+      const session = await acquire(sessions);
+      noteCredentialUse(scope, m.name, session.sessionName);
+      const expiresAt = session.credentials.expiration.getTime();
+      let cached = clients.get(key);
+      // A client per session: never one built from credentials that expired.
+      if (!cached || cached.expiresAt !== expiresAt) {
+        if (cached) m.closeClient?.(cached.client);
+        cached = { expiresAt, client: m.createClient(session, deps) };
+        clients.delete(key);
+        clients.set(key, cached);
+        while (clients.size > 1_000) {
+          const [oldest, entry] = clients.entries().next().value as [string, { client: unknown }];
+          m.closeClient?.(entry.client);
+          clients.delete(oldest);
         }
-        return fn(cached.client, session);
-      };
-      try {
-        return await once();
-      } catch (error) {
-        if (!m.isAuthFailure?.(error)) throw error;
-        // The session was revoked or expired early: assume the role once more.
-        sessions.forget(userId);
-        clients.delete(userId);
-        return once();
       }
+      return fn(cached.client, session);
+    };
+    try {
+      return await once();
+    } catch (error) {
+      if (!m.isAuthFailure?.(error)) throw error;
+      // The session was revoked or expired early: assume the role once more.
+      forget(sessions);
+      clients.delete(key);
+      return once();
+    }
+  };
+  return {
+    asUser(who, fn, scope) {
+      const actor = typeof who === 'string' ? { userId: who } : who;
+      const context = {
+        ...(actor.teamId ? { teamId: actor.teamId } : {}),
+        ...(actor.action ? { action: actor.action } : {}),
+      };
+      return run(
+        `${actor.userId}|${actor.teamId ?? ''}|${actor.action ?? ''}`,
+        (s) => s.forUser(actor.userId, context),
+        (s) => s.forget(actor.userId),
+        fn,
+        scope,
+      );
+    },
+    asService(name, fn) {
+      return run(
+        `service:${name}`,
+        (s) => s.forService(name),
+        (s) => s.forget(`opsbot.${name}`),
+        fn,
+      );
     },
   };
 }

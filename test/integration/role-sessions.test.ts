@@ -109,7 +109,7 @@ describe('RoleSessions against moto STS', () => {
       expect(session).toMatchObject({
         userId: 'U0DEV',
         roleArn: ROLE_ARN,
-        sourceIdentity: 'U0DEV',
+        sourceIdentity: 'slack.U0DEV',
         sessionName: 'opsbot-U0DEV',
       });
       const { credentials } = session;
@@ -128,6 +128,26 @@ describe('RoleSessions against moto STS', () => {
       expect(me.Arn).toBe('arn:aws:sts::123456789012:assumed-role/opsbot-dev-env/opsbot-U0DEV');
       expect(me.UserId).toMatch(/:opsbot-U0DEV$/);
       expect(s.assumeCalls).toBe(1);
+    },
+  );
+
+  it.skipIf(skipMoto)(
+    'names the team in SourceIdentity, keeps a session per action, and has one for opsbot itself',
+    async () => {
+      const { sessions: s } = sessions();
+      const up = await s.forUser('U0DEV', { teamId: 'T0SANDBOX', action: 'devenv:up' });
+      expect(up.sourceIdentity).toBe('slack.T0SANDBOX.U0DEV');
+      expect(await s.forUser('U0DEV', { teamId: 'T0SANDBOX', action: 'devenv:up' })).toBe(up);
+      const down = await s.forUser('U0DEV', { teamId: 'T0SANDBOX', action: 'devenv:down' });
+      expect(down).not.toBe(up);
+      expect(s.assumeCalls).toBe(2);
+      const reaper = await s.forService('reaper');
+      expect(reaper).toMatchObject({ sourceIdentity: 'opsbot.reaper', sessionName: 'opsbot-reaper' });
+      // A team id that is not one is left out rather than sent to AWS.
+      expect((await s.forUser('U0DEV', { teamId: 'not a team' })).sourceIdentity).toBe('slack.U0DEV');
+      await expect(s.forService('Reaper!')).rejects.toThrow(RangeError);
+      s.forget('U0DEV');
+      expect(await s.forUser('U0DEV', { teamId: 'T0SANDBOX', action: 'devenv:up' })).not.toBe(up);
     },
   );
 
