@@ -1,15 +1,27 @@
-import { defineCommand } from '../src/slack/command-spec.js';
-import { notAvailableYet } from './not-yet.js';
+import { createHash } from 'node:crypto';
+import type { Button } from '@slack/web-api';
+import { UserFacingError } from '../src/errors.js';
+import type { DevEnv } from '../src/integrations/devenv.js';
+import { actions, button, context, header, section, sections } from '../src/slack/blocks.js';
+import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
+import { escapeText, inlineCode, userMention } from '../src/slack/escape.js';
 
 /** An instance id (`i-0abc…`) or the name given with `up --name`. */
 const ENV_ID = /^(i-[0-9a-f]{8,17}|[a-z][a-z0-9-]{0,40})$/;
 const NAME = /^[a-z][a-z0-9-]{0,40}$/;
 const DAY = 86_400_000;
+const HOUR = 3_600_000;
+/** How long `up` follows the instance from pending to running before answering anyway. */
+const FOLLOW_MS = 90_000;
+const FOLLOW_EVERY_MS = 2_000;
+
+type DevenvContext = CommandContext<'devenv'>;
 
 /** `/devenv`: short-lived EC2 dev environments under your own identity. The grammar is CONTRACT.md's. */
 export const devenv = defineCommand({
   name: 'devenv',
   description: 'dev environments on EC2: up, list, extend, down',
+  needs: ['devenv'],
   subcommands: (sub) => [
     sub({
       name: 'up',
@@ -26,15 +38,26 @@ export const devenv = defineCommand({
         { name: 'name', pattern: NAME, hint: 'n', description: 'a name to refer to it by' },
       ],
       examples: ['up small --ttl 4h', 'up small --name web-1'],
-      run: notAvailableYet('devenv', 'up'),
+      run: async (ctx, { args, flags }) => up(ctx, args.template, flags.ttl, flags.name),
     }),
     sub({
       name: 'list',
       readOnly: true,
       summary: 'your dev environments and when they expire',
-      flags: [{ name: 'all', kind: 'boolean', description: 'everyone’s, not only yours' }],
+      flags: [{ name: 'all', kind: 'boolean', description: 'everyone’s, not only yours (admins)' }],
       examples: ['list'],
-      run: notAvailableYet('devenv', 'list'),
+      run: async (ctx, { flags }) => {
+        if (flags.all && !ctx.isAdmin)
+          throw new UserFacingError(
+            'Only opsbot admins may list everyone’s dev environments. `/devenv list` shows yours.',
+          );
+        const envs = await ctx.apis.devenv.list(
+          who(ctx),
+          flags.all ? {} : { owner: ctx.actor.userId },
+          ctx.scope,
+        );
+        return listReply(envs, ctx.services.clock.now(), Boolean(flags.all));
+      },
     }),
     sub({
       name: 'extend',
@@ -50,14 +73,247 @@ export const devenv = defineCommand({
         },
       ],
       examples: ['extend i-0abc12345678 --by 2h'],
-      run: notAvailableYet('devenv', 'extend'),
+      run: async (ctx, { args, flags }) => extend(ctx, args.env, flags.by ?? 2 * HOUR),
     }),
     sub({
       name: 'down',
       summary: 'terminate a dev environment now',
       args: [{ name: 'env', pattern: ENV_ID, hint: 'id|name' }],
       examples: ['down i-0abc12345678'],
-      run: notAvailableYet('devenv', 'down'),
+      run: async (ctx, { args }) => {
+        const env = await mine(ctx, args.env);
+        return {
+          text: `Terminate ${describe(env)}? This cannot be undone.`,
+          blocks: [
+            section(`Terminate ${describe(env)}? Its disk goes with it; this cannot be undone.`),
+            actions([stopButton(env)]),
+          ],
+        };
+      },
     }),
   ],
+  actions: {
+    'devenv:extend': async (ctx, value) => extend(ctx, idOf(value), 2 * HOUR),
+    'devenv:down': async (ctx, value) => {
+      const env = await mine(ctx, idOf(value));
+      await ctx.apis.devenv.terminate(who(ctx), env.id, ctx.scope);
+      return {
+        text: `:wastebasket: ${userMention(ctx.actor.userId)} terminated ${describe(env)}.`,
+        responseType: 'in_channel',
+      };
+    },
+  },
 });
+
+function who(ctx: DevenvContext) {
+  return { userId: ctx.actor.userId, teamId: ctx.actor.teamId, action: ctx.action };
+}
+
+function idOf(value: string): string {
+  if (!/^i-[0-9a-f]{8,17}$/.test(value))
+    throw new UserFacingError('That button is out of date. Run `/devenv list` again.');
+  return value;
+}
+
+function templates(ctx: DevenvContext) {
+  return ctx.services.file.devenv.templates;
+}
+
+async function up(
+  ctx: DevenvContext,
+  template: string,
+  ttl: number | undefined,
+  given: string | undefined,
+): Promise<Reply> {
+  const config = ctx.services.file.devenv;
+  const chosen = templates(ctx)[template];
+  // Refused before any AWS call: what can never work.
+  if (!chosen) {
+    const known = Object.keys(templates(ctx));
+    throw new UserFacingError(
+      known.length
+        ? `There is no dev-env template ${inlineCode(template)}. Templates: ${known.map((k) => inlineCode(k)).join(', ')}.`
+        : 'No dev-env templates are configured. Ask an opsbot admin to add some under `devenv.templates`.',
+    );
+  }
+  const lifetime = ttl ?? chosen.defaultTtl;
+  if (lifetime > chosen.maxTtl)
+    throw new UserFacingError(
+      `${inlineCode(template)} environments live at most ${span(chosen.maxTtl)}: use \`--ttl ${span(chosen.maxTtl)}\` or less.`,
+    );
+  const now = ctx.services.clock.now();
+  const token = createHash('sha256')
+    .update(
+      [
+        ctx.actor.teamId,
+        ctx.actor.userId,
+        template,
+        given ?? '',
+        String(lifetime),
+        ctx.triggerId ?? ctx.requestId,
+      ].join('|'),
+    )
+    .digest('hex')
+    .slice(0, 40);
+  const name = given ?? `${template}-${token.slice(0, 4)}`;
+  const api = ctx.apis.devenv;
+  const existing = await api.list(who(ctx), { owner: ctx.actor.userId }, ctx.scope);
+  if (existing.some((e) => e.name === name))
+    throw new UserFacingError(
+      `You already have a dev environment named ${inlineCode(name)}. Pick another \`--name\`.`,
+    );
+  if (existing.length >= config.maxPerUser)
+    throw new UserFacingError(
+      `You have ${existing.length} dev environment${existing.length === 1 ? '' : 's'}, the most anyone may have (${config.maxPerUser}). Stop one first: ${existing.map((e) => `\`/devenv down ${e.name}\``).join(', ')}.`,
+    );
+  let env = await api.launch(
+    who(ctx),
+    {
+      launchTemplate: chosen.launchTemplate,
+      instanceType: chosen.instanceType,
+      template,
+      name,
+      owner: ctx.actor.userId,
+      expiresAt: now + lifetime,
+      clientToken: token,
+    },
+    ctx.scope,
+  );
+  // The message follows the instance: pending → running.
+  const started = ctx.services.clock.now();
+  while (env.state === 'pending' && ctx.services.clock.now() - started < FOLLOW_MS) {
+    await ctx.progress(envReply(env, ctx.services.clock.now()));
+    await sleep(ctx, FOLLOW_EVERY_MS);
+    env = (await api.get(who(ctx), env.id, ctx.scope)) ?? env;
+  }
+  return envReply(env, ctx.services.clock.now());
+}
+
+async function extend(ctx: DevenvContext, ref: string, by: number): Promise<Reply> {
+  const env = await mine(ctx, ref);
+  const now = ctx.services.clock.now();
+  const maxTtl =
+    templates(ctx)[env.template ?? '']?.maxTtl ??
+    Math.max(DAY, ...Object.values(templates(ctx)).map((t) => t.maxTtl));
+  const next = Math.max(env.expiresAt ?? now, now) + by;
+  const limit = now + maxTtl;
+  if (next > limit)
+    throw new UserFacingError(
+      `${describe(env)} may run at most ${span(maxTtl)} from now (until ${clock(limit, now)}); extending by ${span(by)} would pass that. Try \`--by ${span(Math.max(60_000, limit - Math.max(env.expiresAt ?? now, now)))}\`.`,
+    );
+  await ctx.apis.devenv.setExpiry(who(ctx), env.id, next, ctx.scope);
+  return {
+    text: `:hourglass_flowing_sand: ${describe(env)} now expires ${clock(next, now)} (in ${span(next - now)}).`,
+  };
+}
+
+/** The instance `ref` names (an id or a name), if the caller may act on it: theirs, or any for an admin. */
+async function mine(ctx: DevenvContext, ref: string): Promise<DevEnv> {
+  const api = ctx.apis.devenv;
+  let env: DevEnv | undefined;
+  if (ref.startsWith('i-')) {
+    const found = await api.get(who(ctx), ref, ctx.scope);
+    if (found && !found.managed)
+      throw new UserFacingError(
+        `${inlineCode(ref)} is not a dev environment opsbot manages, so opsbot leaves it alone.`,
+      );
+    env = found && found.state !== 'terminated' && found.state !== 'shutting-down' ? found : undefined;
+  } else {
+    const candidates = await api.list(who(ctx), ctx.isAdmin ? {} : { owner: ctx.actor.userId }, ctx.scope);
+    const named = candidates.filter((e) => e.name === ref);
+    env = named.find((e) => e.owner === ctx.actor.userId) ?? named[0];
+  }
+  if (!env)
+    throw new UserFacingError(
+      `You have no dev environment ${inlineCode(ref)}. \`/devenv list\` shows yours.`,
+    );
+  if (env.owner !== ctx.actor.userId && !ctx.isAdmin)
+    throw new UserFacingError(
+      `${describe(env)} belongs to ${env.owner ? userMention(env.owner) : 'someone else'}: only its owner or an opsbot admin may change it.`,
+    );
+  return env;
+}
+
+function describe(env: DevEnv): string {
+  return env.name && env.name !== env.id ? `${inlineCode(env.name)} (${env.id})` : inlineCode(env.id);
+}
+
+function stopButton(env: DevEnv): Button {
+  return {
+    ...button('Stop (terminate)', 'devenv:down', env.id, 'danger'),
+    confirm: {
+      title: { type: 'plain_text', text: 'Terminate it?' },
+      text: { type: 'plain_text', text: `${env.name} (${env.id}) and its disk will be gone.` },
+      confirm: { type: 'plain_text', text: 'Terminate' },
+      deny: { type: 'plain_text', text: 'Keep it' },
+    },
+  };
+}
+
+function envReply(env: DevEnv, now: number): Reply {
+  const icon =
+    env.state === 'running'
+      ? ':large_green_circle:'
+      : env.state === 'pending'
+        ? ':hourglass:'
+        : ':white_circle:';
+  const lines = [
+    `${icon} ${describe(env)} is *${escapeText(env.state)}*${env.instanceType ? ` · ${escapeText(env.instanceType)}` : ''}${env.privateIp ? ` · ${env.privateIp}` : ''}`,
+    env.expiresAt
+      ? `Expires ${clock(env.expiresAt, now)} (in ${span(env.expiresAt - now)}); opsbot warns you 30 minutes before.`
+      : '',
+    env.state === 'running'
+      ? `Connect with SSM Session Manager: \`aws ssm start-session --target ${env.id}\``
+      : 'This message updates when it is running.',
+  ].filter(Boolean);
+  return {
+    text: lines.join('\n'),
+    blocks: [...sections(lines), actions([button('Extend 2h', 'devenv:extend', env.id), stopButton(env)])],
+  };
+}
+
+function listReply(envs: DevEnv[], now: number, all: boolean): Reply {
+  if (envs.length === 0)
+    return {
+      text: all
+        ? 'No dev environments are running.'
+        : 'You have no dev environments. `/devenv up <template>` starts one.',
+    };
+  const title = `${envs.length} dev environment${envs.length === 1 ? '' : 's'}${all ? '' : ' of yours'}`;
+  const sorted = [...envs].sort((a, b) => (a.expiresAt ?? 0) - (b.expiresAt ?? 0));
+  const lines = sorted
+    .slice(0, 50)
+    .map(
+      (e) =>
+        `• ${describe(e)} · ${escapeText(e.state)}${e.expiresAt ? ` · ${e.expiresAt > now ? `${span(e.expiresAt - now)} left` : 'expired'}` : ' · no valid expiry'}${all && e.owner ? ` · ${userMention(e.owner)}` : ''}`,
+    );
+  return {
+    text: `${title}\n${lines.join('\n')}`,
+    blocks: [
+      header(title),
+      ...sections(lines),
+      context('`/devenv extend <name> --by 2h` · `/devenv down <name>`'),
+    ],
+  };
+}
+
+/** `4h`, `1h30m`, `45m`. */
+export function span(ms: number): string {
+  const minutes = Math.max(0, Math.round(ms / 60_000));
+  const d = Math.floor(minutes / 1_440);
+  const h = Math.floor((minutes % 1_440) / 60);
+  const m = minutes % 60;
+  return [d ? `${d}d` : '', h ? `${h}h` : '', m || (!d && !h) ? `${m}m` : ''].join('');
+}
+
+function clock(ms: number, now: number): string {
+  const d = new Date(ms);
+  const hhmm = `${d.toISOString().slice(11, 16)} UTC`;
+  return new Date(now).toISOString().slice(0, 10) === d.toISOString().slice(0, 10)
+    ? `at ${hhmm}`
+    : `on ${d.toISOString().slice(0, 10)} ${hhmm}`;
+}
+
+function sleep(ctx: DevenvContext, ms: number): Promise<void> {
+  return new Promise((resolve) => ctx.services.clock.schedule(resolve, ms));
+}

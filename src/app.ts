@@ -14,9 +14,11 @@ import { type Component, Lifecycle } from './component.js';
 import type { Config, Env } from './config.js';
 import { createCredentials } from './credentials/from-config.js';
 import type { CredentialProvider } from './credentials/provider.js';
+import { DevenvReaper } from './devenv/reaper.js';
 import { Readiness } from './health.js';
 import { HttpServer, type Route, sendJson, sendText } from './http/server.js';
 import { type DatadogApi, datadogAppUrl } from './integrations/datadog.js';
+import type { DevenvApi } from './integrations/devenv.js';
 import type { AnyIntegration, PlatformDeps } from './integrations/integration.js';
 import { RateLimits } from './integrations/rate-limits.js';
 import { buildIntegrations, IntegrationRegistry } from './integrations/registry.js';
@@ -51,7 +53,7 @@ export interface OpsbotDeps {
   /** Where JSON log lines go; stdout by default. */
   logDestination?: DestinationStream;
   /** AWS SDK client settings; the sandbox points Secrets Manager and STS at simulated services. */
-  aws?: { secretsManager?: SecretsManagerClientConfig; sts?: STSClientConfig };
+  aws?: { secretsManager?: SecretsManagerClientConfig; sts?: STSClientConfig; ec2?: { endpoint?: string } };
   /** Host to bind; 127.0.0.1 in tests and the console, all interfaces in production. */
   host?: string;
   /** Node's default process metrics (off in tests). */
@@ -118,7 +120,14 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   });
   // The audit chain's key comes through the provider; the head is logged as an anchor from now on.
   const auditTrail = wireAuditTrail(state.audit, provider, log);
-  const platform: PlatformDeps = { config, log, clock, metrics, rateLimits: new RateLimits({ clock }) };
+  const platform: PlatformDeps = {
+    config,
+    log,
+    clock,
+    metrics,
+    rateLimits: new RateLimits({ clock }),
+    ...(deps.aws?.ec2 ? { awsClients: { ec2: deps.aws.ec2 } } : {}),
+  };
   const integrations = buildIntegrations(registry, {
     ...platform,
     provider,
@@ -215,6 +224,22 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
           appUrl: datadogAppUrl(config.datadog.site),
           ...(deps.alerts ? { dispatcher: deps.alerts } : {}),
         })
+      : []),
+    // The dev-environment reaper, when dev environments are configured (a role to assume).
+    ...(integrations.isConfigured('devenv')
+      ? [
+          new DevenvReaper({
+            api: integrations.apis.devenv as DevenvApi,
+            dedupe: state.dedupe,
+            slack,
+            audit,
+            clock,
+            log: log.child({ component: 'devenv-reaper' }),
+            metrics,
+            admins: config.file.access.admins,
+            intervalMs: config.devenv.reaperSeconds * 1_000,
+          }),
+        ]
       : []),
     receiver instanceof SlackHttpReceiver
       ? {

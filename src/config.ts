@@ -51,6 +51,8 @@ export interface Config {
   metricsPort?: number;
   logLevel: (typeof LOG_LEVELS)[number];
   aws: { region?: string };
+  /** `OPSBOT_DEVENV_REAPER_SECONDS`: how often the dev-environment reaper runs. */
+  devenv: { reaperSeconds: number };
   configPath: string;
   file: OpsbotFile;
   /** Things worth a warning at start-up that do not stop it (e.g. an unknown OPSBOT_ variable). */
@@ -83,6 +85,7 @@ const KNOWN_VARIABLES = new Set([
   'OPSBOT_STATE',
   'OPSBOT_CONFIG',
   'OPSBOT_METRICS_PORT',
+  'OPSBOT_DEVENV_REAPER_SECONDS',
 ]);
 
 /**
@@ -119,6 +122,9 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
   const state = read.parsed('OPSBOT_STATE', 'sqlite:./data/opsbot.db', parseState);
   const port = read.parsed('PORT', '3000', (t) => parseInteger(t, { min: 1, max: 65_535 }));
   const metricsPort = read.optional('OPSBOT_METRICS_PORT', (t) => parseInteger(t, { min: 1, max: 65_535 }));
+  const reaperSeconds = read.parsed('OPSBOT_DEVENV_REAPER_SECONDS', '60', (t) =>
+    parseInteger(t, { min: 5, max: 3_600 }),
+  );
   if (metricsPort !== undefined && metricsPort === port) {
     problems.push(
       `OPSBOT_METRICS_PORT: must differ from PORT (${port}): /metrics moves to a port of its own`,
@@ -176,6 +182,7 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
     ...(metricsPort !== undefined ? { metricsPort } : {}),
     logLevel: logLevel as Config['logLevel'],
     aws: region ? { region } : {},
+    devenv: { reaperSeconds: reaperSeconds as number },
     configPath,
     file: opsbotFile as OpsbotFile,
     warnings,

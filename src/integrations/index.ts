@@ -1,4 +1,5 @@
 import { datadog } from './datadog.js';
+import { devenv } from './devenv.js';
 import { github } from './github.js';
 import type { AnyIntegration } from './integration.js';
 import { jira } from './jira.js';
@@ -9,4 +10,4 @@ import { slack } from './slack.js';
  * (its secret spec, client, auth-failure check and API — see integration.ts), add it here, and
  * declare `needs: ['<name>']` on the commands that use it. Nothing else is wired by hand.
  */
-export const INTEGRATIONS: readonly AnyIntegration[] = [slack, github, jira, datadog];
+export const INTEGRATIONS: readonly AnyIntegration[] = [slack, github, jira, datadog, devenv];

@@ -31,6 +31,11 @@ export interface PlatformDeps {
   metrics: Registry;
   /** One per app: Retry-After / reset waits per key, shared by every integration. */
   rateLimits: RateLimits;
+  /**
+   * AWS client settings beyond the default chain (the sandbox points EC2 at a simulated endpoint).
+   * In production leave it out: the SDK honours `AWS_ENDPOINT_URL_EC2` itself.
+   */
+  awsClients?: { ec2?: { endpoint?: string } };
 }
 
 /** Runs calls with a client built from the integration's current secret (refresh once on auth failure). */

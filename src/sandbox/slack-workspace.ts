@@ -98,9 +98,24 @@ export class SlackWorkspace {
     return handler ? handler(args) : { ok: false, error: 'unknown_method' };
   }
 
+  /** The bot's DM channel with a user (`D` + the user id), opened on first use as Slack does. */
+  dmChannel(userId: string): SimChannel | undefined {
+    const user = this.users.get(userId);
+    if (!user) return undefined;
+    const id = `D${userId}`;
+    let channel = this.channels.get(id);
+    if (!channel) {
+      channel = { id, name: `dm-${user.name}`, isPrivate: true, botIsMember: true };
+      this.channels.set(id, channel);
+    }
+    return channel;
+  }
+
   #channel(args: Record<string, unknown>): SimChannel | ApiAnswer {
     const id = typeof args.channel === 'string' ? args.channel : '';
     if (!id) return { ok: false, error: 'channel_not_found' };
+    // Posting to a user id posts in the bot's DM with them.
+    if (/^[UW][A-Z0-9]+$/.test(id)) return this.dmChannel(id) ?? { ok: false, error: 'channel_not_found' };
     const channel = this.channels.get(id);
     if (!channel) return { ok: false, error: 'channel_not_found' };
     if (channel.botIsMember === false) return { ok: false, error: 'not_in_channel' };

@@ -1,0 +1,173 @@
+import type { AuditSink } from '../audit/sink.js';
+import type { Clock } from '../clock.js';
+import type { Component } from '../component.js';
+import type { DevEnv, DevenvApi } from '../integrations/devenv.js';
+import type { Logger } from '../log.js';
+import { Counter, type Registry } from '../metrics.js';
+import { actions, button, section } from '../slack/blocks.js';
+import { inlineCode } from '../slack/escape.js';
+import type { SlackApi } from '../slack/slack-api.js';
+import type { DedupeStore } from '../store/state.js';
+
+/** Owners are warned this long before their environment expires. */
+export const WARN_BEFORE_MS = 30 * 60_000;
+const DAY = 86_400_000;
+
+export interface ReaperDeps {
+  api: Pick<DevenvApi, 'reaperPages' | 'reaperTerminate'>;
+  dedupe: DedupeStore;
+  slack: Pick<SlackApi, 'postMessage'>;
+  audit: AuditSink;
+  clock: Clock;
+  log: Logger;
+  metrics: Registry;
+  /** Who hears of instances tagged ManagedBy=opsbot without a valid Owner or ExpiresAt. */
+  admins: readonly string[];
+  intervalMs: number;
+}
+
+export interface PassResult {
+  seen: number;
+  warned: number;
+  terminated: number;
+  reported: number;
+}
+
+/**
+ * The dev-environment reaper (a component): every `OPSBOT_DEVENV_REAPER_SECONDS` it reads every
+ * instance tagged `ManagedBy=opsbot` (EC2 tags are the source of truth, so a restarted or second
+ * replica finds everything), as its own STS session (`opsbot.reaper`):
+ * - 30 minutes before `ExpiresAt`, DMs the owner once per instance and expiry, with Extend and Stop;
+ * - terminates those whose `ExpiresAt` has passed, and audits each;
+ * - reports an instance without a valid `Owner`/`ExpiresAt` to the admins once, and never touches it.
+ * What it remembers (warned, reported) is in State's dedupe store, so every replica may run it.
+ */
+export class DevenvReaper implements Component {
+  readonly name = 'devenv-reaper';
+  readonly #deps: ReaperDeps;
+  readonly #passes: Counter<'outcome'>;
+  #cancel: (() => void) | undefined;
+  #running: Promise<unknown> | undefined;
+  #stopped = false;
+
+  constructor(deps: ReaperDeps) {
+    this.#deps = deps;
+    this.#passes = new Counter({
+      name: 'opsbot_devenv_reaper_passes_total',
+      help: 'Dev-environment reaper passes, by outcome',
+      labelNames: ['outcome'],
+      registers: [deps.metrics],
+    });
+  }
+
+  async start(): Promise<void> {
+    this.#schedule();
+  }
+
+  async stop(deadline: number): Promise<boolean> {
+    this.#stopped = true;
+    this.#cancel?.();
+    if (!this.#running) return true;
+    return Promise.race([
+      this.#running.then(() => true),
+      new Promise<boolean>((resolve) =>
+        this.#deps.clock.schedule(() => resolve(false), deadline - this.#deps.clock.now()),
+      ),
+    ]);
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#cancel = this.#deps.clock.schedule(() => {
+      this.#running = this.pass()
+        .then(() => this.#passes.inc({ outcome: 'ok' }))
+        .catch((error: unknown) => {
+          this.#passes.inc({ outcome: 'error' });
+          this.#deps.log.warn({ err: error }, 'a dev-environment reaper pass failed; the next one retries');
+        })
+        .finally(() => this.#schedule());
+    }, this.#deps.intervalMs);
+  }
+
+  /** One pass over every managed instance. Safe to run at any time, in any number of replicas. */
+  async pass(): Promise<PassResult> {
+    const { api, clock } = this.#deps;
+    const now = clock.now();
+    const result: PassResult = { seen: 0, warned: 0, terminated: 0, reported: 0 };
+    const expired: DevEnv[] = [];
+    for await (const page of api.reaperPages()) {
+      for (const env of page) {
+        result.seen++;
+        if (!env.tagsValid || env.expiresAt === undefined || env.owner === undefined) {
+          if (await this.#report(env)) result.reported++;
+        } else if (env.expiresAt <= now) expired.push(env);
+        else if (env.expiresAt - now <= WARN_BEFORE_MS && (await this.#warn(env, now))) result.warned++;
+      }
+    }
+    if (expired.length > 0) {
+      await api.reaperTerminate(expired.map((e) => e.id));
+      for (const env of expired) {
+        this.#deps.audit.write({
+          action: 'devenv:reap',
+          outcome: 'success',
+          actor: 'opsbot.reaper',
+          details: {
+            instance: env.id,
+            owner: env.owner,
+            expiresAt: new Date(env.expiresAt ?? 0).toISOString(),
+          },
+        });
+        await this.#tell(
+          env.owner as string,
+          `:wastebasket: Your dev environment ${name(env)} expired and was terminated.`,
+        );
+      }
+      result.terminated = expired.length;
+    }
+    return result;
+  }
+
+  async #warn(env: DevEnv, now: number): Promise<boolean> {
+    if (!(await this.#deps.dedupe.putIfAbsent(`devenv-warned:${env.id}:${env.expiresAt}`, DAY))) return false;
+    const minutes = Math.max(1, Math.round(((env.expiresAt ?? now) - now) / 60_000));
+    const text = `:alarm_clock: Your dev environment ${name(env)} expires in ${minutes} minutes. Extend it, or let it go.`;
+    await this.#tell(env.owner as string, text, [
+      section(text),
+      actions([
+        button('Extend 2h', 'devenv:extend', env.id, 'primary'),
+        button('Stop now', 'devenv:down', env.id, 'danger'),
+      ]),
+    ]);
+    return true;
+  }
+
+  async #report(env: DevEnv): Promise<boolean> {
+    if (!(await this.#deps.dedupe.putIfAbsent(`devenv-untagged:${env.id}`, 30 * DAY))) return false;
+    this.#deps.audit.write({
+      action: 'devenv:untagged',
+      outcome: 'success',
+      actor: 'opsbot.reaper',
+      details: { instance: env.id },
+    });
+    const text = `:warning: ${inlineCode(env.id)} is tagged ManagedBy=opsbot but has no valid Owner or ExpiresAt tag, so opsbot will never stop it. Fix its tags, or terminate it yourself.`;
+    for (const admin of this.#deps.admins) await this.#tell(admin, text);
+    return true;
+  }
+
+  /** A DM (a bot may post to a user id); a failure is logged, never stops the pass. */
+  async #tell(
+    userId: string,
+    text: string,
+    blocks?: Parameters<SlackApi['postMessage']>[0]['blocks'],
+  ): Promise<void> {
+    try {
+      await this.#deps.slack.postMessage({ channel: userId, text, ...(blocks ? { blocks } : {}) });
+    } catch (error) {
+      this.#deps.log.warn({ err: error, user: userId }, 'could not DM about a dev environment');
+    }
+  }
+}
+
+function name(env: DevEnv): string {
+  return env.name && env.name !== env.id ? `${inlineCode(env.name)} (${env.id})` : inlineCode(env.id);
+}
