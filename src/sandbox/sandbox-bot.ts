@@ -7,7 +7,7 @@ import { COMMANDS } from '../../commands/index.js';
 import type { DispatcherOptions } from '../alerts/dispatcher.js';
 import { type RunningOpsbot, startOpsbot } from '../app.js';
 import type { AuditRecord } from '../audit/records.js';
-import { systemClock } from '../clock.js';
+import { type Clock, systemClock } from '../clock.js';
 import { loadConfig } from '../config.js';
 import type { CredentialProvider } from '../credentials/provider.js';
 import { INTEGRATIONS } from '../integrations/index.js';
@@ -53,6 +53,10 @@ export interface SandboxBotOptions {
   extraSecrets?: Record<string, object>;
   /** Where assumed-role integrations call STS (moto in tests); the SDK's default otherwise. */
   stsEndpoint?: string;
+  /** Where dev-environment EC2 calls go (moto or the simulated EC2). */
+  ec2Endpoint?: string;
+  /** The bot's clock (the console passes an {@link OffsetClock} so `:time` can move it). */
+  clock?: Clock;
   /** Where log lines go (JSON); kept in `logLines` (last 500) as well. */
   logLevel?: string;
   pollSeconds?: number;
@@ -187,7 +191,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     env: {},
     integrations: [...INTEGRATIONS, ...(options.extraIntegrations ?? [])],
     commands: [...COMMANDS, ...(options.extraCommands ?? [])],
-    clock: systemClock,
+    clock: options.clock ?? systemClock,
     logDestination: destination,
     // The simulated Secrets Manager takes any signature; these are not credentials.
     aws: {
@@ -195,6 +199,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
         endpoint: smUrl,
         credentials: { accessKeyId: 'SANDBOX', secretAccessKey: 'sandbox' },
       },
+      ...(options.ec2Endpoint ? { ec2: { endpoint: options.ec2Endpoint } } : {}),
       ...(options.stsEndpoint
         ? {
             sts: {
