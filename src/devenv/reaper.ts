@@ -130,7 +130,7 @@ export class DevenvReaper implements Component {
   async #warn(env: DevEnv, now: number): Promise<boolean> {
     if (!(await this.#deps.dedupe.putIfAbsent(`devenv-warned:${env.id}:${env.expiresAt}`, DAY))) return false;
     const minutes = Math.max(1, Math.round(((env.expiresAt ?? now) - now) / 60_000));
-    const text = `:alarm_clock: Your dev environment ${name(env)} expires in ${minutes} minutes. Extend it, or let it go.`;
+    const text = `:alarm_clock: Your dev environment ${name(env)} expires in ${minutes} minutes. Extend it (the button, or \`/devenv extend ${env.name} --by 2h\` where you use /devenv), or let it go.`;
     await this.#tell(env.owner as string, text, [
       section(text),
       actions([
