@@ -174,6 +174,7 @@ async function up(
       template,
       name,
       owner: ctx.actor.userId,
+      channel: ctx.actor.channelId,
       expiresAt: now + lifetime,
       clientToken: token,
     },

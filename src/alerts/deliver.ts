@@ -124,7 +124,11 @@ export async function showRoot(
   }
 }
 
-async function inCurrentDigest(messages: MessageRefStore, channel: string, id: string): Promise<boolean> {
+export async function inCurrentDigest(
+  messages: MessageRefStore,
+  channel: string,
+  id: string,
+): Promise<boolean> {
   const digest = readData<DigestData>(await messages.get(digestKey(channel)));
   return digest?.entries.some((e) => e.id === id) ?? false;
 }
@@ -228,7 +232,7 @@ export async function foldIntoDigest(
 }
 
 /** Posts the current digest if it is pending, and updates it if it shows fewer entries than it holds. */
-async function settleDigest(deps: DeliverDeps, channel: string, justStored = false): Promise<void> {
+export async function settleDigest(deps: DeliverDeps, channel: string, justStored = false): Promise<void> {
   const key = digestKey(channel);
   const ref = await deps.messages.get(key);
   const data = readData<DigestData>(ref);

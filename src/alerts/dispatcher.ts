@@ -5,7 +5,14 @@ import type { Logger } from '../log.js';
 import { Counter, Gauge, type Registry } from '../metrics.js';
 import type { SlackApi } from '../slack/slack-api.js';
 import type { State } from '../store/state.js';
-import { type DeliverDeps, deliverOne, foldIntoDigest, type QueuedAlert } from './deliver.js';
+import {
+  type DeliverDeps,
+  deliverOne,
+  foldIntoDigest,
+  inCurrentDigest,
+  type QueuedAlert,
+  settleDigest,
+} from './deliver.js';
 import type { RootData } from './roots.js';
 import { topicFor } from './routes.js';
 
@@ -197,8 +204,20 @@ class ChannelLoop {
         const backlog = await state.outbox.pending(this.#topic);
         this.hooks.pending(backlog);
         const digest = backlog > this.options.digestThreshold;
-        const items = await state.outbox.claim(this.#topic, owner, digest ? 100 : 1, this.options.leaseMs);
+        // This loop holds the channel's lease: it is the only one working on the channel, and takes
+        // over, oldest first, what a process that died left claimed (its digest is still current).
+        const items = await state.outbox.claim(this.#topic, owner, digest ? 100 : 1, this.options.leaseMs, {
+          takeOver: true,
+        });
         if (items.length === 0) {
+          // A digest that holds more than it shows (a Slack failure, a crash) is shown now.
+          await settleDigest(this.#deliverDeps(), this.channel).catch((error: unknown) =>
+            this.hooks.throttle.warn(
+              `settle:${this.channel}`,
+              { err: error, channel: this.channel },
+              'could not update the alert digest in Slack; retrying',
+            ),
+          );
           await this.#idle(this.options.pollMs);
           continue;
         }
@@ -228,9 +247,16 @@ class ChannelLoop {
             }
           }
         } catch (error) {
-          // What was not shown goes back, due again after a backoff that grows with its attempts.
+          // An alert already stored in the current digest is part of it (the digest is shown on the
+          // next pass, even an idle one): done. What was not shown goes back, due again after a
+          // backoff that grows with its attempts; it can never land in a second digest.
           for (const item of items) {
             if (finished.has(item.id)) continue;
+            const alert = (queued.get(item.id) as QueuedAlert).alert;
+            if (await inCurrentDigest(state.messages, this.channel, alert.id).catch(() => false)) {
+              await state.outbox.complete(item.id, owner).catch(() => false);
+              continue;
+            }
             this.hooks.failed();
             const waitMs = Math.min(300_000, 1_000 * 2 ** Math.min(item.attempts, 8));
             await state.outbox.release(item.id, owner, clock.now() + waitMs).catch(() => false);

@@ -25,6 +25,8 @@ export const TAG = {
   name: 'Name',
   /** Not in the contract: which template it came from (for `extend`'s maximum). */
   template: 'opsbot:template',
+  /** Not in the contract: the channel it was started from (DM buttons are judged there). */
+  channel: 'opsbot:channel',
 } as const;
 export const MANAGED_BY = 'opsbot';
 
@@ -37,6 +39,8 @@ export interface DevEnv {
   /** `ExpiresAt`, when it is a valid time. */
   expiresAt?: number;
   template?: string;
+  /** The channel `/devenv up` ran in. */
+  channel?: string;
   state: string;
   privateIp?: string;
   instanceType?: string;
@@ -49,6 +53,7 @@ export interface LaunchRequest {
   template: string;
   name: string;
   owner: string;
+  channel: string;
   expiresAt: number;
   /** At most 64 ASCII characters; the same token never starts a second instance. */
   clientToken: string;
@@ -92,6 +97,7 @@ export function toDevEnv(instance: Instance): DevEnv & { tagsValid: boolean } {
       ? Date.parse(expires)
       : Number.NaN;
   const template = tagOf(instance, TAG.template);
+  const channel = tagOf(instance, TAG.channel);
   const validOwner = owner !== undefined && SLACK_USER.test(owner);
   return {
     id: instance.InstanceId ?? '',
@@ -99,6 +105,7 @@ export function toDevEnv(instance: Instance): DevEnv & { tagsValid: boolean } {
     ...(validOwner ? { owner } : {}),
     ...(Number.isFinite(expiresAt) ? { expiresAt } : {}),
     ...(template ? { template } : {}),
+    ...(channel && /^[CG][A-Z0-9]{2,20}$/.test(channel) ? { channel } : {}),
     state: instance.State?.Name ?? 'unknown',
     ...(instance.PrivateIpAddress ? { privateIp: instance.PrivateIpAddress } : {}),
     ...(instance.InstanceType ? { instanceType: String(instance.InstanceType) } : {}),
@@ -200,6 +207,7 @@ export function createDevenvApi(calls: SessionCalls<EC2Client>): DevenvApi {
                     { Key: TAG.expiresAt, Value: expiresTag(r.expiresAt) },
                     { Key: TAG.name, Value: r.name },
                     { Key: TAG.template, Value: r.template },
+                    ...(r.channel ? [{ Key: TAG.channel, Value: r.channel }] : []),
                   ],
                 },
               ],

@@ -117,7 +117,10 @@ export interface Reply {
 export interface Actor {
   teamId: string;
   userId: string;
+  /** Where the policy judges the request: the channel, or for a DM / App Home button, the channel it belongs to. */
   channelId: string;
+  /** Set when a button was pressed in a DM with opsbot (`D…`) or App Home (`home`). */
+  surface?: string;
   userName?: string;
   channelName?: string;
 }

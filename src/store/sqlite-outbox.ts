@@ -68,6 +68,11 @@ export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore
      WHERE topic = ? AND done_at IS NULL AND available_at <= ? AND (claim_expires_at IS NULL OR claim_expires_at <= ?)
      ORDER BY created_at, rowid LIMIT ?`,
   );
+  const dueAny = db.db.prepare(
+    `SELECT id, topic, payload, attempts, created_at, available_at FROM outbox
+     WHERE topic = ? AND done_at IS NULL AND available_at <= ?
+     ORDER BY created_at, rowid LIMIT ?`,
+  );
   const take = db.db.prepare('UPDATE outbox SET claim_owner = ?, claim_expires_at = ? WHERE id = ?');
   const finish = db.db.prepare(
     'UPDATE outbox SET done_at = ?, claim_expires_at = NULL WHERE id = ? AND claim_owner = ? AND done_at IS NULL',
@@ -103,7 +108,7 @@ export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore
     },
 
     /** Atomic: select and mark happen in one transaction, so no item goes to two live claims. */
-    async claim(topic, owner, limit, leaseMs) {
+    async claim(topic, owner, limit, leaseMs, options) {
       checkKey('outbox topic', topic);
       checkKey('outbox owner', owner);
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_CLAIM)
@@ -111,7 +116,9 @@ export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore
       checkDuration('outbox leaseMs', leaseMs);
       return db.write(() => {
         const at = now();
-        const rows = due.all(topic, at, at, limit) as unknown as Row[];
+        const rows = (options?.takeOver
+          ? dueAny.all(topic, at, limit)
+          : due.all(topic, at, at, limit)) as unknown as Row[];
         for (const row of rows) take.run(owner, at + leaseMs, row.id);
         return rows.map(toItem);
       });

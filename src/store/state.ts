@@ -123,8 +123,16 @@ export interface OutboxStore {
   /**
    * Claims up to `limit` items of `topic` that are due and not claimed (or whose claim expired),
    * oldest first, for `owner` until `leaseMs` from now. An item is held by one owner at a time.
+   * With `takeOver`, items another owner still holds are claimed too: for a caller that holds the
+   * topic's lease (the only one working on it), taking over what a dead owner left, in order.
    */
-  claim(topic: string, owner: string, limit: number, leaseMs: number): Promise<OutboxItem[]>;
+  claim(
+    topic: string,
+    owner: string,
+    limit: number,
+    leaseMs: number,
+    options?: { takeOver?: boolean },
+  ): Promise<OutboxItem[]>;
   /** Marks a claimed item done (it is never claimed again); false if `owner` no longer holds it. */
   complete(id: string, owner: string): Promise<boolean>;
   /** Gives a claimed item back, due again at `availableAt`, with one more attempt counted. */

@@ -272,6 +272,20 @@ function outboxCases(withState: WithState): void {
       await expect(outbox.recent('alerts', since, 10_001)).rejects.toThrow(RangeError);
     }));
 
+  it('takes over items another owner still holds when asked to (the holder of the topic lease), oldest first', () =>
+    withState(async ({ outbox }, clock) => {
+      await outbox.enqueue(alert('a'));
+      clock.advance(1);
+      await outbox.enqueue(alert('b'));
+      expect((await outbox.claim('alerts', 'dead', 1, MINUTE)).map((i) => i.id)).toEqual(['a']);
+      expect((await outbox.claim('alerts', 'next', 10, MINUTE)).map((i) => i.id)).toEqual(['b']);
+      expect(await outbox.release('b', 'next', clock.now())).toBe(true);
+      const taken = await outbox.claim('alerts', 'next', 10, MINUTE, { takeOver: true });
+      expect(taken.map((i) => i.id)).toEqual(['a', 'b']);
+      expect(await outbox.complete('a', 'dead')).toBe(false);
+      expect(await outbox.complete('a', 'next')).toBe(true);
+    }));
+
   it('of concurrent claims by several owners, each item goes to one of them', () =>
     withState(async ({ outbox }) => {
       for (let i = 0; i < 10; i++) await outbox.enqueue(alert(`i${i}`));

@@ -98,6 +98,7 @@ function eventOf(interaction: Interaction, outcome: AuditEvent['outcome'], laten
       kind: interaction.kind,
       team: actor.teamId,
       channel: actor.channelId,
+      surface: actor.surface,
       args: interaction.args || undefined,
       decision: interaction.decision,
       result: final ? interaction.result : undefined,
@@ -133,13 +134,25 @@ function actorOf(args: AnyInteractionArgs): Actor {
   const team = (body.team ?? {}) as { id?: string };
   const channel = (body.channel ?? {}) as { id?: string; name?: string };
   const viewChannel = channelFromView(body);
+  const where = String(channel.id ?? viewChannel ?? '');
+  // A button opsbot put in a DM with the user or in App Home names the channel its action
+  // belongs to (`block_id` `…@C0DEV`): the policy judges it there, as if run in that channel.
+  const origin =
+    'action' in args && (where === '' || where.startsWith('D')) ? originOf(args.action) : undefined;
   return {
     teamId: String(team.id ?? user.team_id ?? ''),
     userId: String(user.id ?? ''),
-    channelId: String(channel.id ?? viewChannel ?? ''),
+    channelId: origin ?? where,
+    ...(origin ? { surface: where || 'home' } : {}),
     ...(user.username || user.name ? { userName: String(user.username ?? user.name) } : {}),
-    ...(channel.name ? { channelName: String(channel.name) } : {}),
+    ...(channel.name && !origin ? { channelName: String(channel.name) } : {}),
   };
+}
+
+/** The channel a DM or App Home button belongs to, from its block id (`devenv@C0DEV`). */
+function originOf(action: unknown): string | undefined {
+  const blockId = (action as { block_id?: unknown } | undefined)?.block_id;
+  return typeof blockId === 'string' ? /@([CG][A-Z0-9]{2,20})$/.exec(blockId)?.[1] : undefined;
 }
 
 /** Modals opened from a command carry `{"channel":"C…"}` in private_metadata. */
