@@ -133,10 +133,14 @@ export class DevenvReaper implements Component {
     const text = `:alarm_clock: Your dev environment ${name(env)} expires in ${minutes} minutes. Extend it (the button, or \`/devenv extend ${env.name} --by 2h\` where you use /devenv), or let it go.`;
     await this.#tell(env.owner as string, text, [
       section(text),
-      actions([
-        button('Extend 2h', 'devenv:extend', env.id, 'primary'),
-        button('Stop now', 'devenv:down', env.id, 'danger'),
-      ]),
+      // Judged in the channel it was started from (a DM has no rules of its own).
+      actions(
+        [
+          button('Extend 2h', 'devenv:extend', env.id, 'primary'),
+          button('Stop now', 'devenv:down', env.id, 'danger'),
+        ],
+        env.channel ? `devenv@${env.channel}` : undefined,
+      ),
     ]);
     return true;
   }

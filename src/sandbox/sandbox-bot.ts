@@ -116,7 +116,8 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   const configPath = join(dir, 'opsbot.yaml');
   writeFileSync(configPath, options.configYaml ?? SAMPLE_POLICY);
 
-  const slack = new SimulatedSlack();
+  // One clock for the bot and the Slack that signs its requests (the console's :time moves both).
+  const slack = new SimulatedSlack(options.clock ? { now: () => (options.clock as Clock).now() } : {});
   await slack.start();
   seedWorkspace(slack);
   const secretsManager = new SimulatedSecretsManager();

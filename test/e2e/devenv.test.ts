@@ -195,6 +195,31 @@ describe.skipIf(!moto)('/devenv against moto STS and EC2', () => {
     expect(JSON.stringify(warning?.blocks)).toContain('devenv:extend');
     await expect.poll(() => bot.slack.messages('DU0ADMIN').length, { timeout: 10_000 }).toBe(1);
     expect(bot.slack.messages('DU0ADMIN')[0]?.text).toContain(untaggedId);
+    // The DM's Extend button is judged in the channel web-1 was started from (#dev), not the DM.
+    const [web] = await instances({ name: 'tag:Name', values: ['web-1'] });
+    const before = Date.parse(String(tag(web, 'ExpiresAt')));
+    const blockId = (warning?.blocks as Array<{ type: string; block_id?: string }>).find(
+      (b) => b.type === 'actions',
+    )?.block_id;
+    expect(blockId).toBe('devenv@C0DEV');
+    const pressed = await bot.slack.sendBlockAction({
+      userId: 'U0DEV',
+      channelId: 'DU0DEV',
+      actionId: 'devenv:extend',
+      value: web?.InstanceId ?? '',
+      blockId: String(blockId),
+    });
+    const [extended] = await bot.slack.waitForResponse(pressed.responseUrl);
+    expect(extended?.text).toContain('now expires');
+    const [after] = await instances({ name: 'tag:Name', values: ['web-1'] });
+    expect(Date.parse(String(tag(after, 'ExpiresAt'))) - before).toBe(2 * 3_600_000);
+    expect(await lastAudit('devenv:extend')).toMatchObject({
+      outcome: 'success',
+      details: { channel: 'C0DEV', surface: 'DU0DEV' },
+    });
+    // 20 minutes before the new expiry: warned again (a new expiry is a new warning).
+    clock.advance(2 * 3_600_000);
+    await expect.poll(() => bot.slack.messages('DU0DEV').length, { timeout: 10_000 }).toBe(2);
     // Past its expiry: terminated, the owner told, the audit trail says who did it.
     clock.advance(30 * 60_000);
     await expect
@@ -202,12 +227,12 @@ describe.skipIf(!moto)('/devenv against moto STS and EC2', () => {
         timeout: 10_000,
       })
       .not.toBe('running');
-    await expect.poll(() => bot.slack.messages('DU0DEV').length, { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => bot.slack.messages('DU0DEV').length, { timeout: 10_000 }).toBe(3);
     expect((await lastAudit('devenv:reap'))?.actor).toBe('opsbot.reaper');
     // Warned once, reported once, however many passes.
     clock.advance(2 * 60_000);
     await new Promise((r) => setTimeout(r, 500));
-    expect(bot.slack.messages('DU0DEV')).toHaveLength(2);
+    expect(bot.slack.messages('DU0DEV')).toHaveLength(3);
     expect(bot.slack.messages('DU0ADMIN')).toHaveLength(1);
     const [left] = await instances({ name: 'instance-id', values: [untaggedId] });
     expect(left?.State?.Name).toBe('running');
