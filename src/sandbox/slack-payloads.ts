@@ -26,6 +26,8 @@ export interface BlockAction {
   selectedOption?: { value: string; text?: string };
   /** The message the element is on, as Slack includes it in the payload. */
   message?: { text?: string; blocks?: unknown[] };
+  /** Pressed in the user's App Home (view id): no channel, no message, no response_url. */
+  homeViewId?: string;
 }
 
 export interface ViewSubmission {
@@ -87,6 +89,20 @@ export function blockActionPayload(
         action_ts: actionTs,
       }
     : { action_id: a.actionId, block_id: blockId, value: a.value ?? '', type: 'button', action_ts: actionTs };
+  if (a.homeViewId !== undefined) {
+    // What Slack sends for a button in App Home: the view, and neither channel nor response_url.
+    return {
+      type: 'block_actions',
+      team: { id: ws.identity.teamId, domain: ws.identity.teamDomain },
+      user: userOf(ws, a.userId),
+      api_app_id: ws.identity.appId,
+      token: TOKEN,
+      container: { type: 'view', view_id: a.homeViewId },
+      trigger_id: triggerId,
+      view: { id: a.homeViewId, type: 'home', ...(ws.viewsById.get(a.homeViewId)?.view as object) },
+      actions: [action],
+    };
+  }
   return {
     type: 'block_actions',
     team: { id: ws.identity.teamId, domain: ws.identity.teamDomain },

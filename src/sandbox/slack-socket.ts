@@ -73,7 +73,7 @@ export class SlackSocketHub {
 
   /** Sends an envelope over the newest connection and resolves with the ack's payload. */
   async deliver(
-    type: 'slash_commands' | 'interactive',
+    type: 'slash_commands' | 'interactive' | 'events_api',
     payload: unknown,
     timeoutMs = 5_000,
   ): Promise<unknown> {

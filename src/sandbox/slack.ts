@@ -267,6 +267,40 @@ export class SimulatedSlack {
     return this.#deliver(body, '', triggerId, { type: 'interactive', payload });
   }
 
+  /**
+   * Delivers an Events API event (`app_home_opened`…) as Slack does: an `event_callback` JSON body,
+   * signed, over HTTP or Socket Mode. Resolves with the app's answer.
+   */
+  async sendEvent(event: Record<string, unknown>): Promise<{ status: number; body: string }> {
+    const payload = {
+      token: 'deprecated-verification-token',
+      team_id: this.workspace.identity.teamId,
+      api_app_id: this.workspace.identity.appId,
+      event: { event_ts: `${this.#now() / 1_000}`, ...event },
+      type: 'event_callback',
+      event_id: `Ev${randomBytes(6).toString('hex').toUpperCase()}`,
+      event_time: Math.floor(this.#now() / 1_000),
+    };
+    if (this.#socketMode) {
+      await this.#hub.deliver('events_api', payload);
+      return { status: 200, body: '' };
+    }
+    const body = JSON.stringify(payload);
+    const res = await fetch(this.#requireApp().requestUrl, {
+      method: 'POST',
+      headers: this.signedHeaders(body, { contentType: 'application/json' }),
+      body,
+    });
+    return { status: res.status, body: await res.text() };
+  }
+
+  /** The Home tab last published for `userId` (views.publish). */
+  homeOf(userId: string): SimView | undefined {
+    return [...this.workspace.viewsById.values()]
+      .reverse()
+      .find((v) => v.kind === 'home' && v.userId === userId);
+  }
+
   /** Sends any body with any headers to the app (bad signatures, oversized, malformed). */
   async sendRaw(r: {
     body: string | Buffer;

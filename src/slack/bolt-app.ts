@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { boltLogger } from './bolt-logger.js';
 import type { PipelineDeps } from './interaction.js';
 import { registerCommands } from './listeners/commands.js';
+import { registerHome } from './listeners/home.js';
 import { registerInteractions } from './listeners/interactions.js';
 import type { SlackApi } from './slack-api.js';
 
@@ -49,5 +50,6 @@ export function createSlackApp(deps: SlackAppDeps): App {
   });
   registerCommands(app, deps);
   registerInteractions(app, deps);
+  registerHome(app, deps);
   return app;
 }

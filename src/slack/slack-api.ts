@@ -49,6 +49,8 @@ export interface SlackApi {
     key: string;
   }): Promise<string | undefined>;
   openView(args: { triggerId: string; view: View }): Promise<{ viewId: string }>;
+  /** views.publish: the user's App Home tab. */
+  publishHome(args: { userId: string; view: View }): Promise<void>;
   /** usergroups.users.list: the user ids in a user group. */
   usergroupMembers(usergroupId: string): Promise<string[]>;
 }
@@ -163,6 +165,9 @@ export function createSlackApi(deps: SlackApiDeps): SlackApi {
         c.views.open({ trigger_id: triggerId, view }),
       );
       return { viewId: String(result.view?.id ?? '') };
+    },
+    async publishHome({ userId, view }) {
+      await call('views.publish', undefined, (c) => c.views.publish({ user_id: userId, view }));
     },
     async usergroupMembers(usergroupId) {
       const result = await call('usergroups.users.list', undefined, (c) =>

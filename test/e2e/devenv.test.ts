@@ -149,6 +149,53 @@ describe.skipIf(!moto)('/devenv against moto STS and EC2', () => {
     expect(await devenv('extend api-1 --by 1d')).toContain('may run at most 1d from now');
   });
 
+  it('App Home shows your environments with Extend / Stop and what you may run; its buttons work there', async () => {
+    expect(
+      (await bot.slack.sendEvent({ type: 'app_home_opened', user: 'U0DEV', tab: 'home', channel: 'DU0DEV' }))
+        .status,
+    ).toBe(200);
+    await expect.poll(() => bot.slack.homeOf('U0DEV'), { timeout: 5_000 }).toBeDefined();
+    const home = bot.slack.homeOf('U0DEV');
+    const blocks = (
+      home?.view as {
+        blocks: Array<{
+          type: string;
+          block_id?: string;
+          text?: { text: string };
+          elements?: Array<{ value?: string }>;
+        }>;
+      }
+    ).blocks;
+    const text = JSON.stringify(blocks);
+    expect(text).toContain('`web-1`');
+    expect(text).toContain('`api-1`');
+    expect(text).toContain('`devenv:*` in <#C0DEV>');
+    const [api] = await instances({ name: 'tag:Name', values: ['api-1'] });
+    const apiId = api?.InstanceId ?? '';
+    const row = blocks.find((b) => b.type === 'actions' && b.elements?.some((e) => e.value === apiId));
+    expect(row?.block_id).toMatch(/^devenv-\d+@C0DEV$/);
+    const before = Date.parse(String(tag(api, 'ExpiresAt')));
+    const pressed = await bot.slack.sendBlockAction({
+      userId: 'U0DEV',
+      channelId: '',
+      actionId: 'devenv:extend',
+      value: apiId,
+      blockId: String(row?.block_id),
+      homeViewId: String(home?.id),
+    });
+    expect(pressed.status).toBe(200);
+    // The answer is Home published again, with what happened on top.
+    await expect
+      .poll(() => JSON.stringify(bot.slack.homeOf('U0DEV')?.view), { timeout: 5_000 })
+      .toContain('now expires');
+    const [after] = await instances({ name: 'tag:Name', values: ['api-1'] });
+    expect(Date.parse(String(tag(after, 'ExpiresAt'))) - before).toBe(2 * 3_600_000);
+    await bot.slack.sendEvent({ type: 'app_home_opened', user: 'U0ADMIN', tab: 'home', channel: 'DU0ADMIN' });
+    await expect
+      .poll(() => JSON.stringify(bot.slack.homeOf('U0ADMIN')?.view ?? ''), { timeout: 5_000 })
+      .toContain('you are an opsbot admin');
+  });
+
   it('lets only the owner or an admin stop it, asks first, and leaves instances it does not manage alone', async () => {
     expect(await devenv('down api-1', 'U0GUEST')).toContain('You have no dev environment `api-1`');
     const [api] = await instances({ name: 'tag:Name', values: ['api-1'] });

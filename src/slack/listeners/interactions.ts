@@ -7,6 +7,7 @@ import type {
 } from '@slack/bolt';
 import type { IntegrationKey } from '../../integrations/integration.js';
 import type { InteractionHandler, Reply } from '../command-spec.js';
+import { publishHome } from '../home.js';
 import {
   commandContext,
   failureReply,
@@ -25,6 +26,20 @@ export const INTERACTION_ID = /^(?!link:)[a-z][a-z0-9-]{0,20}:[a-z0-9][a-z0-9 -]
 export const LINK_ID = /^link:[a-z0-9-]{1,40}$/;
 const MAX_VALUE = 2_000;
 
+function isHome(args: ActionArgs): boolean {
+  return (args.body as { view?: { type?: string } }).view?.type === 'home';
+}
+
+async function homeAnswer(args: ActionArgs, message: Reply, deps: PipelineDeps): Promise<void> {
+  const interaction = interactionOf(args.context);
+  interaction.seal();
+  try {
+    await publishHome(deps, interaction.actor, message.text);
+  } catch (error) {
+    deps.log.warn({ err: error }, 'could not publish App Home after a button');
+  }
+}
+
 /** A button's value, or the value of the option chosen in a select menu. */
 function actionValue(action: unknown): string {
   const a = action as { value?: unknown; selected_option?: { value?: unknown } };
@@ -40,7 +55,9 @@ type ViewArgs = SlackViewMiddlewareArgs & { context: Record<string, unknown> };
  * into another channel or pressed by someone else is judged for that person, there.
  */
 export function registerInteractions(app: App, deps: PipelineDeps): void {
-  const replyToAction = (args: ActionArgs, message: Reply) => answer(args, message, deps.log);
+  // A button in App Home has no response_url: the answer is shown by publishing Home again.
+  const replyToAction = (args: ActionArgs, message: Reply) =>
+    isHome(args) ? homeAnswer(args, message, deps) : answer(args, message, deps.log);
   // Link buttons (`link:…`, "Open in Datadog") open a URL in the browser; Slack still tells the app.
   app.action<BlockAction>({ type: 'block_actions', action_id: LINK_ID }, async ({ ack }) => {
     await ack();
