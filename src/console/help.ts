@@ -36,6 +36,7 @@ export function helpText(bot: SandboxBot): string {
     '  :alert [transition] [title]   Datadog sends an alert webhook (Triggered by default; Recovered, Warn,',
     '                      Re-Triggered… continue the last alert); its buttons are pressed with :click',
     '  :storm [n]          Datadog sends n alerts at once (20 by default): watch them fold into a digest',
+    '  :time +25m          move the sandbox clock forward (dev-env expiry warnings, the reaper)',
     '  :quit               stop the bot, remove its temp dir and leave (Ctrl-D and Ctrl-C work too)',
   ].join('\n');
 }

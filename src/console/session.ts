@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { COMMANDS } from '../../commands/index.js';
+import { parseDuration } from '../config/parsers.js';
 import { type AlertSpec, datadogWebhookBody } from '../sandbox/datadog-webhook-sender.js';
 import { type SandboxBot, startSandboxBot } from '../sandbox/sandbox-bot.js';
 import type { Delivery } from '../sandbox/slack.js';
@@ -121,6 +122,7 @@ class Session {
     else if (word === ':rotate') this.say(rotate(this.bot, arg));
     else if (word === ':alert') await this.#alert(arg);
     else if (word === ':storm') await this.#storm(arg);
+    else if (word === ':time') await this.#time(arg);
     else if (word === ':cancel' || word === ':submit') this.say('no form is open.');
     else this.say(`I don't know "${line.slice(0, 60)}". Type :help for the list.`);
     return true;
@@ -158,6 +160,25 @@ class Session {
     );
     const shown = await this.#feed.wait(this.#user, { timeoutMs: 3_000, quietMs: 300 });
     for (const item of shown) this.#show(item, `the alert ${body.monitorId}`);
+  }
+
+  /** `:time +25m`: moves the sandbox's clock forward (expiry warnings, the reaper). */
+  async #time(arg: string): Promise<void> {
+    const text = arg.trim().replace(/^\+/, '');
+    const parsed = text ? parseDuration(text, { minMs: 1_000, maxMs: 30 * 86_400_000 }) : undefined;
+    if (!parsed?.ok) {
+      const ahead = this.bot.clock.offsetMs;
+      this.say(
+        `usage: :time +25m (any of d, h, m, s; forward only). The sandbox is ${ahead ? `${Math.round(ahead / 60_000)} minutes ahead of real time` : 'on real time'}: ${new Date(this.bot.clock.now()).toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+      );
+      return;
+    }
+    this.bot.clock.advance(parsed.value);
+    this.say(
+      `moved the clock forward ${text}: it is now ${new Date(this.bot.clock.now()).toISOString().slice(0, 16).replace('T', ' ')} UTC for the bot and its simulated services.`,
+    );
+    const shown = await this.#feed.wait(this.#user, { timeoutMs: 3_000, quietMs: 500 });
+    for (const item of shown) this.#show(item, ':time');
   }
 
   /** `:storm N`: N alerts at once, to see the digest. */

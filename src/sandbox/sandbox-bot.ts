@@ -7,7 +7,7 @@ import { COMMANDS } from '../../commands/index.js';
 import type { DispatcherOptions } from '../alerts/dispatcher.js';
 import { type RunningOpsbot, startOpsbot } from '../app.js';
 import type { AuditRecord } from '../audit/records.js';
-import { type Clock, systemClock } from '../clock.js';
+
 import { loadConfig } from '../config.js';
 import type { CredentialProvider } from '../credentials/provider.js';
 import { INTEGRATIONS } from '../integrations/index.js';
@@ -19,6 +19,7 @@ import type { State } from '../store/state.js';
 import { SimulatedDatadog } from './datadog.js';
 import { DatadogWebhookSender } from './datadog-webhook-sender.js';
 import { SimulatedGitHub } from './github.js';
+import { OffsetClock } from './offset-clock.js';
 import { SimulatedSecretsManager } from './secrets-manager.js';
 import { SimulatedSlack } from './slack.js';
 
@@ -55,8 +56,8 @@ export interface SandboxBotOptions {
   stsEndpoint?: string;
   /** Where dev-environment EC2 calls go (moto or the simulated EC2). */
   ec2Endpoint?: string;
-  /** The bot's clock (the console passes an {@link OffsetClock} so `:time` can move it). */
-  clock?: Clock;
+  /** The bot's clock: an {@link OffsetClock} (real time until moved) unless given. */
+  clock?: OffsetClock;
   /** Where log lines go (JSON); kept in `logLines` (last 500) as well. */
   logLevel?: string;
   pollSeconds?: number;
@@ -73,6 +74,8 @@ export interface SandboxBotOptions {
 }
 
 export interface SandboxBot {
+  /** Real time until moved (the console's `:time +25m`). */
+  clock: OffsetClock;
   slack: SimulatedSlack;
   github: SimulatedGitHub;
   datadog: SimulatedDatadog;
@@ -117,10 +120,11 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   writeFileSync(configPath, options.configYaml ?? SAMPLE_POLICY);
 
   // One clock for the bot and the Slack that signs its requests (the console's :time moves both).
-  const slack = new SimulatedSlack(options.clock ? { now: () => (options.clock as Clock).now() } : {});
+  const clock = options.clock ?? new OffsetClock();
+  const slack = new SimulatedSlack({ now: () => clock.now() });
   await slack.start();
   seedWorkspace(slack);
-  const secretsManager = new SimulatedSecretsManager();
+  const secretsManager = new SimulatedSecretsManager({ clock });
   const { url: smUrl } = await secretsManager.start();
   const issued: string[] = [];
   const slackSecret = () => {
@@ -138,7 +142,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   secretsManager.create('opsbot/slack', JSON.stringify(first));
   let next: ReturnType<typeof slackSecret> | undefined;
   secretsManager.setRotator('opsbot/slack', () => JSON.stringify(next ?? slackSecret()));
-  const github = new SimulatedGitHub({ appId: '1234', installationId: '5678' });
+  const github = new SimulatedGitHub({ appId: '1234', installationId: '5678', now: () => clock.now() });
   const { url: githubUrl } = await github.start();
   let githubKeyId = '';
   const githubSecret = () => {
@@ -192,7 +196,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     env: {},
     integrations: [...INTEGRATIONS, ...(options.extraIntegrations ?? [])],
     commands: [...COMMANDS, ...(options.extraCommands ?? [])],
-    clock: options.clock ?? systemClock,
+    clock,
     logDestination: destination,
     // The simulated Secrets Manager takes any signature; these are not credentials.
     aws: {
@@ -231,6 +235,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   }
 
   return {
+    clock,
     slack,
     github,
     datadog,
