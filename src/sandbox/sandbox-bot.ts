@@ -18,10 +18,15 @@ import type { CommandModule } from '../slack/command-spec.js';
 import type { State } from '../store/state.js';
 import { SimulatedDatadog } from './datadog.js';
 import { DatadogWebhookSender } from './datadog-webhook-sender.js';
+import { SimulatedAws } from './ec2.js';
 import { SimulatedGitHub } from './github.js';
 import { OffsetClock } from './offset-clock.js';
 import { SimulatedSecretsManager } from './secrets-manager.js';
 import { SimulatedSlack } from './slack.js';
+
+/** The dev-env role and launch template the simulated AWS knows (the sample policy uses them). */
+export const SANDBOX_DEVENV_ROLE = 'arn:aws:iam::123456789012:role/opsbot-devenv';
+export const SANDBOX_LAUNCH_TEMPLATE = 'lt-0abc1234567890def';
 
 /** The sample policy the console starts with; tests pass their own. */
 export const SAMPLE_POLICY = `access:
@@ -41,6 +46,11 @@ alerts:
   routes:
     - match: { tags: ["team:payments"] }
       channel: C0PAYMENTS
+devenv:
+  roleArn: ${SANDBOX_DEVENV_ROLE}
+  maxPerUser: 2
+  templates:
+    small: { launchTemplate: ${SANDBOX_LAUNCH_TEMPLATE}, instanceType: t3.medium, defaultTtl: 4h, maxTtl: 24h }
 `;
 
 export interface SandboxBotOptions {
@@ -54,7 +64,7 @@ export interface SandboxBotOptions {
   extraSecrets?: Record<string, object>;
   /** Where assumed-role integrations call STS (moto in tests); the SDK's default otherwise. */
   stsEndpoint?: string;
-  /** Where dev-environment EC2 calls go (moto or the simulated EC2). */
+  /** Where dev-environment EC2 calls go (moto in tests); the simulated EC2 ({@link SandboxBot.aws}) by default. */
   ec2Endpoint?: string;
   /** The bot's clock: an {@link OffsetClock} (real time until moved) unless given. */
   clock?: OffsetClock;
@@ -81,6 +91,8 @@ export interface SandboxBot {
   datadog: SimulatedDatadog;
   /** Sends Datadog webhooks to the bot, with the current `webhookSecret`. */
   webhooks: DatadogWebhookSender;
+  /** Simulated STS and EC2 for dev environments (unless the options point elsewhere). */
+  aws: SimulatedAws;
   secretsManager: SimulatedSecretsManager;
   app: RunningOpsbot;
   provider: CredentialProvider;
@@ -157,6 +169,13 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   };
   secretsManager.create('opsbot/github', githubSecret());
   secretsManager.setRotator('opsbot/github', () => githubSecret());
+  // Dev environments: STS and EC2 on the sandbox clock. The bot's "task role" may assume the
+  // dev-env role; EC2 takes only the sessions it mints.
+  const aws = new SimulatedAws({ now: () => clock.now() });
+  const { url: awsUrl } = await aws.start();
+  aws.sts.addCredentials('SANDBOX', 'sandbox', { arn: 'arn:aws:iam::123456789012:role/opsbot-task' });
+  aws.sts.addRole(SANDBOX_DEVENV_ROLE);
+  aws.ec2.addLaunchTemplate({ id: SANDBOX_LAUNCH_TEMPLATE, name: 'opsbot-dev', httpTokens: 'required' });
   const datadog = new SimulatedDatadog();
   const { url: datadogUrl } = await datadog.start();
   const { webhookSecret } = seedOtherSecrets(secretsManager, issued, datadog);
@@ -204,15 +223,11 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
         endpoint: smUrl,
         credentials: { accessKeyId: 'SANDBOX', secretAccessKey: 'sandbox' },
       },
-      ...(options.ec2Endpoint ? { ec2: { endpoint: options.ec2Endpoint } } : {}),
-      ...(options.stsEndpoint
-        ? {
-            sts: {
-              endpoint: options.stsEndpoint,
-              credentials: { accessKeyId: 'SANDBOX', secretAccessKey: 'sandbox' },
-            },
-          }
-        : {}),
+      ec2: { endpoint: options.ec2Endpoint ?? awsUrl },
+      sts: {
+        endpoint: options.stsEndpoint ?? awsUrl,
+        credentials: { accessKeyId: 'SANDBOX', secretAccessKey: 'sandbox' },
+      },
     },
     host: '127.0.0.1',
     defaultMetrics: false,
@@ -240,6 +255,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     github,
     datadog,
     webhooks: new DatadogWebhookSender({ url: `${base}/webhooks/datadog`, secret: webhookSecret }),
+    aws,
     secretsManager,
     app,
     provider,
@@ -271,6 +287,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       await slack.stop();
       await github.stop();
       await datadog.stop();
+      await aws.stop();
       await secretsManager.stop();
       rmSync(dir, { recursive: true, force: true });
     },
