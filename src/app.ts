@@ -53,7 +53,11 @@ export interface OpsbotDeps {
   /** Where JSON log lines go; stdout by default. */
   logDestination?: DestinationStream;
   /** AWS SDK client settings; the sandbox points Secrets Manager and STS at simulated services. */
-  aws?: { secretsManager?: SecretsManagerClientConfig; sts?: STSClientConfig; ec2?: { endpoint?: string } };
+  aws?: {
+    secretsManager?: SecretsManagerClientConfig;
+    sts?: STSClientConfig;
+    ec2?: { endpoint?: string; requestTimeoutMs?: number };
+  };
   /** Host to bind; 127.0.0.1 in tests and the console, all interfaces in production. */
   host?: string;
   /** Node's default process metrics (off in tests). */

@@ -132,13 +132,21 @@ export const devenv = assumedRoleIntegration({
   name: 'devenv',
   title: 'Dev environments (AWS EC2)',
   roleArn: (deps) => deps.config.file.devenv.roleArn,
-  createClient: (session, deps) =>
-    new EC2Client({
+  createClient: (session, deps) => {
+    const { endpoint, requestTimeoutMs } = deps.awsClients?.ec2 ?? {};
+    return new EC2Client({
       ...(deps.config.aws.region ? { region: deps.config.aws.region } : {}),
-      ...(deps.awsClients?.ec2 ?? {}),
+      ...(endpoint ? { endpoint } : {}),
       credentials: session.credentials,
+      // A call that hangs is abandoned and retried (RunInstances with the same ClientToken).
       maxAttempts: 3,
-    }),
+      requestHandler: {
+        requestTimeout: requestTimeoutMs ?? 10_000,
+        connectionTimeout: 2_000,
+        throwOnRequestTimeout: true,
+      },
+    });
+  },
   closeClient: (client) => client.destroy(),
   isAuthFailure: (error) => AUTH_FAILURES.has((error as { name?: string } | undefined)?.name ?? ''),
   createApi: (calls) => createDevenvApi(calls),

@@ -35,7 +35,7 @@ export interface PlatformDeps {
    * AWS client settings beyond the default chain (the sandbox points EC2 at a simulated endpoint).
    * In production leave it out: the SDK honours `AWS_ENDPOINT_URL_EC2` itself.
    */
-  awsClients?: { ec2?: { endpoint?: string } };
+  awsClients?: { ec2?: { endpoint?: string; requestTimeoutMs?: number } };
 }
 
 /** Runs calls with a client built from the integration's current secret (refresh once on auth failure). */

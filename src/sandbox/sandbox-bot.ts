@@ -66,6 +66,8 @@ export interface SandboxBotOptions {
   stsEndpoint?: string;
   /** Where dev-environment EC2 calls go (moto in tests); the simulated EC2 ({@link SandboxBot.aws}) by default. */
   ec2Endpoint?: string;
+  /** How long an EC2 call may take before the SDK abandons and retries it (10 s by default). */
+  ec2RequestTimeoutMs?: number;
   /** The bot's clock: an {@link OffsetClock} (real time until moved) unless given. */
   clock?: OffsetClock;
   /** Where log lines go (JSON); kept in `logLines` (last 500) as well. */
@@ -223,7 +225,10 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
         endpoint: smUrl,
         credentials: { accessKeyId: 'SANDBOX', secretAccessKey: 'sandbox' },
       },
-      ec2: { endpoint: options.ec2Endpoint ?? awsUrl },
+      ec2: {
+        endpoint: options.ec2Endpoint ?? awsUrl,
+        ...(options.ec2RequestTimeoutMs ? { requestTimeoutMs: options.ec2RequestTimeoutMs } : {}),
+      },
       sts: {
         endpoint: options.stsEndpoint ?? awsUrl,
         credentials: { accessKeyId: 'SANDBOX', secretAccessKey: 'sandbox' },

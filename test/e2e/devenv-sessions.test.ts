@@ -11,7 +11,7 @@ import { assertNoCanary } from '../helpers/canary.js';
 let bot: SandboxBot;
 
 beforeAll(async () => {
-  bot = await startSandboxBot({ pollSeconds: 600 });
+  bot = await startSandboxBot({ pollSeconds: 600, ec2RequestTimeoutMs: 1_000 });
   bot.aws.ec2.pendingMs = 2_500;
 });
 afterAll(async () => {
@@ -59,6 +59,24 @@ describe('/devenv on per-user STS sessions (simulated STS and EC2)', () => {
     expect(instance?.keyName).toBeUndefined();
     expect(instance?.metadataOptions.httpTokens).toBe('required');
     expect(instance?.launchedBy?.sourceIdentity).toBe('slack.T0SANDBOX.U0DEV');
+  });
+
+  it('a RunInstances that hangs is retried with the same ClientToken: one instance, not two', async () => {
+    const before = bot.aws.ec2.instances().length;
+    const runs = () => bot.aws.ec2.calls.filter((c) => c.action === 'RunInstances').length;
+    const runsBefore = runs();
+    // The first attempt is answered too late (the SDK gives up after 1 s and retries): EC2 still
+    // starts the instance for it, and the retry with the same token gets that one back.
+    bot.aws.ec2.failNext({ action: 'RunInstances', delayMs: 1_500 });
+    const answers = await devenv('up small --name slow-1');
+    expect(answers.at(-1)).toMatch(/`slow-1` \(i-[0-9a-f]{17}\) is \*running\*/);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const started = bot.aws.ec2.instances().filter((i) => i.tags.Name === 'slow-1');
+    expect(started).toHaveLength(1);
+    expect(bot.aws.ec2.instances()).toHaveLength(before + 1);
+    // Two RunInstances reached EC2 (the hung one and its retry), one instance came of them.
+    expect(runs() - runsBefore).toBe(2);
+    await devenv('down slow-1');
   });
 
   it('re-assumes once a session is near expiry: no call with expired credentials reaches EC2', async () => {
