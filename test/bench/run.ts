@@ -15,6 +15,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   attack: async () => (await import('./attack.js')).benchAttack(),
   'audit-verify': async () => (await import('./audit-verify.js')).benchAuditVerify(),
   alerts: async () => (await import('./alert-storm.js')).benchAlerts(),
+  reaper: async () => (await import('./reaper.js')).benchReaper(),
 };
 
 quietSqliteWarning();

@@ -1,0 +1,121 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { systemClock } from '../../src/clock.js';
+import { RoleSessions } from '../../src/credentials/role-sessions.js';
+import { DevenvReaper } from '../../src/devenv/reaper.js';
+import { createDevenvApi, expiresTag } from '../../src/integrations/devenv.js';
+import type { SessionCalls } from '../../src/integrations/integration.js';
+import { createLogger, SecretRedactor } from '../../src/log.js';
+import { createMetrics } from '../../src/metrics.js';
+import { SimulatedAws } from '../../src/sandbox/ec2.js';
+import { openState } from '../../src/store/open.js';
+import { envNumber } from './bench-probe.js';
+
+/**
+ * `npm run bench -- reaper`: one dev-environment reaper over 5,000 instances tagged
+ * `ManagedBy=opsbot` (pages of 200 from DescribeInstances) in the simulated EC2, under the reaper's
+ * own STS session: 50 expired (terminated), 100 within 30 minutes of expiry (owners DMed), 10
+ * without valid tags (admins told), 500 foreign instances it must ignore. Prints the time per pass
+ * and the AWS calls per pass, for a first pass and a steady-state one.
+ */
+const ROLE = 'arn:aws:iam::123456789012:role/opsbot-devenv';
+
+export async function benchReaper(): Promise<void> {
+  const count = envNumber('OPSBOT_BENCH_REAPER_INSTANCES', 5_000);
+  const aws = new SimulatedAws({ maxInstances: count + 1_000, maxCalls: 100_000 });
+  const { url } = await aws.start();
+  const dir = mkdtempSync(join(tmpdir(), 'opsbot-bench-reaper-'));
+  const state = openState({ kind: 'sqlite', path: join(dir, 'opsbot.db') });
+  try {
+    aws.sts.addCredentials('AKIDBENCHTASK0001', 'bench-task-secret-not-a-real-one');
+    aws.sts.addRole(ROLE);
+    const now = Date.now();
+    for (let i = 0; i < count; i++) {
+      const expiresAt = i < 50 ? now - 60_000 : i < 150 ? now + 10 * 60_000 : now + 4 * 3_600_000;
+      aws.ec2.addInstance({
+        tags:
+          i >= count - 10
+            ? { ManagedBy: 'opsbot' }
+            : {
+                ManagedBy: 'opsbot',
+                Owner: `U0${String(i % 40).padStart(3, '0')}`,
+                ExpiresAt: expiresTag(expiresAt),
+                Name: `env-${i}`,
+              },
+      });
+    }
+    for (let i = 0; i < 500; i++) aws.ec2.addInstance({ tags: { Name: `foreign-${i}` } });
+
+    const log = createLogger({ level: 'warn', redactor: new SecretRedactor() });
+    const sessions = new RoleSessions({
+      roleArn: ROLE,
+      region: 'us-east-1',
+      clientConfig: {
+        endpoint: url,
+        credentials: {
+          accessKeyId: 'AKIDBENCHTASK0001',
+          secretAccessKey: 'bench-task-secret-not-a-real-one',
+        },
+      },
+      clock: systemClock,
+      log,
+    });
+    const calls: SessionCalls<EC2Client> = {
+      asUser: () => Promise.reject(new Error('the reaper never acts as a user')),
+      async asService(name, fn) {
+        const session = await sessions.forService(name);
+        const client = new EC2Client({
+          region: 'us-east-1',
+          endpoint: url,
+          credentials: session.credentials,
+        });
+        try {
+          return await fn(client, session);
+        } finally {
+          client.destroy();
+        }
+      },
+    };
+    let dms = 0;
+    const reaper = new DevenvReaper({
+      api: createDevenvApi(calls),
+      dedupe: state.dedupe,
+      slack: {
+        postMessage: async ({ channel }) => {
+          dms++;
+          return { channel, ts: String(dms) };
+        },
+      },
+      audit: { write: () => undefined },
+      clock: systemClock,
+      log,
+      metrics: createMetrics({ defaultMetrics: false }),
+      admins: ['U0ADMIN'],
+      intervalMs: 60_000,
+    });
+    for (const label of ['first', 'steady']) {
+      const ec2Before = aws.ec2.calls.length;
+      const stsBefore = aws.sts.assumeRoleCalls.length;
+      const started = performance.now();
+      const result = await reaper.pass();
+      const ms = performance.now() - started;
+      const ec2Calls = aws.ec2.calls.slice(ec2Before);
+      const byAction = new Map<string, number>();
+      for (const c of ec2Calls) byAction.set(c.action, (byAction.get(c.action) ?? 0) + 1);
+      console.log(
+        `reaper.${label}_pass: ${ms.toFixed(0)} ms over ${result.seen} managed instances (${count + 500} in EC2); terminated ${result.terminated}, warned ${result.warned}, reported ${result.reported}`,
+      );
+      console.log(
+        `reaper.${label}_pass_aws_calls: ${ec2Calls.length} EC2 (${[...byAction].map(([a, n]) => `${a} ${n}`).join(', ')}), ${aws.sts.assumeRoleCalls.length - stsBefore} STS AssumeRole`,
+      );
+    }
+    console.log(`reaper.dms: ${dms}`);
+    sessions.close();
+  } finally {
+    state.close();
+    await aws.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
