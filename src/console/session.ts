@@ -281,6 +281,16 @@ class Session {
     if (shown.length === 0 && !this.signal?.aborted)
       this.say(`(no reply to ${label} within ${REPLY_TIMEOUT_MS / 1_000} s; \`:logs warn\` may say why)`);
     for (const item of shown) this.#show(item, label);
+    // A reply that says it will update itself (a dev environment starting): wait for the update.
+    let last = shown.at(-1);
+    for (let round = 0; last && promisesUpdate(last) && round < 10 && !this.signal?.aborted; round++) {
+      const more = await this.#feed.wait(this.#user, {
+        timeoutMs: 15_000,
+        ...(this.signal ? { signal: this.signal } : {}),
+      });
+      for (const item of more) this.#show(item, label);
+      last = more.at(-1);
+    }
   }
 
   #show(item: Shown, label: string): void {
@@ -289,7 +299,9 @@ class Session {
       return;
     }
     const rendered = renderMessage(item.content, { names: this.#names });
-    const where = `#${this.#channelName(item.channel)}`;
+    const where = item.channel.startsWith('D')
+      ? 'your DM with opsbot'
+      : `#${this.#channelName(item.channel)}`;
     const header =
       item.kind === 'message'
         ? `${item.updated ? 'updated a message ' : ''}in ${where}`
@@ -366,4 +378,9 @@ function parseObject(value: unknown): Record<string, unknown> | undefined {
   return parsed && typeof parsed === 'object' && !Array.isArray(parsed)
     ? (parsed as Record<string, unknown>)
     : undefined;
+}
+
+/** Does this message say it will be replaced by an update (`This message updates when…`)? */
+function promisesUpdate(item: Shown): boolean {
+  return item.kind !== 'view' && /This message updates when/.test(item.content.text ?? '');
 }

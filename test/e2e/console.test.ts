@@ -244,6 +244,27 @@ describe('npm run console', () => {
     expect(posted).not.toContain('<!channel>');
   });
 
+  it('starts a dev environment end to end on the simulated AWS, and :time brings the expiry warning', async () => {
+    const { text } = await session([
+      '/devenv up small --name web-1',
+      '/devenv list',
+      ':time',
+      ':time +3h40m',
+      ':time soon',
+    ]);
+    expect(text).toMatch(/`web-1` \(i-[0-9a-f]{17}\) is \*?pending/);
+    expect(text).toMatch(/`web-1` \(i-[0-9a-f]{17}\) is \*running\* · t3\.medium · 10\.0\.\d+\.\d+/);
+    expect(text).toMatch(/aws ssm start-session --target i-[0-9a-f]{17}/);
+    expect(text).toMatch(/\[\d+ Extend 2h\] \[\d+ Stop \(terminate\)\]/);
+    expect(text).toMatch(/1 dev environment of yours/);
+    expect(text).toContain('The sandbox is on real time');
+    expect(text).toMatch(/moved the clock forward 3h40m: it is now .* UTC/);
+    expect(text).toMatch(
+      /opsbot \(in your DM with opsbot\):\n\s+:alarm_clock: Your dev environment `web-1` \(i-[0-9a-f]{17}\) expires in \d+ minutes/,
+    );
+    expect(text).toContain('usage: :time +25m');
+  });
+
   it('shows log lines readably: warnings first, then by level, audit records on demand', async () => {
     const { text } = await session([':logs', ':logs audit 2', ':logs warn', ':logs 1', ':logs loud']);
     expect(text).not.toContain('{"level"');
