@@ -107,6 +107,8 @@ export class DevenvReaper implements Component {
     if (expired.length > 0) {
       await api.reaperTerminate(expired.map((e) => e.id));
       for (const env of expired) {
+        // Terminating twice is harmless; telling the owner twice (two replicas) is not.
+        if (!(await this.#deps.dedupe.putIfAbsent(`devenv-reaped:${env.id}`, DAY))) continue;
         this.#deps.audit.write({
           action: 'devenv:reap',
           outcome: 'success',

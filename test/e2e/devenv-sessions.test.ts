@@ -61,6 +61,18 @@ describe('/devenv on per-user STS sessions (simulated STS and EC2)', () => {
     expect(instance?.launchedBy?.sourceIdentity).toBe('slack.T0SANDBOX.U0DEV');
   });
 
+  it('refuses what fails validation or policy with no AWS call at all', async () => {
+    const sts = bot.aws.sts.assumeRoleCalls.length;
+    const ec2 = bot.aws.ec2.calls.length;
+    expect((await devenv('up huge')).at(-1)).toContain('There is no dev-env template `huge`');
+    expect((await devenv('up small --ttl 2d')).at(-1)).toContain('live at most 1d');
+    expect((await devenv('up small --ttl soon')).at(-1)).toMatch(/ttl/i);
+    // Denied by the policy (U0GUEST is in no rule for devenv): refused before anything runs.
+    expect((await devenv('up small', 'U0GUEST')).at(-1)).toContain(':no_entry:');
+    expect(bot.aws.sts.assumeRoleCalls.length).toBe(sts);
+    expect(bot.aws.ec2.calls.length).toBe(ec2);
+  });
+
   it('a RunInstances that hangs is retried with the same ClientToken: one instance, not two', async () => {
     const before = bot.aws.ec2.instances().length;
     const runs = () => bot.aws.ec2.calls.filter((c) => c.action === 'RunInstances').length;
