@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { Button } from '@slack/web-api';
+import { extendButton, stopButton } from '../src/devenv/buttons.js';
 import { UserFacingError } from '../src/errors.js';
 import type { DevEnv } from '../src/integrations/devenv.js';
-import { actions, button, context, header, section, sections } from '../src/slack/blocks.js';
+import { actions, context, header, section, sections } from '../src/slack/blocks.js';
 import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
 import { escapeText, inlineCode, userMention } from '../src/slack/escape.js';
 
@@ -239,18 +239,6 @@ function describe(env: DevEnv): string {
   return env.name && env.name !== env.id ? `${inlineCode(env.name)} (${env.id})` : inlineCode(env.id);
 }
 
-function stopButton(env: DevEnv): Button {
-  return {
-    ...button('Stop (terminate)', 'devenv:down', env.id, 'danger'),
-    confirm: {
-      title: { type: 'plain_text', text: 'Terminate it?' },
-      text: { type: 'plain_text', text: `${env.name} (${env.id}) and its disk will be gone.` },
-      confirm: { type: 'plain_text', text: 'Terminate' },
-      deny: { type: 'plain_text', text: 'Keep it' },
-    },
-  };
-}
-
 function envReply(env: DevEnv, now: number): Reply {
   const icon =
     env.state === 'running'
@@ -269,7 +257,7 @@ function envReply(env: DevEnv, now: number): Reply {
   ].filter(Boolean);
   return {
     text: lines.join('\n'),
-    blocks: [...sections(lines), actions([button('Extend 2h', 'devenv:extend', env.id), stopButton(env)])],
+    blocks: [...sections(lines), actions([extendButton(env), stopButton(env)])],
   };
 }
 

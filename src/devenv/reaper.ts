@@ -4,10 +4,11 @@ import type { Component } from '../component.js';
 import type { DevEnv, DevenvApi } from '../integrations/devenv.js';
 import type { Logger } from '../log.js';
 import { Counter, type Registry } from '../metrics.js';
-import { actions, button, section } from '../slack/blocks.js';
+import { actions, section } from '../slack/blocks.js';
 import { inlineCode } from '../slack/escape.js';
 import type { SlackApi } from '../slack/slack-api.js';
 import type { DedupeStore } from '../store/state.js';
+import { extendButton, stopButton } from './buttons.js';
 
 /** Owners are warned this long before their environment expires. */
 export const WARN_BEFORE_MS = 30 * 60_000;
@@ -137,10 +138,7 @@ export class DevenvReaper implements Component {
       section(text),
       // Judged in the channel it was started from (a DM has no rules of its own).
       actions(
-        [
-          button('Extend 2h', 'devenv:extend', env.id, 'primary'),
-          button('Stop now', 'devenv:down', env.id, 'danger'),
-        ],
+        [extendButton(env, 'primary'), stopButton(env, 'Stop now')],
         env.channel ? `devenv@${env.channel}` : undefined,
       ),
     ]);

@@ -10,7 +10,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * imports nothing from test/.
  */
 
-/** `$ALERT_TRANSITION`'s values, as Datadog documents them. */
+/**
+ * `$ALERT_TRANSITION`'s values, as Datadog documents them: Datadog's side of the wire, kept apart
+ * from opsbot's own list (src/alerts/payload.ts) on purpose, so that one can check the other.
+ */
 export const DATADOG_TRANSITIONS = [
   'Triggered',
   'Re-Triggered',

@@ -1,9 +1,10 @@
 import type { KnownBlock, View } from '@slack/web-api';
 import { matchesAction } from '../access/policy.js';
+import { extendButton, stopButton } from '../devenv/buttons.js';
 import type { DevEnv } from '../integrations/devenv.js';
 import type { BuiltIntegrations } from '../integrations/registry.js';
 import type { Logger } from '../log.js';
-import { actions, button, context, divider, header, section } from './blocks.js';
+import { actions, context, divider, header, section } from './blocks.js';
 import type { Actor, CoreServices } from './command-spec.js';
 import { channelMention, escapeText, inlineCode, usergroupMention } from './escape.js';
 
@@ -102,18 +103,7 @@ function envBlocks(envs: DevEnv[], now: number): KnownBlock[] {
       }`,
     ),
     actions(
-      [
-        button('Extend 2h', 'devenv:extend', e.id),
-        {
-          ...button('Stop', 'devenv:down', e.id, 'danger'),
-          confirm: {
-            title: { type: 'plain_text', text: 'Terminate it?' },
-            text: { type: 'plain_text', text: `${e.name} (${e.id}) and its disk will be gone.` },
-            confirm: { type: 'plain_text', text: 'Terminate' },
-            deny: { type: 'plain_text', text: 'Keep it' },
-          },
-        },
-      ],
+      [extendButton(e), stopButton(e, 'Stop')],
       // Unique per block; the channel after `@` is where the policy judges the buttons.
       e.channel ? `devenv-${i}@${e.channel}` : `devenv-${i}`,
     ),

@@ -1,16 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EC2Client } from '@aws-sdk/client-ec2';
 import { systemClock } from '../../src/clock.js';
 import { RoleSessions } from '../../src/credentials/role-sessions.js';
 import { DevenvReaper } from '../../src/devenv/reaper.js';
 import { createDevenvApi, expiresTag } from '../../src/integrations/devenv.js';
-import type { SessionCalls } from '../../src/integrations/integration.js';
 import { createLogger, SecretRedactor } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 import { SimulatedAws } from '../../src/sandbox/ec2.js';
 import { openState } from '../../src/store/open.js';
+import { serviceCalls } from '../helpers/service-calls.js';
 import { envNumber } from './bench-probe.js';
 
 /**
@@ -62,22 +61,7 @@ export async function benchReaper(): Promise<void> {
       clock: systemClock,
       log,
     });
-    const calls: SessionCalls<EC2Client> = {
-      asUser: () => Promise.reject(new Error('the reaper never acts as a user')),
-      async asService(name, fn) {
-        const session = await sessions.forService(name);
-        const client = new EC2Client({
-          region: 'us-east-1',
-          endpoint: url,
-          credentials: session.credentials,
-        });
-        try {
-          return await fn(client, session);
-        } finally {
-          client.destroy();
-        }
-      },
-    };
+    const calls = serviceCalls(sessions, url);
     let dms = 0;
     const reaper = new DevenvReaper({
       api: createDevenvApi(calls),

@@ -12,6 +12,7 @@ import {
 import { SimulatedSlack } from '../../src/sandbox/slack.js';
 import type { SimMessage } from '../../src/sandbox/slack-workspace.js';
 import { bareCanary, canary } from '../helpers/canary.js';
+import { eventually } from '../helpers/eventually.js';
 import {
   buildProduction,
   cleanEnv,
@@ -158,21 +159,6 @@ function whereShown(slack: SimulatedSlack, id: string): string[] {
       .filter((m) => idsOf(m).includes(id))
       .map((m) => `${channel} ${keyOf(m)} ts=${m.ts}${m.threadTs ? ` thread=${m.threadTs}` : ''}`),
   );
-}
-
-async function eventually<T>(
-  check: () => T | undefined | false,
-  what: string,
-  timeoutMs: number,
-  everyMs = 25,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */

@@ -12,6 +12,7 @@ import {
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import type { SimMessage } from '../../src/sandbox/slack-workspace.js';
 import { assertNoCanary } from '../helpers/canary.js';
+import { eventually } from '../helpers/eventually.js';
 
 /**
  * Datadog alert flows end to end, over real sockets: the root's buttons (ack, mute, unmute, mute
@@ -51,34 +52,6 @@ const actionIdsOf = (m: SimMessage): string[] =>
     .flatMap((b) => (b.elements ?? []).map((e) => String(e.action_id)));
 const imagesOf = (m: SimMessage) =>
   ((m.blocks ?? []) as Array<{ type?: string; image_url?: string }>).filter((b) => b.type === 'image');
-
-async function eventually<T>(
-  check: () => T | undefined | false,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-async function eventuallyAsync<T>(
-  check: () => Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** Every string in a value (message text, block fields), JSON strings parsed first. */
 function stringsIn(value: unknown, out: string[] = []): string[] {
@@ -177,7 +150,7 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
     expect(await press('U0DEV', root, { actionId: 'dd:ack', value: key })).toContain(
       '<@U0DEV> already acknowledged this alert',
     );
-    const audited = await eventuallyAsync(
+    const audited = await eventually(
       async () =>
         (await bot.state.audit.query({ command: 'dd:ack', limit: 5 })).find(
           (r) => r.actor === 'U0DEV' && r.outcome === 'success',
@@ -210,7 +183,7 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
       before,
     );
     expect(bot.datadog.downtimes).toHaveLength(downtimes);
-    const denied = await eventuallyAsync(async () => {
+    const denied = await eventually(async () => {
       const records = (await bot.state.audit.query({ command: 'dd', limit: 50 })).filter(
         (r) => r.actor === 'U0GUEST' && r.outcome === 'denied',
       );
@@ -294,7 +267,7 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
       .messages('C0ALERTS')
       .find((m) => m.threadTs === root.ts && idsOf(m).includes(recovered.id));
     expect(reply?.text).toContain('Recovered');
-    const unmuted = await eventuallyAsync(
+    const unmuted = await eventually(
       async () =>
         (await bot.state.audit.query({ command: 'dd:unmute', limit: 10 })).find(
           (r) => r.actor === 'opsbot' && r.details.downtime === downtime?.id,
@@ -453,10 +426,7 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
       accepted.push(body);
       await rootFor('C0ALERTS', body.id);
     }
-    await eventuallyAsync(
-      async () => (await bot.state.outbox.pending('alerts:C0ALERTS')) === 0,
-      'the outbox',
-    );
+    await eventually(async () => (await bot.state.outbox.pending('alerts:C0ALERTS')) === 0, 'the outbox');
     await sleep(200);
     for (const body of accepted.slice(-2)) {
       expect(bot.slack.messages('C0ALERTS').filter((m) => idsOf(m).includes(body.id))).toHaveLength(1);
@@ -521,7 +491,7 @@ describe('a burst of alerts for one channel', () => {
     const { bodies, results } = await bot.webhooks.storm({ count: 120, concurrency: 32 });
     expect(results.map((r) => r.status)).toEqual(Array(120).fill(202));
     expect(results.every((r) => JSON.parse(r.body).status === 'accepted')).toBe(true);
-    await eventuallyAsync(
+    await eventually(
       async () => (await bot.state.outbox.pending('alerts:C0ALERTS')) === 0,
       'the outbox to be empty for C0ALERTS',
       15_000,
@@ -589,7 +559,7 @@ describe('a burst of alerts for one channel', () => {
     });
     await bot.webhooks.storm({ count: 30, concurrency: 4, firstMonitorId: 7_000 });
     expect((await bot.webhooks.send(recovered)).status).toBe(202);
-    await eventuallyAsync(
+    await eventually(
       async () => (await bot.state.outbox.pending('alerts:C0ALERTS')) === 0,
       'the outbox to be empty for C0ALERTS',
     );
@@ -622,7 +592,7 @@ describe('a burst of alerts for one channel', () => {
       title: EVIL,
     }));
     for (const body of bodies) expect((await bot.webhooks.send(body)).status).toBe(202);
-    await eventuallyAsync(
+    await eventually(
       async () => (await bot.state.outbox.pending('alerts:C0ALERTS')) === 0,
       'the outbox to be empty for C0ALERTS',
     );

@@ -3,6 +3,7 @@ import { alertCycle, datadogWebhookBody } from '../../src/sandbox/datadog-webhoo
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import type { SimMessage } from '../../src/sandbox/slack-workspace.js';
 import { assertNoCanary } from '../helpers/canary.js';
+import { eventually } from '../helpers/eventually.js';
 
 /** Datadog alerts end to end: webhook → outbox → dispatcher → the simulated Slack, over real sockets. */
 const POLICY = `access:
@@ -34,20 +35,6 @@ const idsOf = (m: SimMessage) =>
   String(m.metadata?.event_payload.alert_ids ?? '')
     .split(',')
     .filter(Boolean);
-
-async function eventually<T>(
-  check: () => T | undefined | Promise<T | undefined>,
-  what: string,
-  timeoutMs = 5_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const rootFor = (channel: string, alertId: string) =>
   bot.slack.messages(channel).find((m) => !m.threadTs && idsOf(m).includes(alertId));

@@ -156,8 +156,9 @@ describe.skipIf(!moto)('/devenv against moto STS and EC2', () => {
     ).toBe(200);
     await expect.poll(() => bot.slack.homeOf('U0DEV'), { timeout: 5_000 }).toBeDefined();
     const home = bot.slack.homeOf('U0DEV');
+    if (!home) throw new Error('no Home tab was published');
     const blocks = (
-      home?.view as {
+      home.view as {
         blocks: Array<{
           type: string;
           block_id?: string;
@@ -181,7 +182,7 @@ describe.skipIf(!moto)('/devenv against moto STS and EC2', () => {
       actionId: 'devenv:extend',
       value: apiId,
       blockId: String(row?.block_id),
-      homeViewId: String(home?.id),
+      homeViewId: home.id,
     });
     expect(pressed.status).toBe(200);
     // The answer is Home published again, with what happened on top.
@@ -245,7 +246,7 @@ describe.skipIf(!moto)('/devenv against moto STS and EC2', () => {
     // The DM's Extend button is judged in the channel web-1 was started from (#dev), not the DM.
     const [web] = await instances({ name: 'tag:Name', values: ['web-1'] });
     const before = Date.parse(String(tag(web, 'ExpiresAt')));
-    const blockId = (warning?.blocks as Array<{ type: string; block_id?: string }>).find(
+    const blockId = ((warning?.blocks ?? []) as Array<{ type: string; block_id?: string }>).find(
       (b) => b.type === 'actions',
     )?.block_id;
     expect(blockId).toBe('devenv@C0DEV');

@@ -1,18 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EC2Client } from '@aws-sdk/client-ec2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RoleSessions } from '../../src/credentials/role-sessions.js';
 import { DevenvReaper } from '../../src/devenv/reaper.js';
 import { createDevenvApi, expiresTag } from '../../src/integrations/devenv.js';
-import type { SessionCalls } from '../../src/integrations/integration.js';
 import { createMetrics } from '../../src/metrics.js';
 import { SimulatedAws } from '../../src/sandbox/ec2.js';
 import { openState } from '../../src/store/open.js';
 import type { State } from '../../src/store/state.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { captureLogs } from '../helpers/log-capture.js';
+import { serviceCalls } from '../helpers/service-calls.js';
 
 /**
  * The reaper as two processes would run it (two handles on one SQLite file, as after a restart or
@@ -54,22 +53,7 @@ async function rig() {
       sessions.close();
       state.close();
     });
-    const calls: SessionCalls<EC2Client> = {
-      asUser: () => Promise.reject(new Error('the reaper never acts as a user')),
-      async asService(name, fn) {
-        const session = await sessions.forService(name);
-        const client = new EC2Client({
-          region: 'us-east-1',
-          endpoint: url,
-          credentials: session.credentials,
-        });
-        try {
-          return await fn(client, session);
-        } finally {
-          client.destroy();
-        }
-      },
-    };
+    const calls = serviceCalls(sessions, url);
     const reaper = new DevenvReaper({
       api: createDevenvApi(calls),
       dedupe: state.dedupe,
