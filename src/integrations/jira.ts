@@ -1,6 +1,18 @@
+import { createAgileClient, createCloudClient } from 'jira.js';
+import { type Client, createClient, isAuthError, isNotFoundError, isRateLimitError } from 'jira.js/core';
 import { z } from 'zod';
 import { secretText } from '../credentials/secret-spec.js';
-import { secretIntegration } from './integration.js';
+import { UserFacingError } from '../errors.js';
+import { jqlPhrase, jqlString } from '../jira/jql.js';
+import type { RequestScope } from '../request-scope.js';
+import { type CredentialedCalls, type PlatformDeps, secretIntegration } from './integration.js';
+import type { RateLimitPolicy } from './rate-limits.js';
+
+declare module './integration.js' {
+  interface IntegrationApis {
+    jira: JiraApi;
+  }
+}
 
 export const jiraSecretSchema = z.object({
   email: z.email({
@@ -11,13 +23,233 @@ export const jiraSecretSchema = z.object({
 });
 export type JiraSecret = z.infer<typeof jiraSecretSchema>;
 
+export interface JiraClient {
+  cloud: ReturnType<typeof createCloudClient>;
+  agile: ReturnType<typeof createAgileClient>;
+}
+
+export interface JiraIssue {
+  key: string;
+  summary: string;
+  status: string;
+  assignee?: string;
+  priority?: string;
+  type?: string;
+  updated?: string;
+  url: string;
+}
+
+export interface JiraSprint {
+  name: string;
+  goal?: string;
+  endDate?: string;
+  issues: Array<JiraIssue & { flagged: boolean }>;
+}
+
+/** Jira's 429: jira.js never retries it; the shared rate limits wait a short Retry-After and retry once. */
+const jiraRateLimits: RateLimitPolicy = {
+  service: 'Jira',
+  maxWaitMs: 5_000,
+  maxAttempts: 2,
+  waitOf: (error) =>
+    isRateLimitError(error) ? ((error as { retryAfterMs?: number }).retryAfterMs ?? 1_000) : undefined,
+};
+
+export interface JiraApi {
+  readonly siteUrl: string;
+  getIssue(key: string, scope?: RequestScope): Promise<JiraIssue>;
+  /** Moves by transition name or target status name (case-insensitive); throws listing the valid ones. */
+  move(key: string, to: string, scope?: RequestScope): Promise<{ from: string; to: string }>;
+  assign(key: string, accountId: string, scope?: RequestScope): Promise<void>;
+  comment(key: string, text: string, scope?: RequestScope): Promise<void>;
+  search(
+    text: string,
+    options: { project?: string; limit: number },
+    scope?: RequestScope,
+  ): Promise<JiraIssue[]>;
+  activeSprint(boardId: number, scope?: RequestScope): Promise<JiraSprint | undefined>;
+}
+
+const FIELDS = ['summary', 'status', 'assignee', 'priority', 'issuetype', 'updated'];
+
+/** Plain text as an Atlassian Document Format document (one paragraph per line). */
+export function adf(text: string): { type: 'doc'; version: 1; content: unknown[] } {
+  const lines = text.split(/\r?\n/);
+  return {
+    type: 'doc',
+    version: 1,
+    content: lines.map((line) => ({
+      type: 'paragraph',
+      content: line ? [{ type: 'text', text: line }] : [],
+    })),
+  };
+}
+
 /**
- * Jira: its secret is declared (loaded, validated, masked, rotated) so operators can set it up now;
- * the client and `/jira` arrive with the Jira issue.
+ * Jira Cloud through jira.js 6 (REST v3 and Agile/Software), basic auth with the `jira` secret
+ * against `OPSBOT_JIRA_URL`, a client per secret version: a 401 takes the refresh-and-retry-once
+ * path; a 429 goes through the shared rate limits. Every value a user typed that reaches JQL is a
+ * quoted, escaped literal (src/jira/jql.ts).
  */
-export const jira = secretIntegration<'jira', JiraSecret>({
+export const jira = secretIntegration({
   kind: 'secret',
   name: 'jira',
   title: 'Jira',
   secret: { schema: jiraSecretSchema, sensitive: ['apiToken'] },
+  createClient: (secret: JiraSecret, deps): JiraClient => {
+    const core: Client = createClient({
+      host: siteOf(deps),
+      auth: { type: 'basic', email: secret.email, apiToken: secret.apiToken },
+    });
+    return { cloud: createCloudClient(core), agile: createAgileClient(core) };
+  },
+  isAuthFailure: (error) => isAuthError(error),
+  createApi: (calls, deps) => createJiraApi(calls, deps),
 });
+
+function siteOf(deps: PlatformDeps): string {
+  const url = deps.config.jira.url;
+  if (!url)
+    throw new UserFacingError(
+      'Jira is not configured: set OPSBOT_JIRA_URL to your Jira site (https://your-domain.atlassian.net).',
+    );
+  return url.replace(/\/+$/, '');
+}
+
+export function createJiraApi(calls: CredentialedCalls<JiraClient>, deps: PlatformDeps): JiraApi {
+  const site = deps.config.jira.url?.replace(/\/+$/, '') ?? '';
+  const call = <T>(what: string, fn: (c: JiraClient) => Promise<T>, scope?: RequestScope) =>
+    deps.rateLimits
+      .run('jira', jiraRateLimits, () => calls.run((c) => fn(c), scope))
+      .catch((error: unknown) => {
+        throw explain(error, what);
+      });
+  const toIssue = (raw: { key?: string; fields?: Record<string, unknown> }): JiraIssue => {
+    const f = (raw.fields ?? {}) as {
+      summary?: string;
+      status?: { name?: string };
+      assignee?: { displayName?: string } | null;
+      priority?: { name?: string } | null;
+      issuetype?: { name?: string };
+      updated?: string;
+    };
+    return {
+      key: String(raw.key ?? ''),
+      summary: String(f.summary ?? ''),
+      status: String(f.status?.name ?? ''),
+      ...(f.assignee?.displayName ? { assignee: f.assignee.displayName } : {}),
+      ...(f.priority?.name ? { priority: f.priority.name } : {}),
+      ...(f.issuetype?.name ? { type: f.issuetype.name } : {}),
+      ...(f.updated ? { updated: String(f.updated) } : {}),
+      url: `${site}/browse/${raw.key}`,
+    };
+  };
+  return {
+    siteUrl: site,
+    getIssue: (key, scope) =>
+      call(
+        `issue ${key}`,
+        async (c) => toIssue(await c.cloud.issues.getIssue({ issueIdOrKey: key, fields: FIELDS })),
+        scope,
+      ),
+    move: (key, to, scope) =>
+      call(
+        `issue ${key}`,
+        async (c) => {
+          const issue = await c.cloud.issues.getIssue({ issueIdOrKey: key, fields: ['status'] });
+          const from = String(
+            (issue.fields as { status?: { name?: string } } | undefined)?.status?.name ?? '',
+          );
+          const { transitions = [] } = await c.cloud.issues.getTransitions({ issueIdOrKey: key });
+          const wanted = to.trim().toLowerCase();
+          const match = transitions.find(
+            (t) => t.name?.toLowerCase() === wanted || t.to?.name?.toLowerCase() === wanted,
+          );
+          if (!match?.id) {
+            const valid = transitions.map((t) => `\`${t.to?.name ?? t.name}\``).join(', ');
+            throw new UserFacingError(
+              `${key} cannot move to “${to.slice(0, 60)}” from ${from || 'its status'}. It can move to: ${valid || 'nothing'}.`,
+            );
+          }
+          await c.cloud.issues.doTransition({ issueIdOrKey: key, transition: { id: match.id } });
+          return { from, to: String(match.to?.name ?? match.name ?? to) };
+        },
+        scope,
+      ),
+    assign: (key, accountId, scope) =>
+      call(`issue ${key}`, (c) => c.cloud.issues.assignIssue({ issueIdOrKey: key, accountId }), scope),
+    comment: (key, text, scope) =>
+      call(
+        `issue ${key}`,
+        async (c) => {
+          await c.cloud.issueComments.addComment({ issueIdOrKey: key, body: adf(text) as never });
+        },
+        scope,
+      ),
+    search: (text, { project, limit }, scope) =>
+      call(
+        'search',
+        async (c) => {
+          const jql = `${project ? `project = ${jqlString(project)} AND ` : ''}text ~ ${jqlPhrase(text)} ORDER BY updated DESC`;
+          const found: JiraIssue[] = [];
+          let nextPageToken: string | undefined;
+          for (let page = 0; page < 5 && found.length < limit; page++) {
+            const out = await c.cloud.issueSearch.searchAndReconsileIssuesUsingJql({
+              jql,
+              fields: FIELDS,
+              maxResults: Math.min(50, limit - found.length),
+              ...(nextPageToken ? { nextPageToken } : {}),
+            });
+            found.push(...(out.issues ?? []).map((i) => toIssue(i as never)));
+            nextPageToken = out.nextPageToken ?? undefined;
+            if (!nextPageToken || out.isLast) break;
+          }
+          return found.slice(0, limit);
+        },
+        scope,
+      ),
+    activeSprint: (boardId, scope) =>
+      call(
+        `board ${boardId}`,
+        async (c) => {
+          const sprints = await c.agile.board.getAllSprints({ boardId, state: 'active' } as never);
+          const sprint = (sprints.values ?? [])[0] as
+            | { id?: number; name?: string; goal?: string; endDate?: string }
+            | undefined;
+          if (!sprint?.id) return undefined;
+          const out = await c.agile.sprint.getIssuesForSprint({
+            sprintId: sprint.id,
+            fields: [...FIELDS, 'flagged'],
+          } as never);
+          const issues = (
+            (out as { issues?: Array<{ key?: string; fields?: Record<string, unknown> }> }).issues ?? []
+          )
+            .slice(0, 200)
+            .map((i) => ({
+              ...toIssue(i),
+              flagged: (i.fields as { flagged?: boolean } | undefined)?.flagged === true,
+            }));
+          return {
+            name: String(sprint.name ?? ''),
+            ...(sprint.goal ? { goal: sprint.goal } : {}),
+            ...(sprint.endDate ? { endDate: String(sprint.endDate) } : {}),
+            issues,
+          };
+        },
+        scope,
+      ),
+  };
+}
+
+/** Jira's refusals as sentences that say what to do next. */
+function explain(error: unknown, what: string): unknown {
+  if (error instanceof UserFacingError) return error;
+  if (isNotFoundError(error)) {
+    const messages = (error as { body?: { errorMessages?: string[] } }).body?.errorMessages ?? [];
+    return new UserFacingError(
+      `Jira has no ${what} (${(messages[0] ?? 'not found').slice(0, 200)}). Check the key, and that the bot's account may browse the project.`,
+      { cause: error },
+    );
+  }
+  return error;
+}

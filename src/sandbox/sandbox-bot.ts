@@ -20,6 +20,7 @@ import { SimulatedDatadog } from './datadog.js';
 import { DatadogWebhookSender } from './datadog-webhook-sender.js';
 import { SimulatedAws } from './ec2.js';
 import { SimulatedGitHub } from './github.js';
+import { SimulatedJira } from './jira.js';
 import { OffsetClock } from './offset-clock.js';
 import { SimulatedSecretsManager } from './secrets-manager.js';
 import { SimulatedSlack } from './slack.js';
@@ -41,6 +42,10 @@ export const SAMPLE_POLICY = `access:
       channels: [C0DEV]
 github:
   users: { U0DEV: octocat, U0ADMIN: monalisa }
+jira:
+  defaultProject: OPS
+  defaultBoard: 1
+  users: { U0DEV: "5b10a2844c20165700ede21g", U0ADMIN: "5b10ac8d82e05b22cc7d4ef5" }
 alerts:
   defaultChannel: C0ALERTS
   routes:
@@ -95,6 +100,7 @@ export interface SandboxBot {
   webhooks: DatadogWebhookSender;
   /** Simulated STS and EC2 for dev environments (unless the options point elsewhere). */
   aws: SimulatedAws;
+  jira: SimulatedJira;
   secretsManager: SimulatedSecretsManager;
   app: RunningOpsbot;
   provider: CredentialProvider;
@@ -180,7 +186,9 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   aws.ec2.addLaunchTemplate({ id: SANDBOX_LAUNCH_TEMPLATE, name: 'opsbot-dev', httpTokens: 'required' });
   const datadog = new SimulatedDatadog();
   const { url: datadogUrl } = await datadog.start();
-  const { webhookSecret } = seedOtherSecrets(secretsManager, issued, datadog);
+  const jira = new SimulatedJira({ now: () => clock.now() });
+  const { url: jiraUrl } = await jira.start();
+  const { webhookSecret } = seedOtherSecrets(secretsManager, issued, datadog, jira);
 
   for (const [name, value] of Object.entries(options.extraSecrets ?? {})) {
     secretsManager.create(`opsbot/${name}`, JSON.stringify(value));
@@ -199,6 +207,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       OPSBOT_SLACK_API_URL: slack.apiUrl,
       OPSBOT_GITHUB_API_URL: githubUrl,
       OPSBOT_DATADOG_API_URL: datadogUrl,
+      OPSBOT_JIRA_URL: jiraUrl,
       OPSBOT_SLACK_MODE: options.socketMode ? 'socket' : 'http',
       LOG_LEVEL: options.logLevel ?? 'info',
     }),
@@ -261,6 +270,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     datadog,
     webhooks: new DatadogWebhookSender({ url: `${base}/webhooks/datadog`, secret: webhookSecret }),
     aws,
+    jira,
     secretsManager,
     app,
     provider,
@@ -293,6 +303,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       await github.stop();
       await datadog.stop();
       await aws.stop();
+      await jira.stop();
       await secretsManager.stop();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -338,6 +349,7 @@ function seedOtherSecrets(
   sm: SimulatedSecretsManager,
   issued: string[],
   datadog: SimulatedDatadog,
+  jira: SimulatedJira,
 ): { webhookSecret: string } {
   const values = {
     jira: { email: 'opsbot@example.com', apiToken: `jira-test-canary-${hex(12)}` },
@@ -348,6 +360,7 @@ function seedOtherSecrets(
     },
   };
   datadog.addKeys(values.datadog.apiKey, values.datadog.appKey);
+  jira.addToken(values.jira.email, values.jira.apiToken);
   for (const [name, value] of Object.entries(values)) {
     sm.create(`opsbot/${name}`, JSON.stringify(value));
     issued.push(...Object.values(value).filter((v) => v.includes('canary')));

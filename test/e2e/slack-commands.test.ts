@@ -288,8 +288,8 @@ describe('slash commands through the real Bolt app', () => {
   });
 
   it('says a command is not available yet rather than pretending', async () => {
-    const { reply } = await run('U0ADMIN', 'C0DEV', '/jira', 'sprint');
-    expect(reply.text).toContain('`/jira sprint` is not available in this version of opsbot yet');
+    const { reply } = await run('U0ADMIN', 'C0DEV', '/jira', 'create');
+    expect(reply.text).toContain('`/jira create` is not available in this version of opsbot yet');
   });
 
   it('says what to configure for dev environments when no role is set, without calling AWS', async () => {
