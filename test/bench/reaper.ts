@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,10 @@ import { SimulatedAws } from '../../src/sandbox/ec2.js';
 import { openState } from '../../src/store/open.js';
 import { serviceCalls } from '../helpers/service-calls.js';
 import { envNumber } from './bench-probe.js';
+
+/** The simulated task role's key pair, made at run time. */
+const TASK_KEY = `AKID${randomBytes(8).toString('hex').toUpperCase()}`;
+const TASK_SECRET = randomBytes(24).toString('base64');
 
 /**
  * `npm run bench -- reaper`: one dev-environment reaper over 5,000 instances tagged
@@ -28,7 +33,7 @@ export async function benchReaper(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'opsbot-bench-reaper-'));
   const state = openState({ kind: 'sqlite', path: join(dir, 'opsbot.db') });
   try {
-    aws.sts.addCredentials('AKIDBENCHTASK0001', 'bench-task-secret-not-a-real-one');
+    aws.sts.addCredentials(TASK_KEY, TASK_SECRET);
     aws.sts.addRole(ROLE);
     const now = Date.now();
     for (let i = 0; i < count; i++) {
@@ -54,8 +59,8 @@ export async function benchReaper(): Promise<void> {
       clientConfig: {
         endpoint: url,
         credentials: {
-          accessKeyId: 'AKIDBENCHTASK0001',
-          secretAccessKey: 'bench-task-secret-not-a-real-one',
+          accessKeyId: TASK_KEY,
+          secretAccessKey: TASK_SECRET,
         },
       },
       clock: systemClock,

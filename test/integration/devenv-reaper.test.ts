@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,10 @@ import type { State } from '../../src/store/state.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { captureLogs } from '../helpers/log-capture.js';
 import { serviceCalls } from '../helpers/service-calls.js';
+
+/** The simulated task role's key pair, made at run time. */
+const TASK_KEY = `AKID${randomBytes(8).toString('hex').toUpperCase()}`;
+const TASK_SECRET = randomBytes(24).toString('base64');
 
 /**
  * The reaper as two processes would run it (two handles on one SQLite file, as after a restart or
@@ -30,7 +35,7 @@ async function rig() {
   const aws = new SimulatedAws({ now: () => clock.now() });
   const { url } = await aws.start();
   cleanups.push(() => aws.stop());
-  aws.sts.addCredentials('AKIDREAPERTEST001', 'reaper-test-secret-not-real');
+  aws.sts.addCredentials(TASK_KEY, TASK_SECRET);
   aws.sts.addRole(ROLE);
   const dir = mkdtempSync(join(tmpdir(), 'opsbot-reaper-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,7 +49,7 @@ async function rig() {
       region: 'us-east-1',
       clientConfig: {
         endpoint: url,
-        credentials: { accessKeyId: 'AKIDREAPERTEST001', secretAccessKey: 'reaper-test-secret-not-real' },
+        credentials: { accessKeyId: TASK_KEY, secretAccessKey: TASK_SECRET },
       },
       clock,
       log: logs.log,
