@@ -2,6 +2,7 @@ import { acknowledge, muteAlert, parseMuteValue, unmuteAlert } from '../src/aler
 import type { AlertEvent } from '../src/alerts/payload.js';
 import { link as alertLink, displayTitle, iconOf, timeOf } from '../src/alerts/render.js';
 import { type AlertReport, alertReport, monitorHistory } from '../src/alerts/report.js';
+import { formatDuration } from '../src/config/parsers.js';
 import type { MonitorDetail, MonitorState, MonitorSummary } from '../src/integrations/datadog.js';
 import { context, header, sections } from '../src/slack/blocks.js';
 import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
@@ -166,12 +167,6 @@ function alertDeps(ctx: CommandContext<'datadog'>) {
   };
 }
 
-function duration(ms: number): string {
-  if (ms % DAY === 0) return `${ms / DAY}d`;
-  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
-  return `${Math.round(ms / 60_000)}m`;
-}
-
 function counts(map: Map<string, number>): string {
   return [...map]
     .sort((a, b) => b[1] - a[1])
@@ -180,7 +175,7 @@ function counts(map: Map<string, number>): string {
 }
 
 function alertsReply(report: AlertReport, sinceMs: number, urlOf: (id: string) => string): Reply {
-  const window = `the last ${duration(sinceMs)}`;
+  const window = `the last ${formatDuration(sinceMs)}`;
   if (report.total === 0) return { text: `opsbot received no Datadog alerts in ${window}.` };
   const title = `${report.truncated ? 'At least ' : ''}${report.total} Datadog alert${report.total === 1 ? '' : 's'} received in ${window}`;
   const notes = [

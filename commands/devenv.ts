@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { formatMinutes } from '../src/config/parsers.js';
 import { extendButton, stopButton } from '../src/devenv/buttons.js';
 import { UserFacingError } from '../src/errors.js';
 import type { DevEnv } from '../src/integrations/devenv.js';
@@ -139,7 +140,7 @@ async function up(
   const lifetime = ttl ?? chosen.defaultTtl;
   if (lifetime > chosen.maxTtl)
     throw new UserFacingError(
-      `${inlineCode(template)} environments live at most ${span(chosen.maxTtl)}: use \`--ttl ${span(chosen.maxTtl)}\` or less.`,
+      `${inlineCode(template)} environments live at most ${formatMinutes(chosen.maxTtl)}: use \`--ttl ${formatMinutes(chosen.maxTtl)}\` or less.`,
     );
   const now = ctx.services.clock.now();
   const token = createHash('sha256')
@@ -200,11 +201,11 @@ async function extend(ctx: DevenvContext, ref: string, by: number): Promise<Repl
   const limit = now + maxTtl;
   if (next > limit)
     throw new UserFacingError(
-      `${describe(env)} may run at most ${span(maxTtl)} from now (until ${clock(limit, now)}); extending by ${span(by)} would pass that. Try \`--by ${span(Math.max(60_000, limit - Math.max(env.expiresAt ?? now, now)))}\`.`,
+      `${describe(env)} may run at most ${formatMinutes(maxTtl)} from now (until ${clock(limit, now)}); extending by ${formatMinutes(by)} would pass that. Try \`--by ${formatMinutes(Math.max(60_000, limit - Math.max(env.expiresAt ?? now, now)))}\`.`,
     );
   await ctx.apis.devenv.setExpiry(who(ctx), env.id, next, ctx.scope);
   return {
-    text: `:hourglass_flowing_sand: ${describe(env)} now expires ${clock(next, now)} (in ${span(next - now)}).`,
+    text: `:hourglass_flowing_sand: ${describe(env)} now expires ${clock(next, now)} (in ${formatMinutes(next - now)}).`,
   };
 }
 
@@ -249,7 +250,7 @@ function envReply(env: DevEnv, now: number): Reply {
   const lines = [
     `${icon} ${describe(env)} is *${escapeText(env.state)}*${env.instanceType ? ` · ${escapeText(env.instanceType)}` : ''}${env.privateIp ? ` · ${env.privateIp}` : ''}`,
     env.expiresAt
-      ? `Expires ${clock(env.expiresAt, now)} (in ${span(env.expiresAt - now)}); opsbot warns you 30 minutes before.`
+      ? `Expires ${clock(env.expiresAt, now)} (in ${formatMinutes(env.expiresAt - now)}); opsbot warns you 30 minutes before.`
       : '',
     env.state === 'running'
       ? `Connect with SSM Session Manager: \`aws ssm start-session --target ${env.id}\``
@@ -274,7 +275,7 @@ function listReply(envs: DevEnv[], now: number, all: boolean): Reply {
     .slice(0, 50)
     .map(
       (e) =>
-        `• ${describe(e)} · ${escapeText(e.state)}${e.expiresAt ? ` · ${e.expiresAt > now ? `${span(e.expiresAt - now)} left` : 'expired'}` : ' · no valid expiry'}${all && e.owner ? ` · ${userMention(e.owner)}` : ''}`,
+        `• ${describe(e)} · ${escapeText(e.state)}${e.expiresAt ? ` · ${e.expiresAt > now ? `${formatMinutes(e.expiresAt - now)} left` : 'expired'}` : ' · no valid expiry'}${all && e.owner ? ` · ${userMention(e.owner)}` : ''}`,
     );
   return {
     text: `${title}\n${lines.join('\n')}`,
@@ -284,15 +285,6 @@ function listReply(envs: DevEnv[], now: number, all: boolean): Reply {
       context('`/devenv extend <name> --by 2h` · `/devenv down <name>`'),
     ],
   };
-}
-
-/** `4h`, `1h30m`, `45m`. */
-export function span(ms: number): string {
-  const minutes = Math.max(0, Math.round(ms / 60_000));
-  const d = Math.floor(minutes / 1_440);
-  const h = Math.floor((minutes % 1_440) / 60);
-  const m = minutes % 60;
-  return [d ? `${d}d` : '', h ? `${h}h` : '', m || (!d && !h) ? `${m}m` : ''].join('');
 }
 
 function clock(ms: number, now: number): string {

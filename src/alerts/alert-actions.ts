@@ -5,7 +5,7 @@ import type { SlackApi } from '../slack/slack-api.js';
 import type { MessageRefStore } from '../store/state.js';
 import { showRoot } from './deliver.js';
 import { MUTE_CHOICES } from './render.js';
-import { type RootData, readData, updateRef } from './roots.js';
+import { clearMute, type RootData, readData, updateRef } from './roots.js';
 
 /** What the alert buttons (`dd:ack`, `dd:mute`, `dd:unmute`) act with. */
 export interface AlertActionDeps {
@@ -98,10 +98,7 @@ export async function unmuteAlert(
   const root = await rootOf(deps, key);
   if (!root.mute) return false;
   await deps.datadog.cancelDowntime(root.mute.downtimeId, deps.scope);
-  await updateRef<RootData>(deps.messages, key, (data) => {
-    const { mute: _, ...rest } = data;
-    return data.mute ? { data: rest } : undefined;
-  });
+  await clearMute(deps.messages, key);
   await showRoot(deps, key);
   return true;
 }

@@ -73,10 +73,7 @@ export async function deliverOne(deps: DeliverDeps, channel: string, alert: Aler
   }
   // A later notification: the root first (a crash may have left it unposted), then the change.
   const { ref } = await ensurePosted<RootData>(deps, key, false, postRoot);
-  const updated = await updateRef<RootData>(deps.messages, key, (data) => {
-    const next = applyTransition(data, alert);
-    return next === data ? undefined : { data: next };
-  });
+  await applyToRoot(deps, key, alert);
   const rKey = replyKey(alert.id);
   const reply = await deps.messages.putIfAbsent(
     rKey,
@@ -101,10 +98,25 @@ export async function deliverOne(deps: DeliverDeps, channel: string, alert: Aler
     },
     ref.ts,
   );
-  if (alert.transition === 'Recovered' && updated?.data.mute?.until === 'recovered')
-    await deps.onRecoveredWhileMuted?.(updated.data);
-  if (updated) await showRoot(deps, key);
+  // Shown even when nothing changed: a crash may have stored the change without showing it.
+  await showRoot(deps, key);
   return 'reply';
+}
+
+/**
+ * Applies a notification to its cycle's root, if there is one (idempotent: an alert already
+ * applied changes nothing). A recovery of a root muted "until recovered" ends that downtime.
+ */
+async function applyToRoot(deps: DeliverDeps, key: string, alert: AlertEvent): Promise<boolean> {
+  let changed = false;
+  const root = await updateRef<RootData>(deps.messages, key, (data) => {
+    const next = applyTransition(data, alert);
+    changed = next !== data;
+    return changed ? { data: next } : undefined;
+  });
+  if (alert.transition === 'Recovered' && root?.data.mute?.until === 'recovered')
+    await deps.onRecoveredWhileMuted?.(root.data);
+  return changed;
 }
 
 /** Renders a root from State and updates its message (again, if it changed meanwhile). */
@@ -212,16 +224,7 @@ export async function foldIntoDigest(
     // before the alerts are marked done: a crash in between only repeats an idempotent change.
     for (const alert of take) {
       const rKey = rootKey(cycleOf(alert));
-      let changed = false;
-      const root = await updateRef<RootData>(deps.messages, rKey, (r) => {
-        if (r.transitions[0]?.id === alert.id) return undefined;
-        const next = applyTransition(r, alert);
-        changed = next !== r;
-        return changed ? { data: next } : undefined;
-      });
-      if (alert.transition === 'Recovered' && root?.data.mute?.until === 'recovered')
-        await deps.onRecoveredWhileMuted?.(root.data);
-      if (changed) rootsToShow.add(rKey);
+      if (await applyToRoot(deps, rKey, alert)) rootsToShow.add(rKey);
     }
     await done(take.map((a) => a.id));
     digested += take.length;

@@ -10,7 +10,7 @@ import type { SlackApi } from '../slack/slack-api.js';
 import type { State } from '../store/state.js';
 import { AlertDispatcher, type DispatcherOptions } from './dispatcher.js';
 import { cycleOf } from './payload.js';
-import { type RootData, rootKey, updateRef } from './roots.js';
+import { clearMute, type RootData, rootKey } from './roots.js';
 import { type AlertRoutes, alertChannels } from './routes.js';
 import { DatadogWebhook } from './webhook.js';
 
@@ -68,13 +68,8 @@ export function createAlerts(deps: AlertsDeps): Component[] {
         actor: 'opsbot',
         details: { monitor: root.monitorId, downtime: mute.downtimeId, reason: 'recovered', channel },
       });
-      if (outcome === 'success') {
-        const key = rootKey(cycleOf(root));
-        await updateRef<RootData>(deps.state.messages, key, (data) => {
-          const { mute: _, ...rest } = data;
-          return data.mute?.downtimeId === mute.downtimeId ? { data: rest } : undefined;
-        });
-      }
+      if (outcome === 'success')
+        await clearMute(deps.state.messages, rootKey(cycleOf(root)), mute.downtimeId);
     },
   });
   const webhook = new DatadogWebhook({

@@ -183,8 +183,3 @@ function httpsUrl(value: string): string | undefined {
     return undefined;
   }
 }
-
-/** Is this transition the start of a cycle (opsbot posts a root) or a later step? */
-export function isRecovery(t: Transition): boolean {
-  return t === 'Recovered';
-}

@@ -97,6 +97,15 @@ export function applyTransition(root: RootData, alert: AlertEvent): RootData {
   };
 }
 
+/** Takes the mute off a root (only `downtimeId`'s, when given: a newer mute stays). */
+export function clearMute(messages: MessageRefStore, key: string, downtimeId?: string) {
+  return updateRef<RootData>(messages, key, (data) => {
+    if (!data.mute || (downtimeId && data.mute.downtimeId !== downtimeId)) return undefined;
+    const { mute: _, ...rest } = data;
+    return { data: rest };
+  });
+}
+
 export function readData<T>(ref: MessageRef | undefined): T | undefined {
   if (!ref?.data) return undefined;
   try {

@@ -71,6 +71,11 @@ export function formatDuration(ms: number): string {
   return parts.length ? parts.join('') : '0s';
 }
 
+/** {@link formatDuration} to the nearest minute, at least `1m`: `4h`, `1h30m`, `1d2h` (time left, TTLs). */
+export function formatMinutes(ms: number): string {
+  return formatDuration(Math.max(60_000, Math.round(ms / 60_000) * 60_000));
+}
+
 /** An absolute http(s) URL without credentials in it. */
 export function parseHttpUrl(text: string): Parsed<string> {
   const expected = 'an absolute http:// or https:// URL without user or password';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { readBody } from '../http/server.js';
 import {
   type AdfDoc,
   adf,
@@ -336,7 +337,8 @@ export class SimulatedJira {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req);
+    const raw = await readBody(req, MAX_BODY_BYTES);
+    if (raw === 'too_large') throw fail(413, 'Request entity too large.');
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname;
@@ -1031,23 +1033,6 @@ function parseJson(raw: Buffer): Record<string, unknown> {
     // falls through
   }
   throw fail(400, 'Unexpected character in the request body: it must be a JSON object.');
-}
-
-/** Reads at most 1 MiB; a larger body is drained unbuffered and answered 413. */
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('error', reject);
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) return reject(fail(413, 'Request entity too large.'));
-      resolve(Buffer.concat(chunks));
-    });
-  });
 }
 
 // ---- JQL -----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import type { KnownBlock, View } from '@slack/web-api';
 import { matchesAction } from '../access/policy.js';
+import { formatMinutes } from '../config/parsers.js';
 import { extendButton, stopButton } from '../devenv/buttons.js';
 import type { DevEnv } from '../integrations/devenv.js';
 import type { BuiltIntegrations } from '../integrations/registry.js';
@@ -99,7 +100,11 @@ function envBlocks(envs: DevEnv[], now: number): KnownBlock[] {
   return envs.slice(0, 20).flatMap((e, i) => [
     section(
       `${inlineCode(e.name)} (${e.id}) · ${escapeText(e.state)} · ${
-        e.expiresAt ? (e.expiresAt > now ? `${left(e.expiresAt - now)} left` : 'expired') : 'no valid expiry'
+        e.expiresAt
+          ? e.expiresAt > now
+            ? `${formatMinutes(e.expiresAt - now)} left`
+            : 'expired'
+          : 'no valid expiry'
       }`,
     ),
     actions(
@@ -108,11 +113,4 @@ function envBlocks(envs: DevEnv[], now: number): KnownBlock[] {
       e.channel ? `devenv-${i}@${e.channel}` : `devenv-${i}`,
     ),
   ]);
-}
-
-function left(ms: number): string {
-  const minutes = Math.round(ms / 60_000);
-  return minutes >= 60
-    ? `${Math.floor(minutes / 60)}h${minutes % 60 ? `${minutes % 60}m` : ''}`
-    : `${minutes}m`;
 }

@@ -23,6 +23,9 @@ import { SimulatedAws, type SimulatedAwsOptions } from '../../src/sandbox/ec2.js
 import { FakeClock } from '../helpers/fake-clock.js';
 import { startMoto } from '../helpers/moto.js';
 
+/** An access key id no STS ever minted, made at run time. */
+const unknownKey = () => `ASIA${randomUUID().replace(/-/g, '').slice(0, 16).toUpperCase()}`;
+
 /**
  * The simulated STS and EC2, held to moto (an independent implementation of both): the same calls
  * through the real SDK clients must give the same answers from both. What moto does not do (ClientToken
@@ -456,9 +459,11 @@ describe('the sandbox only', () => {
     );
     expect(ec2WrongSecret).toMatchObject({ name: 'SignatureDoesNotMatch', status: 403 });
     const ec2Unknown = await failure(
-      ec2Client(url, { accessKeyId: 'ASIAUNKNOWN000000000', secretAccessKey: 'x', sessionToken: 't' }).send(
-        new DescribeInstancesCommand({}),
-      ),
+      ec2Client(url, {
+        accessKeyId: unknownKey(),
+        secretAccessKey: randomUUID(),
+        sessionToken: randomUUID(),
+      }).send(new DescribeInstancesCommand({})),
     );
     expect(ec2Unknown).toMatchObject({ name: 'AuthFailure', status: 401 });
 
