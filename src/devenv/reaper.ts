@@ -15,7 +15,7 @@ export const WARN_BEFORE_MS = 30 * 60_000;
 const DAY = 86_400_000;
 
 export interface ReaperDeps {
-  api: Pick<DevenvApi, 'reaperPages' | 'reaperTerminate'>;
+  api: Pick<DevenvApi, 'reaperList' | 'reaperTerminate'>;
   dedupe: DedupeStore;
   slack: Pick<SlackApi, 'postMessage'>;
   audit: AuditSink;
@@ -96,14 +96,12 @@ export class DevenvReaper implements Component {
     const now = clock.now();
     const result: PassResult = { seen: 0, warned: 0, terminated: 0, reported: 0 };
     const expired: DevEnv[] = [];
-    for await (const page of api.reaperPages()) {
-      for (const env of page) {
-        result.seen++;
-        if (!env.tagsValid || env.expiresAt === undefined || env.owner === undefined) {
-          if (await this.#report(env)) result.reported++;
-        } else if (env.expiresAt <= now) expired.push(env);
-        else if (env.expiresAt - now <= WARN_BEFORE_MS && (await this.#warn(env, now))) result.warned++;
-      }
+    for (const env of await api.reaperList()) {
+      result.seen++;
+      if (!env.tagsValid || env.expiresAt === undefined || env.owner === undefined) {
+        if (await this.#report(env)) result.reported++;
+      } else if (env.expiresAt <= now) expired.push(env);
+      else if (env.expiresAt - now <= WARN_BEFORE_MS && (await this.#warn(env, now))) result.warned++;
     }
     if (expired.length > 0) {
       await api.reaperTerminate(expired.map((e) => e.id));

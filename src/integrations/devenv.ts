@@ -75,8 +75,8 @@ export interface DevenvApi {
   ): Promise<(DevEnv & { managed: boolean }) | undefined>;
   setExpiry(who: SessionActor, id: string, expiresAt: number, scope?: RequestScope): Promise<void>;
   terminate(who: SessionActor, id: string, scope?: RequestScope): Promise<void>;
-  /** The reaper's view: every page of managed instances, as opsbot's own session (`opsbot.reaper`). */
-  reaperPages(): AsyncIterable<Array<DevEnv & { tagsValid: boolean }>>;
+  /** The reaper's view: every managed instance (at most MAX_PAGES pages), as opsbot's own session (`opsbot.reaper`). */
+  reaperList(): Promise<Array<DevEnv & { tagsValid: boolean }>>;
   /** Terminates expired instances as the reaper (at most 50 per call). */
   reaperTerminate(ids: string[]): Promise<void>;
   /** EC2 calls made (for the benchmark). */
@@ -279,20 +279,13 @@ export function createDevenvApi(calls: SessionCalls<EC2Client>): DevenvApi {
         },
         scope,
       ),
-    async *reaperPages() {
+    reaperList: () =>
       // One session for the whole pass; each page is read under it.
-      const collected: Array<Array<DevEnv & { tagsValid: boolean }>> = [];
-      await calls.asService('reaper', async (client) => {
-        for await (const page of pages(client, {
-          Filters: [
-            { Name: `tag:${TAG.managedBy}`, Values: [MANAGED_BY] },
-            { Name: 'instance-state-name', Values: LIVE },
-          ],
-        }))
-          collected.push(page);
-      });
-      yield* collected;
-    },
+      calls.asService('reaper', async (client) => {
+        const all: Array<DevEnv & { tagsValid: boolean }> = [];
+        for await (const page of pages(client, managedFilter())) all.push(...page);
+        return all;
+      }),
     reaperTerminate: (ids) =>
       calls.asService('reaper', async (client) => {
         for (let i = 0; i < ids.length; i += 50)
