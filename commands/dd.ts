@@ -164,6 +164,7 @@ function alertDeps(ctx: CommandContext<'datadog'>) {
     messages: ctx.services.state.messages,
     slack: ctx.services.slack,
     now: () => ctx.services.clock.now(),
+    offerJira: () => ctx.services.configured('jira'),
   };
 }
 

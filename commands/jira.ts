@@ -1,13 +1,30 @@
+import type { KnownBlock, PlainTextOption } from '@slack/web-api';
+import { rootOf } from '../src/alerts/alert-actions.js';
+import { displayTitle } from '../src/alerts/render.js';
+import type { RootData } from '../src/alerts/roots.js';
 import { UserFacingError } from '../src/errors.js';
-import type { JiraIssue, JiraSprint } from '../src/integrations/jira.js';
-import { context, header, sections } from '../src/slack/blocks.js';
+import type { JiraIssue, JiraSprint, JiraTransition } from '../src/integrations/jira.js';
+import { actions, button, context, header, sections } from '../src/slack/blocks.js';
 import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
 import { withDefaultSubcommand } from '../src/slack/default-subcommand.js';
-import { escapeText, inlineCode, userMention } from '../src/slack/escape.js';
-import { notAvailableYet } from './not-yet.js';
+import { escapeText, inlineCode, truncate, userMention } from '../src/slack/escape.js';
+import {
+  type CreateFormValues,
+  type CreatePrefill,
+  commentForm,
+  createIssueForm,
+  type FormPlace,
+  ISSUE_TYPES,
+  ISSUE_KEY as KEY,
+  MAX_DESCRIPTION,
+  MAX_SUMMARY,
+  PRIORITIES,
+  PROJECT,
+  plainFromSlack,
+  readCommentForm,
+  readCreateForm,
+} from './jira-forms.js';
 
-const KEY = /^[A-Z][A-Z0-9_]{1,9}-\d{1,9}$/;
-const PROJECT = /^[A-Z][A-Z0-9_]{1,9}$/;
 const BOARD = /^\d{1,10}$/;
 
 /**
@@ -26,7 +43,14 @@ export const jira = withDefaultSubcommand(
         summary: 'one issue: summary, status, assignee, link',
         args: [{ name: 'key', pattern: KEY, hint: 'KEY-1' }],
         examples: ['issue OPS-42'],
-        run: async (ctx, { args }) => issueReply(await ctx.apis.jira.getIssue(args.key, ctx.scope)),
+        run: async (ctx, { args }) => {
+          const [issue, moves] = await Promise.all([
+            ctx.apis.jira.getIssue(args.key, ctx.scope),
+            // The Move menu is a convenience: without it the issue still shows.
+            ctx.apis.jira.transitions(args.key, ctx.scope).catch(() => []),
+          ]);
+          return issueReply(issue, moves);
+        },
       }),
       sub({
         name: 'create',
@@ -34,8 +58,8 @@ export const jira = withDefaultSubcommand(
           'create an issue (in `jira.defaultProject` when no project is given); with no summary, a form',
         args: [
           { name: 'project', pattern: PROJECT, hint: 'PROJECT', optional: true },
-          { name: 'summary', maxLength: 255, optional: true },
-          { name: 'description', rest: true, optional: true, maxLength: 8_000 },
+          { name: 'summary', maxLength: MAX_SUMMARY, optional: true },
+          { name: 'description', rest: true, optional: true, maxLength: MAX_DESCRIPTION },
         ],
         flags: [
           { name: 'type', choices: ['task', 'bug', 'story'], description: 'issue type (default task)' },
@@ -50,7 +74,31 @@ export const jira = withDefaultSubcommand(
           'create "Flaky login test"',
           'create',
         ],
-        run: notAvailableYet('jira', 'create'),
+        run: async (ctx, { args, flags }) => {
+          const project = args.project ?? ctx.services.file.jira.defaultProject;
+          if (args.summary === undefined)
+            return openCreateForm(
+              ctx,
+              { channel: ctx.actor.channelId },
+              {
+                ...(project ? { project } : {}),
+                ...(flags.type ? { type: flags.type } : {}),
+                ...(flags.priority ? { priority: flags.priority } : {}),
+              },
+            );
+          if (!project)
+            throw new UserFacingError(
+              'Which project? Name it (`/jira create OPS "Summary"`), or ask an opsbot admin to set `jira.defaultProject`.',
+            );
+          if (args.summary.trim() === '') throw new UserFacingError('The summary is empty.');
+          return createIssue(ctx, {
+            project,
+            summary: args.summary.trim(),
+            type: flags.type ?? 'task',
+            ...(args.description ? { description: args.description } : {}),
+            ...(flags.priority ? { priority: flags.priority } : {}),
+          });
+        },
       }),
       sub({
         name: 'move',
@@ -60,13 +108,7 @@ export const jira = withDefaultSubcommand(
           { name: 'status', rest: true, maxLength: 60 },
         ],
         examples: ['move OPS-42 In Progress'],
-        run: async (ctx, { args }) => {
-          const moved = await ctx.apis.jira.move(args.key, args.status, ctx.scope);
-          return {
-            text: `:arrow_right: ${userMention(ctx.actor.userId)} moved ${keyLink(ctx, args.key)} from ${escapeText(moved.from)} to *${escapeText(moved.to)}*.`,
-            responseType: 'in_channel',
-          };
-        },
+        run: (ctx, { args }) => move(ctx, args.key, args.status),
       }),
       sub({
         name: 'assign',
@@ -76,19 +118,7 @@ export const jira = withDefaultSubcommand(
           { name: 'assignee', kind: 'user', hint: '@user|me' },
         ],
         examples: ['assign OPS-42 me'],
-        run: async (ctx, { args }) => {
-          // Mapped through `jira.users` before any call: an unmapped user costs Jira nothing.
-          const accountId = ctx.services.file.jira.users[args.assignee];
-          if (!accountId)
-            throw new UserFacingError(
-              `${userMention(args.assignee)} has no Jira account in opsbot's configuration. Ask an opsbot admin to add \`${args.assignee}: <Jira account id>\` under \`jira.users\`.`,
-            );
-          await ctx.apis.jira.assign(args.key, accountId, ctx.scope);
-          return {
-            text: `:bust_in_silhouette: ${userMention(ctx.actor.userId)} assigned ${keyLink(ctx, args.key)} to ${userMention(args.assignee)}.`,
-            responseType: 'in_channel',
-          };
-        },
+        run: (ctx, { args }) => assign(ctx, args.key, args.assignee),
       }),
       sub({
         name: 'comment',
@@ -147,11 +177,182 @@ export const jira = withDefaultSubcommand(
         },
       }),
     ],
+    actions: {
+      // The buttons and menu under `/jira issue`: judged as the subcommands they stand for.
+      'jira:assign': async (ctx, value) => assign(ctx, keyOf(value), ctx.actor.userId),
+      'jira:move': async (ctx, value) => {
+        const [key = '', status = ''] = value.split('|');
+        return move(ctx, keyOf(key), status.slice(0, 100));
+      },
+      'jira:comment': async (ctx, value) => {
+        const key = keyOf(value);
+        if (!ctx.triggerId) throw new UserFacingError(`Try \`/jira comment ${key} <text>\`.`);
+        await ctx.services.slack.openView({ triggerId: ctx.triggerId, view: commentForm(placeOf(ctx), key) });
+        return undefined;
+      },
+      // "Create Jira issue" on an alert's root message: the form, pre-filled from the alert.
+      'jira:create': async (ctx, value) =>
+        openCreateForm(ctx, placeOf(ctx, true), {
+          ...defaultProject(ctx),
+          ...alertPrefill(await rootOf({ messages: ctx.services.state.messages }, value)),
+          type: 'bug',
+        }),
+    },
+    views: {
+      'jira:create': {
+        check: (values, services) => readCreateForm(values, services.file.jira.users).errors,
+        run: async (ctx, values) => {
+          const { form, errors } = readCreateForm(values, ctx.services.file.jira.users);
+          if (errors) throw new UserFacingError('That form was incomplete: run `/jira create` again.');
+          return createIssue(ctx, form);
+        },
+      },
+      'jira:comment': {
+        check: (values) => readCommentForm(values).errors,
+        run: async (ctx, values) => {
+          const key = keyOf(ctx.formMetadata?.key ?? '');
+          const { text, errors } = readCommentForm(values);
+          if (errors) throw new UserFacingError(`That comment was empty: nothing was posted to ${key}.`);
+          await ctx.apis.jira.comment(key, text, ctx.scope);
+          return {
+            text: `:speech_balloon: ${userMention(ctx.actor.userId)} commented on ${keyLink(ctx, key)}.`,
+            responseType: 'in_channel',
+          };
+        },
+      },
+    },
+    shortcuts: {
+      // "Create Jira issue" on any message: the form, pre-filled with its text and a link back.
+      'jira:create': async (ctx, text) => {
+        const place = placeOf(ctx, true);
+        const permalink = ctx.message
+          ? await ctx.services.slack
+              .permalink({ channel: ctx.message.channelId, ts: ctx.message.ts })
+              .catch(() => '')
+          : '';
+        const plain = plainFromSlack(text).trim();
+        const firstLine = plain.split('\n').find((l) => l.trim()) ?? '';
+        const link = permalink ? `\n\nFrom Slack: ${permalink}` : '';
+        return openCreateForm(ctx, place, {
+          ...defaultProject(ctx),
+          summary: truncate(firstLine.trim(), 120),
+          description: `${truncate(plain, 2_800 - link.length)}${link}`,
+        });
+      },
+    },
   }),
   'issue',
 );
 
-function keyLink(ctx: CommandContext<'jira'>, key: string): string {
+type JiraContext = CommandContext<'jira'>;
+
+function keyOf(value: string): string {
+  if (!KEY.test(value))
+    throw new UserFacingError('That button is out of date. Run `/jira issue <KEY-1>` again.');
+  return value;
+}
+
+function defaultProject(ctx: JiraContext): CreatePrefill {
+  const project = ctx.services.file.jira.defaultProject;
+  return project ? { project } : {};
+}
+
+/**
+ * Where a form's answer goes: the channel it was opened in; with `inThread`, the thread of the
+ * message it was opened from (a shortcut's message, an alert's root).
+ */
+function placeOf(ctx: JiraContext, inThread = false): FormPlace {
+  const m = ctx.message;
+  if (!m) return { channel: ctx.actor.channelId };
+  const thread = inThread ? (m.threadTs ?? m.ts) : m.threadTs;
+  return { channel: m.channelId, ...(thread ? { thread } : {}) };
+}
+
+/** The form's pre-fill from an alert's root: its monitor's name, monitor, scope, link and priority. */
+function alertPrefill(root: RootData): CreatePrefill {
+  const link = root.link ?? root.monitorUrl;
+  const lines = [
+    `Datadog alert (${root.state}): ${displayTitle(root.title)}`,
+    `Monitor: ${root.monitorId} ${root.monitorUrl}`,
+    root.scope ? `Scope: ${root.scope}` : '',
+    /^https:\/\//.test(link) && link !== root.monitorUrl ? `Event: ${link}` : '',
+  ].filter(Boolean);
+  const priority = root.priority ? PRIORITY_OF_ALERT[root.priority - 1] : undefined;
+  return {
+    summary: truncate(displayTitle(root.title), 200),
+    description: truncate(lines.join('\n'), 2_500),
+    ...(priority ? { priority } : {}),
+  };
+}
+
+/** Datadog's P1..P5 as Jira's default priorities. */
+const PRIORITY_OF_ALERT = ['highest', 'high', 'medium', 'low', 'lowest'] as const;
+
+async function openCreateForm(
+  ctx: JiraContext,
+  place: FormPlace,
+  prefill: CreatePrefill,
+): Promise<Reply | undefined> {
+  if (!ctx.triggerId)
+    throw new UserFacingError('I can only open a form from Slack. Try `/jira create OPS "Summary"`.');
+  await ctx.services.slack.openView({ triggerId: ctx.triggerId, view: createIssueForm(place, prefill) });
+  return undefined;
+}
+
+async function createIssue(
+  ctx: JiraContext,
+  form: Omit<CreateFormValues, 'assignee'> & { assignee?: string },
+): Promise<Reply> {
+  if (form.summary.length > MAX_SUMMARY)
+    throw new UserFacingError(`The summary is too long: at most ${MAX_SUMMARY} characters.`);
+  if (form.description && form.description.length > MAX_DESCRIPTION)
+    throw new UserFacingError(`The description is too long: at most ${MAX_DESCRIPTION} characters.`);
+  const accountId = form.assignee ? ctx.services.file.jira.users[form.assignee] : undefined;
+  if (form.assignee && !accountId) throw unmapped(form.assignee);
+  const created = await ctx.apis.jira.createIssue(
+    {
+      project: form.project,
+      summary: form.summary,
+      type: ISSUE_TYPES[form.type],
+      ...(form.description ? { description: form.description } : {}),
+      ...(form.priority ? { priority: PRIORITIES[form.priority] } : {}),
+      ...(accountId ? { assigneeAccountId: accountId } : {}),
+    },
+    ctx.scope,
+  );
+  const assigned = form.assignee ? `, assigned to ${userMention(form.assignee)}` : '';
+  return {
+    text: `:memo: ${userMention(ctx.actor.userId)} created ${keyLink(ctx, created.key)}: ${escapeText(truncate(form.summary, 200))}${assigned}`,
+    responseType: 'in_channel',
+  };
+}
+
+function unmapped(userId: string): UserFacingError {
+  return new UserFacingError(
+    `${userMention(userId)} has no Jira account in opsbot's configuration. Ask an opsbot admin to add \`${userId}: <Jira account id>\` under \`jira.users\`.`,
+  );
+}
+
+async function assign(ctx: JiraContext, key: string, userId: string): Promise<Reply> {
+  // Mapped through `jira.users` before any call: an unmapped user costs Jira nothing.
+  const accountId = ctx.services.file.jira.users[userId];
+  if (!accountId) throw unmapped(userId);
+  await ctx.apis.jira.assign(key, accountId, ctx.scope);
+  return {
+    text: `:bust_in_silhouette: ${userMention(ctx.actor.userId)} assigned ${keyLink(ctx, key)} to ${userMention(userId)}.`,
+    responseType: 'in_channel',
+  };
+}
+
+async function move(ctx: JiraContext, key: string, status: string): Promise<Reply> {
+  const moved = await ctx.apis.jira.move(key, status, ctx.scope);
+  return {
+    text: `:arrow_right: ${userMention(ctx.actor.userId)} moved ${keyLink(ctx, key)} from ${escapeText(moved.from)} to *${escapeText(moved.to)}*.`,
+    responseType: 'in_channel',
+  };
+}
+
+function keyLink(ctx: JiraContext, key: string): string {
   return `<${ctx.apis.jira.siteUrl}/browse/${key}|${key}>`;
 }
 
@@ -163,7 +364,34 @@ function line(i: JiraIssue): string {
   return `• ${link(i, i.key)} ${escapeText(i.summary.slice(0, 150))} · ${escapeText(i.status)}${i.assignee ? ` · ${escapeText(i.assignee)}` : ''}`;
 }
 
-function issueReply(i: JiraIssue): Reply {
+/** Assign to me, Move (the issue's transitions), Comment. */
+function issueButtons(key: string, moves: JiraTransition[]): KnownBlock {
+  const options: PlainTextOption[] = [];
+  const seen = new Set<string>();
+  for (const m of moves) {
+    const to = m.to.trim();
+    if (!to || to.length > 100 || seen.has(to.toLowerCase())) continue;
+    seen.add(to.toLowerCase());
+    options.push({ text: { type: 'plain_text', text: truncate(to, 75) }, value: `${key}|${to}` });
+  }
+  const elements = [
+    button('Assign to me', 'jira:assign', key),
+    ...(options.length
+      ? [
+          {
+            type: 'static_select' as const,
+            action_id: 'jira:move',
+            placeholder: { type: 'plain_text' as const, text: 'Move to…' },
+            options: options.slice(0, 100),
+          },
+        ]
+      : []),
+    button('Comment', 'jira:comment', key),
+  ];
+  return actions(elements as never, 'jira-issue');
+}
+
+function issueReply(i: JiraIssue, moves: JiraTransition[]): Reply {
   const facts = [
     `*${escapeText(i.status)}*`,
     i.type ? escapeText(i.type) : '',
@@ -173,7 +401,10 @@ function issueReply(i: JiraIssue): Reply {
   ].filter(Boolean);
   const title = `${i.key}: ${i.summary}`;
   const lines = [`${link(i, i.key)} ${escapeText(i.summary.slice(0, 250))}`, facts.join(' · ')];
-  return { text: lines.join('\n'), blocks: [header(title), ...sections(lines)] };
+  return {
+    text: lines.join('\n'),
+    blocks: [header(title), ...sections(lines), issueButtons(i.key, moves)],
+  };
 }
 
 function sprintReply(sprint: JiraSprint, now: number): Reply {
@@ -194,6 +425,8 @@ function sprintReply(sprint: JiraSprint, now: number): Reply {
   const flagged = sprint.issues.filter((i) => i.flagged);
   if (flagged.length)
     lines.push(`:triangular_flag_on_post: *Flagged:* ${flagged.map((i) => link(i, i.key)).join(', ')}`);
+  const blocked = sprint.issues.filter((i) => /block/i.test(i.status));
+  if (blocked.length) lines.push(`:no_entry: *Blocked:* ${blocked.map((i) => link(i, i.key)).join(', ')}`);
   const title = `Sprint: ${sprint.name}`;
   return {
     text: `${escapeText(title)}\n${lines.join('\n')}`,

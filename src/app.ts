@@ -181,6 +181,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
       slack,
       clock,
       file: config.file,
+      configured: (name) => integrations.isConfigured(name),
       commands: deps.commands,
     },
     integrations,
@@ -226,6 +227,8 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
           log,
           metrics,
           appUrl: datadogAppUrl(config.datadog.site),
+          // Alert roots offer "Create Jira issue" while Jira is configured.
+          offerJira: () => integrations.isConfigured('jira'),
           ...(deps.alerts ? { dispatcher: deps.alerts } : {}),
         })
       : []),

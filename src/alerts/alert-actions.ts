@@ -12,6 +12,7 @@ export interface AlertActionDeps {
   messages: MessageRefStore;
   slack: SlackApi;
   now: () => number;
+  offerJira?: () => boolean;
 }
 
 const KEY = /^alert:[0-9a-f]{40}$/;
@@ -19,7 +20,7 @@ const STALE =
   'That alert is no longer known to opsbot (it is over 30 days old, or the button was changed). Use `/dd monitor <id>` instead.';
 
 /** The root a button names, or a sentence saying what to do instead. */
-export async function rootOf(deps: AlertActionDeps, key: string): Promise<RootData> {
+export async function rootOf(deps: Pick<AlertActionDeps, 'messages'>, key: string): Promise<RootData> {
   const data = KEY.test(key) ? readData<RootData>(await deps.messages.get(key)) : undefined;
   if (!data) throw new UserFacingError(STALE);
   return data;

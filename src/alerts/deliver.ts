@@ -31,6 +31,8 @@ export interface DeliverDeps {
   slack: SlackApi;
   now: () => number;
   appUrl: string;
+  /** Whether roots offer "Create Jira issue" (while Jira is configured). */
+  offerJira?: () => boolean;
   /** Waits for the channel's next slot: posts ≈1/s (Slack's per-channel limit), updates more often. */
   pace: (kind: 'post' | 'update') => Promise<void>;
   /** A root muted "until recovered" has recovered: cancel its downtime (returns when done). */
@@ -62,7 +64,7 @@ export async function deliverOne(deps: DeliverDeps, channel: string, alert: Aler
   const postRoot = async (data: RootData) => {
     await deps.pace('post');
     const openedBy = data.transitions[0]?.id ?? alert.id;
-    const message = rootMessage(key, data, { now: deps.now() });
+    const message = rootMessage(key, data, { now: deps.now(), jira: deps.offerJira?.() === true });
     return (await deps.slack.postMessage({ channel, ...message, metadata: alertMetadata(key, [openedBy]) }))
       .ts;
   };
@@ -121,7 +123,7 @@ async function applyToRoot(deps: DeliverDeps, key: string, alert: AlertEvent): P
 
 /** Renders a root from State and updates its message (again, if it changed meanwhile). */
 export async function showRoot(
-  deps: Pick<DeliverDeps, 'messages' | 'slack' | 'now'> & { pace?: DeliverDeps['pace'] },
+  deps: Pick<DeliverDeps, 'messages' | 'slack' | 'now'> & Partial<Pick<DeliverDeps, 'pace' | 'offerJira'>>,
   key: string,
 ): Promise<void> {
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -129,7 +131,7 @@ export async function showRoot(
     const data = readData<RootData>(ref);
     if (!ref || !data || ref.ts === PENDING_TS) return;
     await deps.pace?.('update');
-    const message = rootMessage(key, data, { now: deps.now() });
+    const message = rootMessage(key, data, { now: deps.now(), jira: deps.offerJira?.() === true });
     await deps.slack.updateMessage({ channel: ref.channel, ts: ref.ts, ...message });
     const after = await deps.messages.get(key);
     if (!after || after.version === ref.version) return;

@@ -47,6 +47,7 @@ export interface DispatcherDeps {
   log: Logger;
   metrics: Registry;
   appUrl: string;
+  offerJira?: () => boolean;
   /** This process's name in claims and leases. */
   owner: string;
   onRecoveredWhileMuted?: (root: RootData, channel: string) => Promise<void>;
@@ -279,12 +280,13 @@ class ChannelLoop {
   }
 
   #deliverDeps(): DeliverDeps {
-    const { state, slack, clock, appUrl, onRecoveredWhileMuted } = this.deps;
+    const { state, slack, clock, appUrl, onRecoveredWhileMuted, offerJira } = this.deps;
     return {
       messages: state.messages,
       slack,
       now: () => clock.now(),
       appUrl,
+      ...(offerJira ? { offerJira } : {}),
       pace: (kind) => this.#pace(kind),
       ...(onRecoveredWhileMuted
         ? { onRecoveredWhileMuted: (root) => onRecoveredWhileMuted(root, this.channel) }

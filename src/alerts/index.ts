@@ -26,6 +26,8 @@ export interface AlertsDeps {
   metrics: Registry;
   /** The Datadog web app of the configured site (monitor links). */
   appUrl: string;
+  /** Whether alert roots offer "Create Jira issue" (`jira:create`). */
+  offerJira?: () => boolean;
   /** Random per process unless given: names this replica in claims and leases. */
   owner?: string;
   dispatcher?: Partial<DispatcherOptions>;
@@ -46,6 +48,7 @@ export function createAlerts(deps: AlertsDeps): Component[] {
     log,
     metrics: deps.metrics,
     appUrl: deps.appUrl,
+    ...(deps.offerJira ? { offerJira: deps.offerJira } : {}),
     owner,
     ...(deps.dispatcher ? { options: deps.dispatcher } : {}),
     // "Mute until recovered": opsbot ends the downtime when the recovery arrives.

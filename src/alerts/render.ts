@@ -63,7 +63,7 @@ function priorityOf(p: number | undefined): string {
 export function rootMessage(
   key: string,
   data: RootData,
-  options: { now: number },
+  options: { now: number; jira?: boolean },
 ): Omit<MessageArgs, 'channel'> {
   const monitorUrl = data.monitorUrl;
   const title = `${iconOf(data.state)} *${escapeText(data.state)}* · ${priorityOf(data.priority)} · ${link(data.link ?? monitorUrl, displayTitle(data.title), 250)}`;
@@ -108,7 +108,10 @@ export function rootMessage(
       : []),
   ];
   blocks.push(context([history, ...people].filter(Boolean).join('\n')));
-  blocks.push(actions(rootButtons(key, data, monitorUrl) as Button[], 'dd-alert'));
+  const buttons = rootButtons(key, data, monitorUrl);
+  // The form it opens is pre-filled from this root, read again from State by its key.
+  if (options.jira) buttons.push(button('Create Jira issue', 'jira:create', key));
+  blocks.push(actions(buttons as Button[], 'dd-alert'));
   return {
     text: `${iconOf(data.state)} ${escapeText(data.state)}: ${escapeText(truncate(displayTitle(data.title), 250))}`,
     blocks,

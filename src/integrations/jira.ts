@@ -55,9 +55,30 @@ const jiraRateLimits: RateLimitPolicy = {
     isRateLimitError(error) ? ((error as { retryAfterMs?: number }).retryAfterMs ?? 1_000) : undefined,
 };
 
+export interface NewJiraIssue {
+  project: string;
+  summary: string;
+  description?: string;
+  /** Issue type name: `Task`, `Bug`, `Story`. */
+  type: string;
+  /** Priority name: `High`. */
+  priority?: string;
+  assigneeAccountId?: string;
+}
+
+/** Where an issue can move from its status: transition and target-status names. */
+export interface JiraTransition {
+  name: string;
+  to: string;
+}
+
 export interface JiraApi {
   readonly siteUrl: string;
   getIssue(key: string, scope?: RequestScope): Promise<JiraIssue>;
+  /** The moves open to an issue now (for the Move menu). */
+  transitions(key: string, scope?: RequestScope): Promise<JiraTransition[]>;
+  /** Creates an issue (the description as Atlassian Document Format); its key and link. */
+  createIssue(issue: NewJiraIssue, scope?: RequestScope): Promise<{ key: string; url: string }>;
   /** Moves by transition name or target status name (case-insensitive); throws listing the valid ones. */
   move(key: string, to: string, scope?: RequestScope): Promise<{ from: string; to: string }>;
   assign(key: string, accountId: string, scope?: RequestScope): Promise<void>;
@@ -152,6 +173,37 @@ export function createJiraApi(calls: CredentialedCalls<JiraClient>, deps: Platfo
         async (c) => toIssue(await c.cloud.issues.getIssue({ issueIdOrKey: key, fields: FIELDS })),
         scope,
       ),
+    transitions: (key, scope) =>
+      call(
+        `issue ${key}`,
+        async (c) => {
+          const { transitions = [] } = await c.cloud.issues.getTransitions({ issueIdOrKey: key });
+          return transitions.slice(0, 50).map((t) => ({
+            name: String(t.name ?? ''),
+            to: String(t.to?.name ?? t.name ?? ''),
+          }));
+        },
+        scope,
+      ),
+    createIssue: (issue, scope) =>
+      call(
+        `project ${issue.project}`,
+        async (c) => {
+          const created = await c.cloud.issues.createIssue({
+            fields: {
+              project: { key: issue.project },
+              summary: issue.summary,
+              issuetype: { name: issue.type },
+              ...(issue.description ? { description: adf(issue.description) } : {}),
+              ...(issue.priority ? { priority: { name: issue.priority } } : {}),
+              ...(issue.assigneeAccountId ? { assignee: { accountId: issue.assigneeAccountId } } : {}),
+            },
+          } as never);
+          const key = String(created.key ?? '');
+          return { key, url: `${site}/browse/${key}` };
+        },
+        scope,
+      ),
     move: (key, to, scope) =>
       call(
         `issue ${key}`,
@@ -244,6 +296,26 @@ export function createJiraApi(calls: CredentialedCalls<JiraClient>, deps: Platfo
 /** Jira's refusals as sentences that say what to do next. */
 function explain(error: unknown, what: string): unknown {
   if (error instanceof UserFacingError) return error;
+  const status = (error as { status?: unknown }).status;
+  if (status === 403) {
+    return new UserFacingError(
+      `Jira does not let opsbot's account do that for ${what}. Ask a Jira admin to grant the bot's account the project's permissions (browse, create, edit, transition, assign, comment).`,
+      { cause: error },
+    );
+  }
+  if (status === 400) {
+    const body = (error as { body?: { errorMessages?: unknown; errors?: unknown } }).body ?? {};
+    const messages = Array.isArray(body.errorMessages) ? body.errorMessages.map(String) : [];
+    const fields =
+      body.errors && typeof body.errors === 'object'
+        ? Object.entries(body.errors as Record<string, unknown>).map(([f, m]) => `${f}: ${String(m)}`)
+        : [];
+    const reasons = [...messages, ...fields].slice(0, 5).map((r) => r.slice(0, 200));
+    return new UserFacingError(
+      `Jira refused that for ${what}: ${reasons.join('; ') || 'the request was invalid'}. Check the values and try again.`,
+      { cause: error },
+    );
+  }
   if (isNotFoundError(error)) {
     const messages = (error as { body?: { errorMessages?: string[] } }).body?.errorMessages ?? [];
     return new UserFacingError(

@@ -144,6 +144,8 @@ export class SimulatedJira {
   readonly #sprints: Sprint[];
   readonly #tokens = new Map<string, string>();
   readonly #faults: (JiraFault & { left: number })[] = [];
+  #hold: { ms: number; left: number } | undefined;
+  #held = 0;
   readonly #sockets = new Set<Socket>();
   readonly #now: () => number;
   #nextIssueId = 10001;
@@ -220,6 +222,19 @@ export class SimulatedJira {
   /** The token's next call is a 401. */
   revokeToken(token: string): void {
     this.#tokens.delete(token);
+  }
+
+  /**
+   * Holds the next `count` requests for `ms` before they are authenticated: a token revoked
+   * meanwhile is refused (401) when they go on, as with requests in flight during a rotation.
+   */
+  holdNext(count: number, ms: number): void {
+    this.#hold = { ms, left: count };
+  }
+
+  /** Requests being held now. */
+  get held(): number {
+    return this.#held;
   }
 
   failNext(fault: JiraFault): void {
@@ -342,6 +357,12 @@ export class SimulatedJira {
     const method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const path = url.pathname;
+    if (this.#hold && this.#hold.left > 0) {
+      this.#hold.left -= 1;
+      this.#held += 1;
+      await new Promise((r) => setTimeout(r, this.#hold?.ms ?? 0));
+      this.#held -= 1;
+    }
     const me = this.#user(req.headers.authorization);
     if (!me) throw fail(401, NOT_AUTHENTICATED);
     const fault = this.#faults.find(

@@ -124,6 +124,8 @@ export interface SandboxBot {
    * the secret moves to it; `retireOld` then deletes the old key from the App.
    */
   rotateGitHubKey(options?: { retireOld?: boolean }): void;
+  /** Rotates the Jira API token in Secrets Manager; `retireOld` revokes the old one at Jira at once. */
+  rotateJira(options?: { retireOld?: boolean }): void;
   stop(): Promise<void>;
 }
 
@@ -296,6 +298,15 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       const old = githubKeyId;
       secretsManager.rotate('opsbot/github');
       if (retireOld) github.removeAppKey(old);
+    },
+    rotateJira({ retireOld = true } = {}) {
+      const old = JSON.parse(secretsManager.valueOf('opsbot/jira') ?? '{}') as { apiToken?: string };
+      const next = { email: 'opsbot@example.com', apiToken: `jira-test-canary-${hex(12)}` };
+      issued.push(next.apiToken);
+      jira.addToken(next.email, next.apiToken);
+      secretsManager.setRotator('opsbot/jira', () => JSON.stringify(next));
+      secretsManager.rotate('opsbot/jira');
+      if (retireOld && old.apiToken) jira.revokeToken(old.apiToken);
     },
     async stop() {
       await app.stop(2_000);

@@ -38,6 +38,14 @@ export interface ViewSubmission {
   values: Record<string, Record<string, unknown>>;
 }
 
+/** A message shortcut ("Create Jira issue") used on a message in the channel's history. */
+export interface MessageShortcutUse {
+  userId: string;
+  channelId: string;
+  callbackId: string;
+  message: { ts: string; user: string; text?: string; threadTs?: string };
+}
+
 const TOKEN = 'deprecated-verification-token';
 
 function userOf(ws: SlackWorkspace, id: string) {
@@ -151,5 +159,33 @@ export function viewSubmissionPayload(
       app_id: ws.identity.appId,
     },
     response_urls: [],
+  };
+}
+
+export function messageShortcutPayload(
+  ws: SlackWorkspace,
+  s: MessageShortcutUse,
+  responseUrl: string,
+  triggerId: string,
+): Record<string, unknown> {
+  return {
+    type: 'message_action',
+    token: TOKEN,
+    action_ts: `${Date.now() / 1_000}`,
+    team: { id: ws.identity.teamId, domain: ws.identity.teamDomain },
+    user: userOf(ws, s.userId),
+    channel: { id: s.channelId, name: ws.channels.get(s.channelId)?.name ?? 'unknown' },
+    is_enterprise_install: false,
+    callback_id: s.callbackId,
+    trigger_id: triggerId,
+    response_url: responseUrl,
+    message_ts: s.message.ts,
+    message: {
+      type: 'message',
+      user: s.message.user,
+      ts: s.message.ts,
+      text: s.message.text ?? '',
+      ...(s.message.threadTs ? { thread_ts: s.message.threadTs } : {}),
+    },
   };
 }

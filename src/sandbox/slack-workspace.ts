@@ -85,6 +85,12 @@ export class SlackWorkspace {
     return id;
   }
 
+  /** How Slack links a message: `https://<team>.slack.com/archives/C…/p<ts without the dot>`. */
+  permalink(channel: string, message: SimMessage): string {
+    const base = `https://${this.identity.teamDomain}.slack.com/archives/${channel}/p${message.ts.replace('.', '')}`;
+    return message.threadTs ? `${base}?thread_ts=${message.threadTs}&cid=${channel}` : base;
+  }
+
   record<T>(map: Map<string, T[]>, key: string, item: T): void {
     const list = map.get(key) ?? [];
     list.push(item);
@@ -284,6 +290,13 @@ export class SlackWorkspace {
           ...(message.metadata ? { metadata: message.metadata } : {}),
         },
       };
+    },
+    'chat.getPermalink': (args) => {
+      const channel = this.#channel(args);
+      if ('ok' in channel) return channel;
+      const message = this.history.get(channel.id)?.find((m) => m.ts === args.message_ts);
+      if (!message) return { ok: false, error: 'message_not_found' };
+      return { ok: true, channel: channel.id, permalink: this.permalink(channel.id, message) };
     },
     'chat.update': (args) => {
       const channel = this.#channel(args);

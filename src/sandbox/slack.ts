@@ -6,6 +6,7 @@ import { signSlackRequest } from '../slack/verify-request.js';
 import {
   type BlockAction,
   blockActionPayload,
+  messageShortcutPayload,
   type SlashCommand,
   slashCommandForm,
   type ViewSubmission,
@@ -256,6 +257,49 @@ export class SimulatedSlack {
     const responseUrl = action.responseUrl ?? this.#newResponseUrl(action.channelId, action.userId);
     const triggerId = this.workspace.issueTrigger(action.userId);
     const payload = blockActionPayload(this.workspace, action, responseUrl, triggerId);
+    const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+    return this.#deliver(body, responseUrl, triggerId, { type: 'interactive', payload });
+  }
+
+  /** A person's own message in a channel (what a message shortcut is used on). */
+  postAsUser(m: { userId: string; channelId: string; text: string; threadTs?: string }): SimMessage {
+    const message: SimMessage = {
+      ts: this.workspace.nextTs(),
+      user: m.userId,
+      text: m.text,
+      ...(m.threadTs ? { threadTs: m.threadTs } : {}),
+    };
+    this.workspace.record(this.workspace.history, m.channelId, message);
+    return message;
+  }
+
+  /** Uses a message shortcut (`callback_id`) on a message of the channel, as Slack sends it. */
+  async sendMessageShortcut(s: {
+    userId: string;
+    channelId: string;
+    callbackId: string;
+    messageTs: string;
+  }): Promise<Delivery> {
+    const message = this.workspace.history.get(s.channelId)?.find((m) => m.ts === s.messageTs);
+    if (!message) throw new Error(`no message ${s.messageTs} in ${s.channelId}`);
+    const responseUrl = this.#newResponseUrl(s.channelId, s.userId);
+    const triggerId = this.workspace.issueTrigger(s.userId);
+    const payload = messageShortcutPayload(
+      this.workspace,
+      {
+        userId: s.userId,
+        channelId: s.channelId,
+        callbackId: s.callbackId,
+        message: {
+          ts: message.ts,
+          user: message.user,
+          ...(message.text !== undefined ? { text: message.text } : {}),
+          ...(message.threadTs ? { threadTs: message.threadTs } : {}),
+        },
+      },
+      responseUrl,
+      triggerId,
+    );
     const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
     return this.#deliver(body, responseUrl, triggerId, { type: 'interactive', payload });
   }

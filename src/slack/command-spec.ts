@@ -24,7 +24,9 @@ export interface CommandModule {
   /** Buttons: `action_id` is the policy action (`gh:rerun`), checked like a command. */
   actions?: Readonly<Record<string, InteractionHandler<IntegrationKey>>>;
   /** Modal submissions: `callback_id` is the policy action. */
-  views?: Readonly<Record<string, InteractionHandler<IntegrationKey>>>;
+  views?: Readonly<Record<string, ViewHandler<IntegrationKey>>>;
+  /** Message shortcuts: `callback_id` is the policy action; the value is the message's text. */
+  shortcuts?: Readonly<Record<string, InteractionHandler<IntegrationKey>>>;
 }
 
 export type ValueKind = 'text' | 'user' | 'channel' | 'number' | 'duration' | 'choice' | 'boolean';
@@ -114,6 +116,14 @@ export interface Reply {
   replaceOriginal?: boolean;
 }
 
+/** The message a button or message shortcut was used on. */
+export interface SourceMessage {
+  channelId: string;
+  ts: string;
+  /** The thread it is in, when it is a reply. */
+  threadTs?: string;
+}
+
 export interface Actor {
   teamId: string;
   userId: string;
@@ -133,6 +143,8 @@ export interface CoreServices {
   slack: SlackApi;
   clock: Clock;
   file: OpsbotFile;
+  /** Whether an integration is configured now (its secret exists, or its role is set). */
+  configured(name: IntegrationKey): boolean;
   /** Every registered command (for generated help). */
   commands: readonly CommandModule[];
 }
@@ -145,6 +157,10 @@ export interface CommandContext<N extends IntegrationKey = never> {
   action: string;
   isAdmin: boolean;
   triggerId?: string;
+  /** For a button or a message shortcut: the message it was used on. */
+  message?: SourceMessage;
+  /** For a form: the strings opsbot stored in it when it opened it (private_metadata). */
+  formMetadata?: Readonly<Record<string, string>>;
   /** Pass to integration calls so the audit record names the credential versions used. */
   scope: RequestScope;
   services: CoreServices;
@@ -162,6 +178,18 @@ export type InteractionHandler<N extends IntegrationKey = never> = (
   value: string,
 ) => Promise<Reply | undefined>;
 
+/**
+ * A modal submission's handler. `check` runs before Slack is answered: the errors it returns (by
+ * input block id) are shown inline in the still-open form (`response_action: errors`) and nothing
+ * runs. Without errors the form closes and `run` gets the values.
+ */
+export type ViewHandler<N extends IntegrationKey = never> =
+  | InteractionHandler<N>
+  | {
+      check?: (values: string, services: CoreServices) => Record<string, string> | undefined;
+      run: InteractionHandler<N>;
+    };
+
 /** Declares one subcommand of a command that needs the integrations `N`, its input typed from its spec. */
 export type SubcommandBuilder<N extends IntegrationKey> = <
   const A extends readonly ArgSpec[] = [],
@@ -176,7 +204,8 @@ export interface CommandDefinition<N extends readonly IntegrationKey[]> {
   needs?: N;
   subcommands: (sub: SubcommandBuilder<N[number]>) => readonly AnySubcommand[];
   actions?: Record<string, InteractionHandler<N[number]>>;
-  views?: Record<string, InteractionHandler<N[number]>>;
+  views?: Record<string, ViewHandler<N[number]>>;
+  shortcuts?: Record<string, InteractionHandler<N[number]>>;
 }
 
 /**
@@ -206,5 +235,6 @@ export function defineCommand<const N extends readonly IntegrationKey[] = []>(
     subcommands: definition.subcommands(sub),
     ...(definition.actions ? { actions: definition.actions as CommandModule['actions'] } : {}),
     ...(definition.views ? { views: definition.views as CommandModule['views'] } : {}),
+    ...(definition.shortcuts ? { shortcuts: definition.shortcuts as CommandModule['shortcuts'] } : {}),
   };
 }

@@ -6,14 +6,21 @@ import type { IntegrationKey } from '../integrations/integration.js';
 import type { BuiltIntegrations } from '../integrations/registry.js';
 import type { Logger } from '../log.js';
 import type { RequestScope } from '../request-scope.js';
-import type { Actor, CommandContext, CommandModule, CoreServices, Reply } from './command-spec.js';
+import type {
+  Actor,
+  CommandContext,
+  CommandModule,
+  CoreServices,
+  Reply,
+  SourceMessage,
+} from './command-spec.js';
 
 /**
  * One command, button press or modal submission as it moves through the middleware: who, where,
  * which policy action, what was decided and how it ended. The audit middleware writes it out once.
  */
 export interface Interaction {
-  kind: 'command' | 'button' | 'view';
+  kind: 'command' | 'button' | 'view' | 'shortcut';
   requestId: string;
   startedAt: number;
   actor: Actor;
@@ -67,13 +74,21 @@ export function requireConfigured(module: CommandModule, deps: Pick<PipelineDeps
   }
 }
 
+/** Where a handler's interaction came from, beyond the actor: what buttons, shortcuts and forms carry. */
+export interface InteractionSource {
+  triggerId?: string | undefined;
+  message?: SourceMessage | undefined;
+  formMetadata?: Readonly<Record<string, string>> | undefined;
+}
+
 /** The handler's context: core services plus the APIs of exactly the integrations its command needs. */
 export function commandContext(
   interaction: Interaction,
   deps: PipelineDeps,
   progress: Progress,
-  triggerId?: string,
+  from: InteractionSource = {},
 ): CommandContext<IntegrationKey> {
+  const { triggerId, message, formMetadata } = from;
   const needs = interaction.module?.needs ?? [];
   const apis = Object.fromEntries(needs.map((name) => [name, deps.integrations.apis[name]]));
   return {
@@ -82,6 +97,8 @@ export function commandContext(
     action: interaction.action,
     isAdmin: deps.services.policy.isAdmin(interaction.actor.userId),
     ...(triggerId ? { triggerId } : {}),
+    ...(message ? { message } : {}),
+    ...(formMetadata ? { formMetadata } : {}),
     scope: interaction.scope,
     services: deps.services,
     // Only the integrations the command declared; its handlers' types name no others.

@@ -48,6 +48,8 @@ export interface SlackApi {
     eventType: string;
     key: string;
   }): Promise<string | undefined>;
+  /** chat.getPermalink: a link to one message. */
+  permalink(args: { channel: string; ts: string }): Promise<string>;
   openView(args: { triggerId: string; view: View }): Promise<{ viewId: string }>;
   /** views.publish: the user's App Home tab. */
   publishHome(args: { userId: string; view: View }): Promise<void>;
@@ -159,6 +161,12 @@ export function createSlackApi(deps: SlackApiDeps): SlackApi {
           ...(threadTs ? { thread_ts: threadTs } : {}),
         }),
       );
+    },
+    async permalink({ channel, ts }) {
+      const result = await call('chat.getPermalink', undefined, (c) =>
+        c.chat.getPermalink({ channel, message_ts: ts }),
+      );
+      return String(result.permalink ?? '');
     },
     async openView({ triggerId, view }) {
       const result = await call('views.open', undefined, (c) =>

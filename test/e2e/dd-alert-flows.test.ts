@@ -135,7 +135,7 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
     const root = await rootFor('C0ALERTS', (triggered as DatadogWebhookBody).id);
     const key = keyOf(root);
     expect(key).toMatch(/^alert:[0-9a-f]{40}$/);
-    expect(actionIdsOf(root)).toEqual(['dd:ack', 'dd:mute', 'link:dd-monitor']);
+    expect(actionIdsOf(root)).toEqual(['dd:ack', 'dd:mute', 'link:dd-monitor', 'jira:create']);
     expect(root.edited).toBeFalsy();
 
     const answer = await press('U0DEV', root, { actionId: 'dd:ack', value: key });
@@ -262,7 +262,7 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
       () => root.text?.includes('Recovered') && !blocksOf(root).includes('Muted by'),
       'the root to show Recovered, no longer muted',
     );
-    expect(actionIdsOf(root)).toEqual(['link:dd-monitor']);
+    expect(actionIdsOf(root)).toEqual(['link:dd-monitor', 'jira:create']);
     const reply = bot.slack
       .messages('C0ALERTS')
       .find((m) => m.threadTs === root.ts && idsOf(m).includes(recovered.id));

@@ -287,11 +287,6 @@ describe('slash commands through the real Bolt app', () => {
     expect(posts.at(-1)?.text).toBe('all steps done');
   });
 
-  it('says a command is not available yet rather than pretending', async () => {
-    const { reply } = await run('U0ADMIN', 'C0DEV', '/jira', 'create');
-    expect(reply.text).toContain('`/jira create` is not available in this version of opsbot yet');
-  });
-
   it('says what to configure for dev environments when no role is set, without calling AWS', async () => {
     const { reply } = await run('U0ADMIN', 'C0DEV', '/devenv', 'list');
     expect(reply.text).toContain('Dev environments (AWS EC2) is not configured');

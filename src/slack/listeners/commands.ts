@@ -123,7 +123,9 @@ function runCommand(deps: PipelineDeps): Middleware<SlackCommandMiddlewareArgs> 
       } else {
         requireConfigured(module, deps);
         if (!route.subcommand.readOnly) await interaction.beforeSideEffect();
-        const ctx = commandContext(interaction, deps, progressOf(args, deps.log), args.command.trigger_id);
+        const ctx = commandContext(interaction, deps, progressOf(args, deps.log), {
+          triggerId: args.command.trigger_id,
+        });
         message = await route.subcommand.run(ctx, args.context[INPUT] as ParsedInput);
       }
     } catch (error) {

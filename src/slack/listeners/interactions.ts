@@ -1,23 +1,27 @@
 import type {
   App,
   BlockAction,
+  MessageShortcut,
   Middleware,
   SlackActionMiddlewareArgs,
+  SlackShortcutMiddlewareArgs,
   SlackViewMiddlewareArgs,
 } from '@slack/bolt';
+import { ErrorCode } from '../../errors.js';
 import type { IntegrationKey } from '../../integrations/integration.js';
-import type { InteractionHandler, Reply } from '../command-spec.js';
+import type { InteractionHandler, Reply, SourceMessage, ViewHandler } from '../command-spec.js';
 import { publishHome } from '../home.js';
 import {
   commandContext,
   failureReply,
+  type InteractionSource,
   interactionOf,
   type PipelineDeps,
   type Progress,
   requireConfigured,
 } from '../interaction.js';
 import { checkAccess } from '../middleware/access.js';
-import { auditInteraction, channelFromView } from '../middleware/audit.js';
+import { auditInteraction, channelFromView, formMetadataOf, threadFromView } from '../middleware/audit.js';
 import { answer, progressOf } from './answer.js';
 
 /** Buttons and modals name their policy action in `action_id` / `callback_id`: `gh:rerun` (never `link:…`). */
@@ -25,6 +29,13 @@ export const INTERACTION_ID = /^(?!link:)[a-z][a-z0-9-]{0,20}:[a-z0-9][a-z0-9 -]
 /** Buttons that only open a URL: acknowledged, nothing runs. */
 export const LINK_ID = /^link:[a-z0-9-]{1,40}$/;
 const MAX_VALUE = 2_000;
+/** How much of a message's text a shortcut hands its handler (a form field holds at most 3,000). */
+const MAX_SHORTCUT_TEXT = 3_000;
+
+/** A submitted form's values (`view.state.values`) as JSON, bounded. */
+function valuesOf(args: SlackViewMiddlewareArgs): string {
+  return JSON.stringify(args.view.state?.values ?? {}).slice(0, 20_000);
+}
 
 function isHome(args: ActionArgs): boolean {
   return (args.body as { view?: { type?: string } }).view?.type === 'home';
@@ -48,6 +59,22 @@ function actionValue(action: unknown): string {
 
 type ActionArgs = SlackActionMiddlewareArgs & { context: Record<string, unknown> };
 type ViewArgs = SlackViewMiddlewareArgs & { context: Record<string, unknown> };
+type ShortcutArgs = SlackShortcutMiddlewareArgs<MessageShortcut> & { context: Record<string, unknown> };
+
+const TS = /^\d{1,12}\.\d{1,8}$/;
+/** The message a button (or message shortcut) was used on, as the signed payload names it. */
+function sourceOf(body: Record<string, unknown>): SourceMessage | undefined {
+  const channel = (body.channel as { id?: unknown } | undefined)?.id;
+  const message = body.message as { ts?: unknown; thread_ts?: unknown } | undefined;
+  const ts = message?.ts ?? (body.container as { message_ts?: unknown } | undefined)?.message_ts;
+  if (typeof channel !== 'string' || typeof ts !== 'string' || !TS.test(ts)) return undefined;
+  const thread = message?.thread_ts;
+  return {
+    channelId: channel,
+    ts,
+    ...(typeof thread === 'string' && TS.test(thread) && thread !== ts ? { threadTs: thread } : {}),
+  };
+}
 
 /**
  * Registers button presses and modal submissions: audit → ack → find the handler → access → run.
@@ -76,7 +103,10 @@ export function registerInteractions(app: App, deps: PipelineDeps): void {
     async (args) => {
       const value = actionValue(args.action).slice(0, MAX_VALUE);
       const progress = progressOf(args, deps.log);
-      const message = await runHandler(args.context, deps, value, progress, args.body.trigger_id);
+      const message = await runHandler(args.context, deps, value, progress, {
+        triggerId: args.body.trigger_id,
+        message: sourceOf(args.body as unknown as Record<string, unknown>),
+      });
       if (message) await replyToAction(args as ActionArgs, message);
     },
   );
@@ -85,19 +115,55 @@ export function registerInteractions(app: App, deps: PipelineDeps): void {
     interactionOf(args.context).seal();
     return viewProgress(args, deps).finish(message);
   };
+  // A form is answered only after its check: errors keep it open, shown under their fields.
   app.view(
     { type: 'view_submission', callback_id: INTERACTION_ID },
     auditInteraction('view', deps) as Middleware<SlackViewMiddlewareArgs>,
+    findHandler('views', deps, replyToView as never, {
+      ackFirst: true,
+    }) as Middleware<SlackViewMiddlewareArgs>,
+    async (args) => {
+      const handler = args.context.opsbotHandler as ViewHandler<IntegrationKey>;
+      const errors = typeof handler === 'object' ? handler.check?.(valuesOf(args), deps.services) : undefined;
+      if (errors && Object.keys(errors).length > 0) {
+        const interaction = interactionOf(args.context);
+        interaction.result = 'user_error';
+        interaction.errorCode = ErrorCode.UserInput;
+        await args.ack({ response_action: 'errors', errors });
+        return;
+      }
+      await args.ack();
+      await args.next();
+    },
+    checkAccess(deps, replyToView as never) as Middleware<SlackViewMiddlewareArgs>,
+    async (args) => {
+      const message = await runHandler(args.context, deps, valuesOf(args), viewProgress(args, deps), {
+        formMetadata: formMetadataOf(args.body as unknown as Record<string, unknown>),
+      });
+      if (message) await replyToView(args, message);
+    },
+  );
+
+  // Message shortcuts ("Create Jira issue" on a message): judged in the message's channel.
+  const replyToShortcut = (args: ShortcutArgs, message: Reply) => answer(args, message, deps.log);
+  app.shortcut<MessageShortcut>(
+    { type: 'message_action', callback_id: INTERACTION_ID },
+    auditInteraction('shortcut', deps) as Middleware<SlackShortcutMiddlewareArgs<MessageShortcut>>,
     async ({ ack, next }) => {
       await ack();
       await next();
     },
-    findHandler('views', deps, replyToView as never) as Middleware<SlackViewMiddlewareArgs>,
-    checkAccess(deps, replyToView as never) as Middleware<SlackViewMiddlewareArgs>,
+    findHandler('shortcuts', deps, replyToShortcut as never) as Middleware<
+      SlackShortcutMiddlewareArgs<MessageShortcut>
+    >,
+    checkAccess(deps, replyToShortcut as never) as Middleware<SlackShortcutMiddlewareArgs<MessageShortcut>>,
     async (args) => {
-      const values = JSON.stringify(args.view.state?.values ?? {}).slice(0, 20_000);
-      const message = await runHandler(args.context, deps, values, viewProgress(args, deps));
-      if (message) await replyToView(args, message);
+      const text = String(args.shortcut.message?.text ?? '').slice(0, MAX_SHORTCUT_TEXT);
+      const message = await runHandler(args.context, deps, text, progressOf(args, deps.log), {
+        triggerId: args.shortcut.trigger_id,
+        message: sourceOf(args.body as unknown as Record<string, unknown>),
+      });
+      if (message) await replyToShortcut(args as ShortcutArgs, message);
     },
   );
 }
@@ -107,30 +173,39 @@ async function runHandler(
   deps: PipelineDeps,
   value: string,
   progress: Progress,
-  triggerId?: string,
+  from: InteractionSource = {},
 ): Promise<Reply | undefined> {
   const interaction = interactionOf(context);
-  const handler = context.opsbotHandler as InteractionHandler<IntegrationKey>;
+  const found = context.opsbotHandler as ViewHandler<IntegrationKey>;
+  const handler: InteractionHandler<IntegrationKey> = typeof found === 'function' ? found : found.run;
   try {
     if (interaction.module) requireConfigured(interaction.module, deps);
     await interaction.beforeSideEffect();
-    return await handler(commandContext(interaction, deps, progress, triggerId), value);
+    return await handler(commandContext(interaction, deps, progress, from), value);
   } catch (error) {
     return failureReply(interaction, error, deps.log);
   }
 }
 
 /**
- * A modal has no response_url: its answers go to the channel it was opened from (in private
- * metadata), in the channel or only to the submitter. Progress shows once, as an ephemeral message.
+ * A modal has no response_url: its answers go to the channel (and thread) it was opened from (in
+ * private metadata), in the channel or only to the submitter. Progress shows once, as an ephemeral
+ * message.
  */
 function viewProgress(args: ViewArgs, deps: PipelineDeps): Progress {
   const interaction = interactionOf(args.context);
-  const channel = channelFromView(args.body as unknown as Record<string, unknown>);
+  const body = args.body as unknown as Record<string, unknown>;
+  const channel = channelFromView(body);
+  const threadTs = threadFromView(body);
   let shown = false;
   const post = async (message: Reply) => {
     if (!channel) return;
-    const content = { channel, text: message.text, ...(message.blocks ? { blocks: message.blocks } : {}) };
+    const content = {
+      channel,
+      text: message.text,
+      ...(message.blocks ? { blocks: message.blocks } : {}),
+      ...(threadTs ? { threadTs } : {}),
+    };
     try {
       if (message.responseType === 'in_channel') await deps.services.slack.postMessage(content);
       else await deps.services.slack.postEphemeral({ ...content, user: interaction.actor.userId });
@@ -148,23 +223,29 @@ function viewProgress(args: ViewArgs, deps: PipelineDeps): Progress {
   };
 }
 
+type HandlerArgs = SlackActionMiddlewareArgs | SlackViewMiddlewareArgs | SlackShortcutMiddlewareArgs;
+
 function findHandler(
-  kind: 'actions' | 'views',
+  kind: 'actions' | 'views' | 'shortcuts',
   deps: PipelineDeps,
-  reply: (args: SlackActionMiddlewareArgs | SlackViewMiddlewareArgs, message: Reply) => Promise<void>,
-): Middleware<SlackActionMiddlewareArgs | SlackViewMiddlewareArgs> {
+  reply: (args: HandlerArgs, message: Reply) => Promise<void>,
+  options: { ackFirst?: boolean } = {},
+): Middleware<HandlerArgs> {
   return async (args) => {
     const interaction = interactionOf(args.context);
     const id =
       'action' in args
         ? String((args.action as { action_id?: string }).action_id ?? '')
-        : String(args.view.callback_id ?? '');
+        : 'view' in args
+          ? String(args.view.callback_id ?? '')
+          : String(args.shortcut.callback_id ?? '');
     interaction.action = id;
     const [command] = id.split(':');
     const module = deps.commands.find((m) => m.name === command);
     const handler = module?.[kind]?.[id];
     if (!module || !handler) {
       interaction.result = 'user_error';
+      if (options.ackFirst) await (args.ack as () => Promise<void>)();
       await reply(args, { text: 'That button or form is no longer supported. Run the command again.' });
       return;
     }

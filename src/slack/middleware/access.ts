@@ -2,6 +2,7 @@ import type {
   Middleware,
   SlackActionMiddlewareArgs,
   SlackCommandMiddlewareArgs,
+  SlackShortcutMiddlewareArgs,
   SlackViewMiddlewareArgs,
 } from '@slack/bolt';
 import { explainDenial } from '../../access/policy.js';
@@ -9,7 +10,11 @@ import { ErrorCode } from '../../errors.js';
 import type { Reply } from '../command-spec.js';
 import { failureReply, interactionOf, type PipelineDeps } from '../interaction.js';
 
-type AnyInteractionArgs = SlackCommandMiddlewareArgs | SlackActionMiddlewareArgs | SlackViewMiddlewareArgs;
+type AnyInteractionArgs =
+  | SlackCommandMiddlewareArgs
+  | SlackActionMiddlewareArgs
+  | SlackViewMiddlewareArgs
+  | SlackShortcutMiddlewareArgs;
 
 /**
  * Deny by default, before any handler runs: the interaction's action must be allowed for this

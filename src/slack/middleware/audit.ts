@@ -3,6 +3,7 @@ import type {
   Middleware,
   SlackActionMiddlewareArgs,
   SlackCommandMiddlewareArgs,
+  SlackShortcutMiddlewareArgs,
   SlackViewMiddlewareArgs,
 } from '@slack/bolt';
 import { summarizeButtonValue, summarizeViewState } from '../../audit/args-summary.js';
@@ -13,7 +14,11 @@ import { ErrorCode } from '../../errors.js';
 import type { Actor } from '../command-spec.js';
 import { INTERACTION, type Interaction, type PipelineDeps } from '../interaction.js';
 
-type AnyInteractionArgs = SlackCommandMiddlewareArgs | SlackActionMiddlewareArgs | SlackViewMiddlewareArgs;
+type AnyInteractionArgs =
+  | SlackCommandMiddlewareArgs
+  | SlackActionMiddlewareArgs
+  | SlackViewMiddlewareArgs
+  | SlackShortcutMiddlewareArgs;
 
 /**
  * The first middleware of every command, button and modal: starts the request scope (request id,
@@ -115,6 +120,10 @@ function eventOf(interaction: Interaction, outcome: AuditEvent['outcome'], laten
 function argsOf(args: AnyInteractionArgs): string {
   if ('action' in args) return summarizeButtonValue((args.action as { value?: unknown }).value);
   if ('view' in args) return summarizeViewState(args.view.state?.values);
+  if ('shortcut' in args) {
+    const message = (args.shortcut as { message?: { ts?: unknown; text?: unknown } }).message;
+    return `message=${String(message?.ts ?? '?').slice(0, 20)} text=${String(message?.text ?? '').length} chars`;
+  }
   return '';
 }
 
@@ -155,16 +164,35 @@ function originOf(action: unknown): string | undefined {
   return typeof blockId === 'string' ? /@([CG][A-Z0-9]{2,20})$/.exec(blockId)?.[1] : undefined;
 }
 
-/** Modals opened from a command carry `{"channel":"C…"}` in private_metadata. */
-export function channelFromView(body: Record<string, unknown>): string | undefined {
+/** What opsbot put in a modal's private_metadata: `{"channel":"C…","thread":"1700000000.000100"}`. */
+function viewMetadata(body: Record<string, unknown>): Record<string, unknown> {
   const view = body.view as { private_metadata?: string } | undefined;
-  if (!view?.private_metadata) return undefined;
+  if (!view?.private_metadata) return {};
   try {
-    const meta = JSON.parse(view.private_metadata) as { channel?: unknown };
-    return typeof meta.channel === 'string' && /^[CGD][A-Z0-9]{2,20}$/.test(meta.channel)
-      ? meta.channel
-      : undefined;
+    const meta = JSON.parse(view.private_metadata) as unknown;
+    return meta && typeof meta === 'object' && !Array.isArray(meta) ? (meta as Record<string, unknown>) : {};
   } catch {
-    return undefined;
+    return {};
   }
+}
+
+/** The string values of a modal's private_metadata (at most 20), for its handler. */
+export function formMetadataOf(body: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(viewMetadata(body))
+      .filter((e): e is [string, string] => typeof e[1] === 'string')
+      .slice(0, 20),
+  );
+}
+
+/** The channel a modal was opened from (its answers go there). */
+export function channelFromView(body: Record<string, unknown>): string | undefined {
+  const { channel } = viewMetadata(body);
+  return typeof channel === 'string' && /^[CGD][A-Z0-9]{2,20}$/.test(channel) ? channel : undefined;
+}
+
+/** The thread a modal's answer belongs in (a message shortcut's message, an alert's root). */
+export function threadFromView(body: Record<string, unknown>): string | undefined {
+  const { thread } = viewMetadata(body);
+  return typeof thread === 'string' && /^\d{1,12}\.\d{1,8}$/.test(thread) ? thread : undefined;
 }

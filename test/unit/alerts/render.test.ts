@@ -686,3 +686,15 @@ describe('newRoot and applyTransition', () => {
     );
   });
 });
+
+describe('the "Create Jira issue" button', () => {
+  it('is offered only when asked, and names the root by its key (no alert text in the value)', () => {
+    const base = newRoot(alertOf({ title: '<!channel> boom' }), APP);
+    const message = (jira: boolean) => rootMessage(rootKey('c1'), base, { now: NOW, jira });
+    expect(JSON.stringify(message(false).blocks)).not.toContain('jira:create');
+    const button = (message(true).blocks ?? [])
+      .flatMap((b) => (b as { elements?: Array<{ action_id?: string; value?: string }> }).elements ?? [])
+      .find((e) => e.action_id === 'jira:create');
+    expect(button?.value).toBe(rootKey('c1'));
+  });
+});
