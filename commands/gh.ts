@@ -149,9 +149,20 @@ export const gh = defineCommand({
     },
   },
   views: {
-    'gh:issue create': async (ctx, values) => {
-      const form = readIssueModal(values);
-      return createIssue(ctx, repoRef(form.repo), form.title, form.body, form.labels);
+    'gh:issue create': {
+      // Shown under the fields of the still-open form; nothing is sent to GitHub.
+      check: (values) => {
+        const form = readIssueModal(values);
+        const errors: Record<string, string> = {};
+        if (!REPO.test(form.repo)) errors.repo = 'A repository such as acme/web.';
+        if (form.title === '') errors.title = 'Give the issue a title.';
+        else if (form.title.length > MAX_TITLE) errors.title = `At most ${MAX_TITLE} characters.`;
+        return Object.keys(errors).length ? errors : undefined;
+      },
+      run: async (ctx, values) => {
+        const form = readIssueModal(values);
+        return createIssue(ctx, repoRef(form.repo), form.title, form.body, form.labels);
+      },
     },
   },
 });

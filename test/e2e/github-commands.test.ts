@@ -110,6 +110,22 @@ describe('/gh over real Octokit against the simulated GitHub', () => {
     };
     expect(view.callback_id).toBe('gh:issue create');
     expect(view.blocks.map((b) => b.block_id)).toEqual(['repo', 'title', 'body', 'labels']);
+    // A bad repository and an empty title are refused under their fields; GitHub is not called.
+    const callsBefore = bot.github.calls.length;
+    const refused = await bot.slack.sendViewSubmission({
+      userId: 'U0DEV',
+      callbackId: view.callback_id,
+      privateMetadata: view.private_metadata,
+      values: {
+        repo: { value: { type: 'plain_text_input', value: 'not a repo' } },
+        title: { value: { type: 'plain_text_input', value: ' ' } },
+      },
+    });
+    expect(JSON.parse(refused.body)).toEqual({
+      response_action: 'errors',
+      errors: { repo: expect.stringContaining('acme/web'), title: expect.stringContaining('title') },
+    });
+    expect(bot.github.calls.length).toBe(callsBefore);
     const submit = await bot.slack.sendViewSubmission({
       userId: 'U0DEV',
       callbackId: view.callback_id,

@@ -124,7 +124,12 @@ export function registerInteractions(app: App, deps: PipelineDeps): void {
     }) as Middleware<SlackViewMiddlewareArgs>,
     async (args) => {
       const handler = args.context.opsbotHandler as ViewHandler<IntegrationKey>;
-      const errors = typeof handler === 'object' ? handler.check?.(valuesOf(args), deps.services) : undefined;
+      let errors: Record<string, string> | undefined;
+      try {
+        errors = typeof handler === 'object' ? handler.check?.(valuesOf(args), deps.services) : undefined;
+      } catch {
+        // A form the check cannot read: closed, and its handler says what went wrong.
+      }
       if (errors && Object.keys(errors).length > 0) {
         const interaction = interactionOf(args.context);
         interaction.result = 'user_error';
