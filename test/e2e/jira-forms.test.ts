@@ -139,6 +139,16 @@ describe('/jira create', () => {
     expect(calls()).toBe(before);
   });
 
+  it('makes no call for a command or button the policy denies', async () => {
+    const before = calls();
+    expect((await jira('create "Not here"', 'U0DEV', 'C0OPS')).text).toMatch(/^:no_entry: `jira:create`/);
+    expect((await jira('move OPS-1 Done', 'U0DEV', 'C0OPS')).text).toMatch(/^:no_entry: `jira:move`/);
+    const pressed = await press('U0DEV', undefined, { actionId: 'jira:assign', value: 'OPS-1' }, 'C0OPS');
+    const [answer] = await bot.slack.waitForResponse(pressed.responseUrl, { timeoutMs: 10_000 });
+    expect(answer?.text).toMatch(/^:no_entry: `jira:assign`/);
+    expect(calls()).toBe(before);
+  });
+
   it("turns Atlassian's refusal into a sentence, and escapes what it echoes", async () => {
     const unknown = await jira('create NOPE "Anything"');
     expect(unknown.text).toMatch(/Jira refused that for project NOPE: project: valid project is required/);
