@@ -4,12 +4,19 @@ import type { SimView } from '../sandbox/slack-workspace.js';
 /** Something opsbot put in front of the console's user: a channel message, an ephemeral, a modal. */
 export type Shown =
   | {
-      kind: 'message' | 'ephemeral';
+      kind: 'message';
       channel: string;
+      /** The message's ts: what a button press or a message shortcut on it names. */
+      ts: string;
+      /** Who posted it (the bot's user id, or a person's). */
+      from: string;
+      /** The thread it replies in, when it is a reply. */
+      threadTs?: string;
       content: { text?: string; blocks?: unknown[] };
       /** A message shown before that has since been edited. */
       updated?: boolean;
     }
+  | { kind: 'ephemeral'; channel: string; content: { text?: string; blocks?: unknown[] } }
   | { kind: 'view'; view: SimView };
 
 /**
@@ -24,6 +31,11 @@ export class SlackFeed {
 
   constructor(readonly slack: SimulatedSlack) {
     this.#fresh();
+  }
+
+  /** Never returns `item` (a message the console itself posted and has already shown). */
+  skip(item: object): void {
+    this.#seen.add(item);
   }
 
   /** What appeared for `user` since the last call (everything new is marked seen, whoever it was for). */
@@ -76,7 +88,15 @@ export class SlackFeed {
         const changed = edited(m);
         if (fresh || changed)
           out.push({
-            shown: { kind: 'message', channel, content: content(m), ...(fresh ? {} : { updated: true }) },
+            shown: {
+              kind: 'message',
+              channel,
+              ts: m.ts,
+              from: m.user,
+              ...(m.threadTs && m.threadTs !== m.ts ? { threadTs: m.threadTs } : {}),
+              content: content(m),
+              ...(fresh ? {} : { updated: true }),
+            },
           });
       }
       for (const e of this.slack.ephemerals(channel).filter(unseen))

@@ -1,5 +1,8 @@
 import { type Form, type FormField, labelWidth, optionText } from './forms.js';
 
+/** Typed for an optional input that has a value: leaves it empty. */
+const CLEAR = ':clear';
+
 // biome-ignore lint/suspicious/noControlCharactersInRegex: replacing them is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 
@@ -12,7 +15,7 @@ export interface FillStep {
 /**
  * Fills a {@link Form} one input at a time, the way the Slack client checks it: a required input
  * must not be empty, text respects min_length and max_length, a select takes one of its options
- * (by number or name). After the last input comes a review: Enter submits, a number asks for that
+ * (by number or name; a users_select also by @name or user id); `:clear` empties an optional input. After the last input comes a review: Enter submits, a number asks for that
  * input again, `:cancel` closes the form. `refuse` asks again for the inputs the app refused.
  */
 export class FormFiller {
@@ -47,6 +50,12 @@ export class FormFiller {
     const field = this.#current();
     if (!field) return this.#review(line.trim());
     const kept = this.#answers.get(field.blockId);
+    if (line.trim() === CLEAR) {
+      if (!field.optional) return { say: [`${field.label} is required: it cannot be left empty.`] };
+      this.#answers.set(field.blockId, undefined);
+      this.#queue.shift();
+      return { say: this.#queue.length === 0 ? this.summary() : [] };
+    }
     const checked = check(field, line, kept !== undefined);
     if ('problem' in checked) return { say: [checked.problem] };
     if (checked.value !== undefined) this.#answers.set(field.blockId, checked.value);
@@ -111,13 +120,16 @@ function check(
   }
   if (field.kind === 'select') {
     const options = field.options ?? [];
-    const n = Number(typed);
+    const users = field.elementType === 'users_select';
+    // A person is picked by number, name, @name or user id.
+    const wanted = (users ? typed.replace(/^@/, '') : typed).toLowerCase();
     const option = /^\d+$/.test(typed)
-      ? options[n - 1]
-      : options.find((o) => [o.text, o.value].some((t) => t.toLowerCase() === typed.toLowerCase()));
+      ? options[Number(typed) - 1]
+      : options.find((o) => [o.text, o.value].some((t) => t.toLowerCase() === wanted));
     if (option) return { value: option.value };
+    if (options.length === 0) return { problem: `${field.label}: there is nothing to choose from.` };
     return {
-      problem: `${field.label}: choose 1-${options.length} or type an option: ${options.map((o) => o.text).join(', ')}.`,
+      problem: `${field.label}: choose 1-${options.length} or type ${users ? 'a name or user id' : 'an option'}: ${options.map((o) => (users ? `${o.text} (${o.value})` : o.text)).join(', ')}.`,
     };
   }
   const value = field.multiline ? line.replace(/\\n/g, '\n') : line;

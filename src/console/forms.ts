@@ -3,9 +3,10 @@ import { renderMessage } from './render-blocks.js';
 /**
  * Modals in the console: what `views.open` put on screen, read from its Block Kit (title, submit
  * and close labels, and each `input` block), drawn as terminal text, and turned back into the
- * `view.state.values` Slack sends with the `view_submission`. Fillable inputs are `plain_text_input`
- * and `static_select`; any other input is shown and left empty. Remote text is untrusted: control
- * characters are stripped and everything is bounded.
+ * `view.state.values` Slack sends with the `view_submission`. Fillable inputs are `plain_text_input`,
+ * `static_select` and `users_select` (a choice among the workspace's users, as the Slack client
+ * offers it); any other input is shown and left empty. Remote text is untrusted: control characters
+ * are stripped and everything is bounded.
  */
 export interface FormOption {
   text: string;
@@ -17,16 +18,19 @@ export interface FormField {
   actionId: string;
   label: string;
   optional: boolean;
-  /** `text` (plain_text_input), `select` (static_select), or an input the console cannot fill. */
+  /**
+   * `text` (plain_text_input), `select` (a choice among `options`: static_select, or users_select
+   * whose options are the workspace's users, value = user id), or an input the console cannot fill.
+   */
   kind: 'text' | 'select' | 'unsupported';
-  /** The Block Kit element type (`plain_text_input`, `static_select`, `datepicker`…). */
+  /** The Block Kit element type (`plain_text_input`, `static_select`, `users_select`, `datepicker`…). */
   elementType: string;
   placeholder?: string;
   hint?: string;
   multiline?: boolean;
   minLength?: number;
   maxLength?: number;
-  /** `initial_value`, or the value of `initial_option`. */
+  /** `initial_value`, the value of `initial_option`, or `initial_user`. */
   initial?: string;
   options?: FormOption[];
 }
@@ -53,13 +57,18 @@ const BOX = 30;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g;
 
-export function readForm(stored: { id: string; view: unknown }): Form {
+/** What the Slack client knows besides the view: the workspace's users (id → name) for users_select. */
+export interface FormContext {
+  users?: Readonly<Record<string, string>>;
+}
+
+export function readForm(stored: { id: string; view: unknown }, context: FormContext = {}): Form {
   const view = (isObject(stored.view) ? stored.view : {}) as Record<string, unknown>;
   const items: Form['items'] = [];
   const blocks = Array.isArray(view.blocks) ? view.blocks.slice(0, MAX_BLOCKS) : [];
   for (const block of blocks) {
     if (!isObject(block)) continue;
-    if (block.type === 'input') items.push({ field: readInput(block) });
+    if (block.type === 'input') items.push({ field: readInput(block, context) });
     else {
       const text = renderMessage({ blocks: [block] }).text;
       if (text) items.push({ text });
@@ -92,7 +101,11 @@ export function renderForm(form: Form): string {
       lines.push(`${label}(a ${f.elementType}: the console cannot fill it; it is left empty)`);
       continue;
     }
-    const shown = (f.kind === 'select' ? optionText(f, f.initial) : f.initial) ?? f.placeholder ?? '';
+    const shown = (
+      (f.kind === 'select' ? optionText(f, f.initial) : f.initial) ??
+      f.placeholder ??
+      ''
+    ).replace(/\n/g, '⏎');
     const box =
       f.kind === 'select'
         ? `[${clip(shown, BOX - 1).padEnd(BOX - 1)}▾]`
@@ -116,7 +129,10 @@ export function submissionValues(form: Form, answers: ReadonlyMap<string, string
     const answer = answers.get(field.blockId);
     let state: unknown;
     if (field.kind === 'text') state = { type: 'plain_text_input', value: answer ?? null };
-    else {
+    else if (field.elementType === 'users_select') {
+      const known = field.options?.some((o) => o.value === answer);
+      state = { type: 'users_select', selected_user: known ? answer : null };
+    } else {
       const option = field.options?.find((o) => o.value === answer);
       state = {
         type: 'static_select',
@@ -141,14 +157,20 @@ export function optionText(field: FormField, value: string | undefined): string 
   return field.options?.find((o) => o.value === value)?.text;
 }
 
-function readInput(block: Record<string, unknown>): FormField {
+function readInput(block: Record<string, unknown>, context: FormContext): FormField {
   const element = (isObject(block.element) ? block.element : {}) as Record<string, unknown>;
   const elementType = clip(str(element.type), 40) || 'element';
+  const users = elementType === 'users_select';
   const kind =
-    elementType === 'plain_text_input' ? 'text' : elementType === 'static_select' ? 'select' : 'unsupported';
-  const options = kind === 'select' ? readOptions(element) : undefined;
+    elementType === 'plain_text_input'
+      ? 'text'
+      : elementType === 'static_select' || users
+        ? 'select'
+        : 'unsupported';
+  const options = users ? userOptions(context) : kind === 'select' ? readOptions(element) : undefined;
   const initialOption = isObject(element.initial_option) ? str(element.initial_option.value) : '';
-  const initial = kind === 'text' ? str(element.initial_value) : initialOption;
+  const initial =
+    kind === 'text' ? str(element.initial_value) : users ? str(element.initial_user) : initialOption;
   return {
     blockId: str(block.block_id),
     actionId: str(element.action_id),
@@ -176,6 +198,13 @@ function readOptions(element: Record<string, unknown>): FormOption[] {
     .slice(0, MAX_OPTIONS)
     .filter(isObject)
     .map((o) => ({ text: clip(plain(o.text), 75) || str(o.value), value: str(o.value) }));
+}
+
+/** The workspace's users as a users_select offers them: by name, the value being the user id. */
+function userOptions(context: FormContext): FormOption[] {
+  return Object.entries(context.users ?? {})
+    .slice(0, MAX_OPTIONS)
+    .map(([id, name]) => ({ text: clip(name.replace(CONTROL, ''), 75) || id, value: id }));
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -7,6 +7,7 @@ import { type SandboxBot, startSandboxBot } from '../sandbox/sandbox-bot.js';
 import type { Delivery } from '../sandbox/slack.js';
 import { parseAlertArgs } from './alert-args.js';
 import { auditSummary, describeSecrets, rotate, status } from './bot-state.js';
+import { ChannelMessages } from './channel-messages.js';
 import { asSlackSends, unknownMentionsNote } from './client-text.js';
 import { type Shown, SlackFeed } from './feed.js';
 import { FormFiller } from './form-filler.js';
@@ -30,6 +31,8 @@ export interface ConsoleOptions {
 }
 
 const REPLY_TIMEOUT_MS = 5_000;
+/** The message shortcut `:shortcut` uses (Slack's "More actions" menu on a message). */
+const SHORTCUT = { callbackId: 'jira:create', name: 'Create Jira issue' } as const;
 /** Leave the console, even from a form. */
 const QUIT = [':quit', ':q', ':exit'];
 
@@ -71,7 +74,17 @@ class Session {
   #user = 'U0DEV';
   #channel = 'C0DEV';
   #form: FormFiller | undefined;
-  #buttons: { label: string; channel: string; buttons: RenderedButton[] } | undefined;
+  /** The latest buttons shown; `message` when they are on a channel message (not an ephemeral). */
+  #buttons:
+    | {
+        label: string;
+        channel: string;
+        buttons: RenderedButton[];
+        message?: { ts: string; content: { text?: string; blocks?: unknown[] } };
+      }
+    | undefined;
+  /** Channel messages shown or posted here: what :shortcut is used on. */
+  readonly #messages = new ChannelMessages();
   /** The last alert sent with :alert, so that `:alert Recovered` continues its cycle. */
   #lastAlert: AlertSpec | undefined;
   readonly #feed: SlackFeed;
@@ -113,6 +126,8 @@ class Session {
     if (line.startsWith('/')) await this.#slash(word, line.slice(word.length).trim());
     else if (word === ':help') this.say(helpText(this.bot));
     else if (word === ':click') await this.#click(arg);
+    else if (word === ':say') this.#sayInChannel(raw.trim().slice(word.length).trim());
+    else if (word === ':shortcut') await this.#shortcut(arg);
     else if (word === ':as') this.#as(arg);
     else if (word === ':in') this.#in(arg);
     else if (word === ':status') this.say(await status(this.bot));
@@ -205,7 +220,10 @@ class Session {
       this.say('no buttons yet: a reply with buttons shows them as [1 …], and :click 1 presses one.');
       return;
     }
-    const button = latest.buttons.find((b) => String(b.n) === arg.trim());
+    const wanted = arg.trim().toLowerCase();
+    const button =
+      latest.buttons.find((b) => String(b.n) === wanted) ??
+      (wanted ? latest.buttons.find((b) => b.text.toLowerCase() === wanted) : undefined);
     if (!button) {
       const list = latest.buttons.map((b) => `[${b.n} ${b.text}]`).join(' ');
       const count = latest.buttons.length === 1 ? 'one button' : `${latest.buttons.length} buttons`;
@@ -219,6 +237,8 @@ class Session {
       channelId: latest.channel,
       actionId: button.actionId,
       ...(button.blockId ? { blockId: button.blockId } : {}),
+      // On a channel message Slack names the message (its ts and content); on an ephemeral it cannot.
+      ...(latest.message ? { messageTs: latest.message.ts, message: latest.message.content } : {}),
       ...(button.option && button.value
         ? { selectedOption: { value: button.value, text: button.text } }
         : button.value
@@ -302,21 +322,98 @@ class Session {
     const where = item.channel.startsWith('D')
       ? 'your DM with opsbot'
       : `#${this.#channelName(item.channel)}`;
-    const header =
-      item.kind === 'message'
-        ? `${item.updated ? 'updated a message ' : ''}in ${where}`
-        : `only you can see this${item.channel === this.#channel ? '' : `, in ${where}`}`;
-    this.say(`opsbot (${header}):\n${indent(rendered.text)}`);
-    if (rendered.buttons.length) this.#buttons = { label, channel: item.channel, buttons: rendered.buttons };
+    if (item.kind === 'ephemeral') {
+      const header = `only you can see this${item.channel === this.#channel ? '' : `, in ${where}`}`;
+      this.say(`opsbot (${header}):\n${indent(rendered.text)}`);
+      if (rendered.buttons.length)
+        this.#buttons = { label, channel: item.channel, buttons: rendered.buttons };
+      return;
+    }
+    const bot = this.bot.slack.workspace.identity.botUserId;
+    const author = item.from === bot ? 'opsbot' : (this.#names.users?.[item.from] ?? item.from);
+    const header = `${item.updated ? 'updated a message ' : ''}in ${item.threadTs ? 'a thread in ' : ''}${where}`;
+    this.say(`${author} (${header}):\n${indent(rendered.text)}`);
+    this.#messages.remember(item.channel, {
+      ts: item.ts,
+      from: item.from,
+      ...(item.threadTs ? { threadTs: item.threadTs } : {}),
+      text: rendered.text,
+    });
+    if (rendered.buttons.length)
+      this.#buttons = {
+        label,
+        channel: item.channel,
+        buttons: rendered.buttons,
+        message: {
+          ts: item.ts,
+          content: { ...item.content, ...(item.threadTs ? { threadTs: item.threadTs } : {}) },
+        },
+      };
+  }
+
+  /** `:say <text>`: the current user's own message in the current channel (for :shortcut). */
+  #sayInChannel(text: string): void {
+    if (!text) {
+      this.say('usage: :say <text> posts a message as you in this channel; :shortcut then uses it.');
+      return;
+    }
+    const note = unknownMentionsNote(text, this.#names);
+    if (note) this.say(note);
+    const message = this.bot.slack.postAsUser({
+      userId: this.#user,
+      channelId: this.#channel,
+      text: asSlackSends(text, this.#names).slice(0, 4_000),
+    });
+    this.#feed.skip(message);
+    const rendered = renderMessage({ text: message.text }, { names: this.#names });
+    this.say(`${this.#names.users?.[this.#user] ?? this.#user} (in #${this.#channelName(this.#channel)}):`);
+    this.say(indent(rendered.text));
+    this.#messages.remember(this.#channel, { ts: message.ts, from: this.#user, text: rendered.text });
+  }
+
+  /** `:shortcut [n]`: the message shortcut "Create Jira issue" on the latest (or nth latest) message here. */
+  async #shortcut(arg: string): Promise<void> {
+    const n = arg.trim() === '' ? 1 : Number(arg.trim());
+    const here = `#${this.#channelName(this.#channel)}`;
+    const known = this.#messages.count(this.#channel);
+    if (!Number.isInteger(n) || n < 1) {
+      this.say(
+        `usage: :shortcut [n] uses "${SHORTCUT.name}" on the latest message in ${here} (n: the nth latest).`,
+      );
+      return;
+    }
+    const message = this.#messages.latest(this.#channel, n);
+    if (!message) {
+      this.say(
+        known === 0
+          ? `no message in ${here} yet: post one with \`:say the login page is slow\`, then :shortcut uses "${SHORTCUT.name}" on it.`
+          : `no message ${n} in ${here}: the console knows ${known} here (1 is the latest).`,
+      );
+      return;
+    }
+    if (!COMMANDS.some((c) => c.shortcuts?.[SHORTCUT.callbackId])) {
+      this.say(`opsbot has no message shortcut "${SHORTCUT.name}" (${SHORTCUT.callbackId}).`);
+      return;
+    }
+    const who = message.from === this.#user ? 'your message' : 'the message';
+    const label = `"${SHORTCUT.name}" on ${who} "${message.preview}"`;
+    this.say(`using ${label} in ${here}`);
+    const delivery = await this.bot.slack.sendMessageShortcut({
+      userId: this.#user,
+      channelId: this.#channel,
+      callbackId: SHORTCUT.callbackId,
+      messageTs: message.ts,
+    });
+    await this.#answers(`the shortcut ${SHORTCUT.name}`, delivery);
   }
 
   #open(view: { id: string; view: unknown }): void {
-    const filler = new FormFiller(readForm(view));
+    const filler = new FormFiller(readForm(view, { users: this.#names.users ?? {} }));
     this.#form = filler;
     this.say(`opsbot opened a form:\n${indent(renderForm(filler.form))}`);
     this.say(
       filler.form.fields.length
-        ? 'Fill it in one field at a time: Enter leaves an optional field empty, :cancel closes the form.'
+        ? 'Fill it in one field at a time: Enter leaves an optional field empty or keeps the value shown, :clear empties it, :cancel closes the form.'
         : (filler.summary().at(-1) ?? ''),
     );
   }

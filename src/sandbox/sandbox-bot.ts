@@ -35,7 +35,7 @@ export const SAMPLE_POLICY = `access:
   rules:
     - actions: ["gh:*", "jira:*", "dd:*"]
       channels: [C0DEV, C0OPS]
-    - actions: ["dd:*"]
+    - actions: ["dd:*", "jira:create"]
       channels: [C0ALERTS, C0PAYMENTS]
     - actions: ["devenv:*"]
       usergroups: [S0PLATFORM]

@@ -25,7 +25,7 @@ export interface BlockAction {
   /** A static select menu choice instead of a button press (`text` defaults to `value`). */
   selectedOption?: { value: string; text?: string };
   /** The message the element is on, as Slack includes it in the payload. */
-  message?: { text?: string; blocks?: unknown[] };
+  message?: { text?: string; blocks?: unknown[]; threadTs?: string };
   /** Pressed in the user's App Home (view id): no channel, no message, no response_url. */
   homeViewId?: string;
 }
@@ -130,6 +130,7 @@ export function blockActionPayload(
       type: 'message',
       text: a.message?.text ?? '',
       ...(a.message?.blocks ? { blocks: a.message.blocks } : {}),
+      ...(a.message?.threadTs ? { thread_ts: a.message.threadTs } : {}),
     },
     response_url: responseUrl,
     actions: [action],

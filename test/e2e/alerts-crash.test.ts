@@ -10,7 +10,15 @@ import {
   type WebhookResult,
 } from '../../src/sandbox/datadog-webhook-sender.js';
 import { SimulatedSlack } from '../../src/sandbox/slack.js';
-import type { SimMessage } from '../../src/sandbox/slack-workspace.js';
+import {
+  idsOf,
+  inParallel,
+  keyOf,
+  pendingByChannel,
+  shownCounts,
+  stopHard,
+  whereShown,
+} from '../helpers/alert-accounting.js';
 import { bareCanary, canary } from '../helpers/canary.js';
 import { eventually } from '../helpers/eventually.js';
 import {
@@ -121,73 +129,6 @@ async function startBuilt(
   };
 }
 
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-/** kill -9, and wait until it is gone. */
-async function stopHard(child: ChildProcess): Promise<void> {
-  if (exited(child)) return;
-  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGKILL');
-  await gone;
-}
-
-const idsOf = (m: SimMessage): string[] =>
-  String(m.metadata?.event_payload.alert_ids ?? '')
-    .split(',')
-    .filter(Boolean);
-const keyOf = (m: SimMessage): string | undefined => {
-  const key = m.metadata?.event_payload.key;
-  return typeof key === 'string' ? key : undefined;
-};
-
-/** How many messages (roots, replies, digests; both channels) list each alert id. */
-function shownCounts(slack: SimulatedSlack): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const channel of CHANNELS)
-    for (const m of slack.messages(channel))
-      for (const id of idsOf(m)) counts.set(id, (counts.get(id) ?? 0) + 1);
-  return counts;
-}
-
-/** The messages that list `id`: channel, metadata key, thread. */
-function whereShown(slack: SimulatedSlack, id: string): string[] {
-  return CHANNELS.flatMap((channel) =>
-    slack
-      .messages(channel)
-      .filter((m) => idsOf(m).includes(id))
-      .map((m) => `${channel} ${keyOf(m)} ts=${m.ts}${m.threadTs ? ` thread=${m.threadTs}` : ''}`),
-  );
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight. */
-async function inParallel<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
-/** The `opsbot_alerts_pending` gauge of each channel, as the process reports it. */
-async function pendingByChannel(port: number): Promise<Record<string, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const pending: Record<string, number> = {};
-  for (const match of text.matchAll(/^opsbot_alerts_pending\{channel="([^"]+)"\} (\d+)/gm))
-    pending[match[1] as string] = Number(match[2]);
-  return pending;
-}
-
 describe('alert delivery across kill -9 of the built server', () => {
   it('keeps threading: the recovery after a restart replies in the root posted before it', async () => {
     const ws = await newWorkspace();
@@ -238,12 +179,12 @@ describe('alert delivery across kill -9 of the built server', () => {
     let killedAt = -1;
     const killer = (async () => {
       await eventually(
-        () => shownCounts(ws.slack).size >= COUNT * 0.3,
+        () => shownCounts(ws.slack, CHANNELS).size >= COUNT * 0.3,
         '30% of the storm in Slack',
         30_000,
         1,
       );
-      killedAt = shownCounts(ws.slack).size;
+      killedAt = shownCounts(ws.slack, CHANNELS).size;
       await stopHard(bot.child);
     })().then(
       () => undefined,
@@ -285,11 +226,11 @@ describe('alert delivery across kill -9 of the built server', () => {
     // Every alert shows up (after the dead process's lease expires), and the outbox drains.
     const ids = bodies.map((b) => b.id);
     await eventually(
-      () => ids.every((id) => shownCounts(ws.slack).has(id)),
+      () => ids.every((id) => shownCounts(ws.slack, CHANNELS).has(id)),
       'every alert in Slack',
       45_000,
     ).catch((error: Error) => {
-      const shown = shownCounts(ws.slack);
+      const shown = shownCounts(ws.slack, CHANNELS);
       throw new Error(`${error.message}; missing ${ids.filter((id) => !shown.has(id)).length} of ${COUNT}`);
     });
     const drainedBy = Date.now() + 15_000;
@@ -303,11 +244,11 @@ describe('alert delivery across kill -9 of the built server', () => {
     await new Promise((r) => setTimeout(r, 1_500));
 
     // Exact accounting, across both channels.
-    const shown = shownCounts(ws.slack);
+    const shown = shownCounts(ws.slack, CHANNELS);
     expect(ids.filter((id) => !shown.has(id))).toEqual([]);
     const twice = [...shown].filter(([, n]) => n > 1).map(([id]) => id);
     expect(
-      twice.map((id) => `${id} in ${whereShown(ws.slack, id).join(' and ')}`),
+      twice.map((id) => `${id} in ${whereShown(ws.slack, CHANNELS, id).join(' and ')}`),
       `${twice.length} alerts shown more than once`,
     ).toEqual([]);
     expect([...shown.keys()].filter((id) => !ids.includes(id))).toEqual([]);

@@ -83,7 +83,9 @@ describe('npm run console', () => {
       ':quit',
     ]);
     expect(text).toContain('opsbot console: the bot runs at http://127.0.0.1:');
-    expect(text).toContain(':click <n>          press button n of the latest reply that has buttons');
+    expect(text).toContain(
+      ':click <n>          press button n (or an option of a menu) of the latest reply that has buttons',
+    );
     expect(text).toContain('health: ok · ready: yes');
     expect(text).toContain('dev@#dev> opsbot (only you can see this):\n  *What you may run in #dev*');
     expect(text).toContain('`prs` is not a `/gh` subcommand. Did you mean `/gh pr`?');
@@ -132,6 +134,7 @@ describe('npm run console', () => {
       '',
       '',
       '',
+      ':cancel',
       '/gh issue create',
       ':quit',
       '/opsbot whoami',
@@ -145,7 +148,7 @@ describe('npm run console', () => {
         '    Description    [Steps, expected, actual       ]  optional · several lines (type \\n for a new one)',
         '    Labels         [bug, p2                       ]  optional',
         '    (Create) (Cancel)',
-        'Fill it in one field at a time: Enter leaves an optional field empty, :cancel closes the form.',
+        'Fill it in one field at a time: Enter leaves an optional field empty or keeps the value shown, :clear empties it, :cancel closes the form.',
         'Repository: Repository is required.',
         'Repository: Title: Description (optional): Labels (optional):   1 Repository     acme/web',
       ].join('\n'),
@@ -162,8 +165,9 @@ describe('npm run console', () => {
       labels: ['bug', 'p2'],
     });
     expect(text).toContain('Repository: closed New GitHub issue; nothing was sent');
+    // The bot refuses the repository inline (response_action: errors): the form asks for it again.
     expect(text).toContain(
-      'opsbot (only you can see this):\n  `not a repo` is not a repository name like `acme/web`.',
+      'New GitHub issue> submitted New GitHub issue (Create)\nRepository: A repository such as acme/web.\nRepository [Enter keeps "not a repo"]: closed New GitHub issue; nothing was sent',
     );
     expect(bot.slack.calls.filter((c) => c.method === 'views.open' && c.status === 200)).toHaveLength(4);
     expect(text).toMatch(/Repository: \nbye\n$/); // :quit leaves even from a form
@@ -240,8 +244,156 @@ describe('npm run console', () => {
     expect(text).toMatch(/\d+ alerts in the last \d+ min/);
     expect(text).toMatch(/Datadog alerts? received in the last 1h/);
     // The title's <!channel> reached Slack escaped: the console shows it as text, never a mention.
-    const posted = JSON.stringify(bot.slack.messages('C0ALERTS'));
+    // (A button's value is never shown: the "Create Jira issue" pre-fill may carry the title as is.)
+    const posted = JSON.stringify(bot.slack.messages('C0ALERTS'), (key, v) => (key === 'value' ? '' : v));
+    expect(posted).toContain('&lt;!channel&gt;');
     expect(posted).not.toContain('<!channel>');
+  });
+
+  it('fills the Jira create form /jira create opens, users_select included, and creates the issue', async () => {
+    const { text, bot } = await session([
+      '/jira create',
+      'OPS',
+      '2',
+      'Rotate the staging certificate',
+      'It expires on Friday.\\nSee the runbook.',
+      '',
+      'dev',
+      '',
+    ]);
+    expect(text).toContain(
+      [
+        'dev@#dev> opsbot opened a form:',
+        '  New Jira issue',
+        '    Project        [OPS                           ]',
+        '    Issue type     [Task                         ▾]  Task / Bug / Story',
+        '    Summary        [What needs doing?             ]',
+      ].join('\n'),
+    );
+    expect(text).toContain(
+      '    Assignee       [Unassigned                   ▾]  optional · ada / dev / guest · People opsbot knows in Jira',
+    );
+    expect(text).toContain('Assignee (optional; 1 ada, 2 dev, 3 guest): ');
+    expect(text).toContain('  6 Assignee       dev\n');
+    const key =
+      /:memo: @dev created (OPS-\d+) \(http:\/\/127\.0\.0\.1:\d+\/browse\/\1\): Rotate the staging certificate, assigned to @dev\n/.exec(
+        text,
+      )?.[1];
+    expect(key).toBeDefined();
+    expect(bot.jira.issue(key as string)).toMatchObject({
+      project: 'OPS',
+      summary: 'Rotate the staging certificate',
+      issuetype: 'Bug',
+      assignee: '5b10a2844c20165700ede21g', // jira.users: U0DEV in the sandbox's configuration
+    });
+  });
+
+  it('shows the bot refusing an assignee who has no Jira account, and asks for that field again', async () => {
+    const { text, bot } = await session([
+      '/jira create',
+      '',
+      '',
+      'Flaky login test',
+      '',
+      '',
+      '@guest',
+      '',
+      ':clear',
+      '',
+    ]);
+    expect(text).toContain('  6 Assignee       guest\n');
+    expect(text).toContain(
+      'New Jira issue> submitted New Jira issue (Create)\nAssignee: opsbot does not know this person in Jira: an opsbot admin maps them under jira.users. Leave it empty to create the issue unassigned.\nAssignee (optional; 1 ada, 2 dev, 3 guest) [Enter keeps "guest"]: ',
+    );
+    expect(text).toContain('  6 Assignee       –\n');
+    expect(text).toMatch(/:memo: @dev created OPS-\d+ \(.*\): Flaky login test\n/);
+    const created = bot.jira.issues().filter((i) => i.summary === 'Flaky login test');
+    expect(created).toHaveLength(1); // the refused submission created nothing
+    expect(created[0]).toMatchObject({ issuetype: 'Task', assignee: null });
+  });
+
+  it('presses the Move menu and Assign to me under /jira issue', async () => {
+    const { text, bot } = await session([
+      '/jira issue OPS-1',
+      ':click 4',
+      '/jira issue OPS-1',
+      ':as ada',
+      ':click 1',
+    ]);
+    expect(text).toContain('[1 Assign to me] Move to… [2 To Do] [3 In Review] [4 Done] [5 Comment]');
+    expect(text).toContain('pressing [4 Done] of the reply to /jira issue OPS-1');
+    expect(text).toMatch(
+      /:arrow_right: @dev moved OPS-1 \(.*\/browse\/OPS-1\) from In Progress to \*Done\*\./,
+    );
+    expect(text).toContain('[1 Assign to me] Move to… [2 To Do] [3 In Progress] [4 In Review] [5 Comment]');
+    expect(text).toMatch(/:bust_in_silhouette: @ada assigned OPS-1 \(.*\) to @ada\./);
+    expect(bot.jira.issue('OPS-1')).toMatchObject({
+      statusId: '10002', // Done
+      assignee: '5b10ac8d82e05b22cc7d4ef5', // jira.users: U0ADMIN
+    });
+  });
+
+  it('posts a message with :say, and :shortcut "Create Jira issue" files it and answers in its thread', async () => {
+    const { text, bot } = await session([
+      ':shortcut',
+      ':say the login page is slow',
+      ':shortcut',
+      ...Array.from({ length: 6 }, () => ''),
+      '',
+    ]);
+    expect(text).toContain('no message in #dev yet: post one with `:say the login page is slow`');
+    expect(text).toContain('dev@#dev> dev (in #dev):\n  the login page is slow\n');
+    expect(text).toContain(
+      'using "Create Jira issue" on your message "the login page is slow" in #dev\nopsbot opened a form:',
+    );
+    expect(text).toContain('    Summary        [the login page is slow        ]');
+    const said = bot.slack.messages('C0DEV').find((m) => m.user === 'U0DEV');
+    expect(said?.text).toBe('the login page is slow');
+    const reply = bot.slack
+      .messages('C0DEV')
+      .find((m) => m.threadTs === said?.ts && m.text?.includes('/browse/'));
+    expect(reply?.text).toMatch(
+      /:memo: <@U0DEV> created <http:\/\/127\.0\.0\.1:\d+\/browse\/OPS-\d+\|OPS-\d+>/,
+    );
+    expect(text).toMatch(
+      /opsbot \(in a thread in #dev\):\n {2}:memo: @dev created OPS-\d+ .*: the login page is slow\n/,
+    );
+    const key = /\/browse\/(OPS-\d+)/.exec(reply?.text ?? '')?.[1] ?? '';
+    const issue = bot.jira.issue(key);
+    expect(issue?.summary).toBe('the login page is slow');
+    expect(JSON.stringify(issue?.description)).toContain(
+      `From Slack: https://sandbox.slack.com/archives/C0DEV/p${said?.ts.replace('.', '')}`,
+    );
+  });
+
+  it('presses "Create Jira issue" on an alert: the form is pre-filled from it, the link lands in its thread', async () => {
+    const { text, bot } = await session([
+      // SAMPLE_POLICY allows jira:* in #dev and #ops only; an admin may create from #alerts.
+      ':as ada',
+      ':alert Triggered Disk full on db-1',
+      ':click Create Jira issue',
+      ...Array.from({ length: 6 }, () => ''),
+      '',
+    ]);
+    expect(text).toMatch(
+      /pressing \[6 Create Jira issue\] of the reply to the alert \d+\nopsbot opened a form:/,
+    );
+    expect(text).toContain('    Issue type     [Bug                          ▾]');
+    expect(text).toContain('    Summary        [Disk full on db-1             ]');
+    expect(text).toContain('    Description    [Datadog alert');
+    const root = bot.slack
+      .messages('C0ALERTS')
+      .find((m) => !m.threadTs && m.text?.includes('Disk full on db-1'));
+    expect(root).toBeDefined();
+    const reply = bot.slack
+      .messages('C0ALERTS')
+      .find((m) => m.threadTs === root?.ts && m.text?.includes('/browse/'));
+    expect(reply?.text).toMatch(/:memo: <@U0ADMIN> created <.*\/browse\/(OPS-\d+)\|\1>: Disk full on db-1/);
+    expect(text).toMatch(
+      /opsbot \(in a thread in #alerts\):\n {2}:memo: @ada created OPS-\d+ .*: Disk full on db-1\n/,
+    );
+    const key = /\/browse\/(OPS-\d+)/.exec(reply?.text ?? '')?.[1] ?? '';
+    expect(bot.jira.issue(key)).toMatchObject({ summary: 'Disk full on db-1', issuetype: 'Bug' });
   });
 
   it('starts a dev environment end to end on the simulated AWS, and :time brings the expiry warning', async () => {
