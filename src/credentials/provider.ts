@@ -375,6 +375,13 @@ export class CredentialProvider {
     );
     const currentId = versionWithStage(description.versions, STAGE.current);
     if (!currentId) {
+      // Created empty (as the CDK app does) and not set yet: the integration is simply not configured.
+      if (entry.labels.current === undefined)
+        throw new SecretSourceError(
+          'not_found',
+          entry.name,
+          `${entry.name} has no value yet (no AWSCURRENT version)`,
+        );
       throw new SecretSourceError('invalid', entry.name, `${entry.name} has no AWSCURRENT version`);
     }
     const emergency = description.versions.get(currentId)?.includes(STAGE.emergency) === true;
@@ -518,7 +525,8 @@ export class CredentialProvider {
     if (this.#abort.signal.aborted) return 'transient_error';
     const fields = { integration: entry.integration, secret: entry.name, reason: failure.message };
     if (failure.kind === 'not_found') {
-      if (kindChanged) this.#o.log.info(fields, 'integration not configured: its secret does not exist');
+      if (kindChanged)
+        this.#o.log.info(fields, 'integration not configured: its secret does not exist or has no value yet');
       return 'not_found';
     }
     if (failure.kind === 'transient') {

@@ -1,0 +1,80 @@
+import type { OpsbotSettings } from './context.js';
+import { CONFIG_PATH_IN_IMAGE, CONTAINER_PORT } from './paths.js';
+
+/**
+ * Settings the stack sets itself, or that would put a secret into the task definition: never
+ * accepted in `environment`.
+ */
+const MANAGED_VARIABLES = new Set([
+  'OPSBOT_SECRET_SOURCE',
+  'OPSBOT_SECRET_PREFIX',
+  'OPSBOT_SECRET_FILE',
+  'OPSBOT_SECRET_FILE_KEY',
+  'OPSBOT_SLACK_MODE',
+  'OPSBOT_STATE',
+  'OPSBOT_CONFIG',
+  'PORT',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+]);
+
+/** The non-secret settings an operator may add (CONTRACT.md, "Environment"). */
+const ALLOWED_VARIABLES = new Set([
+  'OPSBOT_SECRET_POLL_SECONDS',
+  'OPSBOT_SECRET_MAX_STALE_SECONDS',
+  'OPSBOT_SECRET_PREVIOUS_GRACE_SECONDS',
+  'OPSBOT_SLACK_API_URL',
+  'OPSBOT_GITHUB_API_URL',
+  'OPSBOT_JIRA_URL',
+  'OPSBOT_DATADOG_SITE',
+  'OPSBOT_DATADOG_API_URL',
+  'OPSBOT_METRICS_PORT',
+  'OPSBOT_DEVENV_REAPER_SECONDS',
+  'LOG_LEVEL',
+]);
+
+/**
+ * The variables the container gets, apart from AWS_REGION (a deploy-time value) and the table name
+ * (`tableName`, a token at synth time).
+ */
+export function containerEnvironment(settings: OpsbotSettings, tableName: string): Record<string, string> {
+  return {
+    OPSBOT_SECRET_SOURCE: 'aws',
+    OPSBOT_SECRET_PREFIX: settings.secretPrefix,
+    OPSBOT_SLACK_MODE: settings.slackMode,
+    OPSBOT_STATE: `dynamodb:${tableName}`,
+    OPSBOT_CONFIG: CONFIG_PATH_IN_IMAGE,
+    PORT: String(CONTAINER_PORT),
+    ...settings.environment,
+  };
+}
+
+/** Reads context "environment": allow-listed, non-secret settings only. */
+export function readEnvironment(value: unknown, problems: string[]): Record<string, string> {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    problems.push(
+      'environment: expected a mapping of variable names to strings, e.g. { "OPSBOT_JIRA_URL": "https://acme.atlassian.net" }',
+    );
+    return {};
+  }
+  const out: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(value as Record<string, unknown>)) {
+    if (MANAGED_VARIABLES.has(name)) {
+      problems.push(`environment.${name}: set by the stack itself; remove it`);
+    } else if (/^OPSBOT_SECRET_[A-Z]+$/.test(name) && !ALLOWED_VARIABLES.has(name)) {
+      problems.push(
+        `environment.${name}: a secret never goes into the task definition; store it in Secrets Manager (README.md, "Deploy it")`,
+      );
+    } else if (!ALLOWED_VARIABLES.has(name)) {
+      problems.push(
+        `environment.${name}: not a setting the container takes (allowed: ${[...ALLOWED_VARIABLES].join(', ')})`,
+      );
+    } else if (typeof raw !== 'string' && typeof raw !== 'number') {
+      problems.push(`environment.${name}: expected a string`);
+    } else {
+      out[name] = String(raw);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,114 @@
+import { Annotations, CfnOutput, DefaultStackSynthesizer, Fn, Stack, type StackProps } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Construct } from 'constructs';
+import { checkConfigFile, devenvRoleName, launchTemplateName } from './config-file.js';
+import { containerEnvironment } from './container-environment.js';
+import type { OpsbotSettings } from './context.js';
+import { DevEnv } from './devenv-role.js';
+import { OpsbotLoadBalancer } from './load-balancer.js';
+import { createNetwork } from './network.js';
+import { adminRoleArn, OpsbotSecrets } from './secrets.js';
+import { OpsbotService } from './service.js';
+import { StateTable } from './state-table.js';
+
+/**
+ * opsbot in one stack: the VPC, the five secrets and their key, the State table, the dev-env role
+ * and launch template, the Fargate service (and, in HTTP mode, its load balancer). The task role is
+ * built up by each part with exactly what that part needs.
+ */
+export class OpsbotStack extends Stack {
+  readonly taskRole: iam.Role;
+  readonly secrets: OpsbotSecrets;
+  readonly state: StateTable;
+  readonly devenv: DevEnv;
+  readonly service: OpsbotService;
+  readonly loadBalancer?: OpsbotLoadBalancer;
+
+  constructor(scope: Construct, id: string, settings: OpsbotSettings, props: StackProps = {}) {
+    super(scope, id, {
+      description: 'opsbot: a Slack-native DevOps bot (ECS Fargate, Secrets Manager, DynamoDB, dev-env role)',
+      ...(settings.account || settings.region
+        ? { env: { account: settings.account, region: settings.region } }
+        : {}),
+      ...props,
+    });
+    const config = checkConfigFile(settings);
+    for (const warning of config.warnings) Annotations.of(this).addWarningV2('opsbot:config-file', warning);
+
+    const vpc = createNetwork(this, settings);
+
+    this.taskRole = new iam.Role(this, 'TaskRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com', {
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': this.account },
+          ArnLike: { 'aws:SourceArn': this.formatArn({ service: 'ecs', resource: '*' }) },
+        },
+      }),
+      description:
+        'opsbot task role: reads its own secrets, uses its State table, assumes the dev-env role; no EC2 power of its own',
+    });
+
+    this.secrets = new OpsbotSecrets(this, 'Secrets', {
+      prefix: settings.secretPrefix,
+      taskRole: this.taskRole,
+      adminRoleArn: adminRoleArn(this, settings.secretsAdminRole),
+      deployRoleArn: settings.deployRoleArn ?? this.cloudFormationExecutionRoleArn(),
+    });
+    this.state = new StateTable(this, 'State', { taskRole: this.taskRole });
+    this.devenv = new DevEnv(this, 'DevEnv', {
+      vpc,
+      taskRole: this.taskRole,
+      roleName: devenvRoleName(settings.stackName),
+      launchTemplateName: launchTemplateName(settings.stackName),
+      instanceTypes: config.instanceTypes,
+      volumeGiB: settings.devenvVolumeGiB,
+      amiParameter: settings.devenvAmiParameter,
+    });
+    this.service = new OpsbotService(this, 'Bot', {
+      settings,
+      vpc,
+      taskRole: this.taskRole,
+      environment: containerEnvironment(settings, this.state.table.tableName),
+    });
+    if (settings.slackMode === 'http') {
+      this.loadBalancer = new OpsbotLoadBalancer(this, 'Http', {
+        settings,
+        vpc,
+        service: this.service.service,
+      });
+      new CfnOutput(this, 'SlackRequestUrl', {
+        description: 'Point the Slack app (infra/slack-manifest.yaml) and your DNS name here',
+        value: `https://${this.loadBalancer.loadBalancer.loadBalancerDnsName}/slack/events`,
+      });
+    }
+
+    new CfnOutput(this, 'DevEnvRoleArn', {
+      description: 'devenv.roleArn in the configuration file',
+      value: this.devenv.role.roleArn,
+    });
+    new CfnOutput(this, 'LaunchTemplateName', {
+      description: 'devenv.templates.*.launchTemplate in the configuration file',
+      value: launchTemplateName(settings.stackName),
+    });
+    new CfnOutput(this, 'StateTableName', { value: this.state.table.tableName });
+    new CfnOutput(this, 'TaskRoleArn', { value: this.taskRole.roleArn });
+    new CfnOutput(this, 'LogGroup', { value: this.service.logGroup.logGroupName });
+  }
+
+  /**
+   * The first two zones of the region, resolved by CloudFormation (Fn::GetAZs) rather than looked
+   * up, so that a synth with `account`/`region` context stays offline.
+   */
+  override get availabilityZones(): string[] {
+    return [0, 1].map((i) => Fn.select(i, Fn.getAzs()));
+  }
+
+  /** The CDK bootstrap's CloudFormation execution role, which deploys this stack. */
+  private cloudFormationExecutionRoleArn(): string {
+    if (!(this.synthesizer instanceof DefaultStackSynthesizer))
+      throw new Error(
+        'opsbot infra: with a custom stack synthesizer, set context "deployRoleArn" (the role CloudFormation deploys with)',
+      );
+    return Fn.sub(this.synthesizer.cloudFormationExecutionRoleArn);
+  }
+}

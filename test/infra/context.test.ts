@@ -1,0 +1,151 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigFileError, checkConfigFile } from '../../infra/lib/config-file.js';
+import { ContextError, readSettings } from '../../infra/lib/context.js';
+import { CDK_CONTEXT, CERTIFICATE_ARN } from './synth.js';
+
+const settingsOf = (overrides: Record<string, unknown> = {}) => {
+  const context: Record<string, unknown> = { ...CDK_CONTEXT, ...overrides };
+  return readSettings((key) => context[key], Object.keys(context));
+};
+
+function problemsOf(overrides: Record<string, unknown>): string[] {
+  try {
+    settingsOf(overrides);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ContextError);
+    return (error as ContextError).problems;
+  }
+  throw new Error('expected a ContextError');
+}
+
+function configProblems(overrides: Record<string, unknown>): string {
+  try {
+    checkConfigFile(settingsOf(overrides));
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigFileError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigFileError');
+}
+
+describe('context settings', () => {
+  it('infra/cdk.json’s defaults: an environment-agnostic Socket Mode stack', () => {
+    expect(settingsOf()).toMatchObject({
+      stackName: 'opsbot',
+      slackMode: 'socket',
+      desiredCount: 2,
+      cpu: 512,
+      memoryMiB: 1024,
+      logRetentionDays: 90,
+      secretPrefix: 'opsbot/',
+      secretsAdminRole: 'opsbot-secrets-admin',
+      configFile: 'infra/opsbot.example.yaml',
+      natGateways: 1,
+      environment: {},
+    });
+    expect(settingsOf().account).toBeUndefined();
+    expect(settingsOf().region).toBeUndefined();
+  });
+
+  it('accepts strings from the command line (-c desiredCount=3, -c environment={…})', () => {
+    const settings = settingsOf({
+      desiredCount: '3',
+      environment: '{"OPSBOT_JIRA_URL":"https://acme.atlassian.net"}',
+    });
+    expect(settings.desiredCount).toBe(3);
+    expect(settings.environment).toEqual({ OPSBOT_JIRA_URL: 'https://acme.atlassian.net' });
+  });
+
+  it('reports every problem at once, naming the key', () => {
+    const problems = problemsOf({
+      slackMode: 'http',
+      desiredCount: -1,
+      logRetentionDays: 42,
+      desiredcount: 2,
+    });
+    expect(problems.join('\n')).toMatch(/^certificateArn: required when slackMode is "http"/m);
+    expect(problems.join('\n')).toMatch(/^region: required when slackMode is "http"/m);
+    expect(problems.join('\n')).toMatch(/^desiredCount: expected a whole number/m);
+    expect(problems.join('\n')).toMatch(/^logRetentionDays: expected one of CloudWatch's values/m);
+    expect(problems.join('\n')).toMatch(/^desiredcount: not a setting of this app/m);
+  });
+
+  it('wants the certificate in the load balancer’s region', () => {
+    expect(problemsOf({ slackMode: 'http', region: 'us-east-1', certificateArn: CERTIFICATE_ARN })).toEqual([
+      'certificateArn: the certificate is in eu-west-1; the load balancer needs one in us-east-1',
+    ]);
+  });
+
+  it('never lets a secret, or a setting the stack owns, into the container environment', () => {
+    const problems = problemsOf({
+      environment: {
+        OPSBOT_SECRET_SLACK: '{"botToken":"xoxb-1"}',
+        OPSBOT_STATE: 'sqlite:/tmp/x',
+        FOO: 'bar',
+      },
+    }).join('\n');
+    expect(problems).toMatch(
+      /environment\.OPSBOT_SECRET_SLACK: a secret never goes into the task definition/,
+    );
+    expect(problems).not.toContain('xoxb-1');
+    expect(problems).toMatch(/environment\.OPSBOT_STATE: set by the stack itself/);
+    expect(problems).toMatch(/environment\.FOO: not a setting the container takes/);
+  });
+
+  it('wants the configuration file inside the repository', () => {
+    expect(problemsOf({ configFile: '../opsbot.yaml' }).join('\n')).toMatch(
+      /^configFile: expected a \.yaml file inside/m,
+    );
+    expect(problemsOf({ configFile: 'infra/missing.yaml' }).join('\n')).toMatch(/does not exist/);
+  });
+});
+
+describe('the configuration file, checked at synth time', () => {
+  it('the example names what the stack creates, and gives the instance types the role may launch', () => {
+    const config = checkConfigFile(settingsOf());
+    expect(config.instanceTypes).toEqual(['t3.medium', 't3.xlarge']);
+    expect(config.roleArn).toBe('arn:aws:iam::111122223333:role/opsbot-devenv');
+    // Without an account in context, the account in roleArn cannot be checked: a warning says so.
+    expect(config.warnings.join('\n')).toMatch(/cannot be checked/);
+    expect(checkConfigFile(settingsOf({ account: '111122223333' })).warnings).toEqual([]);
+  });
+
+  it('refuses a file the bot would refuse, with the bot’s own messages', () => {
+    const message = configProblems({ configFile: 'test/infra/fixtures/invalid.yaml' });
+    expect(message).toContain('access.admins[0]: expected a Slack user id');
+    expect(message).toContain('unknown key "colour"');
+  });
+
+  it('refuses a role or launch template the stack does not create', () => {
+    const message = configProblems({ configFile: 'test/infra/fixtures/wrong-devenv.yaml' });
+    expect(message).toContain(
+      'devenv.roleArn: this stack creates the role opsbot-devenv; the file names "someone-elses-role"',
+    );
+    expect(message).toContain(
+      'devenv.templates.small.launchTemplate: this stack creates the launch template "opsbot-devenv"',
+    );
+  });
+
+  it('refuses a role in another account than the one deployed to', () => {
+    expect(configProblems({ account: '999999999999' })).toContain(
+      'devenv.roleArn: the stack deploys to account 999999999999; the file names 111122223333',
+    );
+  });
+
+  it('wants devenv.roleArn when there are templates', () => {
+    expect(configProblems({ configFile: 'test/infra/fixtures/templates-no-role.yaml' })).toContain(
+      'devenv.roleArn: required with devenv.templates',
+    );
+  });
+
+  it('follows the stack name', () => {
+    const config = checkConfigFile(
+      settingsOf({
+        stackName: 'opsbot-staging',
+        account: '444455556666',
+        configFile: 'test/infra/fixtures/other-stack.yaml',
+      }),
+    );
+    expect(config.instanceTypes).toEqual(['t3.small']);
+  });
+});
