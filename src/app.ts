@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import type { STSClientConfig } from '@aws-sdk/client-sts';
 import type { DestinationStream } from 'pino';
@@ -106,7 +108,13 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   const fileKey = deps.env.OPSBOT_SECRET_FILE_KEY;
   if (fileKey) redactor.register(fileKey.trim());
   const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics ?? true });
+  // This process's name in leases and claims shared with other replicas.
+  const replicaName = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   const opened = openState(config.state);
+  // A shared store (DynamoDB) reads the audit head in the background: wait for it (bounded), so the
+  // start-up anchor names the real head. A table that is missing or unreachable is logged here and
+  // keeps /readyz at 503; it does not stop the process.
+  await waitForStore(opened, log);
   const state = deps.wrapState ? deps.wrapState(opened) : opened;
   const audit = new TrailAuditSink(state.audit, log);
   const registry = new IntegrationRegistry(deps.integrations);
@@ -200,7 +208,12 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   const required = [...registry.catalog().values()].filter((s) => s.required).map((s) => s.name);
   const components: Component[] = [
     // Ready only while an audit record could be written: a bounded write probe, never a long wait.
-    { name: 'state', ready: () => state.audit.writable(), stop: async () => state.close() },
+    // Ready when the store answers a read and takes a (conditional) write.
+    {
+      name: 'state',
+      ready: async () => (await state.ping()) && (await state.audit.writable()),
+      stop: async () => state.close(),
+    },
     { name: 'integrations', stop: async () => integrations.close() },
     {
       name: 'secrets',
@@ -227,6 +240,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
           log,
           metrics,
           appUrl: datadogAppUrl(config.datadog.site),
+          owner: replicaName,
           // Alert roots offer "Create Jira issue" while Jira is configured.
           offerJira: () => integrations.isConfigured('jira'),
           ...(deps.alerts ? { dispatcher: deps.alerts } : {}),
@@ -238,6 +252,8 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
           new DevenvReaper({
             api: integrations.apis.devenv as DevenvApi,
             dedupe: state.dedupe,
+            leases: state.leases,
+            owner: replicaName,
             slack,
             audit,
             clock,
@@ -377,5 +393,28 @@ function checkCommandNeeds(commands: readonly CommandModule[], registry: Integra
       if (!registry.has(need))
         throw new Error(`/${command.name} needs the integration "${need}", which is not registered`);
     }
+  }
+}
+
+/** How long start-up waits for a shared store's first read. */
+const STORE_READY_MS = 10_000;
+
+async function waitForStore(state: State & { ready?: () => Promise<void> }, log: Logger): Promise<void> {
+  if (!state.ready) return;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      state.ready(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${STORE_READY_MS / 1_000} s`)),
+          STORE_READY_MS,
+        );
+      }),
+    ]);
+  } catch (error) {
+    log.error({ err: error }, 'the state store is not answering: opsbot stays unready until it does');
+  } finally {
+    clearTimeout(timer);
   }
 }

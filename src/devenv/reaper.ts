@@ -7,16 +7,22 @@ import { Counter, type Registry } from '../metrics.js';
 import { actions, section } from '../slack/blocks.js';
 import { inlineCode } from '../slack/escape.js';
 import type { SlackApi } from '../slack/slack-api.js';
-import type { DedupeStore } from '../store/state.js';
+import type { DedupeStore, LeaseStore } from '../store/state.js';
 import { extendButton, stopButton } from './buttons.js';
 
 /** Owners are warned this long before their environment expires. */
 export const WARN_BEFORE_MS = 30 * 60_000;
 const DAY = 86_400_000;
+/** How long a replica holds an expired instance to terminate it (then another may retry). */
+const REAP_LEASE_MS = 60_000;
 
 export interface ReaperDeps {
   api: Pick<DevenvApi, 'reaperList' | 'reaperTerminate'>;
   dedupe: DedupeStore;
+  /** Each expired instance is terminated by the one replica holding its lease (`devenv-reap:<id>`). */
+  leases: LeaseStore;
+  /** This replica's name in leases. */
+  owner: string;
   slack: Pick<SlackApi, 'postMessage'>;
   audit: AuditSink;
   clock: Clock;
@@ -41,7 +47,9 @@ export interface PassResult {
  * - 30 minutes before `ExpiresAt`, DMs the owner once per instance and expiry, with Extend and Stop;
  * - terminates those whose `ExpiresAt` has passed, and audits each;
  * - reports an instance without a valid `Owner`/`ExpiresAt` to the admins once, and never touches it.
- * What it remembers (warned, reported) is in State's dedupe store, so every replica may run it.
+ * What it remembers (warned, reported) is in State's dedupe store, and each termination is done by
+ * the replica that takes the instance's lease, so every replica may run it: one warning, one
+ * termination. A replica that dies before terminating loses the lease; the next pass anywhere retries.
  */
 export class DevenvReaper implements Component {
   readonly name = 'devenv-reaper';
@@ -103,9 +111,15 @@ export class DevenvReaper implements Component {
       } else if (env.expiresAt <= now) expired.push(env);
       else if (env.expiresAt - now <= WARN_BEFORE_MS && (await this.#warn(env, now))) result.warned++;
     }
-    if (expired.length > 0) {
-      await api.reaperTerminate(expired.map((e) => e.id));
-      for (const env of expired) {
+    // One replica per instance terminates it (and says so); the others leave it alone.
+    const mine: DevEnv[] = [];
+    for (const env of expired) {
+      if (await this.#deps.leases.acquire(`devenv-reap:${env.id}`, this.#deps.owner, REAP_LEASE_MS))
+        mine.push(env);
+    }
+    if (mine.length > 0) {
+      await api.reaperTerminate(mine.map((e) => e.id));
+      for (const env of mine) {
         // Terminating twice is harmless; telling the owner twice (two replicas) is not.
         if (!(await this.#deps.dedupe.putIfAbsent(`devenv-reaped:${env.id}`, DAY))) continue;
         this.#deps.audit.write({
@@ -123,7 +137,7 @@ export class DevenvReaper implements Component {
           `:wastebasket: Your dev environment ${name(env)} expired and was terminated.`,
         );
       }
-      result.terminated = expired.length;
+      result.terminated = mine.length;
     }
     return result;
   }

@@ -71,6 +71,8 @@ export async function benchReaper(): Promise<void> {
     const reaper = new DevenvReaper({
       api: createDevenvApi(calls),
       dedupe: state.dedupe,
+      leases: state.leases,
+      owner: 'bench',
       slack: {
         postMessage: async ({ channel }) => {
           dms++;

@@ -1,0 +1,257 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import type { AuditEvent, AuditRecord } from '../../src/audit/records.js';
+import {
+  createStateTable,
+  type DynamoState,
+  openDynamoState,
+  StateTableMissingError,
+} from '../../src/store/dynamodb.js';
+import { openState } from '../../src/store/open.js';
+import { StateBusyError, StateClosedError } from '../../src/store/sqlite-db.js';
+import { DONE_RETENTION_MS } from '../../src/store/sqlite-outbox.js';
+import { startMoto, warnMotoMissing } from '../helpers/moto.js';
+import { describeStateContract } from './state-contract.js';
+
+const MINUTE = 60_000;
+
+// Every call to moto costs ~5 ms (it closes the connection after each), and the contract's
+// property cases make thousands: more than the default 20 s per case.
+vi.setConfig({ testTimeout: 120_000 });
+
+const moto = await startMoto();
+if (!moto) warnMotoMissing('the DynamoDB State contract (test/contract/dynamodb-state.test.ts)');
+
+/**
+ * moto_server serves each request on a thread of its own, and neither its conditional writes nor
+ * its transactions are atomic across threads (a cancelled TransactWriteItems puts back a copy of
+ * the whole table taken when it began, undoing writes that landed meanwhile; with parallel
+ * connections the race below once saw an outbox item claimed twice). DynamoDB guarantees both. So
+ * every client here sends through one connection at a time: replicas still interleave their calls
+ * (which is what the races below exercise), but moto handles one call at a time.
+ */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+afterAll(async () => {
+  agent.destroy();
+  await moto?.stop();
+});
+
+/** A client of moto with test credentials (never real ones), as each replica would have its own. */
+function motoClient(): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint: moto?.url ?? 'http://127.0.0.1:9',
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    requestHandler: { httpAgent: agent },
+  });
+}
+const client = motoClient();
+
+async function freshTable(): Promise<string> {
+  const name = `opsbot-state-${randomUUID()}`;
+  await createStateTable(client, name);
+  return name;
+}
+
+async function rawItem(table: string, pk: string, sk = '-') {
+  return (await client.send(new GetItemCommand({ TableName: table, Key: { pk: { S: pk }, sk: { S: sk } } })))
+    .Item;
+}
+
+const event = (actor: string, n: number): AuditEvent => ({
+  action: 'gh:pr list',
+  outcome: 'success',
+  actor,
+  details: { n },
+});
+
+describe.skipIf(!moto)('DynamoDB state (moto)', () => {
+  describeStateContract('DynamoDB (moto)', async (now) => {
+    const state = openDynamoState({ table: await freshTable(), client, now });
+    await state.ready();
+    return { state, close: () => state.close() };
+  });
+
+  describe('two replicas on one table', () => {
+    async function twoReplicas(): Promise<[DynamoState, DynamoState]> {
+      const table = await freshTable();
+      const replicas = [0, 1].map(() => openDynamoState({ table, client: motoClient() })) as [
+        DynamoState,
+        DynamoState,
+      ];
+      await Promise.all(replicas.map((r) => r.ready()));
+      return replicas;
+    }
+
+    it('appending 2×50 audit records at once build one gapless chain that verifies, counting conflicts', async () => {
+      const [a, b] = await twoReplicas();
+      // Waves every few ms on both sides, so that batches of the two replicas interleave.
+      const appends = (replica: DynamoState, who: string) =>
+        Array.from({ length: 50 }, async (_, i) => {
+          await new Promise((resolve) => setTimeout(resolve, (i % 10) * 3));
+          return replica.audit.append(event(who, i));
+        });
+      const records: AuditRecord[] = await Promise.all([...appends(a, 'U0A'), ...appends(b, 'U0B')]);
+      expect(records.map((r) => r.seq).sort((x, y) => x - y)).toEqual(
+        Array.from({ length: 100 }, (_, i) => i + 1),
+      );
+      for (const replica of [a, b])
+        expect(await replica.audit.verify()).toMatchObject({ ok: true, checked: 100, head: { seq: 100 } });
+      // Every record an append resolved with is the one stored under its number.
+      const stored = new Map((await a.audit.query({ limit: 200 })).map((r) => [r.seq, r.hash]));
+      expect(stored.size).toBe(100);
+      for (const r of records) expect(stored.get(r.seq)).toBe(r.hash);
+      expect(a.audit.conflicts() + b.audit.conflicts()).toBeGreaterThan(0);
+      expect(Math.max(a.audit.head()?.seq ?? 0, b.audit.head()?.seq ?? 0)).toBe(100);
+      a.close();
+      b.close();
+    });
+
+    it('a replica that lost the head and ran out of attempts rejects with StateBusyError, then chains after the winner', async () => {
+      const table = await freshTable();
+      const slept: number[] = [];
+      const loser = openDynamoState({
+        table,
+        client: motoClient(),
+        maxAttempts: 2,
+        sleep: async (ms) => {
+          slept.push(ms);
+          // Another replica appends again while this one waits: its second attempt loses too.
+          await winner.audit.append(event('U0W', 2));
+        },
+      });
+      const winner = openDynamoState({ table, client: motoClient() });
+      await Promise.all([loser.ready(), winner.ready()]);
+      await winner.audit.append(event('U0W', 1));
+      await expect(loser.audit.append(event('U0L', 1))).rejects.toBeInstanceOf(StateBusyError);
+      expect(loser.audit.conflicts()).toBe(2);
+      expect(slept).toHaveLength(1);
+      expect(await loser.audit.append(event('U0L', 2))).toMatchObject({ seq: 3, actor: 'U0L' });
+      expect(await winner.audit.verify()).toMatchObject({ ok: true, checked: 3 });
+      loser.close();
+      winner.close();
+    });
+
+    it('racing for one lease, dedupe key, message ref and outbox items: exactly one wins each', async () => {
+      const [a, b] = await twoReplicas();
+      const both = <T>(fn: (s: DynamoState, i: number) => Promise<T>) =>
+        Promise.all([a, b].flatMap((s, r) => Array.from({ length: 10 }, (_, i) => fn(s, r * 10 + i))));
+
+      const leases = await both((s, i) => s.leases.acquire('poller', `r${i}`, MINUTE));
+      expect(leases.filter(Boolean)).toHaveLength(1);
+      expect(await both((s) => s.dedupe.putIfAbsent('webhook:1', MINUTE))).toSatisfy(
+        (won: boolean[]) => won.filter(Boolean).length === 1,
+      );
+      const refs = await both((s, i) =>
+        s.messages.putIfAbsent('cycle:1', { channel: 'C0', ts: `${i}.0` }, MINUTE),
+      );
+      expect(refs.filter((r) => r.created)).toHaveLength(1);
+      expect(new Set(refs.map((r) => r.ref.ts)).size).toBe(1);
+
+      const enqueued = await both((s, i) =>
+        s.outbox.enqueue({ id: `i${i % 10}`, topic: 'alerts', payload: '{}' }),
+      );
+      expect(enqueued.filter(Boolean)).toHaveLength(10);
+      const claims = await both((s, i) => s.outbox.claim('alerts', `w${i}`, 2, MINUTE));
+      const ids = claims.flat().map((item) => item.id);
+      expect(ids.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `i${i}`).sort());
+      // Only the claimant completes an item, and only once.
+      const owners = claims.flatMap((items, w) => items.map((item) => ({ id: item.id, owner: `w${w}` })));
+      const done = await Promise.all(
+        owners.flatMap(({ id, owner }) => [a.outbox.complete(id, owner), b.outbox.complete(id, 'w-other')]),
+      );
+      expect(done.filter(Boolean)).toHaveLength(10);
+      expect(await b.outbox.pending('alerts')).toBe(0);
+      a.close();
+      b.close();
+    });
+  });
+
+  describe('expiry', () => {
+    it('treats an item whose expiry passed (per now) as absent while it is still in the table', async () => {
+      let t = Date.UTC(2026, 0, 1);
+      const table = await freshTable();
+      const state = openDynamoState({ table, client, now: () => t });
+      await state.dedupe.putIfAbsent('webhook:1', MINUTE);
+      await state.messages.putIfAbsent('cycle:1', { channel: 'C0', ts: '1.0' }, MINUTE);
+      await state.leases.acquire('poller', 'r1', MINUTE);
+      await state.outbox.enqueue({ id: 'a', topic: 'alerts', payload: '{}' });
+      await state.outbox.claim('alerts', 'w1', 1, MINUTE);
+      expect(await state.outbox.complete('a', 'w1')).toBe(true);
+
+      t += MINUTE;
+      const dedupeItem = await rawItem(table, 'dedupe#webhook:1');
+      expect(dedupeItem?.expiresAt?.N).toBe(String(Math.ceil(t / 1000))); // TTL: epoch seconds
+      expect(await rawItem(table, 'msg#cycle:1')).toBeDefined();
+      expect(await rawItem(table, 'lease#poller')).toBeDefined();
+      expect(await state.messages.get('cycle:1')).toBeUndefined();
+      expect(await state.messages.compareAndSet('cycle:1', 1, { channel: 'C0', ts: '2.0' })).toBeUndefined();
+      expect(await state.dedupe.putIfAbsent('webhook:1', MINUTE)).toBe(true);
+      expect(await state.leases.release('poller', 'r1')).toBe(false);
+      expect(await state.leases.acquire('poller', 'r2', MINUTE)).toMatchObject({ owner: 'r2' });
+
+      // A done outbox item is kept 30 days (its id refused), then counts as gone.
+      expect(await state.outbox.enqueue({ id: 'a', topic: 'alerts', payload: '{}' })).toBe(false);
+      t += DONE_RETENTION_MS;
+      expect((await rawItem(table, 'outbox-id#a'))?.done?.BOOL).toBe(true);
+      expect(await state.outbox.recent('alerts', 0, 10)).toEqual([]);
+      expect(await state.outbox.enqueue({ id: 'a', topic: 'alerts', payload: '{"again":1}' })).toBe(true);
+      expect((await state.outbox.recent('alerts', 0, 10)).map((i) => [i.id, i.payload, i.done])).toEqual([
+        ['a', '{"again":1}', false],
+      ]);
+      state.close();
+    });
+  });
+
+  describe('the table', () => {
+    it('names a missing table and says to create it; not ready, and every store fails with it', async () => {
+      const state = openDynamoState({ table: 'opsbot-no-such-table', client });
+      await expect(state.ready()).rejects.toBeInstanceOf(StateTableMissingError);
+      const failure = state.dedupe.putIfAbsent('k', MINUTE);
+      await expect(failure).rejects.toBeInstanceOf(StateTableMissingError);
+      await expect(failure).rejects.toThrow(
+        /DynamoDB state table "opsbot-no-such-table" does not exist.*create it \(the CDK app in infra\/ does/,
+      );
+      await expect(state.audit.append(event('U0A', 1))).rejects.toBeInstanceOf(StateTableMissingError);
+      await expect(state.outbox.pending('alerts')).rejects.toBeInstanceOf(StateTableMissingError);
+      expect(await state.audit.writable()).toBe(false);
+      expect(await state.ping()).toBe(false);
+      state.close();
+    });
+
+    it('close() still writes the audit events appended before it, refuses new ones, then closes the table', async () => {
+      const table = await freshTable();
+      const state = openDynamoState({ table, client });
+      const appended = Array.from({ length: 5 }, (_, i) => state.audit.append(event('U0A', i)));
+      state.close();
+      await expect(state.audit.append(event('U0A', 9))).rejects.toThrow(/closed/);
+      expect((await Promise.all(appended)).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+      await vi.waitFor(() =>
+        expect(state.dedupe.putIfAbsent('k', MINUTE)).rejects.toBeInstanceOf(StateClosedError),
+      );
+      const other = openDynamoState({ table, client });
+      expect(await other.audit.verify()).toMatchObject({ ok: true, checked: 5, head: { seq: 5 } });
+      other.close();
+    });
+
+    it('OPSBOT_STATE=dynamodb:TABLE opens it through the SDK defaults (AWS_ENDPOINT_URL_DYNAMODB)', async () => {
+      const table = await freshTable();
+      vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', moto?.url ?? '');
+      vi.stubEnv('AWS_REGION', 'us-east-1');
+      vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
+      vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
+      try {
+        const state = openState({ kind: 'dynamodb', table });
+        expect(await state.ping()).toBe(true);
+        expect(await state.audit.writable()).toBe(true);
+        expect(await state.dedupe.putIfAbsent('webhook:1', MINUTE)).toBe(true);
+        expect(await rawItem(table, 'dedupe#webhook:1')).toBeDefined();
+        state.close();
+      } finally {
+        vi.unstubAllEnvs();
+      }
+    });
+  });
+});

@@ -1,0 +1,74 @@
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A proxy in front of the DynamoDB emulator that passes ONE request at a time, in arrival order,
+ * and counts them by operation (`X-Amz-Target: DynamoDB_20120810.PutItem` → `PutItem`).
+ *
+ * Why one at a time: moto_server runs each connection on its own thread, and its conditional writes
+ * and transactions are not atomic across threads (a cancelled transaction restores a snapshot of
+ * the whole table). Real DynamoDB is atomic per item and per transaction; serializing the calls
+ * gives the emulator those semantics, while the replicas still interleave their calls freely.
+ */
+export interface DynamoProxy {
+  url: string;
+  /** Calls forwarded so far, by operation. */
+  counts(): Record<string, number>;
+  total(): number;
+  reset(): void;
+  stop(): Promise<void>;
+}
+
+export async function startDynamoProxy(target: string): Promise<DynamoProxy> {
+  const upstream = new URL(target);
+  const counts = new Map<string, number>();
+  let queue: Promise<void> = Promise.resolve();
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const op = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? 'other';
+      counts.set(op, (counts.get(op) ?? 0) + 1);
+      queue = queue.then(
+        () =>
+          new Promise<void>((done) => {
+            const forward = request(
+              {
+                host: upstream.hostname,
+                port: upstream.port,
+                method: req.method,
+                path: req.url,
+                headers: { ...req.headers, host: upstream.host },
+              },
+              (answer) => {
+                res.writeHead(answer.statusCode ?? 502, answer.headers);
+                answer.pipe(res);
+                answer.on('end', () => done());
+                answer.on('error', () => done());
+              },
+            );
+            forward.on('error', () => {
+              if (!res.headersSent) res.writeHead(502);
+              res.end();
+              done();
+            });
+            forward.end(body);
+          }),
+      );
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    counts: () => Object.fromEntries(counts),
+    total: () => [...counts.values()].reduce((a, b) => a + b, 0),
+    reset: () => counts.clear(),
+    stop: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
