@@ -16,6 +16,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'audit-verify': async () => (await import('./audit-verify.js')).benchAuditVerify(),
   alerts: async () => (await import('./alert-storm.js')).benchAlerts(),
   reaper: async () => (await import('./reaper.js')).benchReaper(),
+  scale: async () => (await import('./scale.js')).benchScale(),
 };
 
 quietSqliteWarning();

@@ -19,6 +19,8 @@ export interface DynamoProxy {
   stop(): Promise<void>;
 }
 
+const FORWARD_TIMEOUT_MS = 10_000;
+
 export async function startDynamoProxy(target: string): Promise<DynamoProxy> {
   const upstream = new URL(target);
   const counts = new Map<string, number>();
@@ -48,8 +50,10 @@ export async function startDynamoProxy(target: string): Promise<DynamoProxy> {
                 answer.on('error', () => done());
               },
             );
+            // A call the emulator never answers must not wedge every call queued behind it.
+            forward.setTimeout(FORWARD_TIMEOUT_MS, () => forward.destroy(new Error('emulator timeout')));
             forward.on('error', () => {
-              if (!res.headersSent) res.writeHead(502);
+              if (!res.headersSent) res.writeHead(504);
               res.end();
               done();
             });

@@ -1,0 +1,203 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { alertCycle, type DatadogWebhookBody } from '../../src/sandbox/datadog-webhook-sender.js';
+import { openDynamoState } from '../../src/store/dynamodb.js';
+import { inParallel, shownCounts, stopHard } from '../helpers/alert-accounting.js';
+import { startDynamoProxy } from '../helpers/dynamodb-proxy.js';
+import { startMoto } from '../helpers/moto.js';
+import { ROOT } from '../helpers/process.js';
+import {
+  commandOn,
+  EMULATOR_AWS_ENV,
+  newReplicaWorkspace,
+  newStateTable,
+  type Replica,
+  startReplica,
+} from '../helpers/replicas.js';
+import { envNumber } from './bench-probe.js';
+
+/**
+ * `npm run bench -- scale`: 1, 2 and 3 replicas of the server (this build) sharing one DynamoDB
+ * table on moto_server, reached through a proxy that passes one call at a time (moto's writes are
+ * not atomic across its threads; DynamoDB's are) and counts every call by operation. For each size:
+ * webhook intake (alerts accepted per second, spread over the replicas), the time until every alert
+ * is visible in Slack, command acks per second (`/opsbot whoami`, spread over the replicas), and
+ * DynamoDB calls per alert and per command. Then the audit append cost under contention: 1, 2 and 3
+ * State instances appending at once to the one chain (ms per append, conflicts per append).
+ * `OPSBOT_BENCH_SCALE=0.5` halves the work. Absolute numbers are moto's (≈5 ms a call, one at a
+ * time), not DynamoDB's (≈5-10 ms a call, in parallel): the ratios and calls per operation carry over.
+ */
+const CHANNELS = ['C0ALERTS', 'C0PAYMENTS'] as const;
+const CONFIG = `access:
+  admins: [U0ADMIN]
+alerts:
+  defaultChannel: C0ALERTS
+  routes:
+    - match: { tags: ["team:payments"] }
+      channel: C0PAYMENTS
+`;
+
+/** `OPSBOT_BENCH_SCALE_REPLICAS=3` runs one size only (default 1, 2 and 3). */
+function replicaCounts(): number[] {
+  const only = envNumber('OPSBOT_BENCH_SCALE_REPLICAS', 0);
+  return only >= 1 && only <= 5 ? [only] : [1, 2, 3];
+}
+
+export async function benchScale(): Promise<void> {
+  const scale = envNumber('OPSBOT_BENCH_SCALE', 1);
+  const alerts = Math.max(30, Math.round(240 * scale));
+  const commands = Math.max(30, Math.round(150 * scale));
+  const moto = await startMoto();
+  if (!moto) {
+    console.log('scale: skipped (moto_server is not installed: pip install "moto[server]")');
+    return;
+  }
+  const proxy = await startDynamoProxy(moto.url);
+  const dir = mkdtempSync(join(tmpdir(), 'opsbot-bench-scale-'));
+  writeFileSync(join(dir, 'opsbot.yaml'), CONFIG);
+  // ROOT is where this file was compiled to (npm run bench compiles src/ next to it).
+  const entry = join(ROOT, 'src/main.js');
+  const baseline: { alerts?: number; commands?: number } = {};
+  try {
+    for (const n of replicaCounts()) {
+      const ws = await newReplicaWorkspace([...CHANNELS, 'C0DEV']);
+      const table = await newStateTable(proxy.url, 'opsbot-bench');
+      const replicas: Replica[] = [];
+      try {
+        for (let i = 0; i < n; i++)
+          replicas.push(await startReplica(ws, { entry, dir, dynamodbUrl: proxy.url, table }));
+        await new Promise((r) => setTimeout(r, 1_000));
+
+        // Webhook intake, spread over the replicas like a load balancer.
+        const bodies = Array.from(
+          { length: alerts },
+          (_, i) =>
+            alertCycle({
+              monitorId: 10_000 + i,
+              name: `Bench alert ${i}`,
+              tags: i % 2 ? ['team:payments'] : ['service:web'],
+            })[0] as DatadogWebhookBody,
+        );
+        proxy.reset();
+        const started = performance.now();
+        const results = await inParallel(bodies, 16, (b, i) => (replicas[i % n] as Replica).webhooks.send(b));
+        const intakeS = (performance.now() - started) / 1_000;
+        const intakeCalls = proxy.total();
+        const accepted = results.filter((r) => r.status === 202).length;
+        const ids = bodies.map((b) => b.id);
+        const visibleBy = Date.now() + 120_000;
+        while (Date.now() < visibleBy && !ids.every((id) => shownCounts(ws.slack, CHANNELS).has(id)))
+          await new Promise((r) => setTimeout(r, 100));
+        const visibleS = (performance.now() - started) / 1_000;
+        const deliveryCalls = proxy.total() - intakeCalls;
+        const alertRate = accepted / intakeS;
+        baseline.alerts ??= alertRate;
+        console.log(`scale.replicas_${n}.alerts_accepted_per_s: ${alertRate.toFixed(1)} alerts/s`);
+        console.log(
+          `scale.replicas_${n}.alerts_ratio_to_1: ${(alertRate / (baseline.alerts ?? alertRate)).toFixed(2)} x`,
+        );
+        console.log(`scale.replicas_${n}.alerts_all_visible: ${visibleS.toFixed(1)} s (${alerts} alerts)`);
+        console.log(
+          `scale.replicas_${n}.dynamodb_calls_per_alert: ${((intakeCalls + deliveryCalls) / alerts).toFixed(2)} calls (every replica's calls from the first webhook until all were visible: intake, claims, leases, refs, idle polls)`,
+        );
+
+        // Command acks, spread over the replicas.
+        await new Promise((r) => setTimeout(r, 1_000));
+        proxy.reset();
+        const cmdStarted = performance.now();
+        const acks = await inParallel(
+          Array.from({ length: commands }, (_, i) => i),
+          8,
+          (i) => commandOn(ws, replicas[i % n] as Replica, 'U0DEV', '/opsbot whoami'),
+        );
+        const cmdS = (performance.now() - cmdStarted) / 1_000;
+        await new Promise((r) => setTimeout(r, 500));
+        const cmdCalls = proxy.counts();
+        const total = Object.values(cmdCalls).reduce((a, b) => a + b, 0);
+        const commandRate = acks.length / cmdS;
+        baseline.commands ??= commandRate;
+        const ackMs = acks.map((a) => a.ackMs).sort((a, b) => a - b);
+        console.log(`scale.replicas_${n}.command_acks_per_s: ${commandRate.toFixed(1)} commands/s`);
+        console.log(
+          `scale.replicas_${n}.commands_ratio_to_1: ${(commandRate / (baseline.commands ?? commandRate)).toFixed(2)} x`,
+        );
+        console.log(
+          `scale.replicas_${n}.command_ack_p50: ${(ackMs[Math.floor(ackMs.length / 2)] ?? 0).toFixed(1)} ms`,
+        );
+        console.log(
+          `scale.replicas_${n}.dynamodb_calls_per_command: ${(total / commands).toFixed(2)} calls (${Object.entries(
+            cmdCalls,
+          )
+            .map(([op, c]) => `${op} ${(c / commands).toFixed(2)}`)
+            .join(', ')})`,
+        );
+      } finally {
+        for (const r of replicas) await stopHard(r.child);
+        await withTimeout(ws.slack.stop(), 5_000);
+      }
+    }
+    await benchAuditContention(proxy.url, Math.max(20, Math.round(100 * scale)));
+  } finally {
+    await proxy.stop();
+    await moto.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** 1, 2 and 3 stores appending `perWriter` records each, all at once, to one chain. */
+async function benchAuditContention(endpoint: string, perWriter: number): Promise<void> {
+  for (const writers of [1, 2, 3]) {
+    const table = await newStateTable(endpoint, 'opsbot-bench-audit');
+    const client = new DynamoDBClient({
+      endpoint,
+      region: EMULATOR_AWS_ENV.AWS_REGION,
+      credentials: {
+        accessKeyId: EMULATOR_AWS_ENV.AWS_ACCESS_KEY_ID,
+        secretAccessKey: EMULATOR_AWS_ENV.AWS_SECRET_ACCESS_KEY,
+      },
+    });
+    const states = Array.from({ length: writers }, () => openDynamoState({ table, client }));
+    process.stderr.write(`scale: audit contention with ${writers} writer(s)…\n`);
+    try {
+      await Promise.all(states.map((s) => s.ready()));
+      const started = performance.now();
+      // Each writer appends one record at a time, as a replica under steady load does.
+      await Promise.all(
+        states.map(async (s, w) => {
+          for (let i = 0; i < perWriter; i++)
+            await s.audit.append({
+              action: 'bench:append',
+              actor: `writer-${w}`,
+              outcome: 'success',
+              details: { i },
+            });
+        }),
+      );
+      const ms = performance.now() - started;
+      const appends = writers * perWriter;
+      const conflicts = states.reduce((sum, s) => sum + s.audit.conflicts(), 0);
+      const check = await (states[0] as (typeof states)[number]).audit.verify();
+      console.log(`scale.audit_writers_${writers}.ms_per_append: ${(ms / appends).toFixed(2)} ms`);
+      console.log(
+        `scale.audit_writers_${writers}.appends_per_s: ${((appends / ms) * 1_000).toFixed(1)} appends/s`,
+      );
+      console.log(
+        `scale.audit_writers_${writers}.conflicts_per_append: ${(conflicts / appends).toFixed(2)} retries`,
+      );
+      console.log(`scale.audit_writers_${writers}.chain_intact: ${check.ok ? 1 : 0} (${appends} records)`);
+    } finally {
+      for (const s of states) s.close();
+      client.destroy();
+    }
+  }
+}
+
+/** Stops waiting after `ms` (a server that keeps idle connections open must not hold the bench). */
+function withTimeout(p: Promise<unknown>, ms: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
+}
