@@ -46,7 +46,7 @@ export interface DynamoAuditOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Jitter in [0, 1) (default Math.random). */
   random?: () => number;
-  /** Attempts per batch before its appends reject (default 10). */
+  /** Attempts per batch before its appends reject (default 30: about 6 s of backoff under heavy contention). */
   maxAttempts?: number;
 }
 
@@ -100,7 +100,7 @@ export function createDynamoAudit(table: StateTable, options: DynamoAuditOptions
   const { now } = options;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const random = options.random ?? Math.random;
-  const maxAttempts = options.maxAttempts ?? 10;
+  const maxAttempts = options.maxAttempts ?? 30;
   /** Where the next batch is chained: undefined until the head is read (again, after a failed write). */
   let tail: ChainTail | undefined;
   let loading: Promise<ChainTail> | undefined;

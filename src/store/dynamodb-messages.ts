@@ -7,19 +7,14 @@ import {
   type StateTable,
   ttlSeconds,
 } from './dynamodb-table.js';
-import { checkBytes, checkDuration, checkKey } from './limits.js';
+import { checkDuration, checkKey, checkMessageRef } from './limits.js';
 import { MAX_MESSAGE_DATA_BYTES } from './sqlite-messages.js';
 import type { MessageRef, MessageRefStore } from './state.js';
 
 type NewRef = Omit<MessageRef, 'version'>;
 
 /** Throws a RangeError unless the ref has a channel and ts and at most 32 KiB of string `data`. */
-function checkRef(ref: NewRef): void {
-  if (typeof ref !== 'object' || ref === null) throw new RangeError('message ref must be an object');
-  checkKey('message ref channel', ref.channel);
-  checkKey('message ref ts', ref.ts);
-  if (ref.data !== undefined) checkBytes('message ref data', ref.data, MAX_MESSAGE_DATA_BYTES);
-}
+const checkRef = (ref: NewRef): void => checkMessageRef(ref, MAX_MESSAGE_DATA_BYTES);
 
 function toRef(item: Item): MessageRef {
   const ref: MessageRef = {

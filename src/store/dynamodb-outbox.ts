@@ -10,7 +10,7 @@ import {
   sortable,
   ttlSeconds,
 } from './dynamodb-table.js';
-import { checkBytes, checkDuration, checkKey, checkTime } from './limits.js';
+import { checkDuration, checkKey, checkOutboxItem, checkTime } from './limits.js';
 import { DONE_RETENTION_MS, MAX_CLAIM, MAX_OUTBOX_PAYLOAD_BYTES, MAX_RECENT } from './sqlite-outbox.js';
 import type { OutboxItem, OutboxStore } from './state.js';
 
@@ -190,10 +190,7 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
   return {
     /** One TransactWriteItems: the id item (absent, or done and past retention) and the item. */
     async enqueue(item) {
-      checkKey('outbox id', item.id);
-      checkKey('outbox topic', item.topic);
-      checkBytes('outbox payload', item.payload, MAX_OUTBOX_PAYLOAD_BYTES);
-      if (item.availableAt !== undefined) checkTime('outbox availableAt', item.availableAt);
+      checkOutboxItem(item, MAX_OUTBOX_PAYLOAD_BYTES);
       const at = now();
       const sk = outboxSortKey(at, item.id);
       try {

@@ -34,3 +34,25 @@ export function checkTime(what: string, ms: number): void {
   if (typeof ms !== 'number' || !Number.isFinite(ms))
     throw new RangeError(`${what} must be a finite time in epoch milliseconds`);
 }
+
+/** Throws a RangeError unless a message ref has a channel and ts and at most `maxDataBytes` of string `data`. */
+export function checkMessageRef(
+  ref: { channel: string; ts: string; data?: string },
+  maxDataBytes: number,
+): void {
+  if (typeof ref !== 'object' || ref === null) throw new RangeError('message ref must be an object');
+  checkKey('message ref channel', ref.channel);
+  checkKey('message ref ts', ref.ts);
+  if (ref.data !== undefined) checkBytes('message ref data', ref.data, maxDataBytes);
+}
+
+/** Throws a RangeError unless an outbox item to enqueue has an id, a topic, a bounded payload and a valid time. */
+export function checkOutboxItem(
+  item: { id: string; topic: string; payload: string; availableAt?: number },
+  maxPayloadBytes: number,
+): void {
+  checkKey('outbox id', item.id);
+  checkKey('outbox topic', item.topic);
+  checkBytes('outbox payload', item.payload, maxPayloadBytes);
+  if (item.availableAt !== undefined) checkTime('outbox availableAt', item.availableAt);
+}

@@ -1,4 +1,4 @@
-import { checkBytes, checkDuration, checkKey, PURGE_BATCH } from './limits.js';
+import { checkDuration, checkKey, checkMessageRef, PURGE_BATCH } from './limits.js';
 import { createSchema, purgeEvery, type SqliteDb } from './sqlite-db.js';
 import type { MessageRef, MessageRefStore } from './state.js';
 
@@ -27,12 +27,7 @@ interface Row {
 type NewRef = Omit<MessageRef, 'version'>;
 
 /** Throws a RangeError unless the ref has a channel and ts and at most 32 KiB of string `data`. */
-function checkRef(ref: NewRef): void {
-  if (typeof ref !== 'object' || ref === null) throw new RangeError('message ref must be an object');
-  checkKey('message ref channel', ref.channel);
-  checkKey('message ref ts', ref.ts);
-  if (ref.data !== undefined) checkBytes('message ref data', ref.data, MAX_MESSAGE_DATA_BYTES);
-}
+const checkRef = (ref: NewRef): void => checkMessageRef(ref, MAX_MESSAGE_DATA_BYTES);
 
 function toRef(row: Row): MessageRef {
   const ref: MessageRef = { channel: row.channel, ts: row.ts, version: row.version };

@@ -1,4 +1,4 @@
-import { checkBytes, checkDuration, checkKey, checkTime, PURGE_BATCH } from './limits.js';
+import { checkDuration, checkKey, checkOutboxItem, checkTime, PURGE_BATCH } from './limits.js';
 import { createSchema, purgeEvery, type SqliteDb } from './sqlite-db.js';
 import type { OutboxItem, OutboxStore } from './state.js';
 
@@ -94,10 +94,7 @@ export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore
   return {
     /** Stores the item (due at `availableAt`, default now) unless its id is known; true when added. */
     async enqueue(item) {
-      checkKey('outbox id', item.id);
-      checkKey('outbox topic', item.topic);
-      checkBytes('outbox payload', item.payload, MAX_OUTBOX_PAYLOAD_BYTES);
-      if (item.availableAt !== undefined) checkTime('outbox availableAt', item.availableAt);
+      checkOutboxItem(item, MAX_OUTBOX_PAYLOAD_BYTES);
       return db.write(() => {
         maybePurge();
         const at = now();

@@ -9,6 +9,8 @@ import { startDynamoProxy } from '../helpers/dynamodb-proxy.js';
 import { startMoto } from '../helpers/moto.js';
 import { ROOT } from '../helpers/process.js';
 import {
+  ALERT_CHANNELS,
+  ALERTS_CONFIG,
   commandOn,
   EMULATOR_AWS_ENV,
   newReplicaWorkspace,
@@ -29,15 +31,8 @@ import { envNumber } from './bench-probe.js';
  * `OPSBOT_BENCH_SCALE=0.5` halves the work. Absolute numbers are moto's (≈5 ms a call, one at a
  * time), not DynamoDB's (≈5-10 ms a call, in parallel): the ratios and calls per operation carry over.
  */
-const CHANNELS = ['C0ALERTS', 'C0PAYMENTS'] as const;
-const CONFIG = `access:
-  admins: [U0ADMIN]
-alerts:
-  defaultChannel: C0ALERTS
-  routes:
-    - match: { tags: ["team:payments"] }
-      channel: C0PAYMENTS
-`;
+const CHANNELS = ALERT_CHANNELS;
+const CONFIG = ALERTS_CONFIG;
 
 /** `OPSBOT_BENCH_SCALE_REPLICAS=3` runs one size only (default 1, 2 and 3). */
 function replicaCounts(): number[] {
@@ -62,12 +57,14 @@ export async function benchScale(): Promise<void> {
   const baseline: { alerts?: number; commands?: number } = {};
   try {
     for (const n of replicaCounts()) {
+      process.stderr.write(`scale: ${n} replica(s)…\n`);
       const ws = await newReplicaWorkspace([...CHANNELS, 'C0DEV']);
       const table = await newStateTable(proxy.url, 'opsbot-bench');
       const replicas: Replica[] = [];
       try {
         for (let i = 0; i < n; i++)
           replicas.push(await startReplica(ws, { entry, dir, dynamodbUrl: proxy.url, table }));
+        process.stderr.write(`scale: ${n} replica(s) ready; alerts…\n`);
         await new Promise((r) => setTimeout(r, 1_000));
 
         // Webhook intake, spread over the replicas like a load balancer.
@@ -103,6 +100,7 @@ export async function benchScale(): Promise<void> {
           `scale.replicas_${n}.dynamodb_calls_per_alert: ${((intakeCalls + deliveryCalls) / alerts).toFixed(2)} calls (every replica's calls from the first webhook until all were visible: intake, claims, leases, refs, idle polls)`,
         );
 
+        process.stderr.write(`scale: commands…\n`);
         // Command acks, spread over the replicas.
         await new Promise((r) => setTimeout(r, 1_000));
         proxy.reset();

@@ -9,7 +9,7 @@ import {
   DatadogWebhookSender,
   type WebhookResult,
 } from '../../src/sandbox/datadog-webhook-sender.js';
-import { SimulatedSlack } from '../../src/sandbox/slack.js';
+import type { SimulatedSlack } from '../../src/sandbox/slack.js';
 import {
   idsOf,
   inParallel,
@@ -19,7 +19,6 @@ import {
   stopHard,
   whereShown,
 } from '../helpers/alert-accounting.js';
-import { bareCanary, canary } from '../helpers/canary.js';
 import { eventually } from '../helpers/eventually.js';
 import {
   buildProduction,
@@ -29,21 +28,20 @@ import {
   waitFor,
   waitForStatus,
 } from '../helpers/process.js';
+import {
+  ALERT_CHANNELS,
+  ALERTS_CONFIG,
+  newReplicaWorkspace,
+  type ReplicaWorkspace,
+} from '../helpers/replicas.js';
 
 /**
  * Alert delivery survives kill -9: the BUILT server (what `npm start` runs) on SQLite, killed while
  * it posts and started again on the same database, keeps threading and shows every alert exactly
  * once — no alert lost, none posted twice, no cycle with two roots — while Datadog retries.
  */
-const CONFIG = `access:
-  admins: [U0ADMIN]
-alerts:
-  defaultChannel: C0ALERTS
-  routes:
-    - match: { tags: ["team:payments"] }
-      channel: C0PAYMENTS
-`;
-const CHANNELS = ['C0ALERTS', 'C0PAYMENTS'] as const;
+const CONFIG = ALERTS_CONFIG;
+const CHANNELS = ALERT_CHANNELS;
 
 let out = '';
 const dirs: string[] = [];
@@ -62,22 +60,10 @@ afterAll(async () => {
 });
 
 /** A fresh simulated Slack with both alert channels, posting limited as Slack does (≈1/s per channel). */
-async function newWorkspace(): Promise<{ slack: SimulatedSlack; secrets: Record<string, unknown> }> {
-  const slack = new SimulatedSlack();
-  workspaces.push(slack);
-  await slack.start();
-  const botToken = canary('xoxb');
-  slack.addBotToken(botToken);
-  slack.addUser({ id: 'U0ADMIN', name: 'ada' });
-  for (const id of CHANNELS) slack.addChannel({ id, name: id.toLowerCase() });
-  slack.limitPostsPerChannel({ perSecond: 1, burst: 3 });
-  return {
-    slack,
-    secrets: {
-      slack: { botToken, signingSecret: canary('sign') },
-      datadog: { apiKey: bareCanary(16), appKey: bareCanary(20), webhookSecret: canary('hook') },
-    },
-  };
+async function newWorkspace(): Promise<ReplicaWorkspace> {
+  const ws = await newReplicaWorkspace(CHANNELS);
+  workspaces.push(ws.slack);
+  return ws;
 }
 
 function newDir(): string {

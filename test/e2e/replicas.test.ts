@@ -25,6 +25,8 @@ import { eventually } from '../helpers/eventually.js';
 import { type Moto, startMoto, warnMotoMissing } from '../helpers/moto.js';
 import { buildProduction } from '../helpers/process.js';
 import {
+  ALERT_CHANNELS,
+  ALERTS_CONFIG,
   commandOn,
   newReplicaWorkspace,
   newStateTable,
@@ -39,18 +41,9 @@ import {
  * replicas receive it, a storm spread across them survives one being killed -9, and commands on
  * every replica land in one audit trail that verifies.
  */
-const CONFIG = `access:
-  admins: [U0ADMIN]
-  rules:
-    - actions: ["opsbot:whoami"]
-      channels: [C0DEV]
-alerts:
-  defaultChannel: C0ALERTS
-  routes:
-    - match: { tags: ["team:payments"] }
-      channel: C0PAYMENTS
-`;
-const CHANNELS = ['C0ALERTS', 'C0PAYMENTS'] as const;
+// help and whoami are open to everyone; the rest is the alert routing.
+const CONFIG = ALERTS_CONFIG;
+const CHANNELS = ALERT_CHANNELS;
 
 let moto: Moto | undefined;
 /** The replicas reach moto through this: one call at a time, as atomic as DynamoDB (see the proxy). */

@@ -34,7 +34,21 @@ export async function startDynamoProxy(target: string): Promise<DynamoProxy> {
       counts.set(op, (counts.get(op) ?? 0) + 1);
       queue = queue.then(
         () =>
-          new Promise<void>((done) => {
+          new Promise<void>((resolve) => {
+            // Whatever happens to this call (answered, refused, abandoned, silent), the next one goes.
+            let settled = false;
+            const done = () => {
+              if (settled) return;
+              settled = true;
+              clearTimeout(hard);
+              resolve();
+            };
+            const hard = setTimeout(() => {
+              forward.destroy();
+              if (!res.headersSent) res.writeHead(504);
+              res.end();
+              done();
+            }, FORWARD_TIMEOUT_MS);
             const forward = request(
               {
                 host: upstream.hostname,
@@ -46,12 +60,10 @@ export async function startDynamoProxy(target: string): Promise<DynamoProxy> {
               (answer) => {
                 res.writeHead(answer.statusCode ?? 502, answer.headers);
                 answer.pipe(res);
-                answer.on('end', () => done());
-                answer.on('error', () => done());
+                answer.on('close', done);
+                answer.on('error', done);
               },
             );
-            // A call the emulator never answers must not wedge every call queued behind it.
-            forward.setTimeout(FORWARD_TIMEOUT_MS, () => forward.destroy(new Error('emulator timeout')));
             forward.on('error', () => {
               if (!res.headersSent) res.writeHead(504);
               res.end();

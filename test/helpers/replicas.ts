@@ -13,6 +13,17 @@ import { cleanEnv, freePort, startMain, waitFor, waitForStatus } from './process
  * one simulated Slack and one Datadog webhook secret: for the scale-out tests and `bench -- scale`.
  */
 
+/** Two alert channels: payments alerts to one, the rest to the default. */
+export const ALERT_CHANNELS = ['C0ALERTS', 'C0PAYMENTS'] as const;
+export const ALERTS_CONFIG = `access:
+  admins: [U0ADMIN]
+alerts:
+  defaultChannel: C0ALERTS
+  routes:
+    - match: { tags: ["team:payments"] }
+      channel: C0PAYMENTS
+`;
+
 /** Fake credentials for the emulator (never real ones). */
 export const EMULATOR_AWS_ENV = {
   AWS_REGION: 'us-east-1',
