@@ -10,7 +10,7 @@ import {
   sortable,
   ttlSeconds,
 } from './dynamodb-table.js';
-import { checkDuration, checkKey, checkOutboxItem, checkTime } from './limits.js';
+import { checkClaim, checkKey, checkOutboxItem, checkTime } from './limits.js';
 import { DONE_RETENTION_MS, MAX_CLAIM, MAX_OUTBOX_PAYLOAD_BYTES, MAX_RECENT } from './sqlite-outbox.js';
 import type { OutboxItem, OutboxStore } from './state.js';
 
@@ -239,11 +239,7 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
      * next `limit` at once; an item someone else took first is skipped.
      */
     async claim(topic, owner, limit, leaseMs, options) {
-      checkKey('outbox topic', topic);
-      checkKey('outbox owner', owner);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_CLAIM)
-        throw new RangeError(`outbox claim limit must be an integer from 1 to ${MAX_CLAIM}`);
-      checkDuration('outbox leaseMs', leaseMs);
+      checkClaim(topic, owner, limit, leaseMs, MAX_CLAIM);
       const at = now();
       const takeOver = options?.takeOver === true;
       const taken: OutboxItem[] = [];

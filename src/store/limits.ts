@@ -56,3 +56,18 @@ export function checkOutboxItem(
   checkBytes('outbox payload', item.payload, maxPayloadBytes);
   if (item.availableAt !== undefined) checkTime('outbox availableAt', item.availableAt);
 }
+
+/** Throws a RangeError unless a claim names a topic and owner, a limit from 1 to `maxClaim` and a valid lease. */
+export function checkClaim(
+  topic: string,
+  owner: string,
+  limit: number,
+  leaseMs: number,
+  maxClaim: number,
+): void {
+  checkKey('outbox topic', topic);
+  checkKey('outbox owner', owner);
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxClaim)
+    throw new RangeError(`outbox claim limit must be an integer from 1 to ${maxClaim}`);
+  checkDuration('outbox leaseMs', leaseMs);
+}

@@ -1,4 +1,4 @@
-import { checkDuration, checkKey, checkOutboxItem, checkTime, PURGE_BATCH } from './limits.js';
+import { checkClaim, checkKey, checkOutboxItem, checkTime, PURGE_BATCH } from './limits.js';
 import { createSchema, purgeEvery, type SqliteDb } from './sqlite-db.js';
 import type { OutboxItem, OutboxStore } from './state.js';
 
@@ -106,11 +106,7 @@ export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore
 
     /** Atomic: select and mark happen in one transaction, so no item goes to two live claims. */
     async claim(topic, owner, limit, leaseMs, options) {
-      checkKey('outbox topic', topic);
-      checkKey('outbox owner', owner);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_CLAIM)
-        throw new RangeError(`outbox claim limit must be an integer from 1 to ${MAX_CLAIM}`);
-      checkDuration('outbox leaseMs', leaseMs);
+      checkClaim(topic, owner, limit, leaseMs, MAX_CLAIM);
       return db.write(() => {
         const at = now();
         const rows = (options?.takeOver

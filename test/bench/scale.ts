@@ -1,7 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { alertCycle, type DatadogWebhookBody } from '../../src/sandbox/datadog-webhook-sender.js';
 import { openDynamoState } from '../../src/store/dynamodb.js';
 import { inParallel, shownCounts, stopHard } from '../helpers/alert-accounting.js';
@@ -12,7 +11,7 @@ import {
   ALERT_CHANNELS,
   ALERTS_CONFIG,
   commandOn,
-  EMULATOR_AWS_ENV,
+  emulatorClient,
   newReplicaWorkspace,
   newStateTable,
   type Replica,
@@ -148,14 +147,7 @@ export async function benchScale(): Promise<void> {
 async function benchAuditContention(endpoint: string, perWriter: number): Promise<void> {
   for (const writers of [1, 2, 3]) {
     const table = await newStateTable(endpoint, 'opsbot-bench-audit');
-    const client = new DynamoDBClient({
-      endpoint,
-      region: EMULATOR_AWS_ENV.AWS_REGION,
-      credentials: {
-        accessKeyId: EMULATOR_AWS_ENV.AWS_ACCESS_KEY_ID,
-        secretAccessKey: EMULATOR_AWS_ENV.AWS_SECRET_ACCESS_KEY,
-      },
-    });
+    const client = emulatorClient(endpoint);
     const states = Array.from({ length: writers }, () => openDynamoState({ table, client }));
     process.stderr.write(`scale: audit contention with ${writers} writer(s)…\n`);
     try {

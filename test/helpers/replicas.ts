@@ -31,10 +31,9 @@ export const EMULATOR_AWS_ENV = {
   AWS_SECRET_ACCESS_KEY: 'test',
 };
 
-/** A fresh state table (as the CDK app creates it) at `endpoint`. */
-export async function newStateTable(endpoint: string, prefix = 'opsbot'): Promise<string> {
-  const table = `${prefix}-${randomBytes(4).toString('hex')}`;
-  const client = new DynamoDBClient({
+/** A DynamoDB client for the emulator at `endpoint`, with its fake credentials. */
+export function emulatorClient(endpoint: string): DynamoDBClient {
+  return new DynamoDBClient({
     endpoint,
     region: EMULATOR_AWS_ENV.AWS_REGION,
     credentials: {
@@ -42,6 +41,12 @@ export async function newStateTable(endpoint: string, prefix = 'opsbot'): Promis
       secretAccessKey: EMULATOR_AWS_ENV.AWS_SECRET_ACCESS_KEY,
     },
   });
+}
+
+/** A fresh state table (as the CDK app creates it) at `endpoint`. */
+export async function newStateTable(endpoint: string, prefix = 'opsbot'): Promise<string> {
+  const table = `${prefix}-${randomBytes(4).toString('hex')}`;
+  const client = emulatorClient(endpoint);
   try {
     await createStateTable(client, table);
   } finally {
