@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { fileSchema, type OpsbotFile } from './config/file-schema.js';
-import { excerpt, type Parsed, parseEnum, parseHttpUrl, parseInteger } from './config/parsers.js';
+import {
+  excerpt,
+  type Parsed,
+  parseEnum,
+  parseHttpUrl,
+  parseInteger,
+  parseRoleArn,
+} from './config/parsers.js';
 import { envVariableFor } from './credentials/env-source.js';
 import { SecretValue } from './credentials/secret-value.js';
 import { ConfigError } from './errors.js';
@@ -86,6 +93,7 @@ const KNOWN_VARIABLES = new Set([
   'OPSBOT_CONFIG',
   'OPSBOT_METRICS_PORT',
   'OPSBOT_DEVENV_REAPER_SECONDS',
+  'OPSBOT_DEVENV_ROLE_ARN',
 ]);
 
 /**
@@ -125,6 +133,8 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
   const reaperSeconds = read.parsed('OPSBOT_DEVENV_REAPER_SECONDS', '60', (t) =>
     parseInteger(t, { min: 5, max: 3_600 }),
   );
+  // Set by the CDK stack (it creates the role): overrides `devenv.roleArn` of the file.
+  const devenvRoleArn = read.optional('OPSBOT_DEVENV_ROLE_ARN', parseRoleArn);
   if (metricsPort !== undefined && metricsPort === port) {
     problems.push(
       `OPSBOT_METRICS_PORT: must differ from PORT (${port}): /metrics moves to a port of its own`,
@@ -184,7 +194,7 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
     aws: region ? { region } : {},
     devenv: { reaperSeconds: reaperSeconds as number },
     configPath,
-    file: opsbotFile as OpsbotFile,
+    file: withRoleArn(opsbotFile as OpsbotFile, devenvRoleArn),
     warnings,
   };
 }
@@ -309,4 +319,9 @@ function formatPath(path: readonly PropertyKey[]): string {
     else out += out ? `.${String(key)}` : String(key);
   }
   return out;
+}
+
+/** The file's settings, with `devenv.roleArn` from OPSBOT_DEVENV_ROLE_ARN when that is set. */
+function withRoleArn(file: OpsbotFile, roleArn: string | undefined): OpsbotFile {
+  return roleArn ? { ...file, devenv: { ...file.devenv, roleArn } } : file;
 }

@@ -56,10 +56,8 @@ export function checkConfigFile(settings: OpsbotSettings): DeployedConfig {
   const ltName = launchTemplateName(settings.stackName);
   const names = Object.keys(templates);
 
-  if (names.length > 0 && !roleArn)
-    problems.push(
-      `devenv.roleArn: required with devenv.templates: arn:aws:iam::${settings.account ?? '<account>'}:role/${roleName}`,
-    );
+  // Without devenv.roleArn in the file, the container gets the stack's role as OPSBOT_DEVENV_ROLE_ARN
+  // (which wins over the file anyway); a roleArn the file does name must still be this stack's role.
   if (roleArn) {
     const match = /^arn:(aws[a-z-]*):iam::(\d{12}):role\/(.+)$/.exec(roleArn);
     const [, , account, name] = match ?? [];

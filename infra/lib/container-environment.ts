@@ -13,6 +13,7 @@ const MANAGED_VARIABLES = new Set([
   'OPSBOT_SLACK_MODE',
   'OPSBOT_STATE',
   'OPSBOT_CONFIG',
+  'OPSBOT_DEVENV_ROLE_ARN',
   'PORT',
   'AWS_REGION',
   'AWS_DEFAULT_REGION',
@@ -37,7 +38,12 @@ const ALLOWED_VARIABLES = new Set([
  * The variables the container gets, apart from AWS_REGION (a deploy-time value) and the table name
  * (`tableName`, a token at synth time).
  */
-export function containerEnvironment(settings: OpsbotSettings, tableName: string): Record<string, string> {
+export function containerEnvironment(
+  settings: OpsbotSettings,
+  tableName: string,
+  /** The dev-env role the stack creates (a token at synth time): overrides `devenv.roleArn` of the file. */
+  devenvRoleArn?: string,
+): Record<string, string> {
   return {
     OPSBOT_SECRET_SOURCE: 'aws',
     OPSBOT_SECRET_PREFIX: settings.secretPrefix,
@@ -45,6 +51,7 @@ export function containerEnvironment(settings: OpsbotSettings, tableName: string
     OPSBOT_STATE: `dynamodb:${tableName}`,
     OPSBOT_CONFIG: CONFIG_PATH_IN_IMAGE,
     PORT: String(CONTAINER_PORT),
+    ...(devenvRoleArn ? { OPSBOT_DEVENV_ROLE_ARN: devenvRoleArn } : {}),
     ...settings.environment,
   };
 }

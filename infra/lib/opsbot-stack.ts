@@ -68,7 +68,7 @@ export class OpsbotStack extends Stack {
       settings,
       vpc,
       taskRole: this.taskRole,
-      environment: containerEnvironment(settings, this.state.table.tableName),
+      environment: containerEnvironment(settings, this.state.table.tableName, this.devenv.role.roleArn),
     });
     if (settings.slackMode === 'http') {
       this.loadBalancer = new OpsbotLoadBalancer(this, 'Http', {
@@ -83,7 +83,8 @@ export class OpsbotStack extends Stack {
     }
 
     new CfnOutput(this, 'DevEnvRoleArn', {
-      description: 'devenv.roleArn in the configuration file',
+      description:
+        'The dev-env role; the container gets it as OPSBOT_DEVENV_ROLE_ARN (devenv.roleArn in the file may be left out)',
       value: this.devenv.role.roleArn,
     });
     new CfnOutput(this, 'LaunchTemplateName', {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from './parsers.js';
+import { parseDuration, ROLE_ARN } from './parsers.js';
 
 /**
  * The schema of the YAML configuration file (`OPSBOT_CONFIG`): access policy, integration mappings,
@@ -127,10 +127,7 @@ export const fileSchema = z.strictObject({
     .default({ routes: [] }),
   devenv: z
     .strictObject({
-      roleArn: z
-        .string()
-        .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'expected an IAM role ARN')
-        .optional(),
+      roleArn: z.string().regex(ROLE_ARN, 'expected an IAM role ARN').optional(),
       maxPerUser: z.number().int().min(1).max(50).default(2),
       templates: z
         .record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'expected a short lower-case name'), template)

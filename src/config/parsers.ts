@@ -89,3 +89,13 @@ export function parseHttpUrl(text: string): Parsed<string> {
     return fail(expected);
   return ok(url.toString().replace(/\/$/, ''));
 }
+
+/** The IAM role ARN pattern the configuration file's `devenv.roleArn` uses too. */
+export const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+
+export function parseRoleArn(text: string): Parsed<string> {
+  const value = text.trim();
+  return ROLE_ARN.test(value)
+    ? ok(value)
+    : fail('an IAM role ARN such as arn:aws:iam::123456789012:role/opsbot-devenv');
+}

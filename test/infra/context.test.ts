@@ -104,10 +104,15 @@ describe('the configuration file, checked at synth time', () => {
   it('the example names what the stack creates, and gives the instance types the role may launch', () => {
     const config = checkConfigFile(settingsOf());
     expect(config.instanceTypes).toEqual(['t3.medium', 't3.xlarge']);
-    expect(config.roleArn).toBe('arn:aws:iam::111122223333:role/opsbot-devenv');
-    // Without an account in context, the account in roleArn cannot be checked: a warning says so.
-    expect(config.warnings.join('\n')).toMatch(/cannot be checked/);
-    expect(checkConfigFile(settingsOf({ account: '111122223333' })).warnings).toEqual([]);
+    // It leaves devenv.roleArn out: the container gets the stack's role as OPSBOT_DEVENV_ROLE_ARN.
+    expect(config.roleArn).toBeUndefined();
+    expect(config.warnings).toEqual([]);
+    // A file that names the role: without an account in context its account cannot be checked.
+    const named = checkConfigFile(
+      settingsOf({ stackName: 'opsbot-staging', configFile: 'test/infra/fixtures/other-stack.yaml' }),
+    );
+    expect(named.roleArn).toBe('arn:aws:iam::444455556666:role/opsbot-staging-devenv');
+    expect(named.warnings.join('\n')).toMatch(/cannot be checked/);
   });
 
   it('refuses a file the bot would refuse, with the bot’s own messages', () => {
@@ -127,15 +132,19 @@ describe('the configuration file, checked at synth time', () => {
   });
 
   it('refuses a role in another account than the one deployed to', () => {
-    expect(configProblems({ account: '999999999999' })).toContain(
-      'devenv.roleArn: the stack deploys to account 999999999999; the file names 111122223333',
-    );
+    expect(
+      configProblems({
+        account: '999999999999',
+        stackName: 'opsbot-staging',
+        configFile: 'test/infra/fixtures/other-stack.yaml',
+      }),
+    ).toContain('devenv.roleArn: the stack deploys to account 999999999999; the file names 444455556666');
   });
 
-  it('wants devenv.roleArn when there are templates', () => {
-    expect(configProblems({ configFile: 'test/infra/fixtures/templates-no-role.yaml' })).toContain(
-      'devenv.roleArn: required with devenv.templates',
-    );
+  it('accepts templates without devenv.roleArn: the stack gives the container its role', () => {
+    const config = checkConfigFile(settingsOf({ configFile: 'test/infra/fixtures/templates-no-role.yaml' }));
+    expect(config.roleArn).toBeUndefined();
+    expect(config.instanceTypes.length).toBeGreaterThan(0);
   });
 
   it('follows the stack name', () => {

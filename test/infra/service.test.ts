@@ -74,6 +74,7 @@ describe('the service in Socket Mode (the default)', () => {
       OPSBOT_STATE: { 'Fn::Join': ['', ['dynamodb:', { Ref: logicalId(s.stack.state.table) }]] },
       OPSBOT_CONFIG: '/app/opsbot.yaml',
       PORT: '3000',
+      OPSBOT_DEVENV_ROLE_ARN: { 'Fn::GetAtt': [logicalId(s.stack.devenv.role), 'Arn'] },
       AWS_REGION: { Ref: 'AWS::Region' },
     });
     expect(containerOf(s).Secrets).toBeUndefined();

@@ -97,6 +97,21 @@ describe('loadConfig', () => {
     expect(config.file.access.rules).toEqual([]);
   });
 
+  it('takes the dev-env role from OPSBOT_DEVENV_ROLE_ARN (as the CDK stack sets it) over the file', () => {
+    const fromStack = 'arn:aws:iam::444455556666:role/opsbot-devenv';
+    expect(
+      loadConfig({ ...base, OPSBOT_DEVENV_ROLE_ARN: fromStack }, files(GOOD_YAML)).file.devenv.roleArn,
+    ).toBe(fromStack);
+    const withoutRole = GOOD_YAML.replace(/ {2}roleArn: .*\n/, '');
+    expect(
+      loadConfig({ ...base, OPSBOT_DEVENV_ROLE_ARN: fromStack }, files(withoutRole)).file.devenv.roleArn,
+    ).toBe(fromStack);
+    expect(loadConfig(base, files(withoutRole)).file.devenv.roleArn).toBeUndefined();
+    expect(problemsOf({ ...base, OPSBOT_DEVENV_ROLE_ARN: 'opsbot-devenv' })).toEqual([
+      'OPSBOT_DEVENV_ROLE_ARN: expected an IAM role ARN such as arn:aws:iam::123456789012:role/opsbot-devenv, got "opsbot-devenv"',
+    ]);
+  });
+
   it('reports every problem at once, by name', () => {
     const problems = problemsOf({
       OPSBOT_SECRET_SOURCE: 'vault',
