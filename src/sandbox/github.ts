@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody, sendJson } from '../http/server.js';
 import { issueJson, pullJson, runJson, type SeedRepo, seedRepos } from './github-data.js';
 import { verifyAppJwt } from './github-jwt.js';
+import { type LoopbackServer, startLoopbackServer } from './loopback-server.js';
 
 type Permission = 'read' | 'write';
 type Permissions = Record<string, Permission>;
@@ -61,9 +61,8 @@ export class SimulatedGitHub {
   readonly #faults: (GitHubFault & { left: number })[] = [];
   /** API calls being held by a `slow` fault right now. */
   held = 0;
-  readonly #sockets = new Set<Socket>();
   readonly #now: () => number;
-  #server: Server | undefined;
+  #server: LoopbackServer | undefined;
   #url = '';
   tokenTtlMs: number;
   /** What the App is installed with; tests narrow it to show a missing permission. */
@@ -77,24 +76,17 @@ export class SimulatedGitHub {
   }
 
   async start(): Promise<{ url: string }> {
-    this.#server = createServer((req, res) => {
+    this.#server = await startLoopbackServer((req, res) => {
       this.#handle(req, res).catch(() => {
         if (!res.headersSent) sendJson(res, 500, { message: 'Server Error' });
       });
     });
-    this.#server.on('connection', (s) => {
-      this.#sockets.add(s);
-      s.on('close', () => this.#sockets.delete(s));
-    });
-    await new Promise<void>((r) => this.#server?.listen(0, '127.0.0.1', r));
-    this.#url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    this.#url = this.#server.url;
     return { url: this.#url };
   }
 
   async stop(): Promise<void> {
-    const closed = new Promise<void>((r) => this.#server?.close(() => r()));
-    for (const s of this.#sockets) s.destroy();
-    await closed;
+    await this.#server?.stop();
   }
 
   get url(): string {

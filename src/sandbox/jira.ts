@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../http/server.js';
 import {
   type AdfDoc,
@@ -17,6 +16,7 @@ import {
   TRANSITIONS,
   USERS,
 } from './jira-data.js';
+import { type LoopbackServer, startLoopbackServer } from './loopback-server.js';
 
 export interface JiraCall {
   method: string;
@@ -146,11 +146,10 @@ export class SimulatedJira {
   readonly #faults: (JiraFault & { left: number })[] = [];
   #hold: { ms: number; left: number } | undefined;
   #held = 0;
-  readonly #sockets = new Set<Socket>();
   readonly #now: () => number;
   #nextIssueId = 10001;
   #nextCommentId = 10100;
-  #server: Server | undefined;
+  #server: LoopbackServer | undefined;
   #url = '';
 
   constructor(options: { now?: () => number } = {}) {
@@ -189,25 +188,18 @@ export class SimulatedJira {
   }
 
   async start(): Promise<{ url: string }> {
-    this.#server = createServer((req, res) => {
+    this.#server = await startLoopbackServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
         if (error instanceof JiraError) return this.#send(req, res, error.status, error.body, error.headers);
         this.#send(req, res, 500, { errorMessages: ['Internal server error'], errors: {} });
       });
     });
-    this.#server.on('connection', (s) => {
-      this.#sockets.add(s);
-      s.on('close', () => this.#sockets.delete(s));
-    });
-    await new Promise<void>((r) => this.#server?.listen(0, '127.0.0.1', r));
-    this.#url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    this.#url = this.#server.url;
     return { url: this.#url };
   }
 
   async stop(): Promise<void> {
-    const closed = new Promise<void>((r) => (this.#server ? this.#server.close(() => r()) : r()));
-    for (const s of this.#sockets) s.destroy();
-    await closed;
+    await this.#server?.stop();
   }
 
   get url(): string {
