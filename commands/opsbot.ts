@@ -1,5 +1,8 @@
 import { runnableActions, runnableHere } from '../src/access/runnable.js';
+import { adoptUnkeyed } from '../src/audit/adopt.js';
 import { ANCHOR_TEXT, parseAnchor } from '../src/audit/anchor.js';
+import { UNKEYED_ADOPTED } from '../src/audit/chain.js';
+import { AuditUnavailableError } from '../src/audit/errors.js';
 import type { AuditRecord } from '../src/audit/records.js';
 import { describeCheck } from '../src/audit/verify-report.js';
 import { ErrorCode, UserFacingError } from '../src/errors.js';
@@ -51,6 +54,7 @@ export const opsbot = defineCommand({
           name: 'command',
           pattern: ACTION_ARG,
           hint: 'gh or gh:pr list',
+          accepts: 'a command or an action, like `gh` or `gh:pr list`',
           maxLength: 60,
           description: 'only this command or action',
         },
@@ -64,9 +68,19 @@ export const opsbot = defineCommand({
         { name: 'limit', kind: 'number', min: 1, max: 50, description: 'at most this many (default 20)' },
         { name: 'verify', kind: 'boolean', description: 'recompute the hash chain over the whole trail' },
         {
+          name: 'adopt-unkeyed',
+          kind: 'number',
+          min: 1,
+          max: Number.MAX_SAFE_INTEGER,
+          accepts: 'the number of the last record chained without a key, like `8` (`--verify` names it)',
+          description:
+            'the last record chained without a key, before the audit key was set: adopt them (keyed trails only; --verify names it)',
+        },
+        {
           name: 'anchor',
           pattern: ANCHOR_TEXT,
           hint: 'seq:hash',
+          accepts: 'a record number and its hash (as --verify prints them), like `12:0f3a9c1e5b7d2468`',
           maxLength: 80,
           description:
             'the last auditAnchor (seq:hash) from the log: the trail must still reach it (implies --verify)',
@@ -77,16 +91,19 @@ export const opsbot = defineCommand({
         'audit --user @alice --command gh',
         'audit --verify',
         'audit --verify --anchor 1042:9f2c4e1a0b7d3c55',
+        'audit --adopt-unkeyed 8',
       ],
       run: async (ctx, { flags }) =>
-        flags.verify || flags.anchor
-          ? verify(ctx, flags.anchor)
-          : audit(ctx, {
-              user: flags.user,
-              command: flags.command,
-              sinceMs: flags.since,
-              limit: flags.limit ?? 20,
-            }),
+        flags['adopt-unkeyed'] !== undefined
+          ? adopt(ctx, flags['adopt-unkeyed'])
+          : flags.verify || flags.anchor
+            ? verify(ctx, flags.anchor)
+            : audit(ctx, {
+                user: flags.user,
+                command: flags.command,
+                sinceMs: flags.since,
+                limit: flags.limit ?? 20,
+              }),
     }),
   ],
   actions: {
@@ -193,6 +210,23 @@ async function verify(ctx: CommandContext, anchorText: string | undefined): Prom
   const check = await audit.verify(anchor ? { anchor } : {});
   const keyed = audit.head()?.keyVersion !== undefined;
   return { text: describeCheck(check, { anchorGiven: anchor !== undefined, keyed }) };
+}
+
+/** One keyed, audited step: the admin vouches for the records written before the audit key was set. */
+async function adopt(ctx: CommandContext, seq: number): Promise<Reply> {
+  requireAdmin(ctx);
+  let adopted: Awaited<ReturnType<typeof adoptUnkeyed>>;
+  try {
+    adopted = await adoptUnkeyed(ctx.services.state.audit, seq, ctx.actor.userId);
+  } catch (error) {
+    if (error instanceof UserFacingError) throw error;
+    throw new AuditUnavailableError(ctx.requestId, { cause: error });
+  }
+  const { record, adopted: r } = adopted;
+  const which = r.from === r.to ? `record #${r.from}` : `records #${r.from}–#${r.to}`;
+  return {
+    text: `:white_check_mark: You adopted ${which}, chained without a key before the audit key was set: record #${record.seq} (\`${UNKEYED_ADOPTED}\`, chained with the key) names them, and \`/opsbot audit --verify\` accepts them from now on.`,
+  };
 }
 
 function formatRecord(r: AuditRecord): string {

@@ -1,4 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
+import { AuditKeyMissingError } from './errors.js';
 import type {
   AuditAnchor,
   AuditEvent,
@@ -17,6 +18,12 @@ export const GENESIS_HASH = '0'.repeat(64);
 export const KEY_ROTATED = 'audit.key_rotated';
 /** How a key rotation record names "no key". */
 export const UNKEYED = 'unkeyed';
+/**
+ * The action of the record an admin writes to adopt the records chained without a key before the
+ * key was set (`/opsbot audit --adopt-unkeyed <seq>`): chained with the key, it names the last of
+ * them (`lastUnkeyedSeq`) and its hash (`headHash`). Without it, a keyed opsbot reports them as a break.
+ */
+export const UNKEYED_ADOPTED = 'audit.unkeyed_adopted';
 
 /** One version of the chain key: the `audit` secret's version id and its 32 bytes. */
 export interface ChainKey {
@@ -83,6 +90,9 @@ export const EMPTY_TAIL: ChainTail = { seq: 0, hash: GENESIS_HASH, keyVersion: u
  * Links a batch of events after `tail`, with the current key. When the key differs from the one the
  * tail was chained with, an `audit.key_rotated` record comes first: chained with the old key when it
  * is still known (so the old key vouches for the new one), else with the new one (and it says so).
+ * After an unkeyed tail it is chained with the new key: opsbot writes nothing without a key while it
+ * has one. After a keyed tail without a key (the `audit` secret not loaded) it throws
+ * {@link AuditKeyMissingError}: records without a key after keyed ones would be a break.
  */
 export function linkEvents(
   tail: ChainTail,
@@ -90,6 +100,8 @@ export function linkEvents(
   keys: ChainKeys | undefined,
 ): AuditRecord[] {
   const current = keys?.current();
+  if (events.length > 0 && tail.keyVersion !== undefined && current === undefined)
+    throw new AuditKeyMissingError(tail.keyVersion);
   const records: AuditRecord[] = [];
   let seq = tail.seq;
   let prevHash = tail.hash;
@@ -100,9 +112,10 @@ export function linkEvents(
   };
   if (events.length > 0 && tail.seq > 0 && tail.keyVersion !== current?.version) {
     const oldKey = tail.keyVersion === undefined ? undefined : keys?.get(tail.keyVersion);
-    const oldAvailable = tail.keyVersion === undefined || oldKey !== undefined;
-    const signer =
-      oldAvailable && tail.keyVersion && oldKey ? { version: tail.keyVersion, key: oldKey } : undefined;
+    const signer: ChainKey | undefined =
+      tail.keyVersion !== undefined && oldKey !== undefined
+        ? { version: tail.keyVersion, key: oldKey }
+        : current;
     push(
       {
         action: KEY_ROTATED,
@@ -112,10 +125,10 @@ export function linkEvents(
         details: {
           from: tail.keyVersion ?? UNKEYED,
           to: current?.version ?? UNKEYED,
-          chainedWith: oldAvailable ? 'from' : 'to',
+          chainedWith: signer === current ? 'to' : 'from',
         },
       },
-      oldAvailable ? signer : current,
+      signer,
     );
   }
   for (const event of events) push(event, current);
@@ -133,12 +146,21 @@ export interface ChainExpectation {
  * Walks records in sequence order and checks each one: its number follows the one before, it links
  * to that record's hash, its key version changes only at an `audit.key_rotated` record, and its
  * hash recomputes (HMAC with its key version's key; SHA-256 when unkeyed). Records chained with a
- * key it does not have are checked for their links only, and reported. Feed it pages in order; it
- * keeps only the last record and the ranges it reports.
+ * key it does not have are checked for their links only, and reported. Records chained without a
+ * key may only come first (before the key was set): one after a keyed record is a break, and while
+ * opsbot has a key they are a break unless an `audit.unkeyed_adopted` record (chained with the key)
+ * names the last of them and its hash. Feed it pages in order; it keeps only the last record and
+ * the ranges it reports.
  */
 export class ChainVerifier {
   readonly #keys: Pick<ChainKeys, 'get'> | undefined;
   readonly #keyed: boolean;
+  /** The first record chained with a key (0: none yet). */
+  #firstKeyed = 0;
+  /** The last unkeyed record (they can only come before the first keyed one). */
+  #lastUnkeyed: AuditAnchor | undefined;
+  /** The record that adopted the unkeyed records (0: none). */
+  #adoptedAt = 0;
   /** The last record whose HMAC was verified with a key held (0: none yet). */
   #lastVerifiedKeyed = 0;
   readonly #expected: readonly ChainExpectation[];
@@ -149,16 +171,14 @@ export class ChainVerifier {
     rotatesTo: undefined,
   };
   #checked = 0;
-  #failure: { brokenAt: number; why: string } | undefined;
+  #failure: { brokenAt: number; why: string; unadopted?: RecordRange } | undefined;
   readonly #unkeyed: RecordRange[] = [];
   readonly #unverifiable: (RecordRange & { keyVersion: string })[] = [];
 
   /**
    * @param options.keys the chain keys by version;
-   * @param options.keyed whether opsbot chains with a key now: records after the last one verified
-   *   with a key that are unkeyed then fail the check (someone may have re-chained them with plain
-   *   SHA-256), while unkeyed records followed by a verified keyed record are sealed by it (its HMAC
-   *   covers their hashes) and only reported;
+   * @param options.keyed whether opsbot chains with a key now: unkeyed records that no admin adopted
+   *   then fail the check (whoever can write the database may have re-chained them with plain SHA-256);
    * @param options.expect anchors the trail must reach, with the same hash there.
    */
   constructor(
@@ -188,7 +208,13 @@ export class ChainVerifier {
     const { hash, ...rest } = record;
     if (record.keyVersion === undefined) {
       if (hashRecord(rest) !== hash) return this.#fail(record.seq, 'its content does not match its hash');
+      if (this.#firstKeyed > 0)
+        return this.#fail(
+          record.seq,
+          `it is chained without a key after records chained with the audit key (from #${this.#firstKeyed}): opsbot never does that, so whoever can write the database may have re-chained it with plain SHA-256`,
+        );
       extend(this.#unkeyed, record.seq);
+      this.#lastUnkeyed = { seq: record.seq, hash };
     } else {
       const key = this.#keys?.get(record.keyVersion);
       if (key && hashRecord(rest, key) !== hash)
@@ -202,6 +228,11 @@ export class ChainVerifier {
           `it is chained with key version ${record.keyVersion}, which opsbot does not have, after records chained with keys it has: that version is not one of the audit secret's`,
         );
       else extend(this.#unverifiable, record.seq, record.keyVersion);
+      if (this.#firstKeyed === 0) this.#firstKeyed = record.seq;
+      if (record.action === UNKEYED_ADOPTED) {
+        const adoptionProblem = this.#adopt(record);
+        if (adoptionProblem) return this.#fail(record.seq, adoptionProblem);
+      }
     }
     for (const { anchor, source } of this.#expected) {
       if (anchor.seq === record.seq && !hash.startsWith(anchor.hash.toLowerCase()))
@@ -221,12 +252,15 @@ export class ChainVerifier {
   }
 
   result(): ChainCheck {
-    const unsealed = this.#unkeyed.at(-1);
-    if (!this.#failure && this.#keyed && unsealed && unsealed.to > this.#lastVerifiedKeyed) {
-      const from = Math.max(unsealed.from, this.#lastVerifiedKeyed + 1);
+    const unkeyed = this.#unkeyed[0];
+    if (!this.#failure && this.#keyed && unkeyed && this.#adoptedAt === 0) {
+      const { from, to } = unkeyed;
+      const one = from === to;
+      const them = one ? 'it' : 'them';
       this.#failure = {
         brokenAt: from,
-        why: `${from === unsealed.to ? `record ${from} is` : `records ${from}–${unsealed.to} are`} chained without the audit key although opsbot has one, and no keyed record after them vouches for them: whoever can write the database may have re-chained them with plain SHA-256`,
+        why: `${one ? `record ${from} is` : `records ${from}–${to} are`} chained without a key and no admin adopted ${them}: whoever can write the database could have re-chained ${them} with plain SHA-256. If ${one ? 'it was' : 'they were'} written before the audit key was set and you trust ${them}, run \`/opsbot audit --adopt-unkeyed ${to}\``,
+        unadopted: { ...unkeyed },
       };
     }
     if (!this.#failure) {
@@ -245,11 +279,25 @@ export class ChainVerifier {
     const caveats: ChainCaveats = {
       ...(this.#prev.seq > 0 ? { head: { seq: this.#prev.seq, hash: this.#prev.hash } } : {}),
       ...(this.#unkeyed.length > 0 ? { unkeyed: this.#unkeyed } : {}),
+      ...(this.#lastUnkeyed ? { lastUnkeyed: this.#lastUnkeyed } : {}),
+      ...(this.#adoptedAt > 0 ? { adoptedAt: this.#adoptedAt } : {}),
       ...(this.#unverifiable.length > 0 ? { unverifiable: this.#unverifiable } : {}),
     };
     return this.#failure
       ? { ok: false, checked: this.#checked, ...this.#failure, ...caveats }
       : { ok: true, checked: this.#checked, ...caveats };
+  }
+
+  /** Why an adoption record does not adopt the unkeyed records before it, if it does not. */
+  #adopt(record: AuditRecord): string | undefined {
+    const last = this.#lastUnkeyed;
+    const { lastUnkeyedSeq, headHash } = record.details;
+    if (!last)
+      return `it adopts unkeyed records up to #${String(lastUnkeyedSeq)}, but no record before it is unkeyed`;
+    if (lastUnkeyedSeq !== last.seq || headHash !== last.hash)
+      return `it adopts the unkeyed records up to #${String(lastUnkeyedSeq)}, but they end at #${last.seq} with another hash: they were rewritten after an admin adopted them`;
+    if (this.#adoptedAt === 0) this.#adoptedAt = record.seq;
+    return undefined;
   }
 
   /** Why this record's key version may not follow the previous record's, if it may not. */

@@ -26,3 +26,17 @@ export class AuditWriteTimeoutError extends Error {
     this.name = 'AuditWriteTimeoutError';
   }
 }
+
+/**
+ * The trail's last record is chained with the audit key, but this process has no key (the `audit`
+ * secret is not loaded): opsbot does not chain records without the key after keyed ones, since
+ * `--verify` reports those as a break. Appends are refused (audit fails closed) until the key loads.
+ */
+export class AuditKeyMissingError extends Error {
+  constructor(keyVersion: string) {
+    super(
+      `the audit trail is chained with the audit key (its last record with version ${keyVersion}), but the audit secret is not loaded: opsbot does not chain records without the key after keyed ones. Restore the audit secret (README.md, "Audit trail"); records are stored again once it loads`,
+    );
+    this.name = 'AuditKeyMissingError';
+  }
+}

@@ -91,10 +91,21 @@ export interface ChainCaveats {
   head?: AuditAnchor;
   /** Records chained without a key: they link up, but whoever can write the database could rewrite them. */
   unkeyed?: RecordRange[];
+  /** The last record chained without a key: what `/opsbot audit --adopt-unkeyed` names. */
+  lastUnkeyed?: AuditAnchor;
+  /** The `audit.unkeyed_adopted` record (chained with the key) that adopted the unkeyed records. */
+  adoptedAt?: number;
   /** Records chained with a key version opsbot no longer has: their links are checked, not their content. */
   unverifiable?: (RecordRange & { keyVersion: string })[];
 }
 
 export type ChainCheck =
   | ({ ok: true; checked: number } & ChainCaveats)
-  | ({ ok: false; checked: number; brokenAt: number; why: string } & ChainCaveats);
+  | ({
+      ok: false;
+      checked: number;
+      brokenAt: number;
+      why: string;
+      /** Set when the break is records chained without a key that no admin adopted (and only then). */
+      unadopted?: RecordRange;
+    } & ChainCaveats);

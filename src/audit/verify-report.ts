@@ -15,7 +15,14 @@ export function describeCheck(
 ): string {
   const lines: string[] = [];
   const head = check.head ? ` Its head is \`${formatAnchor(check.head)}\`.` : '';
-  if (!check.ok) {
+  if (!check.ok && check.unadopted) {
+    const r = check.unadopted;
+    const them = r.from === r.to ? 'it' : 'them';
+    lines.push(
+      `:rotating_light: The audit trail is not vouched for: ${r.from === r.to ? `record #${r.from} is` : `records #${r.from}–#${r.to} are`} chained without a key (plain SHA-256) and no admin adopted ${them}, so whoever can write the database could have rewritten ${them} and recomputed every hash. The ${plural(check.checked - r.count, 'record')} after ${them} check out.`,
+      `If ${r.from === r.to ? 'it was' : 'they were'} written before the \`audit\` secret was set and you trust ${them} (compare with the \`auditAnchor\` lines logged back then), run \`/opsbot audit --adopt-unkeyed ${r.to}\`; otherwise treat ${them} as tampered with.`,
+    );
+  } else if (!check.ok) {
     lines.push(
       `:rotating_light: The audit trail is broken at record #${check.brokenAt}: ${check.why}. ${plural(check.checked, 'record')} before it check out. Treat the trail from #${check.brokenAt} on as tampered with.`,
     );
@@ -43,7 +50,7 @@ export function describeCheck(
       );
     else if (unkeyed.length > 0)
       lines.push(
-        `:information_source: Records ${unkeyed.map(span).join(', ')} were chained without a key; the keyed records after them vouch for them from then on.`,
+        `:information_source: Records ${unkeyed.map(span).join(', ')} were chained without a key, before the audit key was set; an admin adopted them${check.adoptedAt ? ` (record #${check.adoptedAt})` : ''}, and the keyed records after them vouch for them.`,
       );
     if (options.anchorGiven) lines.push('It reaches the anchor you gave, with the same hash there.');
     else

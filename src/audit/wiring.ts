@@ -31,7 +31,12 @@ export function wireAuditTrail(
       keyring.settle();
       const key = keyring.current();
       const secret = provider.secretName(auditSecret.name);
-      if (!key) {
+      if (!key && atStart?.keyVersion !== undefined) {
+        log.error(
+          { secret, keyVersion: atStart.keyVersion },
+          `the audit trail is chained with the audit key, but the ${secret} secret is not loaded: opsbot stores no audit record (and runs no action with a side effect) until it loads, since records without the key after keyed ones would break the trail. Restore the secret (README.md, "Audit trail")`,
+        );
+      } else if (!key) {
         log.warn(
           { secret },
           `the audit trail is chained without a key: whoever can write the database could rewrite it undetected. Store { "chainKey": "<base64 of 32 random bytes>" } (openssl rand -base64 32) as the ${secret} secret (README.md, "Audit trail")`,
@@ -39,7 +44,7 @@ export function wireAuditTrail(
       } else if (atStart && atStart.seq > 0 && atStart.keyVersion === undefined) {
         log.warn(
           { secret, seq: atStart.seq },
-          'the audit trail ends with a record chained without a key although the chain key is loaded: expected on the first start with the audit secret (the next record seals the trail); otherwise the trail was re-chained while opsbot was stopped: compare the start-up auditAnchor with the last one logged before',
+          `the audit trail ends with a record chained without a key although the chain key is loaded: expected on the first start with the audit secret, when the trail was started without it. opsbot chains every new record with the key, but /opsbot audit --verify reports records 1–${atStart.seq} as a break until an admin who trusts them adopts them with /opsbot audit --adopt-unkeyed ${atStart.seq}. If opsbot ran with the key before, the trail was re-chained while it was stopped: do not adopt it; compare the start-up auditAnchor with the last one logged before`,
         );
       } else if (atStart?.keyVersion !== undefined && keyring.get(atStart.keyVersion) === undefined) {
         log.info(

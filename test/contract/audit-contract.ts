@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { expect, it } from 'vitest';
-import { type ChainKey, type ChainKeys, GENESIS_HASH, KEY_ROTATED } from '../../src/audit/chain.js';
+import { adoptUnkeyed } from '../../src/audit/adopt.js';
+import {
+  type ChainKey,
+  type ChainKeys,
+  GENESIS_HASH,
+  KEY_ROTATED,
+  UNKEYED_ADOPTED,
+} from '../../src/audit/chain.js';
+import { AuditKeyMissingError } from '../../src/audit/errors.js';
 import type { AuditEvent } from '../../src/audit/records.js';
 import type { AuditStore } from '../../src/store/state.js';
 
@@ -34,6 +42,10 @@ function switchableKeys(first: ChainKey) {
     },
     forget(version: string) {
       known.delete(version);
+    },
+    /** As after a restart without the `audit` secret: no current key. */
+    drop() {
+      current = undefined;
     },
   };
 }
@@ -141,5 +153,50 @@ export function auditCases(withAudit: WithAudit): void {
         ok: false,
         brokenAt: 4,
       });
+    }));
+
+  it('reports records chained without a key as a break once keyed, until an admin adopts them with a keyed record', () =>
+    withAudit(async (audit) => {
+      // A trail started before the key was set. A trail someone without the key re-chained with
+      // plain SHA-256 (having deleted a record) looks exactly the same: only an admin can tell them apart.
+      for (let i = 0; i < 8; i++) await audit.append(event('U0ALICE', 'gh:pr list'));
+      const ring = switchableKeys(key('v1'));
+      audit.attach({ keys: ring.keys }); // restarted with the audit secret
+      expect(await audit.append(event('U0ALICE', 'gh:pr list'))).toMatchObject({ seq: 10, keyVersion: 'v1' });
+      expect((await audit.query({ limit: 2 })).at(-1)).toMatchObject({
+        seq: 9,
+        action: KEY_ROTATED,
+        keyVersion: 'v1',
+        details: { from: 'unkeyed', to: 'v1', chainedWith: 'to' },
+      });
+      const check = await audit.verify();
+      expect(check).toMatchObject({ ok: false, brokenAt: 1, unadopted: { from: 1, to: 8, count: 8 } });
+      expect(check.ok ? '' : check.why).toContain('run `/opsbot audit --adopt-unkeyed 8`');
+
+      await expect(adoptUnkeyed(audit, 7, 'U0ADMIN')).rejects.toThrow(
+        'records #1–#8 are chained without a key: name the last of them, `/opsbot audit --adopt-unkeyed 8`.',
+      );
+      const { record } = await adoptUnkeyed(audit, 8, 'U0ADMIN');
+      expect(record).toMatchObject({
+        seq: 11,
+        action: UNKEYED_ADOPTED,
+        actor: 'U0ADMIN',
+        keyVersion: 'v1',
+        details: { lastUnkeyedSeq: 8, records: 8 },
+      });
+      expect(await audit.verify()).toMatchObject({
+        ok: true,
+        checked: 11,
+        adoptedAt: 11,
+        unkeyed: [{ from: 1, to: 8, count: 8 }],
+      });
+      await expect(adoptUnkeyed(audit, 8, 'U0ADMIN')).rejects.toThrow('already adopted (record #11)');
+
+      // Restarted without the key: nothing is chained without it after keyed records (fails closed).
+      ring.drop();
+      await expect(audit.append(event('U0ALICE', 'gh:pr list'))).rejects.toBeInstanceOf(AuditKeyMissingError);
+      ring.use(key('v2'));
+      expect(await audit.append(event('U0ALICE', 'gh:pr list'))).toMatchObject({ seq: 13, keyVersion: 'v2' });
+      expect(await audit.verify()).toMatchObject({ ok: true, checked: 13 });
     }));
 }

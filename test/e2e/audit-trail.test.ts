@@ -73,7 +73,9 @@ describe('the audit trail, end to end', () => {
     expect(wrong).toContain(
       `:rotating_light: The audit trail is broken at record #${anchor.seq}: its hash differs from the anchor you gave`,
     );
-    expect(await run('audit --verify --anchor 12:nothex')).toContain('--anchor must be like `seq:hash`');
+    expect(await run('audit --verify --anchor 12:nothex')).toContain(
+      '--anchor must be a record number and its hash (as --verify prints them), like `12:0f3a9c1e5b7d2468`',
+    );
 
     // Someone deletes the newest records: the trail no longer reaches what opsbot stored.
     // The last command's own record is stored just after its answer: wait until the head stops moving.

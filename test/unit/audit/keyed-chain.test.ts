@@ -4,12 +4,17 @@ import {
   type ChainKey,
   type ChainKeys,
   ChainVerifier,
+  chainRecord,
   EMPTY_TAIL,
+  GENESIS_HASH,
   hashRecord,
   KEY_ROTATED,
   linkEvents,
+  UNKEYED_ADOPTED,
 } from '../../../src/audit/chain.js';
+import { AuditKeyMissingError } from '../../../src/audit/errors.js';
 import type { AuditEvent, AuditRecord } from '../../../src/audit/records.js';
+import { describeCheck } from '../../../src/audit/verify-report.js';
 
 const key = (version: string): ChainKey => ({ version, key: new Uint8Array(randomBytes(32)) });
 
@@ -26,6 +31,13 @@ const events = (n: number, from = 0): (AuditEvent & { at: string })[] =>
     at: new Date(Date.UTC(2026, 10, 23, 0, 0, from + i)).toISOString(),
     details: { args: `repo=acme/web title=[${from + i} chars]` },
   }));
+
+const adoptEvent = (details: AuditEvent['details']): AuditEvent => ({
+  action: UNKEYED_ADOPTED,
+  outcome: 'success',
+  actor: 'U0ADMIN',
+  details,
+});
 
 /** Appends batches as the store does: each batch after the tail the one before left. */
 function write(batches: { n: number; keys: ChainKeys | undefined }[]): AuditRecord[] {
@@ -138,23 +150,136 @@ describe('the keyed audit chain', () => {
     expect(sneaked.ok ? '' : sneaked.why).toContain('that version is not one of the audit secret');
   });
 
-  it('vouches for unkeyed records a verified keyed record follows, and fails unkeyed ones after the last', () => {
+  it('rotates from unkeyed with the new key: a keyed opsbot writes nothing without a key', () => {
     const v1 = key('v1');
     const legacy = write([
       { n: 2, keys: undefined },
       { n: 2, keys: keyring(v1) },
     ]);
-    expect(legacy[2]).toMatchObject({ action: KEY_ROTATED, details: { from: 'unkeyed', to: 'v1' } });
-    expect(verify(legacy, keyring(v1))).toMatchObject({
-      ok: true,
-      checked: 5,
-      unkeyed: [{ from: 1, to: 3, count: 3 }],
+    expect(legacy.map((r) => r.keyVersion)).toEqual([undefined, undefined, 'v1', 'v1', 'v1']);
+    expect(legacy[2]).toMatchObject({
+      action: KEY_ROTATED,
+      details: { from: 'unkeyed', to: 'v1', chainedWith: 'to' },
     });
-    // The same unkeyed records with nothing keyed after them: whoever writes the database could have made them.
-    const unsealed = legacy.slice(0, 2);
-    expect(verify(unsealed, keyring(v1))).toMatchObject({ ok: false, brokenAt: 1 });
-    // Where opsbot chains without a key, they are what it wrote (and reported as unkeyed).
-    expect(verify(unsealed)).toMatchObject({ ok: true, unkeyed: [{ from: 1, to: 2, count: 2 }] });
+    // Where opsbot chains without a key, unkeyed records are what it wrote (and reported as unkeyed).
+    expect(verify(legacy.slice(0, 2))).toMatchObject({ ok: true, unkeyed: [{ from: 1, to: 2, count: 2 }] });
+  });
+
+  it('refuses to chain without a key after keyed records (the audit secret not loaded): fails closed', () => {
+    const v1 = key('v1');
+    const keyed = write([{ n: 2, keys: keyring(v1) }]);
+    const end = keyed.at(-1) as AuditRecord;
+    const tail = { seq: end.seq, hash: end.hash, keyVersion: end.keyVersion };
+    expect(() => linkEvents(tail, events(1, 2), keyring(undefined))).toThrow(AuditKeyMissingError);
+    expect(() => linkEvents(tail, events(1, 2), undefined)).toThrow(
+      /the audit secret is not loaded: opsbot does not chain records without the key after keyed ones/,
+    );
+    expect(linkEvents(tail, [], undefined)).toEqual([]);
+  });
+
+  it('fails unkeyed records that no admin adopted once opsbot has a key, and accepts them once adopted', () => {
+    const v1 = key('v1');
+    const legacy = write([
+      { n: 8, keys: undefined },
+      { n: 2, keys: keyring(v1) },
+    ]);
+    const check = verify(legacy, keyring(v1));
+    expect(check).toMatchObject({
+      ok: false,
+      brokenAt: 1,
+      checked: 11,
+      unadopted: { from: 1, to: 8, count: 8 },
+      lastUnkeyed: { seq: 8, hash: legacy[7]?.hash },
+    });
+    expect(check.ok ? '' : check.why).toBe(
+      'records 1–8 are chained without a key and no admin adopted them: whoever can write the database could have re-chained them with plain SHA-256. If they were written before the audit key was set and you trust them, run `/opsbot audit --adopt-unkeyed 8`',
+    );
+    // Unkeyed records only, on a keyed opsbot's first start: the same.
+    expect(verify(legacy.slice(0, 8), keyring(v1))).toMatchObject({ ok: false, brokenAt: 1 });
+
+    const adoption = (details: AuditEvent['details'], k = keyring(v1)) => {
+      const end = legacy.at(-1) as AuditRecord;
+      const tail = { seq: end.seq, hash: end.hash, keyVersion: end.keyVersion };
+      return linkEvents(tail, [{ ...adoptEvent(details), at: '2026-11-24T00:00:00.000Z' }], k);
+    };
+    const adopted = [...legacy, ...adoption({ lastUnkeyedSeq: 8, headHash: legacy[7]?.hash })];
+    expect(verify(adopted, keyring(v1))).toMatchObject({
+      ok: true,
+      checked: 12,
+      unkeyed: [{ from: 1, to: 8, count: 8 }],
+      adoptedAt: 12,
+    });
+    // An adoption naming another record, or another hash, was made for other records: a break.
+    for (const details of [
+      { lastUnkeyedSeq: 7, headHash: legacy[6]?.hash },
+      { lastUnkeyedSeq: 8, headHash: 'f'.repeat(64) },
+    ]) {
+      const wrong = verify([...legacy, ...adoption(details)], keyring(v1));
+      expect(wrong).toMatchObject({ ok: false, brokenAt: 12 });
+      expect(wrong.ok ? '' : wrong.why).toContain('they were rewritten after an admin adopted them');
+    }
+    // An adoption chained without the key (a forger's) adopts nothing.
+    const forged = linkEvents(
+      { seq: 8, hash: legacy[7]?.hash as string, keyVersion: undefined },
+      [{ ...adoptEvent({ lastUnkeyedSeq: 8, headHash: legacy[7]?.hash }), at: '2026-11-24T00:00:00.000Z' }],
+      undefined,
+    );
+    expect(verify([...legacy.slice(0, 8), ...forged], keyring(v1))).toMatchObject({
+      ok: false,
+      brokenAt: 1,
+      unadopted: { from: 1, to: 9, count: 9 },
+    });
+  });
+
+  it('fails an unkeyed record after keyed ones, even announced by a key_rotated record, keyed or not', () => {
+    const v1 = key('v1');
+    const keyed = write([{ n: 3, keys: keyring(v1) }]);
+    const end = keyed.at(-1) as AuditRecord;
+    // A forger announces a change to "unkeyed" (chained without a key, as a rotation to no key would be).
+    const downgrade = chainRecord(
+      {
+        action: KEY_ROTATED,
+        outcome: 'success',
+        actor: 'opsbot',
+        details: { from: 'v1', to: 'unkeyed', chainedWith: 'to' },
+      },
+      4,
+      '2026-11-24T00:00:00.000Z',
+      end.hash,
+    );
+    const rest = linkEvents({ seq: 4, hash: downgrade.hash, keyVersion: undefined }, events(2, 4), undefined);
+    for (const keys of [keyring(v1), keyring(undefined, [v1]), undefined]) {
+      const check = verify([...keyed, downgrade, ...rest], keys, { keyed: keys?.current() !== undefined });
+      expect(check).toMatchObject({ ok: false, brokenAt: 4 });
+      expect(check.ok ? '' : check.why).toContain(
+        'it is chained without a key after records chained with the audit key (from #1)',
+      );
+    }
+  });
+
+  it('catches the attack: a keyed trail, one record deleted, all re-chained with SHA-256, then one keyed record', () => {
+    const v1 = key('v1');
+    const original = write([{ n: 9, keys: keyring(v1) }]);
+    // Someone who can write the database (not the key) deletes record 5 and re-chains the rest with
+    // plain SHA-256, as if written before the key existed.
+    const forged: AuditRecord[] = [];
+    let prevHash = GENESIS_HASH;
+    for (const [i, r] of original.filter((r) => r.seq !== 5).entries()) {
+      const { hash: _hash, keyVersion: _version, ...event } = r;
+      const record = chainRecord(event, i + 1, r.at, prevHash);
+      forged.push(record);
+      prevHash = record.hash;
+    }
+    expect(verify(forged)).toMatchObject({ ok: true, checked: 8 }); // without a key it cannot tell
+    // opsbot restarts with the key and writes one record.
+    const tail = { seq: 8, hash: prevHash, keyVersion: undefined };
+    const trail = [...forged, ...linkEvents(tail, events(1, 9), keyring(v1))];
+    const check = verify(trail, keyring(v1));
+    expect(check).toMatchObject({ ok: false, brokenAt: 1, unadopted: { from: 1, to: 8 } });
+    expect(describeCheck(check, { keyed: true })).toContain(
+      'records #1–#8 are chained without a key (plain SHA-256) and no admin adopted them',
+    );
+    expect(describeCheck(check, { keyed: true })).not.toContain('vouch for them');
   });
 
   it('checks anchors: a trail shorter than the anchor, or with another hash there, fails', () => {

@@ -161,11 +161,29 @@ describe('the answer to /opsbot audit --verify', () => {
     ).toContain(':warning: It is chained without a key (plain SHA-256)');
     expect(
       describeCheck(
-        { ok: true, checked: 12, head, unkeyed: [{ from: 1, to: 4, count: 4 }] },
+        { ok: true, checked: 12, head, unkeyed: [{ from: 1, to: 4, count: 4 }], adoptedAt: 9 },
         { keyed: true },
       ),
     ).toContain(
-      ':information_source: Records #1–#4 were chained without a key; the keyed records after them vouch for them',
+      ':information_source: Records #1–#4 were chained without a key, before the audit key was set; an admin adopted them (record #9), and the keyed records after them vouch for them.',
+    );
+    const unadopted = { from: 1, to: 8, count: 8 };
+    expect(
+      describeCheck(
+        {
+          ok: false,
+          checked: 11,
+          brokenAt: 1,
+          why: 'records 1–8 are chained without a key and no admin adopted them',
+          unadopted,
+          unkeyed: [unadopted],
+          lastUnkeyed: { seq: 8, hash: 'a'.repeat(64) },
+        },
+        { keyed: true },
+      ),
+    ).toBe(
+      ':rotating_light: The audit trail is not vouched for: records #1–#8 are chained without a key (plain SHA-256) and no admin adopted them, so whoever can write the database could have rewritten them and recomputed every hash. The 3 records after them check out.\n' +
+        'If they were written before the `audit` secret was set and you trust them (compare with the `auditAnchor` lines logged back then), run `/opsbot audit --adopt-unkeyed 8`; otherwise treat them as tampered with.',
     );
     expect(
       describeCheck({
