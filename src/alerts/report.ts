@@ -1,4 +1,4 @@
-import type { OutboxStore } from '../store/state.js';
+import type { OutboxStore, OutboxSummary } from '../store/state.js';
 import type { QueuedAlert } from './deliver.js';
 import type { AlertEvent, Transition } from './payload.js';
 import { type AlertRoutes, alertChannels, topicFor, UNROUTED_TOPIC } from './routes.js';
@@ -24,9 +24,18 @@ export interface AlertReport {
   }>;
 }
 
-/** What opsbot received since `since`, from the outbox (every alert stays there 30 days once done). */
+/** What a stored alert is counted by (`/dd alerts`) and found by (`/dd monitor`), without its payload. */
+export function alertSummary(alert: AlertEvent): OutboxSummary {
+  return { group: alert.monitorId, kind: alert.transition, title: alert.title, at: alert.at };
+}
+
+/**
+ * What opsbot received since `since`, from the outbox (every alert stays there 30 days once done):
+ * the store counts each channel's newest `perTopic` alerts by their summaries, a page at a time,
+ * without reading a payload.
+ */
 export async function alertReport(
-  outbox: Pick<OutboxStore, 'recent'>,
+  outbox: Pick<OutboxStore, 'tally'>,
   routes: AlertRoutes,
   since: number,
   perTopic = REPORT_MAX_PER_TOPIC,
@@ -41,32 +50,27 @@ export async function alertReport(
   };
   const monitors = new Map<string, AlertReport['byMonitor'][number]>();
   for (const topic of [...alertChannels(routes).map(topicFor), UNROUTED_TOPIC]) {
-    const items = await outbox.recent(topic, since, perTopic);
-    if (items.length === perTopic) report.truncated = true;
-    for (const item of items) {
-      const alert = alertOf(item.payload);
-      if (!alert) continue;
-      report.total++;
-      if (topic === UNROUTED_TOPIC) report.unrouted++;
-      else if (!item.done) report.waiting++;
-      bump(report.byTransition, alert.transition);
-      let m = monitors.get(alert.monitorId);
+    const tally = await outbox.tally(topic, since, perTopic);
+    if (tally.read === perTopic) report.truncated = true;
+    if (topic !== UNROUTED_TOPIC) report.waiting += tally.open;
+    for (const group of tally.groups) {
+      let m = monitors.get(group.group);
       if (!m) {
-        m = {
-          monitorId: alert.monitorId,
-          title: alert.title,
-          at: alert.at,
-          count: 0,
-          transitions: new Map(),
-        };
-        monitors.set(alert.monitorId, m);
-      } else if (alert.at > m.at) {
+        m = { monitorId: group.group, title: group.title, at: group.at, count: 0, transitions: new Map() };
+        monitors.set(group.group, m);
+      } else if (group.at > m.at) {
         // The latest title, across channels too.
-        m.title = alert.title;
-        m.at = alert.at;
+        m.title = group.title;
+        m.at = group.at;
       }
-      m.count++;
-      bump(m.transitions, alert.transition);
+      for (const [kind, n] of group.kinds) {
+        const transition = kind as Transition;
+        report.total += n;
+        if (topic === UNROUTED_TOPIC) report.unrouted += n;
+        bump(report.byTransition, transition, n);
+        m.count += n;
+        bump(m.transitions, transition, n);
+      }
     }
   }
   report.byMonitor = [...monitors.values()].sort(
@@ -75,9 +79,12 @@ export async function alertReport(
   return report;
 }
 
-/** The last notifications opsbot received for one monitor, newest first. */
+/**
+ * The last notifications opsbot received for one monitor, newest first: each channel's store
+ * reads only that monitor's `max` latest (their payloads, nothing else).
+ */
 export async function monitorHistory(
-  outbox: Pick<OutboxStore, 'recent'>,
+  outbox: Pick<OutboxStore, 'history'>,
   routes: AlertRoutes,
   monitorId: string,
   since: number,
@@ -85,7 +92,7 @@ export async function monitorHistory(
 ): Promise<AlertEvent[]> {
   const seen: AlertEvent[] = [];
   for (const topic of [...alertChannels(routes).map(topicFor), UNROUTED_TOPIC]) {
-    for (const item of await outbox.recent(topic, since, 2_000)) {
+    for (const item of await outbox.history(topic, monitorId, since, max)) {
       const alert = alertOf(item.payload);
       if (alert?.monitorId === monitorId) seen.push(alert);
     }
@@ -101,6 +108,6 @@ function alertOf(payload: string): AlertEvent | undefined {
   }
 }
 
-function bump<K>(map: Map<K, number>, key: K): void {
-  map.set(key, (map.get(key) ?? 0) + 1);
+function bump<K>(map: Map<K, number>, key: K, n = 1): void {
+  map.set(key, (map.get(key) ?? 0) + n);
 }

@@ -12,6 +12,8 @@ export interface Claim {
   owner: string;
   rev: number;
   item: OutboxItem;
+  /** The item's summary attributes, carried to its done copy (see `summaryAttributes`). */
+  summary?: Record<string, unknown>;
 }
 
 interface Entry extends Place {

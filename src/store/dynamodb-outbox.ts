@@ -10,9 +10,18 @@ import {
   sortable,
   ttlSeconds,
 } from './dynamodb-table.js';
-import { checkClaim, checkKey, checkOutboxItem, checkTime } from './limits.js';
-import { DONE_RETENTION_MS, MAX_CLAIM, MAX_OUTBOX_PAYLOAD_BYTES, MAX_RECENT } from './sqlite-outbox.js';
-import type { OutboxItem, OutboxStore } from './state.js';
+import { checkClaim, checkKey, checkLimit, checkOutboxItem, checkTime } from './limits.js';
+import { legacySummary } from './outbox-legacy.js';
+import { TallyCounter, yieldToLoop } from './outbox-tally.js';
+import {
+  DONE_RETENTION_MS,
+  MAX_CLAIM,
+  MAX_HISTORY,
+  MAX_OUTBOX_PAYLOAD_BYTES,
+  MAX_RECENT,
+  TALLY_PAGE,
+} from './sqlite-outbox.js';
+import type { OutboxItem, OutboxStore, OutboxSummary } from './state.js';
 
 /** Items a claim reads in its first query page (then twice as many per page, up to 100). */
 const FIRST_PAGE = 8;
@@ -31,6 +40,45 @@ function toItem(row: Item): OutboxItem {
     availableAt: Number(row.availableAt),
   };
 }
+
+/**
+ * An item's summary (`OutboxStore.enqueue`) is kept in attributes `grp`, `kind`, `title`, `at`, and
+ * `sv` (1) marks an item stored since summaries exist, with or without one: an item without `sv`
+ * is older, and its summary is read from its payload (see outbox-legacy.ts).
+ */
+const SUMMARY_ATTRIBUTES = ['sv', 'grp', 'kind', 'title', 'at'] as const;
+
+/** The summary attributes of an item as stored (to carry them to its done copy). */
+function summaryAttributes(row: Item): Item {
+  const picked: Item = {};
+  for (const name of SUMMARY_ATTRIBUTES) if (row[name] !== undefined) picked[name] = row[name];
+  return picked;
+}
+
+function summaryOf(row: Item): OutboxSummary | undefined {
+  if (typeof row.grp !== 'string' || typeof row.kind !== 'string') return undefined;
+  return {
+    group: row.grp,
+    kind: row.kind,
+    title: typeof row.title === 'string' ? row.title : '',
+    at: Number(row.at),
+  };
+}
+
+/** What tallies and histories read of each item: its key, when it was enqueued, its summary. */
+const TALLY_PROJECTION = {
+  ProjectionExpression: '#pk, #sk, #created, #sv, #grp, #kind, #title, #at',
+  names: {
+    '#pk': 'pk',
+    '#sk': 'sk',
+    '#created': 'createdAt',
+    '#sv': 'sv',
+    '#grp': 'grp',
+    '#kind': 'kind',
+    '#title': 'title',
+    '#at': 'at',
+  },
+} as const;
 
 const pendingPk = (topic: string) => keyPart('outbox', topic);
 const donePk = (topic: string) => keyPart('outbox-done', topic);
@@ -77,7 +125,11 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
       throw error;
     }
     const item = toItem(row);
-    places.remember(item.id, { topic: item.topic, sk: row.sk as string }, { owner, rev: rev + 1, item });
+    places.remember(
+      item.id,
+      { topic: item.topic, sk: row.sk as string },
+      { owner, rev: rev + 1, item, summary: summaryAttributes(row) },
+    );
     return true;
   };
 
@@ -85,7 +137,11 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
    * One TransactWriteItems: deletes the item if `owner` holds it at revision `rev`, puts its done
    * copy, and starts the retention of both it and its id item. False when the condition failed.
    */
-  const finish = async ({ topic, sk }: Place, { owner, rev, item }: Claim, at: number): Promise<boolean> => {
+  const finish = async (
+    { topic, sk }: Place,
+    { owner, rev, item, summary }: Claim,
+    at: number,
+  ): Promise<boolean> => {
     const expiresAtMs = at + DONE_RETENTION_MS;
     const retention = { expiresAtMs, expiresAt: ttlSeconds(expiresAtMs) };
     try {
@@ -103,7 +159,7 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
           {
             Put: {
               TableName: table.name,
-              Item: { pk: donePk(topic), sk, ...item, doneAt: at, ...retention },
+              Item: { pk: donePk(topic), sk, ...item, ...summary, doneAt: at, ...retention },
             },
           },
           {
@@ -187,19 +243,99 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
     return rows.slice(0, limit);
   };
 
+  /**
+   * The items of `pk` enqueued at or after `since`, newest first, projected to what a tally reads,
+   * a page of {@link TALLY_PAGE} at a time (done ones: only those `liveAt` has not expired).
+   */
+  async function* projected(pk: string, since: number, liveAt?: number): AsyncGenerator<Item> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await table.query({
+        KeyConditionExpression: '#pk = :pk AND #sk >= :from',
+        ProjectionExpression: TALLY_PROJECTION.ProjectionExpression,
+        ...(liveAt === undefined ? {} : { FilterExpression: '#exp > :now' }),
+        ExpressionAttributeNames: {
+          ...TALLY_PROJECTION.names,
+          ...(liveAt === undefined ? {} : { '#exp': 'expiresAtMs' }),
+        },
+        ExpressionAttributeValues: {
+          ':pk': pk,
+          ':from': sortable(Math.floor(since)),
+          ...(liveAt === undefined ? {} : { ':now': liveAt }),
+        },
+        ScanIndexForward: false,
+        Limit: TALLY_PAGE,
+        ExclusiveStartKey: start,
+      });
+      for (const row of page.Items ?? []) if (Number(row.createdAt) >= since) yield row;
+      start = page.LastEvaluatedKey;
+      await yieldToLoop();
+    } while (start);
+  }
+
+  /**
+   * The items of `topic` enqueued at or after `since`, done or not, newest first (both partitions
+   * merged by sort key), at most `limit`, each with its summary: from its attributes, or, for an
+   * item stored before summaries existed, from its payload (one GetItem).
+   */
+  async function* newestOfTopic(
+    topic: string,
+    since: number,
+    limit: number,
+  ): AsyncGenerator<{ row: Item; done: boolean; summary: OutboxSummary | undefined }> {
+    const at = now();
+    const sources = [
+      { rows: projected(pendingPk(topic), since), done: false, next: undefined as Item | undefined },
+      { rows: projected(donePk(topic), since, at), done: true, next: undefined as Item | undefined },
+    ];
+    try {
+      for (const source of sources) source.next = (await source.rows.next()).value ?? undefined;
+      for (let n = 0; n < limit; n++) {
+        const [open, done] = sources as [(typeof sources)[0], (typeof sources)[0]];
+        const source =
+          open.next && (!done.next || String(open.next.sk) > String(done.next.sk))
+            ? open
+            : done.next
+              ? done
+              : undefined;
+        if (!source?.next) return;
+        const row = source.next;
+        source.next = (await source.rows.next()).value ?? undefined;
+        let summary = summaryOf(row);
+        if (row.sv === undefined) {
+          const full = await table.get({ pk: String(row.pk), sk: String(row.sk) });
+          summary = full ? legacySummary(String(full.payload)) : undefined;
+        }
+        yield { row, done: source.done, summary };
+      }
+    } finally {
+      await Promise.all(sources.map((source) => source.rows.return(undefined)));
+    }
+  }
+
   return {
     /** One TransactWriteItems: the id item (absent, or done and past retention) and the item. */
     async enqueue(item) {
       checkOutboxItem(item, MAX_OUTBOX_PAYLOAD_BYTES);
       const at = now();
       const sk = outboxSortKey(at, item.id);
+      const summary = item.summary;
+      // A record (done from the start) is kept, and refused again, as long as a completed item.
+      const expiresAtMs = at + DONE_RETENTION_MS;
+      const retention = { expiresAtMs, expiresAt: ttlSeconds(expiresAtMs) };
       try {
         await table.transact({
           TransactItems: [
             {
               Put: {
                 TableName: table.name,
-                Item: { ...idKey(item.id), id: item.id, topic: item.topic, itemSk: sk },
+                Item: {
+                  ...idKey(item.id),
+                  id: item.id,
+                  topic: item.topic,
+                  itemSk: sk,
+                  ...(item.done ? { done: true, ...retention } : {}),
+                },
                 ConditionExpression: 'attribute_not_exists(#pk) OR #exp <= :now',
                 ExpressionAttributeNames: { '#pk': 'pk', '#exp': 'expiresAtMs' },
                 ExpressionAttributeValues: { ':now': at },
@@ -209,7 +345,7 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
               Put: {
                 TableName: table.name,
                 Item: {
-                  pk: pendingPk(item.topic),
+                  pk: item.done ? donePk(item.topic) : pendingPk(item.topic),
                   sk,
                   id: item.id,
                   topic: item.topic,
@@ -217,7 +353,11 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
                   attempts: 0,
                   createdAt: at,
                   availableAt: item.availableAt ?? at,
-                  rev: 0,
+                  ...(item.done ? { doneAt: at, ...retention } : { rev: 0 }),
+                  sv: 1,
+                  ...(summary
+                    ? { grp: summary.group, kind: summary.kind, title: summary.title, at: summary.at }
+                    : {}),
                 },
                 ConditionExpression: 'attribute_not_exists(#pk)',
                 ExpressionAttributeNames: { '#pk': 'pk' },
@@ -225,7 +365,7 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
             },
           ],
         });
-        places.remember(item.id, { topic: item.topic, sk });
+        if (!item.done) places.remember(item.id, { topic: item.topic, sk });
         return true;
       } catch (error) {
         if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) return false;
@@ -290,7 +430,11 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
       const row = await table.get({ pk: pendingPk(where.topic), sk: where.sk });
       if (!row) places.forget(id); // done since
       if (!row || row.claimOwner !== owner) return false;
-      const done = await finish(where, { owner, rev: Number(row.rev), item: toItem(row) }, at);
+      const done = await finish(
+        where,
+        { owner, rev: Number(row.rev), item: toItem(row), summary: summaryAttributes(row) },
+        at,
+      );
       if (done) places.forget(id);
       return done;
     },
@@ -343,6 +487,48 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
         .sort((a, b) => (a.sk < b.sk ? 1 : a.sk > b.sk ? -1 : 0))
         .slice(0, limit)
         .map((entry) => entry.item);
+    },
+
+    /**
+     * Queries of both partitions, newest first, projected to the summary attributes (no payload
+     * is returned), {@link TALLY_PAGE} items a page, merged and counted as they arrive.
+     */
+    async tally(topic, sinceMs, limit) {
+      checkKey('outbox topic', topic);
+      checkTime('outbox since', sinceMs);
+      checkLimit('outbox tally limit', limit, MAX_RECENT);
+      const counter = new TallyCounter();
+      for await (const { done, summary } of newestOfTopic(topic, sinceMs, limit)) {
+        if (summary) counter.add(summary, done);
+        else counter.skip();
+      }
+      return counter.result();
+    },
+
+    /**
+     * Among the {@link MAX_RECENT} newest items of the topic (projected, as a tally reads them),
+     * the group's, ordered by `at`; then one GetItem per item returned, for its payload.
+     */
+    async history(topic, group, sinceMs, limit) {
+      checkKey('outbox topic', topic);
+      checkKey('outbox summary group', group);
+      checkTime('outbox since', sinceMs);
+      checkLimit('outbox history limit', limit, MAX_HISTORY);
+      const found: Array<{ key: { pk: string; sk: string }; at: number; done: boolean }> = [];
+      for await (const { row, done, summary } of newestOfTopic(topic, sinceMs, MAX_RECENT)) {
+        if (summary?.group !== group) continue;
+        found.push({ key: { pk: String(row.pk), sk: String(row.sk) }, at: summary.at, done });
+        // Newest enqueued first, so a stable sort keeps them first among equal `at`.
+        if (found.length >= 4 * limit) found.sort((a, b) => b.at - a.at).splice(limit);
+      }
+      found.sort((a, b) => b.at - a.at).splice(limit);
+      const at = now();
+      const items = await Promise.all(found.map(({ key }) => table.get(key)));
+      return items.flatMap((row, i) =>
+        row && (row.expiresAtMs === undefined || Number(row.expiresAtMs) > at)
+          ? [{ ...toItem(row), done: (found[i] as (typeof found)[number]).done }]
+          : [],
+      );
     },
   };
 }

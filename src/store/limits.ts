@@ -3,6 +3,8 @@
  * caller that works on SQLite also works on DynamoDB.
  */
 
+import { MAX_SUMMARY_TITLE_CHARS, type OutboxSummary } from './state.js';
+
 /** Longest key (dedupe key, message key, outbox id, topic, owner, lease name), in characters. */
 export const MAX_KEY_CHARS = 512;
 /** Longest time-to-live, lease or claim: 30 days. */
@@ -46,15 +48,44 @@ export function checkMessageRef(
   if (ref.data !== undefined) checkBytes('message ref data', ref.data, maxDataBytes);
 }
 
-/** Throws a RangeError unless an outbox item to enqueue has an id, a topic, a bounded payload and a valid time. */
+/**
+ * Throws a RangeError unless an outbox item to enqueue has an id, a topic, a bounded payload, a
+ * valid time, and, if it has one, a summary with a group, a kind, a bounded title and a valid time.
+ */
 export function checkOutboxItem(
-  item: { id: string; topic: string; payload: string; availableAt?: number },
+  item: {
+    id: string;
+    topic: string;
+    payload: string;
+    availableAt?: number;
+    summary?: OutboxSummary;
+    done?: boolean;
+  },
   maxPayloadBytes: number,
 ): void {
   checkKey('outbox id', item.id);
   checkKey('outbox topic', item.topic);
   checkBytes('outbox payload', item.payload, maxPayloadBytes);
   if (item.availableAt !== undefined) checkTime('outbox availableAt', item.availableAt);
+  if (item.done !== undefined && typeof item.done !== 'boolean')
+    throw new RangeError('outbox done must be true or false');
+  const summary = item.summary;
+  if (summary === undefined) return;
+  if (typeof summary !== 'object' || summary === null)
+    throw new RangeError('outbox summary must be an object');
+  checkKey('outbox summary group', summary.group);
+  checkKey('outbox summary kind', summary.kind);
+  if (typeof summary.title !== 'string' || summary.title.length > MAX_SUMMARY_TITLE_CHARS)
+    throw new RangeError(
+      `outbox summary title must be a string of at most ${MAX_SUMMARY_TITLE_CHARS} characters`,
+    );
+  checkTime('outbox summary at', summary.at);
+}
+
+/** Throws a RangeError unless `limit` is an integer from 1 to `max`. */
+export function checkLimit(what: string, limit: number, max: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > max)
+    throw new RangeError(`${what} must be an integer from 1 to ${max}`);
 }
 
 /** Throws a RangeError unless a claim names a topic and owner, a limit from 1 to `maxClaim` and a valid lease. */

@@ -248,3 +248,38 @@ export function purgeEvery(purge: () => void): () => void {
     if (writes++ % PURGE_EVERY === 0) purge();
   };
 }
+
+/**
+ * A start-up migration: adds the columns of `columns` (name → SQL type) that table `table` lacks,
+ * then runs `backfill` (which fills them for the rows already there), all in one transaction.
+ * Returns whether it added any. A table created with the columns is left as it is.
+ */
+export function addColumns(
+  db: SqliteDb,
+  table: string,
+  columns: Record<string, string>,
+  backfill: readonly string[] = [],
+): boolean {
+  const present = new Set(
+    (db.db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as Array<{ name: string }>).map(
+      (c) => c.name,
+    ),
+  );
+  const missing = Object.entries(columns).filter(([name]) => !present.has(name));
+  if (missing.length === 0) return false;
+  try {
+    createSchema(
+      db,
+      [
+        'BEGIN IMMEDIATE;',
+        ...missing.map(([name, type]) => `ALTER TABLE ${table} ADD COLUMN ${name} ${type};`),
+        ...backfill.map((sql) => `${sql};`),
+        'COMMIT;',
+      ].join('\n'),
+    );
+  } catch (error) {
+    if (db.db.isTransaction) db.db.exec('ROLLBACK');
+    throw error;
+  }
+  return true;
+}

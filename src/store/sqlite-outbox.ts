@@ -1,5 +1,7 @@
-import { checkClaim, checkKey, checkOutboxItem, checkTime, PURGE_BATCH } from './limits.js';
-import { createSchema, purgeEvery, type SqliteDb } from './sqlite-db.js';
+import { checkClaim, checkKey, checkLimit, checkOutboxItem, checkTime, PURGE_BATCH } from './limits.js';
+import { LEGACY_SUMMARY_SQL, LEGACY_UNROUTED_SQL } from './outbox-legacy.js';
+import { TallyCounter, yieldToLoop } from './outbox-tally.js';
+import { addColumns, createSchema, purgeEvery, type SqliteDb } from './sqlite-db.js';
 import type { OutboxItem, OutboxStore } from './state.js';
 
 /** Largest payload, in bytes (UTF-8). */
@@ -8,6 +10,10 @@ export const MAX_OUTBOX_PAYLOAD_BYTES = 64 * 1024;
 export const MAX_CLAIM = 100;
 /** Most items one `recent` may return. */
 export const MAX_RECENT = 10_000;
+/** Most items one `history` may return. */
+export const MAX_HISTORY = 100;
+/** Items a tally counts per synchronous step (one page), between turns of the event loop. */
+export const TALLY_PAGE = 1_000;
 /**
  * How long a done item is kept (30 days), so that enqueueing its id again is still refused. Older
  * done items are purged so the table does not grow with every item ever handled.
@@ -24,12 +30,50 @@ CREATE TABLE IF NOT EXISTS outbox (
   available_at INTEGER NOT NULL,
   claim_owner TEXT,
   claim_expires_at INTEGER,
-  done_at INTEGER
+  done_at INTEGER,
+  grp TEXT,
+  kind TEXT,
+  title TEXT,
+  at INTEGER
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (topic, done_at, available_at);
 CREATE INDEX IF NOT EXISTS outbox_done ON outbox (done_at) WHERE done_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS outbox_recent ON outbox (topic, created_at);
 `;
+
+/**
+ * The summary columns (NULL: no summary), added to a table made before them, and the indexes that
+ * answer tallies and histories on their own: neither ever reads a row's payload, which SQLite keeps
+ * in overflow pages (and the columns after it too, which is why every column they read is here).
+ */
+const SUMMARY_COLUMNS = { grp: 'TEXT', kind: 'TEXT', title: 'TEXT', at: 'INTEGER' };
+const SUMMARY_INDEXES = `
+CREATE INDEX IF NOT EXISTS outbox_tally ON outbox (topic, created_at, grp, kind, at, done_at, title);
+CREATE INDEX IF NOT EXISTS outbox_history ON outbox (topic, grp, created_at, at);
+`;
+
+const IN_PAGE = `FROM outbox INDEXED BY outbox_tally
+     WHERE topic = ? AND created_at >= ? AND (created_at, rowid) < (?, ?) AND (created_at, rowid) >= (?, ?)`;
+
+/**
+ * The queries of tallies and histories, answered from an index alone (the tests check each plan).
+ * A tally page: where it ends (the key of its last item; none when the rest fits), then its counts
+ * by group and kind, and each group's title, between the previous page's end and its own. A
+ * history: which items; then the payloads of those only.
+ */
+export const INDEX_ONLY_SQL = {
+  pageEnd: `SELECT created_at AS c, rowid AS r FROM outbox INDEXED BY outbox_tally
+     WHERE topic = ? AND created_at >= ? AND (created_at, rowid) < (?, ?)
+     ORDER BY created_at DESC, rowid DESC LIMIT 1 OFFSET ?`,
+  pageCounts: `SELECT grp, kind, count(*) AS n, sum(done_at IS NULL) AS open ${IN_PAGE} GROUP BY grp, kind`,
+  pageTitles: `SELECT grp, title, at FROM (
+       SELECT grp, title, at, row_number() OVER (PARTITION BY grp ORDER BY at DESC, created_at DESC, rowid DESC) AS k
+       ${IN_PAGE} AND grp IS NOT NULL
+     ) WHERE k = 1`,
+  historyIds: `SELECT rowid AS r FROM outbox INDEXED BY outbox_history
+     WHERE topic = ? AND grp = ? AND created_at >= ?
+     ORDER BY at DESC, created_at DESC, rowid DESC LIMIT ?`,
+} as const;
 
 interface Row {
   id: string;
@@ -59,9 +103,11 @@ function toItem(row: Row): OutboxItem {
  */
 export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore {
   createSchema(db, SCHEMA);
+  addColumns(db, 'outbox', SUMMARY_COLUMNS, [LEGACY_SUMMARY_SQL, LEGACY_UNROUTED_SQL]);
+  createSchema(db, SUMMARY_INDEXES);
   const insert = db.db.prepare(
-    `INSERT INTO outbox (id, topic, payload, created_at, available_at) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (id) DO NOTHING`,
+    `INSERT INTO outbox (id, topic, payload, created_at, available_at, done_at, grp, kind, title, at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
   );
   const due = db.db.prepare(
     `SELECT id, topic, payload, attempts, created_at, available_at FROM outbox
@@ -86,6 +132,13 @@ export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore
     `SELECT id, topic, payload, attempts, created_at, available_at, done_at FROM outbox
      WHERE topic = ? AND created_at >= ? ORDER BY created_at DESC, rowid DESC LIMIT ?`,
   );
+  const pageEnd = db.db.prepare(INDEX_ONLY_SQL.pageEnd);
+  const pageCounts = db.db.prepare(INDEX_ONLY_SQL.pageCounts);
+  const pageTitles = db.db.prepare(INDEX_ONLY_SQL.pageTitles);
+  const historyIds = db.db.prepare(INDEX_ONLY_SQL.historyIds);
+  const byRowid = db.db.prepare(
+    'SELECT id, topic, payload, attempts, created_at, available_at, done_at FROM outbox WHERE rowid = ?',
+  );
   const purge = db.db.prepare(
     'DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE done_at <= ? LIMIT ?)',
   );
@@ -95,12 +148,23 @@ export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore
     /** Stores the item (due at `availableAt`, default now) unless its id is known; true when added. */
     async enqueue(item) {
       checkOutboxItem(item, MAX_OUTBOX_PAYLOAD_BYTES);
+      const s = item.summary;
       return db.write(() => {
         maybePurge();
         const at = now();
-        return (
-          Number(insert.run(item.id, item.topic, item.payload, at, item.availableAt ?? at).changes) === 1
+        const added = insert.run(
+          item.id,
+          item.topic,
+          item.payload,
+          at,
+          item.availableAt ?? at,
+          item.done ? at : null,
+          s?.group ?? null,
+          s?.kind ?? null,
+          s?.title ?? null,
+          s?.at ?? null,
         );
+        return Number(added.changes) === 1;
       });
     },
 
@@ -151,6 +215,61 @@ export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore
             done: row.done_at !== null,
           }),
         ),
+      );
+    },
+
+    /**
+     * A page of {@link TALLY_PAGE} items at a time, newest first, counted by SQL from the
+     * `outbox_tally` index alone (no payload is read); the event loop turns between pages.
+     */
+    async tally(topic, sinceMs, limit) {
+      checkKey('outbox topic', topic);
+      checkTime('outbox since', sinceMs);
+      checkLimit('outbox tally limit', limit, MAX_RECENT);
+      const counter = new TallyCounter();
+      // The key (created_at, rowid) the next page starts below: above every item at first.
+      let from: [number, number] = [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
+      while (counter.read < limit) {
+        const size = Math.min(TALLY_PAGE, limit - counter.read);
+        const end = await db.read(() => {
+          const last = pageEnd.get(topic, sinceMs, ...from, size - 1) as { c: number; r: number } | undefined;
+          // Without a last item of a full page, this page is the rest: down to the start of time.
+          const to: [number, number] = last ? [last.c, last.r] : [Number.MIN_SAFE_INTEGER, 0];
+          for (const row of pageCounts.all(topic, sinceMs, ...from, ...to) as Array<{
+            grp: string | null;
+            kind: string | null;
+            n: number;
+            open: number;
+          }>) {
+            if (row.grp === null || row.kind === null) counter.skip(row.n);
+            else counter.count(row.grp, row.kind, row.n, row.open);
+          }
+          for (const row of pageTitles.all(topic, sinceMs, ...from, ...to) as Array<{
+            grp: string;
+            title: string | null;
+            at: number | null;
+          }>)
+            counter.title(row.grp, row.title ?? '', row.at ?? 0);
+          return last ? to : undefined;
+        });
+        if (!end) break;
+        from = end;
+        await yieldToLoop();
+      }
+      return counter.result();
+    },
+
+    /** The item keys from the `outbox_history` index, then one row read per item returned. */
+    async history(topic, group, sinceMs, limit) {
+      checkKey('outbox topic', topic);
+      checkKey('outbox summary group', group);
+      checkTime('outbox since', sinceMs);
+      checkLimit('outbox history limit', limit, MAX_HISTORY);
+      return db.read(() =>
+        (historyIds.all(topic, group, sinceMs, limit) as Array<{ r: number }>).flatMap(({ r }) => {
+          const row = byRowid.get(r) as (Row & { done_at: number | null }) | undefined;
+          return row ? [{ ...toItem(row), done: row.done_at !== null }] : [];
+        }),
       );
     },
   };

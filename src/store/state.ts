@@ -117,9 +117,56 @@ export interface OutboxItem {
   availableAt: number;
 }
 
+/**
+ * What a report counts an outbox item by, kept beside its payload so that counting never reads or
+ * parses payloads: its group (an alert's monitor id), its kind (the transition), a title (the one
+ * of a group's item with the latest `at` is shown) and when it happened (epoch ms).
+ */
+export interface OutboxSummary {
+  /** 1 to 512 characters. */
+  group: string;
+  /** 1 to 512 characters. */
+  kind: string;
+  /** At most {@link MAX_SUMMARY_TITLE_CHARS} characters. */
+  title: string;
+  at: number;
+}
+
+/** Longest summary title, in characters. */
+export const MAX_SUMMARY_TITLE_CHARS = 1_000;
+
+/** The counts of the newest items of one topic (see {@link OutboxStore.tally}). */
+export interface OutboxTally {
+  /** Items counted, with or without a summary: the `limit` newest when there were more. */
+  read: number;
+  /** Of the items with a summary: how many are not done. */
+  open: number;
+  /** The items with a summary, by group, in no particular order. */
+  groups: Array<{
+    group: string;
+    /** The title of the group's item with the latest `at` (of equal ones, the newest enqueued). */
+    title: string;
+    at: number;
+    /** How many of the group's items are of each kind. */
+    kinds: Map<string, number>;
+  }>;
+}
+
 export interface OutboxStore {
-  /** Adds an item unless one with its id exists (done or not); true when added. */
-  enqueue(item: { id: string; topic: string; payload: string; availableAt?: number }): Promise<boolean>;
+  /**
+   * Adds an item unless one with its id exists (done or not); true when added. With `summary`,
+   * {@link OutboxStore.tally} and {@link OutboxStore.history} count and find it without reading
+   * its payload. With `done`, it is stored done: a record nobody works on (an alert no route
+   * takes), never claimed, kept and then forgotten like any other done item.
+   */
+  enqueue(item: {
+    id: string;
+    topic: string;
+    payload: string;
+    availableAt?: number;
+    summary?: OutboxSummary;
+    done?: boolean;
+  }): Promise<boolean>;
   /**
    * Claims up to `limit` items of `topic` that are due and not claimed (or whose claim expired),
    * oldest first, for `owner` until `leaseMs` from now. An item is held by one owner at a time.
@@ -144,6 +191,23 @@ export interface OutboxStore {
    * `limit` (1 to 10,000): what `/dd alerts` reports.
    */
   recent(topic: string, since: number, limit: number): Promise<Array<OutboxItem & { done: boolean }>>;
+  /**
+   * Counts the `limit` (1 to 10,000) newest items of `topic` enqueued at or after `since`, done or
+   * not, by their summaries, without reading payloads: what `/dd alerts` reports. Reads a bounded
+   * page at a time and yields the event loop between pages.
+   */
+  tally(topic: string, since: number, limit: number): Promise<OutboxTally>;
+  /**
+   * Items of `topic` in summary group `group` enqueued at or after `since`, done or not, the one
+   * with the latest summary `at` first (of equal ones, the newest enqueued), at most `limit` (1 to
+   * 100): what `/dd monitor` shows. Only the items returned have their payloads read.
+   */
+  history(
+    topic: string,
+    group: string,
+    since: number,
+    limit: number,
+  ): Promise<Array<OutboxItem & { done: boolean }>>;
 }
 
 /** A named lease: one holder at a time, until it expires or is released. */

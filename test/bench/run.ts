@@ -17,6 +17,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   alerts: async () => (await import('./alert-storm.js')).benchAlerts(),
   reaper: async () => (await import('./reaper.js')).benchReaper(),
   scale: async () => (await import('./scale.js')).benchScale(),
+  'dd-alerts': async () => (await import('./dd-alerts.js')).benchDdAlerts(),
 };
 
 quietSqliteWarning();

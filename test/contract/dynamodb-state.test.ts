@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { AuditEvent, AuditRecord } from '../../src/audit/records.js';
 import {
@@ -201,6 +201,70 @@ describe.skipIf(!moto)('DynamoDB state (moto)', () => {
       expect((await state.outbox.recent('alerts', 0, 10)).map((i) => [i.id, i.payload, i.done])).toEqual([
         ['a', '{"again":1}', false],
       ]);
+      state.close();
+    });
+  });
+
+  describe('unrouted alerts and summaries', () => {
+    it('keeps an item enqueued done (an unrouted alert) 30 days, under DynamoDB TTL, then treats it as gone', async () => {
+      let t = Date.UTC(2026, 0, 1);
+      const table = await freshTable();
+      const state = openDynamoState({ table, client, now: () => t });
+      const unrouted = {
+        id: 'u1',
+        topic: 'alerts:unrouted',
+        payload: '{}',
+        summary: { group: '7', kind: 'Triggered', title: 'monitor 7', at: t },
+        done: true,
+      };
+      expect(await state.outbox.enqueue(unrouted)).toBe(true);
+      const ttl = String(Math.ceil((t + DONE_RETENTION_MS) / 1000));
+      expect((await rawItem(table, 'outbox-id#u1'))?.expiresAt?.N).toBe(ttl);
+      const stored = await client.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': { S: 'outbox-done#alerts:unrouted' } },
+        }),
+      );
+      expect(stored.Items?.map((i) => i.expiresAt?.N)).toEqual([ttl]);
+      expect(await state.outbox.tally('alerts:unrouted', 0, 10)).toMatchObject({ read: 1, open: 0 });
+      t += DONE_RETENTION_MS;
+      expect(await state.outbox.tally('alerts:unrouted', 0, 10)).toEqual({ read: 0, open: 0, groups: [] });
+      expect(await state.outbox.recent('alerts:unrouted', 0, 10)).toEqual([]);
+      expect(await state.outbox.enqueue(unrouted)).toBe(true);
+      state.close();
+    });
+
+    it('tallies an item stored before summaries existed from its payload', async () => {
+      const t = Date.UTC(2026, 0, 1);
+      const table = await freshTable();
+      const state = openDynamoState({ table, client, now: () => t });
+      await state.outbox.enqueue({ id: 'new', topic: 'alerts:C0', payload: '{}' });
+      // As the outbox stored an alert before: no `sv`, no summary attributes.
+      const alert = { id: '1', monitorId: '42', transition: 'Warn', title: 'disk', at: t - 5 };
+      await client.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: {
+            pk: { S: 'outbox#alerts:C0' },
+            sk: { S: `${String(t - 1).padStart(16, '0')}#old` },
+            id: { S: 'old' },
+            topic: { S: 'alerts:C0' },
+            payload: { S: JSON.stringify({ alert, channel: 'C0' }) },
+            attempts: { N: '0' },
+            createdAt: { N: String(t - 1) },
+            availableAt: { N: String(t - 1) },
+            rev: { N: '0' },
+          },
+        }),
+      );
+      const tally = await state.outbox.tally('alerts:C0', 0, 10);
+      expect(tally).toMatchObject({ read: 2, open: 1 });
+      expect(tally.groups).toEqual([
+        { group: '42', title: 'disk', at: t - 5, kinds: new Map([['Warn', 1]]) },
+      ]);
+      expect((await state.outbox.history('alerts:C0', '42', 0, 5)).map((i) => i.id)).toEqual(['old']);
       state.close();
     });
   });

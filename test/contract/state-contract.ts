@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Lease, State } from '../../src/store/state.js';
+import type { Lease, OutboxTally, State } from '../../src/store/state.js';
 import { auditCases } from './audit-contract.js';
 
 /**
- * The behaviour every State implementation must show (SQLite now, DynamoDB later), checked only
+ * The behaviour every State implementation must show (SQLite and DynamoDB), checked only
  * through the store interfaces. Time is a fake `now` the suite moves; an expiry time `T` (of a
  * dedupe key, message ref, claim or lease) means "live while now < T".
  *
@@ -51,6 +51,7 @@ export function describeStateContract(name: string, open: OpenContractState): vo
     describe('dedupe', () => dedupeCases(withState));
     describe('messages', () => messageCases(withState));
     describe('outbox', () => outboxCases(withState));
+    describe('outbox tallies and histories', () => tallyCases(withState));
     describe('leases', () => leaseCases(withState));
     describe('input limits', () => limitCases(withState));
     describe('properties', () => propertyCases(withState));
@@ -341,6 +342,176 @@ function outboxCases(withState: WithState): void {
       await outbox.complete('a', 'w1');
       expect(await outbox.pending('alerts')).toBe(2);
       expect(await outbox.pending('reports')).toBe(1);
+    }));
+}
+
+function tallyCases(withState: WithState): void {
+  const summary = (group: string, kind: string, title: string, at: number) => ({ group, kind, title, at });
+  const sorted = (tally: OutboxTally) =>
+    tally.groups
+      .map((g) => ({ ...g, kinds: Object.fromEntries([...g.kinds].sort()) }))
+      .sort((a, b) => a.group.localeCompare(b.group));
+
+  it('tallies the newest items of a topic since a time by summary, done or not, counting those without one as read only', () =>
+    withState(async ({ outbox }, clock) => {
+      const enqueue = async (id: string, s?: ReturnType<typeof summary>, done?: boolean) => {
+        clock.advance(1);
+        await outbox.enqueue({
+          id,
+          topic: 'alerts',
+          payload: '{}',
+          ...(s ? { summary: s } : {}),
+          ...(done === undefined ? {} : { done }),
+        });
+      };
+      await enqueue('before', summary('9', 'Triggered', 'too old', 1));
+      const since = clock.now() + 1;
+      await enqueue('a', summary('1', 'Triggered', 'one: first', 100));
+      await enqueue('b', summary('1', 'Recovered', 'one: latest', 300), true);
+      await enqueue('c', summary('1', 'Triggered', 'one: late but older', 200));
+      await enqueue('d', summary('2', 'Warn', 'two', 50));
+      await enqueue('e');
+      await outbox.enqueue({
+        id: 'x',
+        topic: 'other',
+        payload: '{}',
+        summary: summary('1', 'Warn', 'x', 999),
+      });
+      await outbox.claim('alerts', 'w1', 100, MINUTE);
+      expect(await outbox.complete('a', 'w1')).toBe(true);
+
+      const tally = await outbox.tally('alerts', since, 100);
+      expect(tally).toMatchObject({ read: 5, open: 2 });
+      expect(sorted(tally)).toEqual([
+        { group: '1', title: 'one: latest', at: 300, kinds: { Recovered: 1, Triggered: 2 } },
+        { group: '2', title: 'two', at: 50, kinds: { Warn: 1 } },
+      ]);
+      // The newest 2 only: e (no summary) and d.
+      const newest = await outbox.tally('alerts', since, 2);
+      expect(newest).toMatchObject({ read: 2, open: 1 });
+      expect(sorted(newest)).toEqual([{ group: '2', title: 'two', at: 50, kinds: { Warn: 1 } }]);
+      expect(await outbox.tally('nothing', 0, 10)).toEqual({ read: 0, open: 0, groups: [] });
+      await expect(outbox.tally('alerts', since, 0)).rejects.toThrow(RangeError);
+      await expect(outbox.tally('alerts', since, 10_001)).rejects.toThrow(RangeError);
+    }));
+
+  it('of equal times, a tally shows the title of the newest enqueued; pages add up to the same counts', () =>
+    withState(async ({ outbox }, clock) => {
+      for (let i = 0; i < 25; i++) {
+        clock.advance(1);
+        await outbox.enqueue({
+          id: `i${i}`,
+          topic: 'alerts',
+          payload: '{}',
+          summary: summary(String(i % 3), i % 2 ? 'Warn' : 'Triggered', `title ${i}`, 7),
+        });
+      }
+      const tally = await outbox.tally('alerts', 0, 10_000);
+      expect(tally.read).toBe(25);
+      expect(sorted(tally).map((g) => [g.group, g.title])).toEqual([
+        ['0', 'title 24'],
+        ['1', 'title 22'],
+        ['2', 'title 23'],
+      ]);
+      expect(sorted(tally).reduce((n, g) => n + Object.values(g.kinds).reduce((a, b) => a + b, 0), 0)).toBe(
+        25,
+      );
+    }));
+
+  it('finds the items of one group since a time, the latest `at` first, at most the limit, with payloads', () =>
+    withState(async ({ outbox }, clock) => {
+      await outbox.enqueue({
+        id: 'old',
+        topic: 'alerts',
+        payload: '"old"',
+        summary: summary('1', 'Warn', 't', 999),
+      });
+      clock.advance(1);
+      const since = clock.now();
+      for (const [id, group, at] of [
+        ['a', '1', 10],
+        ['b', '2', 50],
+        ['c', '1', 30],
+        ['d', '1', 20],
+        ['e', '1', 30],
+      ] as const) {
+        clock.advance(1);
+        await outbox.enqueue({
+          id,
+          topic: 'alerts',
+          payload: `"${id}"`,
+          summary: summary(group, 'Warn', id, at),
+        });
+      }
+      await outbox.enqueue({ id: 'n', topic: 'alerts', payload: '"n"' });
+      await outbox.claim('alerts', 'w1', 100, MINUTE);
+      expect(await outbox.complete('c', 'w1')).toBe(true);
+      const found = await outbox.history('alerts', '1', since, 10);
+      expect(found.map((i) => [i.id, i.payload, i.done])).toEqual([
+        ['e', '"e"', false],
+        ['c', '"c"', true],
+        ['d', '"d"', false],
+        ['a', '"a"', false],
+      ]);
+      expect((await outbox.history('alerts', '1', since, 2)).map((i) => i.id)).toEqual(['e', 'c']);
+      expect(await outbox.history('alerts', '3', since, 2)).toEqual([]);
+      expect(await outbox.history('other', '1', since, 2)).toEqual([]);
+      await expect(outbox.history('alerts', '1', since, 0)).rejects.toThrow(RangeError);
+      await expect(outbox.history('alerts', '1', since, 101)).rejects.toThrow(RangeError);
+      await expect(outbox.history('alerts', '', since, 1)).rejects.toThrow(RangeError);
+    }));
+
+  it('stores an item enqueued done as a record: never claimed nor pending, listed and tallied as done, its id refused again', () =>
+    withState(async ({ outbox }) => {
+      const record = {
+        id: 'r',
+        topic: 'alerts',
+        payload: '"r"',
+        summary: summary('5', 'Triggered', 'r', 1),
+        done: true,
+      };
+      expect(await outbox.enqueue(record)).toBe(true);
+      expect(await outbox.enqueue(record)).toBe(false);
+      expect(await outbox.enqueue({ ...record, done: false })).toBe(false);
+      expect(await outbox.pending('alerts')).toBe(0);
+      expect(await outbox.claim('alerts', 'w1', 10, MINUTE, { takeOver: true })).toEqual([]);
+      expect(await outbox.complete('r', 'w1')).toBe(false);
+      expect(await outbox.release('r', 'w1', 0)).toBe(false);
+      expect((await outbox.recent('alerts', 0, 10)).map((i) => [i.id, i.done])).toEqual([['r', true]]);
+      expect(await outbox.tally('alerts', 0, 10)).toMatchObject({ read: 1, open: 0 });
+      expect((await outbox.history('alerts', '5', 0, 5)).map((i) => [i.id, i.done])).toEqual([['r', true]]);
+    }));
+
+  it('keeps the summary of an item through its claim and completion', () =>
+    withState(async ({ outbox }) => {
+      await outbox.enqueue({
+        id: 'a',
+        topic: 'alerts',
+        payload: '"a"',
+        summary: summary('1', 'Warn', 'kept', 4),
+      });
+      await outbox.claim('alerts', 'w1', 1, MINUTE);
+      expect(await outbox.complete('a', 'w1')).toBe(true);
+      const tally = await outbox.tally('alerts', 0, 10);
+      expect(sorted(tally)).toEqual([{ group: '1', title: 'kept', at: 4, kinds: { Warn: 1 } }]);
+      expect((await outbox.history('alerts', '1', 0, 1)).map((i) => i.id)).toEqual(['a']);
+    }));
+
+  it('refuses a summary without a group or kind, with a title over 1,000 characters or a time that is not one', () =>
+    withState(async ({ outbox }) => {
+      const item = (s: unknown) =>
+        outbox.enqueue({ id: 'a', topic: 'alerts', payload: '{}', summary: s as ReturnType<typeof summary> });
+      for (const bad of [
+        summary('', 'Warn', 't', 1),
+        summary('1', '', 't', 1),
+        summary('1', 'k'.repeat(513), 't', 1),
+        summary('1', 'Warn', 't'.repeat(1_001), 1),
+        summary('1', 'Warn', 't', Number.NaN),
+        null,
+      ])
+        await expect(item(bad)).rejects.toThrow(RangeError);
+      expect(await item(summary('g'.repeat(512), 'Warn', 't'.repeat(1_000), 0))).toBe(true);
+      expect(await outbox.pending('alerts')).toBe(1);
     }));
 }
 

@@ -1,24 +1,48 @@
 import { describe, expect, it } from 'vitest';
 import type { QueuedAlert } from '../../../src/alerts/deliver.js';
 import type { AlertEvent, Transition } from '../../../src/alerts/payload.js';
-import { alertReport, monitorHistory, REPORT_MAX_PER_TOPIC } from '../../../src/alerts/report.js';
+import {
+  alertReport,
+  alertSummary,
+  monitorHistory,
+  REPORT_MAX_PER_TOPIC,
+} from '../../../src/alerts/report.js';
 import { type AlertRoutes, topicFor, UNROUTED_TOPIC } from '../../../src/alerts/routes.js';
-import type { OutboxItem, OutboxStore } from '../../../src/store/state.js';
+import { SqliteDb } from '../../../src/store/sqlite-db.js';
+import { createSqliteOutbox, TALLY_PAGE } from '../../../src/store/sqlite-outbox.js';
+import type { OutboxStore, OutboxSummary } from '../../../src/store/state.js';
 import { alertOf, RECEIVED_AT } from './fixtures.js';
 
-type Stored = OutboxItem & { done: boolean };
-
-/** The outbox as `recent` sees it: items of a topic enqueued at or after `since`, newest first, at most `limit`. */
-class FakeOutbox implements Pick<OutboxStore, 'recent'> {
-  readonly items: Stored[] = [];
+/**
+ * The outbox on a real SQLite store (in memory), filled as the webhook fills it: each alert under
+ * its channel's topic, or unrouted, with its summary; `createdAt` is the store's clock when it is
+ * stored. Items are stored, in order, when the report first reads; every read is recorded.
+ */
+class StoredOutbox implements Pick<OutboxStore, 'tally' | 'history' | 'recent'> {
   readonly calls: Array<{ topic: string; since: number; limit: number }> = [];
+  readonly #waiting: Array<{ item: Parameters<OutboxStore['enqueue']>[0]; createdAt: number }> = [];
+  #count = 0;
+  #t = RECEIVED_AT;
+  readonly #db = new SqliteDb({ path: ':memory:' });
+  readonly #store = createSqliteOutbox(this.#db, () => this.#t);
 
-  async recent(topic: string, since: number, limit: number): Promise<Stored[]> {
+  async tally(topic: string, since: number, limit: number) {
     this.calls.push({ topic, since, limit });
-    return this.items
-      .filter((i) => i.topic === topic && i.createdAt >= since)
-      .sort((a, b) => b.createdAt - a.createdAt)
-      .slice(0, limit);
+    await this.#flush();
+    return this.#store.tally(topic, since, limit);
+  }
+
+  async history(topic: string, group: string, since: number, limit: number) {
+    this.calls.push({ topic, since, limit });
+    await this.#flush();
+    return this.#store.history(topic, group, since, limit);
+  }
+
+  /** What the report read before summaries existed (for the event-loop test). */
+  async recent(topic: string, since: number, limit: number) {
+    this.calls.push({ topic, since, limit });
+    await this.#flush();
+    return this.#store.recent(topic, since, limit);
   }
 
   /** Stores an alert as the webhook does: in its channel's topic, or unrouted. */
@@ -28,20 +52,41 @@ class FakeOutbox implements Pick<OutboxStore, 'recent'> {
     options: { done?: boolean; createdAt?: number } = {},
   ): void {
     const payload: QueuedAlert = { alert, channel: channel ?? '' };
-    this.raw(channel ? topicFor(channel) : UNROUTED_TOPIC, JSON.stringify(payload), options);
+    this.raw(channel ? topicFor(channel) : UNROUTED_TOPIC, JSON.stringify(payload), {
+      ...options,
+      summary: alertSummary(alert),
+    });
   }
 
-  raw(topic: string, payload: string, options: { done?: boolean; createdAt?: number } = {}): void {
-    const createdAt = options.createdAt ?? RECEIVED_AT + this.items.length;
-    this.items.push({
-      id: `item-${this.items.length}`,
-      topic,
-      payload,
-      attempts: 0,
-      createdAt,
-      availableAt: createdAt,
-      done: options.done ?? true,
+  raw(
+    topic: string,
+    payload: string,
+    options: { done?: boolean; createdAt?: number; summary?: OutboxSummary } = {},
+  ): void {
+    const n = this.#count++;
+    this.#waiting.push({
+      item: {
+        id: `item-${n}`,
+        topic,
+        payload,
+        done: options.done ?? true,
+        ...(options.summary ? { summary: options.summary } : {}),
+      },
+      createdAt: options.createdAt ?? RECEIVED_AT + n,
     });
+  }
+
+  /** Stores what was added (so that a test can watch the report's reads alone). */
+  async ready(): Promise<void> {
+    await this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    for (const { item, createdAt } of this.#waiting.splice(0)) {
+      this.#t = createdAt;
+      await this.#store.enqueue(item);
+    }
+    this.#t = RECEIVED_AT;
   }
 }
 
@@ -68,7 +113,7 @@ function event(
 
 describe('alertReport', () => {
   it('reports nothing for an empty outbox', async () => {
-    const report = await alertReport(new FakeOutbox(), ROUTES, SINCE);
+    const report = await alertReport(new StoredOutbox(), ROUTES, SINCE);
     expect(report).toEqual({
       total: 0,
       waiting: 0,
@@ -80,19 +125,19 @@ describe('alertReport', () => {
   });
 
   it('reads each configured channel once, the unrouted topic, since the time asked, at most perTopic each', async () => {
-    const outbox = new FakeOutbox();
+    const outbox = new StoredOutbox();
     await alertReport(outbox, ROUTES, SINCE, 123);
     expect(outbox.calls.map((c) => c.topic).sort()).toEqual(
       ['alerts:C0DEFAULT', 'alerts:C0PAGE', 'alerts:C0PAY', 'alerts:unrouted'].sort(),
     );
     expect(outbox.calls.every((c) => c.since === SINCE && c.limit === 123)).toBe(true);
-    const byDefault = new FakeOutbox();
+    const byDefault = new StoredOutbox();
     await alertReport(byDefault, { routes: [] }, SINCE);
     expect(byDefault.calls).toEqual([{ topic: UNROUTED_TOPIC, since: SINCE, limit: REPORT_MAX_PER_TOPIC }]);
   });
 
   it('counts the total, what is waiting (routed, not done) and what is unrouted', async () => {
-    const outbox = new FakeOutbox();
+    const outbox = new StoredOutbox();
     outbox.add(event('1', 'Triggered', RECEIVED_AT), 'C0PAY', { done: true });
     outbox.add(event('1', 'Recovered', RECEIVED_AT + 1), 'C0PAY', { done: false });
     outbox.add(event('2', 'Triggered', RECEIVED_AT + 2), 'C0PAGE', { done: false });
@@ -107,7 +152,7 @@ describe('alertReport', () => {
   });
 
   it('counts only what was enqueued since the time asked', async () => {
-    const outbox = new FakeOutbox();
+    const outbox = new StoredOutbox();
     outbox.add(event('1', 'Triggered', RECEIVED_AT), 'C0PAY', { createdAt: SINCE - 1 });
     outbox.add(event('1', 'Recovered', RECEIVED_AT), 'C0PAY', { createdAt: SINCE });
     const report = await alertReport(outbox, ROUTES, SINCE);
@@ -116,9 +161,10 @@ describe('alertReport', () => {
   });
 
   it('counts by transition and by monitor, the busiest monitor first, ties by id', async () => {
-    const outbox = new FakeOutbox();
+    const outbox = new StoredOutbox();
+    let n = 0;
     const add = (monitor: string, transition: Transition, channel?: string) =>
-      outbox.add(event(monitor, transition, RECEIVED_AT + outbox.items.length), channel);
+      outbox.add(event(monitor, transition, RECEIVED_AT + n++), channel);
     add('200', 'Triggered', 'C0PAY');
     add('200', 'Recovered', 'C0PAY');
     add('200', 'Triggered', 'C0PAY');
@@ -163,7 +209,7 @@ describe('alertReport', () => {
   });
 
   it('shows the latest title of each monitor', async () => {
-    const outbox = new FakeOutbox();
+    const outbox = new StoredOutbox();
     outbox.add(event('7', 'Triggered', RECEIVED_AT, '[Triggered] old name'), 'C0PAY', {
       createdAt: RECEIVED_AT,
     });
@@ -180,7 +226,7 @@ describe('alertReport', () => {
   });
 
   it('shows the latest title of a monitor whose alerts went to several channels', async () => {
-    const outbox = new FakeOutbox();
+    const outbox = new StoredOutbox();
     outbox.add(event('8', 'Triggered', RECEIVED_AT, 'old name'), 'C0PAY', { createdAt: RECEIVED_AT });
     outbox.add(event('8', 'Triggered', RECEIVED_AT + 1_000, 'new name'), 'C0DEFAULT', {
       createdAt: RECEIVED_AT + 1_000,
@@ -190,7 +236,7 @@ describe('alertReport', () => {
   });
 
   it('is truncated when a topic returns exactly perTopic items, and not when fewer', async () => {
-    const outbox = new FakeOutbox();
+    const outbox = new StoredOutbox();
     for (let i = 0; i < 3; i++) outbox.add(event('1', 'Triggered', RECEIVED_AT + i), 'C0PAY');
     outbox.add(event('2', 'Triggered', RECEIVED_AT), undefined);
     expect((await alertReport(outbox, ROUTES, SINCE, 4)).truncated).toBe(false);
@@ -200,13 +246,13 @@ describe('alertReport', () => {
     const overLimit = await alertReport(outbox, ROUTES, SINCE, 2);
     expect(overLimit).toMatchObject({ truncated: true, total: 3 });
     // A full unrouted topic counts too.
-    const unrouted = new FakeOutbox();
+    const unrouted = new StoredOutbox();
     unrouted.add(event('2', 'Triggered', RECEIVED_AT), undefined);
     expect((await alertReport(unrouted, ROUTES, SINCE, 1)).truncated).toBe(true);
   });
 
   it('counts a channel that is both a route’s and the default once', async () => {
-    const outbox = new FakeOutbox();
+    const outbox = new StoredOutbox();
     outbox.add(event('1', 'Triggered', RECEIVED_AT), 'C0PAY', { done: false });
     const routes: AlertRoutes = { defaultChannel: 'C0PAY', routes: [{ match: {}, channel: 'C0PAY' }] };
     const report = await alertReport(outbox, routes, SINCE);
@@ -214,7 +260,7 @@ describe('alertReport', () => {
   });
 
   it('skips items that are not alerts', async () => {
-    const outbox = new FakeOutbox();
+    const outbox = new StoredOutbox();
     for (const payload of ['not json', 'null', '{}', '[]', '"x"', '{"channel":"C0PAY"}'])
       outbox.raw(topicFor('C0PAY'), payload, { done: false });
     outbox.add(event('1', 'Triggered', RECEIVED_AT), 'C0PAY', { done: false });
@@ -224,9 +270,43 @@ describe('alertReport', () => {
   });
 });
 
+describe('alertReport on a large outbox', () => {
+  /** Runs `work`, counting the turns of the event loop (setImmediate callbacks) meanwhile. */
+  async function turnsDuring<T>(work: () => Promise<T>): Promise<{ turns: number; value: T }> {
+    let turns = 0;
+    let counting = true;
+    const tick = () => {
+      if (!counting) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    try {
+      return { value: await work(), turns };
+    } finally {
+      counting = false;
+    }
+  }
+
+  it('lets the event loop turn between pages of counting: it never holds it for a whole channel', async () => {
+    const outbox = new StoredOutbox();
+    const alerts = 3 * TALLY_PAGE + 10;
+    for (let i = 0; i < alerts; i++)
+      outbox.add(event(String(i % 7), i % 3 ? 'Triggered' : 'Recovered', RECEIVED_AT + i), 'C0PAY', {
+        done: i % 2 === 0,
+      });
+    await outbox.ready();
+    const { turns, value: report } = await turnsDuring(() => alertReport(outbox, ROUTES, SINCE));
+    expect(report).toMatchObject({ total: alerts, waiting: alerts / 2, truncated: false });
+    expect(report.byMonitor).toHaveLength(7);
+    // One turn at least after each full page (reading and parsing every payload at once: none).
+    expect(turns).toBeGreaterThanOrEqual(3);
+  });
+});
+
 describe('monitorHistory', () => {
   it('lists the newest notifications of one monitor from every topic, newest first, at most max', async () => {
-    const outbox = new FakeOutbox();
+    const outbox = new StoredOutbox();
     const times = [5, 1, 4, 2, 3, 6].map((m) => RECEIVED_AT + m * 60_000);
     const channels = ['C0PAY', 'C0PAGE', 'C0DEFAULT', undefined, 'C0PAY', undefined];
     times.forEach((at, i) => {
@@ -242,7 +322,7 @@ describe('monitorHistory', () => {
   });
 
   it('reads only since the time asked, and skips items that are not alerts', async () => {
-    const outbox = new FakeOutbox();
+    const outbox = new StoredOutbox();
     outbox.add(event('42', 'Triggered', RECEIVED_AT), 'C0PAY', { createdAt: SINCE - 1 });
     outbox.raw(topicFor('C0PAY'), 'not json');
     const kept = event('42', 'Recovered', RECEIVED_AT);
