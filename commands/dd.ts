@@ -2,11 +2,13 @@ import { acknowledge, muteAlert, parseMuteValue, unmuteAlert } from '../src/aler
 import type { AlertEvent } from '../src/alerts/payload.js';
 import { link as alertLink, displayTitle, iconOf, timeOf } from '../src/alerts/render.js';
 import { type AlertReport, alertReport, monitorHistory } from '../src/alerts/report.js';
+import { routeAlert } from '../src/alerts/routes.js';
 import { formatDuration } from '../src/config/parsers.js';
+import { UserFacingError } from '../src/errors.js';
 import type { MonitorDetail, MonitorState, MonitorSummary } from '../src/integrations/datadog.js';
 import { context, header, sections } from '../src/slack/blocks.js';
 import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
-import { escapeText, inlineCode, userMention } from '../src/slack/escape.js';
+import { channelMention, escapeText, inlineCode, userMention } from '../src/slack/escape.js';
 
 const MONITOR = /^\d{1,15}$/;
 const DAY = 86_400_000;
@@ -72,6 +74,7 @@ export const dd = defineCommand({
       examples: ['mute 123456 --for 2h'],
       run: async (ctx, { args, flags }) => {
         const forMs = flags.for ?? 3_600_000;
+        await mayMuteHere(ctx, await ctx.apis.datadog.getMonitor(Number(args.id), ctx.scope), 'mute');
         const endMs = ctx.services.clock.now() + forMs;
         await ctx.apis.datadog.mute(Number(args.id), { endMs, by: ctx.actor.userId }, ctx.scope);
         const until = new Date(endMs).toISOString().slice(0, 16).replace('T', ' ');
@@ -87,10 +90,20 @@ export const dd = defineCommand({
       args: [{ name: 'id', pattern: MONITOR, hint: 'id' }],
       examples: ['unmute 123456'],
       run: async (ctx, { args }) => {
-        const count = await ctx.apis.datadog.unmute(Number(args.id), ctx.scope);
-        if (count === 0) return { text: `Datadog monitor ${args.id} is not muted.` };
+        await mayMuteHere(ctx, await ctx.apis.datadog.getMonitor(Number(args.id), ctx.scope), 'unmute');
+        const { canceled, others } = await ctx.apis.datadog.unmute(Number(args.id), ctx.scope);
+        const theirs =
+          others > 0
+            ? `${others === 1 ? 'A downtime' : `${others} downtimes`} created in Datadog (not by opsbot) still ${others === 1 ? 'mutes' : 'mute'} it: opsbot leaves ${others === 1 ? 'that' : 'those'} alone; end ${others === 1 ? 'it' : 'them'} in Datadog if ${others === 1 ? 'it is' : 'they are'} no longer wanted.`
+            : '';
+        if (canceled === 0)
+          return {
+            text: others
+              ? `opsbot has not muted Datadog monitor ${args.id}. ${theirs}`
+              : `Datadog monitor ${args.id} is not muted.`,
+          };
         return {
-          text: `:loud_sound: ${userMention(ctx.actor.userId)} unmuted Datadog monitor ${args.id}.`,
+          text: `:loud_sound: ${userMention(ctx.actor.userId)} unmuted Datadog monitor ${args.id}.${theirs ? ` ${theirs}` : ''}`,
           responseType: 'in_channel',
         };
       },
@@ -122,7 +135,7 @@ export const dd = defineCommand({
   ],
   actions: {
     'dd:ack': async (ctx, value) => {
-      const { first, root } = await acknowledge(alertDeps(ctx), value, ctx.actor.userId);
+      const { first, root } = await acknowledge(alertDeps(ctx), value, ctx.actor.userId, ctx.message);
       const ack = root.ack ?? { by: ctx.actor.userId, at: ctx.services.clock.now() };
       return {
         text: first
@@ -137,6 +150,7 @@ export const dd = defineCommand({
         key,
         ctx.actor.userId,
         choice,
+        ctx.message,
       );
       const mute = root.mute;
       if (mute && mute.by !== ctx.actor.userId)
@@ -153,11 +167,38 @@ export const dd = defineCommand({
       const done = await unmuteAlert(
         { ...alertDeps(ctx), datadog: ctx.apis.datadog, scope: ctx.scope },
         value,
+        ctx.message,
       );
       return { text: done ? ':loud_sound: Unmuted.' : 'This alert is not muted from opsbot.' };
     },
   },
 });
+
+/**
+ * `/dd mute|unmute` act on a monitor from the channel its alerts go to (the alert routes decide,
+ * from the monitor's tags, priority and id, as they do for its alerts); admins anywhere.
+ */
+async function mayMuteHere(
+  ctx: CommandContext<'datadog'>,
+  monitor: MonitorDetail,
+  verb: 'mute' | 'unmute',
+): Promise<void> {
+  if (ctx.isAdmin) return;
+  const channel = routeAlert(ctx.services.file.alerts, {
+    monitorId: String(monitor.id),
+    tags: monitor.tags,
+    scope: '',
+    ...(monitor.priority && monitor.priority >= 1 && monitor.priority <= 5
+      ? { priority: monitor.priority as 1 | 2 | 3 | 4 | 5 }
+      : {}),
+  });
+  if (channel === ctx.actor.channelId) return;
+  throw new UserFacingError(
+    channel
+      ? `The alerts of Datadog monitor ${monitor.id} go to ${channelMention(channel)}: ${verb} it from there (or ask an opsbot admin).`
+      : `The alerts of Datadog monitor ${monitor.id} go to no channel (no alert route takes them): only an opsbot admin can ${verb} it.`,
+  );
+}
 
 function alertDeps(ctx: CommandContext<'datadog'>) {
   return {

@@ -240,6 +240,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
           log,
           metrics,
           appUrl: datadogAppUrl(config.datadog.site),
+          site: config.datadog.site,
           owner: replicaName,
           // Alert roots offer "Create Jira issue" while Jira is configured.
           offerJira: () => integrations.isConfigured('jira'),

@@ -1,5 +1,6 @@
 import { UserFacingError } from '../errors.js';
 import type { DatadogApi } from '../integrations/datadog.js';
+import { isScopeTag, scopeOfTags } from '../integrations/datadog-scope.js';
 import type { RequestScope } from '../request-scope.js';
 import type { SlackApi } from '../slack/slack-api.js';
 import type { MessageRefStore } from '../store/state.js';
@@ -15,15 +16,44 @@ export interface AlertActionDeps {
   offerJira?: () => boolean;
 }
 
+/** The message a button was pressed on (Slack's `channel.id` and `message.ts`). */
+export interface PressedOn {
+  channelId: string;
+  ts: string;
+}
+
 const KEY = /^alert:[0-9a-f]{40}$/;
 const STALE =
   'That alert is no longer known to opsbot (it is over 30 days old, or the button was changed). Use `/dd monitor <id>` instead.';
+export const NOT_THIS_MESSAGE =
+  'This button does not belong to this message, so opsbot did nothing. Use the buttons on the alert itself, or `/dd monitor <id>`.';
 
-/** The root a button names, or a sentence saying what to do instead. */
-export async function rootOf(deps: Pick<AlertActionDeps, 'messages'>, key: string): Promise<RootData> {
-  const data = KEY.test(key) ? readData<RootData>(await deps.messages.get(key)) : undefined;
-  if (!data) throw new UserFacingError(STALE);
+/**
+ * The root a button names, or a sentence saying what to do instead. With `on` (the message the
+ * button was pressed on), the root must be that very message: a button's value is the client's to
+ * write, and a value naming another alert's root (another channel's, one this user may not touch
+ * there) is refused.
+ */
+export async function rootOf(
+  deps: Pick<AlertActionDeps, 'messages'>,
+  key: string,
+  on?: PressedOn,
+): Promise<RootData> {
+  const ref = KEY.test(key) ? await deps.messages.get(key) : undefined;
+  const data = readData<RootData>(ref);
+  if (!ref || !data) throw new UserFacingError(STALE);
+  if (on && (ref.channel !== on.channelId || ref.ts !== on.ts)) throw new UserFacingError(NOT_THIS_MESSAGE);
   return data;
+}
+
+/** {@link rootOf} for a button, which is always on a message: no message, no root. */
+function rootPressed(
+  deps: Pick<AlertActionDeps, 'messages'>,
+  key: string,
+  on: PressedOn | undefined,
+): Promise<RootData> {
+  if (!on) return Promise.reject(new UserFacingError(NOT_THIS_MESSAGE));
+  return rootOf(deps, key, on);
 }
 
 /** Records who acknowledged the alert and shows it on the root; false when someone already had. */
@@ -31,8 +61,9 @@ export async function acknowledge(
   deps: AlertActionDeps,
   key: string,
   userId: string,
+  on: PressedOn | undefined,
 ): Promise<{ first: boolean; root: RootData }> {
-  await rootOf(deps, key);
+  await rootPressed(deps, key, on);
   let first = false;
   const stored = await updateRef<RootData>(deps.messages, key, (data) => {
     if (data.ack) return undefined;
@@ -61,8 +92,9 @@ export async function muteAlert(
   key: string,
   userId: string,
   choice: (typeof MUTE_CHOICES)[number],
+  on: PressedOn | undefined,
 ): Promise<RootData> {
-  const root = await rootOf(deps, key);
+  const root = await rootPressed(deps, key, on);
   if (root.mute) return root;
   if (root.state === 'Recovered')
     throw new UserFacingError(
@@ -95,8 +127,9 @@ export async function muteAlert(
 export async function unmuteAlert(
   deps: AlertActionDeps & { datadog: DatadogApi; scope: RequestScope },
   key: string,
+  on: PressedOn | undefined,
 ): Promise<boolean> {
-  const root = await rootOf(deps, key);
+  const root = await rootPressed(deps, key, on);
   if (!root.mute) return false;
   await deps.datadog.cancelDowntime(root.mute.downtimeId, deps.scope);
   await clearMute(deps.messages, key);
@@ -104,11 +137,11 @@ export async function unmuteAlert(
   return true;
 }
 
-const TAG = /^[A-Za-z][\w.:/-]{0,199}$/;
-
 /**
  * `$ALERT_SCOPE` (`host:web-1,env:prod`) as a downtime scope (`host:web-1 AND env:prod`); `*` for
- * an alert with no scope. A tag Datadog's search syntax could read differently is refused.
+ * an alert with no scope. Only `key:value` tags are put in a scope: anything Datadog's search
+ * syntax could read as more (`OR`, `NOT`, `TO`, a wildcard, parentheses, quotes, a negation) is
+ * refused.
  */
 export function downtimeScope(alertScope: string): string {
   const tags = alertScope
@@ -116,9 +149,9 @@ export function downtimeScope(alertScope: string): string {
     .map((t) => t.trim())
     .filter(Boolean);
   if (tags.length === 0) return '*';
-  if (!tags.every((t) => TAG.test(t)))
+  if (!tags.every(isScopeTag))
     throw new UserFacingError(
-      "This alert's scope has characters opsbot will not put into a Datadog downtime. Mute it in Datadog instead (the Open in Datadog button).",
+      "This alert's scope is not a list of `key:value` tags, so opsbot will not put it into a Datadog downtime. Mute it in Datadog instead (the Open in Datadog button), or mute the whole monitor with `/dd mute <id>`.",
     );
-  return tags.join(' AND ');
+  return scopeOfTags(tags);
 }

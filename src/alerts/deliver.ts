@@ -2,7 +2,15 @@ import { truncate } from '../slack/escape.js';
 import type { SlackApi } from '../slack/slack-api.js';
 import type { MessageRefStore } from '../store/state.js';
 import { type AlertEvent, cycleOf } from './payload.js';
-import { alertMetadata, digestMessage, replyMessage, rootMessage } from './render.js';
+import {
+  alertMetadata,
+  digestMessage,
+  plainDigestMessage,
+  plainReplyMessage,
+  plainRootMessage,
+  replyMessage,
+  rootMessage,
+} from './render.js';
 import {
   applyTransition,
   DIGEST_MAX_ENTRIES,
@@ -37,6 +45,27 @@ export interface DeliverDeps {
   pace: (kind: 'post' | 'update') => Promise<void>;
   /** A root muted "until recovered" has recovered: cancel its downtime (returns when done). */
   onRecoveredWhileMuted?: (root: RootData) => Promise<void>;
+  /** A message could not be rendered and was shown in its plain form instead (to log and count). */
+  renderFailed?: (error: unknown, key: string) => void;
+}
+
+/**
+ * The message `render` builds, or, when it throws (for whatever reason: a date no clock can show,
+ * a root stored by an older version), its plain form: an alert that cannot be rendered is still
+ * shown, and never holds back what comes after it.
+ */
+function rendered<M>(
+  deps: Pick<DeliverDeps, 'renderFailed'>,
+  key: string,
+  render: () => M,
+  plain: () => M,
+): M {
+  try {
+    return render();
+  } catch (error) {
+    deps.renderFailed?.(error, key);
+    return plain();
+  }
 }
 
 /** How an alert was delivered (for metrics and tests). */
@@ -64,7 +93,12 @@ export async function deliverOne(deps: DeliverDeps, channel: string, alert: Aler
   const postRoot = async (data: RootData) => {
     await deps.pace('post');
     const openedBy = data.transitions[0]?.id ?? alert.id;
-    const message = rootMessage(key, data, { now: deps.now(), jira: deps.offerJira?.() === true });
+    const message = rendered(
+      deps,
+      key,
+      () => rootMessage(key, data, { now: deps.now(), jira: deps.offerJira?.() === true }),
+      () => plainRootMessage(key, data),
+    );
     return (await deps.slack.postMessage({ channel, ...message, metadata: alertMetadata(key, [openedBy]) }))
       .ts;
   };
@@ -88,7 +122,12 @@ export async function deliverOne(deps: DeliverDeps, channel: string, alert: Aler
     reply.created,
     async () => {
       await deps.pace('post');
-      const message = replyMessage(alert, deps.now());
+      const message = rendered(
+        deps,
+        rKey,
+        () => replyMessage(alert, deps.now()),
+        () => plainReplyMessage(alert),
+      );
       return (
         await deps.slack.postMessage({
           channel,
@@ -123,7 +162,8 @@ async function applyToRoot(deps: DeliverDeps, key: string, alert: AlertEvent): P
 
 /** Renders a root from State and updates its message (again, if it changed meanwhile). */
 export async function showRoot(
-  deps: Pick<DeliverDeps, 'messages' | 'slack' | 'now'> & Partial<Pick<DeliverDeps, 'pace' | 'offerJira'>>,
+  deps: Pick<DeliverDeps, 'messages' | 'slack' | 'now'> &
+    Partial<Pick<DeliverDeps, 'pace' | 'offerJira' | 'renderFailed'>>,
   key: string,
 ): Promise<void> {
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -131,7 +171,12 @@ export async function showRoot(
     const data = readData<RootData>(ref);
     if (!ref || !data || ref.ts === PENDING_TS) return;
     await deps.pace?.('update');
-    const message = rootMessage(key, data, { now: deps.now(), jira: deps.offerJira?.() === true });
+    const message = rendered(
+      deps,
+      key,
+      () => rootMessage(key, data, { now: deps.now(), jira: deps.offerJira?.() === true }),
+      () => plainRootMessage(key, data),
+    );
     await deps.slack.updateMessage({ channel: ref.channel, ts: ref.ts, ...message });
     const after = await deps.messages.get(key);
     if (!after || after.version === ref.version) return;
@@ -250,7 +295,12 @@ export async function settleDigest(deps: DeliverDeps, channel: string, justStore
       justStored,
       async (d) => {
         await deps.pace('post');
-        const message = digestMessage(d, deps.now());
+        const message = rendered(
+          deps,
+          key,
+          () => digestMessage(d, deps.now()),
+          () => plainDigestMessage(d),
+        );
         const ids = d.entries.map((e) => e.id);
         return (
           await deps.slack.postMessage({ channel, ...message, metadata: alertMetadata(searchKey, ids) })
@@ -268,7 +318,12 @@ export async function settleDigest(deps: DeliverDeps, channel: string, justStore
   const d = readData<DigestData>(latest);
   if (!latest || !d || latest.ts === PENDING_TS || d.shown === d.entries.length) return;
   await deps.pace('update');
-  const message = digestMessage(d, deps.now());
+  const message = rendered(
+    deps,
+    key,
+    () => digestMessage(d, deps.now()),
+    () => plainDigestMessage(d),
+  );
   await deps.slack.updateMessage({
     channel,
     ts: latest.ts,

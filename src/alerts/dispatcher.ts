@@ -13,6 +13,7 @@ import {
   type QueuedAlert,
   settleDigest,
 } from './deliver.js';
+import { withSaneDate } from './payload.js';
 import type { RootData } from './roots.js';
 import { topicFor } from './routes.js';
 
@@ -92,13 +93,14 @@ export class AlertDispatcher implements Component {
         for (const [channel, n] of pending) this.set({ channel }, n);
       },
     });
-    const throttle = new LogThrottle(deps.log.child({ component: this.name }), {
-      now: () => deps.clock.now(),
-    });
+    // The dispatcher names itself in its log lines (given a logger that already names a component,
+    // pino would write the key twice).
+    const log = deps.log.child({ component: this.name });
+    const throttle = new LogThrottle(log, { now: () => deps.clock.now() });
     for (const channel of channels) {
       this.#channels.set(
         channel,
-        new ChannelLoop(channel, deps, this.#options, {
+        new ChannelLoop(channel, { ...deps, log }, this.#options, {
           delivered: (how, n) => this.#delivered.inc({ how }, n),
           failed: () => this.#failed.inc(),
           pending: (n) => pending.set(channel, n),
@@ -222,7 +224,7 @@ class ChannelLoop {
           await this.#idle(this.options.pollMs);
           continue;
         }
-        const queued = new Map(items.map((item) => [item.id, JSON.parse(item.payload) as QueuedAlert]));
+        const queued = new Map(items.map((item) => [item.id, readQueued(item.payload)]));
         const byAlert = new Map(items.map((item) => [(queued.get(item.id) as QueuedAlert).alert.id, item]));
         const finished = new Set<string>();
         const done = async (alertIds: string[]) => {
@@ -288,6 +290,12 @@ class ChannelLoop {
       appUrl,
       ...(offerJira ? { offerJira } : {}),
       pace: (kind) => this.#pace(kind),
+      renderFailed: (error, key) =>
+        this.hooks.throttle.warn(
+          `render:${this.channel}`,
+          { err: error, channel: this.channel, key },
+          'could not render an alert message; it was shown in its plain form',
+        ),
       ...(onRecoveredWhileMuted
         ? { onRecoveredWhileMuted: (root) => onRecoveredWhileMuted(root, this.channel) }
         : {}),
@@ -337,4 +345,10 @@ class ChannelLoop {
       };
     });
   }
+}
+
+/** An alert as the outbox holds it (dated sanely, whatever version stored it). */
+function readQueued(payload: string): QueuedAlert {
+  const queued = JSON.parse(payload) as QueuedAlert;
+  return { ...queued, alert: withSaneDate(queued.alert) };
 }

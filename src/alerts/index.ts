@@ -12,6 +12,7 @@ import { AlertDispatcher, type DispatcherOptions } from './dispatcher.js';
 import { cycleOf } from './payload.js';
 import { clearMute, type RootData, rootKey } from './roots.js';
 import { type AlertRoutes, alertChannels } from './routes.js';
+import { registerUnroutedGauge } from './unrouted-gauge.js';
 import { DatadogWebhook } from './webhook.js';
 
 export interface AlertsDeps {
@@ -26,6 +27,8 @@ export interface AlertsDeps {
   metrics: Registry;
   /** The Datadog web app of the configured site (monitor links). */
   appUrl: string;
+  /** `OPSBOT_DATADOG_SITE`: alerts' links and graphs are kept only on its hosts. */
+  site: string;
   /** Whether alert roots offer "Create Jira issue" (`jira:create`). */
   offerJira?: () => boolean;
   /** Random per process unless given: names this replica in claims and leases. */
@@ -39,13 +42,15 @@ export interface AlertsDeps {
  * datadog integration is registered.
  */
 export function createAlerts(deps: AlertsDeps): Component[] {
+  // Each component names itself in its log lines (once): the webhook and the dispatcher get the
+  // plain logger; what is logged here on their behalf names `alerts`.
   const log = deps.log.child({ component: 'alerts' });
   const owner = deps.owner ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
   const dispatcher = new AlertDispatcher(alertChannels(deps.routes), {
     state: deps.state,
     slack: deps.slack,
     clock: deps.clock,
-    log,
+    log: deps.log,
     metrics: deps.metrics,
     appUrl: deps.appUrl,
     ...(deps.offerJira ? { offerJira: deps.offerJira } : {}),
@@ -80,10 +85,12 @@ export function createAlerts(deps: AlertsDeps): Component[] {
     outbox: deps.state.outbox,
     audit: deps.audit,
     routes: deps.routes,
+    site: deps.site,
     clock: deps.clock,
-    log,
+    log: deps.log,
     metrics: deps.metrics,
     stored: (channel) => dispatcher.wake(channel),
   });
+  registerUnroutedGauge({ metrics: deps.metrics, outbox: deps.state.outbox, clock: deps.clock });
   return [webhook, dispatcher];
 }

@@ -72,13 +72,19 @@ export const webhookBodySchema = z.object({
     ),
   scope: optionalText(LIMITS.scope).transform((v) => v.trim()),
   tags: optionalText(256 * 1024).transform(splitTags),
-  snapshot: optionalText(256 * 1024).transform(httpsUrl),
-  link: optionalText(256 * 1024).transform(httpsUrl),
+  snapshot: optionalText(256 * 1024),
+  link: optionalText(256 * 1024),
   date: z
     .union([z.string(), z.number()], { error: 'expected $DATE as epoch milliseconds' })
     .optional()
     .transform((v) => (v === undefined || String(v).trim() === '' ? undefined : Number(v)))
-    .pipe(z.number({ error: 'expected $DATE as epoch milliseconds' }).int().nonnegative().optional()),
+    .pipe(
+      z
+        .number({ error: 'expected $DATE as epoch milliseconds' })
+        .nonnegative()
+        .refine(Number.isInteger, 'expected $DATE as epoch milliseconds')
+        .optional(),
+    ),
   orgId: z
     .union([z.string(), z.number()], { error: 'expected a string' })
     .optional()
@@ -110,7 +116,36 @@ export interface AlertEvent {
 /** The outcome of reading a webhook body: the alert, or the field that is wrong and why. */
 export type ParsedAlert = { ok: true; alert: AlertEvent } | { ok: false; field: string; problem: string };
 
-export function parseAlert(body: unknown, receivedAt: number): ParsedAlert {
+/** Where alerts come from: links and graphs are kept only on the hosts of this Datadog site. */
+export interface ParseOptions {
+  /** `OPSBOT_DATADOG_SITE` (`datadoghq.com`, `datadoghq.eu`, `us3.datadoghq.com`…). */
+  site: string;
+}
+
+/**
+ * The window a `$DATE` is believed in: from 2000-01-01 to a day after opsbot received the alert.
+ * Outside it (a clock gone wrong, a hand-edited template, `9000000000000000`) the alert is kept and
+ * dated when opsbot received it: refusing it would lose it (Datadog never retries a 4xx).
+ */
+export const DATE_WINDOW = { earliest: Date.UTC(2000, 0, 1), aheadMs: 86_400_000 } as const;
+
+/**
+ * The alert, dated when it was received when its date is outside {@link DATE_WINDOW}: for alerts
+ * stored before dates were checked, so that one never sorts after every later transition.
+ */
+export function withSaneDate(alert: AlertEvent): AlertEvent {
+  const { at, receivedAt } = alert;
+  const sane = (t: unknown): t is number =>
+    typeof t === 'number' && Number.isInteger(t) && t >= DATE_WINDOW.earliest;
+  if (sane(at) && sane(receivedAt) && at <= receivedAt + DATE_WINDOW.aheadMs) return alert;
+  return sane(receivedAt) ? { ...alert, at: receivedAt } : alert;
+}
+
+export function parseAlert(
+  body: unknown,
+  receivedAt: number,
+  options: ParseOptions = { site: 'datadoghq.com' },
+): ParsedAlert {
   if (!body || typeof body !== 'object' || Array.isArray(body))
     return { ok: false, field: '(body)', problem: 'expected a JSON object' };
   const parsed = webhookBodySchema.safeParse(body);
@@ -122,6 +157,10 @@ export function parseAlert(body: unknown, receivedAt: number): ParsedAlert {
     return { ok: false, field, problem: absent ? 'is required' : (issue?.message ?? 'is invalid') };
   }
   const v = parsed.data;
+  const snapshot = datadogUrl(v.snapshot, options.site);
+  const link = datadogUrl(v.link, options.site);
+  const dated =
+    v.date !== undefined && v.date >= DATE_WINDOW.earliest && v.date <= receivedAt + DATE_WINDOW.aheadMs;
   return {
     ok: true,
     alert: {
@@ -134,9 +173,9 @@ export function parseAlert(body: unknown, receivedAt: number): ParsedAlert {
       ...(v.priority ? { priority: v.priority } : {}),
       scope: v.scope,
       tags: v.tags,
-      ...(v.snapshot ? { snapshot: v.snapshot } : {}),
-      ...(v.link ? { link: v.link } : {}),
-      at: v.date ?? receivedAt,
+      ...(snapshot ? { snapshot } : {}),
+      ...(link ? { link } : {}),
+      at: dated ? (v.date as number) : receivedAt,
       receivedAt,
       hostname: v.hostname,
     },
@@ -172,14 +211,28 @@ function splitTags(value: string): string[] {
   return tags;
 }
 
-/** An https URL without characters that could break out of a Slack link; anything else is dropped. */
-function httpsUrl(value: string): string | undefined {
+/**
+ * An https URL on the configured Datadog site (the site itself or one of its subdomains:
+ * `app.datadoghq.com`, `p.datadoghq.com` for the site `datadoghq.com`), written plainly: no
+ * userinfo, no port, no control character, backslash or character that could break out of a Slack
+ * link, the host spelt as it is read. Anything else is dropped, not refused (Datadog never retries
+ * a 4xx, and the alert matters more than its link).
+ */
+export function datadogUrl(value: string, site: string): string | undefined {
   const url = value.trim();
   if (url.length === 0 || url.length > LIMITS.url) return undefined;
-  if (!/^https:\/\/[^\s<>|"'`]+$/.test(url)) return undefined;
+  // Printable ASCII only, minus what could end a Slack link or be read as a path by some parsers.
+  if (!/^https:\/\/[!#-&(-;=?-[\]-_a-{}~]+$/.test(url)) return undefined;
+  let parsed: URL;
   try {
-    return new URL(url).protocol === 'https:' ? url : undefined;
+    parsed = new URL(url);
   } catch {
     return undefined;
   }
+  if (parsed.protocol !== 'https:' || parsed.username || parsed.password || parsed.port) return undefined;
+  const host = parsed.hostname;
+  const written = url.slice('https://'.length).split(/[/?#]/, 1)[0];
+  if (written?.toLowerCase() !== host) return undefined;
+  const domain = site.toLowerCase();
+  return host === domain || host.endsWith(`.${domain}`) ? url : undefined;
 }

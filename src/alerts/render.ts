@@ -29,11 +29,17 @@ export function iconOf(t: Transition): string {
   return ICON[t];
 }
 
-/** `10:02 UTC` (today) or `Nov 28 10:02 UTC`. */
+/** What {@link timeOf} says of a time no date can show (a stored alert from before dates were checked). */
+export const UNKNOWN_TIME = '(time unknown)';
+
+/** `10:02 UTC` (today) or `Nov 28 10:02 UTC`; never throws, whatever `ms` is. */
 export function timeOf(ms: number, now: number): string {
   const d = new Date(ms);
+  if (!Number.isFinite(d.getTime())) return UNKNOWN_TIME;
   const hhmm = d.toISOString().slice(11, 16);
-  if (new Date(now).toISOString().slice(0, 10) === d.toISOString().slice(0, 10)) return `${hhmm} UTC`;
+  const today = new Date(now);
+  if (Number.isFinite(today.getTime()) && today.toISOString().slice(0, 10) === d.toISOString().slice(0, 10))
+    return `${hhmm} UTC`;
   return `${d.toUTCString().slice(8, 11)} ${d.getUTCDate()} ${hhmm} UTC`;
 }
 
@@ -140,6 +146,39 @@ function rootButtons(key: string, data: RootData, monitorUrl: string): Array<But
     url: monitorUrl,
   });
   return elements;
+}
+
+/**
+ * A root in its plainest form, for when {@link rootMessage} cannot render it (whatever the reason):
+ * the state, the title and the monitor, escaped, and the buttons when they render. It is posted
+ * instead, so that one bad alert never holds back its cycle's later transitions.
+ */
+export function plainRootMessage(key: string, data: RootData): Omit<MessageArgs, 'channel'> {
+  const monitor = escapeText(String(data.monitorId));
+  const line = `:warning: ${escapeText(String(data.state))}: ${escapeText(truncate(String(data.title), 250))} (Datadog monitor ${monitor})`;
+  const blocks: KnownBlock[] = [
+    section(line),
+    context('opsbot could not show this alert in full: open it in Datadog for the details.'),
+  ];
+  try {
+    blocks.push(actions(rootButtons(key, data, String(data.monitorUrl)) as Button[], 'dd-alert'));
+  } catch {
+    // Without buttons: `/dd mute` and `/dd monitor` still work.
+  }
+  return { text: line, blocks };
+}
+
+/** A later transition in its plainest form (see {@link plainRootMessage}). */
+export function plainReplyMessage(alert: AlertEvent): Omit<MessageArgs, 'channel'> {
+  const line = `${escapeText(String(alert.transition))}: ${escapeText(truncate(String(alert.title), 200))}`;
+  return { text: line, blocks: [section(line)] };
+}
+
+/** A digest in its plainest form (see {@link plainRootMessage}): how many alerts. */
+export function plainDigestMessage(data: DigestData): Omit<MessageArgs, 'channel'> {
+  const count = Array.isArray(data.entries) ? data.entries.length : 0;
+  const line = `:rotating_light: ${count} alert${count === 1 ? '' : 's'} arrived together (opsbot could not list them here: see \`/dd alerts\`).`;
+  return { text: line, blocks: [section(line)] };
 }
 
 /** A later transition, as a reply in the root's thread. */

@@ -11,6 +11,7 @@ import { Counter, type Registry } from '../metrics.js';
 import type { OutboxStore } from '../store/state.js';
 import type { QueuedAlert } from './deliver.js';
 import { type AlertEvent, alertDedupeKey, parseAlert } from './payload.js';
+import { alertSummary } from './report.js';
 import { type AlertRoutes, routeAlert, topicFor, UNROUTED_TOPIC } from './routes.js';
 
 /** The largest webhook body taken; bigger ones get `413` before they are read in full. */
@@ -23,7 +24,10 @@ export interface WebhookDeps {
   outbox: Pick<OutboxStore, 'enqueue'>;
   audit: Pick<AuditTrail, 'record'>;
   routes: AlertRoutes;
+  /** `OPSBOT_DATADOG_SITE`: an alert's links and graphs are kept only on its hosts. */
+  site: string;
   clock: Clock;
+  /** The webhook adds its own `component` (a logger that already names one would name two). */
   log: Logger;
   metrics: Registry;
   /** Tells the channel's dispatcher there is new work. */
@@ -42,6 +46,7 @@ export class DatadogWebhook implements Component {
   readonly name = 'datadog-webhook';
   readonly routes: readonly Route[];
   readonly #deps: WebhookDeps;
+  readonly #log: Logger;
   readonly #throttle: LogThrottle;
   readonly #received: Counter<'transition' | 'outcome'>;
   readonly #refused: Counter<'reason'>;
@@ -49,7 +54,8 @@ export class DatadogWebhook implements Component {
 
   constructor(deps: WebhookDeps) {
     this.#deps = deps;
-    this.#throttle = new LogThrottle(deps.log.child({ component: this.name }));
+    this.#log = deps.log.child({ component: this.name });
+    this.#throttle = new LogThrottle(this.#log);
     this.routes = [{ method: 'POST', path: WEBHOOK_PATH, handler: (req, res) => this.#handle(req, res) }];
     this.#received = new Counter({
       name: 'opsbot_alerts_received_total',
@@ -71,7 +77,8 @@ export class DatadogWebhook implements Component {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const { credentials, log } = this.#deps;
+    const { credentials } = this.#deps;
+    const log = this.#log;
     const presented = req.headers[WEBHOOK_SECRET_HEADER];
     if (typeof presented !== 'string' || presented.length === 0)
       return this.#refuse(res, 401, 'missing_secret');
@@ -90,7 +97,7 @@ export class DatadogWebhook implements Component {
     } catch {
       return this.#refuse(res, 400, 'invalid_json', { message: 'the body is not valid JSON' });
     }
-    const parsed = parseAlert(body, this.#deps.clock.now());
+    const parsed = parseAlert(body, this.#deps.clock.now(), { site: this.#deps.site });
     if (!parsed.ok) {
       return this.#refuse(res, 400, 'invalid_payload', {
         field: parsed.field,
@@ -129,6 +136,9 @@ export class DatadogWebhook implements Component {
       id: alertDedupeKey(alert),
       topic: channel ? topicFor(channel) : UNROUTED_TOPIC,
       payload: JSON.stringify(queued),
+      summary: alertSummary(alert),
+      // No dispatcher takes an unrouted alert: it is kept as a record, forgotten like done items.
+      done: !channel,
     });
     await this.#deps.audit.record({
       action: 'datadog:alert',

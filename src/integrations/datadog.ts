@@ -1,9 +1,11 @@
 import { client, v1, v2 } from '@datadog/datadog-api-client';
 import { z } from 'zod';
+import { abortable, deadlineSignal } from '../credentials/deadline.js';
 import { CredentialRejectedError } from '../credentials/errors.js';
 import { secretText } from '../credentials/secret-spec.js';
-import { UserFacingError } from '../errors.js';
+import { ErrorCode, UserFacingError } from '../errors.js';
 import type { RequestScope } from '../request-scope.js';
+import { isDowntimeScope } from './datadog-scope.js';
 import { type CredentialedCalls, type PlatformDeps, secretIntegration } from './integration.js';
 import type { RateLimitPolicy } from './rate-limits.js';
 
@@ -34,8 +36,8 @@ export interface MonitorSummary {
 export interface MonitorDetail extends MonitorSummary {
   query: string;
   message: string;
-  /** Active downtimes muting this monitor. */
-  mutes: { id: string; scope: string; until: string | null }[];
+  /** Active downtimes muting this monitor; `opsbot`: created by opsbot (else in Datadog, by someone). */
+  mutes: { id: string; scope: string; until: string | null; opsbot: boolean }[];
 }
 
 /** What `/dd` needs from Datadog, in opsbot's own types (commands never see the SDK). */
@@ -58,13 +60,39 @@ export interface DatadogApi {
   monitorUrl(id: number | string): string;
   /** Cancels one downtime (an already cancelled or ended one is fine). */
   cancelDowntime(downtimeId: string, scope?: RequestScope): Promise<void>;
-  /** Cancels every active downtime on the monitor; how many there were. */
-  unmute(id: number, scope?: RequestScope): Promise<number>;
+  /**
+   * Cancels the active downtimes opsbot created on the monitor (`canceled`); those created in
+   * Datadog by someone else stay, and are counted (`others`).
+   */
+  unmute(id: number, scope?: RequestScope): Promise<{ canceled: number; others: number }>;
 }
+
+/**
+ * The message of every downtime opsbot creates, and how it recognises its own: `unmute` cancels
+ * only these (a maintenance downtime someone set in Datadog is theirs to end).
+ */
+export const downtimeMessage = (by: string) => `Muted from Slack by ${by} through opsbot`;
+const OPSBOT_DOWNTIME = /^Muted from Slack by [A-Z0-9]{1,40} through opsbot$/;
+export const isOpsbotDowntime = (message: string | null | undefined): boolean =>
+  typeof message === 'string' && OPSBOT_DOWNTIME.test(message);
+
+/** How long one call to Datadog may take before opsbot gives up on it. */
+export const DATADOG_CALL_TIMEOUT_MS = 10_000;
 
 export interface DatadogClient {
   monitors: v1.MonitorsApi;
   downtimes: v2.DowntimesApi;
+}
+
+/** No answer from Datadog: the connection failed (refused, reset, DNS) or the call timed out. */
+export class DatadogUnreachableError extends Error {
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`Datadog is unreachable: ${reason}`, options);
+    this.name = 'DatadogUnreachableError';
+  }
 }
 
 /** Datadog's 429, with how long its `X-RateLimit-Reset` asks us to wait. */
@@ -105,18 +133,23 @@ export const datadog = secretIntegration({
 });
 
 function createDatadogClient(secret: DatadogSecret, deps: PlatformDeps): DatadogClient {
-  const inner = new client.IsomorphicFetchHttpLibrary();
-  // The client exposes a failed call's status and body only: read Datadog's rate-limit headers here.
+  // Node's fetch, not the client's own library: that one writes every network failure to the
+  // console with its stack, past opsbot's logger. Datadog's rate-limit headers are read here (the
+  // client exposes a failed call's status and body only), and every call, body included, has a
+  // deadline on the injected clock (the client sets none: a silent network would hold a command).
   const httpApi: client.HttpLibrary = {
     async send(request) {
-      const response = await inner.send(request);
-      if (response.httpStatusCode === 429) {
-        const reset = Number(response.headers['x-ratelimit-reset']);
-        throw new DatadogRateLimitedError(
-          Number.isFinite(reset) && reset >= 0 ? Math.max(1, reset) * 1_000 : 1_000,
-        );
+      const deadline = deadlineSignal(
+        deps.clock,
+        DATADOG_CALL_TIMEOUT_MS,
+        new AbortController().signal,
+        () => new DatadogUnreachableError('timeout'),
+      );
+      try {
+        return await abortable(exchange(request, deadline.signal), deadline.signal);
+      } finally {
+        deadline.cancel();
       }
-      return response;
     },
   };
   const { apiUrl, site } = deps.config.datadog;
@@ -130,6 +163,36 @@ function createDatadogClient(secret: DatadogSecret, deps: PlatformDeps): Datadog
   return { monitors: new v1.MonitorsApi(configuration), downtimes: new v2.DowntimesApi(configuration) };
 }
 
+/** One HTTP exchange for the client: Datadog's 429 becomes {@link DatadogRateLimitedError}. */
+async function exchange(
+  request: client.RequestContext,
+  signal: AbortSignal,
+): Promise<client.ResponseContext> {
+  const body = request.getBody();
+  const response = await fetch(request.getUrl(), {
+    method: request.getHttpMethod().toString(),
+    headers: request.getHeaders(),
+    ...(body === undefined ? {} : { body: body as string }),
+    signal,
+  });
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  if (response.status === 429) {
+    await response.body?.cancel().catch(() => undefined);
+    const reset = Number(headers['x-ratelimit-reset']);
+    throw new DatadogRateLimitedError(
+      Number.isFinite(reset) && reset >= 0 ? Math.max(1, reset) * 1_000 : 1_000,
+    );
+  }
+  const bytes = Buffer.from(await response.arrayBuffer());
+  return new client.ResponseContext(response.status, headers, {
+    text: async () => bytes.toString('utf8'),
+    binary: async () => bytes,
+  });
+}
+
 /** The web app's address for a site: `app.datadoghq.com`, `us3.datadoghq.com`, `app.datadoghq.eu`. */
 export function datadogAppUrl(site: string): string {
   return /^(us\d|ap\d)\./.test(site) ? `https://${site}` : `https://app.${site}`;
@@ -137,11 +200,13 @@ export function datadogAppUrl(site: string): string {
 
 export function createDatadogApi(calls: CredentialedCalls<DatadogClient>, deps: PlatformDeps): DatadogApi {
   const app = datadogAppUrl(deps.config.datadog.site);
+  const { apiUrl, site } = deps.config.datadog;
+  const where = apiUrl ? new URL(apiUrl).host : `api.${site}`;
   const call = <T>(what: string, fn: (c: DatadogClient) => Promise<T>, scope?: RequestScope): Promise<T> =>
     deps.rateLimits
       .run('datadog', datadogRateLimits, () => calls.run((c) => fn(c), scope))
       .catch((error: unknown) => {
-        throw explain(error, what);
+        throw explain(error, what, where);
       });
   const summary = (m: v1.Monitor): MonitorSummary => ({
     id: m.id ?? 0,
@@ -185,15 +250,21 @@ export function createDatadogApi(calls: CredentialedCalls<DatadogClient>, deps: 
         message: monitor.message ?? '',
         mutes: mutes.map((d) => {
           const end = (d.attributes?.schedule as { end?: Date | null } | undefined)?.end;
+          const until = end ? new Date(end) : undefined;
           return {
             id: d.id ?? '',
             scope: d.attributes?.scope ?? '*',
-            until: end ? new Date(end).toISOString() : null,
+            until: until && Number.isFinite(until.getTime()) ? until.toISOString() : null,
+            opsbot: isOpsbotDowntime(d.attributes?.message),
           };
         }),
       };
     },
     async mute(id, { endMs, by, groupScope }, scope) {
+      if (groupScope && !isDowntimeScope(groupScope))
+        throw new UserFacingError(
+          'A Datadog downtime scope must be `key:value` tags joined with AND (`host:web-1 AND env:prod`). Mute the whole monitor with `/dd mute <id>`, or in Datadog.',
+        );
       await call('monitor', (c) => c.monitors.getMonitor({ monitorId: id }), scope);
       const created = await call(
         'downtime',
@@ -205,7 +276,7 @@ export function createDatadogApi(calls: CredentialedCalls<DatadogClient>, deps: 
                 attributes: {
                   scope: groupScope || '*',
                   monitorIdentifier: { monitorId: id },
-                  message: `Muted from Slack by ${by} through opsbot`,
+                  message: downtimeMessage(by),
                   ...(endMs ? { schedule: { end: new Date(endMs) } } : {}),
                 },
               },
@@ -221,10 +292,11 @@ export function createDatadogApi(calls: CredentialedCalls<DatadogClient>, deps: 
     },
     async unmute(id, scope) {
       const mutes = await activeMutes(id, scope);
-      for (const d of mutes.slice(0, 20)) {
+      const ours = mutes.filter((d) => isOpsbotDowntime(d.attributes?.message));
+      for (const d of ours.slice(0, 20)) {
         await call('downtime', (c) => c.downtimes.cancelDowntime({ downtimeId: d.id ?? '' }), scope);
       }
-      return mutes.length;
+      return { canceled: Math.min(ours.length, 20), others: mutes.length - ours.length };
     },
   };
 }
@@ -233,7 +305,13 @@ const ORDER: Record<string, number> = { Alert: 0, Warn: 1, 'No Data': 2, OK: 3 }
 const rank = (state: string) => ORDER[state] ?? 4;
 
 /** Datadog's refusals, as sentences that say what to do next. */
-function explain(error: unknown, what: string): unknown {
+function explain(error: unknown, what: string, where: string): unknown {
+  const unreachable = unreachableReason(error);
+  if (unreachable)
+    return new UserFacingError(
+      `opsbot could not reach Datadog at ${where} (${unreachable}). Try again in a minute; if it keeps failing, check that opsbot can reach ${where} (egress, DNS, proxy) and that OPSBOT_DATADOG_SITE names your Datadog site.`,
+      { code: ErrorCode.UpstreamUnavailable, cause: error },
+    );
   if (error instanceof CredentialRejectedError && what === 'downtime') {
     return new UserFacingError(
       'Datadog refused to mute or unmute: the application key opsbot uses needs the `monitors_downtime` permission. Ask a Datadog admin to grant it (and `monitors_read`).',
@@ -248,4 +326,33 @@ function explain(error: unknown, what: string): unknown {
     );
   }
   return error;
+}
+
+const NETWORK_CODES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'the name does not resolve',
+  EAI_AGAIN: 'DNS lookup failed',
+  EPIPE: 'connection closed',
+  CERT_HAS_EXPIRED: 'TLS certificate expired',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS certificate not trusted',
+};
+
+/**
+ * Why no answer came from Datadog, when none did: Node's fetch fails with `TypeError: fetch failed`
+ * whose cause carries the socket's code; the deadline fails with {@link DatadogUnreachableError}.
+ */
+function unreachableReason(error: unknown): string | undefined {
+  let fetchFailed = false;
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof DatadogUnreachableError)
+      return e.reason === 'timeout' ? `no answer within ${DATADOG_CALL_TIMEOUT_MS / 1_000} s` : e.reason;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && code in NETWORK_CODES) return NETWORK_CODES[code];
+    if (e instanceof TypeError && e.message === 'fetch failed') fetchFailed = true;
+  }
+  return fetchFailed ? 'network error' : undefined;
 }

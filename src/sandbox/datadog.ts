@@ -113,6 +113,7 @@ export class SimulatedDatadog {
   readonly #keys = new Map<string, string>();
   #limitSeconds: number | undefined;
   #server: Server | undefined;
+  #port = 0;
 
   /** Accepts this API key + application key pair from now on. */
   addKeys(apiKey: string, appKey: string): void {
@@ -129,6 +130,21 @@ export class SimulatedDatadog {
     this.#limitSeconds = seconds;
   }
 
+  /** Adds a monitor (the console's `:alert` names one Datadog has); `id` defaults to one past the highest. */
+  addMonitor(fields: {
+    id?: number;
+    name: string;
+    tags: string[];
+    priority?: number | null;
+  }): DatadogMonitor {
+    const id = fields.id ?? Math.max(1000, ...this.monitors.map((m) => m.id)) + 1;
+    const existing = this.monitors.find((m) => m.id === id);
+    if (existing) return existing;
+    const added = monitor(id, fields.name, 'Alert', [...fields.tags], fields.priority ?? null);
+    this.monitors.push(added);
+    return added;
+  }
+
   async start(): Promise<{ url: string }> {
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch((error: unknown) => {
@@ -137,13 +153,31 @@ export class SimulatedDatadog {
         this.#send(req, res, status, { errors: [message] });
       });
     });
-    await new Promise<void>((resolve) => this.#server?.listen(0, '127.0.0.1', resolve));
-    return { url: `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}` };
+    await new Promise<void>((resolve) => this.#server?.listen(this.#port, '127.0.0.1', resolve));
+    this.#port = (this.#server.address() as AddressInfo).port;
+    return { url: this.url };
+  }
+
+  /** The API's base URL (once started). */
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}`;
   }
 
   async stop(): Promise<void> {
-    this.#server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
+    const server = this.#server;
+    this.#server = undefined;
+    server?.closeAllConnections();
+    await new Promise<void>((resolve) => (server?.listening ? server.close(() => resolve()) : resolve()));
+  }
+
+  /** No network to Datadog: the port stops listening (connections are refused) until `reachable()`. */
+  async unreachable(): Promise<void> {
+    await this.stop();
+  }
+
+  /** Listens again, on the same port, with everything it held. */
+  async reachable(): Promise<void> {
+    if (!this.#server) await this.start();
   }
 
   #send(

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alertDedupeKey, parseAlert } from '../../src/alerts/payload.js';
 import {
   type AlertSpec,
   alertCycle,
@@ -459,6 +460,108 @@ describe('alert buttons, escaping, reports and retries (one bot)', () => {
     expect(counted).toEqual(Object.fromEntries(expected));
     expect(byMonitor.size).toBeGreaterThanOrEqual(4);
     for (const [monitor, count] of byMonitor) expect(text).toContain(`(${monitor}): ${count} · `);
+  });
+
+  // Buttons acted on the root their value names: a forged value on one alert's message reached
+  // another alert (another channel's) and muted its monitor.
+  it("acts only on the alert a button is on: a value naming another alert's root is refused", async () => {
+    const general = datadogWebhookBody({ monitorId: 1001, scope: 'host:forge-a' });
+    const payments = datadogWebhookBody({ monitorId: 1002, scope: 'host:forge-b', tags: ['team:payments'] });
+    await send(general);
+    await send(payments);
+    const here = await rootFor('C0ALERTS', general.id);
+    const there = await rootFor('C0PAYMENTS', payments.id);
+    const forged = keyOf(there);
+    const downtimes = bot.datadog.downtimes.length;
+    const before = blocksOf(there);
+    const answers = [
+      await press('U0DEV', here, { actionId: 'dd:ack', value: forged }),
+      await press('U0DEV', here, { actionId: 'dd:mute', selectedOption: { value: `${forged}|4h` } }),
+      await press('U0DEV', here, { actionId: 'dd:unmute', value: forged }),
+    ];
+    for (const answer of answers)
+      expect(answer).toBe(
+        'This button does not belong to this message, so opsbot did nothing. Use the buttons on the alert itself, or `/dd monitor <id>`.',
+      );
+    expect(bot.datadog.downtimes).toHaveLength(downtimes);
+    await sleep(200);
+    expect(blocksOf(there)).toBe(before);
+    expect(blocksOf(here)).not.toContain('Acknowledged by');
+    // The button on its own message still works.
+    expect(await press('U0DEV', here, { actionId: 'dd:ack', value: keyOf(here) })).toContain(
+      ':eyes: You acknowledged',
+    );
+  });
+
+  // `$ALERT_SCOPE` `host:a,OR,env:prod` became the downtime scope `host:a AND OR AND env:prod`.
+  it('refuses to mute an alert whose scope is not key:value tags, creating no downtime', async () => {
+    const body = datadogWebhookBody({ monitorId: 1001, scope: 'host:a,OR,env:prod' });
+    await send(body);
+    const root = await rootFor('C0ALERTS', body.id);
+    const downtimes = bot.datadog.downtimes.length;
+    const answer = await press('U0DEV', root, {
+      actionId: 'dd:mute',
+      selectedOption: { value: `${keyOf(root)}|1h` },
+    });
+    expect(answer).toContain('is not a list of `key:value` tags');
+    expect(bot.datadog.downtimes).toHaveLength(downtimes);
+  });
+
+  // A $DATE of 9000000000000000 was accepted, then threw at every render: the alert was never
+  // posted, held back its cycle's later transitions, and /dd monitor failed for everyone.
+  it('posts an alert dated far in the future, dated when received, and its later transitions', async () => {
+    const [triggered, recovered] = cycle({ monitorId: 1003, scope: 'host:far-future' }, ['Recovered']) as [
+      DatadogWebhookBody,
+      DatadogWebhookBody,
+    ];
+    await send({ ...triggered, date: '9000000000000000' });
+    const root = await rootFor('C0ALERTS', triggered.id);
+    expect(root.text).toContain('Triggered');
+    // Later than the trigger, which is dated when opsbot received it.
+    await send({ ...recovered, date: String(Date.now() + 60_000) });
+    await eventually(() => root.text?.includes('Recovered'), 'the root to show Recovered');
+    expect(await dd('monitor 1003')).toContain('Disk space');
+  });
+
+  it('shows an alert it cannot render in a plain form, and delivers the rest of its cycle', async () => {
+    // As an older version may have stored it: a date no clock can show, a title that is no string.
+    const [triggered, recovered] = cycle({ monitorId: 1004, scope: 'host:unrenderable' }, ['Recovered']) as [
+      DatadogWebhookBody,
+      DatadogWebhookBody,
+    ];
+    const parsed = parseAlert(triggered, Date.now());
+    if (!parsed.ok) throw new Error('the test alert was refused');
+    const stored = { ...parsed.alert, at: 9_000_000_000_000_000, title: 12_345 };
+    await bot.state.outbox.enqueue({
+      id: alertDedupeKey(parsed.alert),
+      topic: 'alerts:C0ALERTS',
+      payload: JSON.stringify({ alert: stored, channel: 'C0ALERTS' }),
+    });
+    const root = await rootFor('C0ALERTS', triggered.id);
+    expect(root.text).toBe(':warning: Triggered: 12345 (Datadog monitor 1004)');
+    expect(actionIdsOf(root)).toContain('dd:mute');
+    await send(recovered);
+    await eventually(
+      () =>
+        bot.slack.messages('C0ALERTS').find((m) => m.threadTs === root.ts && idsOf(m).includes(recovered.id)),
+      'the recovery in the thread',
+    );
+    await eventually(() => root.text?.includes('Recovered'), 'the root to show Recovered');
+    expect(await dd('monitor 1004')).toContain('Queue depth');
+  });
+
+  it('names the component of a webhook log line once', async () => {
+    const refused = await bot.webhooks.send(datadogWebhookBody({ monitorId: 1001 }), {
+      secret: 'xoxb-test-canary-not-the-secret',
+    });
+    expect(refused.status).toBe(401);
+    const line = await eventually(
+      () => bot.logLines.find((l) => l.includes('refused a Datadog webhook')),
+      'the log line of the refusal',
+    );
+    expect(line.match(/"component":/g)).toHaveLength(1);
+    expect(JSON.parse(line)).toMatchObject({ component: 'datadog-webhook' });
+    for (const l of bot.logLines) expect(l.match(/"component":/g)?.length ?? 0, l).toBeLessThanOrEqual(1);
   });
 
   it('leaks no secret into logs, Slack payloads or audit records', async () => {

@@ -1,3 +1,4 @@
+import { client, v2 } from '@datadog/datadog-api-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatadogSecret } from '../../src/integrations/datadog.js';
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
@@ -8,16 +9,21 @@ const POLICY = `access:
   admins: [U0ADMIN]
   rules:
     - actions: ["dd:*"]
-      channels: [C0DEV]
+      channels: [C0DEV, C0PAYMENTS]
+alerts:
+  defaultChannel: C0DEV
+  routes:
+    - match: { tags: ["team:payments"] }
+      channel: C0PAYMENTS
 `;
 
 let bot: SandboxBot;
-const dd = async (text: string) => {
+const dd = async (text: string, as: { userId?: string; channelId?: string } = {}) => {
   const delivery = await bot.slack.sendSlashCommand({
     command: '/dd',
     text,
-    userId: 'U0DEV',
-    channelId: 'C0DEV',
+    userId: as.userId ?? 'U0DEV',
+    channelId: as.channelId ?? 'C0DEV',
   });
   expect(delivery.status).toBe(200);
   const [post] = await bot.slack.waitForResponse(delivery.responseUrl);
@@ -92,6 +98,86 @@ describe('/dd against the simulated Datadog', () => {
     expect(answer).toContain('Disk space');
     expect(bot.provider.current<DatadogSecret>('datadog').value.reveal().apiKey).toBe(next.apiKey);
     expect(bot.datadog.calls.some((c) => c.status === 403)).toBe(true);
+  });
+
+  // A user allowed dd:* in one channel muted another channel's monitor org-wide.
+  it('mutes and unmutes a monitor only from the channel its alerts go to (admins anywhere)', async () => {
+    const downtimes = bot.datadog.downtimes.length;
+    // 1002 is tagged team:payments: its alerts go to C0PAYMENTS.
+    for (const verb of ['mute 1002 --for 7d', 'unmute 1002']) {
+      expect(await text(verb)).toBe(
+        `The alerts of Datadog monitor 1002 go to <#C0PAYMENTS>: ${verb.split(' ')[0]} it from there (or ask an opsbot admin).`,
+      );
+    }
+    expect(bot.datadog.downtimes).toHaveLength(downtimes);
+    const there = await dd('mute 1002 --for 1h', { channelId: 'C0PAYMENTS' });
+    expect(there.text).toMatch(/^:mute: <@U0DEV> muted Datadog monitor 1002 until /);
+    expect((await dd('unmute 1002', { channelId: 'C0PAYMENTS' })).text).toBe(
+      ':loud_sound: <@U0DEV> unmuted Datadog monitor 1002.',
+    );
+    // An admin may, from anywhere.
+    expect((await dd('mute 1004 --for 1h', { userId: 'U0ADMIN' })).text).toMatch(
+      /^:mute: <@U0ADMIN> muted Datadog monitor 1004 until /,
+    );
+    expect((await dd('unmute 1004', { userId: 'U0ADMIN' })).text).toContain('unmuted Datadog monitor 1004');
+    expect(bot.datadog.downtimes.filter((d) => d.attributes.status !== 'canceled')).toEqual([]);
+  });
+
+  // `unmute` cancelled a maintenance downtime someone created in Datadog.
+  it('unmute cancels only the downtimes opsbot created, and says when others remain', async () => {
+    const keys = bot.provider.current<DatadogSecret>('datadog').value.reveal();
+    const api = new v2.DowntimesApi(
+      client.createConfiguration({
+        authMethods: { apiKeyAuth: keys.apiKey, appKeyAuth: keys.appKey },
+        baseServer: new client.BaseServerConfiguration(bot.datadog.url, {}),
+        enableRetry: false,
+      }),
+    );
+    const maintenance = await api.createDowntime({
+      body: {
+        data: {
+          type: 'downtime',
+          attributes: {
+            scope: 'env:prod',
+            monitorIdentifier: { monitorId: 1003 },
+            message: 'Maintenance window: storage migration (ops team)',
+          },
+        },
+      },
+    });
+    const theirs = bot.datadog.downtimes.find((d) => d.id === maintenance.data?.id);
+    expect(theirs?.attributes.status).toBe('active');
+    expect(await text('monitor 1003')).toContain('muted for `env:prod` until unmuted');
+
+    expect((await dd('mute 1003 --for 2h')).text).toContain('muted Datadog monitor 1003');
+    const ours = bot.datadog.downtimes.at(-1);
+    expect(ours?.attributes.message).toBe('Muted from Slack by U0DEV through opsbot');
+    expect((await dd('unmute 1003')).text).toBe(
+      ':loud_sound: <@U0DEV> unmuted Datadog monitor 1003. A downtime created in Datadog (not by opsbot) still mutes it: opsbot leaves that alone; end it in Datadog if it is no longer wanted.',
+    );
+    expect(ours?.attributes.status).toBe('canceled');
+    expect(theirs?.attributes.status).toBe('active');
+    expect(await text('unmute 1003')).toBe(
+      'opsbot has not muted Datadog monitor 1003. A downtime created in Datadog (not by opsbot) still mutes it: opsbot leaves that alone; end it in Datadog if it is no longer wanted.',
+    );
+    expect(theirs?.attributes.status).toBe('active');
+    await api.cancelDowntime({ downtimeId: theirs?.id ?? '' });
+  });
+
+  // With no network to Datadog, every /dd command answered the generic "something went wrong".
+  it('says plainly when Datadog cannot be reached', async () => {
+    await bot.datadog.unreachable();
+    try {
+      for (const command of ['monitors', 'monitor 1001', 'mute 1001', 'unmute 1001']) {
+        const answer = await text(command);
+        expect(answer, command).toMatch(
+          /^opsbot could not reach Datadog at 127\.0\.0\.1:\d+ \(connection refused\)\. Try again in a minute; if it keeps failing, check that opsbot can reach 127\.0\.0\.1:\d+ \(egress, DNS, proxy\)/,
+        );
+      }
+    } finally {
+      await bot.datadog.reachable();
+    }
+    expect(await text('monitor 1001')).toContain('High error rate on web');
   });
 
   // Last: the wait is remembered for a minute, and would hold back the tests after it.

@@ -55,6 +55,7 @@ async function webhookOn(options: {
       defaultChannel: 'C0ALERTS',
       routes: [{ match: { tags: ['team:payments'] }, channel: 'C0PAY' }],
     },
+    site: 'datadoghq.com',
     clock: systemClock,
     log: capture.log,
     metrics: createMetrics({ defaultMetrics: false }),

@@ -4,6 +4,8 @@ import {
   type AlertEvent,
   alertDedupeKey,
   cycleOf,
+  DATE_WINDOW,
+  datadogUrl,
   LIMITS,
   parseAlert,
   TRANSITIONS,
@@ -174,6 +176,42 @@ describe('parseAlert: date', () => {
   it('reads a blank $DATE as missing, not as 1970', () => {
     expect(alertOf({ date: '   ' }, 5678).at).toBe(5678);
   });
+
+  // A far-future date was accepted, then threw at every render (`new Date(9e15).toISOString()`).
+  it.each([
+    '9000000000000000',
+    '8640000000000001',
+    String(RECEIVED_AT + DATE_WINDOW.aheadMs + 1),
+    '1'.repeat(30),
+    '0',
+    '1',
+    String(DATE_WINDOW.earliest - 1),
+  ])('keeps an alert whose $DATE %s is outside the window, dated when it was received', (date) => {
+    expect(alertOf({ date })).toMatchObject({ at: RECEIVED_AT, receivedAt: RECEIVED_AT });
+  });
+
+  it('believes a $DATE from 2000-01-01 to a day after the alert was received', () => {
+    for (const at of [DATE_WINDOW.earliest, RECEIVED_AT - 1, RECEIVED_AT + DATE_WINDOW.aheadMs])
+      expect(alertOf({ date: String(at) }).at).toBe(at);
+  });
+
+  it('dates every accepted alert inside the window, whatever $DATE says (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.bigInt({ min: 0n, max: 10n ** 25n }).map(String), fc.integer({ min: 0 }).map(String)),
+        fc.integer({ min: DATE_WINDOW.earliest, max: 4_000_000_000_000 }),
+        (date, receivedAt) => {
+          const parsed = parseAlert(datadogBody({ date }), receivedAt);
+          expect(parsed.ok).toBe(true);
+          if (!parsed.ok) return;
+          expect(parsed.alert.at).toBeGreaterThanOrEqual(DATE_WINDOW.earliest);
+          expect(parsed.alert.at).toBeLessThanOrEqual(receivedAt + DATE_WINDOW.aheadMs);
+          expect(() => new Date(parsed.alert.at).toISOString()).not.toThrow();
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
 });
 
 describe('parseAlert: refusals', () => {
@@ -247,6 +285,22 @@ describe('parseAlert: links', () => {
     'https://',
     `https://example.com/${'a'.repeat(LIMITS.url)}`,
     'not a url',
+    // Only the configured Datadog site's hosts, written plainly.
+    'https://evil.example/x.png',
+    'https://app.datadoghq.com@evil.example/',
+    'https://user:pass@app.datadoghq.com/x',
+    'https://app.datadoghq.com:8443/x',
+    'https://app.datadoghq.com\x00.evil.example/',
+    'https://app.datadoghq.com/a\u0000b',
+    'https://app.datadoghq.com\\@evil.example/',
+    'https://app.datadoghq.com/a\\b',
+    'https://app.datadoghq.com.evil.example/',
+    'https://evildatadoghq.com/x',
+    'https://datadoghq.com.evil.example/x',
+    'https://app%2Edatadoghq.com/x',
+    'https://app.datadoghq.eu/x',
+    'https://app.datadoghq.com/a\tb',
+    'https://app.datadoghq.com/\u200b',
   ];
 
   it.each(BAD)('drops the snapshot and the link %j', (url) => {
@@ -263,6 +317,60 @@ describe('parseAlert: links', () => {
   it('treats empty as none', () => {
     const alert = alertOf({ snapshot: '', link: '' });
     expect('snapshot' in alert || 'link' in alert).toBe(false);
+  });
+
+  it("keeps the configured site's own hosts and subdomains only", () => {
+    const eu = (url: string) =>
+      parseAlert(datadogBody({ link: url, snapshot: url }), RECEIVED_AT, { site: 'datadoghq.eu' });
+    expect(eu('https://app.datadoghq.eu/event/1')).toMatchObject({
+      alert: { link: 'https://app.datadoghq.eu/event/1', snapshot: 'https://app.datadoghq.eu/event/1' },
+    });
+    expect(eu('https://p.datadoghq.eu/snapshot/a.png')).toMatchObject({
+      alert: { snapshot: 'https://p.datadoghq.eu/snapshot/a.png' },
+    });
+    expect(eu('https://app.datadoghq.com/event/1')).toMatchObject({ ok: true });
+    expect('link' in (eu('https://app.datadoghq.com/event/1') as { alert: object }).alert).toBe(false);
+    expect(datadogUrl('https://p.us3.datadoghq.com/s.png', 'us3.datadoghq.com')).toBe(
+      'https://p.us3.datadoghq.com/s.png',
+    );
+    expect(datadogUrl('https://us3.datadoghq.com/monitors/1', 'us3.datadoghq.com')).toBe(
+      'https://us3.datadoghq.com/monitors/1',
+    );
+    expect(datadogUrl('https://app.datadoghq.com/monitors/1', 'us3.datadoghq.com')).toBeUndefined();
+  });
+
+  it('keeps a URL only when its host is the site or under it, with nothing before the host (property)', () => {
+    const site = 'datadoghq.com';
+    const printable = fc.string({
+      unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)),
+    });
+    const candidate = fc.oneof(
+      fc.webUrl({ validSchemes: ['https'], withQueryParameters: true, withFragments: true }),
+      fc
+        .tuple(fc.constantFrom('https://', 'https://app.', 'https://p.', 'https://a@'), printable)
+        .map(([head, rest]) => `${head}${rest}`),
+      fc
+        .tuple(
+          fc.constantFrom('app', 'p', 'x.y'),
+          printable,
+          fc.constantFrom('/', '@evil.example/', '.evil.example/'),
+        )
+        .map(([sub, mid, tail]) => `https://${sub}.${site}${mid}${tail}`),
+    );
+    fc.assert(
+      fc.property(candidate, (url) => {
+        const kept = datadogUrl(url, site);
+        if (kept === undefined) return;
+        expect(kept).toBe(url.trim());
+        const parsed = new URL(kept);
+        expect(parsed.hostname === site || parsed.hostname.endsWith(`.${site}`)).toBe(true);
+        expect(parsed.username + parsed.password + parsed.port).toBe('');
+        expect(kept).toMatch(/^https:\/\/[\x21-\x7e]+$/);
+        expect(kept).not.toMatch(/[\\<>|"'`]/);
+        expect(kept.slice('https://'.length).split(/[/?#]/, 1)[0]?.toLowerCase()).toBe(parsed.hostname);
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
 
@@ -379,8 +487,17 @@ function validBody() {
     priority: fc.constantFrom('', 'P1', 'P2', 'P3', 'P4', 'P5'),
     scope: fc.string({ maxLength: 60 }),
     tags: fc.array(fc.string({ maxLength: 12 }), { maxLength: 70 }).map((t) => t.join(',')),
-    snapshot: fc.oneof(fc.constant(''), fc.webUrl(), fc.string({ maxLength: 30 })),
-    link: fc.oneof(fc.constant(''), fc.webUrl({ validSchemes: ['https'] })),
+    snapshot: fc.oneof(
+      fc.constant(''),
+      fc.webUrl(),
+      fc.string({ maxLength: 30 }),
+      fc.webPath().map((p) => `https://p.datadoghq.com${p}`),
+    ),
+    link: fc.oneof(
+      fc.constant(''),
+      fc.webUrl({ validSchemes: ['https'] }),
+      fc.webPath().map((p) => `https://app.datadoghq.com${p}`),
+    ),
     date: fc.oneof(fc.constant(''), fc.integer({ min: 0, max: 4_000_000_000_000 }).map(String)),
     orgId: fc.stringMatching(/^\d{0,8}$/),
     hostname: fc.string({ maxLength: 30 }),

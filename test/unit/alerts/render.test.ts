@@ -8,8 +8,13 @@ import {
   digestMessage,
   displayTitle,
   link,
+  plainDigestMessage,
+  plainReplyMessage,
+  plainRootMessage,
   replyMessage,
   rootMessage,
+  timeOf,
+  UNKNOWN_TIME,
 } from '../../../src/alerts/render.js';
 import {
   applyTransition,
@@ -574,15 +579,15 @@ describe('newRoot and applyTransition', () => {
       id: '2',
       transition: 'Warn',
       title: 'warn',
-      snapshot: 'https://p.example/2.png',
-      link: 'https://e.example/2',
+      snapshot: 'https://p.datadoghq.com/2.png',
+      link: 'https://app.datadoghq.com/event/2',
       date: String(NOW),
     });
     expect(applyTransition(root, later)).toMatchObject({
       state: 'Warn',
       title: 'warn',
-      snapshot: 'https://p.example/2.png',
-      link: 'https://e.example/2',
+      snapshot: 'https://p.datadoghq.com/2.png',
+      link: 'https://app.datadoghq.com/event/2',
       openedAt: root.openedAt,
     });
     // A later notification without a graph or link keeps the ones the root had.
@@ -696,5 +701,63 @@ describe('the "Create Jira issue" button', () => {
       .flatMap((b) => (b as { elements?: Array<{ action_id?: string; value?: string }> }).elements ?? [])
       .find((e) => e.action_id === 'jira:create');
     expect(button?.value).toBe(rootKey('c1'));
+  });
+});
+
+// A root stored with `at` 9000000000000000 threw at every render (Date#toISOString's RangeError).
+describe('an alert no date can show', () => {
+  const FAR = 9_000_000_000_000_000;
+
+  it('timeOf says the time is unknown instead of throwing, for any number', () => {
+    expect(timeOf(FAR, NOW)).toBe(UNKNOWN_TIME);
+    expect(timeOf(Number.NaN, NOW)).toBe(UNKNOWN_TIME);
+    expect(timeOf(NOW, FAR)).toMatch(/^\w{3} \d{1,2} \d\d:\d\d UTC$/);
+    fc.assert(
+      fc.property(fc.double(), fc.double(), (ms, now) => {
+        expect(typeof timeOf(ms, now)).toBe('string');
+      }),
+    );
+  });
+
+  it('renders a root, a reply and a digest whose times are out of range', () => {
+    const alert = { ...alertOf(), at: FAR };
+    const data = { ...newRoot(alert, APP), openedAt: FAR };
+    const key = rootKey(cycleOf(alert));
+    expect(JSON.stringify(rootMessage(key, data, { now: NOW }))).toContain(UNKNOWN_TIME);
+    expect(replyMessage(alert, NOW).text).toContain('Triggered');
+    expect(() =>
+      digestMessage({ seq: 1, openedAt: FAR, entries: [entryOf(alert)], shown: 0 }, NOW),
+    ).not.toThrow();
+  });
+
+  it('has a plain form for anything stored, escaped, that never throws (property)', () => {
+    const junk = fc.oneof(fc.jsonValue(), fc.string(), fc.constant(undefined));
+    fc.assert(
+      fc.property(
+        fc.record({
+          monitorId: junk,
+          title: junk,
+          state: junk,
+          monitorUrl: junk,
+          transitions: junk,
+          entries: junk,
+        }),
+        (stored) => {
+          const data = stored as unknown as RootData;
+          for (const message of [
+            plainRootMessage('alert:x', data),
+            plainReplyMessage({ ...alertOf(), title: stored.title as string }),
+            plainDigestMessage(stored as unknown as DigestData),
+          ]) {
+            expect(typeof message.text).toBe('string');
+            expect(message.text).not.toMatch(/<[!@#]/);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+    const evil = plainRootMessage('alert:x', newRoot(evilAlert(), APP));
+    expect(evil.text).toContain('&lt;!channel&gt;');
+    expect(JSON.stringify(evil.blocks)).not.toContain('<!channel>');
   });
 });
