@@ -33,6 +33,7 @@ export const dd = defineCommand({
           name: 'tag',
           pattern: /^[A-Za-z0-9_.:/-]{1,200}$/,
           hint: 'team:web',
+          accepts: 'a Datadog tag, like `team:web`',
           description: 'only monitors with this tag',
         },
       ],
@@ -50,7 +51,7 @@ export const dd = defineCommand({
       name: 'monitor',
       readOnly: true,
       summary: 'one monitor: state, query, recent transitions',
-      args: [{ name: 'id', pattern: MONITOR, hint: 'id' }],
+      args: [{ name: 'id', pattern: MONITOR, hint: 'id', accepts: 'a monitor id (digits), like `1234567`' }],
       examples: ['monitor 123456'],
       run: async (ctx, { args }) => {
         const monitor = await ctx.apis.datadog.getMonitor(Number(args.id), ctx.scope);
@@ -67,7 +68,7 @@ export const dd = defineCommand({
     sub({
       name: 'mute',
       summary: 'mute a monitor for a while',
-      args: [{ name: 'id', pattern: MONITOR, hint: 'id' }],
+      args: [{ name: 'id', pattern: MONITOR, hint: 'id', accepts: 'a monitor id (digits), like `1234567`' }],
       flags: [
         { name: 'for', kind: 'duration', max: 7 * DAY, hint: '2h', description: 'how long (default 1h)' },
       ],
@@ -87,7 +88,7 @@ export const dd = defineCommand({
     sub({
       name: 'unmute',
       summary: 'unmute a monitor',
-      args: [{ name: 'id', pattern: MONITOR, hint: 'id' }],
+      args: [{ name: 'id', pattern: MONITOR, hint: 'id', accepts: 'a monitor id (digits), like `1234567`' }],
       examples: ['unmute 123456'],
       run: async (ctx, { args }) => {
         await mayMuteHere(ctx, await ctx.apis.datadog.getMonitor(Number(args.id), ctx.scope), 'unmute');

@@ -1,5 +1,6 @@
 import { UserFacingError } from '../src/errors.js';
 import type { IssueDetail, NumberRef, PullDetail, RepoRef, RunSummary } from '../src/integrations/github.js';
+import { ownValue } from '../src/own-value.js';
 import {
   actions,
   button,
@@ -12,6 +13,7 @@ import {
 } from '../src/slack/blocks.js';
 import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
 import { escapeText, inlineCode, userMention } from '../src/slack/escape.js';
+import { slackUserIn } from '../src/slack/parse-input.js';
 import { issueModal, readIssueModal } from './gh-modal.js';
 
 /** GitHub's own rules for names: owner up to 39, repository up to 100 characters. */
@@ -19,6 +21,8 @@ const REPO = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
 /** `owner/repo#N`, N from 1: GitHub numbers issues and pull requests from 1. */
 const REF = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}#(?!0+$)\d{1,9}$/;
 const LOGIN = /^(me|@?[A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))$/;
+const A_REPO = 'a repository, like `acme/web`';
+const A_REF = 'a repository and number, like `acme/web#42`';
 export const MAX_TITLE = 256;
 export const MAX_BODY = 8_000;
 
@@ -32,13 +36,15 @@ export const gh = defineCommand({
       name: 'pr list',
       readOnly: true,
       summary: 'pull requests, newest activity first (`--author me`: your login from `github.users`)',
-      args: [{ name: 'repo', pattern: REPO, hint: 'owner/repo' }],
+      args: [{ name: 'repo', pattern: REPO, hint: 'owner/repo', accepts: A_REPO }],
       flags: [
         {
           name: 'author',
           hint: '@login|me',
           pattern: LOGIN,
-          description: 'only by this GitHub login (`me`: yours)',
+          orSlackUser: true,
+          accepts: 'a GitHub login, like `octocat`, a Slack user from `github.users`, or `me`',
+          description: 'only by this GitHub login (`me` or a Slack user: their login from `github.users`)',
         },
         { name: 'state', choices: ['open', 'closed'], description: 'open (default) or closed' },
         { name: 'limit', kind: 'number', min: 1, max: 30, description: 'at most this many (default 10)' },
@@ -72,7 +78,7 @@ export const gh = defineCommand({
       name: 'pr',
       readOnly: true,
       summary: 'one pull request: author, state, review decision, checks, mergeable, link',
-      args: [{ name: 'pr', pattern: REF, hint: 'owner/repo#N' }],
+      args: [{ name: 'pr', pattern: REF, hint: 'owner/repo#N', accepts: A_REF }],
       examples: ['pr acme/web#42'],
       run: async (ctx, { args }) => pullReply(await getPullOrSayIssue(ctx, numberRef(args.pr))),
     }),
@@ -80,7 +86,7 @@ export const gh = defineCommand({
       name: 'issue create',
       summary: 'open an issue, announced in the channel; with no arguments, a form',
       args: [
-        { name: 'repo', pattern: REPO, hint: 'owner/repo', optional: true },
+        { name: 'repo', pattern: REPO, hint: 'owner/repo', optional: true, accepts: A_REPO },
         { name: 'title', maxLength: MAX_TITLE, optional: true },
         { name: 'body', rest: true, optional: true, maxLength: MAX_BODY },
       ],
@@ -104,7 +110,7 @@ export const gh = defineCommand({
       name: 'issue',
       readOnly: true,
       summary: 'one issue: author, state, labels, assignees, link',
-      args: [{ name: 'issue', pattern: REF, hint: 'owner/repo#N' }],
+      args: [{ name: 'issue', pattern: REF, hint: 'owner/repo#N', accepts: A_REF }],
       examples: ['issue acme/web#7'],
       run: async (ctx, { args }) =>
         issueReply(await ctx.apis.github.getIssue(numberRef(args.issue), ctx.scope)),
@@ -114,12 +120,13 @@ export const gh = defineCommand({
       readOnly: true,
       summary:
         'the latest Actions workflow runs; a failed one gets a button to re-run its failed jobs (`gh:rerun`)',
-      args: [{ name: 'repo', pattern: REPO, hint: 'owner/repo' }],
+      args: [{ name: 'repo', pattern: REPO, hint: 'owner/repo', accepts: A_REPO }],
       flags: [
         {
           name: 'branch',
           pattern: /^[A-Za-z0-9._/-]{1,200}$/,
           hint: 'branch',
+          accepts: 'a branch name, like `main` or `release/1.2`',
           description: 'only this branch',
         },
       ],
@@ -181,13 +188,27 @@ function numberRef(text: string): NumberRef {
   return { ...repoRef(name), number: Number(number) };
 }
 
-/** `me` → the caller's GitHub login from the config's `github.users`; `@login` → `login`. */
+/**
+ * `me` → the caller's GitHub login from the config's `github.users`; a Slack user (`@dev`) → theirs;
+ * `@login` → `login`.
+ */
 function githubLogin(ctx: GitHubContext, given: string): string {
+  const slackUser = slackUserIn(given);
+  if (slackUser) {
+    const login = ownValue(ctx.services.file.github.users, slackUser.id);
+    if (login) return login;
+    const who = slackUser.label
+      ? escapeText(`@${slackUser.label.replace(/^@/, '')}`)
+      : userMention(slackUser.id);
+    throw new UserFacingError(
+      `${who} has no GitHub login in the configuration (\`github.users\`); use \`--author &lt;login&gt;\`, or ask an opsbot admin to add \`${slackUser.id}: &lt;login&gt;\` under \`github.users\`.`,
+    );
+  }
   if (given.toLowerCase() !== 'me') return given.replace(/^@/, '');
-  const login = ctx.services.file.github.users[ctx.actor.userId];
+  const login = ownValue(ctx.services.file.github.users, ctx.actor.userId);
   if (!login) {
     throw new UserFacingError(
-      `I don't know your GitHub login. Ask an opsbot admin to add \`${ctx.actor.userId}: <login>\` under \`github.users\` in the configuration, or use \`--author <login>\`.`,
+      `I don't know your GitHub login. Ask an opsbot admin to add \`${ctx.actor.userId}: &lt;login&gt;\` under \`github.users\` in the configuration, or use \`--author &lt;login&gt;\`.`,
     );
   }
   return login;
@@ -275,7 +296,7 @@ function issueReply(i: IssueDetail): Reply {
   };
 }
 
-const RUN_ICON: Record<string, string> = {
+const RUN_ICON: Readonly<Record<string, string>> = {
   success: ':white_check_mark:',
   failure: ':x:',
   cancelled: ':no_entry_sign:',
@@ -293,7 +314,9 @@ function runsReply(repo: RepoRef, runs: RunSummary[], branch?: string): Reply {
       r.status === 'completed' ? (r.conclusion ?? 'done') : r.status.replace(/_/g, ' '),
     );
     const icon =
-      r.status === 'completed' ? (RUN_ICON[r.conclusion ?? ''] ?? ':grey_question:') : ':hourglass:';
+      r.status === 'completed'
+        ? (ownValue(RUN_ICON, r.conclusion ?? '') ?? ':grey_question:')
+        : ':hourglass:';
     const line = `${icon} ${link(r.url, `${r.name} #${r.runNumber}`)} on ${inlineCode(r.branch)}: ${outcome}`;
     lines.push(line);
     blocks.push(section(line));

@@ -1,4 +1,6 @@
 import type { PlainTextOption, View } from '@slack/web-api';
+import { ownValue } from '../src/own-value.js';
+import { plainFromSlack } from '../src/slack/command-text.js';
 import { truncate } from '../src/slack/escape.js';
 
 /**
@@ -199,21 +201,24 @@ export function readCreateForm(
   const assignee = read(state, 'assignee');
   const errors: Record<string, string> = {};
   if (!PROJECT.test(project)) errors.project = 'A Jira project key, such as OPS.';
-  if (!(type in ISSUE_TYPES)) errors.type = 'Choose Task, Bug or Story.';
+  // Own keys only: `__proto__`, `constructor` or `toString` are no issue type, priority or person.
+  const typeName = ownValue(ISSUE_TYPES, type);
+  const priorityName = ownValue(PRIORITIES, priority);
+  if (!typeName) errors.type = 'Choose Task, Bug or Story.';
   if (summary === '') errors.summary = 'Give the issue a summary.';
   else if (summary.length > MAX_SUMMARY) errors.summary = `At most ${MAX_SUMMARY} characters.`;
   else if (/[\r\n]/.test(summary)) errors.summary = 'One line only.';
   if (description.length > MAX_DESCRIPTION) errors.description = `At most ${MAX_DESCRIPTION} characters.`;
-  if (priority && !(priority in PRIORITIES)) errors.priority = 'Choose a priority from the list.';
-  if (assignee && !users[assignee])
+  if (priority && !priorityName) errors.priority = 'Choose a priority from the list.';
+  if (assignee && !ownValue(users, assignee))
     errors.assignee =
       'opsbot does not know this person in Jira: an opsbot admin maps them under jira.users. Leave it empty to create the issue unassigned.';
   const form: CreateFormValues = {
     project,
-    type: (type in ISSUE_TYPES ? type : 'task') as IssueTypeChoice,
+    type: (typeName ? type : 'task') as IssueTypeChoice,
     summary,
     ...(description ? { description } : {}),
-    ...(priority in PRIORITIES ? { priority: priority as PriorityChoice } : {}),
+    ...(priorityName ? { priority: priority as PriorityChoice } : {}),
     ...(assignee ? { assignee } : {}),
   };
   return Object.keys(errors).length ? { form, errors } : { form };
@@ -227,18 +232,5 @@ export function readCommentForm(json: string): { text: string; errors?: Record<s
   return { text };
 }
 
-/**
- * Slack message text as plain text for a form: `<@U1>` → `@U1`, `<https://x|label>` → `label
- * (https://x)`, `<#C1|name>` → `#name`, `<!here>` → `@here`, entities decoded.
- */
-export function plainFromSlack(text: string): string {
-  return text
-    .replace(/<([@#!])([^>|]+)(?:\|([^>]*))?>/g, (_m, sigil: string, id: string, label?: string) =>
-      sigil === '!' ? `@${label || id.replace(/^subteam\^/, '')}` : `${sigil}${label || id}`,
-    )
-    .replace(/<([^>|]+)\|([^>]*)>/g, '$2 ($1)')
-    .replace(/<([^>|]+)>/g, '$1')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
-}
+/** Slack message text as plain text for a form (the shortcut's message): see {@link plainFromSlack}. */
+export { plainFromSlack };

@@ -3,7 +3,8 @@ import { rootOf } from '../src/alerts/alert-actions.js';
 import { displayTitle } from '../src/alerts/render.js';
 import type { RootData } from '../src/alerts/roots.js';
 import { UserFacingError } from '../src/errors.js';
-import type { JiraIssue, JiraSprint, JiraTransition } from '../src/integrations/jira.js';
+import type { JiraIssue, JiraSearchResult, JiraSprint, JiraTransition } from '../src/integrations/jira.js';
+import { ownValue } from '../src/own-value.js';
 import { actions, button, context, header, sections } from '../src/slack/blocks.js';
 import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
 import { withDefaultSubcommand } from '../src/slack/default-subcommand.js';
@@ -26,10 +27,18 @@ import {
 } from './jira-forms.js';
 
 const BOARD = /^\d{1,10}$/;
+/** An issue key argument: typed in any case (`ops-42`), read upper-cased. */
+const KEY_ARG = {
+  name: 'key',
+  pattern: KEY,
+  hint: 'KEY-1',
+  upperCase: true,
+  accepts: 'an issue key, like `OPS-42`',
+} as const;
 
 /**
  * `/jira`: look up, search, create, move, assign and comment on issues, and the active sprint.
- * The grammar is CONTRACT.md's; `/jira OPS-42` is `/jira issue OPS-42`.
+ * `/jira OPS-42` (or `ops-42`) is `/jira issue OPS-42`.
  */
 export const jira = withDefaultSubcommand(
   defineCommand({
@@ -41,7 +50,7 @@ export const jira = withDefaultSubcommand(
         name: 'issue',
         readOnly: true,
         summary: 'one issue: summary, status, assignee, link',
-        args: [{ name: 'key', pattern: KEY, hint: 'KEY-1' }],
+        args: [KEY_ARG],
         examples: ['issue OPS-42'],
         run: async (ctx, { args }) => {
           const [issue, moves] = await Promise.all([
@@ -55,10 +64,16 @@ export const jira = withDefaultSubcommand(
       sub({
         name: 'create',
         summary:
-          'create an issue (in `jira.defaultProject` when no project is given); with no summary, a form',
+          'create an issue (in `jira.defaultProject` when no project is given); with no summary, a form. A first word in capitals (`OPS`) is the project; then the words are the summary, or a "quoted summary" and a description',
         args: [
-          { name: 'project', pattern: PROJECT, hint: 'PROJECT', optional: true },
-          { name: 'summary', maxLength: MAX_SUMMARY, optional: true },
+          {
+            name: 'project',
+            pattern: PROJECT,
+            hint: 'PROJECT',
+            optional: true,
+            accepts: 'a project key in capitals, like `OPS`',
+          },
+          { name: 'summary', maxLength: MAX_SUMMARY, optional: true, wordsUnlessQuoted: true },
           { name: 'description', rest: true, optional: true, maxLength: MAX_DESCRIPTION },
         ],
         flags: [
@@ -70,7 +85,8 @@ export const jira = withDefaultSubcommand(
           },
         ],
         examples: [
-          'create OPS "Rotate the staging certificate" priority=high',
+          'create OPS "Rotate the staging certificate" It expires Friday --priority high',
+          'create OPS fix the login page',
           'create "Flaky login test"',
           'create',
         ],
@@ -103,30 +119,21 @@ export const jira = withDefaultSubcommand(
       sub({
         name: 'move',
         summary: 'move an issue to another status',
-        args: [
-          { name: 'key', pattern: KEY, hint: 'KEY-1' },
-          { name: 'status', rest: true, maxLength: 60 },
-        ],
+        args: [KEY_ARG, { name: 'status', rest: true, maxLength: 60 }],
         examples: ['move OPS-42 In Progress'],
         run: (ctx, { args }) => move(ctx, args.key, args.status),
       }),
       sub({
         name: 'assign',
         summary: 'assign an issue to someone (or yourself)',
-        args: [
-          { name: 'key', pattern: KEY, hint: 'KEY-1' },
-          { name: 'assignee', kind: 'user', hint: '@user|me' },
-        ],
+        args: [KEY_ARG, { name: 'assignee', kind: 'user', hint: '@user|me' }],
         examples: ['assign OPS-42 me'],
         run: (ctx, { args }) => assign(ctx, args.key, args.assignee),
       }),
       sub({
         name: 'comment',
         summary: 'comment on an issue',
-        args: [
-          { name: 'key', pattern: KEY, hint: 'KEY-1' },
-          { name: 'text', rest: true, maxLength: 3_000 },
-        ],
+        args: [KEY_ARG, { name: 'text', rest: true, maxLength: 3_000 }],
         examples: ['comment OPS-42 Deployed to staging, please verify'],
         run: async (ctx, { args }) => {
           await ctx.apis.jira.comment(args.key, args.text, ctx.scope);
@@ -139,7 +146,14 @@ export const jira = withDefaultSubcommand(
         summary: 'issues whose text matches',
         args: [{ name: 'text', rest: true, maxLength: 200 }],
         flags: [
-          { name: 'project', pattern: PROJECT, hint: 'KEY', description: 'only this project' },
+          {
+            name: 'project',
+            pattern: PROJECT,
+            hint: 'KEY',
+            upperCase: true,
+            accepts: 'a project key, like `OPS`',
+            description: 'only this project',
+          },
           { name: 'limit', kind: 'number', min: 1, max: 50, description: 'at most this many (default 10)' },
         ],
         examples: ['search login timeout --project OPS'],
@@ -150,9 +164,10 @@ export const jira = withDefaultSubcommand(
             { ...(flags.project ? { project: flags.project } : {}), limit },
             ctx.scope,
           );
-          if (found.length === 0) return { text: `No Jira issues match ${inlineCode(args.text, 100)}.` };
-          const title = `${found.length} Jira issue${found.length === 1 ? '' : 's'} matching “${args.text.slice(0, 80)}”`;
-          const lines = found.map(line);
+          if (found.issues.length === 0)
+            return { text: `No Jira issues match ${inlineCode(args.text, 100)}.` };
+          const title = `${searchCount(found)} matching “${args.text.slice(0, 80)}”`;
+          const lines = found.issues.map(line);
           return {
             text: `${escapeText(title)}\n${lines.join('\n')}`,
             blocks: [header(title), ...sections(lines)],
@@ -163,7 +178,15 @@ export const jira = withDefaultSubcommand(
         name: 'sprint',
         readOnly: true,
         summary: 'the active sprint of a board (default `jira.defaultBoard`): its issues by status',
-        args: [{ name: 'board', pattern: BOARD, hint: 'board-id', optional: true }],
+        args: [
+          {
+            name: 'board',
+            pattern: BOARD,
+            hint: 'board-id',
+            optional: true,
+            accepts: 'a board id, like `12`',
+          },
+        ],
         examples: ['sprint 12', 'sprint'],
         run: async (ctx, { args }) => {
           const board = args.board ? Number(args.board) : ctx.services.file.jira.defaultBoard;
@@ -186,7 +209,7 @@ export const jira = withDefaultSubcommand(
       },
       'jira:comment': async (ctx, value) => {
         const key = keyOf(value);
-        if (!ctx.triggerId) throw new UserFacingError(`Try \`/jira comment ${key} <text>\`.`);
+        if (!ctx.triggerId) throw new UserFacingError(`Try \`/jira comment ${key} &lt;text&gt;\`.`);
         await ctx.services.slack.openView({ triggerId: ctx.triggerId, view: commentForm(placeOf(ctx), key) });
         return undefined;
       },
@@ -194,7 +217,7 @@ export const jira = withDefaultSubcommand(
       'jira:create': async (ctx, value) =>
         openCreateForm(ctx, placeOf(ctx, true), {
           ...defaultProject(ctx),
-          ...alertPrefill(await rootOf({ messages: ctx.services.state.messages }, value)),
+          ...alertPrefill(await alertRootPressed(ctx, value)),
           type: 'bug',
         }),
     },
@@ -248,8 +271,33 @@ type JiraContext = CommandContext<'jira'>;
 
 function keyOf(value: string): string {
   if (!KEY.test(value))
-    throw new UserFacingError('That button is out of date. Run `/jira issue <KEY-1>` again.');
+    throw new UserFacingError('That button is out of date. Run `/jira issue &lt;KEY-1&gt;` again.');
   return value;
+}
+
+/**
+ * The alert root the "Create Jira issue" button was pressed on: the root its value names must be
+ * the message it is on (same channel and ts), so a value copied onto another message (or forged)
+ * cannot read another channel's alert into a form.
+ */
+async function alertRootPressed(ctx: JiraContext, key: string): Promise<RootData> {
+  const root = await rootOf({ messages: ctx.services.state.messages }, key);
+  const ref = await ctx.services.state.messages.get(key);
+  const on = ctx.message;
+  if (!ref || !on || ref.channel !== on.channelId || ref.ts !== on.ts)
+    throw new UserFacingError(
+      'That button is not on the alert it names, so I opened nothing. Use "Create Jira issue" on the alert itself, or `/jira create`.',
+    );
+  return root;
+}
+
+/** `3 Jira issues`, or `10 of about 40 Jira issues` when more match than were read. */
+function searchCount(found: JiraSearchResult): string {
+  const n = found.issues.length;
+  const noun = (count: number) => `Jira issue${count === 1 ? '' : 's'}`;
+  if (!found.more) return `${n} ${noun(n)}`;
+  if (found.about) return `${n} of about ${found.about} ${noun(found.about)}`;
+  return `The first ${n} ${noun(n)} (more match)`;
 }
 
 function defaultProject(ctx: JiraContext): CreatePrefill {
@@ -307,7 +355,7 @@ async function createIssue(
     throw new UserFacingError(`The summary is too long: at most ${MAX_SUMMARY} characters.`);
   if (form.description && form.description.length > MAX_DESCRIPTION)
     throw new UserFacingError(`The description is too long: at most ${MAX_DESCRIPTION} characters.`);
-  const accountId = form.assignee ? ctx.services.file.jira.users[form.assignee] : undefined;
+  const accountId = form.assignee ? ownValue(ctx.services.file.jira.users, form.assignee) : undefined;
   if (form.assignee && !accountId) throw unmapped(form.assignee);
   const created = await ctx.apis.jira.createIssue(
     {
@@ -329,13 +377,13 @@ async function createIssue(
 
 function unmapped(userId: string): UserFacingError {
   return new UserFacingError(
-    `${userMention(userId)} has no Jira account in opsbot's configuration. Ask an opsbot admin to add \`${userId}: <Jira account id>\` under \`jira.users\`.`,
+    `${userMention(userId)} has no Jira account in opsbot's configuration. Ask an opsbot admin to add \`${userId}: &lt;Jira account id&gt;\` under \`jira.users\`.`,
   );
 }
 
 async function assign(ctx: JiraContext, key: string, userId: string): Promise<Reply> {
   // Mapped through `jira.users` before any call: an unmapped user costs Jira nothing.
-  const accountId = ctx.services.file.jira.users[userId];
+  const accountId = ownValue(ctx.services.file.jira.users, userId);
   if (!accountId) throw unmapped(userId);
   await ctx.apis.jira.assign(key, accountId, ctx.scope);
   return {
@@ -352,12 +400,15 @@ async function move(ctx: JiraContext, key: string, status: string): Promise<Repl
   };
 }
 
+/** An issue's link; a key that is no key (as Jira answered it) is shown as escaped text only. */
 function keyLink(ctx: JiraContext, key: string): string {
-  return `<${ctx.apis.jira.siteUrl}/browse/${key}|${key}>`;
+  return KEY.test(key) ? `<${ctx.apis.jira.siteUrl}/browse/${key}|${key}>` : escapeText(key);
 }
 
+/** `label` (Jira's text: escaped here) linked to the issue when its URL is a plain http(s) URL. */
 function link(issue: JiraIssue, label: string): string {
-  return /^https?:\/\/[^\s<>|]+$/.test(issue.url) ? `<${issue.url}|${label}>` : label;
+  const text = escapeText(label);
+  return /^https?:\/\/[^\s<>|]+$/.test(issue.url) ? `<${issue.url}|${text}>` : text;
 }
 
 function line(i: JiraIssue): string {

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { idText, secretText } from '../credentials/secret-spec.js';
 import { UserFacingError } from '../errors.js';
 import type { RequestScope } from '../request-scope.js';
+import { escapeText } from '../slack/escape.js';
 import {
   type GitHubAccess,
   GitHubClient,
@@ -352,9 +353,12 @@ function explain(error: unknown, ref: RepoRef, permissions: GitHubAccess['permis
     );
   }
   if (status === 422) {
-    return new UserFacingError(`GitHub rejected that: ${message.slice(0, 200) || 'validation failed'}.`, {
-      cause: error,
-    });
+    return new UserFacingError(
+      `GitHub rejected that: ${escapeText(message.slice(0, 200)) || 'validation failed'}.`,
+      {
+        cause: error,
+      },
+    );
   }
   return error;
 }

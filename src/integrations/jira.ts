@@ -5,6 +5,7 @@ import { secretText } from '../credentials/secret-spec.js';
 import { UserFacingError } from '../errors.js';
 import { jqlPhrase, jqlString } from '../jira/jql.js';
 import type { RequestScope } from '../request-scope.js';
+import { escapeText, inlineCode } from '../slack/escape.js';
 import { type CredentialedCalls, type PlatformDeps, secretIntegration } from './integration.js';
 import type { RateLimitPolicy } from './rate-limits.js';
 
@@ -72,6 +73,15 @@ export interface JiraTransition {
   to: string;
 }
 
+/** A search's first issues, and whether more match. */
+export interface JiraSearchResult {
+  issues: JiraIssue[];
+  /** More issues match than `issues` holds. */
+  more: boolean;
+  /** When more match: Jira's estimate of how many do (its approximate count), if it gave one. */
+  about?: number;
+}
+
 export interface JiraApi {
   readonly siteUrl: string;
   getIssue(key: string, scope?: RequestScope): Promise<JiraIssue>;
@@ -87,7 +97,7 @@ export interface JiraApi {
     text: string,
     options: { project?: string; limit: number },
     scope?: RequestScope,
-  ): Promise<JiraIssue[]>;
+  ): Promise<JiraSearchResult>;
   activeSprint(boardId: number, scope?: RequestScope): Promise<JiraSprint | undefined>;
 }
 
@@ -218,9 +228,12 @@ export function createJiraApi(calls: CredentialedCalls<JiraClient>, deps: Platfo
             (t) => t.name?.toLowerCase() === wanted || t.to?.name?.toLowerCase() === wanted,
           );
           if (!match?.id) {
-            const valid = transitions.map((t) => `\`${t.to?.name ?? t.name}\``).join(', ');
+            // What the user typed and what Jira names are shown as code: no link, mention or markup.
+            const valid = transitions
+              .map((t) => inlineCode(String(t.to?.name ?? t.name ?? ''), 60))
+              .join(', ');
             throw new UserFacingError(
-              `${key} cannot move to “${to.slice(0, 60)}” from ${from || 'its status'}. It can move to: ${valid || 'nothing'}.`,
+              `${key} cannot move to ${inlineCode(to, 60)} from ${from ? inlineCode(from, 60) : 'its status'}. It can move to: ${valid || 'nothing'}.`,
             );
           }
           await c.cloud.issues.doTransition({ issueIdOrKey: key, transition: { id: match.id } });
@@ -242,21 +255,29 @@ export function createJiraApi(calls: CredentialedCalls<JiraClient>, deps: Platfo
       call(
         'search',
         async (c) => {
-          const jql = `${project ? `project = ${jqlString(project)} AND ` : ''}text ~ ${jqlPhrase(text)} ORDER BY updated DESC`;
+          const where = `${project ? `project = ${jqlString(project)} AND ` : ''}text ~ ${jqlPhrase(text)}`;
           const found: JiraIssue[] = [];
+          let more = false;
           let nextPageToken: string | undefined;
           for (let page = 0; page < 5 && found.length < limit; page++) {
             const out = await c.cloud.issueSearch.searchAndReconsileIssuesUsingJql({
-              jql,
+              jql: `${where} ORDER BY updated DESC`,
               fields: FIELDS,
               maxResults: Math.min(50, limit - found.length),
               ...(nextPageToken ? { nextPageToken } : {}),
             });
             found.push(...(out.issues ?? []).map((i) => toIssue(i as never)));
             nextPageToken = out.nextPageToken ?? undefined;
-            if (!nextPageToken || out.isLast) break;
+            more = Boolean(nextPageToken) && out.isLast !== true;
+            if (!more) break;
           }
-          return found.slice(0, limit);
+          if (!more) return { issues: found.slice(0, limit), more };
+          // The enhanced search gives no total: Jira's approximate count says about how many match.
+          const about = await c.cloud.issueSearch
+            .countIssues({ jql: where })
+            .then((r) => (typeof r.count === 'number' && r.count > limit ? r.count : undefined))
+            .catch(() => undefined);
+          return { issues: found.slice(0, limit), more, ...(about ? { about } : {}) };
         },
         scope,
       ),
@@ -310,7 +331,8 @@ function explain(error: unknown, what: string): unknown {
       body.errors && typeof body.errors === 'object'
         ? Object.entries(body.errors as Record<string, unknown>).map(([f, m]) => `${f}: ${String(m)}`)
         : [];
-    const reasons = [...messages, ...fields].slice(0, 5).map((r) => r.slice(0, 200));
+    // Jira's reasons may quote what was sent (or anything): shown escaped, never as markup.
+    const reasons = [...messages, ...fields].slice(0, 5).map((r) => escapeText(r.slice(0, 200)));
     return new UserFacingError(
       `Jira refused that for ${what}: ${reasons.join('; ') || 'the request was invalid'}. Check the values and try again.`,
       { cause: error },
@@ -319,7 +341,7 @@ function explain(error: unknown, what: string): unknown {
   if (isNotFoundError(error)) {
     const messages = (error as { body?: { errorMessages?: string[] } }).body?.errorMessages ?? [];
     return new UserFacingError(
-      `Jira has no ${what} (${(messages[0] ?? 'not found').slice(0, 200)}). Check the key, and that the bot's account may browse the project.`,
+      `Jira has no ${what} (${escapeText((messages[0] ?? 'not found').slice(0, 200))}). Check the key, and that the bot's account may browse the project.`,
       { cause: error },
     );
   }

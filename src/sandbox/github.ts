@@ -20,6 +20,8 @@ export type GitHubFault =
   | { kind: 'primary'; count?: number; resetInSeconds: number }
   | { kind: 'secondary'; count?: number; retryAfterSeconds: number; status?: 403 | 429 }
   | { kind: 'server_error'; count?: number }
+  /** GitHub's 422 "Validation Failed" with this message (GitHub's messages may quote what was sent). */
+  | { kind: 'validation'; count?: number; message: string }
   /** Holds API calls (not token minting) this long before checking their token: calls in flight. */
   | { kind: 'slow'; count?: number; ms: number };
 
@@ -407,6 +409,8 @@ export class SimulatedGitHub {
         },
         { 'retry-after': String(fault.retryAfterSeconds) },
       );
+    } else if (fault.kind === 'validation') {
+      answer(422, { message: fault.message, documentation_url: DOCS, status: '422' });
     } else answer(502, { message: 'Server Error' });
   }
 }

@@ -32,9 +32,12 @@ export interface JiraFault {
   /** Only calls whose path starts with this (e.g. `/rest/api/3/search/jql`); any path when absent. */
   path?: string;
   method?: string;
-  status: 429 | 500 | 502 | 503 | 504;
+  status: 400 | 403 | 404 | 429 | 500 | 502 | 503 | 504;
   /** For 429: the `Retry-After` header in seconds (default 30). */
   retryAfterSeconds?: number;
+  /** For 400, 403, 404: Atlassian's `errorMessages` and `errors` (field → reason) in the body. */
+  errorMessages?: string[];
+  errors?: Record<string, string>;
   /** How many matching calls fail (default 1). */
   count?: number;
 }
@@ -144,6 +147,8 @@ export class SimulatedJira {
   readonly #sprints: Sprint[];
   readonly #tokens = new Map<string, string>();
   readonly #faults: (JiraFault & { left: number })[] = [];
+  /** Status names changed by `renameStatus`, by status id. */
+  readonly #statusNames = new Map<string, string>();
   #hold: { ms: number; left: number } | undefined;
   #held = 0;
   readonly #now: () => number;
@@ -231,6 +236,16 @@ export class SimulatedJira {
 
   failNext(fault: JiraFault): void {
     this.#faults.push({ ...fault, left: fault.count ?? 1 });
+  }
+
+  /**
+   * Shows the status `name` as `to` from now on (in issues and transitions), as a Jira admin may
+   * name a status anything: `<!channel>`, `<@U0ADMIN>`. JQL still finds it by its old name.
+   */
+  renameStatus(name: string, to: string): void {
+    const status = STATUSES.find((s) => s.name === name);
+    if (!status) throw new Error(`unknown status ${name}`);
+    this.#statusNames.set(status.id, to);
   }
 
   /** The stored issue (a live record: tests may read or tweak it), or undefined. */
@@ -378,6 +393,8 @@ export class SimulatedJira {
           },
         );
       }
+      if (fault.errorMessages || fault.errors)
+        throw fail(fault.status, fault.errorMessages ?? [], fault.errors ?? {});
       throw fail(fault.status, fault.status === 500 ? 'Internal server error' : 'Service Unavailable');
     }
     const body = (): Record<string, unknown> => parseJson(raw);
@@ -394,6 +411,9 @@ export class SimulatedJira {
     if (route(/^\/rest\/api\/3\/search\/jql$/, 'GET', 'POST')) {
       const input = method === 'GET' ? searchFromQuery(q) : searchFromBody(body());
       return this.#send(req, res, 200, this.#search(input, me));
+    }
+    if (route(/^\/rest\/api\/3\/search\/approximate-count$/, 'POST')) {
+      return this.#send(req, res, 200, this.#count(body(), me));
     }
     if (route(/^\/rest\/api\/3\/issue$/, 'POST')) {
       const created = this.#create(body(), me);
@@ -523,7 +543,7 @@ export class SimulatedJira {
       self: `${this.#url}/rest/api/3/status/${s?.id}`,
       description: '',
       iconUrl: `${this.#url}/images/icons/statuses/generic.png`,
-      name: s?.name,
+      name: this.#statusNames.get(s?.id ?? '') ?? s?.name,
       id: s?.id,
       statusCategory: { self: `${this.#url}/rest/api/3/statuscategory/${cat.id}`, ...cat },
     };
@@ -863,6 +883,19 @@ export class SimulatedJira {
         : { nextPageToken: Buffer.from(JSON.stringify({ o: offset + max, h: hash })).toString('base64url') }),
       isLast,
     };
+  }
+
+  /** `/search/approximate-count`: how many issues a bounded JQL query matches (exact here). */
+  #count(body: Record<string, unknown>, me: JiraUser): { count: number } {
+    if (typeof body.jql !== 'string') throw fail(400, [], { jql: 'The JQL query is required.' });
+    const query = parseJql(body.jql);
+    if (!query.where) {
+      throw fail(
+        400,
+        'Unbounded JQL queries are not allowed here. Please add a search restriction to your query.',
+      );
+    }
+    return { count: this.#run(query, me).length };
   }
 
   #run(query: Jql, me: JiraUser, within?: JiraIssueRecord[]): JiraIssueRecord[] {

@@ -35,19 +35,39 @@ export interface ArgSpec {
   /** Shown in usage as `<name>` (or `[name]` when optional). */
   name: string;
   kind?: ValueKind;
-  /** For `text`: what a valid value looks like, and how to say it (`owner/repo`). */
+  /** For `text`: what a valid value looks like. */
   pattern?: RegExp;
+  /** The placeholder usage shows for it: `owner/repo`, `KEY-1`. */
   hint?: string;
+  /**
+   * What a valid value is, in words, with an example in backticks that the pattern accepts: "a
+   * repository, like `acme/web`". A problem with the value is explained with it (`<repo> must be
+   * a repository, like `acme/web``). Every argument or flag with a `pattern` has one.
+   */
+  accepts?: string;
+  /** Typed in any case, read upper-cased before the pattern is checked: `ops-1` is `OPS-1`. */
+  upperCase?: boolean;
+  /**
+   * For `text`: a Slack user (`@dev`, which Slack sends as `<@U0DEV|dev>`) is accepted too, as a
+   * value the handler reads with `slackUserIn` (src/slack/parse-input.ts).
+   */
+  orSlackUser?: boolean;
   optional?: boolean;
   /** Takes every remaining word (free text such as a title or body). */
   rest?: boolean;
+  /**
+   * Unquoted, it takes every following word that is not a flag, as `rest` does (`/jira create OPS
+   * fix the login page`); quoted, only the quoted text, and the words after it go to the next
+   * argument (`/jira create OPS "Summary" description`).
+   */
+  wordsUnlessQuoted?: boolean;
   maxLength?: number;
   min?: number;
   max?: number;
   choices?: readonly string[];
 }
 
-export interface FlagSpec extends Omit<ArgSpec, 'optional' | 'rest'> {
+export interface FlagSpec extends Omit<ArgSpec, 'optional' | 'rest' | 'wordsUnlessQuoted'> {
   /** `--limit N` or `limit=N`; flags are always optional. */
   description: string;
 }

@@ -8,7 +8,8 @@
  * - `--name` and `--name=value` are flags; `key=value` is a pair; a bare `--` makes everything
  *   after it plain text.
  * - `<@U…|name>` user, `<#C…|name>` channel, `<!subteam^S…|@name>` user group, `<!here>` broadcast,
- *   `<https://…|label>` link; any other `<…>` is refused.
+ *   `<https://…|label>` link; any other `<…>` is refused. Inside quotes, or glued to other text in
+ *   one word (`<!here>,`), they are plain text as {@link plainFromSlack} writes them (`@here,`).
  * Never throws; linear in the input; refuses control characters, bidi overrides, more than
  * {@link MAX_COMMAND_TEXT} characters or {@link MAX_TOKENS} tokens with a short problem that never
  * quotes the input.
@@ -70,8 +71,6 @@ export function tokenize(text: string): TokenizeResult {
 
 type Segment = { kind: 'bare' | 'quoted' | 'entity'; value: string };
 type Word = Segment[];
-
-const PROBLEM_MENTION = 'A mention must be a word of its own.';
 
 function splitWords(text: string): { ok: true; words: Word[] } | { ok: false; problem: string } {
   const words: Word[] = [];
@@ -145,12 +144,39 @@ type Classified = Token | { problem: string };
 function plainText(word: Word): string {
   return word
     .map((s) => {
-      if (s.kind === 'quoted') return decodeEntities(s.value);
+      if (s.kind === 'quoted') return plainFromSlack(s.value);
       if (s.kind === 'bare') return decodeEntities(s.value);
-      const bar = s.value.indexOf('|');
-      return decodeEntities(bar === -1 ? s.value : s.value.slice(bar + 1));
+      return plainFromSlack(`<${s.value}>`);
     })
     .join('');
+}
+
+/**
+ * Slack message text as plain text, for what opsbot carries to Jira or GitHub and for forms:
+ * `<@U1|al>` → `@al` (`<@U1>` → `@U1`), `<#C1|dev>` → `#dev`, `<!here>` → `@here`,
+ * `<!subteam^S1|@team>` → `@team`, `<https://x|label>` → `label (https://x)`, `<https://x>` →
+ * `https://x`; then `&lt;` `&gt;` `&amp;` decoded. Echo the result to Slack only escaped.
+ *
+ * @example
+ * plainFromSlack('<!channel> see <https://x.example|the doc>'); // "@channel see the doc (https://x.example)"
+ */
+export function plainFromSlack(text: string): string {
+  return decodeEntities(
+    text.replace(/<([^<>]*)>/g, (whole, inner: string) => {
+      const bar = inner.indexOf('|');
+      const target = bar === -1 ? inner : inner.slice(0, bar);
+      const label = bar === -1 ? '' : inner.slice(bar + 1);
+      const sigil = target[0];
+      if (sigil === '@' || sigil === '#') return `${sigil}${label.replace(/^[@#]/, '') || target.slice(1)}`;
+      if (sigil === '!') {
+        if (/^!date\^/.test(target)) return label;
+        const name = label.replace(/^@/, '') || target.slice(1).replace(/^subteam\^/, '');
+        return `@${name}`;
+      }
+      if (target === '') return whole;
+      return label && label !== target ? `${label} (${target})` : target;
+    }),
+  );
 }
 
 function classify(word: Word): Classified {
@@ -161,18 +187,16 @@ function classify(word: Word): Classified {
   if (word.length === 2 && first.kind === 'bare' && first.value.endsWith('=') && second?.kind === 'entity') {
     const parsed = entity(second.value);
     if ('problem' in parsed) return parsed;
-    if (parsed.kind === 'broadcast') return { problem: PROBLEM_MENTION };
     const name = first.value.slice(0, -1);
     const value = `<${second.value}>`;
     if (name.startsWith('--') && /^--[A-Za-z][A-Za-z0-9-]{0,30}$/.test(name))
       return { kind: 'flag', name: name.slice(2).toLowerCase(), value };
     if (PAIR_KEY.test(name)) return { kind: 'pair', key: name, value };
   }
-  const entities = word.filter((s) => s.kind === 'entity');
-  for (const e of entities) {
+  // An entity glued to other text (`<!here>,`, `x<@U1>`) is read, then kept as plain text.
+  for (const e of word.filter((s) => s.kind === 'entity')) {
     const parsed = entity(e.value);
     if ('problem' in parsed) return parsed;
-    if (parsed.kind !== 'link') return { problem: PROBLEM_MENTION };
   }
   const quoted = word.some((s) => s.kind === 'quoted');
   if (first.kind === 'bare' && first.value.startsWith('--')) {
@@ -222,7 +246,10 @@ export function decodeEntities(text: string): string {
   );
 }
 
-/** A readable rendering of one token for messages (escape it before it goes to Slack). */
+/**
+ * A readable rendering of one token, as plain text: for messages (escape it before it goes to
+ * Slack) and for free text carried to Jira or GitHub (`<!here>` → `@here`, a link → `label (url)`).
+ */
 export function tokenText(token: Token): string {
   switch (token.kind) {
     case 'text':
@@ -240,6 +267,6 @@ export function tokenText(token: Token): string {
     case 'broadcast':
       return `@${token.name}`;
     case 'link':
-      return token.url;
+      return token.label && token.label !== token.url ? `${token.label} (${token.url})` : token.url;
   }
 }

@@ -22,7 +22,10 @@ export interface InputContext {
  * - A flag value followed by a word that together make a known action takes that word too:
  *   `--command gh:pr list` (see {@link InputContext.actions}).
  * - Quoted text that does not fit an optional argument with a pattern passes it over to the next
- *   argument: `/jira create "Summary"` leaves out the optional project.
+ *   argument: `/jira create "Summary"` leaves out the optional project. So does any word that does
+ *   not fit it when the next argument takes free words: `/jira create fix the login page`.
+ * - Free text (`rest`, and `wordsUnlessQuoted` unquoted) is plain text: `<!here>` is `@here`, a
+ *   mention `@name`, a link `label (url)` (see `tokenText`); elsewhere a broadcast is refused.
  * Every problem is one sentence naming the argument and what it expects; user text is escaped.
  */
 export function parseInput(sub: Subcommand, tokens: readonly Token[], ctx: InputContext): InputResult {
@@ -32,12 +35,11 @@ export function parseInput(sub: Subcommand, tokens: readonly Token[], ctx: Input
   const flagSpecs = sub.flags ?? [];
   const rest: string[] = [];
   let next = 0;
+  /** The argument taking the free words from here on. */
+  let collecting: ArgSpec | undefined;
 
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] as Token;
-    if (token.kind === 'broadcast') {
-      return fail('`@channel`, `@here` and `@everyone` cannot be used in a command.');
-    }
     if (token.kind === 'flag' || token.kind === 'pair') {
       const name = token.kind === 'flag' ? token.name : token.key.toLowerCase();
       const spec = flagSpecs.find((f) => f.name === name);
@@ -72,27 +74,29 @@ export function parseInput(sub: Subcommand, tokens: readonly Token[], ctx: Input
       flags[spec.name] = value.value;
       continue;
     }
-    while (passesOver(positional[next], positional[next + 1], token)) next++;
-    const spec = positional[next];
-    if (!spec) return fail(`I didn't expect ${inlineCode(tokenText(token))} there.`);
-    if (spec.rest) {
-      if (token.kind !== 'text' && token.kind !== 'link' && token.kind !== 'user' && token.kind !== 'channel')
-        return fail(`${inlineCode(tokenText(token))} can't be part of <${spec.name}>.`);
-      rest.push(tokenText(token));
-      continue;
+    if (!collecting) {
+      while (passesOver(positional[next], positional[next + 1], token)) next++;
+      const spec = positional[next];
+      if (!spec) return fail(`I didn't expect ${inlineCode(tokenText(token))} there.`);
+      const quoted = token.kind === 'text' && token.quoted;
+      if (spec.rest || (spec.wordsUnlessQuoted && !quoted)) collecting = spec;
+      else {
+        const value = convert(spec, `<${spec.name}>`, token, ctx);
+        if (!value.ok) return value;
+        args[spec.name] = value.value;
+        next++;
+        continue;
+      }
     }
-    const value = convert(spec, `<${spec.name}>`, token, ctx);
-    if (!value.ok) return value;
-    args[spec.name] = value.value;
-    next++;
+    // Free text: flags were read above, so every other token is words (plain text).
+    rest.push(tokenText(token));
   }
 
-  const restSpec = positional[next]?.rest ? positional[next] : undefined;
-  if (restSpec && rest.length > 0) {
+  if (collecting) {
     const text = rest.join(' ');
-    if (restSpec.maxLength !== undefined && text.length > restSpec.maxLength)
-      return fail(`<${restSpec.name}> is too long: at most ${restSpec.maxLength} characters.`);
-    args[restSpec.name] = text;
+    if (collecting.maxLength !== undefined && text.length > collecting.maxLength)
+      return fail(`<${collecting.name}> is too long: at most ${collecting.maxLength} characters.`);
+    args[collecting.name] = text;
     next++;
   }
   const missing = positional.slice(next).find((a) => !a.optional && args[a.name] === undefined);
@@ -110,16 +114,33 @@ function actionWithSpace(value: Token, next: Token | undefined, ctx: InputContex
     : undefined;
 }
 
-/** Quoted text that does not fit an optional argument with a pattern goes to the next argument. */
+/**
+ * A token that does not fit an optional argument with a pattern goes to the next argument when it
+ * is quoted text, or when the next argument takes free words.
+ */
 function passesOver(spec: ArgSpec | undefined, following: ArgSpec | undefined, token: Token): boolean {
   if (!spec?.optional || spec.rest || !spec.pattern || !following) return false;
-  return token.kind === 'text' && token.quoted && !spec.pattern.test(token.value);
+  if (convert(spec, spec.name, token, { userId: 'U0', channelId: 'C0' }).ok) return false;
+  if (token.kind === 'text' && token.quoted) return true;
+  return following.rest === true || following.wordsUnlessQuoted === true;
 }
 
 /** Whether a token would be a valid value of an argument (for routing: is this word an argument?). */
 export function fitsArgument(spec: ArgSpec, token: Token): boolean {
-  if (spec.rest) return ['text', 'link', 'user', 'channel'].includes(token.kind);
+  if (spec.rest) return token.kind !== 'flag' && token.kind !== 'pair';
   return convert(spec, spec.name, token, { userId: 'U0', channelId: 'C0' }).ok;
+}
+
+const SLACK_USER_VALUE = /^<@([UW][A-Z0-9]{2,20})(?:\|([\s\S]*))?>$/;
+
+/**
+ * The Slack user given for an `orSlackUser` argument (`--author @dev`), or undefined when a plain
+ * value was (`octocat`): angle brackets are in no other value.
+ */
+export function slackUserIn(value: string): { id: string; label?: string } | undefined {
+  const m = SLACK_USER_VALUE.exec(value);
+  if (!m) return undefined;
+  return { id: m[1] as string, ...(m[2] ? { label: m[2] } : {}) };
 }
 
 /** A `--flag=value` value: an entity (`<@U1|al>`) is read as one, anything else is text. */
@@ -138,6 +159,7 @@ function fail(problem: string): { ok: false; problem: string } {
 }
 
 function describe(spec: ArgSpec | FlagSpec): string {
+  if (spec.accepts) return spec.accepts;
   if (spec.choices) return `one of ${spec.choices.map((c) => `\`${c}\``).join(', ')}`;
   switch (spec.kind) {
     case 'user':
@@ -171,8 +193,11 @@ function convert(spec: ArgSpec | FlagSpec, label: string, token: Token, ctx: Inp
       return { ok: true, value: token.value };
     return bad();
   }
+  if (spec.orSlackUser && kind === 'text' && token.kind === 'user')
+    return { ok: true, value: `<@${token.id}${token.label ? `|${token.label}` : ''}>` };
   if (token.kind !== 'text' && !(token.kind === 'link' && kind === 'text')) return bad();
-  const text = token.kind === 'text' ? token.value : token.url;
+  const typed = token.kind === 'text' ? token.value : token.url;
+  const text = spec.upperCase ? typed.toUpperCase() : typed;
   switch (kind) {
     case 'number': {
       const parsed = parseInteger(text, { min: spec.min ?? 1, max: spec.max ?? 1_000 });

@@ -181,6 +181,45 @@ describe('/gh over real Octokit against the simulated GitHub', () => {
   });
 });
 
+describe('Slack users, broadcasts and links in what is typed', () => {
+  it('maps `--author @dev` (a Slack user) through github.users; an unmapped one is told what to do', async () => {
+    for (const author of ['<@U0DEV|dev>', '<@U0DEV>']) {
+      const mapped = await gh(`pr list acme/web --author ${author}`);
+      expect(mapped.text, author).toContain('acme/web: 1 open pull request by octocat');
+    }
+    expect((await gh('pr list acme/web --author @octocat')).text).toContain('1 open pull request by octocat');
+    const calls = bot.github.calls.length;
+    const unmapped = await gh('pr list acme/web --author <@U0GUEST|guest>');
+    expect(unmapped.text).toBe(
+      '@guest has no GitHub login in the configuration (`github.users`); use `--author &lt;login&gt;`, or ask an opsbot admin to add `U0GUEST: &lt;login&gt;` under `github.users`.',
+    );
+    expect(bot.github.calls.length).toBe(calls);
+  });
+
+  it('carries @channel, mentions and links to GitHub as plain text, and pings nobody in Slack', async () => {
+    const { text } = await gh(
+      'issue create acme/web "Deploy broke <!channel>" see <https://evil.example|click here> <!here> <@U0ADMIN|ada>',
+    );
+    const created = bot.github.repo('acme', 'web')?.issues.at(-1);
+    expect(created).toMatchObject({
+      title: 'Deploy broke @channel',
+      body: 'see click here (https://evil.example) @here @ada',
+    });
+    expect(text).toContain(': Deploy broke @\u200bchannel');
+    expect(text).not.toMatch(/<!|<@U0ADMIN|@channel\b/);
+  });
+
+  it("escapes GitHub's own refusal text", async () => {
+    bot.github.failNext({
+      kind: 'validation',
+      message: '<!channel> title <@U0ADMIN> is <https://evil.example|bad>',
+    });
+    const { text } = await gh('issue create acme/web "Anything"');
+    expect(text).toContain('GitHub rejected that: &lt;!channel&gt; title &lt;@U0ADMIN&gt;');
+    expect(text).not.toMatch(/<!|<@U0ADMIN|<https:\/\/evil/);
+  });
+});
+
 describe('what GitHub sends back is shown safely and whole', () => {
   beforeAll(() => {
     const long = 'A very long pull request title that goes on and on about what it changes '.repeat(2);
@@ -257,7 +296,9 @@ describe('what GitHub sends back is shown safely and whole', () => {
 
   it('refuses number 0 before calling GitHub, and points from a pull request to an issue', async () => {
     const calls = bot.github.calls.length;
-    expect((await gh('pr acme/web#0')).text).toContain('<pr> must be like `owner/repo#N`');
+    expect((await gh('pr acme/web#0')).text).toContain(
+      '<pr> must be a repository and number, like `acme/web#42`',
+    );
     expect(bot.github.calls.length).toBe(calls);
     expect((await gh('pr acme/web#7')).text).toBe(
       '`acme/web#7` is an issue, not a pull request: try `/gh issue acme/web#7`.',
@@ -268,10 +309,13 @@ describe('what GitHub sends back is shown safely and whole', () => {
 
 describe('bad input and GitHub refusals', () => {
   it('answers each with a clear message', async () => {
-    expect((await gh('pr list acme')).text).toContain('<repo> must be like `owner/repo`');
-    expect((await gh('pr acme/web#x')).text).toContain('<pr> must be like `owner/repo#N`');
-    expect((await gh('pr list -bad-/web')).text).toContain('<repo> must be like `owner/repo`');
-    expect((await gh('issue create acme "Login fails"')).text).toContain('<repo> must be like `owner/repo`');
+    const repo = '<repo> must be a repository, like `acme/web`';
+    expect((await gh('pr list acme')).text).toContain(repo);
+    expect((await gh('pr acme/web#x')).text).toContain(
+      '<pr> must be a repository and number, like `acme/web#42`',
+    );
+    expect((await gh('pr list -bad-/web')).text).toContain(repo);
+    expect((await gh('issue create acme "Login fails"')).text).toContain(repo);
     expect((await gh('issue create "Login fails"')).text).toBe(
       'Which repository? `/gh issue create owner/repo "Title" [body]`, or `/gh issue create` for a form.',
     );

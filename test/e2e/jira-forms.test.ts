@@ -152,10 +152,11 @@ describe('/jira create', () => {
   it("turns Atlassian's refusal into a sentence, and escapes what it echoes", async () => {
     const unknown = await jira('create NOPE "Anything"');
     expect(unknown.text).toMatch(/Jira refused that for project NOPE: project: valid project is required/);
+    // A broadcast or mention in the summary is plain text in Jira, and pings nobody in Slack.
     const loud = await jira('create "<!channel> deploy is broken <@U0ADMIN>"');
-    expect(loud.text).not.toContain('<!channel>');
-    expect(loud.text).toContain('&lt;!channel&gt;');
-    expect(loud.text).not.toContain('<@U0ADMIN>');
+    expect(bot.jira.issue(keyIn(loud.text))?.summary).toBe('@channel deploy is broken @U0ADMIN');
+    expect(loud.text).toContain('@\u200bchannel deploy is broken @U0ADMIN');
+    expect(loud.text).not.toMatch(/<!|<@U0ADMIN|@channel\b/);
   });
 
   it('opens a form without a summary; missing or unmapped fields are refused inline, with no call', async () => {
@@ -191,6 +192,16 @@ describe('/jira create', () => {
     });
     const unmapped = await submit(view, createValues({ assignee: user('U0GUEST') }));
     expect(JSON.parse(unmapped.body).errors.assignee).toMatch(/jira\.users/);
+    // Names every object has (`constructor`, `__proto__`) are no option and no person.
+    const inherited = await submit(
+      view,
+      createValues({
+        type: choice('constructor'),
+        priority: choice('__proto__'),
+        assignee: user('toString'),
+      }),
+    );
+    expect(Object.keys(JSON.parse(inherited.body).errors).sort()).toEqual(['assignee', 'priority', 'type']);
     expect(calls()).toBe(before);
 
     const posted = bot.slack.messages('C0DEV').length;
@@ -348,6 +359,30 @@ describe('"Create Jira issue" on a message and on an alert', () => {
     const stale = await press('U0DEV', root, { actionId: 'jira:create', value: 'alert:nope' }, 'C0ALERTS');
     const [answer] = await bot.slack.waitForResponse(stale.responseUrl, { timeoutMs: 10_000 });
     expect(answer?.text).toContain('no longer known');
+    // The real key of this root, on another message (here or in another channel): bound to the
+    // message it is on, it opens nothing and reads nothing of the alert.
+    const elsewhere = [
+      {
+        message: bot.slack.postAsUser({ userId: 'U0DEV', channelId: 'C0ALERTS', text: 'look' }),
+        channel: 'C0ALERTS',
+      },
+      {
+        message: bot.slack.postAsUser({ userId: 'U0DEV', channelId: 'C0DEV', text: 'look' }),
+        channel: 'C0DEV',
+      },
+    ];
+    for (const { message, channel } of elsewhere) {
+      const opened = modals();
+      const forged = await press(
+        'U0DEV',
+        message,
+        { actionId: 'jira:create', value: button?.value ?? '' },
+        channel,
+      );
+      const [refusal] = await bot.slack.waitForResponse(forged.responseUrl, { timeoutMs: 10_000 });
+      expect(refusal?.text, channel).toContain('not on the alert it names');
+      expect(modals(), channel).toBe(opened);
+    }
     await submit(view, createValues({ summary: text('Checkout latency high') }));
     const reply = await eventually(
       () =>

@@ -159,7 +159,7 @@ describe('slash commands through the real Bolt app', () => {
     expect(quote.reply.text).toContain(':no_entry: `gh:pr list` is allowed in <#C0DEV>');
     // Allowed, then the arguments: usage, and the record says allowed.
     const dev = await run('U0DEV', 'C0DEV', '/gh', 'pr list acme --limit 5');
-    expect(dev.reply.text).toContain('<repo> must be like `owner/repo`');
+    expect(dev.reply.text).toContain('<repo> must be a repository, like `acme/web`');
     expect(await lastBy('U0DEV')).toMatchObject({
       action: 'gh:pr list',
       outcome: 'error',
@@ -195,8 +195,9 @@ describe('slash commands through the real Bolt app', () => {
     expect(await auditOf('gh:?')).toMatchObject({ action: 'gh:?', details: { result: 'user_error' } });
     const injection = await run('U0DEV', 'C0DEV', '/probe', 'nope <!channel> &lt;!here&gt;');
     expect(injection.reply.text).not.toMatch(/<!(channel|here)/);
-    const broadcast = await run('U0DEV', 'C0DEV', '/probe', 'echo <!everyone>');
-    expect(broadcast.reply.text).toContain('`@channel`, `@here` and `@everyone` cannot be used');
+    // In free text a broadcast is plain text (`@everyone`), for the handler to carry or escape.
+    const broadcast = await run('U0DEV', 'C0DEV', '/probe', 'echo <!everyone> now');
+    expect(broadcast.reply.text).toBe('echo: @everyone now');
     const quotes = await run('U0DEV', 'C0DEV', '/gh', 'pr list "acme/web');
     expect(quotes.reply.text).toContain('Unbalanced quote');
     const controls = await run('U0DEV', 'C0DEV', '/gh', 'pr list acme/web\u0000');

@@ -241,6 +241,37 @@ describe('SimulatedJira with the real jira.js clients', () => {
     expect(unbounded.status).toBe(400);
   });
 
+  it('counts issues for bounded JQL (approximate-count), and refuses unbounded JQL with 400', async () => {
+    const { count } = await cloud().issueSearch.countIssues({ jql: 'text ~ "login"' });
+    const found = await cloud().issueSearch.searchAndReconsileIssuesUsingJql({
+      jql: 'text ~ "login"',
+      maxResults: 100,
+    });
+    expect(count).toBe(found.issues?.length);
+    expect(count).toBeGreaterThan(0);
+    const error = await rejection(cloud().issueSearch.countIssues({ jql: 'ORDER BY created' }));
+    expect(error.status).toBe(400);
+  });
+
+  it('shows a renamed status in issues and transitions; injected 4xx carry the given body', async () => {
+    jira.renameStatus('In Review', '<!channel> Review');
+    try {
+      const { transitions = [] } = await cloud().issues.getTransitions({ issueIdOrKey: 'OPS-1' });
+      expect(transitions.map((t) => t.to?.name)).toContain('<!channel> Review');
+    } finally {
+      jira.renameStatus('In Review', 'In Review');
+    }
+    jira.failNext({
+      path: '/rest/api/3/issue/OPS-1',
+      status: 400,
+      errorMessages: ['no'],
+      errors: { f: 'why' },
+    });
+    const error = await rejection(cloud().issues.getIssue({ issueIdOrKey: 'OPS-1' }));
+    expect(error.status).toBe(400);
+    expect(error.body).toEqual({ errorMessages: ['no'], errors: { f: 'why' } });
+  });
+
   it('answers the removed /rest/api/3/search with 410 Gone', async () => {
     const client = createClient(config());
     const gone = await rejection(

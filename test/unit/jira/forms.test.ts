@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import {
   commentForm,
   createIssueForm,
+  ISSUE_TYPES,
   MAX_DESCRIPTION,
+  PRIORITIES,
   plainFromSlack,
   readCommentForm,
   readCreateForm,
@@ -86,6 +88,42 @@ describe('the create form', () => {
       channel: 'C0DEV',
       key: 'OPS-4',
     });
+  });
+});
+
+describe('option checks are own-property lookups', () => {
+  const PROTO = Object.getOwnPropertyNames(Object.prototype);
+  const choice = (value: string) => ({ value: { type: 'static_select', selected_option: { value } } });
+  const person = (id: string) => ({ value: { type: 'users_select', selected_user: id } });
+
+  it('refuses `__proto__`, `constructor`, `toString` as issue type, priority and assignee', () => {
+    for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+      const { errors } = readCreateForm(
+        values({ type: choice(key), priority: choice(key), assignee: person(key) }),
+        USERS,
+      );
+      expect(Object.keys(errors ?? {}).sort(), key).toEqual(['assignee', 'priority', 'type']);
+    }
+  });
+
+  it('accepts exactly the declared options and mapped users (property)', () => {
+    const key = fc.oneof(
+      fc.constantFrom(...PROTO, 'task', 'bug', 'high', 'U0DEV'),
+      fc.string({ maxLength: 20 }),
+    );
+    fc.assert(
+      fc.property(key, key, key, (type, priority, assignee) => {
+        fc.pre([type, priority, assignee].every((k) => k !== '' && k.trim() === k));
+        const { errors } = readCreateForm(
+          values({ type: choice(type), priority: choice(priority), assignee: person(assignee) }),
+          USERS,
+        );
+        expect(Boolean(errors?.type), type).toBe(!Object.hasOwn(ISSUE_TYPES, type));
+        expect(Boolean(errors?.priority), priority).toBe(!Object.hasOwn(PRIORITIES, priority));
+        expect(Boolean(errors?.assignee), assignee).toBe(!Object.hasOwn(USERS, assignee));
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 
