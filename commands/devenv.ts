@@ -1,24 +1,36 @@
 import { createHash } from 'node:crypto';
 import { formatMinutes } from '../src/config/parsers.js';
 import { extendButton, stopButton } from '../src/devenv/buttons.js';
+import { checkEnvName, EXAMPLE_ID, isInstanceId, parseEnvRef } from '../src/devenv/instance-id.js';
+import { WARN_BEFORE_MS } from '../src/devenv/reaper.js';
+import { startDevEnv } from '../src/devenv/start.js';
 import { UserFacingError } from '../src/errors.js';
 import type { DevEnv } from '../src/integrations/devenv.js';
 import { actions, context, header, section, sections } from '../src/slack/blocks.js';
 import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
 import { escapeText, inlineCode, userMention } from '../src/slack/escape.js';
 
-/** An instance id (`i-0abc…`) or the name given with `up --name`. */
-const ENV_ID = /^(i-[0-9a-f]{8,17}|[a-z][a-z0-9-]{0,40})$/;
+/**
+ * What `extend`/`down` accept as a word: read exactly by parseEnvRef (an EC2 id or a name), whose
+ * refusal says what an id looks like.
+ */
+const ENV_REF = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** A `--name` word; checkEnvName refuses one that reads as an id, saying why. */
 const NAME = /^[a-z][a-z0-9-]{0,40}$/;
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
+/**
+ * The shortest `--ttl`: the reaper warns 30 minutes before expiry, and a shorter life would leave
+ * no time for that warning (nor to extend).
+ */
+export const MIN_TTL_MS = WARN_BEFORE_MS;
 /** How long `up` follows the instance from pending to running before answering anyway. */
 const FOLLOW_MS = 90_000;
 const FOLLOW_EVERY_MS = 2_000;
 
 type DevenvContext = CommandContext<'devenv'>;
 
-/** `/devenv`: short-lived EC2 dev environments under your own identity. The grammar is CONTRACT.md's. */
+/** `/devenv`: short-lived EC2 dev environments under your own identity (README.md, "Dev environments"). */
 export const devenv = defineCommand({
   name: 'devenv',
   description: 'dev environments on EC2: up, list, extend, down',
@@ -27,7 +39,14 @@ export const devenv = defineCommand({
     sub({
       name: 'up',
       summary: 'start a dev environment from a template',
-      args: [{ name: 'template', pattern: /^[a-z][a-z0-9-]{0,31}$/, hint: 'template' }],
+      args: [
+        {
+          name: 'template',
+          pattern: /^[a-z][a-z0-9-]{0,31}$/,
+          hint: 'template',
+          accepts: 'a template name from the configuration, like `small`',
+        },
+      ],
       flags: [
         {
           name: 'ttl',
@@ -36,7 +55,13 @@ export const devenv = defineCommand({
           hint: '4h',
           description: 'lifetime (default: the template’s)',
         },
-        { name: 'name', pattern: NAME, hint: 'n', description: 'a name to refer to it by' },
+        {
+          name: 'name',
+          pattern: NAME,
+          hint: 'n',
+          accepts: 'a name of lowercase letters, digits and dashes, starting with a letter, like `web-1`',
+          description: 'a name to refer to it by',
+        },
       ],
       examples: ['up small --ttl 4h', 'up small --name web-1'],
       run: async (ctx, { args, flags }) => up(ctx, args.template, flags.ttl, flags.name),
@@ -63,7 +88,14 @@ export const devenv = defineCommand({
     sub({
       name: 'extend',
       summary: 'push back the expiry',
-      args: [{ name: 'env', pattern: ENV_ID, hint: 'id|name' }],
+      args: [
+        {
+          name: 'env',
+          pattern: ENV_REF,
+          hint: 'id|name',
+          accepts: 'an instance id or the name you gave it, like `i-0abc1234` or `web-1`',
+        },
+      ],
       flags: [
         {
           name: 'by',
@@ -73,14 +105,21 @@ export const devenv = defineCommand({
           description: 'how much longer (default 2h)',
         },
       ],
-      examples: ['extend i-0abc12345678 --by 2h'],
+      examples: [`extend ${EXAMPLE_ID} --by 2h`],
       run: async (ctx, { args, flags }) => extend(ctx, args.env, flags.by ?? 2 * HOUR),
     }),
     sub({
       name: 'down',
       summary: 'terminate a dev environment now',
-      args: [{ name: 'env', pattern: ENV_ID, hint: 'id|name' }],
-      examples: ['down i-0abc12345678'],
+      args: [
+        {
+          name: 'env',
+          pattern: ENV_REF,
+          hint: 'id|name',
+          accepts: 'an instance id or the name you gave it, like `i-0abc1234` or `web-1`',
+        },
+      ],
+      examples: [`down ${EXAMPLE_ID}`],
       run: async (ctx, { args }) => {
         const env = await mine(ctx, args.env);
         return {
@@ -111,7 +150,7 @@ function who(ctx: DevenvContext) {
 }
 
 function idOf(value: string): string {
-  if (!/^i-[0-9a-f]{8,17}$/.test(value))
+  if (!isInstanceId(value))
     throw new UserFacingError('That button is out of date. Run `/devenv list` again.');
   return value;
 }
@@ -142,6 +181,11 @@ async function up(
     throw new UserFacingError(
       `${inlineCode(template)} environments live at most ${formatMinutes(chosen.maxTtl)}: use \`--ttl ${formatMinutes(chosen.maxTtl)}\` or less.`,
     );
+  if (ttl !== undefined && ttl < MIN_TTL_MS)
+    throw new UserFacingError(
+      `A dev environment lives at least ${formatMinutes(MIN_TTL_MS)}, so that opsbot can warn you 30 minutes before it expires: use \`--ttl ${formatMinutes(MIN_TTL_MS)}\` or more.`,
+    );
+  if (given !== undefined) checkEnvName(given);
   const now = ctx.services.clock.now();
   const token = createHash('sha256')
     .update(
@@ -156,30 +200,36 @@ async function up(
     )
     .digest('hex')
     .slice(0, 40);
-  const name = given ?? `${template}-${token.slice(0, 4)}`;
+  // A name never reads as an instance id (a template `i-…` gets a prefix).
+  const name = given ?? `${template.startsWith('i-') ? 'env-' : ''}${template}-${token.slice(0, 4)}`;
   const api = ctx.apis.devenv;
-  const existing = await api.list(who(ctx), { owner: ctx.actor.userId }, ctx.scope);
-  if (existing.some((e) => e.name === name))
-    throw new UserFacingError(
-      `You already have a dev environment named ${inlineCode(name)}. Pick another \`--name\`.`,
-    );
-  if (existing.length >= config.maxPerUser)
-    throw new UserFacingError(
-      `You have ${existing.length} dev environment${existing.length === 1 ? '' : 's'}, the most anyone may have (${config.maxPerUser}). Stop one first: ${existing.map((e) => `\`/devenv down ${e.name}\``).join(', ')}.`,
-    );
-  let env = await api.launch(
-    who(ctx),
+  // The quota and the name hold however many starts run at once, in every replica.
+  let env = await startDevEnv(
     {
-      launchTemplate: chosen.launchTemplate,
-      instanceType: chosen.instanceType,
-      template,
-      name,
-      owner: ctx.actor.userId,
-      channel: ctx.actor.channelId,
-      expiresAt: now + lifetime,
-      clientToken: token,
+      api,
+      leases: ctx.services.state.leases,
+      clock: ctx.services.clock,
+      maxPerUser: config.maxPerUser,
     },
-    ctx.scope,
+    {
+      who: who(ctx),
+      holder: `${ctx.requestId}:${token}`,
+      scope: ctx.scope,
+      onWait: () =>
+        ctx.progress({
+          text: ':hourglass: Another `/devenv up` of yours is still starting; this one follows it.',
+        }),
+      launch: {
+        launchTemplate: chosen.launchTemplate,
+        instanceType: chosen.instanceType,
+        template,
+        name,
+        owner: ctx.actor.userId,
+        channel: ctx.actor.channelId,
+        expiresAt: now + lifetime,
+        clientToken: token,
+      },
+    },
   );
   // The message follows the instance: pending → running.
   const started = ctx.services.clock.now();
@@ -213,8 +263,9 @@ async function extend(ctx: DevenvContext, ref: string, by: number): Promise<Repl
 async function mine(ctx: DevenvContext, ref: string): Promise<DevEnv> {
   const api = ctx.apis.devenv;
   let env: DevEnv | undefined;
-  if (ref.startsWith('i-')) {
-    const found = await api.get(who(ctx), ref, ctx.scope);
+  const parsed = parseEnvRef(ref);
+  if (parsed.kind === 'id') {
+    const found = await api.get(who(ctx), parsed.id, ctx.scope);
     if (found && !found.managed)
       throw new UserFacingError(
         `${inlineCode(ref)} is not a dev environment opsbot manages, so opsbot leaves it alone.`,
@@ -222,7 +273,7 @@ async function mine(ctx: DevenvContext, ref: string): Promise<DevEnv> {
     env = found && found.state !== 'terminated' && found.state !== 'shutting-down' ? found : undefined;
   } else {
     const candidates = await api.list(who(ctx), ctx.isAdmin ? {} : { owner: ctx.actor.userId }, ctx.scope);
-    const named = candidates.filter((e) => e.name === ref);
+    const named = candidates.filter((e) => e.name === parsed.name);
     env = named.find((e) => e.owner === ctx.actor.userId) ?? named[0];
   }
   if (!env)
@@ -250,7 +301,7 @@ function envReply(env: DevEnv, now: number): Reply {
   const lines = [
     `${icon} ${describe(env)} is *${escapeText(env.state)}*${env.instanceType ? ` · ${escapeText(env.instanceType)}` : ''}${env.privateIp ? ` · ${env.privateIp}` : ''}`,
     env.expiresAt
-      ? `Expires ${clock(env.expiresAt, now)} (in ${formatMinutes(env.expiresAt - now)}); opsbot warns you 30 minutes before.`
+      ? `Expires ${clock(env.expiresAt, now)} (in ${formatMinutes(env.expiresAt - now)}); ${env.expiresAt - now >= WARN_BEFORE_MS ? 'opsbot warns you 30 minutes before.' : 'that is under 30 minutes, so opsbot’s warning comes at its next check.'}`
       : '',
     env.state === 'running'
       ? `Connect with SSM Session Manager: \`aws ssm start-session --target ${env.id}\``

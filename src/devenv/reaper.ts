@@ -1,4 +1,4 @@
-import type { AuditSink } from '../audit/sink.js';
+import type { AuditEvent, AuditTrail } from '../audit/sink.js';
 import type { Clock } from '../clock.js';
 import type { Component } from '../component.js';
 import type { DevEnv, DevenvApi } from '../integrations/devenv.js';
@@ -24,11 +24,12 @@ export interface ReaperDeps {
   /** This replica's name in leases. */
   owner: string;
   slack: Pick<SlackApi, 'postMessage'>;
-  audit: AuditSink;
+  /** Each termination's intent is stored before TerminateInstances; none is terminated without it. */
+  audit: AuditTrail;
   clock: Clock;
   log: Logger;
   metrics: Registry;
-  /** Who hears of instances tagged ManagedBy=opsbot without a valid Owner or ExpiresAt. */
+  /** Who hears of opsbot's instances without a valid Owner or ExpiresAt. */
   admins: readonly string[];
   intervalMs: number;
 }
@@ -42,10 +43,13 @@ export interface PassResult {
 
 /**
  * The dev-environment reaper (a component): every `OPSBOT_DEVENV_REAPER_SECONDS` it reads every
- * instance tagged `ManagedBy=opsbot` (EC2 tags are the source of truth, so a restarted or second
- * replica finds everything), as its own STS session (`opsbot.reaper`):
+ * instance opsbot manages: tagged `ManagedBy=opsbot` and launched from a configured launch template
+ * (EC2's own `aws:ec2launchtemplate:id` tag, which nobody can set by hand), so an instance someone
+ * merely tagged is never touched. EC2 tags are the source of truth, so a restarted or second
+ * replica finds everything. It acts as its own STS session (`opsbot.reaper`):
  * - 30 minutes before `ExpiresAt`, DMs the owner once per instance and expiry, with Extend and Stop;
- * - terminates those whose `ExpiresAt` has passed, and audits each;
+ * - terminates those whose `ExpiresAt` has passed: the `devenv:reap` intent is stored in the audit
+ *   trail first (none is terminated without it), the outcome after;
  * - reports an instance without a valid `Owner`/`ExpiresAt` to the admins once, and never touches it.
  * What it remembers (warned, reported) is in State's dedupe store, and each termination is done by
  * the replica that takes the instance's lease, so every replica may run it: one warning, one
@@ -117,27 +121,37 @@ export class DevenvReaper implements Component {
       if (await this.#deps.leases.acquire(`devenv-reap:${env.id}`, this.#deps.owner, REAP_LEASE_MS))
         mine.push(env);
     }
-    if (mine.length > 0) {
-      await api.reaperTerminate(mine.map((e) => e.id));
-      for (const env of mine) {
+    // Intent before side effect: an instance whose intent record cannot be stored is left for a
+    // later pass (its lease lapses), never terminated unrecorded.
+    const intents = await Promise.allSettled(
+      mine.map((env) => this.#deps.audit.record(reapEvent(env, 'intent'))),
+    );
+    const recorded = mine.filter((env, i) => {
+      const intent = intents[i];
+      if (intent?.status === 'fulfilled') return true;
+      this.#deps.log.warn(
+        { err: intent?.reason, instance: env.id },
+        'could not store the intent to terminate an expired dev environment; it is left for the next pass',
+      );
+      return false;
+    });
+    if (recorded.length > 0) {
+      try {
+        await api.reaperTerminate(recorded.map((e) => e.id));
+      } catch (error) {
+        for (const env of recorded) this.#deps.audit.write(reapEvent(env, 'error'));
+        throw error;
+      }
+      for (const env of recorded) this.#deps.audit.write(reapEvent(env, 'success'));
+      result.terminated = recorded.length;
+      for (const env of recorded) {
         // Terminating twice is harmless; telling the owner twice (two replicas) is not.
         if (!(await this.#deps.dedupe.putIfAbsent(`devenv-reaped:${env.id}`, DAY))) continue;
-        this.#deps.audit.write({
-          action: 'devenv:reap',
-          outcome: 'success',
-          actor: 'opsbot.reaper',
-          details: {
-            instance: env.id,
-            owner: env.owner,
-            expiresAt: new Date(env.expiresAt ?? 0).toISOString(),
-          },
-        });
         await this.#tell(
           env.owner as string,
           `:wastebasket: Your dev environment ${name(env)} expired and was terminated.`,
         );
       }
-      result.terminated = mine.length;
     }
     return result;
   }
@@ -165,7 +179,7 @@ export class DevenvReaper implements Component {
       actor: 'opsbot.reaper',
       details: { instance: env.id },
     });
-    const text = `:warning: ${inlineCode(env.id)} is tagged ManagedBy=opsbot but has no valid Owner or ExpiresAt tag, so opsbot will never stop it. Fix its tags, or terminate it yourself.`;
+    const text = `:warning: ${inlineCode(env.id)} was launched from opsbot's launch template and is tagged ManagedBy=opsbot, but has no valid Owner or ExpiresAt tag, so opsbot will never stop it. Fix its tags, or terminate it yourself.`;
     for (const admin of this.#deps.admins) await this.#tell(admin, text);
     return true;
   }
@@ -182,6 +196,19 @@ export class DevenvReaper implements Component {
       this.#deps.log.warn({ err: error, user: userId }, 'could not DM about a dev environment');
     }
   }
+}
+
+function reapEvent(env: DevEnv, outcome: 'intent' | 'success' | 'error'): AuditEvent {
+  return {
+    action: 'devenv:reap',
+    outcome,
+    actor: 'opsbot.reaper',
+    details: {
+      instance: env.id,
+      owner: env.owner,
+      expiresAt: new Date(env.expiresAt ?? 0).toISOString(),
+    },
+  };
 }
 
 function name(env: DevEnv): string {

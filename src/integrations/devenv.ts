@@ -2,11 +2,13 @@ import {
   CreateTagsCommand,
   DescribeInstancesCommand,
   type DescribeInstancesCommandInput,
+  DescribeLaunchTemplatesCommand,
   EC2Client,
   type Instance,
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import { ec2ErrorCode, rethrowEc2 } from '../devenv/ec2-errors.js';
 import { UserFacingError } from '../errors.js';
 import type { RequestScope } from '../request-scope.js';
 import { assumedRoleIntegration, type SessionActor, type SessionCalls } from './integration.js';
@@ -17,18 +19,24 @@ declare module './integration.js' {
   }
 }
 
-/** The tags every instance opsbot starts carries from creation (CONTRACT.md, "Dev environments"). */
+/** The tags every instance opsbot starts carries from creation (README.md, "Dev environments"). */
 export const TAG = {
   managedBy: 'ManagedBy',
   owner: 'Owner',
   expiresAt: 'ExpiresAt',
   name: 'Name',
-  /** Not in the contract: which template it came from (for `extend`'s maximum). */
+  /** Which template it came from (for `extend`'s maximum). */
   template: 'opsbot:template',
-  /** Not in the contract: the channel it was started from (DM buttons are judged there). */
+  /** The channel it was started from (DM buttons are judged there). */
   channel: 'opsbot:channel',
 } as const;
 export const MANAGED_BY = 'opsbot';
+/**
+ * The tag EC2 itself puts on an instance launched from a launch template (its id). No principal can
+ * set or change an `aws:` tag, so it is what makes an instance opsbot's: `ManagedBy=opsbot` alone
+ * can be set by anyone allowed to tag.
+ */
+export const LAUNCH_TEMPLATE_TAG = 'aws:ec2launchtemplate:id';
 
 /** A dev environment as its EC2 tags and state describe it. */
 export interface DevEnv {
@@ -45,6 +53,8 @@ export interface DevEnv {
   privateIp?: string;
   instanceType?: string;
   launchedAt?: number;
+  /** The launch template EC2 says it came from (`aws:ec2launchtemplate:id`). */
+  launchTemplateId?: string;
 }
 
 export interface LaunchRequest {
@@ -65,9 +75,13 @@ export const MAX_PAGES = 50;
 
 export interface DevenvApi {
   launch(who: SessionActor, request: LaunchRequest, scope?: RequestScope): Promise<DevEnv>;
-  /** Dev environments opsbot manages that are not terminated, optionally one owner's; at most MAX_PAGES pages. */
+  /**
+   * Dev environments opsbot manages (tagged `ManagedBy=opsbot` and launched from a configured launch
+   * template, as EC2's own `aws:ec2launchtemplate:id` tag says) that are not terminated, optionally
+   * one owner's; at most MAX_PAGES pages.
+   */
   list(who: SessionActor, filter: { owner?: string }, scope?: RequestScope): Promise<DevEnv[]>;
-  /** One instance by id, managed by opsbot or not (undefined: no such instance). */
+  /** One instance by id, managed by opsbot (as `list` means it) or not (undefined: no such instance). */
   get(
     who: SessionActor,
     id: string,
@@ -110,11 +124,14 @@ export function toDevEnv(instance: Instance): DevEnv & { tagsValid: boolean } {
     ...(instance.PrivateIpAddress ? { privateIp: instance.PrivateIpAddress } : {}),
     ...(instance.InstanceType ? { instanceType: String(instance.InstanceType) } : {}),
     ...(instance.LaunchTime ? { launchedAt: instance.LaunchTime.getTime() } : {}),
+    ...(tagOf(instance, LAUNCH_TEMPLATE_TAG)
+      ? { launchTemplateId: tagOf(instance, LAUNCH_TEMPLATE_TAG) }
+      : {}),
     tagsValid: validOwner && Number.isFinite(expiresAt),
   };
 }
 
-/** `2026-11-28T18:00:00Z`: ExpiresAt as the contract writes it (whole seconds, UTC). */
+/** `2026-11-28T18:00:00Z`: ExpiresAt as opsbot writes it (whole seconds, UTC). */
 export function expiresTag(ms: number): string {
   return `${new Date(Math.floor(ms / 1_000) * 1_000).toISOString().slice(0, 19)}Z`;
 }
@@ -149,16 +166,72 @@ export const devenv = assumedRoleIntegration({
   },
   closeClient: (client) => client.destroy(),
   isAuthFailure: (error) => AUTH_FAILURES.has((error as { name?: string } | undefined)?.name ?? ''),
-  createApi: (calls) => createDevenvApi(calls),
+  createApi: (calls, deps) =>
+    createDevenvApi(calls, {
+      launchTemplates: () => Object.values(deps.config.file.devenv.templates).map((t) => t.launchTemplate),
+      now: () => deps.clock.now(),
+    }),
 });
+export interface DevenvApiOptions {
+  /**
+   * The configured templates' launch templates (`devenv.templates.*.launchTemplate`, ids `lt-…` or
+   * names): only instances EC2 tagged as launched from one of them (`aws:ec2launchtemplate:id`)
+   * are opsbot's. Names are resolved to ids with DescribeLaunchTemplates.
+   */
+  launchTemplates: () => readonly string[];
+  /** For how long a name's id is remembered. Default Date.now. */
+  now?: () => number;
+}
 
-export function createDevenvApi(calls: SessionCalls<EC2Client>): DevenvApi {
+/** How long a launch template name's id is remembered (found), or its absence (not found). */
+const RESOLVED_MS = 10 * 60_000;
+const UNKNOWN_MS = 60_000;
+const TEMPLATE_NOT_FOUND = new Set([
+  'InvalidLaunchTemplateName.NotFoundException',
+  'InvalidLaunchTemplateId.NotFound',
+]);
+
+export function createDevenvApi(calls: SessionCalls<EC2Client>, options: DevenvApiOptions): DevenvApi {
   let count = 0;
+  const now = options.now ?? Date.now;
   // biome-ignore lint/suspicious/noExplicitAny: each EC2 command has its own input/output types
   const send = <T>(client: EC2Client, command: any): Promise<T> => {
     count++;
     return client.send(command) as Promise<T>;
   };
+  const names = new Map<string, { id: string | undefined; until: number }>();
+
+  /** The ids of the configured launch templates that exist (a name AWS does not know trusts nothing). */
+  async function trustedIds(client: EC2Client): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const template of new Set(options.launchTemplates())) {
+      if (template.startsWith('lt-')) {
+        ids.add(template);
+        continue;
+      }
+      let known = names.get(template);
+      if (!known || known.until <= now()) {
+        const id = await launchTemplateId(client, template);
+        known = { id, until: now() + (id ? RESOLVED_MS : UNKNOWN_MS) };
+        names.set(template, known);
+      }
+      if (known.id) ids.add(known.id);
+    }
+    return [...ids];
+  }
+  async function launchTemplateId(client: EC2Client, name: string): Promise<string | undefined> {
+    try {
+      const out = await send<{ LaunchTemplates?: Array<{ LaunchTemplateId?: string }> }>(
+        client,
+        new DescribeLaunchTemplatesCommand({ LaunchTemplateNames: [name] }),
+      );
+      return out.LaunchTemplates?.[0]?.LaunchTemplateId;
+    } catch (error) {
+      if (TEMPLATE_NOT_FOUND.has(ec2ErrorCode(error) ?? '')) return undefined;
+      throw error;
+    }
+  }
+
   async function* pages(
     client: EC2Client,
     input: DescribeInstancesCommandInput,
@@ -178,114 +251,123 @@ export function createDevenvApi(calls: SessionCalls<EC2Client>): DevenvApi {
       if (!token) return;
     }
   }
-  const managedFilter = (owner?: string) => ({
-    Filters: [
-      { Name: `tag:${TAG.managedBy}`, Values: [MANAGED_BY] },
-      { Name: 'instance-state-name', Values: LIVE },
-      ...(owner ? [{ Name: `tag:${TAG.owner}`, Values: [owner] }] : []),
-    ],
-  });
+  /** Every live instance opsbot manages (optionally one owner's): tagged ManagedBy=opsbot by a trusted launch. */
+  async function managed(client: EC2Client, owner?: string): Promise<Array<DevEnv & { tagsValid: boolean }>> {
+    const ids = await trustedIds(client);
+    if (ids.length === 0) return [];
+    const all: Array<DevEnv & { tagsValid: boolean }> = [];
+    const filter = {
+      Filters: [
+        { Name: `tag:${TAG.managedBy}`, Values: [MANAGED_BY] },
+        { Name: `tag:${LAUNCH_TEMPLATE_TAG}`, Values: ids },
+        { Name: 'instance-state-name', Values: LIVE },
+        ...(owner ? [{ Name: `tag:${TAG.owner}`, Values: [owner] }] : []),
+      ],
+    };
+    for await (const page of pages(client, filter))
+      all.push(...page.filter((e) => e.launchTemplateId !== undefined && ids.includes(e.launchTemplateId)));
+    return all;
+  }
 
   return {
     get calls() {
       return count;
     },
     launch: (who, r, scope) =>
-      calls.asUser(
-        who,
-        async (client) => {
-          const template = r.launchTemplate.startsWith('lt-')
-            ? { LaunchTemplateId: r.launchTemplate }
-            : { LaunchTemplateName: r.launchTemplate };
-          const out = await send<{ Instances?: Instance[] }>(
-            client,
-            new RunInstancesCommand({
-              LaunchTemplate: template,
-              InstanceType: r.instanceType as never,
-              MinCount: 1,
-              MaxCount: 1,
-              ClientToken: r.clientToken,
-              MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
-              TagSpecifications: [
-                {
-                  ResourceType: 'instance',
-                  Tags: [
-                    { Key: TAG.managedBy, Value: MANAGED_BY },
-                    { Key: TAG.owner, Value: r.owner },
-                    { Key: TAG.expiresAt, Value: expiresTag(r.expiresAt) },
-                    { Key: TAG.name, Value: r.name },
-                    { Key: TAG.template, Value: r.template },
-                    ...(r.channel ? [{ Key: TAG.channel, Value: r.channel }] : []),
-                  ],
-                },
-              ],
-            }),
-          );
-          const instance = out.Instances?.[0];
-          if (!instance?.InstanceId)
-            throw new UserFacingError('AWS did not start an instance. Try again in a minute.');
-          return toDevEnv(instance);
-        },
-        scope,
-      ),
-    list: (who, filter, scope) =>
-      calls.asUser(
-        who,
-        async (client) => {
-          const all: DevEnv[] = [];
-          for await (const page of pages(client, managedFilter(filter.owner))) all.push(...page);
-          return all;
-        },
-        scope,
-      ),
-    get: (who, id, scope) =>
-      calls.asUser(
-        who,
-        async (client) => {
-          try {
-            const out = await send<{ Reservations?: Array<{ Instances?: Instance[] }> }>(
+      calls
+        .asUser(
+          who,
+          async (client) => {
+            const template = r.launchTemplate.startsWith('lt-')
+              ? { LaunchTemplateId: r.launchTemplate }
+              : { LaunchTemplateName: r.launchTemplate };
+            const out = await send<{ Instances?: Instance[] }>(
               client,
-              new DescribeInstancesCommand({ InstanceIds: [id] }),
+              new RunInstancesCommand({
+                LaunchTemplate: template,
+                InstanceType: r.instanceType as never,
+                MinCount: 1,
+                MaxCount: 1,
+                ClientToken: r.clientToken,
+                MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
+                TagSpecifications: [
+                  {
+                    ResourceType: 'instance',
+                    Tags: [
+                      { Key: TAG.managedBy, Value: MANAGED_BY },
+                      { Key: TAG.owner, Value: r.owner },
+                      { Key: TAG.expiresAt, Value: expiresTag(r.expiresAt) },
+                      { Key: TAG.name, Value: r.name },
+                      { Key: TAG.template, Value: r.template },
+                      ...(r.channel ? [{ Key: TAG.channel, Value: r.channel }] : []),
+                    ],
+                  },
+                ],
+              }),
             );
-            const instance = out.Reservations?.[0]?.Instances?.[0];
-            if (!instance) return undefined;
-            return { ...toDevEnv(instance), managed: tagOf(instance, TAG.managedBy) === MANAGED_BY };
-          } catch (error) {
-            if ((error as { name?: string }).name === 'InvalidInstanceID.NotFound') return undefined;
-            throw error;
-          }
-        },
-        scope,
-      ),
+            const instance = out.Instances?.[0];
+            if (!instance?.InstanceId)
+              throw new UserFacingError('AWS did not start an instance. Try again in a minute.');
+            return toDevEnv(instance);
+          },
+          scope,
+        )
+        .catch((error: unknown) => rethrowEc2(error, { template: r.template, instanceType: r.instanceType })),
+    list: (who, filter, scope) => calls.asUser(who, (client) => managed(client, filter.owner), scope),
+    get: (who, id, scope) =>
+      calls
+        .asUser(
+          who,
+          async (client) => {
+            try {
+              const out = await send<{ Reservations?: Array<{ Instances?: Instance[] }> }>(
+                client,
+                new DescribeInstancesCommand({ InstanceIds: [id] }),
+              );
+              const instance = out.Reservations?.[0]?.Instances?.[0];
+              if (!instance) return undefined;
+              const env = toDevEnv(instance);
+              const trusted =
+                env.launchTemplateId !== undefined &&
+                (await trustedIds(client)).includes(env.launchTemplateId);
+              return { ...env, managed: trusted && tagOf(instance, TAG.managedBy) === MANAGED_BY };
+            } catch (error) {
+              if (ec2ErrorCode(error) === 'InvalidInstanceID.NotFound') return undefined;
+              throw error;
+            }
+          },
+          scope,
+        )
+        .catch((error: unknown) => rethrowEc2(error, { instance: id })),
     setExpiry: (who, id, expiresAt, scope) =>
-      calls.asUser(
-        who,
-        async (client) => {
-          await send(
-            client,
-            new CreateTagsCommand({
-              Resources: [id],
-              Tags: [{ Key: TAG.expiresAt, Value: expiresTag(expiresAt) }],
-            }),
-          );
-        },
-        scope,
-      ),
+      calls
+        .asUser(
+          who,
+          async (client) => {
+            await send(
+              client,
+              new CreateTagsCommand({
+                Resources: [id],
+                Tags: [{ Key: TAG.expiresAt, Value: expiresTag(expiresAt) }],
+              }),
+            );
+          },
+          scope,
+        )
+        .catch((error: unknown) => rethrowEc2(error, { instance: id })),
     terminate: (who, id, scope) =>
-      calls.asUser(
-        who,
-        async (client) => {
-          await send(client, new TerminateInstancesCommand({ InstanceIds: [id] }));
-        },
-        scope,
-      ),
+      calls
+        .asUser(
+          who,
+          async (client) => {
+            await send(client, new TerminateInstancesCommand({ InstanceIds: [id] }));
+          },
+          scope,
+        )
+        .catch((error: unknown) => rethrowEc2(error, { instance: id })),
     reaperList: () =>
       // One session for the whole pass; each page is read under it.
-      calls.asService('reaper', async (client) => {
-        const all: Array<DevEnv & { tagsValid: boolean }> = [];
-        for await (const page of pages(client, managedFilter())) all.push(...page);
-        return all;
-      }),
+      calls.asService('reaper', (client) => managed(client)),
     reaperTerminate: (ids) =>
       calls.asService('reaper', async (client) => {
         for (let i = 0; i < ids.length; i += 50)

@@ -65,6 +65,11 @@ export interface Ec2Options {
   shuttingDownMs?: number;
   /** Terminated instances stay visible to DescribeInstances this long (as in EC2). Default 1 hour. */
   terminatedVisibleMs?: number;
+  /**
+   * A new instance (RunInstances) is missing from DescribeInstances this long after launch, as EC2's
+   * eventual consistency has it: filters skip it and its id is `InvalidInstanceID.NotFound`. Default 0.
+   */
+  describeLagMs?: number;
   /** At most this many instances (terminated ones included until they vanish). Default 20,000. */
   maxInstances?: number;
   /** Entries kept in `calls`. Default 10,000. */
@@ -163,6 +168,11 @@ export interface AddInstanceInit {
   privateIpAddress?: string;
   keyName?: string;
   httpTokens?: 'optional' | 'required';
+  /**
+   * The launch template (id or name, added with addLaunchTemplate) it was launched from: EC2 then
+   * sets `aws:ec2launchtemplate:id` and `:version`, which no `tags` here may (keys `aws:…` are refused).
+   */
+  launchTemplate?: string;
 }
 
 interface StoredInstance {
@@ -174,6 +184,8 @@ interface StoredInstance {
   state: InstanceStateName;
   /** When the instance entered `state`. */
   since: number;
+  /** Before this, DescribeInstances does not show it (see `describeLagMs`). */
+  visibleAt: number;
   launchTime: number;
   privateIp: string;
   subnetId: string;
@@ -216,7 +228,9 @@ const MAX_FILTER_VALUES = 200;
  * served (base credentials get `UnauthorizedOperation` unless `refuseBaseCredentials: false`), and
  * `calls` records who made every call (access key, SourceIdentity), so tests can show the task
  * role never touches EC2. Instances move `pending` → `running` after `pendingMs` and
- * `shutting-down` → `terminated` after `shuttingDownMs` on the injected clock.
+ * `shutting-down` → `terminated` after `shuttingDownMs` on the injected clock. As in EC2, an
+ * instance launched from a template carries `aws:ec2launchtemplate:id` (no request may set an
+ * `aws:` tag), and with `describeLagMs` a new instance is missing from DescribeInstances for a while.
  *
  * @example
  * const aws = new SimulatedAws({ now: () => clock.now() });
@@ -236,6 +250,7 @@ export class SimulatedEc2 implements QueryEndpoint {
   pendingMs: number;
   shuttingDownMs: number;
   terminatedVisibleMs: number;
+  describeLagMs: number;
   readonly #now: () => number;
   readonly #maxInstances: number;
   readonly #maxCalls: number;
@@ -259,6 +274,7 @@ export class SimulatedEc2 implements QueryEndpoint {
     this.pendingMs = options.pendingMs ?? 5_000;
     this.shuttingDownMs = options.shuttingDownMs ?? 5_000;
     this.terminatedVisibleMs = options.terminatedVisibleMs ?? 3_600_000;
+    this.describeLagMs = options.describeLagMs ?? 0;
     this.#maxInstances = options.maxInstances ?? 20_000;
     this.#maxCalls = options.maxCalls ?? 10_000;
     this.#expiredTokenCode = options.expiredTokenCode ?? 'ExpiredToken';
@@ -328,18 +344,35 @@ export class SimulatedEc2 implements QueryEndpoint {
     if (this.#instances.has(id)) throw new Error(`addInstance: ${id} exists`);
     const now = this.#now();
     const state = init.state ?? 'running';
+    const tags = new Map(Object.entries(init.tags ?? {}));
+    const reserved = [...tags.keys()].find((k) => k.toLowerCase().startsWith('aws:'));
+    if (reserved !== undefined)
+      throw new Error(`addInstance: tag keys starting with aws: are EC2's (${reserved})`);
+    const template = init.launchTemplate
+      ? [...this.#templates.values()].find(
+          (t) => t.id === init.launchTemplate || t.name === init.launchTemplate,
+        )
+      : undefined;
+    if (init.launchTemplate && !template)
+      throw new Error(`addInstance: no launch template ${init.launchTemplate}`);
+    if (template) {
+      tags.set('aws:ec2launchtemplate:id', template.id);
+      tags.set('aws:ec2launchtemplate:version', String(template.version));
+    }
     const stored = this.#newInstance({
       id,
       reservationId: `r-${hex(17)}`,
-      imageId: init.imageId ?? DEFAULT_IMAGE_ID,
+      imageId: init.imageId ?? template?.imageId ?? DEFAULT_IMAGE_ID,
       instanceType: init.instanceType ?? 't3.micro',
       launchTime: init.launchTime ?? now,
-      tags: new Map(Object.entries(init.tags ?? {})),
+      tags,
       keyName: init.keyName,
       clientToken: undefined,
       subnetId: this.#subnetId,
       metadata: defaultMetadata(init.httpTokens),
-      launchTemplate: undefined,
+      launchTemplate: template
+        ? { id: template.id, name: template.name, version: template.version }
+        : undefined,
       launchedBy: undefined,
       amiLaunchIndex: 0,
     });
@@ -612,6 +645,7 @@ export class SimulatedEc2 implements QueryEndpoint {
         launchedBy: { ...launchedBy },
         amiLaunchIndex: i,
       });
+      stored.visibleAt = now + this.describeLagMs;
       this.#setState(stored, 'pending', now);
       launched.push(stored);
     }
@@ -714,13 +748,16 @@ export class SimulatedEc2 implements QueryEndpoint {
       pageSize = n;
     }
     const matches = this.#filterOf(params);
+    // A new instance shows only once EC2 has caught up (describeLagMs).
+    const now = this.#now();
+    const visible = (i: StoredInstance) => i.visibleAt <= now;
     let candidates: StoredInstance[];
     if (ids.length > 0) {
-      this.#checkIds(ids);
+      this.#checkIds(ids, visible);
       const wanted = new Set(ids);
       candidates = [...this.#instances.values()].filter((i) => wanted.has(i.id));
     } else {
-      candidates = [...this.#instances.values()];
+      candidates = [...this.#instances.values()].filter(visible);
     }
     const token = params.get('NextToken');
     const after = token === undefined ? 0 : parseNextToken(token);
@@ -774,12 +811,16 @@ export class SimulatedEc2 implements QueryEndpoint {
     return (instance) => tests.every((test) => test(instance));
   }
 
-  #checkIds(ids: string[]): void {
+  #checkIds(ids: string[], visible: (i: StoredInstance) => boolean = () => true): void {
     const malformed = ids.find((id) => !INSTANCE_ID.test(id));
     if (malformed !== undefined) {
       throw new AwsQueryError('InvalidInstanceID.Malformed', `Invalid id: "${malformed.slice(0, 80)}"`);
     }
-    const unknown = [...new Set(ids.filter((id) => !this.#instances.has(id)))];
+    const known = (id: string) => {
+      const instance = this.#instances.get(id);
+      return instance !== undefined && visible(instance);
+    };
+    const unknown = [...new Set(ids.filter((id) => !known(id)))];
     if (unknown.length === 1) {
       throw new AwsQueryError('InvalidInstanceID.NotFound', `The instance ID '${unknown[0]}' does not exist`);
     }
@@ -964,6 +1005,7 @@ export class SimulatedEc2 implements QueryEndpoint {
       seq: ++this.#seq,
       state: 'pending',
       since: init.launchTime,
+      visibleAt: init.launchTime,
       privateIp: this.#nextIp(),
       vpcId: this.#vpcId,
       reason: '',

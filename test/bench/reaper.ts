@@ -35,10 +35,12 @@ export async function benchReaper(): Promise<void> {
   try {
     aws.sts.addCredentials(TASK_KEY, TASK_SECRET);
     aws.sts.addRole(ROLE);
+    const template = aws.ec2.addLaunchTemplate({ name: 'opsbot-dev' }).id;
     const now = Date.now();
     for (let i = 0; i < count; i++) {
       const expiresAt = i < 50 ? now - 60_000 : i < 150 ? now + 10 * 60_000 : now + 4 * 3_600_000;
       aws.ec2.addInstance({
+        launchTemplate: template,
         tags:
           i >= count - 10
             ? { ManagedBy: 'opsbot' }
@@ -69,7 +71,7 @@ export async function benchReaper(): Promise<void> {
     const calls = serviceCalls(sessions, url);
     let dms = 0;
     const reaper = new DevenvReaper({
-      api: createDevenvApi(calls),
+      api: createDevenvApi(calls, { launchTemplates: () => [template] }),
       dedupe: state.dedupe,
       leases: state.leases,
       owner: 'bench',
@@ -79,7 +81,7 @@ export async function benchReaper(): Promise<void> {
           return { channel, ts: String(dms) };
         },
       },
-      audit: { write: () => undefined },
+      audit: { write: () => undefined, record: async () => ({}) as never },
       clock: systemClock,
       log,
       metrics: createMetrics({ defaultMetrics: false }),

@@ -25,6 +25,7 @@ let bot: SandboxBot;
 let ec2: EC2Client;
 let clock: OffsetClock;
 let launchTemplate = '';
+let imageId = '';
 
 async function instances(filter?: { name: string; values: string[] }): Promise<Instance[]> {
   const out = await ec2.send(
@@ -58,7 +59,7 @@ beforeAll(async () => {
     credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' },
   });
   const images = await ec2.send(new DescribeImagesCommand({}));
-  const imageId = images.Images?.[0]?.ImageId ?? 'ami-12c6146b';
+  imageId = images.Images?.[0]?.ImageId ?? 'ami-12c6146b';
   const created = await ec2.send(
     new CreateLaunchTemplateCommand({
       LaunchTemplateName: 'opsbot-dev',
@@ -223,6 +224,28 @@ describe.skipIf(!moto)('/devenv against moto STS and EC2', () => {
     );
     const foreignId = foreign.Instances?.[0]?.InstanceId ?? '';
     expect(await devenv(`down ${foreignId}`, 'U0ADMIN')).toContain('is not a dev environment opsbot manages');
+    // Tagged as opsbot's by hand, not launched from its launch template: not opsbot's either.
+    const forged = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: imageId,
+        MinCount: 1,
+        MaxCount: 1,
+        TagSpecifications: [
+          {
+            ResourceType: 'instance',
+            Tags: [
+              { Key: 'ManagedBy', Value: 'opsbot' },
+              { Key: 'Owner', Value: 'U0DEV' },
+              { Key: 'ExpiresAt', Value: '2020-01-01T00:00:00Z' },
+              { Key: 'Name', Value: 'forged' },
+            ],
+          },
+        ],
+      }),
+    );
+    const forgedId = forged.Instances?.[0]?.InstanceId ?? '';
+    expect(await devenv(`down ${forgedId}`, 'U0ADMIN')).toContain('is not a dev environment opsbot manages');
+    expect(await devenv('list')).not.toContain('forged');
   });
 
   it('the reaper warns the owner 30 minutes before, terminates once expired, reports the untagged, ignores the rest', async () => {
@@ -284,6 +307,9 @@ describe.skipIf(!moto)('/devenv against moto STS and EC2', () => {
     expect(bot.slack.messages('DU0ADMIN')).toHaveLength(1);
     const [left] = await instances({ name: 'instance-id', values: [untaggedId] });
     expect(left?.State?.Name).toBe('running');
+    // The hand-tagged one expired long ago, and is still running: the reaper never trusted it.
+    const [forged] = await instances({ name: 'tag:Name', values: ['forged'] });
+    expect(forged?.State?.Name).toBe('running');
     assertNoCanary({ logs: bot.logLines.join('\n'), dms: bot.slack.messages('DU0DEV') }, bot.secrets());
   });
 });

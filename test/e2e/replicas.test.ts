@@ -232,6 +232,7 @@ describe('replicas sharing one DynamoDB table', () => {
         `${CONFIG}devenv:\n  roleArn: ${ROLE}\n  templates:\n    small: { launchTemplate: lt-0abc1234567890def, instanceType: t3.medium, defaultTtl: 4h, maxTtl: 24h }\n`,
       );
       const expired = aws.ec2.addInstance({
+        launchTemplate: 'lt-0abc1234567890def',
         tags: {
           ManagedBy: 'opsbot',
           Owner: 'U0DEV',
@@ -240,6 +241,7 @@ describe('replicas sharing one DynamoDB table', () => {
         },
       }).instanceId;
       const soon = aws.ec2.addInstance({
+        launchTemplate: 'lt-0abc1234567890def',
         tags: {
           ManagedBy: 'opsbot',
           Owner: 'U0DEV',
