@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DatadogWebhook, type WebhookDeps } from '../../src/alerts/webhook.js';
 import type { AuditEvent } from '../../src/audit/records.js';
@@ -160,6 +161,18 @@ describe('POST /webhooks/datadog', () => {
       message: 'id: is required',
     });
     expect(rig.stored.size).toBe(0);
+  });
+
+  it("answers a bad transition with README's example 400 body, word for word", async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const example = /\n(\{"error":"invalid_payload"[^\n]*\})\n/.exec(readme)?.[1];
+    expect(example, 'README shows the 400 body on a line of its own').toBeDefined();
+    const rig = await webhookOn({});
+    const answer = await rig
+      .sender()
+      .send(JSON.stringify({ ...datadogWebhookBody(), transition: 'Exploded' }));
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toEqual(JSON.parse(example as string));
   });
 
   it('answers 503 (Datadog retries) when the alert cannot be stored or audited, and 202 once it can', async () => {
