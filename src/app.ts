@@ -9,6 +9,7 @@ import { UsergroupMembership } from './access/usergroups.js';
 import type { DispatcherOptions } from './alerts/dispatcher.js';
 import { createAlerts } from './alerts/index.js';
 import { auditSecret } from './audit/audit-secret.js';
+import { credentialEventsTo } from './audit/credential-events.js';
 import { TrailAuditSink } from './audit/sink.js';
 import { wireAuditTrail } from './audit/wiring.js';
 import type { Clock, Random } from './clock.js';
@@ -125,7 +126,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     log,
     redactor,
     registry: metrics,
-    audit,
+    events: credentialEventsTo(audit),
     clock,
     ...(deps.random ? { random: deps.random } : {}),
     ...(deps.aws?.secretsManager ? { aws: deps.aws.secretsManager } : {}),

@@ -1,6 +1,16 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readiness } from './health.js';
-import type { Route } from './http/server.js';
 import type { Logger } from './log.js';
+
+/** Answers one HTTP request (the listener in `http/server.ts` has already admitted it). */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/** An HTTP route a component serves on opsbot's port. */
+export interface Route {
+  method: 'GET' | 'POST';
+  path: string;
+  handler: RouteHandler;
+}
 
 /**
  * Anything long-lived: the HTTP listener, the Slack receivers, and (to come) the webhook receiver,

@@ -1,10 +1,10 @@
-import type { AuditSink } from '../audit/sink.js';
 import type { Clock, Random } from '../clock.js';
 import type { Config, Env } from '../config.js';
 import type { Logger, SecretRedactor } from '../log.js';
 import type { Registry } from '../metrics.js';
 import { type AwsSourceOptions, createAwsSource } from './aws-source.js';
 import { createEnvSource } from './env-source.js';
+import type { CredentialEvents } from './events.js';
 import { createFileSource } from './file-source.js';
 import { type CredentialMetrics, createCredentialMetrics } from './metrics.js';
 import { CredentialProvider, DEFAULT_PREVIOUS_GRACE_SECONDS } from './provider.js';
@@ -19,7 +19,8 @@ export interface CredentialsDeps {
   log: Logger;
   redactor: SecretRedactor;
   registry: Registry;
-  audit: AuditSink;
+  /** Where the provider's events go (the app routes them to the audit trail). */
+  events: CredentialEvents;
   clock: Clock;
   /** Jitter for polls and backoff; Math.random by default. */
   random?: Random;
@@ -51,7 +52,7 @@ export function createCredentials(deps: CredentialsDeps): Credentials {
     previousGraceMs: (secrets.previousGraceSeconds ?? DEFAULT_PREVIOUS_GRACE_SECONDS) * 1_000,
     log: deps.log.child({ component: 'credentials' }),
     redactor: deps.redactor,
-    audit: deps.audit,
+    events: deps.events,
     metrics,
     clock: deps.clock,
     ...(deps.random ? { random: deps.random } : {}),

@@ -1,9 +1,9 @@
-import type { AuditSink } from '../audit/sink.js';
 import type { Clock, Random } from '../clock.js';
 import type { Logger, SecretMasker } from '../log.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, fullJitterDelay, jitteredInterval } from './backoff.js';
 import { abortable, deadlineSignal, waitAtMost } from './deadline.js';
 import { CredentialUnavailableError } from './errors.js';
+import type { CredentialEvents } from './events.js';
 import type { CredentialMetrics, RefreshOutcome } from './metrics.js';
 import {
   type Credential,
@@ -35,7 +35,8 @@ export interface CredentialProviderOptions {
   log: Logger;
   /** Values are registered the moment they are loaded, and retired when their version is evicted. */
   redactor: SecretMasker;
-  audit: AuditSink;
+  /** Loads, version changes and emergency rotations, as they happen (the app audits them). */
+  events: CredentialEvents;
   metrics: CredentialMetrics;
   clock: Clock;
   random?: Random;
@@ -473,12 +474,7 @@ export class CredentialProvider {
       droppedVersionIds: dropped.join(','),
     };
     this.#o.log.warn(details, 'emergency rotation: only AWSCURRENT is accepted');
-    this.#o.audit.write({
-      action: 'secret.emergency_rotation',
-      outcome: 'success',
-      actor: 'opsbot',
-      details,
-    });
+    this.#o.events.emit({ action: 'secret.emergency_rotation', details });
   }
 
   #announce(entry: Entry, previous: Credential | undefined, current: Credential): void {
@@ -490,10 +486,8 @@ export class CredentialProvider {
     } else {
       this.#o.log.info(details, 'secret loaded');
     }
-    this.#o.audit.write({
+    this.#o.events.emit({
       action: previous ? 'secret.version_changed' : 'secret.loaded',
-      outcome: 'success',
-      actor: 'opsbot',
       details: { ...details, previousVersionId: previous?.versionId },
     });
     if (!previous) return;

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Route, RouteHandler } from '../component.js';
 import type { Logger } from '../log.js';
 import { Counter, Gauge, type Registry } from '../metrics.js';
 import { Admission, type AdmissionEvent, refuseSocket } from './admission.js';
@@ -7,17 +8,10 @@ import { ClientGoneError, RequestRefusedError } from './errors.js';
 import { type HttpLimits, resolveLimits } from './limits.js';
 import { LogThrottle } from './log-throttle.js';
 
+export type { Route, RouteHandler } from '../component.js';
 export { ClientGoneError, RequestRefusedError } from './errors.js';
 export { DEFAULT_HTTP_LIMITS, type HttpLimits } from './limits.js';
 export { readBody } from './read-body.js';
-
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
-
-export interface Route {
-  method: 'GET' | 'POST';
-  path: string;
-  handler: RouteHandler;
-}
 
 export interface HttpServerDeps {
   log: Logger;

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { credentialEventsTo } from '../../src/audit/credential-events.js';
 import { type Clock, systemClock } from '../../src/clock.js';
 import { type ClientFactory, FreshCredentials } from '../../src/credentials/fresh-credentials.js';
 import { createCredentials } from '../../src/credentials/from-config.js';
@@ -48,7 +49,7 @@ function rig(url: string, clock: Clock, prefix: string) {
     log,
     redactor: new SecretRedactor(),
     registry: createMetrics({ defaultMetrics: false }),
-    audit: new MemoryAuditSink(),
+    events: credentialEventsTo(new MemoryAuditSink()),
     clock,
     aws: { endpoint: url, credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' } },
   });

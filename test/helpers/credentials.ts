@@ -1,3 +1,4 @@
+import { credentialEventsTo } from '../../src/audit/credential-events.js';
 import type { Clock, Random } from '../../src/clock.js';
 import { createCredentials } from '../../src/credentials/from-config.js';
 import type { CredentialMetrics } from '../../src/credentials/metrics.js';
@@ -49,7 +50,7 @@ export function awsProviderRig(options: {
     log: logs.log,
     redactor: logs.redactor,
     registry,
-    audit,
+    events: credentialEventsTo(audit),
     clock: options.clock,
     ...(options.random ? { random: options.random } : {}),
     aws: {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { credentialEventsTo } from '../../src/audit/credential-events.js';
 import type { Clock, Random } from '../../src/clock.js';
 import { createCredentialMetrics } from '../../src/credentials/metrics.js';
 import { CredentialProvider, type CredentialProviderOptions } from '../../src/credentials/provider.js';
@@ -105,7 +106,7 @@ export function providerOn(
     pollSeconds: 60,
     maxStaleSeconds: 21_600,
     log: logs.log,
-    audit,
+    events: credentialEventsTo(audit),
     metrics,
     ...options,
     redactor: logs.redactor,

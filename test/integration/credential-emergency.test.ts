@@ -6,6 +6,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { credentialEventsTo } from '../../src/audit/credential-events.js';
 import { type Env, loadConfig } from '../../src/config.js';
 import { createCredentials } from '../../src/credentials/from-config.js';
 import type { CredentialProvider } from '../../src/credentials/provider.js';
@@ -65,7 +66,7 @@ describe.each(targets)('previous-version grace and emergency rotation against $t
       log: logs.log,
       redactor: logs.redactor,
       registry: createMetrics({ defaultMetrics: false }),
-      audit,
+      events: credentialEventsTo(audit),
       clock,
       random: () => 0.5, // polls exactly every 60 s
       aws: {

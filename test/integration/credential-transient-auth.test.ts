@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentialEventsTo } from '../../src/audit/credential-events.js';
 import { toSourceError } from '../../src/credentials/aws-source.js';
 import { createCredentials } from '../../src/credentials/from-config.js';
 import { inboundSecrets } from '../../src/credentials/verify-inbound.js';
@@ -137,7 +138,7 @@ describe('no AWS credentials at all (real SDK default chain, simulated Secrets M
       log: logs.log,
       redactor: logs.redactor,
       registry: createMetrics({ defaultMetrics: false }),
-      audit: new MemoryAuditSink(),
+      events: credentialEventsTo(new MemoryAuditSink()),
       clock,
       aws: { endpoint, maxAttempts: 1 },
     });
