@@ -19,7 +19,7 @@ const MANAGED_VARIABLES = new Set([
   'AWS_DEFAULT_REGION',
 ]);
 
-/** The non-secret settings an operator may add (CONTRACT.md, "Environment"). */
+/** The non-secret settings an operator may add (README.md, "Settings (CDK context)", `environment`). */
 const ALLOWED_VARIABLES = new Set([
   'OPSBOT_SECRET_POLL_SECONDS',
   'OPSBOT_SECRET_MAX_STALE_SECONDS',

@@ -25,7 +25,7 @@ export interface OpsbotSettings {
   /** `cpu` (default 512) and `memoryMiB` (default 1024): the Fargate task size. */
   cpu: number;
   memoryMiB: number;
-  /** `logRetentionDays` (default 90): container logs, VPC flow logs and load balancer access logs. */
+  /** `logRetentionDays` (default and minimum 365): container logs, VPC flow logs and load balancer access logs. */
   logRetentionDays: number;
   /** `secretPrefix` (default `opsbot/`): secret names are `<prefix>slack` … `<prefix>audit` (OPSBOT_SECRET_PREFIX). */
   secretPrefix: string;
@@ -84,6 +84,9 @@ export const CONTEXT_KEYS = [
   'devenvAmiParameter',
   'environment',
 ] as const;
+
+/** The shortest retention AWS Control Tower's proactive controls accept (CT.CLOUDWATCH.PR.2): a year. */
+export const MIN_RETENTION_DAYS = 365;
 
 /** CloudWatch Logs retention values (days). */
 const RETENTION_DAYS = [
@@ -205,9 +208,11 @@ export function readSettings(get: ContextReader, keys: readonly string[] = []): 
   const desiredCount = int('desiredCount', 2, 0, 20);
   const cpu = int('cpu', 512, 256, 16384);
   const memoryMiB = int('memoryMiB', 1024, 512, 122880);
-  const logRetentionDays = int('logRetentionDays', 90, 1, 3653);
-  if (!RETENTION_DAYS.includes(logRetentionDays))
-    problems.push(`logRetentionDays: expected one of CloudWatch's values (${RETENTION_DAYS.join(', ')})`);
+  const logRetentionDays = int('logRetentionDays', MIN_RETENTION_DAYS, 1, 3653);
+  if (logRetentionDays < MIN_RETENTION_DAYS || !RETENTION_DAYS.includes(logRetentionDays))
+    problems.push(
+      `logRetentionDays: expected one of CloudWatch's values from ${MIN_RETENTION_DAYS} (AWS Control Tower's CT.CLOUDWATCH.PR.2 refuses log groups kept less than a year): ${RETENTION_DAYS.filter((d) => d >= MIN_RETENTION_DAYS).join(', ')}`,
+    );
 
   const secretPrefix = text('secretPrefix', 'opsbot/') as string;
   if (!/^[A-Za-z0-9/_+=.@-]{1,100}$/.test(secretPrefix))

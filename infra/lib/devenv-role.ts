@@ -16,6 +16,11 @@ export const LAUNCH_TAG_KEYS = [
   'opsbot:template',
   'opsbot:channel',
 ];
+/**
+ * The condition key of EC2's own tag naming the launch template an instance came from. An `aws:`
+ * tag: only EC2 sets it, at launch.
+ */
+export const LAUNCH_TEMPLATE_TAG_CONDITION = 'ec2:ResourceTag/aws:ec2launchtemplate:id';
 /** After launch, only the expiry may change (`/devenv extend`). */
 export const RETAG_KEYS = ['ExpiresAt'];
 /** What the task role may do with the dev-env role: assume it for a named person, with session tags. */
@@ -59,7 +64,8 @@ class TaskRoleActingForSomeone extends iam.ArnPrincipal {
  * ingress) and the dev-env role the bot assumes for each person. The role may launch only from that
  * template, only the configured instance types, only with IMDSv2 and only tagged ManagedBy=opsbot
  * and Owner=<the session's slack-user tag>; it may retag (ExpiresAt only) and terminate only
- * ManagedBy=opsbot instances, and pass only the instance profile's role.
+ * ManagedBy=opsbot instances that EC2 itself tags as launched from that template, and pass only the
+ * instance profile's role.
  */
 export class DevEnv extends Construct {
   readonly role: iam.Role;
@@ -98,6 +104,9 @@ export class DevEnv extends Construct {
       machineImage,
       role: this.instanceRole,
       requireImdsv2: true,
+      // One-minute CloudWatch metrics (Control Tower CT.EC2.PR.10): a few dollars a month per running
+      // dev environment, and dev environments are short-lived.
+      detailedMonitoring: true,
       httpTokens: ec2.LaunchTemplateHttpTokens.REQUIRED,
       httpEndpoint: true,
       blockDevices: [
@@ -137,6 +146,13 @@ export class DevEnv extends Construct {
     const launchTemplateArn = ec2Arn('launch-template', this.launchTemplate.launchTemplateId as string);
     const fromOurTemplate = { ArnEquals: { 'ec2:LaunchTemplate': launchTemplateArn } };
     const instances = ec2Arn('instance', '*');
+    // EC2 tags every instance launched from a launch template with its id (aws:ec2launchtemplate:id);
+    // no principal can set or change an aws: tag. ManagedBy=opsbot alone can be set by anyone who
+    // may tag an instance; the reaper and /devenv manage only instances this template launched.
+    const launchedByUs = {
+      'aws:ResourceTag/ManagedBy': 'opsbot',
+      [LAUNCH_TEMPLATE_TAG_CONDITION]: this.launchTemplate.launchTemplateId as string,
+    };
     const statements: iam.PolicyStatement[] = [];
 
     if (props.instanceTypes.length > 0) {
@@ -201,7 +217,7 @@ export class DevEnv extends Construct {
         actions: ['ec2:CreateTags'],
         resources: [instances],
         conditions: {
-          StringEquals: { 'aws:ResourceTag/ManagedBy': 'opsbot' },
+          StringEquals: launchedByUs,
           'ForAllValues:StringEquals': { 'aws:TagKeys': RETAG_KEYS },
         },
       }),
@@ -209,11 +225,13 @@ export class DevEnv extends Construct {
         sid: 'TerminateManagedInstances',
         actions: ['ec2:TerminateInstances'],
         resources: [instances],
-        conditions: { StringEquals: { 'aws:ResourceTag/ManagedBy': 'opsbot' } },
+        conditions: { StringEquals: launchedByUs },
       }),
       new iam.PolicyStatement({
         sid: 'DescribeInstances',
-        actions: ['ec2:DescribeInstances'],
+        // DescribeLaunchTemplates: the bot resolves the template's name (<stackName>-devenv) to the
+        // id EC2 tags instances with (aws:ec2launchtemplate:id), which is how it knows its own.
+        actions: ['ec2:DescribeInstances', 'ec2:DescribeLaunchTemplates'],
         resources: ['*'],
       }),
     );
@@ -230,11 +248,11 @@ export class DevEnv extends Construct {
       `arn:${known(stack.partition, 'Partition')}:ec2:${known(stack.region, 'Region')}:${known(stack.account, 'AccountId')}:${resource}`;
     wildcard(
       nagEc2('instance/*'),
-      'Instance ids are not known before launch. Every statement on instances is conditioned: RunInstances on the opsbot launch template, IMDSv2, the configured instance types and the ManagedBy=opsbot / Owner=<session slack-user> request tags; CreateTags at launch only, or ExpiresAt only on ManagedBy=opsbot instances; TerminateInstances on ManagedBy=opsbot instances only',
+      'Instance ids are not known before launch. Every statement on instances is conditioned: RunInstances on the opsbot launch template, IMDSv2, the configured instance types and the ManagedBy=opsbot / Owner=<session slack-user> request tags; CreateTags at launch only, or ExpiresAt only on ManagedBy=opsbot instances launched from the opsbot template (aws:ec2launchtemplate:id); TerminateInstances on those instances only',
     );
     wildcard(
       '*',
-      'ec2:DescribeInstances supports no resource-level permissions; it reads, and is the only action on *',
+      'ec2:DescribeInstances and ec2:DescribeLaunchTemplates support no resource-level permissions; they read, and are the only actions on *',
     );
     if (props.instanceTypes.length > 0) {
       wildcard(

@@ -5,6 +5,7 @@ import * as elbv2 from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import type { OpsbotSettings } from './context.js';
+import { acknowledgeControl } from './control-tower.js';
 import { CONTAINER_PORT } from './paths.js';
 
 /** The only paths the load balancer forwards; everything else (/metrics, /readyz, …) is a 404 at the edge. */
@@ -53,6 +54,9 @@ export class OpsbotLoadBalancer extends Construct {
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       securityGroup,
       dropInvalidHeaderFields: true,
+      // Control Tower CT.ELASTICLOADBALANCING.PR.5. Switching to slackMode "socket", or deleting the
+      // stack, needs it turned off first (README.md, "Deploy it").
+      deletionProtection: true,
     });
 
     const logs = new s3.Bucket(this, 'AccessLogs', {
@@ -60,9 +64,37 @@ export class OpsbotLoadBalancer extends Construct {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      lifecycleRules: [{ expiration: Duration.days(settings.logRetentionDays) }],
+      // Versioned (Control Tower CT.S3.PR.11), so an overwritten or deleted log stays recoverable for a
+      // day; the current versions expire after logRetentionDays as before.
+      versioned: true,
+      lifecycleRules: [
+        {
+          expiration: Duration.days(settings.logRetentionDays),
+          noncurrentVersionExpiration: Duration.days(1),
+        },
+      ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    // Object events go to the account's default EventBridge bus (Control Tower CT.S3.PR.4), set on
+    // the bucket itself: CDK's eventBridgeEnabled would add a notifications Lambda outside the VPC.
+    (logs.node.defaultChild as s3.CfnBucket).notificationConfiguration = {
+      eventBridgeConfiguration: { eventBridgeEnabled: true },
+    };
+    acknowledgeControl(
+      logs,
+      'CT.S3.PR.10',
+      'Elastic Load Balancing writes access logs only to buckets encrypted with S3-managed keys (SSE-S3); with a KMS key the logs are never delivered, and CDK refuses the combination. The bucket is private, TLS-only and expires its objects. An organisation that enforces this control can run opsbot in Socket Mode, which has no load balancer',
+    );
+    acknowledgeControl(
+      logs,
+      'CT.S3.PR.2',
+      'This bucket holds the load balancer access logs; logging access to it into yet another bucket would recurse (the same reason as AwsSolutions-S1). An organisation that enforces this control can run opsbot in Socket Mode, which has no load balancer and no bucket',
+    );
+    acknowledgeControl(
+      logs,
+      'CT.S3.PR.9',
+      'The access logs are diagnostics kept logRetentionDays and then expired by the lifecycle rule; an Object Lock retention would block that expiry (in compliance mode for good), and a lock with no retention would satisfy the rule while protecting nothing. opsbot’s tamper-evident record is its own keyed audit chain. An organisation that enforces this control can run opsbot in Socket Mode, which has no bucket',
+    );
     Validations.of(logs).acknowledge({
       id: 'AwsSolutions-S1',
       reason:

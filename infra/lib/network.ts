@@ -1,15 +1,17 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { OpsbotSettings } from './context.js';
+import { runDefaultSecurityGroupHandlerInVpc } from './default-security-group.js';
 
 /**
  * The VPC: a new one (public subnets for NAT and the load balancer, private subnets with egress for
- * the tasks and the dev environments, flow logs) or an existing one named in context, imported
- * without lookups so that the synth stays offline.
+ * the tasks and the dev environments, flow logs encrypted with `logKey`) or an existing one named in
+ * context, imported without lookups so that the synth stays offline.
  */
-export function createNetwork(scope: Construct, settings: OpsbotSettings): ec2.IVpc {
+export function createNetwork(scope: Construct, settings: OpsbotSettings, logKey: kms.IKey): ec2.IVpc {
   if (settings.vpc) {
     const { vpcId, availabilityZones, privateSubnetIds, publicSubnetIds } = settings.vpc;
     return ec2.Vpc.fromVpcAttributes(scope, 'Vpc', {
@@ -23,14 +25,18 @@ export function createNetwork(scope: Construct, settings: OpsbotSettings): ec2.I
     maxAzs: 2,
     natGateways: settings.natGateways,
     subnetConfiguration: [
-      { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24 },
+      // Nothing launched here needs an address of its own: the NAT gateways and the load balancer get
+      // theirs explicitly (Control Tower CT.EC2.PR.11).
+      { name: 'public', subnetType: ec2.SubnetType.PUBLIC, cidrMask: 24, mapPublicIpOnLaunch: false },
       { name: 'private', subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 22 },
     ],
     // The default security group allows nothing (a CDK custom resource removes its rules).
     restrictDefaultSecurityGroup: true,
   });
+  runDefaultSecurityGroupHandlerInVpc(vpc, logKey, settings.logRetentionDays);
   const flowLogs = new logs.LogGroup(scope, 'FlowLogs', {
     retention: settings.logRetentionDays as logs.RetentionDays,
+    encryptionKey: logKey,
     removalPolicy: RemovalPolicy.RETAIN,
   });
   vpc.addFlowLog('FlowLog', {

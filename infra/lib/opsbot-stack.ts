@@ -5,6 +5,7 @@ import { checkConfigFile, devenvRoleName, launchTemplateName } from './config-fi
 import { containerEnvironment } from './container-environment.js';
 import type { OpsbotSettings } from './context.js';
 import { DevEnv } from './devenv-role.js';
+import { LogKey } from './kms.js';
 import { OpsbotLoadBalancer } from './load-balancer.js';
 import { createNetwork } from './network.js';
 import { adminRoleArn, OpsbotSecrets } from './secrets.js';
@@ -23,6 +24,7 @@ export class OpsbotStack extends Stack {
   readonly devenv: DevEnv;
   readonly service: OpsbotService;
   readonly loadBalancer?: OpsbotLoadBalancer;
+  readonly logKey: LogKey;
 
   constructor(scope: Construct, id: string, settings: OpsbotSettings, props: StackProps = {}) {
     super(scope, id, {
@@ -35,7 +37,8 @@ export class OpsbotStack extends Stack {
     const config = checkConfigFile(settings);
     for (const warning of config.warnings) Annotations.of(this).addWarningV2('opsbot:config-file', warning);
 
-    const vpc = createNetwork(this, settings);
+    this.logKey = new LogKey(this, 'Logs');
+    const vpc = createNetwork(this, settings, this.logKey.key);
 
     this.taskRole = new iam.Role(this, 'TaskRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com', {
@@ -68,6 +71,7 @@ export class OpsbotStack extends Stack {
       settings,
       vpc,
       taskRole: this.taskRole,
+      logKey: this.logKey.key,
       environment: containerEnvironment(settings, this.state.table.tableName, this.devenv.role.roleArn),
     });
     if (settings.slackMode === 'http') {

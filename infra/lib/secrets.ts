@@ -3,10 +3,11 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { limitGrantsToAwsServices } from './kms.js';
 
 /** The integration secrets: created empty, their values set by the operator (README.md, "Deploy it"). */
 export const INTEGRATION_SECRETS = ['slack', 'github', 'jira', 'datadog'] as const;
-/** Every secret opsbot reads: `<prefix><name>` (CONTRACT.md). */
+/** Every secret opsbot reads: `<prefix><name>` (README.md, "Secrets"). */
 export const SECRET_NAMES = [...INTEGRATION_SECRETS, 'audit'] as const;
 export type SecretName = (typeof SECRET_NAMES)[number];
 
@@ -70,6 +71,7 @@ export class OpsbotSecrets extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    limitGrantsToAwsServices(this.key);
     // The admin writes new versions (Secrets Manager encrypts them under this key on their behalf).
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({

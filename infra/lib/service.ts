@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { OpsbotSettings } from './context.js';
@@ -22,6 +23,8 @@ export interface OpsbotServiceProps {
   settings: OpsbotSettings;
   vpc: ec2.IVpc;
   taskRole: iam.IRole;
+  /** The key of the container's log group. */
+  logKey: kms.IKey;
   /** Non-secret settings only (checked by the tests: no value of a secret ever goes here). */
   environment: Record<string, string>;
 }
@@ -51,6 +54,7 @@ export class OpsbotService extends Construct {
 
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: settings.logRetentionDays as logs.RetentionDays,
+      encryptionKey: props.logKey,
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
@@ -81,6 +85,8 @@ export class OpsbotService extends Construct {
         platform: Platform.LINUX_AMD64,
         buildArgs: { OPSBOT_CONFIG_FILE: settings.configFile },
       }),
+      // The whole task's memory, as a hard limit on its one container (Control Tower CT.ECS.PR.7).
+      memoryLimitMiB: settings.memoryMiB,
       environment: { ...props.environment, AWS_REGION: Aws.REGION },
       logging: ecs.LogDrivers.awsLogs({ logGroup: this.logGroup, streamPrefix: 'opsbot' }),
       readonlyRootFilesystem: true,

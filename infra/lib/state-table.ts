@@ -17,7 +17,7 @@ export const TABLE_ITEM_ACTIONS = [
 ];
 
 /**
- * The State table (CONTRACT.md, "DynamoDB state table"): `pk`/`sk` strings, on-demand, TTL
+ * The State table (README.md, "State: one process or several"): `pk`/`sk` strings, on-demand, TTL
  * `expiresAt`; point-in-time recovery, encryption at rest under the AWS-managed key, deletion
  * protection, kept when the stack is deleted.
  */

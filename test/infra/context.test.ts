@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigFileError, checkConfigFile } from '../../infra/lib/config-file.js';
 import { ContextError, readSettings } from '../../infra/lib/context.js';
@@ -36,7 +37,7 @@ describe('context settings', () => {
       desiredCount: 2,
       cpu: 512,
       memoryMiB: 1024,
-      logRetentionDays: 90,
+      logRetentionDays: 365,
       secretPrefix: 'opsbot/',
       secretsAdminRole: 'opsbot-secrets-admin',
       configFile: 'infra/opsbot.example.yaml',
@@ -66,8 +67,26 @@ describe('context settings', () => {
     expect(problems.join('\n')).toMatch(/^certificateArn: required when slackMode is "http"/m);
     expect(problems.join('\n')).toMatch(/^region: required when slackMode is "http"/m);
     expect(problems.join('\n')).toMatch(/^desiredCount: expected a whole number/m);
-    expect(problems.join('\n')).toMatch(/^logRetentionDays: expected one of CloudWatch's values/m);
+    expect(problems.join('\n')).toMatch(/^logRetentionDays: expected one of CloudWatch's values from 365/m);
     expect(problems.join('\n')).toMatch(/^desiredcount: not a setting of this app/m);
+  });
+
+  it('keeps logs a year at least: AWS Control Tower refuses a shorter retention (CT.CLOUDWATCH.PR.2)', () => {
+    expect(problemsOf({ logRetentionDays: 90 })).toEqual([
+      "logRetentionDays: expected one of CloudWatch's values from 365 (AWS Control Tower's CT.CLOUDWATCH.PR.2 refuses log groups kept less than a year): 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653",
+    ]);
+    expect(settingsOf({ logRetentionDays: '400' }).logRetentionDays).toBe(400);
+  });
+
+  it('accepts exactly the CloudWatch retentions of a year or more, as numbers or strings', () => {
+    const accepted = new Set([365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]);
+    fc.assert(
+      fc.property(fc.integer({ min: -10, max: 4000 }), fc.boolean(), (days, asString) => {
+        const value = asString ? String(days) : days;
+        if (accepted.has(days)) expect(settingsOf({ logRetentionDays: value }).logRetentionDays).toBe(days);
+        else expect(problemsOf({ logRetentionDays: value })[0]).toMatch(/^logRetentionDays: expected/);
+      }),
+    );
   });
 
   it('wants the certificate in the load balancer’s region', () => {

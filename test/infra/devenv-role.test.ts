@@ -19,6 +19,7 @@ const DEVENV_ACTIONS = [
   'ec2:CreateTags',
   'ec2:TerminateInstances',
   'ec2:DescribeInstances',
+  'ec2:DescribeLaunchTemplates',
   'iam:PassRole',
 ];
 
@@ -88,9 +89,9 @@ describe('the dev-env role', () => {
     }
   });
 
-  it('grants nothing on * but DescribeInstances (which has no resource-level permissions)', () => {
+  it('grants nothing on * but DescribeInstances and DescribeLaunchTemplates (reads with no resource-level permissions)', () => {
     const onAnything = statements.filter((st) => resourcesOf(st).includes('*'));
-    expect(onAnything.flatMap(actionsOf)).toEqual(['ec2:DescribeInstances']);
+    expect(onAnything.flatMap(actionsOf)).toEqual(['ec2:DescribeInstances', 'ec2:DescribeLaunchTemplates']);
   });
 
   it('launches instances only from the opsbot launch template, only the configured types, only IMDSv2, only tagged ManagedBy=opsbot and Owner=<the session slack-user>', () => {
@@ -128,22 +129,35 @@ describe('the dev-env role', () => {
     expect(volumes[0]?.Condition?.Bool?.['ec2:Encrypted']).toBe('true');
   });
 
-  it('tags only at launch, or retags the expiry of ManagedBy=opsbot instances', () => {
+  /** EC2's own tag: the launch template an instance came from. No principal can set an aws: tag. */
+  const fromOurTemplate = (statement: Statement): boolean =>
+    joined(statement.Condition?.StringEquals?.['ec2:ResourceTag/aws:ec2launchtemplate:id']) ===
+    joined({ Ref: logicalId(s.stack.devenv.launchTemplate) });
+
+  it('tags only at launch, or retags the expiry of ManagedBy=opsbot instances that EC2 says the opsbot template launched', () => {
     const tags = withAction('ec2:CreateTags');
     expect(tags).toHaveLength(2);
     for (const statement of tags) {
       const atLaunch = statement.Condition?.StringEquals?.['ec2:CreateAction'] === 'RunInstances';
-      const managed = statement.Condition?.StringEquals?.['aws:ResourceTag/ManagedBy'] === 'opsbot';
+      const managed =
+        statement.Condition?.StringEquals?.['aws:ResourceTag/ManagedBy'] === 'opsbot' &&
+        fromOurTemplate(statement);
       expect(atLaunch || managed, JSON.stringify(statement)).toBe(true);
       if (!atLaunch)
         expect(statement.Condition?.['ForAllValues:StringEquals']?.['aws:TagKeys']).toEqual(['ExpiresAt']);
     }
   });
 
-  it('terminates only ManagedBy=opsbot instances', () => {
+  it('terminates only ManagedBy=opsbot instances that EC2 says the opsbot template launched (a ManagedBy tag anyone may set is not enough)', () => {
     const terminations = withAction('ec2:TerminateInstances');
     expect(terminations).toHaveLength(1);
-    expect(terminations[0]?.Condition?.StringEquals?.['aws:ResourceTag/ManagedBy']).toBe('opsbot');
+    const [termination] = terminations as [Statement];
+    expect(termination.Condition?.StringEquals?.['aws:ResourceTag/ManagedBy']).toBe('opsbot');
+    expect(fromOurTemplate(termination), JSON.stringify(termination.Condition)).toBe(true);
+    // Nothing else that changes an existing instance is allowed without the same condition.
+    for (const statement of statements)
+      if (actionsOf(statement).some((a) => ['ec2:StopInstances', 'ec2:TerminateInstances'].includes(a)))
+        expect(fromOurTemplate(statement)).toBe(true);
   });
 
   it('passes only the dev environments’ instance role, to EC2 only', () => {
@@ -155,11 +169,12 @@ describe('the dev-env role', () => {
     expect(passes[0]?.Condition?.StringEquals?.['iam:PassedToService']).toBe('ec2.amazonaws.com');
   });
 
-  it('the launch template requires IMDSv2, encrypts its volume, has an SSM instance profile, no key pair and no public address', () => {
+  it('the launch template requires IMDSv2, encrypts its volume, has detailed monitoring, an SSM instance profile, no key pair and no public address', () => {
     const lt = s.json.Resources[logicalId(s.stack.devenv.launchTemplate)];
     const data = lt?.Properties?.LaunchTemplateData;
     expect(lt?.Properties?.LaunchTemplateName).toBe('opsbot-devenv');
     expect(data.MetadataOptions.HttpTokens).toBe('required');
+    expect(data.Monitoring).toEqual({ Enabled: true });
     expect(data.KeyName).toBeUndefined();
     expect(data.BlockDeviceMappings.length).toBeGreaterThan(0);
     for (const mapping of data.BlockDeviceMappings) expect(mapping.Ebs.Encrypted).toBe(true);
@@ -199,6 +214,11 @@ describe('the dev-env role without dev-env templates', () => {
     const actions = roleStatements(s.json, logicalId(s.stack.devenv.role)).flatMap(actionsOf);
     expect(actions).not.toContain('ec2:RunInstances');
     expect(actions).not.toContain('iam:PassRole');
-    expect(actions.sort()).toEqual(['ec2:CreateTags', 'ec2:DescribeInstances', 'ec2:TerminateInstances']);
+    expect(actions.sort()).toEqual([
+      'ec2:CreateTags',
+      'ec2:DescribeInstances',
+      'ec2:DescribeLaunchTemplates',
+      'ec2:TerminateInstances',
+    ]);
   });
 });

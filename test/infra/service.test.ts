@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CERTIFICATE_ARN,
@@ -93,12 +94,88 @@ describe('the service in Socket Mode (the default)', () => {
     expect(taskDefinition?.Properties?.Volumes).toEqual([{ Name: 'tmp' }]);
   });
 
-  it('logs to CloudWatch with a retention', () => {
+  it('logs to CloudWatch for a year, encrypted with the stack’s log key', () => {
     const options = containerOf(s).LogConfiguration;
     expect(options.LogDriver).toBe('awslogs');
     const group = s.json.Resources[logicalId(s.stack.service.logGroup)];
     expect(options.Options['awslogs-group']).toEqual({ Ref: logicalId(s.stack.service.logGroup) });
-    expect(group?.Properties?.RetentionInDays).toBe(90);
+    expect(group?.Properties?.RetentionInDays).toBe(365);
+    expect(group?.Properties?.KmsKeyId).toEqual({ 'Fn::GetAtt': [logicalId(s.stack.logKey.key), 'Arn'] });
+  });
+
+  it('gives its one container the whole task’s memory as a hard limit', () => {
+    const [, taskDefinition] = resourcesOfType(s.json, 'AWS::ECS::TaskDefinition')[0] ?? [];
+    expect(containerOf(s).Memory).toBe(1024);
+    expect(taskDefinition?.Properties?.Memory).toBe('1024');
+  });
+
+  it('every log group of the stack expires after a year at the earliest and is encrypted with the log key', () => {
+    const groups = resourcesOfType(s.json, 'AWS::Logs::LogGroup');
+    // Container logs, VPC flow logs, and the default security group handler's logs.
+    expect(groups).toHaveLength(3);
+    for (const [id, group] of groups) {
+      expect(group.Properties?.RetentionInDays, id).toBeGreaterThanOrEqual(365);
+      expect(group.Properties?.KmsKeyId, id).toEqual({
+        'Fn::GetAtt': [logicalId(s.stack.logKey.key), 'Arn'],
+      });
+    }
+  });
+
+  it('the log key: rotated, usable by CloudWatch Logs for this account’s log groups only, no grants but for AWS services', () => {
+    const key = s.json.Resources[logicalId(s.stack.logKey.key)];
+    expect(key?.Properties?.EnableKeyRotation).toBe(true);
+    expect(key?.DeletionPolicy).toBe('Retain');
+    const statements = key?.Properties?.KeyPolicy.Statement as Json[];
+    const logs = statements.find((st) => st.Sid === 'CloudWatchLogsEncryptsThisAccountsLogGroups');
+    expect(logs?.Principal).toEqual({
+      Service: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+    });
+    expect(JSON.stringify(logs?.Condition?.ArnLike?.['kms:EncryptionContext:aws:logs:arn'])).toContain(
+      ':log-group:*',
+    );
+    const grants = statements.find((st) => st.Sid === 'GrantsOnlyForAwsServices');
+    expect(grants).toMatchObject({
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 'kms:CreateGrant',
+      Resource: '*',
+      Condition: {
+        BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
+      },
+    });
+  });
+
+  it('no subnet gives what it launches a public address', () => {
+    const subnets = resourcesOfType(s.json, 'AWS::EC2::Subnet');
+    expect(subnets.length).toBe(4);
+    for (const [id, subnet] of subnets) expect(subnet.Properties?.MapPublicIpOnLaunch, id).not.toBe(true);
+  });
+
+  it('every Lambda function runs in the VPC’s private subnets, behind a security group that allows HTTPS out only', () => {
+    const functions = resourcesOfType(s.json, 'AWS::Lambda::Function');
+    // CDK's handler that empties the VPC's default security group.
+    expect(functions).toHaveLength(1);
+    const privateSubnets = s.stack.service.service.cluster.vpc.privateSubnets.map((subnet) => ({
+      Ref: logicalId(subnet.node.defaultChild as IConstruct),
+    }));
+    for (const [id, fn] of functions) {
+      expect(fn.Properties?.VpcConfig?.SubnetIds, id).toEqual(privateSubnets);
+      const groups = list(fn.Properties?.VpcConfig?.SecurityGroupIds) as Json[];
+      expect(groups, id).toHaveLength(1);
+      const group = s.json.Resources[groups[0]['Fn::GetAtt'][0]];
+      expect(group?.Properties?.SecurityGroupIngress).toBeUndefined();
+      expect(group?.Properties?.SecurityGroupEgress).toEqual([
+        expect.objectContaining({ CidrIp: '0.0.0.0/0', IpProtocol: 'tcp', FromPort: 443, ToPort: 443 }),
+      ]);
+      expect(fn.Properties?.LoggingConfig?.LogGroup).toEqual({ Ref: expect.any(String) });
+      const role = s.json.Resources[fn.Properties?.Role['Fn::GetAtt'][0]];
+      expect(JSON.stringify(role?.Properties?.ManagedPolicyArns)).toContain(
+        'service-role/AWSLambdaVPCAccessExecutionRole',
+      );
+    }
+    // It runs once the private subnets can reach the EC2 API, and on deletion before they cannot.
+    const [, restrict] = resourcesOfType(s.json, 'Custom::VpcRestrictDefaultSG')[0] ?? [];
+    expect(JSON.stringify((restrict as Json)?.DependsOn)).toMatch(/privateSubnet1DefaultRoute/);
   });
 
   it('the State table: pk/sk strings, on-demand, TTL expiresAt, point-in-time recovery, encryption, deletion protection', () => {
@@ -220,7 +297,7 @@ describe('the service in HTTP mode', () => {
     ]);
   });
 
-  it('keeps access logs, and drops invalid headers', () => {
+  it('keeps access logs, drops invalid headers, and cannot be deleted by accident', () => {
     const [, lb] = resourcesOfType(s.json, 'AWS::ElasticLoadBalancingV2::LoadBalancer')[0] ?? [];
     expect(lb?.Properties?.Scheme).toBe('internet-facing');
     const attributes = Object.fromEntries(
@@ -228,5 +305,20 @@ describe('the service in HTTP mode', () => {
     );
     expect(attributes['access_logs.s3.enabled']).toBe('true');
     expect(attributes['routing.http.drop_invalid_header_fields.enabled']).toBe('true');
+    expect(attributes['deletion_protection.enabled']).toBe('true');
+  });
+
+  it('the access-log bucket: versioned, old versions gone after a day, events to EventBridge without a Lambda', () => {
+    const buckets = resourcesOfType(s.json, 'AWS::S3::Bucket');
+    expect(buckets).toHaveLength(1);
+    const bucket = buckets[0]?.[1].Properties;
+    expect(bucket?.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(bucket?.LifecycleConfiguration?.Rules).toEqual([
+      expect.objectContaining({ ExpirationInDays: 365, NoncurrentVersionExpiration: { NoncurrentDays: 1 } }),
+    ]);
+    expect(bucket?.NotificationConfiguration).toEqual({
+      EventBridgeConfiguration: { EventBridgeEnabled: true },
+    });
+    expect(resourcesOfType(s.json, 'AWS::Lambda::Function')).toHaveLength(1);
   });
 });

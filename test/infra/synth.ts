@@ -48,12 +48,13 @@ export interface CfnTemplate {
 
 /**
  * Builds and synthesizes the app with infra/cdk.json's context plus `overrides`, as the CLI would
- * (cdk-nag included: a finding fails the synth). Asset staging is off unless `staging` is set, and
- * so is CDK's built-in CloudFormation validation (about 1.5 s a synth) unless `cfnValidation` is.
+ * (cdk-nag included: a finding fails the synth). Asset staging is off unless `staging` is set, so
+ * is CDK's built-in CloudFormation validation (about 1.5 s a synth) unless `cfnValidation` is, and
+ * so are AWS Control Tower's controls (cfn-guard, about 4 s a synth) unless `controlTower` is.
  */
 export function synth(
   overrides: Record<string, unknown> = {},
-  options: { staging?: boolean; cfnValidation?: boolean } = {},
+  options: { staging?: boolean; cfnValidation?: boolean; controlTower?: boolean } = {},
 ): Synthesized {
   const outdir = mkdtempSync(join(tmpdir(), 'opsbot-cdk-'));
   const context = {
@@ -64,11 +65,10 @@ export function synth(
   let built: OpsbotApp;
   let template: Template;
   try {
-    built = createOpsbotApp({
-      context,
-      outdir,
-      builtinCloudFormationValidation: options.cfnValidation === true,
-    });
+    built = createOpsbotApp(
+      { context, outdir, builtinCloudFormationValidation: options.cfnValidation === true },
+      { controlTower: options.controlTower === true },
+    );
     template = Template.fromStack(built.stack);
   } catch (error) {
     rmSync(outdir, { recursive: true, force: true });
