@@ -42,6 +42,8 @@ async function main(): Promise<void> {
     onStart: (bot) => {
       dir = bot.dir;
     },
+    // On a terminal readline reads Ctrl-C as a key: make it the signal it is elsewhere.
+    onInterrupt: () => process.kill(process.pid, 'SIGINT'),
   });
   process.exit(exitCode);
 }

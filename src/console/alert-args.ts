@@ -4,17 +4,20 @@ import {
   type DatadogTransition,
 } from '../sandbox/datadog-webhook-sender.js';
 
+/** Transitions that may start a cycle. */
 const FIRST = new Set<DatadogTransition>(['Triggered', 'Warn', 'No Data']);
 
 /**
- * `:alert [transition] [title]` in the console. A transition that starts a cycle (Triggered, Warn,
- * No Data, or none given) starts a new one on a new monitor; any other (Recovered, Re-Triggered…)
- * continues the last alert's cycle. Transitions are matched without case; `nodata` is `No Data`.
+ * `:alert [transition] [title]` in the console. `:alert`, `:alert <title>` and `:alert Triggered …`
+ * start a new cycle (the caller names a monitor the simulated Datadog has: `fresh`); so do `Warn`
+ * and `No Data` with a title, or with no alert before. Any other transition (Recovered,
+ * Re-Triggered…), and a bare `Warn` or `No Data`, continues the last alert's cycle. Transitions are
+ * matched without case; `nodata` is `No Data`.
  */
 export function parseAlertArgs(
   arg: string,
   last: AlertSpec | undefined,
-): { spec: AlertSpec } | { problem: string } {
+): { spec: AlertSpec; fresh: boolean } | { problem: string } {
   const words = arg.trim().split(/\s+/).filter(Boolean);
   const norm = (s: string) => s.toLowerCase().replace(/[\s_-]/g, '');
   // Two-word transitions ("No Data", "Re-No Data") may be typed with a space.
@@ -31,13 +34,14 @@ export function parseAlertArgs(
   }
   const title = words.slice(used).join(' ').slice(0, 200);
   const chosen = transition ?? 'Triggered';
-  if (FIRST.has(chosen) || !last) {
+  const continues = last !== undefined && chosen !== 'Triggered' && (!FIRST.has(chosen) || title === '');
+  if (!continues) {
     if (!FIRST.has(chosen))
       return { problem: `:alert ${chosen} continues an alert: send :alert Triggered first.` };
     return {
+      fresh: true,
       spec: {
         transition: chosen,
-        monitorId: 7000 + Math.floor(Math.random() * 1000),
         cycleKey: String(Date.now()),
         name: title || 'High CPU on web',
         priority: 2,
@@ -47,5 +51,5 @@ export function parseAlertArgs(
     };
   }
   const { id: _, ...cycle } = last;
-  return { spec: { ...cycle, transition: chosen, ...(title ? { name: title } : {}) } };
+  return { fresh: false, spec: { ...cycle, transition: chosen, ...(title ? { name: title } : {}) } };
 }

@@ -16,18 +16,29 @@ export type Shown =
       /** A message shown before that has since been edited. */
       updated?: boolean;
     }
-  | { kind: 'ephemeral'; channel: string; content: { text?: string; blocks?: unknown[] } }
-  | { kind: 'view'; view: SimView };
+  | {
+      kind: 'ephemeral';
+      channel: string;
+      content: { text?: string; blocks?: unknown[] };
+      /** It replaces a reply shown before (`replace_original` on the same response_url) with new content. */
+      updated?: boolean;
+    }
+  | { kind: 'view'; view: SimView }
+  /** The user's App Home, published (views.publish) when they opened it or pressed a button there. */
+  | { kind: 'home'; view: SimView };
 
 /**
  * Watches the simulated Slack for what reaches the console's user, wherever it came from: replies
  * through a response_url, `chat.postMessage` in any channel, `chat.postEphemeral` to them, and
- * modals `views.open` opened for them. Each thing is returned once.
+ * modals `views.open` opened for them, and their App Home as published. Each thing is returned once;
+ * a reply that replaces itself (`replace_original`) with the same content is not returned again.
  */
 export class SlackFeed {
   readonly #seen = new WeakSet<object>();
   /** The edit last shown of each message (a root that an alert or a button changed shows again). */
   readonly #edits = new WeakMap<object, string>();
+  /** The content last posted to each response_url (by id), to tell a real change from a repeat. */
+  readonly #replies = new Map<string, string>();
 
   constructor(readonly slack: SimulatedSlack) {
     this.#fresh();
@@ -99,11 +110,28 @@ export class SlackFeed {
             },
           });
       }
-      for (const e of this.slack.ephemerals(channel).filter(unseen))
-        out.push({ shown: { kind: 'ephemeral', channel, content: content(e) }, user: e.user });
+      for (const e of this.slack.ephemerals(channel).filter(unseen)) {
+        const shown = content(e);
+        const replaced = e.responseId === undefined ? undefined : this.#replies.get(e.responseId);
+        if (e.responseId !== undefined) {
+          this.#replies.set(e.responseId, JSON.stringify(shown));
+          if (this.#replies.size > 1_000) this.#replies.delete(this.#replies.keys().next().value as string);
+        }
+        if (e.replaceOriginal && replaced === JSON.stringify(shown)) continue;
+        out.push({
+          shown: {
+            kind: 'ephemeral',
+            channel,
+            content: shown,
+            ...(e.replaceOriginal && replaced !== undefined ? { updated: true } : {}),
+          },
+          user: e.user,
+        });
+      }
     }
     for (const view of this.slack.views().filter(unseen)) {
       if (view.kind === 'modal') out.push({ shown: { kind: 'view', view }, user: view.userId });
+      else out.push({ shown: { kind: 'home', view }, user: view.userId });
     }
     return out;
   }

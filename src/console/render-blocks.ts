@@ -12,6 +12,15 @@ export interface RenderedButton {
   url?: string;
   /** An option of a select menu: pressing it chooses this value. */
   option?: boolean;
+  /** Slack's confirmation dialog (`confirm`): shown, and answered, before the press is sent. */
+  confirm?: ConfirmDialog;
+}
+
+export interface ConfirmDialog {
+  title: string;
+  text: string;
+  confirm: string;
+  deny: string;
 }
 
 export interface RenderedMessage {
@@ -65,6 +74,21 @@ function textOf(value: unknown, names: Names): string {
   return t.type === 'mrkdwn' ? mrkdwnToPlain(t.text, names) : t.text.replace(CONTROL, '');
 }
 
+/** A button's `confirm` object as plain text, with Slack's defaults for the two buttons. */
+function confirmOf(value: unknown, names: Names): { confirm: ConfirmDialog } | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const c = value as { title?: unknown; text?: unknown; confirm?: unknown; deny?: unknown };
+  const bounded = (v: unknown, fallback: string, max: number) => (textOf(v, names) || fallback).slice(0, max);
+  return {
+    confirm: {
+      title: bounded(c.title, 'Are you sure?', 100),
+      text: bounded(c.text, '', 300),
+      confirm: bounded(c.confirm, 'Yes', 30),
+      deny: bounded(c.deny, 'Cancel', 30),
+    },
+  };
+}
+
 export function renderMessage(
   message: { text?: unknown; blocks?: unknown },
   options: { names?: Names; firstButton?: number } = {},
@@ -82,6 +106,7 @@ export function renderMessage(
       url?: unknown;
       options?: unknown;
       placeholder?: unknown;
+      confirm?: unknown;
     };
     if (e.type === 'static_select' && Array.isArray(e.options)) {
       // A select menu: each option is pressed like a button.
@@ -112,6 +137,7 @@ export function renderMessage(
       ...(typeof blockId === 'string' ? { blockId } : {}),
       ...(typeof e.value === 'string' ? { value: e.value } : {}),
       ...(typeof e.url === 'string' ? { url: e.url } : {}),
+      ...(confirmOf(e.confirm, names) ?? {}),
     });
     return `[${n} ${label}]`;
   };

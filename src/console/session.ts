@@ -16,6 +16,7 @@ import { banner, helpText } from './help.js';
 import { formatLogs } from './logs.js';
 import { type Names, type RenderedButton, renderMessage } from './render-blocks.js';
 import { type KnownCommand, unknownCommand } from './slash-commands.js';
+import { Terminal } from './terminal.js';
 
 /**
  * `npm run console`: the whole bot in a terminal against simulated Slack and Secrets Manager, no
@@ -28,6 +29,8 @@ export interface ConsoleOptions {
   signal?: AbortSignal;
   /** Called once the bot is up: tests read its state, the entry learns its temp dir. */
   onStart?: (bot: SandboxBot) => void;
+  /** Ctrl-C on a terminal (readline reads it as a key there): the entry signals itself; else `:quit`. */
+  onInterrupt?: () => void;
 }
 
 const REPLY_TIMEOUT_MS = 5_000;
@@ -35,6 +38,8 @@ const REPLY_TIMEOUT_MS = 5_000;
 const SHORTCUT = { callbackId: 'jira:create', name: 'Create Jira issue' } as const;
 /** Leave the console, even from a form. */
 const QUIT = [':quit', ':q', ':exit'];
+/** How often the console looks for what arrived while its prompt waits. */
+const WATCH_MS = 100;
 
 export async function runConsole(
   input: NodeJS.ReadableStream,
@@ -42,22 +47,33 @@ export async function runConsole(
   options: ConsoleOptions = {},
 ): Promise<void> {
   const bot = await startSandboxBot();
-  const say = (text: string) => output.write(`${text}\n`);
+  // On a terminal readline owns the typed line, so that what arrives meanwhile can be printed above it.
+  const tty = Boolean((input as { isTTY?: boolean }).isTTY && (output as { isTTY?: boolean }).isTTY);
   const rl = createInterface({
     input,
-    terminal: false,
+    ...(tty ? { output, terminal: true } : { terminal: false }),
     ...(options.signal ? { signal: options.signal } : {}),
   });
+  if (tty) rl.on('SIGINT', () => (options.onInterrupt ? options.onInterrupt() : rl.close()));
+  let session: Session | undefined;
+  const terminal = new Terminal(output, () => session?.prompt() ?? '', tty ? rl : undefined);
+  const say = (text: string) => terminal.say(text);
+  const watch = setInterval(() => {
+    if (terminal.waiting) session?.arrived();
+  }, WATCH_MS);
   try {
     options.onStart?.(bot);
-    const session = new Session(bot, say, options.signal);
+    session = new Session(bot, say, options.signal);
     say(banner(bot));
-    output.write(session.prompt());
+    terminal.prompt();
     for await (const line of rl) {
+      terminal.busy();
       if (!(await session.handle(line))) break;
-      output.write(session.prompt());
+      terminal.prompt();
     }
   } finally {
+    clearInterval(watch);
+    terminal.busy();
     rl.close();
     if (options.signal?.aborted) say('\nstopping the bot and removing its temp dir…');
     try {
@@ -69,20 +85,24 @@ export async function runConsole(
   }
 }
 
+/** Buttons shown together: a reply's, a channel message's (`message`) or App Home's (`home`, its view id). */
+interface ShownButtons {
+  label: string;
+  channel: string;
+  buttons: RenderedButton[];
+  message?: { ts: string; content: { text?: string; blocks?: unknown[] } };
+  home?: string;
+}
+
 /** One console user's state: who and where they are, the open form, the latest buttons. */
 class Session {
   #user = 'U0DEV';
   #channel = 'C0DEV';
   #form: FormFiller | undefined;
-  /** The latest buttons shown; `message` when they are on a channel message (not an ephemeral). */
-  #buttons:
-    | {
-        label: string;
-        channel: string;
-        buttons: RenderedButton[];
-        message?: { ts: string; content: { text?: string; blocks?: unknown[] } };
-      }
-    | undefined;
+  /** A question the next line answers (a button's confirmation dialog). */
+  #question: { prompt: string; answer: (line: string) => Promise<void> } | undefined;
+  /** The latest buttons shown. */
+  #buttons: ShownButtons | undefined;
   /** Channel messages shown or posted here: what :shortcut is used on. */
   readonly #messages = new ChannelMessages();
   /** The last alert sent with :alert, so that `:alert Recovered` continues its cycle. */
@@ -108,6 +128,7 @@ class Session {
   }
 
   prompt(): string {
+    if (this.#question) return this.#question.prompt;
     if (this.#form) return this.#form.prompt();
     return `${this.#names.users?.[this.#user] ?? this.#user}@#${this.#channelName(this.#channel)}> `;
   }
@@ -116,6 +137,12 @@ class Session {
   async handle(raw: string): Promise<boolean> {
     const line = raw.trim();
     if (QUIT.includes(line)) return false;
+    const question = this.#question;
+    if (question) {
+      this.#question = undefined;
+      await question.answer(line);
+      return true;
+    }
     if (this.#form) {
       await this.#fill(raw);
       return true;
@@ -134,7 +161,8 @@ class Session {
     else if (word === ':logs') this.say(formatLogs(this.bot.logLines, arg));
     else if (word === ':secrets') this.say(describeSecrets(this.bot));
     else if (word === ':audit') this.say(await auditSummary(this.bot));
-    else if (word === ':rotate') this.say(rotate(this.bot, arg));
+    else if (word === ':rotate') await rotate(this.bot, arg, this.say, this.signal);
+    else if (word === ':home') await this.#home();
     else if (word === ':alert') await this.#alert(arg);
     else if (word === ':storm') await this.#storm(arg);
     else if (word === ':time') await this.#time(arg);
@@ -166,6 +194,11 @@ class Session {
     if ('problem' in parsed) {
       this.say(parsed.problem);
       return;
+    }
+    if (parsed.fresh) {
+      // A monitor the simulated Datadog has, so that the root's Mute buttons and /dd monitor work.
+      const { name = '', tags = [], priority } = parsed.spec;
+      parsed.spec.monitorId = this.bot.datadog.addMonitor({ name, tags, priority: priority ?? null }).id;
     }
     this.#lastAlert = parsed.spec;
     const body = datadogWebhookBody(parsed.spec);
@@ -203,7 +236,15 @@ class Session {
       this.say('usage: :storm N (1 to 500 alerts at once)');
       return;
     }
-    const { results } = await this.bot.webhooks.storm({ count, concurrency: 16 });
+    // Monitors the simulated Datadog has (as the storm names them), so that Mute on its root works.
+    const first = Math.max(...this.bot.datadog.monitors.map((m) => m.id)) + 1;
+    for (let i = 0; i < count; i++)
+      this.bot.datadog.addMonitor({
+        id: first + i,
+        name: `High CPU on web-${i + 1}`,
+        tags: ['env:prod', 'monitor'],
+      });
+    const { results } = await this.bot.webhooks.storm({ count, concurrency: 16, firstMonitorId: first });
     const accepted = results.filter((r) => r.status === 202).length;
     this.say(
       `Datadog sent ${count} alerts at once; opsbot accepted ${accepted}. Slack allows about one message per second per channel, so watch the digest:`,
@@ -231,7 +272,26 @@ class Session {
       return;
     }
     const name = `[${button.n} ${button.text}]`;
-    this.say(`pressing ${name} of the reply to ${latest.label}`);
+    const dialog = button.confirm;
+    if (dialog) {
+      // Slack shows the button's confirmation dialog first; only its confirm button sends the press.
+      this.say(
+        `${name} asks first: ${dialog.title}\n${dialog.text ? `${indent(dialog.text)}\n` : ''}  (${dialog.confirm}) (${dialog.deny})`,
+      );
+      this.#question = {
+        prompt: `${dialog.confirm}? y for ${dialog.confirm}, Enter for ${dialog.deny}> `,
+        answer: async (typed) => {
+          if (/^y(es)?$/i.test(typed.trim())) await this.#press(latest, button, name);
+          else this.say(`${dialog.deny}: ${name} was not pressed; nothing was sent.`);
+        },
+      };
+      return;
+    }
+    await this.#press(latest, button, name);
+  }
+
+  async #press(latest: ShownButtons, button: RenderedButton, name: string): Promise<void> {
+    this.say(`pressing ${name} of the ${latest.home ? '' : 'reply to '}${latest.label}`);
     const delivery = await this.bot.slack.sendBlockAction({
       userId: this.#user,
       channelId: latest.channel,
@@ -239,6 +299,8 @@ class Session {
       ...(button.blockId ? { blockId: button.blockId } : {}),
       // On a channel message Slack names the message (its ts and content); on an ephemeral it cannot.
       ...(latest.message ? { messageTs: latest.message.ts, message: latest.message.content } : {}),
+      // In App Home: the view, and neither channel nor message.
+      ...(latest.home ? { homeViewId: latest.home } : {}),
       ...(button.option && button.value
         ? { selectedOption: { value: button.value, text: button.text } }
         : button.value
@@ -313,9 +375,55 @@ class Session {
     }
   }
 
+  /** Shows what reached the user while the prompt waited (alerts, DMs, late replies). */
+  arrived(): void {
+    for (const item of this.#feed.take(this.#user)) {
+      const where =
+        item.kind === 'message'
+          ? item.channel.startsWith('D')
+            ? 'the message in your DM'
+            : `the message in #${this.#channelName(item.channel)}`
+          : item.kind === 'home'
+            ? 'App Home'
+            : 'a reply';
+      this.#show(item, where);
+    }
+  }
+
+  /** `:home`: opens the App Home tab as Slack does (app_home_opened), then shows what opsbot published. */
+  async #home(): Promise<void> {
+    const channel = this.bot.slack.workspace.dmChannel(this.#user)?.id ?? `D${this.#user}`;
+    const result = await this.bot.slack.sendEvent({
+      type: 'app_home_opened',
+      user: this.#user,
+      channel,
+      tab: 'home',
+    });
+    if (result.status !== 200) {
+      this.say(`Slack got HTTP ${result.status} from the bot: ${result.body.slice(0, 200)}`);
+      return;
+    }
+    const shown = await this.#feed.wait(this.#user, {
+      timeoutMs: REPLY_TIMEOUT_MS,
+      ...(this.signal ? { signal: this.signal } : {}),
+    });
+    if (!shown.some((item) => item.kind === 'home') && !this.signal?.aborted)
+      this.say(
+        `(opsbot published no App Home within ${REPLY_TIMEOUT_MS / 1_000} s; \`:logs warn\` may say why)`,
+      );
+    for (const item of shown) this.#show(item, 'App Home');
+  }
+
   #show(item: Shown, label: string): void {
     if (item.kind === 'view') {
       this.#open(item.view);
+      return;
+    }
+    if (item.kind === 'home') {
+      const rendered = renderMessage(parseObject(item.view.view) ?? {}, { names: this.#names });
+      this.say(`opsbot's App Home (your Home tab):\n${indent(rendered.text)}`);
+      if (rendered.buttons.length)
+        this.#buttons = { label: 'App Home', channel: '', buttons: rendered.buttons, home: item.view.id };
       return;
     }
     const rendered = renderMessage(item.content, { names: this.#names });
@@ -323,7 +431,7 @@ class Session {
       ? 'your DM with opsbot'
       : `#${this.#channelName(item.channel)}`;
     if (item.kind === 'ephemeral') {
-      const header = `only you can see this${item.channel === this.#channel ? '' : `, in ${where}`}`;
+      const header = `${item.updated ? 'updated its reply, ' : ''}only you can see this${item.channel === this.#channel ? '' : `, in ${where}`}`;
       this.say(`opsbot (${header}):\n${indent(rendered.text)}`);
       if (rendered.buttons.length)
         this.#buttons = { label, channel: item.channel, buttons: rendered.buttons };
@@ -479,5 +587,5 @@ function parseObject(value: unknown): Record<string, unknown> | undefined {
 
 /** Does this message say it will be replaced by an update (`This message updates when…`)? */
 function promisesUpdate(item: Shown): boolean {
-  return item.kind !== 'view' && /This message updates when/.test(item.content.text ?? '');
+  return 'content' in item && /This message updates when/.test(item.content.text ?? '');
 }

@@ -126,6 +126,17 @@ export interface SandboxBot {
   rotateGitHubKey(options?: { retireOld?: boolean }): void;
   /** Rotates the Jira API token in Secrets Manager; `retireOld` revokes the old one at Jira at once. */
   rotateJira(options?: { retireOld?: boolean }): void;
+  /**
+   * The last step of a rotation (README, "Rotating each secret"): revokes, at the simulated vendor,
+   * the credential of the secret's AWSPREVIOUS version (Jira's API token, Datadog's key pair).
+   * False when there is nothing to revoke.
+   */
+  retireRotated(integration: 'jira' | 'datadog'): boolean;
+  /**
+   * "Change the header in Datadog": the simulated Datadog's webhook sender uses the `webhookSecret`
+   * of the `datadog` secret's AWSPENDING version (else AWSCURRENT) from now on.
+   */
+  switchWebhookSecret(): void;
   stop(): Promise<void>;
 }
 
@@ -259,18 +270,22 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   const loaded = provider.names().filter((name) => provider.isLoaded(name)).length;
   await waitUntil(() => (state.audit.head()?.seq ?? 0) >= loaded, 'the start-up audit records to be stored');
   const base = `http://127.0.0.1:${app.address.port}`;
+  let webhooks = new DatadogWebhookSender({ url: `${base}/webhooks/datadog`, secret: webhookSecret });
   slack.configureApp({ requestUrl: `${base}/slack/events`, signingSecret: first.signingSecret });
   if (options.socketMode) slack.useSocketMode();
   if (options.socketMode && !options.withoutAppToken) {
     await waitUntil(() => slack.socketConnections > 0, 'the bot to open its Socket Mode connection');
   }
 
-  return {
+  const sandbox: SandboxBot = {
     clock,
     slack,
     github,
     datadog,
-    webhooks: new DatadogWebhookSender({ url: `${base}/webhooks/datadog`, secret: webhookSecret }),
+    // A getter: `switchWebhookSecret` replaces the sender, as Datadog's header changes.
+    get webhooks() {
+      return webhooks;
+    },
     aws,
     jira,
     secretsManager,
@@ -300,13 +315,28 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       if (retireOld) github.removeAppKey(old);
     },
     rotateJira({ retireOld = true } = {}) {
-      const old = JSON.parse(secretsManager.valueOf('opsbot/jira') ?? '{}') as { apiToken?: string };
-      const next = { email: 'opsbot@example.com', apiToken: `jira-test-canary-${hex(12)}` };
-      issued.push(next.apiToken);
-      jira.addToken(next.email, next.apiToken);
-      secretsManager.setRotator('opsbot/jira', () => JSON.stringify(next));
       secretsManager.rotate('opsbot/jira');
-      if (retireOld && old.apiToken) jira.revokeToken(old.apiToken);
+      if (retireOld) sandbox.retireRotated('jira');
+    },
+    retireRotated(integration) {
+      const previous = secretsManager.valueOf(`opsbot/${integration}`, 'AWSPREVIOUS');
+      const value = previous ? (JSON.parse(previous) as Record<string, unknown>) : {};
+      if (integration === 'jira' && typeof value.apiToken === 'string') {
+        jira.revokeToken(value.apiToken);
+        return true;
+      }
+      if (integration === 'datadog' && typeof value.apiKey === 'string') {
+        datadog.revokeKeys(value.apiKey);
+        return true;
+      }
+      return false;
+    },
+    switchWebhookSecret() {
+      const value =
+        secretsManager.valueOf('opsbot/datadog', 'AWSPENDING') ?? secretsManager.valueOf('opsbot/datadog');
+      const secret = (JSON.parse(value ?? '{}') as { webhookSecret?: unknown }).webhookSecret;
+      if (typeof secret !== 'string') throw new Error('the datadog secret has no webhookSecret');
+      webhooks = new DatadogWebhookSender({ url: webhooks.url, secret });
     },
     async stop() {
       await app.stop(2_000);
@@ -319,6 +349,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return sandbox;
 }
 
 /** Calls `listener` with each audit record once it is stored. */
@@ -377,8 +408,30 @@ function seedOtherSecrets(
     issued.push(...Object.values(value).filter((v) => v.includes('canary')));
   }
   // The audit trail's chain key (README.md, "Audit trail"): keyed, as in production.
-  const chainKey = randomBytes(32).toString('base64');
-  sm.create('opsbot/audit', JSON.stringify({ chainKey }));
-  issued.push(chainKey);
+  const chainKey = () => {
+    const key = randomBytes(32).toString('base64');
+    issued.push(key);
+    return JSON.stringify({ chainKey: key });
+  };
+  sm.create('opsbot/audit', chainKey());
+  // Each rotation makes what the vendor would issue, and the vendor accepts it from then on
+  // (README, "Rotating each secret"); the old one is revoked by `retireRotated`, as the operator would.
+  sm.setRotator('opsbot/audit', chainKey);
+  sm.setRotator('opsbot/jira', () => {
+    const next = { email: values.jira.email, apiToken: `jira-test-canary-${hex(12)}` };
+    issued.push(next.apiToken);
+    jira.addToken(next.email, next.apiToken);
+    return JSON.stringify(next);
+  });
+  sm.setRotator('opsbot/datadog', () => {
+    const next = {
+      apiKey: `dd-test-canary-${hex(16)}`,
+      appKey: `dd-test-canary-${hex(20)}`,
+      webhookSecret: `test-canary-${hex(16)}`,
+    };
+    issued.push(...Object.values(next));
+    datadog.addKeys(next.apiKey, next.appKey);
+    return JSON.stringify(next);
+  });
   return { webhookSecret: values.datadog.webhookSecret };
 }

@@ -35,6 +35,10 @@ export interface SimEphemeral {
   user: string;
   text?: string;
   blocks?: unknown[];
+  /** Posted to a response_url (its id): later posts there with `replaceOriginal` replace this one. */
+  responseId?: string;
+  /** It replaces the last ephemeral posted to the same response_url (`replace_original`). */
+  replaceOriginal?: boolean;
 }
 export interface SimView {
   id: string;

@@ -486,7 +486,13 @@ export class SimulatedSlack {
         user: this.workspace.identity.botUserId,
         ...content,
       });
-    } else this.workspace.record(this.workspace.ephemeral, entry.channel, { user: entry.user, ...content });
+    } else
+      this.workspace.record(this.workspace.ephemeral, entry.channel, {
+        user: entry.user,
+        ...content,
+        responseId: id,
+        ...(post.replaceOriginal ? { replaceOriginal: true } : {}),
+      });
     for (const wake of entry.waiters.splice(0)) wake();
     sendText(res, 200, 'ok');
   }

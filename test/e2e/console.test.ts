@@ -6,8 +6,10 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runConsole } from '../../src/console.js';
 import { nodeVersionProblem } from '../../src/node-version.js';
+import { datadogWebhookBody } from '../../src/sandbox/datadog-webhook-sender.js';
 import type { SandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import { assertNoCanary } from '../helpers/canary.js';
+import { eventually } from '../helpers/eventually.js';
 import { exitOf, ROOT } from '../helpers/process.js';
 
 /** Types `lines` into a fresh console, then closes its input; resolves once it has stopped. */
@@ -30,6 +32,55 @@ async function session(lines: readonly string[]): Promise<{ text: string; bot: S
   if (!bot) throw new Error('the console never started its bot');
   assertNoCanary({ console: text }, bot.secrets());
   return { text, bot, ms: performance.now() - started };
+}
+
+/** Terminal output as read: without readline's cursor moves and line clearing. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+const CURSOR = /\u001b\[[0-9;]*[A-Za-z]|\r/g;
+const plain = (text: string) => text.replace(CURSOR, '');
+
+/**
+ * A console driven one line at a time, as a person types: `type` sends a line once the prompt
+ * waits, `until` waits for the output to match; `stop` closes the input and waits for the end.
+ * `tty` makes both ends terminals (readline then owns the line being typed).
+ */
+async function live(options: { tty?: boolean } = {}) {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  if (options.tty) {
+    Object.assign(input, { isTTY: true, setRawMode: () => input });
+    Object.assign(output, { isTTY: true, columns: 200, rows: 50 });
+  }
+  let text = '';
+  output.on('data', (d) => (text += d));
+  let started: SandboxBot | undefined;
+  const done = runConsole(input, output, { onStart: (b) => (started = b) });
+  const bot = await eventually(() => started, 'the console to start its bot', 15_000);
+  /** Resolves once the output from `from` on, as read, matches `pattern`. */
+  const until = (pattern: RegExp, from = 0) =>
+    eventually(
+      () => pattern.exec(plain(text.slice(from))) ?? undefined,
+      `console output matching ${pattern}`,
+      15_000,
+    );
+  await until(/dev@#dev> $/);
+  return {
+    bot,
+    text: () => text,
+    until,
+    /** Types `line` (and Enter unless `enter` is false), then waits until the prompt is back. */
+    async type(line: string, { enter = true } = {}) {
+      const from = text.length;
+      input.write(enter ? `${line}\n` : line);
+      if (enter) await until(/[>:] $/, from);
+      return from;
+    },
+    async stop() {
+      input.end();
+      await done;
+      assertNoCanary({ console: text }, bot.secrets());
+    },
+  };
 }
 
 /** `npm run console` as a new user runs it, with stdin and stdout as pipes. */
@@ -107,7 +158,9 @@ describe('npm run console', () => {
     expect(text).toMatch(/opsbot\/slack: using [0-9a-f]{8} · store: [0-9a-f]{8}=AWSCURRENT/);
     expect(text).toContain('opsbot/slack: new bot token and signing secret rotated');
     expect(text).toContain('*You are* @ada (`U0ADMIN`) in #ops');
-    expect(text).toMatch(/opsbot\/github: version [0-9a-f]{8} staged as AWSPENDING/);
+    expect(text).toMatch(
+      /opsbot\/github: a new App private key, added to the App: version [0-9a-f]{8} staged as AWSPENDING/,
+    );
     expect(text).toMatch(/usage: :rotate <slack\|github\|jira\|datadog[a-z|]*> \[hold\|finish\]/);
     expect(text).toMatch(/#\d+ \S+ U0GUEST devenv:up denied \{"kind":"command"/);
     expect(text).toMatch(/The audit trail is intact: \d+ records, every hash and link checks out/);
@@ -405,6 +458,12 @@ describe('npm run console', () => {
       ':time soon',
     ]);
     expect(text).toMatch(/`web-1` \(i-[0-9a-f]{17}\) is \*?pending/);
+    // The reply replaces itself at each poll; the console shows it once per real change.
+    expect(text.match(/is \*pending\*/g)).toHaveLength(1);
+    expect(text.match(/is \*running\*/g)?.length).toBeGreaterThanOrEqual(1);
+    expect(text).toContain(
+      'opsbot (updated its reply, only you can see this):\n  :large_green_circle: `web-1`',
+    );
     expect(text).toMatch(/`web-1` \(i-[0-9a-f]{17}\) is \*running\* · t3\.medium · 10\.0\.\d+\.\d+/);
     expect(text).toMatch(/aws ssm start-session --target i-[0-9a-f]{17}/);
     expect(text).toMatch(/\[\d+ Extend 2h\] \[\d+ Stop \(terminate\)\]/);
@@ -415,7 +474,7 @@ describe('npm run console', () => {
       /opsbot \(in your DM with opsbot\):\n\s+:alarm_clock: Your dev environment `web-1` \(i-[0-9a-f]{17}\) expires in \d+ minutes/,
     );
     expect(text).toContain('usage: :time +25m');
-  });
+  }, 60_000);
 
   it('shows log lines readably: warnings first, then by level, audit records on demand', async () => {
     const { text } = await session([':logs', ':logs audit 2', ':logs warn', ':logs 1', ':logs loud']);
@@ -436,6 +495,132 @@ describe('npm run console', () => {
     );
     expect(text).not.toContain("can't find the specified secret value");
     expect(text).toContain('opsbot/github: rotation finished');
+  });
+
+  it('rotates jira, datadog and audit as README says, and each keeps working once the bot uses the new secret', async () => {
+    const c = await live();
+    const { bot } = c;
+    const read = (from: number) => plain(c.text().slice(from));
+    /** Waits until the bot uses the version Secrets Manager calls current (it polls every 5 s). */
+    const caughtUp = (integration: string) =>
+      eventually(() => {
+        const stages = Object.entries(bot.secretsManager.stagesOf(`opsbot/${integration}`));
+        const current = stages.find(([, s]) => s.includes('AWSCURRENT'))?.[0];
+        return bot.provider.isLoaded(integration) && bot.provider.current(integration).versionId === current;
+      }, `the bot to use the new ${integration} secret`);
+
+    let from = await c.type(':rotate jira');
+    expect(read(from)).toMatch(
+      /opsbot\/jira: Jira issued a new API token: version [0-9a-f]{8} staged as AWSPENDING/,
+    );
+    expect(read(from)).toMatch(
+      /opsbot\/jira: the bot uses version [0-9a-f]{8}; the old API token is revoked at Jira/,
+    );
+    await caughtUp('jira');
+    from = await c.type('/jira issue OPS-1');
+    expect(read(from)).toContain('OPS-1: Users hit login timeout after SSO redirect');
+
+    from = await c.type(':rotate datadog');
+    // The bot accepts the new webhook secret before Datadog sends it; then the keys move.
+    expect(read(from)).toContain(
+      'the bot accepts the new webhookSecret as well as the old one; Datadog now sends the new one',
+    );
+    expect(read(from)).toMatch(/the old API and application keys are revoked at Datadog/);
+    await caughtUp('datadog');
+    from = await c.type('/dd monitor 1001');
+    expect(read(from)).toContain('High error rate on web');
+    // Past the grace period of the old webhook secret: Datadog must be sending the new one.
+    await c.type(':time +6m');
+    from = await c.type(':alert Triggered Disk full on db-1');
+    expect(read(from)).toMatch(
+      /Datadog sent Triggered for monitor \d+ \(.*Disk full on db-1\): opsbot answered 202/,
+    );
+    expect(read(from)).toMatch(
+      /opsbot \(in #alerts\):\n {2}:red_circle: \*Triggered\* · P2 · Disk full on db-1/,
+    );
+
+    from = await c.type(':rotate audit');
+    expect(read(from)).toMatch(
+      /opsbot\/audit: the bot uses version [0-9a-f]{8}: the next audit record is `audit.key_rotated`/,
+    );
+    await caughtUp('audit');
+    await c.type(':as ada');
+    from = await c.type('/opsbot audit --verify');
+    expect(read(from)).toMatch(/The audit trail is intact: \d+ records, every hash and link checks out/);
+    from = await c.type(':audit');
+    expect(read(from)).toMatch(/#\d+ \S+ opsbot audit\.key_rotated success/);
+    expect(bot.logLines.join('\n')).not.toMatch(/"level":50/);
+    await c.stop();
+  }, 120_000);
+
+  it('names a monitor the simulated Datadog has: Mute works; a bare Warn continues the last alert', async () => {
+    const { text, bot } = await session([':alert', ':click Mute 4 hours', ':alert Warn', ':alert Recovered']);
+    const id = Number(/Datadog sent Triggered for monitor (\d+)/.exec(text)?.[1]);
+    expect(text).not.toContain('no such monitor');
+    expect(text).toContain(`:mute: Muted Datadog monitor ${id} for \`host:web-1\``);
+    expect(bot.datadog.monitors.some((m) => m.id === id)).toBe(true);
+    expect(bot.datadog.downtimes.map((d) => d.relationships.monitor.data?.id)).toEqual([String(id)]);
+    expect(text).toContain(`Datadog sent Warn for monitor ${id} `);
+    expect(text).toContain(`Datadog sent Recovered for monitor ${id} `);
+    expect(text).toMatch(/opsbot \(in a thread in #alerts\):\n {2}:large_orange_circle: \*Warn\*/);
+  });
+
+  it('prints what arrives between commands when it arrives, then the prompt again', async () => {
+    const c = await live();
+    const from = c.text().length;
+    // Datadog sends an alert while the user types nothing.
+    const body = datadogWebhookBody({ name: 'Queue backed up', tags: ['env:prod'] });
+    expect((await c.bot.webhooks.send(body)).status).toBe(202);
+    await c.until(/\nopsbot \(in #alerts\):\n {2}:red_circle: \*Triggered\*[\s\S]*\ndev@#dev> $/, from);
+    // Below the prompt that was waiting, on a line of its own, and the prompt is drawn again.
+    expect(c.text().slice(from - 'dev@#dev> '.length)).toMatch(
+      /^dev@#dev> \nopsbot \(in #alerts\):\n[\s\S]*Queue backed up[\s\S]*\ndev@#dev> $/,
+    );
+    await c.type('/opsbot whoami');
+    expect(c.text()).toContain('*You are* @dev');
+    await c.stop();
+  });
+
+  it('on a terminal prints an arriving message above the prompt and keeps what was typed', async () => {
+    const c = await live({ tty: true });
+    await c.type('/opsbot who', { enter: false });
+    await c.until(/dev@#dev> \/opsbot who$/);
+    const from = c.text().length;
+    expect(
+      (await c.bot.webhooks.send(datadogWebhookBody({ name: 'Disk full', tags: ['env:prod'] }))).status,
+    ).toBe(202);
+    // The prompt line is cleared, the message printed, then the prompt and what was typed drawn again.
+    await c.until(/^opsbot \(in #alerts\):\n[\s\S]*Disk full[\s\S]*\ndev@#dev> \/opsbot who$/, from);
+    expect(c.text().slice(from).startsWith('\r\u001b[Kopsbot (in #alerts):')).toBe(true);
+    const more = c.text().length;
+    await c.type('ami');
+    await c.until(/\*You are\* @dev/, more);
+    await c.stop();
+  });
+
+  it("asks a button's confirmation dialog before pressing it", async () => {
+    const { text, bot } = await session(['/devenv up small --name web-1', ':click 2', '', ':click 2', 'y']);
+    expect(text).toContain('[2 Stop (terminate)] asks first: Terminate it?\n  web-1 (i-');
+    expect(text).toContain(
+      '  (Terminate) (Keep it)\nTerminate? y for Terminate, Enter for Keep it> Keep it: [2 Stop (terminate)] was not pressed; nothing was sent.',
+    );
+    // The first answer sent nothing: one press in all, after "y".
+    const stopped = bot.aws.ec2.instances().filter((i) => !['pending', 'running'].includes(i.state));
+    expect(stopped).toHaveLength(1);
+    expect(text.match(/pressing \[2 Stop \(terminate\)\]/g)).toHaveLength(1);
+    expect(text).toMatch(
+      /Terminate\? y for Terminate, Enter for Keep it> pressing \[2 Stop \(terminate\)\][\s\S]*terminated `web-1`/,
+    );
+  });
+
+  it('opens App Home with :home, and its buttons press there', async () => {
+    const { text } = await session(['/devenv up small --name web-1', ':home', ':click Extend 2h']);
+    expect(text).toContain("dev@#dev> opsbot's App Home (your Home tab):\n  opsbot\n");
+    expect(text).toMatch(
+      /\*Your dev environments\*\n {2}`web-1` \(i-[0-9a-f]{17}\) · running · 4h left\n {2}\[1 Extend 2h\] \[2 Stop\]/,
+    );
+    expect(text).toContain('pressing [1 Extend 2h] of the App Home');
+    expect(text).toMatch(/opsbot's App Home \(your Home tab\):\n {2}opsbot\n {2}═+\n {2}.*now expires/);
   });
 
   it('stops the bot and removes its temp dir when its input closes', async () => {

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebClient } from '@slack/web-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SlackFeed } from '../../src/console/feed.js';
 import { readBody } from '../../src/http/server.js';
 import { SimulatedSlack } from '../../src/sandbox/slack.js';
 import { verifySlackRequest } from '../../src/slack/verify-request.js';
@@ -205,6 +206,50 @@ describe('delivery to the app, as Slack does it', () => {
         (await slack.sendSlashCommand({ command: '/gh', text: 'x', userId: 'U0DEV', channelId: 'C0DEV' }))
           .status,
       ).toBe(401);
+    } finally {
+      app.close();
+    }
+  });
+
+  it('records replace_original on response_url replies; the console shows a repeat once, a change as an update', async () => {
+    const app = createServer((_req, res) => res.writeHead(200).end());
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    slack.configureApp({
+      requestUrl: `http://127.0.0.1:${(app.address() as AddressInfo).port}/`,
+      signingSecret: canary('sign'),
+    });
+    try {
+      const feed = new SlackFeed(slack);
+      const delivery = await slack.sendSlashCommand({
+        command: '/devenv',
+        text: 'up small',
+        userId: 'U0DEV',
+        channelId: 'C0DEV',
+      });
+      const reply = (text: string, replace: boolean) =>
+        fetch(delivery.responseUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ text, ...(replace ? { replace_original: true } : {}) }),
+        });
+      for (const [text, replace] of [
+        ['web-1 is pending', false],
+        ['web-1 is pending', true],
+        ['web-1 is pending', true],
+        ['web-1 is running', true],
+      ] as const)
+        expect((await reply(text, replace)).status).toBe(200);
+      const id = delivery.responseUrl.slice(delivery.responseUrl.lastIndexOf('/') + 1);
+      expect(slack.ephemerals('C0DEV', 'U0DEV').slice(-4)).toEqual([
+        { user: 'U0DEV', text: 'web-1 is pending', responseId: id },
+        { user: 'U0DEV', text: 'web-1 is pending', responseId: id, replaceOriginal: true },
+        { user: 'U0DEV', text: 'web-1 is pending', responseId: id, replaceOriginal: true },
+        { user: 'U0DEV', text: 'web-1 is running', responseId: id, replaceOriginal: true },
+      ]);
+      expect(feed.take('U0DEV')).toEqual([
+        { kind: 'ephemeral', channel: 'C0DEV', content: { text: 'web-1 is pending' } },
+        { kind: 'ephemeral', channel: 'C0DEV', content: { text: 'web-1 is running' }, updated: true },
+      ]);
     } finally {
       app.close();
     }

@@ -81,4 +81,43 @@ describe('renderMessage', () => {
       }).text,
     ).toBe('');
   });
+
+  it("carries a button's confirmation dialog as plain text, with Slack's defaults", () => {
+    const rendered = renderMessage(
+      {
+        blocks: [
+          {
+            type: 'actions',
+            elements: [
+              {
+                type: 'button',
+                text: { type: 'plain_text', text: 'Stop (terminate)' },
+                action_id: 'devenv:down',
+                value: 'i-0123456789abcdef0',
+                confirm: {
+                  title: { type: 'plain_text', text: 'Terminate it?' },
+                  text: { type: 'mrkdwn', text: '`web-1` <@U0DEV> and its disk will be gone.' },
+                  confirm: { type: 'plain_text', text: 'Terminate' },
+                  deny: { type: 'plain_text', text: 'Keep it' },
+                },
+              },
+              { type: 'button', text: { type: 'plain_text', text: 'Sure?' }, action_id: 'x:y', confirm: {} },
+              { type: 'button', text: { type: 'plain_text', text: 'Plain' }, action_id: 'x:z' },
+            ],
+          },
+        ],
+      },
+      { names: { users: { U0DEV: 'dev' } } },
+    );
+    expect(rendered.buttons.map((b) => b.confirm)).toEqual([
+      {
+        title: 'Terminate it?',
+        text: '`web-1` @dev and its disk will be gone.',
+        confirm: 'Terminate',
+        deny: 'Keep it',
+      },
+      { title: 'Are you sure?', text: '', confirm: 'Yes', deny: 'Cancel' },
+      undefined,
+    ]);
+  });
 });
