@@ -1,4 +1,4 @@
-import { looksSecret } from '../slack/route-command.js';
+import { looksSecret } from '../log/looks-secret.js';
 
 /** Longest summary kept in an audit record. */
 const MAX_SUMMARY = 500;

@@ -1,3 +1,4 @@
+import { looksSecret } from '../log/looks-secret.js';
 import type { AnySubcommand, CommandModule, ParsedInput } from './command-spec.js';
 import { type Token, type TokenizeResult, tokenize } from './command-text.js';
 import { defaultSubcommandOf } from './default-subcommand.js';
@@ -207,16 +208,4 @@ function summarize(input: ParsedInput): string {
     else parts.push(`${name}=${text}`);
   }
   return parts.join(' ').slice(0, 500);
-}
-
-/**
- * Token prefixes of Slack, GitHub, AWS and Atlassian followed by key characters, a PEM header, or
- * a long run of key-like characters, anywhere in the text.
- */
-const SECRET_INSIDE =
-  /(xox[abeprs]-|xapp-|gh[pousr]_|github_pat_|ATATT)[A-Za-z0-9_=-]{6,}|A[KS]IA[A-Z0-9]{16}|-----BEGIN|[A-Za-z0-9+/=_-]{32,}/;
-
-/** Whether the text has anything in it that looks like a token or key. */
-export function looksSecret(text: string): boolean {
-  return SECRET_INSIDE.test(text);
 }
