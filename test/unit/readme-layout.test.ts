@@ -58,7 +58,7 @@ describe("README's Layout section", () => {
   it('names every entry of src/ on a line of its own', () => {
     const named = parts.get('src')?.entries ?? new Set();
     const missing = readdirSync(join(ROOT, 'src')).filter((name) => !named.has(name));
-    expect(missing, 'entries of src/ that README\'s Layout does not name').toEqual([]);
+    expect(missing, "entries of src/ that README's Layout does not name").toEqual([]);
     const stale = [...named].filter((name) => !existsSync(join(ROOT, 'src', name)));
     expect(stale, "entries README's Layout names that src/ does not have").toEqual([]);
   });
