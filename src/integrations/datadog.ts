@@ -186,11 +186,29 @@ async function exchange(
       Number.isFinite(reset) && reset >= 0 ? Math.max(1, reset) * 1_000 : 1_000,
     );
   }
-  const bytes = Buffer.from(await response.arrayBuffer());
+  const bytes = await readAtMost(response, MAX_DATADOG_RESPONSE_BYTES);
   return new client.ResponseContext(response.status, headers, {
     text: async () => bytes.toString('utf8'),
     binary: async () => bytes,
   });
+}
+
+/** The most opsbot reads of one Datadog answer (a page of monitors is far less). */
+export const MAX_DATADOG_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/** Reads a response body, refusing one larger than `max` bytes (the rest is not read). */
+async function readAtMost(response: Response, max: number): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of response.body ?? []) {
+    total += chunk.byteLength;
+    if (total > max) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new Error(`Datadog answered with more than ${max} bytes; opsbot reads at most that`);
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
 }
 
 /** The web app's address for a site: `app.datadoghq.com`, `us3.datadoghq.com`, `app.datadoghq.eu`. */
