@@ -3,17 +3,22 @@ import type { AlertEvent } from '../src/alerts/payload.js';
 import { link as alertLink, displayTitle, iconOf, timeOf } from '../src/alerts/render.js';
 import { type AlertReport, alertReport, monitorHistory } from '../src/alerts/report.js';
 import { routeAlert } from '../src/alerts/routes.js';
+import {
+  type CommandContext,
+  defineCommand,
+  offeredAlertActions,
+  type Reply,
+} from '../src/command-kit/command-spec.js';
 import { formatDuration } from '../src/config/parsers.js';
 import { UserFacingError } from '../src/errors.js';
 import type { MonitorDetail, MonitorState, MonitorSummary } from '../src/integrations/datadog.js';
 import { context, header, sections } from '../src/slack/blocks.js';
-import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
-import { channelMention, escapeText, inlineCode, userMention } from '../src/slack/escape.js';
+import { channelMention, escapeText, inlineCode, userMention } from '../src/text/escape.js';
 
 const MONITOR = /^\d{1,15}$/;
 const DAY = 86_400_000;
 
-/** `/dd`: Datadog monitors and recent alerts. The grammar is CONTRACT.md's. */
+/** `/dd`: Datadog monitors and recent alerts. Its grammar is part of the operator interface (README.md's command table). */
 export const dd = defineCommand({
   name: 'dd',
   description: 'Datadog monitors: list, inspect, mute, unmute; recent alerts',
@@ -206,7 +211,7 @@ function alertDeps(ctx: CommandContext<'datadog'>) {
     messages: ctx.services.state.messages,
     slack: ctx.services.slack,
     now: () => ctx.services.clock.now(),
-    offerJira: () => ctx.services.configured('jira'),
+    alertActions: () => offeredAlertActions(ctx.services.commands, ctx.services.configured),
   };
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { type CommandContext, defineCommand, type Reply } from '../src/command-kit/command-spec.js';
 import { formatMinutes } from '../src/config/parsers.js';
 import { extendButton, stopButton } from '../src/devenv/buttons.js';
 import { checkEnvName, EXAMPLE_ID, isInstanceId, parseEnvRef } from '../src/devenv/instance-id.js';
@@ -7,8 +8,8 @@ import { startDevEnv } from '../src/devenv/start.js';
 import { UserFacingError } from '../src/errors.js';
 import type { DevEnv } from '../src/integrations/devenv.js';
 import { actions, context, header, section, sections } from '../src/slack/blocks.js';
-import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
-import { escapeText, inlineCode, userMention } from '../src/slack/escape.js';
+import { escapeText, inlineCode, userMention } from '../src/text/escape.js';
+import { devenvHome } from './devenv-home.js';
 
 /**
  * What `extend`/`down` accept as a word: read exactly by parseEnvRef (an EC2 id or a name), whose
@@ -35,6 +36,7 @@ export const devenv = defineCommand({
   name: 'devenv',
   description: 'dev environments on EC2: up, list, extend, down',
   needs: ['devenv'],
+  home: devenvHome,
   subcommands: (sub) => [
     sub({
       name: 'up',

@@ -1,3 +1,5 @@
+import { type CommandContext, defineCommand, type Reply } from '../src/command-kit/command-spec.js';
+import { slackUserIn } from '../src/command-kit/parse-input.js';
 import { UserFacingError } from '../src/errors.js';
 import type { IssueDetail, NumberRef, PullDetail, RepoRef, RunSummary } from '../src/integrations/github.js';
 import { ownValue } from '../src/own-value.js';
@@ -11,9 +13,7 @@ import {
   section,
   sections,
 } from '../src/slack/blocks.js';
-import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
-import { escapeText, inlineCode, userMention } from '../src/slack/escape.js';
-import { slackUserIn } from '../src/slack/parse-input.js';
+import { escapeText, inlineCode, userMention } from '../src/text/escape.js';
 import { issueModal, readIssueModal } from './gh-modal.js';
 
 /** GitHub's own rules for names: owner up to 39, repository up to 100 characters. */

@@ -1,4 +1,4 @@
-import type { CommandModule } from '../src/slack/command-spec.js';
+import type { CommandModule } from '../src/command-kit/command-spec.js';
 import { dd } from './dd.js';
 import { devenv } from './devenv.js';
 import { gh } from './gh.js';

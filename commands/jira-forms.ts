@@ -1,7 +1,7 @@
 import type { PlainTextOption, View } from '@slack/web-api';
+import { plainFromSlack } from '../src/command-kit/command-text.js';
 import { ownValue } from '../src/own-value.js';
-import { plainFromSlack } from '../src/slack/command-text.js';
-import { truncate } from '../src/slack/escape.js';
+import { truncate } from '../src/text/escape.js';
 
 /**
  * The forms `/jira` opens: "Create Jira issue" (from `/jira create` with no summary, the message

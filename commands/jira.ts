@@ -2,13 +2,13 @@ import type { KnownBlock, PlainTextOption } from '@slack/web-api';
 import { rootOf } from '../src/alerts/alert-actions.js';
 import { displayTitle } from '../src/alerts/render.js';
 import type { RootData } from '../src/alerts/roots.js';
+import { type CommandContext, defineCommand, type Reply } from '../src/command-kit/command-spec.js';
+import { withDefaultSubcommand } from '../src/command-kit/default-subcommand.js';
 import { UserFacingError } from '../src/errors.js';
 import type { JiraIssue, JiraSearchResult, JiraSprint, JiraTransition } from '../src/integrations/jira.js';
 import { ownValue } from '../src/own-value.js';
 import { actions, button, context, header, sections } from '../src/slack/blocks.js';
-import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
-import { withDefaultSubcommand } from '../src/slack/default-subcommand.js';
-import { escapeText, inlineCode, truncate, userMention } from '../src/slack/escape.js';
+import { escapeText, inlineCode, truncate, userMention } from '../src/text/escape.js';
 import {
   type CreateFormValues,
   type CreatePrefill,
@@ -45,6 +45,8 @@ export const jira = withDefaultSubcommand(
     name: 'jira',
     description: 'Jira issues: look up, search, create, move, assign, comment; the active sprint',
     needs: ['jira'],
+    // On every alert root: "Create Jira issue", a form pre-filled from the alert (`actions` below).
+    alertActions: [{ label: 'Create Jira issue', action: 'jira:create' }],
     subcommands: (sub) => [
       sub({
         name: 'issue',

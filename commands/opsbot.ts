@@ -1,20 +1,15 @@
-import { runnableActions, runnableHere } from '../src/access/runnable.js';
 import { adoptUnkeyed } from '../src/audit/adopt.js';
 import { ANCHOR_TEXT, parseAnchor } from '../src/audit/anchor.js';
 import { UNKEYED_ADOPTED } from '../src/audit/chain.js';
 import { AuditUnavailableError } from '../src/audit/errors.js';
 import type { AuditRecord } from '../src/audit/records.js';
 import { describeCheck } from '../src/audit/verify-report.js';
+import { type CommandContext, defineCommand, type Reply } from '../src/command-kit/command-spec.js';
+import { runnableActions, runnableHere } from '../src/command-kit/runnable.js';
 import { ErrorCode, UserFacingError } from '../src/errors.js';
 import { actions, button, context, header, sections } from '../src/slack/blocks.js';
-import { type CommandContext, defineCommand, type Reply } from '../src/slack/command-spec.js';
-import {
-  channelMention,
-  escapeText,
-  inlineCode,
-  usergroupMention,
-  userMention,
-} from '../src/slack/escape.js';
+import { describePolicy } from '../src/slack/policy-text.js';
+import { channelMention, escapeText, inlineCode, usergroupMention, userMention } from '../src/text/escape.js';
 
 const ACTION_ARG = /^[a-z][a-z0-9-]{0,20}(:[a-z0-9 *?-]{1,40})?$/;
 
@@ -159,7 +154,7 @@ function requireAdmin(ctx: CommandContext): void {
 
 function access(ctx: CommandContext): Reply {
   requireAdmin(ctx);
-  const lines = ctx.services.policy.describe();
+  const lines = describePolicy(ctx.services.policy);
   return {
     text: lines.join('\n'),
     blocks: [

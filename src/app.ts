@@ -6,32 +6,28 @@ import type { STSClientConfig } from '@aws-sdk/client-sts';
 import type { DestinationStream } from 'pino';
 import { AccessPolicy } from './access/policy.js';
 import { UsergroupMembership } from './access/usergroups.js';
-import type { DispatcherOptions } from './alerts/dispatcher.js';
-import { createAlerts } from './alerts/index.js';
 import { auditSecret } from './audit/audit-secret.js';
 import { credentialEventsTo } from './audit/credential-events.js';
 import { TrailAuditSink } from './audit/sink.js';
 import { wireAuditTrail } from './audit/wiring.js';
 import type { Clock, Random } from './clock.js';
+import { type CommandModule, offeredAlertActions } from './command-kit/command-spec.js';
 import { type Component, Lifecycle } from './component.js';
 import type { Config, Env } from './config.js';
 import { createCredentials } from './credentials/from-config.js';
 import type { CredentialProvider } from './credentials/provider.js';
-import { DevenvReaper } from './devenv/reaper.js';
+import type { Feature, FeatureContext } from './feature.js';
 import { Readiness } from './health.js';
 import { HttpServer, type Route, sendJson, sendText } from './http/server.js';
-import { type DatadogApi, datadogAppUrl } from './integrations/datadog.js';
-import type { DevenvApi } from './integrations/devenv.js';
-import type { AnyIntegration, PlatformDeps } from './integrations/integration.js';
+import type { AnyIntegration, IntegrationKey, PlatformDeps } from './integrations/integration.js';
 import { RateLimits } from './integrations/rate-limits.js';
 import { buildIntegrations, IntegrationRegistry } from './integrations/registry.js';
+import type { SlackApi } from './integrations/slack-api.js';
 import { createLogger, type Logger, SecretRedactor } from './log.js';
 import { Counter, createMetrics, type Registry } from './metrics.js';
 import { createSlackApp } from './slack/bolt-app.js';
-import type { CommandModule } from './slack/command-spec.js';
 import { SlackHttpReceiver } from './slack/receiver.js';
 import { RecentSignatures } from './slack/recent-signatures.js';
-import type { SlackApi } from './slack/slack-api.js';
 import { SlackSocketReceiver } from './slack/socket-receiver.js';
 import { openState } from './store/open.js';
 import type { State } from './store/state.js';
@@ -51,6 +47,8 @@ export interface OpsbotDeps {
   integrations: readonly AnyIntegration[];
   /** The slash commands (`commands/index.ts`, plus test probes). */
   commands: readonly CommandModule[];
+  /** The features (`src/features.ts`): long-lived work built on integrations. */
+  features: readonly Feature[];
   clock: Clock;
   random?: Random;
   /** Where JSON log lines go; stdout by default. */
@@ -67,8 +65,6 @@ export interface OpsbotDeps {
   defaultMetrics?: boolean;
   /** Lets tests and benchmarks observe the state store (e.g. when audit records are stored). */
   wrapState?: (state: State) => State;
-  /** Alert dispatcher pacing and leases (tests shorten them); README.md, "Alert delivery", has the defaults. */
-  alerts?: Partial<DispatcherOptions>;
 }
 
 export interface RunningOpsbot {
@@ -91,11 +87,13 @@ export interface RunningOpsbot {
 
 /**
  * The one wiring function: builds the bot from its dependencies and starts its components.
- * Nothing here reads `process.env` or names a particular integration: they come from the registry.
+ * Nothing here reads `process.env` or names an integration or a feature (Slack aside: it is the
+ * transport every part answers through): they come from the registries it is given.
  *
- * Where things go: a new integration is a module in `src/integrations/` registered in its
- * `index.ts`; a new long-lived piece (webhook receiver, dispatcher, reaper) is a {@link Component}
- * added to `components` below; a new store is declared in `src/store/state.ts`.
+ * Where things go (src/ARCHITECTURE.md): a new integration is a module in `src/integrations/`
+ * registered in its `index.ts`; long-lived work built on integrations (a webhook receiver, a
+ * dispatcher, a reaper) is a feature in `src/features.ts` contributing {@link Component}s; a new
+ * store is declared in `src/store/state.ts`.
  */
 export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   const { config, clock } = deps;
@@ -228,44 +226,25 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
       },
       stop: async () => provider.stop(),
     },
-    // Datadog alerts: the webhook receiver and the per-channel dispatcher (when Datadog is registered).
-    ...(registry.has('datadog')
-      ? createAlerts({
-          routes: config.file.alerts,
-          credentials: provider,
-          state,
-          slack,
-          datadog: integrations.apis.datadog as DatadogApi,
-          audit,
-          clock,
-          log,
-          metrics,
-          appUrl: datadogAppUrl(config.datadog.site),
-          site: config.datadog.site,
-          owner: replicaName,
-          // Alert roots offer "Create Jira issue" while Jira is configured.
-          offerJira: () => integrations.isConfigured('jira'),
-          ...(deps.alerts ? { dispatcher: deps.alerts } : {}),
-        })
-      : []),
-    // The dev-environment reaper, when dev environments are configured (a role to assume).
-    ...(integrations.isConfigured('devenv')
-      ? [
-          new DevenvReaper({
-            api: integrations.apis.devenv as DevenvApi,
-            dedupe: state.dedupe,
-            leases: state.leases,
-            owner: replicaName,
-            slack,
+    // Each feature's components (alerts, the dev-environment reaper), when its integrations are in.
+    ...deps.features.flatMap((feature) =>
+      feature.needs.every((need) => registry.has(need)) &&
+      (feature.whenConfigured ?? []).every((need) => integrations.isConfigured(need))
+        ? feature.components({
+            config,
+            credentials: provider,
+            state,
+            apis: integrations.apis as FeatureContext<IntegrationKey>['apis'],
+            isConfigured: (name) => integrations.isConfigured(name),
             audit,
             clock,
-            log: log.child({ component: 'devenv-reaper' }),
+            log,
             metrics,
-            admins: config.file.access.admins,
-            intervalMs: config.devenv.reaperSeconds * 1_000,
-          }),
-        ]
-      : []),
+            owner: replicaName,
+            alertActions: () => offeredAlertActions(deps.commands, (name) => integrations.isConfigured(name)),
+          })
+        : [],
+    ),
     receiver instanceof SlackHttpReceiver
       ? {
           name: 'slack-events',

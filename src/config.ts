@@ -10,9 +10,9 @@ import {
   parseInteger,
   parseRoleArn,
 } from './config/parsers.js';
-import { envVariableFor } from './credentials/env-source.js';
-import { SecretValue } from './credentials/secret-value.js';
+import { envVariableFor } from './config/secret-variables.js';
 import { ConfigError } from './errors.js';
+import { SecretValue } from './log/secret-value.js';
 import { LOG_LEVELS } from './log.js';
 
 export type { OpsbotFile } from './config/file-schema.js';
@@ -97,7 +97,7 @@ const KNOWN_VARIABLES = new Set([
 ]);
 
 /**
- * Reads the settings in CONTRACT.md from `env` and the YAML file named by `OPSBOT_CONFIG`.
+ * Reads the settings README.md lists ("Configure it") from `env` and the YAML file named by `OPSBOT_CONFIG`.
  * Every problem is collected and thrown at once as a {@link ConfigError}, one line per problem,
  * naming the variable or YAML path and what is expected. Secret values are never echoed.
  *

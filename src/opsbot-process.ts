@@ -2,10 +2,11 @@ import { COMMANDS } from '../commands/index.js';
 import { type RunningOpsbot, startOpsbot } from './app.js';
 import { auditSecret } from './audit/audit-secret.js';
 import { systemClock } from './clock.js';
+import { envVariableFor } from './config/secret-variables.js';
 import { type Config, type Env, loadConfig } from './config.js';
-import { envVariableFor } from './credentials/env-source.js';
 import { ConfigError, UserFacingError } from './errors.js';
 import { EXIT } from './exit-codes.js';
+import { FEATURES } from './features.js';
 import { INTEGRATIONS } from './integrations/index.js';
 import { IntegrationRegistry } from './integrations/registry.js';
 import type { SlackSecret } from './integrations/slack.js';
@@ -32,6 +33,7 @@ export async function runOpsbot(env: Env, options: { guard?: ProcessGuard } = {}
       env,
       integrations: INTEGRATIONS,
       commands: COMMANDS,
+      features: FEATURES,
       clock: systemClock,
     });
   } catch (error) {

@@ -15,9 +15,9 @@ import {
   writeSecretFileAtomic,
 } from './credentials/secret-file.js';
 import { parseSecret, type SecretSpec } from './credentials/secret-spec.js';
-import { SecretValue } from './credentials/secret-value.js';
 import { INTEGRATIONS } from './integrations/index.js';
 import { IntegrationRegistry } from './integrations/registry.js';
+import { SecretValue } from './log/secret-value.js';
 import { nodeVersionProblem } from './node-version.js';
 
 /** Where the CLI reads and writes; process.* in production, buffers in tests. */

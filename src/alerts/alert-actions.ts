@@ -1,8 +1,9 @@
+import type { AlertAction } from '../command-kit/command-spec.js';
 import { UserFacingError } from '../errors.js';
 import type { DatadogApi } from '../integrations/datadog.js';
 import { isScopeTag, scopeOfTags } from '../integrations/datadog-scope.js';
+import type { SlackApi } from '../integrations/slack-api.js';
 import type { RequestScope } from '../request-scope.js';
-import type { SlackApi } from '../slack/slack-api.js';
 import type { MessageRefStore } from '../store/state.js';
 import { showRoot } from './deliver.js';
 import { MUTE_CHOICES } from './render.js';
@@ -13,7 +14,8 @@ export interface AlertActionDeps {
   messages: MessageRefStore;
   slack: SlackApi;
   now: () => number;
-  offerJira?: () => boolean;
+  /** Other commands' buttons on alert roots (Create Jira issue…), as offered now. */
+  alertActions?: () => readonly AlertAction[];
 }
 
 /** The message a button was pressed on (Slack's `channel.id` and `message.ts`). */

@@ -1,6 +1,7 @@
-import { truncate } from '../slack/escape.js';
-import type { SlackApi } from '../slack/slack-api.js';
+import type { AlertAction } from '../command-kit/command-spec.js';
+import type { SlackApi } from '../integrations/slack-api.js';
 import type { MessageRefStore } from '../store/state.js';
+import { truncate } from '../text/escape.js';
 import { type AlertEvent, cycleOf } from './payload.js';
 import {
   alertMetadata,
@@ -40,7 +41,8 @@ export interface DeliverDeps {
   now: () => number;
   appUrl: string;
   /** Whether roots offer "Create Jira issue" (while Jira is configured). */
-  offerJira?: () => boolean;
+  /** Other commands' buttons on alert roots (Create Jira issue…), as offered now. */
+  alertActions?: () => readonly AlertAction[];
   /** Waits for the channel's next slot: posts ≈1/s (Slack's per-channel limit), updates more often. */
   pace: (kind: 'post' | 'update') => Promise<void>;
   /** A root muted "until recovered" has recovered: cancel its downtime (returns when done). */
@@ -96,7 +98,7 @@ export async function deliverOne(deps: DeliverDeps, channel: string, alert: Aler
     const message = rendered(
       deps,
       key,
-      () => rootMessage(key, data, { now: deps.now(), jira: deps.offerJira?.() === true }),
+      () => rootMessage(key, data, { now: deps.now(), offered: deps.alertActions?.() ?? [] }),
       () => plainRootMessage(key, data),
     );
     return (await deps.slack.postMessage({ channel, ...message, metadata: alertMetadata(key, [openedBy]) }))
@@ -163,7 +165,7 @@ async function applyToRoot(deps: DeliverDeps, key: string, alert: AlertEvent): P
 /** Renders a root from State and updates its message (again, if it changed meanwhile). */
 export async function showRoot(
   deps: Pick<DeliverDeps, 'messages' | 'slack' | 'now'> &
-    Partial<Pick<DeliverDeps, 'pace' | 'offerJira' | 'renderFailed'>>,
+    Partial<Pick<DeliverDeps, 'pace' | 'alertActions' | 'renderFailed'>>,
   key: string,
 ): Promise<void> {
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -174,7 +176,7 @@ export async function showRoot(
     const message = rendered(
       deps,
       key,
-      () => rootMessage(key, data, { now: deps.now(), jira: deps.offerJira?.() === true }),
+      () => rootMessage(key, data, { now: deps.now(), offered: deps.alertActions?.() ?? [] }),
       () => plainRootMessage(key, data),
     );
     await deps.slack.updateMessage({ channel: ref.channel, ts: ref.ts, ...message });

@@ -1,9 +1,10 @@
 import type { Clock } from '../clock.js';
+import type { AlertAction } from '../command-kit/command-spec.js';
 import type { Component } from '../component.js';
 import { LogThrottle } from '../http/log-throttle.js';
+import type { SlackApi } from '../integrations/slack-api.js';
 import type { Logger } from '../log.js';
 import { Counter, Gauge, type Registry } from '../metrics.js';
-import type { SlackApi } from '../slack/slack-api.js';
 import type { State } from '../store/state.js';
 import {
   type DeliverDeps,
@@ -48,7 +49,8 @@ export interface DispatcherDeps {
   log: Logger;
   metrics: Registry;
   appUrl: string;
-  offerJira?: () => boolean;
+  /** Other commands' buttons on alert roots (Create Jira issue…), as offered now. */
+  alertActions?: () => readonly AlertAction[];
   /** This process's name in claims and leases. */
   owner: string;
   onRecoveredWhileMuted?: (root: RootData, channel: string) => Promise<void>;
@@ -282,13 +284,13 @@ class ChannelLoop {
   }
 
   #deliverDeps(): DeliverDeps {
-    const { state, slack, clock, appUrl, onRecoveredWhileMuted, offerJira } = this.deps;
+    const { state, slack, clock, appUrl, onRecoveredWhileMuted, alertActions } = this.deps;
     return {
       messages: state.messages,
       slack,
       now: () => clock.now(),
       appUrl,
-      ...(offerJira ? { offerJira } : {}),
+      ...(alertActions ? { alertActions } : {}),
       pace: (kind) => this.#pace(kind),
       renderFailed: (error, key) =>
         this.hooks.throttle.warn(

@@ -1,12 +1,13 @@
 import { hostname } from 'node:os';
 import type { AuditTrail } from '../audit/sink.js';
 import type { Clock } from '../clock.js';
+import type { AlertAction } from '../command-kit/command-spec.js';
 import type { Component } from '../component.js';
 import type { CredentialProvider } from '../credentials/provider.js';
 import type { DatadogApi } from '../integrations/datadog.js';
+import type { SlackApi } from '../integrations/slack-api.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../metrics.js';
-import type { SlackApi } from '../slack/slack-api.js';
 import type { State } from '../store/state.js';
 import { AlertDispatcher, type DispatcherOptions } from './dispatcher.js';
 import { cycleOf } from './payload.js';
@@ -29,8 +30,8 @@ export interface AlertsDeps {
   appUrl: string;
   /** `OPSBOT_DATADOG_SITE`: alerts' links and graphs are kept only on its hosts. */
   site: string;
-  /** Whether alert roots offer "Create Jira issue" (`jira:create`). */
-  offerJira?: () => boolean;
+  /** Other commands' buttons on alert roots (Create Jira issue…), as offered now. */
+  alertActions?: () => readonly AlertAction[];
   /** Random per process unless given: names this replica in claims and leases. */
   owner?: string;
   dispatcher?: Partial<DispatcherOptions>;
@@ -53,7 +54,7 @@ export function createAlerts(deps: AlertsDeps): Component[] {
     log: deps.log,
     metrics: deps.metrics,
     appUrl: deps.appUrl,
-    ...(deps.offerJira ? { offerJira: deps.offerJira } : {}),
+    ...(deps.alertActions ? { alertActions: deps.alertActions } : {}),
     owner,
     ...(deps.dispatcher ? { options: deps.dispatcher } : {}),
     // "Mute until recovered": opsbot ends the downtime when the recovery arrives.

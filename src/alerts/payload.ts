@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /**
- * A Datadog monitor notification as opsbot's webhook template sends it (CONTRACT.md, "Datadog
- * webhook payload"): Datadog substitutes every `$VARIABLE` as a string. What can never be valid
+ * A Datadog monitor notification as opsbot's webhook template sends it (README.md, "Datadog",
+ * the payload): Datadog substitutes every `$VARIABLE` as a string. What can never be valid
  * (a missing id, an unknown transition, a value of the wrong type) is refused with the field's
  * name; what is merely long is cut, so that a real alert is never refused for its size.
  */

@@ -1,7 +1,8 @@
 import type { Button, KnownBlock, StaticSelect } from '@slack/web-api';
+import type { AlertAction } from '../command-kit/command-spec.js';
+import type { MessageArgs, MessageMetadata } from '../integrations/slack-api.js';
 import { actions, button, context, section, sections } from '../slack/blocks.js';
-import { escapeText, inlineCode, truncate, userMention } from '../slack/escape.js';
-import type { MessageArgs, MessageMetadata } from '../slack/slack-api.js';
+import { escapeText, inlineCode, truncate, userMention } from '../text/escape.js';
 import type { AlertEvent, Transition } from './payload.js';
 import type { DigestData, RootData } from './roots.js';
 
@@ -69,7 +70,7 @@ function priorityOf(p: number | undefined): string {
 export function rootMessage(
   key: string,
   data: RootData,
-  options: { now: number; jira?: boolean },
+  options: { now: number; offered?: readonly AlertAction[] },
 ): Omit<MessageArgs, 'channel'> {
   const monitorUrl = data.monitorUrl;
   const title = `${iconOf(data.state)} *${escapeText(data.state)}* · ${priorityOf(data.priority)} · ${link(data.link ?? monitorUrl, displayTitle(data.title), 250)}`;
@@ -115,8 +116,8 @@ export function rootMessage(
   ];
   blocks.push(context([history, ...people].filter(Boolean).join('\n')));
   const buttons = rootButtons(key, data, monitorUrl);
-  // The form it opens is pre-filled from this root, read again from State by its key.
-  if (options.jira) buttons.push(button('Create Jira issue', 'jira:create', key));
+  // Other commands' actions (Create Jira issue…): the value is this root's key, read again from State.
+  for (const offered of options.offered ?? []) buttons.push(button(offered.label, offered.action, key));
   blocks.push(actions(buttons as Button[], 'dd-alert'));
   return {
     text: `${iconOf(data.state)} ${escapeText(data.state)}: ${escapeText(truncate(displayTitle(data.title), 250))}`,

@@ -1,4 +1,4 @@
-import type { SlackApi } from '../slack/slack-api.js';
+import type { SlackApi } from '../integrations/slack-api.js';
 import { MAX_DURATION_MS } from '../store/limits.js';
 import type { MessageRef, MessageRefStore } from '../store/state.js';
 import type { AlertEvent, Transition } from './payload.js';

@@ -35,7 +35,7 @@ export interface WebhookDeps {
 }
 
 /**
- * `POST /webhooks/datadog` (CONTRACT.md). Datadog does not sign webhooks: the custom header
+ * `POST /webhooks/datadog` (README.md, "Datadog"). Datadog does not sign webhooks: the custom header
  * `X-Opsbot-Webhook-Secret` is compared in constant time with the `webhookSecret` of the current,
  * pending and recent previous versions of the `datadog` secret, before the body is read. A valid
  * alert is routed, stored in the outbox under its dedupe key and audited, and only then answered

@@ -1,4 +1,4 @@
-import { closest } from '../slack/suggest.js';
+import { closest } from '../text/suggest.js';
 
 /** A slash command the workspace knows: opsbot's, as its manifest registers them. */
 export interface KnownCommand {

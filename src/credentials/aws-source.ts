@@ -6,9 +6,9 @@ import {
   type SecretsManagerClientConfig,
 } from '@aws-sdk/client-secrets-manager';
 import type { Env } from '../config.js';
+import { SecretValue } from '../log/secret-value.js';
 import type { Logger } from '../log.js';
 import { toSourceError } from './aws-errors.js';
-import { SecretValue } from './secret-value.js';
 import {
   type SecretDescription,
   type SecretSource,

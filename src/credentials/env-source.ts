@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
+import { envVariableFor } from '../config/secret-variables.js';
 import type { Env } from '../config.js';
-import { SecretValue } from './secret-value.js';
+import { SecretValue } from '../log/secret-value.js';
 import {
   integrationOfSecretName,
   type SecretDescription,
@@ -17,11 +18,6 @@ export interface EnvSourceOptions {
   prefix?: string;
   /** The secrets opsbot knows (the catalog's names); any other name is not found. */
   names: readonly string[];
-}
-
-/** `OPSBOT_SECRET_SLACK`, … : the variable holding an integration's secret as JSON. */
-export function envVariableFor(integration: string): string {
-  return `OPSBOT_SECRET_${integration.toUpperCase().replace(/-/g, '_')}`;
 }
 
 /**

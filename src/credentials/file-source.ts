@@ -1,7 +1,7 @@
 import { readFile as fsReadFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { SecretValue } from '../log/secret-value.js';
 import { decryptSecretFile, type SecretFileEntry, SecretFileError } from './secret-file.js';
-import type { SecretValue } from './secret-value.js';
 import {
   integrationOfSecretName,
   type SecretDescription,

@@ -1,4 +1,5 @@
 import type { Clock, Random } from '../clock.js';
+import { SecretValue } from '../log/secret-value.js';
 import type { Logger, SecretMasker } from '../log.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, fullJitterDelay, jitteredInterval } from './backoff.js';
 import { abortable, deadlineSignal, waitAtMost } from './deadline.js';
@@ -18,7 +19,6 @@ import {
   versionWithStage,
 } from './secret-entry.js';
 import { parseSecret, type SecretCatalog, sensitiveValues } from './secret-spec.js';
-import { SecretValue } from './secret-value.js';
 import { type SecretSource, SecretSourceError, STAGE } from './source.js';
 
 export type { Credential, CredentialChange } from './secret-entry.js';

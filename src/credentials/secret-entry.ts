@@ -1,7 +1,7 @@
+import type { SecretValue } from '../log/secret-value.js';
 import { CredentialUnavailableError, IntegrationNotConfiguredError } from './errors.js';
 import type { RefreshOutcome } from './metrics.js';
 import type { SecretSpec } from './secret-spec.js';
-import type { SecretValue } from './secret-value.js';
 import { SecretSourceError } from './source.js';
 
 /** One loaded version of a secret. The value is wrapped: it prints as `[REDACTED]`. */

@@ -3,8 +3,8 @@ import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { ErrorCode, OpsbotError } from '../errors.js';
+import { SecretValue } from '../log/secret-value.js';
 import { SECRET_NAME } from './secret-spec.js';
-import { SecretValue } from './secret-value.js';
 
 /**
  * The local encrypted secrets file (`OPSBOT_SECRET_SOURCE=file`): one JSON envelope

@@ -1,5 +1,5 @@
 import type { SecretSourceKind } from '../config.js';
-import type { SecretValue } from './secret-value.js';
+import type { SecretValue } from '../log/secret-value.js';
 
 /**
  * The staging labels opsbot acts on; Secrets Manager allows others, which are ignored.

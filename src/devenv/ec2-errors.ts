@@ -1,5 +1,5 @@
 import { ErrorCode, UserFacingError } from '../errors.js';
-import { inlineCode } from '../slack/escape.js';
+import { inlineCode } from '../text/escape.js';
 import { EXAMPLE_ID } from './instance-id.js';
 
 /** What an EC2 call was about, for the sentence: the instance (id or name) or the template. */

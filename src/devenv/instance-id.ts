@@ -1,5 +1,5 @@
 import { UserFacingError } from '../errors.js';
-import { inlineCode } from '../slack/escape.js';
+import { inlineCode } from '../text/escape.js';
 
 /** An EC2 instance id as EC2 shapes it: `i-` and 8 (older) or 17 lowercase hex digits. */
 export const INSTANCE_ID = /^i-(?:[0-9a-f]{8}|[0-9a-f]{17})$/;

@@ -2,12 +2,12 @@ import type { AuditEvent, AuditTrail } from '../audit/sink.js';
 import type { Clock } from '../clock.js';
 import type { Component } from '../component.js';
 import type { DevEnv, DevenvApi } from '../integrations/devenv.js';
+import type { SlackApi } from '../integrations/slack-api.js';
 import type { Logger } from '../log.js';
 import { Counter, type Registry } from '../metrics.js';
 import { actions, section } from '../slack/blocks.js';
-import { inlineCode } from '../slack/escape.js';
-import type { SlackApi } from '../slack/slack-api.js';
 import type { DedupeStore, LeaseStore } from '../store/state.js';
+import { inlineCode } from '../text/escape.js';
 import { extendButton, stopButton } from './buttons.js';
 
 /** Owners are warned this long before their environment expires. */

@@ -3,8 +3,8 @@ import { UserFacingError } from '../errors.js';
 import type { DevEnv, DevenvApi, LaunchRequest } from '../integrations/devenv.js';
 import type { SessionActor } from '../integrations/integration.js';
 import type { RequestScope } from '../request-scope.js';
-import { inlineCode } from '../slack/escape.js';
 import type { LeaseStore } from '../store/state.js';
+import { inlineCode } from '../text/escape.js';
 import { StartLock, startLockName } from './start-lock.js';
 
 /** How long a start waits for its new instance to show in DescribeInstances before it lets go anyway. */

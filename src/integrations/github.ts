@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { idText, secretText } from '../credentials/secret-spec.js';
 import { UserFacingError } from '../errors.js';
 import type { RequestScope } from '../request-scope.js';
-import { escapeText } from '../slack/escape.js';
+import { escapeText } from '../text/escape.js';
 import {
   type GitHubAccess,
   GitHubClient,

@@ -58,7 +58,7 @@ export interface SessionCalls<C> {
 }
 
 /**
- * An integration whose credential is a secret in Secrets Manager (DESIGN.md, "One integration
+ * An integration whose credential is a secret in Secrets Manager (src/ARCHITECTURE.md, "One integration
  * shape"): its secret's shape, how to build a client from one version of it, how to recognise the
  * service rejecting it, and the API object handlers get. Register it in `src/integrations/index.ts`.
  * `createClient`/`createApi` may be left out while only the secret exists (the integration is

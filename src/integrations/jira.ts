@@ -5,7 +5,7 @@ import { secretText } from '../credentials/secret-spec.js';
 import { UserFacingError } from '../errors.js';
 import { jqlPhrase, jqlString } from '../jira/jql.js';
 import type { RequestScope } from '../request-scope.js';
-import { escapeText, inlineCode } from '../slack/escape.js';
+import { escapeText, inlineCode } from '../text/escape.js';
 import { type CredentialedCalls, type PlatformDeps, secretIntegration } from './integration.js';
 import type { RateLimitPolicy } from './rate-limits.js';
 

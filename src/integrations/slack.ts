@@ -2,9 +2,9 @@ import { ErrorCode as WebApiErrorCode, WebClient, type WebClientOptions } from '
 import { z } from 'zod';
 import { prefixedSecret, secretText } from '../credentials/secret-spec.js';
 import type { Logger } from '../log.js';
-import { boltLogger } from '../slack/bolt-logger.js';
-import { createSlackApi, type SlackApi } from '../slack/slack-api.js';
 import { secretIntegration } from './integration.js';
+import { createSlackApi, type SlackApi } from './slack-api.js';
+import { slackLogger } from './slack-logger.js';
 
 declare module './integration.js' {
   interface IntegrationApis {
@@ -49,7 +49,7 @@ export function slackClientOptions(options: SlackClientOptions): WebClientOption
     retryConfig: { retries: 2, factor: 2, minTimeout: 200, maxTimeout: 1_000 },
     timeout: 10_000,
     allowAbsoluteUrls: false,
-    logger: boltLogger(options.log.child({ component: 'slack-web-api' })),
+    logger: slackLogger(options.log.child({ component: 'slack-web-api' })),
   };
 }
 

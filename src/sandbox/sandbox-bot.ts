@@ -5,16 +5,17 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { COMMANDS } from '../../commands/index.js';
 import type { DispatcherOptions } from '../alerts/dispatcher.js';
+import { alertsFeature } from '../alerts/feature.js';
 import { type RunningOpsbot, startOpsbot } from '../app.js';
 import type { AuditRecord } from '../audit/records.js';
-
+import type { CommandModule } from '../command-kit/command-spec.js';
 import { loadConfig } from '../config.js';
 import type { CredentialProvider } from '../credentials/provider.js';
+import { devenvReaperFeature } from '../devenv/feature.js';
 import { INTEGRATIONS } from '../integrations/index.js';
 import type { AnyIntegration } from '../integrations/integration.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../metrics.js';
-import type { CommandModule } from '../slack/command-spec.js';
 import type { State } from '../store/state.js';
 import { SimulatedDatadog } from './datadog.js';
 import { DatadogWebhookSender } from './datadog-webhook-sender.js';
@@ -262,7 +263,8 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       const observed = options.onAuditStored ? observeAudit(options.onAuditStored)(state) : state;
       return options.wrapState ? options.wrapState(observed) : observed;
     },
-    ...(options.alerts ? { alerts: options.alerts } : {}),
+    // The production features; the alert dispatcher's pacing and leases as the test asks.
+    features: [alertsFeature(options.alerts ? { dispatcher: options.alerts } : {}), devenvReaperFeature()],
   });
   const { provider, state, metrics, log } = app;
   await app.loading;

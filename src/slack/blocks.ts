@@ -1,5 +1,5 @@
 import type { Button, KnownBlock } from '@slack/web-api';
-import { truncate } from './escape.js';
+import { truncate } from '../text/escape.js';
 
 /**
  * Small Block Kit builders that keep within Slack's limits (text 3,000 characters per section,

@@ -1,13 +1,13 @@
 import { App, type Authorize, type Receiver } from '@slack/bolt';
 import type { CredentialProvider } from '../credentials/provider.js';
 import { type SlackSecret, slackClientOptions } from '../integrations/slack.js';
+import type { SlackApi } from '../integrations/slack-api.js';
+import { slackLogger } from '../integrations/slack-logger.js';
 import type { Logger } from '../log.js';
-import { boltLogger } from './bolt-logger.js';
 import type { PipelineDeps } from './interaction.js';
 import { registerCommands } from './listeners/commands.js';
 import { registerHome } from './listeners/home.js';
 import { registerInteractions } from './listeners/interactions.js';
-import type { SlackApi } from './slack-api.js';
 
 export interface SlackAppDeps extends PipelineDeps {
   credentials: CredentialProvider;
@@ -39,7 +39,7 @@ export function createSlackApp(deps: SlackAppDeps): App {
   const app = new App({
     receiver: deps.receiver,
     authorize,
-    logger: boltLogger(deps.log.child({ component: 'bolt' })),
+    logger: slackLogger(deps.log.child({ component: 'bolt' })),
     clientOptions: slackClientOptions({ log: deps.log, ...(deps.apiUrl ? { apiUrl: deps.apiUrl } : {}) }),
     ignoreSelf: true,
     // opsbot keeps no conversation state in Bolt; its default in-memory store is pure overhead.

@@ -1,24 +1,23 @@
 import type { KnownBlock, View } from '@slack/web-api';
 import { matchesAction } from '../access/policy.js';
-import { formatMinutes } from '../config/parsers.js';
-import { extendButton, stopButton } from '../devenv/buttons.js';
-import type { DevEnv } from '../integrations/devenv.js';
+import type { Actor, CoreServices, HomeContext } from '../command-kit/command-spec.js';
+import type { IntegrationKey } from '../integrations/integration.js';
 import type { BuiltIntegrations } from '../integrations/registry.js';
 import type { Logger } from '../log.js';
-import { actions, context, divider, header, section } from './blocks.js';
-import type { Actor, CoreServices } from './command-spec.js';
-import { channelMention, escapeText, inlineCode, usergroupMention } from './escape.js';
+import { channelMention, inlineCode, usergroupMention } from '../text/escape.js';
+import { context, divider, header, section } from './blocks.js';
 
 export interface HomeDeps {
-  services: Pick<CoreServices, 'policy' | 'membership' | 'file' | 'slack' | 'clock'>;
+  services: Pick<CoreServices, 'policy' | 'membership' | 'file' | 'slack' | 'clock' | 'commands'>;
   integrations: Pick<BuiltIntegrations, 'apis' | 'isConfigured'>;
   log: Logger;
 }
 
 /**
- * The App Home tab (`app_home_opened`, and again after each button pressed there): your dev
- * environments with Extend / Stop, and what the access policy lets you run, where. Buttons carry
- * the channel their environment was started from in their block id, and are judged there.
+ * The App Home tab (`app_home_opened`, and again after each button pressed there): each command's
+ * own section (`home` in its module: your dev environments with Extend / Stop…), then what the
+ * access policy lets you run, where. A section's buttons carry the channel they belong to in their
+ * block id (`…@C0DEV`), and are judged there.
  */
 export async function publishHome(
   deps: HomeDeps,
@@ -39,20 +38,18 @@ export async function homeView(
   const rules = await rulesFor(deps, actor.userId);
   const blocks: KnownBlock[] = [header('opsbot')];
   if (notice) blocks.push(section(notice));
-  if (
-    deps.integrations.isConfigured('devenv') &&
-    (admin || rules.some((r) => r.actions.some((a) => matchesAction(a, 'devenv:list'))))
-  ) {
-    blocks.push(section('*Your dev environments*'));
+  // Each command's own section (dev environments…), for whoever may run its action somewhere.
+  for (const module of deps.services.commands) {
+    const home = module.home;
+    if (!home || !module.needs.every((need) => deps.integrations.isConfigured(need))) continue;
+    if (!admin && !rules.some((r) => r.actions.some((a) => matchesAction(a, home.action)))) continue;
+    blocks.push(section(`*${home.title}*`));
     try {
-      const envs = await deps.integrations.apis.devenv?.list(
-        { userId: actor.userId, teamId: actor.teamId, action: 'devenv:list' },
-        { owner: actor.userId },
-      );
-      blocks.push(...envBlocks(envs ?? [], clock.now()));
+      const apis = deps.integrations.apis as HomeContext<IntegrationKey>['apis'];
+      blocks.push(...(await home.blocks({ actor, apis, now: clock.now() })));
     } catch (error) {
-      deps.log.warn({ err: error }, 'could not list dev environments for App Home');
-      blocks.push(context('Your dev environments could not be listed just now; `/devenv list` shows them.'));
+      deps.log.warn({ err: error, command: module.name }, 'an App Home section could not be built');
+      blocks.push(context(home.unavailable));
     }
     blocks.push(divider());
   }
@@ -93,24 +90,4 @@ async function rulesFor(deps: HomeDeps, userId: string): Promise<Rule[]> {
     }
   }
   return out;
-}
-
-function envBlocks(envs: DevEnv[], now: number): KnownBlock[] {
-  if (envs.length === 0) return [context('None. `/devenv up <template>` starts one.')];
-  return envs.slice(0, 20).flatMap((e, i) => [
-    section(
-      `${inlineCode(e.name)} (${e.id}) · ${escapeText(e.state)} · ${
-        e.expiresAt
-          ? e.expiresAt > now
-            ? `${formatMinutes(e.expiresAt - now)} left`
-            : 'expired'
-          : 'no valid expiry'
-      }`,
-    ),
-    actions(
-      [extendButton(e), stopButton(e, 'Stop')],
-      // Unique per block; the channel after `@` is where the policy judges the buttons.
-      e.channel ? `devenv-${i}@${e.channel}` : `devenv-${i}`,
-    ),
-  ]);
 }

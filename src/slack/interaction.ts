@@ -1,11 +1,6 @@
 import type { RespondFn } from '@slack/bolt';
 import type { AuditTrail } from '../audit/sink.js';
 import type { Clock } from '../clock.js';
-import { ErrorCode, OpsbotError, UserFacingError, userMessageFor } from '../errors.js';
-import type { IntegrationKey } from '../integrations/integration.js';
-import type { BuiltIntegrations } from '../integrations/registry.js';
-import type { Logger } from '../log.js';
-import type { RequestScope } from '../request-scope.js';
 import type {
   Actor,
   CommandContext,
@@ -13,7 +8,12 @@ import type {
   CoreServices,
   Reply,
   SourceMessage,
-} from './command-spec.js';
+} from '../command-kit/command-spec.js';
+import { ErrorCode, OpsbotError, UserFacingError, userMessageFor } from '../errors.js';
+import type { IntegrationKey } from '../integrations/integration.js';
+import type { BuiltIntegrations } from '../integrations/registry.js';
+import type { Logger } from '../log.js';
+import type { RequestScope } from '../request-scope.js';
 
 /**
  * One command, button press or modal submission as it moves through the middleware: who, where,

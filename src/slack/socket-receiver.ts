@@ -6,8 +6,8 @@ import type { BackoffPolicy } from '../credentials/backoff.js';
 import type { Credential, CredentialProvider } from '../credentials/provider.js';
 import { ErrorCode, OpsbotError, UserFacingError } from '../errors.js';
 import { isSlackAuthFailure, type SlackSecret } from '../integrations/slack.js';
+import { slackLogger } from '../integrations/slack-logger.js';
 import type { Logger } from '../log.js';
-import { boltLogger } from './bolt-logger.js';
 import type { ReceiverProperties } from './receiver.js';
 
 /** The part of `@slack/socket-mode`'s client the receiver uses (unit tests pass a fake). */
@@ -369,7 +369,7 @@ export class SlackSocketReceiver implements Receiver {
       appToken,
       // Reconnecting is ours (see the class comment).
       autoReconnectEnabled: false,
-      logger: boltLogger(this.#deps.log.child({ component: 'socket-mode' })),
+      logger: slackLogger(this.#deps.log.child({ component: 'socket-mode' })),
       clientOptions: {
         ...(apiUrl ? { slackApiUrl: apiUrl.replace(/\/?$/, '/') } : {}),
         // No hidden retries (the library's default is 100): the backoff above decides.

@@ -35,7 +35,7 @@ interface CallOptions {
 
 /** The sort key of an item that is alone under its partition key (a dedupe key, a lease, …). */
 export const ONLY = '-';
-/** The attribute DynamoDB's TTL deletes by: epoch SECONDS (CONTRACT.md, "DynamoDB state table"). */
+/** The attribute DynamoDB's TTL deletes by: epoch SECONDS (README.md, "State: one process or several"). */
 export const TTL_ATTRIBUTE = 'expiresAt';
 
 /** Longest key value kept as it is in a partition key (DynamoDB allows 2,048 bytes) / a sort key (1,024). */
@@ -222,7 +222,7 @@ export function outboxSortKey(createdAt: number, id: string): string {
 }
 
 /**
- * Creates the state table as CONTRACT.md describes it (what infra/ deploys): `pk`/`sk` strings,
+ * Creates the state table as README.md describes it (what infra/ deploys): `pk`/`sk` strings,
  * on-demand, TTL on `expiresAt`. For tests and benchmarks against an emulator; production tables
  * come from the CDK app.
  */

@@ -1,6 +1,6 @@
 /**
  * The scale-out state store (`OPSBOT_STATE=dynamodb:TABLE`): every store on ONE table, shared by
- * every replica at once (CONTRACT.md, "DynamoDB state table": `pk`/`sk` strings, on-demand, TTL
+ * every replica at once (README.md, "State: one process or several": `pk`/`sk` strings, on-demand, TTL
  * attribute `expiresAt` in epoch seconds).
  *
  * Key layout (`<x>` is a value as given; one too long for a key, or not well-formed Unicode, is

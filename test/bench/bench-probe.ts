@@ -1,6 +1,6 @@
+import { defineCommand } from '../../src/command-kit/command-spec.js';
 import type { SlackSecret } from '../../src/integrations/slack.js';
 import type { SandboxBot } from '../../src/sandbox/sandbox-bot.js';
-import { defineCommand } from '../../src/slack/command-spec.js';
 
 /**
  * The benchmarks' probe command: `/bench ping <n>` acks and says nothing more; `<n>` ties a request

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/config.js';
 import { createFileSource } from '../../src/credentials/file-source.js';
 import { decryptSecretFile } from '../../src/credentials/secret-file.js';
-import { SecretValue } from '../../src/credentials/secret-value.js';
+import { SecretValue } from '../../src/log/secret-value.js';
 import { runSecretsCli } from '../../src/secrets-cli.js';
 import { assertNoCanary, canary } from '../helpers/canary.js';
 import { SECRET_NAMES } from '../helpers/catalog.js';

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/records.js';
+import type { CommandModule } from '../../src/command-kit/command-spec.js';
 import type { SlackSecret } from '../../src/integrations/slack.js';
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
-import type { CommandModule } from '../../src/slack/command-spec.js';
 import { assertNoCanary } from '../helpers/canary.js';
 
 /** A command only this test registers: a button and a modal, checked by the policy like any action. */

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineCommand } from '../../src/command-kit/command-spec.js';
+import { datadogWebhookBody } from '../../src/sandbox/datadog-webhook-sender.js';
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import { SimulatedStatusPage } from '../../src/sandbox/statuspage.js';
-import { defineCommand } from '../../src/slack/command-spec.js';
 import { statusCommand, statusPageIntegration } from '../fixtures/statuspage.js';
 import { assertNoCanary, canary } from '../helpers/canary.js';
 
@@ -15,6 +16,9 @@ const POLICY = `access:
   rules:
     - actions: ["status:*", "probe:*"]
       channels: [C0DEV]
+      users: [U0DEV]
+alerts:
+  defaultChannel: C0DEV
 `;
 
 /** A command that reports which integration APIs its handler was given. */
@@ -73,6 +77,59 @@ describe('a fourth integration added through the registry only', () => {
     const [record] = await bot.state.audit.query({ command: 'status', limit: 1 });
     expect(record).toMatchObject({ action: 'status:show', outcome: 'success', actor: 'U0DEV' });
     expect(String(record?.details.credentials)).toContain('statuspage@');
+  });
+
+  it('adds its own App Home section, shown to whoever may run status:show', async () => {
+    expect(
+      (await bot.slack.sendEvent({ type: 'app_home_opened', user: 'U0DEV', tab: 'home', channel: 'DU0DEV' }))
+        .status,
+    ).toBe(200);
+    await expect
+      .poll(() => JSON.stringify(bot.slack.homeOf('U0DEV')?.view ?? ''), { timeout: 5_000 })
+      .toContain('Status page');
+    const home = JSON.stringify(bot.slack.homeOf('U0DEV')?.view);
+    // The same statuses `/status show` answers with, from the same API.
+    const [first] = (await run('/status', 'show')).split('\n');
+    expect(first).toMatch(/^\w+: \w+/);
+    expect(home).toContain(first);
+    // Someone the policy gives nothing of /status does not see it.
+    await bot.slack.sendEvent({ type: 'app_home_opened', user: 'U0GUEST', tab: 'home', channel: 'DU0GUEST' });
+    await expect.poll(() => bot.slack.homeOf('U0GUEST'), { timeout: 5_000 }).toBeDefined();
+    expect(JSON.stringify(bot.slack.homeOf('U0GUEST')?.view)).not.toContain('Status page');
+  });
+
+  it('offers its own button on every alert root, which acts on that root', async () => {
+    const body = datadogWebhookBody({ monitorId: 1001 });
+    expect((await bot.webhooks.send(body)).status).toBe(202);
+    await expect
+      .poll(
+        () =>
+          bot.slack
+            .messages('C0DEV')
+            .find((m) => !m.threadTs && JSON.stringify(m.blocks).includes('status:incident')),
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBeDefined();
+    const root = bot.slack
+      .messages('C0DEV')
+      .find((m) => !m.threadTs && JSON.stringify(m.blocks).includes('status:incident'));
+    const button = (root?.blocks ?? [])
+      .flatMap((b) => (b as { elements?: Array<{ action_id?: string; value?: string }> }).elements ?? [])
+      .find((e) => e.action_id === 'status:incident');
+    expect(button?.value).toMatch(/^alert:[0-9a-f]{40}$/);
+    const delivery = await bot.slack.sendBlockAction({
+      userId: 'U0DEV',
+      channelId: 'C0DEV',
+      messageTs: root?.ts as string,
+      message: { text: root?.text ?? '', blocks: root?.blocks ?? [] },
+      actionId: 'status:incident',
+      value: button?.value as string,
+    });
+    expect(delivery.status).toBe(200);
+    const [answer] = await bot.slack.waitForResponse(delivery.responseUrl, { timeoutMs: 10_000 });
+    expect(answer?.text).toBe(`Incident for ${button?.value} on ${root?.ts}`);
   });
 
   it('survives a key rotation the bot has not polled yet: one refresh, one retry, no failed command', async () => {

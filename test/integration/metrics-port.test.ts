@@ -7,6 +7,7 @@ import { COMMANDS } from '../../commands/index.js';
 import { type RunningOpsbot, startOpsbot } from '../../src/app.js';
 import { systemClock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config.js';
+import { FEATURES } from '../../src/features.js';
 import { INTEGRATIONS } from '../../src/integrations/index.js';
 import { SimulatedSlack } from '../../src/sandbox/slack.js';
 import { freePort } from '../helpers/process.js';
@@ -40,6 +41,7 @@ async function startBot(extra: Record<string, string>): Promise<RunningOpsbot> {
     env,
     integrations: INTEGRATIONS,
     commands: COMMANDS,
+    features: FEATURES,
     clock: systemClock,
     logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
     host: '127.0.0.1',

@@ -1,8 +1,8 @@
 import type { App } from '@slack/bolt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
-import { SecretValue } from '../../src/credentials/secret-value.js';
 import { HttpServer } from '../../src/http/server.js';
+import { SecretValue } from '../../src/log/secret-value.js';
 import { SlackHttpReceiver, type SlackHttpReceiverDeps } from '../../src/slack/receiver.js';
 import { signSlackRequest } from '../../src/slack/verify-request.js';
 import { captureLogs } from '../helpers/log-capture.js';

@@ -118,7 +118,7 @@ describe('action patterns in the configuration file', () => {
   });
 });
 
-describe('the configuration example of CONTRACT.md', () => {
+describe('the configuration example of the operator interface', () => {
   it('accepts jira.defaultBoard, the board of `/jira sprint` with no board', () => {
     const parsed = fileSchema.parse({ jira: { defaultProject: 'OPS', defaultBoard: 1 } });
     expect(parsed.jira).toMatchObject({ defaultProject: 'OPS', defaultBoard: 1 });

@@ -40,7 +40,7 @@ function problemsOf(env: Env, yaml = GOOD_YAML): string[] {
 }
 
 describe('loadConfig', () => {
-  it('applies the defaults from CONTRACT.md', () => {
+  it('applies the documented defaults', () => {
     const config = loadConfig(base, files(GOOD_YAML));
     // The contract's defaults; settings beyond the contract (previousGraceSeconds) have their own tests.
     expect(config.secrets).toMatchObject({

@@ -1,6 +1,6 @@
 import type { RespondFn } from '@slack/bolt';
+import type { Reply } from '../../command-kit/command-spec.js';
 import type { Logger } from '../../log.js';
-import type { Reply } from '../command-spec.js';
 import { interactionOf, type Progress, responseUrlProgress } from '../interaction.js';
 
 /** What answering needs of Bolt's arguments for a command or a button (both carry a response_url). */

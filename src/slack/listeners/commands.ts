@@ -1,7 +1,10 @@
 import type { App, Middleware, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { unmatchedPatterns } from '../../access/policy.js';
-import { actionsOf, runnableHere } from '../../access/runnable.js';
-import type { CommandModule, ParsedInput, Reply } from '../command-spec.js';
+import type { CommandModule, ParsedInput, Reply } from '../../command-kit/command-spec.js';
+import type { InputContext } from '../../command-kit/parse-input.js';
+import { findSubcommand, parseArguments, type Route } from '../../command-kit/route-command.js';
+import { actionsOf, runnableHere } from '../../command-kit/runnable.js';
+import { commandHelp } from '../../command-kit/usage.js';
 import {
   commandContext,
   failureReply,
@@ -12,9 +15,6 @@ import {
 } from '../interaction.js';
 import { checkAccess } from '../middleware/access.js';
 import { auditInteraction } from '../middleware/audit.js';
-import type { InputContext } from '../parse-input.js';
-import { findSubcommand, parseArguments, type Route } from '../route-command.js';
-import { commandHelp } from '../usage.js';
 import { answer, progressOf } from './answer.js';
 
 type CommandArgs = SlackCommandMiddlewareArgs & { context: Record<string, unknown> };

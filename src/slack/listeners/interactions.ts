@@ -7,9 +7,14 @@ import type {
   SlackShortcutMiddlewareArgs,
   SlackViewMiddlewareArgs,
 } from '@slack/bolt';
+import type {
+  InteractionHandler,
+  Reply,
+  SourceMessage,
+  ViewHandler,
+} from '../../command-kit/command-spec.js';
 import { ErrorCode } from '../../errors.js';
 import type { IntegrationKey } from '../../integrations/integration.js';
-import type { InteractionHandler, Reply, SourceMessage, ViewHandler } from '../command-spec.js';
 import { publishHome } from '../home.js';
 import {
   commandContext,

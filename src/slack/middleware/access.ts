@@ -5,10 +5,10 @@ import type {
   SlackShortcutMiddlewareArgs,
   SlackViewMiddlewareArgs,
 } from '@slack/bolt';
-import { explainDenial } from '../../access/policy.js';
+import type { Reply } from '../../command-kit/command-spec.js';
 import { ErrorCode } from '../../errors.js';
-import type { Reply } from '../command-spec.js';
 import { failureReply, interactionOf, type PipelineDeps } from '../interaction.js';
+import { explainDenial } from '../policy-text.js';
 
 type AnyInteractionArgs =
   | SlackCommandMiddlewareArgs

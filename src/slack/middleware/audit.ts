@@ -10,8 +10,8 @@ import { summarizeButtonValue, summarizeViewState } from '../../audit/args-summa
 import { AuditUnavailableError } from '../../audit/errors.js';
 import type { AuditEvent } from '../../audit/records.js';
 import { INTENT_DEADLINE_MS } from '../../audit/sink.js';
+import type { Actor } from '../../command-kit/command-spec.js';
 import { ErrorCode } from '../../errors.js';
-import type { Actor } from '../command-spec.js';
 import { INTERACTION, type Interaction, type PipelineDeps } from '../interaction.js';
 
 type AnyInteractionArgs =

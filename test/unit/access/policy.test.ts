@@ -5,12 +5,12 @@ import {
   AccessPolicy,
   type AccessRequest,
   type Decision,
-  explainDenial,
   type MembershipCheck,
   matchesAction,
   unmatchedPatterns,
 } from '../../../src/access/policy.js';
 import { EMPTY_FILE, fileSchema, isActionPattern } from '../../../src/config/file-schema.js';
+import { describePolicy, explainDenial } from '../../../src/slack/policy-text.js';
 
 type Rule = AccessConfig['rules'][number];
 type Groups = Record<string, string[]>;
@@ -540,7 +540,7 @@ describe('AccessPolicy.describe', () => {
         { actions: ['dd:*'], channels: ['C0OPS'], description: 'ping <!channel> & @here' },
       ],
     });
-    expect(policy.describe()).toEqual([
+    expect(describePolicy(policy)).toEqual([
       '*Admins* (everything, including `opsbot:access` and `opsbot:audit`): <@U0ADMIN>, <@U0ROOT>',
       "*Everyone, everywhere:* `opsbot:help`, `opsbot:whoami` and each command's `help`",
       '1. `devenv:up` → in <#C0DEVENVS> for <!subteam^S0PLATFORM> — dev envs',
@@ -550,7 +550,7 @@ describe('AccessPolicy.describe', () => {
   });
 
   it('says so when there are no admins and no rules', () => {
-    expect(new AccessPolicy(EMPTY_FILE.access).describe()).toEqual([
+    expect(describePolicy(new AccessPolicy(EMPTY_FILE.access))).toEqual([
       '*Admins* (everything, including `opsbot:access` and `opsbot:audit`): none',
       "*Everyone, everywhere:* `opsbot:help`, `opsbot:whoami` and each command's `help`",
       '*Rules:* none, so nothing else is allowed.',

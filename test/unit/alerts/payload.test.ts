@@ -12,7 +12,7 @@ import {
 } from '../../../src/alerts/payload.js';
 import { alertOf, datadogBody, RECEIVED_AT } from './fixtures.js';
 
-/** Every key of CONTRACT's webhook template. */
+/** Every key of the documented webhook template (README.md, "Datadog"). */
 const TEMPLATE_KEYS = [
   'id',
   'monitorId',

@@ -692,10 +692,14 @@ describe('newRoot and applyTransition', () => {
   });
 });
 
-describe('the "Create Jira issue" button', () => {
-  it('is offered only when asked, and names the root by its key (no alert text in the value)', () => {
+describe('other commands\' buttons on alert roots (the "Create Jira issue" alert action)', () => {
+  it('are offered only when asked, and name the root by its key (no alert text in the value)', () => {
     const base = newRoot(alertOf({ title: '<!channel> boom' }), APP);
-    const message = (jira: boolean) => rootMessage(rootKey('c1'), base, { now: NOW, jira });
+    const message = (jira: boolean) =>
+      rootMessage(rootKey('c1'), base, {
+        now: NOW,
+        offered: jira ? [{ label: 'Create Jira issue', action: 'jira:create' }] : [],
+      });
     expect(JSON.stringify(message(false).blocks)).not.toContain('jira:create');
     const button = (message(true).blocks ?? [])
       .flatMap((b) => (b as { elements?: Array<{ action_id?: string; value?: string }> }).elements ?? [])

@@ -8,7 +8,7 @@ import type { AuditEvent } from '../../../src/audit/records.js';
 import { TrailAuditSink } from '../../../src/audit/sink.js';
 import { describeCheck } from '../../../src/audit/verify-report.js';
 import { parseSecret } from '../../../src/credentials/secret-spec.js';
-import { SecretValue } from '../../../src/credentials/secret-value.js';
+import { SecretValue } from '../../../src/log/secret-value.js';
 import { captureLogs } from '../../helpers/log-capture.js';
 
 describe('what an audit record keeps of a button or a form', () => {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { envVariableFor } from '../../../src/config/secret-variables.js';
 import type { Env } from '../../../src/config.js';
-import { createEnvSource, envVariableFor } from '../../../src/credentials/env-source.js';
+import { createEnvSource } from '../../../src/credentials/env-source.js';
 import type { SecretSourceErrorKind } from '../../../src/credentials/source.js';
 import { assertNoCanary, canary } from '../../helpers/canary.js';
 import { SECRET_NAMES } from '../../helpers/catalog.js';

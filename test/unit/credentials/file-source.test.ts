@@ -11,8 +11,8 @@ import {
   setSecret,
   writeSecretFileAtomic,
 } from '../../../src/credentials/secret-file.js';
-import { SecretValue } from '../../../src/credentials/secret-value.js';
 import type { SecretSourceErrorKind } from '../../../src/credentials/source.js';
+import { SecretValue } from '../../../src/log/secret-value.js';
 import { assertNoCanary, canary } from '../../helpers/canary.js';
 import { SECRET_NAMES } from '../../helpers/catalog.js';
 import { expectSourceError } from '../../helpers/source-error.js';

@@ -15,7 +15,7 @@ import {
   setSecret,
   writeSecretFileAtomic,
 } from '../../../src/credentials/secret-file.js';
-import { SecretValue } from '../../../src/credentials/secret-value.js';
+import { SecretValue } from '../../../src/log/secret-value.js';
 import { assertNoCanary, canary } from '../../helpers/canary.js';
 
 const NOW = new Date('2030-01-02T03:04:05.000Z');

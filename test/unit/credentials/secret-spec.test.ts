@@ -9,7 +9,7 @@ const spec = (name: string) => CATALOG.get(name) as SecretSpec;
 const pem = (body: string) => `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
 
 describe('parseSecret', () => {
-  it('accepts each CONTRACT.md shape', () => {
+  it('accepts each shape README.md documents', () => {
     const slack = parseSecret(
       spec('slack'),
       JSON.stringify({ botToken: canary('xoxb'), signingSecret: bareCanary() }),

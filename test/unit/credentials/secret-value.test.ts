@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { SecretValue } from '../../../src/credentials/secret-value.js';
+import { SecretValue } from '../../../src/log/secret-value.js';
 import { REDACTED } from '../../../src/log.js';
 import { assertNoCanary, canary } from '../../helpers/canary.js';
 

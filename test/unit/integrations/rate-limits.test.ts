@@ -9,7 +9,7 @@ import {
   RateLimits,
   retryAfterMs,
 } from '../../../src/integrations/rate-limits.js';
-import { rateLimitKey, slackRateLimits } from '../../../src/slack/slack-api.js';
+import { rateLimitKey, slackRateLimits } from '../../../src/integrations/slack-api.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
 
 const limited = (seconds: number) => new WebAPIRateLimitedError(seconds);

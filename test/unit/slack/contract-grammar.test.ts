@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../../commands/index.js';
-import type { AnySubcommand, CommandModule } from '../../../src/slack/command-spec.js';
-import { defaultSubcommandOf } from '../../../src/slack/default-subcommand.js';
-import { routeCommand } from '../../../src/slack/route-command.js';
+import type { AnySubcommand, CommandModule } from '../../../src/command-kit/command-spec.js';
+import { defaultSubcommandOf } from '../../../src/command-kit/default-subcommand.js';
+import { routeCommand } from '../../../src/command-kit/route-command.js';
 
 /**
- * The slash-command grammar of CONTRACT.md ("Slash commands"), which outside tests rely on. The
+ * The slash-command grammar of the operator interface, which outside tests rely on. The
  * registry must declare every one of these forms: the subcommand, its positional arguments (how
  * many, how many required) and at least these flags (names, choices, booleans). The contract may
  * grow (a new flag or subcommand), so the registry may declare more.
  */
-const CONTRACT: Record<string, string[]> = {
+const GRAMMAR: Record<string, string[]> = {
   opsbot: [
     'help',
     'whoami',
@@ -90,8 +90,8 @@ function subcommandOf(module: CommandModule, form: Form): AnySubcommand | undefi
   return module.subcommands.find((s) => s.name === form.name);
 }
 
-describe('the registry declares the grammar of CONTRACT.md', () => {
-  for (const [command, forms] of Object.entries(CONTRACT)) {
+describe('the registry declares the operator grammar', () => {
+  for (const [command, forms] of Object.entries(GRAMMAR)) {
     it(`/${command}`, () => {
       const module = moduleOf(command);
       const named = forms.map(parseForm).filter((f) => f.name !== '');

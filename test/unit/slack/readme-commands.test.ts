@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../../commands/index.js';
-import { commandTable } from '../../../src/slack/usage.js';
+import { commandTable } from '../../../src/command-kit/usage.js';
 
 const README = new URL('../../../README.md', import.meta.url);
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../../commands/index.js';
-import type { ArgSpec, FlagSpec } from '../../../src/slack/command-spec.js';
-import { routeCommand } from '../../../src/slack/route-command.js';
+import type { ArgSpec, FlagSpec } from '../../../src/command-kit/command-spec.js';
+import { routeCommand } from '../../../src/command-kit/route-command.js';
 
 /**
  * What a user reads when a value is wrong: "`--name` must be a name of lowercase letters, digits and

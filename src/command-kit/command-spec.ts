@@ -3,9 +3,9 @@ import type { AccessPolicy, MembershipCheck } from '../access/policy.js';
 import type { Clock } from '../clock.js';
 import type { OpsbotFile } from '../config.js';
 import type { IntegrationApis, IntegrationKey } from '../integrations/integration.js';
+import type { SlackApi } from '../integrations/slack-api.js';
 import type { RequestScope } from '../request-scope.js';
 import type { State } from '../store/state.js';
-import type { SlackApi } from './slack-api.js';
 
 /**
  * The shape of a slash command module in `commands/`: its subcommands, each with an argument
@@ -27,6 +27,51 @@ export interface CommandModule {
   views?: Readonly<Record<string, ViewHandler<IntegrationKey>>>;
   /** Message shortcuts: `callback_id` is the policy action; the value is the message's text. */
   shortcuts?: Readonly<Record<string, InteractionHandler<IntegrationKey>>>;
+  /** Its section of opsbot's App Home, if it has one. */
+  home?: HomeSection<IntegrationKey>;
+  /** Buttons it offers on other features' messages (alert roots), while its integrations are configured. */
+  alertActions?: readonly AlertAction[];
+}
+
+/**
+ * A button a command offers on each alert root: its value is the root's key (never alert text),
+ * and `action` is one of the command's own `actions`, which reads the root from State and checks
+ * that the root is the message the button was pressed on. Alerts know nothing of who offers it.
+ */
+export interface AlertAction {
+  label: string;
+  /** The policy action and `action_id`: `jira:create`. */
+  action: string;
+}
+
+/** The alert actions on offer now: those of commands whose integrations are all configured. */
+export function offeredAlertActions(
+  commands: readonly CommandModule[],
+  configured: (name: IntegrationKey) => boolean,
+): AlertAction[] {
+  return commands.flatMap((m) => (m.alertActions && m.needs.every(configured) ? m.alertActions : []));
+}
+
+/**
+ * A command's section of the App Home tab: shown, under its title, to whoever may run `action`
+ * somewhere (admins always) while the command's integrations are configured. Its buttons are the
+ * command's own `actions`, judged like any other.
+ */
+export interface HomeSection<N extends IntegrationKey = never> {
+  title: string;
+  /** The policy action a user must be allowed somewhere to see it (`devenv:list`). */
+  action: string;
+  /** The section's blocks for this user; a failure shows `unavailable` instead. */
+  blocks(ctx: HomeContext<N>): Promise<KnownBlock[]>;
+  /** Shown when `blocks` fails (the failure is logged). */
+  unavailable: string;
+}
+
+export interface HomeContext<N extends IntegrationKey = never> {
+  actor: Pick<Actor, 'userId' | 'teamId'>;
+  apis: Pick<IntegrationApis, N>;
+  /** Epoch ms. */
+  now: number;
 }
 
 export type ValueKind = 'text' | 'user' | 'channel' | 'number' | 'duration' | 'choice' | 'boolean';
@@ -49,7 +94,7 @@ export interface ArgSpec {
   upperCase?: boolean;
   /**
    * For `text`: a Slack user (`@dev`, which Slack sends as `<@U0DEV|dev>`) is accepted too, as a
-   * value the handler reads with `slackUserIn` (src/slack/parse-input.ts).
+   * value the handler reads with `slackUserIn` (src/command-kit/parse-input.ts).
    */
   orSlackUser?: boolean;
   optional?: boolean;
@@ -226,6 +271,8 @@ export interface CommandDefinition<N extends readonly IntegrationKey[]> {
   actions?: Record<string, InteractionHandler<N[number]>>;
   views?: Record<string, ViewHandler<N[number]>>;
   shortcuts?: Record<string, InteractionHandler<N[number]>>;
+  home?: HomeSection<N[number]>;
+  alertActions?: readonly AlertAction[];
 }
 
 /**
@@ -256,5 +303,7 @@ export function defineCommand<const N extends readonly IntegrationKey[] = []>(
     ...(definition.actions ? { actions: definition.actions as CommandModule['actions'] } : {}),
     ...(definition.views ? { views: definition.views as CommandModule['views'] } : {}),
     ...(definition.shortcuts ? { shortcuts: definition.shortcuts as CommandModule['shortcuts'] } : {}),
+    ...(definition.home ? { home: definition.home as CommandModule['home'] } : {}),
+    ...(definition.alertActions ? { alertActions: definition.alertActions } : {}),
   };
 }

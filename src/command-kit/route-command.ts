@@ -1,10 +1,10 @@
 import { looksSecret } from '../log/looks-secret.js';
+import { inlineCode } from '../text/escape.js';
+import { closest } from '../text/suggest.js';
 import type { AnySubcommand, CommandModule, ParsedInput } from './command-spec.js';
 import { type Token, type TokenizeResult, tokenize } from './command-text.js';
 import { defaultSubcommandOf } from './default-subcommand.js';
-import { inlineCode } from './escape.js';
 import { fitsArgument, type InputContext, parseInput } from './parse-input.js';
-import { closest } from './suggest.js';
 import { usageLine } from './usage.js';
 
 /** Where a command's text leads, before its arguments are read. */

@@ -1,6 +1,6 @@
 import { type KnownBlock, type View, ErrorCode as WebApiErrorCode, type WebClient } from '@slack/web-api';
-import type { CredentialedCalls } from '../integrations/integration.js';
-import { type RateLimitPolicy, type RateLimits, retryAfterMs } from '../integrations/rate-limits.js';
+import type { CredentialedCalls } from './integration.js';
+import { type RateLimitPolicy, type RateLimits, retryAfterMs } from './rate-limits.js';
 
 export interface BotIdentity {
   teamId: string;

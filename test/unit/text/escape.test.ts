@@ -7,7 +7,7 @@ import {
   truncate,
   usergroupMention,
   userMention,
-} from '../../../src/slack/escape.js';
+} from '../../../src/text/escape.js';
 
 const decodeSlack = (s: string) =>
   s

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../../commands/index.js';
+import type { CommandModule } from '../../../src/command-kit/command-spec.js';
+import { routeCommand } from '../../../src/command-kit/route-command.js';
 import { looksSecret } from '../../../src/log/looks-secret.js';
-import type { CommandModule } from '../../../src/slack/command-spec.js';
-import { routeCommand } from '../../../src/slack/route-command.js';
 
 const ACTIONS = COMMANDS.flatMap((m) => m.subcommands.map((s) => `${m.name}:${s.name}`));
 const ctx = { userId: 'U0DEV', channelId: 'C0DEV', actions: ACTIONS };

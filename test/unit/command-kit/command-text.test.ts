@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_COMMAND_TEXT, plainFromSlack, type Token, tokenize } from '../../../src/slack/command-text.js';
+import {
+  MAX_COMMAND_TEXT,
+  plainFromSlack,
+  type Token,
+  tokenize,
+} from '../../../src/command-kit/command-text.js';
 
 const ok = (text: string): Token[] => {
   const result = tokenize(text);

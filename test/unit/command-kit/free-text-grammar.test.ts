@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../../commands/index.js';
-import type { CommandModule } from '../../../src/slack/command-spec.js';
-import { slackUserIn } from '../../../src/slack/parse-input.js';
-import { routeCommand } from '../../../src/slack/route-command.js';
+import type { CommandModule } from '../../../src/command-kit/command-spec.js';
+import { slackUserIn } from '../../../src/command-kit/parse-input.js';
+import { routeCommand } from '../../../src/command-kit/route-command.js';
 
 /**
  * The grammar as a new user types it: `/jira create OPS fix the login page` without quotes,

@@ -1,7 +1,7 @@
 import { parseDuration, parseEnum, parseInteger } from '../config/parsers.js';
+import { inlineCode } from '../text/escape.js';
 import type { ArgSpec, ArgValue, FlagSpec, ParsedInput, Subcommand } from './command-spec.js';
 import { type Token, tokenize, tokenText } from './command-text.js';
-import { inlineCode } from './escape.js';
 
 export type InputResult = { ok: true; input: ParsedInput } | { ok: false; problem: string };
 

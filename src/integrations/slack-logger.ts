@@ -1,4 +1,4 @@
-import { LogLevel, type Logger as SlackLogger } from '@slack/web-api';
+import { LogLevel, type Logger as SlackClientLogger } from '@slack/web-api';
 import type { Logger } from '../log.js';
 
 const LEVELS: Record<LogLevel, number> = {
@@ -12,7 +12,7 @@ const LEVELS: Record<LogLevel, number> = {
  * Bolt and the Web API client log through this: one pino stream (redacted like every other line),
  * never the console. Their chatter is one level quieter than ours: info becomes debug.
  */
-export function boltLogger(log: Logger): SlackLogger {
+export function slackLogger(log: Logger): SlackClientLogger {
   let level: LogLevel = LogLevel.WARN;
   let name = 'slack';
   const text = (msg: unknown[]) => msg.map((m) => (typeof m === 'string' ? m : String(m))).join(' ');

@@ -1,4 +1,4 @@
-import type { AnySubcommand, CommandModule, CoreServices } from '../slack/command-spec.js';
+import type { AnySubcommand, CommandModule, CoreServices } from './command-spec.js';
 
 /**
  * Every policy action the commands declare: each subcommand (`gh:pr list`), each command's help
