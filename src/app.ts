@@ -28,6 +28,7 @@ import { Counter, createMetrics, type Registry } from './metrics.js';
 import { createSlackApp } from './slack/bolt-app.js';
 import { SlackHttpReceiver } from './slack/receiver.js';
 import { RecentSignatures } from './slack/recent-signatures.js';
+import { replayCheck } from './slack/replay-check.js';
 import { SlackSocketReceiver } from './slack/socket-receiver.js';
 import { openState } from './store/open.js';
 import type { State } from './store/state.js';
@@ -150,7 +151,6 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   const slack = integrations.apis.slack as SlackApi;
   const membership = new UsergroupMembership({ fetchMembers: (id) => slack.usergroupMembers(id), clock });
   const apiUrl = config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {};
-  const recentSignatures = new RecentSignatures(() => clock.now(), REPLAY_WINDOW_MS);
   const receiver =
     config.slack.mode === 'http'
       ? new SlackHttpReceiver({
@@ -159,10 +159,13 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
           log,
           registry: metrics,
           // A signature is good for Slack's 5-minute window (either way): remember it a little longer,
-          // in memory (answers at once) and in the shared State (other replicas).
-          seen: async (signature) =>
-            recentSignatures.seenBefore(signature) ||
-            !(await state.dedupe.putIfAbsent(`slack-signature:${signature}`, REPLAY_WINDOW_MS)),
+          // in memory (answers at once), and in the shared State only when replicas share it.
+          seen: replayCheck({
+            recent: new RecentSignatures(() => clock.now(), REPLAY_WINDOW_MS),
+            dedupe: state.dedupe,
+            shared: state.shared,
+            ttlMs: REPLAY_WINDOW_MS,
+          }),
         })
       : new SlackSocketReceiver({
           credentials: provider,

@@ -1,28 +1,57 @@
 /**
- * Signatures this process verified recently, in memory: a replay to the same replica is refused at
- * once, without waiting on the shared store. Bounded (oldest forgotten first) and time-limited.
+ * Signatures this process verified recently, in memory: a replay to the same process is refused at
+ * once. Each signature is kept as 52 bits of its HMAC (a chance collision is 1 in 2^52 per pair) in
+ * two generations of at least `ttlMs` each, so a signature is remembered at least `ttlMs` (at
+ * most three times that: harmless, a replay carries its first timestamp, which Slack's 5-minute
+ * window refuses by then) at a few tens of bytes each. Bounded:
+ * past `max` signatures in memory it answers `full` for new ones, and the caller asks the shared
+ * store instead.
  */
 export class RecentSignatures {
-  readonly #seen = new Map<string, number>();
+  #current = new Set<number>();
+  #previous = new Set<number>();
+  #since: number;
 
   constructor(
     private readonly now: () => number,
     private readonly ttlMs: number,
-    private readonly max = 50_000,
-  ) {}
-
-  /** True when `signature` was recorded within the last `ttlMs`; records it otherwise. */
-  seenBefore(signature: string): boolean {
-    const now = this.now();
-    const at = this.#seen.get(signature);
-    if (at !== undefined && now - at < this.ttlMs) return true;
-    this.#seen.delete(signature);
-    this.#seen.set(signature, now);
-    // Insertion order is time order: drop expired entries from the front, and the oldest past the cap.
-    for (const [key, when] of this.#seen) {
-      if (this.#seen.size <= this.max && now - when < this.ttlMs) break;
-      this.#seen.delete(key);
-    }
-    return false;
+    private readonly max = 1_000_000,
+  ) {
+    this.#since = now();
   }
+
+  /**
+   * `seen` when `signature` was recorded within the last `ttlMs` (or a little longer); otherwise
+   * records it and answers `new`, or `full` when there is no room to remember it.
+   */
+  check(signature: string): 'seen' | 'new' | 'full' {
+    this.#rotate();
+    const key = keyOf(signature);
+    if (this.#current.has(key) || this.#previous.has(key)) return 'seen';
+    if (this.#current.size + this.#previous.size >= this.max) return 'full';
+    this.#current.add(key);
+    return 'new';
+  }
+
+  #rotate(): void {
+    const now = this.now();
+    if (now - this.#since < this.ttlMs) return;
+    // Everything in `previous` is now older than ttl; `current` becomes previous (or goes too).
+    this.#previous = now - this.#since < 2 * this.ttlMs ? this.#current : new Set();
+    this.#current = new Set();
+    this.#since = now;
+  }
+}
+
+/** 52 bits of the signature's hex digest (`v0=<64 hex>`), or of any other text, as a number. */
+function keyOf(signature: string): number {
+  const hex = /^v0=([0-9a-f]{13})/.exec(signature)?.[1];
+  if (hex) return Number.parseInt(hex, 16);
+  // Not Slack's shape (only in tests): a stable 52-bit FNV-1a-style hash of the text.
+  let h = 0xcbf29ce484222325n;
+  for (let i = 0; i < signature.length; i++) {
+    h ^= BigInt(signature.charCodeAt(i));
+    h = (h * 0x100000001b3n) & 0xfffffffffffffn;
+  }
+  return Number(h);
 }

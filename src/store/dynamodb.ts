@@ -91,6 +91,7 @@ export function openDynamoState(options: DynamoStateOptions): DynamoState {
     messages: createDynamoMessages(table, now),
     outbox: createDynamoOutbox(table, now),
     leases: createDynamoLeases(table, now),
+    shared: true,
     ready: () => audit.ready(),
     /** One GetItem (of the audit head), bounded to a second. */
     async ping() {

@@ -35,6 +35,7 @@ export function openSqliteState(options: SqliteStateOptions): State {
     messages: createSqliteMessages(db, now),
     outbox: createSqliteOutbox(db, now),
     leases: createSqliteLeases(db, now),
+    shared: false,
     async ping() {
       return ((await db.read(() => ping.get())) as { one: number } | undefined)?.one === 1;
     },

@@ -22,6 +22,11 @@ export interface State {
   messages: MessageRefStore;
   outbox: OutboxStore;
   leases: LeaseStore;
+  /**
+   * Whether other processes (replicas) share this store: a check that must hold across replicas
+   * (a replayed Slack signature) goes through it only then. SQLite: false (one process); DynamoDB: true.
+   */
+  readonly shared: boolean;
   /** For /readyz: does the store answer? */
   ping(): Promise<boolean>;
   close(): void;
