@@ -2,6 +2,8 @@ import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHAIN_KEY_GENERATOR, INTEGRATION_SECRETS, SECRET_NAMES } from '../../infra/lib/secrets.js';
 import { auditSecret, chainKeyBytes } from '../../src/audit/audit-secret.js';
+import { INTEGRATIONS } from '../../src/integrations/index.js';
+import { IntegrationRegistry } from '../../src/integrations/registry.js';
 import {
   actionsOf,
   list,
@@ -38,9 +40,9 @@ describe('the secrets', () => {
   afterAll(() => s?.cleanup());
 
   const secret = (name: (typeof SECRET_NAMES)[number]) =>
-    s.json.Resources[logicalId(s.stack.secrets.secrets[name])];
+    s.json.Resources[logicalId(s.stack.secrets.secret(name))];
   const policyOf = (name: (typeof SECRET_NAMES)[number]): Statement[] => {
-    const id = logicalId(s.stack.secrets.secrets[name]);
+    const id = logicalId(s.stack.secrets.secret(name));
     const policies = resourcesOfType(s.json, 'AWS::SecretsManager::ResourcePolicy').filter(
       ([, r]) => r.Properties?.SecretId?.Ref === id,
     );
@@ -154,5 +156,15 @@ describe('the secrets with another prefix and an admin role ARN', () => {
       (st) => st.NotAction,
     );
     expect(writes?.Condition?.StringNotEquals?.['aws:PrincipalArn']).toEqual([admin, DEPLOY_ROLE]);
+  });
+});
+
+describe('the secrets the stack creates', () => {
+  it("are exactly the ones the bot loads: its registry's catalog, audit key included (derived, not a copy)", () => {
+    const catalog = [...new IntegrationRegistry(INTEGRATIONS).catalog([auditSecret]).keys()];
+    expect([...SECRET_NAMES].sort()).toEqual(catalog.sort());
+    // Every secret-backed integration, and only those (dev environments assume a role instead).
+    expect(INTEGRATION_SECRETS).not.toContain('devenv');
+    expect(INTEGRATION_SECRETS).toContain('slack');
   });
 });

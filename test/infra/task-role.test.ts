@@ -54,7 +54,7 @@ describe('the task role (least privilege)', () => {
   }, 60_000);
   afterAll(() => s?.cleanup());
 
-  const secretIds = () => SECRET_NAMES.map((name) => logicalId(s.stack.secrets.secrets[name]));
+  const secretIds = () => SECRET_NAMES.map((name) => logicalId(s.stack.secrets.secret(name)));
 
   it('allows only reading its secrets, its table items and assuming the dev-env role: every action is on the list, none is a wildcard', () => {
     expect(statements.length).toBeGreaterThan(0);
