@@ -11,6 +11,7 @@ import {
   parseRoleArn,
 } from './config/parsers.js';
 import { envVariableFor } from './config/secret-variables.js';
+import { defaultOf, VARIABLES } from './config/variables.js';
 import { ConfigError } from './errors.js';
 import { SecretValue } from './log/secret-value.js';
 import { LOG_LEVELS } from './log.js';
@@ -75,26 +76,7 @@ export interface LoadConfigDeps {
 }
 
 /** Every OPSBOT_ variable opsbot reads; anything else with the prefix is probably a typo. */
-const KNOWN_VARIABLES = new Set([
-  'OPSBOT_SECRET_SOURCE',
-  'OPSBOT_SECRET_PREFIX',
-  'OPSBOT_SECRET_POLL_SECONDS',
-  'OPSBOT_SECRET_MAX_STALE_SECONDS',
-  'OPSBOT_SECRET_PREVIOUS_GRACE_SECONDS',
-  'OPSBOT_SECRET_FILE',
-  'OPSBOT_SECRET_FILE_KEY',
-  'OPSBOT_SLACK_MODE',
-  'OPSBOT_SLACK_API_URL',
-  'OPSBOT_GITHUB_API_URL',
-  'OPSBOT_JIRA_URL',
-  'OPSBOT_DATADOG_SITE',
-  'OPSBOT_DATADOG_API_URL',
-  'OPSBOT_STATE',
-  'OPSBOT_CONFIG',
-  'OPSBOT_METRICS_PORT',
-  'OPSBOT_DEVENV_REAPER_SECONDS',
-  'OPSBOT_DEVENV_ROLE_ARN',
-]);
+const KNOWN_VARIABLES: ReadonlySet<string> = new Set(VARIABLES.map((v) => v.name));
 
 /**
  * Reads the settings README.md lists ("Configure it") from `env` and the YAML file named by `OPSBOT_CONFIG`.
@@ -108,30 +90,42 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
   const problems: string[] = [];
   const read = new EnvReader(env, problems);
 
-  const source = read.parsed('OPSBOT_SECRET_SOURCE', 'aws', (t) => parseEnum(t, SECRET_SOURCES));
-  const prefix = read.parsed('OPSBOT_SECRET_PREFIX', 'opsbot/', parseSecretPrefix);
-  const pollSeconds = read.parsed('OPSBOT_SECRET_POLL_SECONDS', '60', (t) =>
-    parseInteger(t, { min: 5, max: 86_400 }),
+  const source = read.parsed('OPSBOT_SECRET_SOURCE', defaultOf('OPSBOT_SECRET_SOURCE'), (t) =>
+    parseEnum(t, SECRET_SOURCES),
   );
-  const previousGraceSeconds = read.parsed('OPSBOT_SECRET_PREVIOUS_GRACE_SECONDS', '300', (t) =>
-    parseInteger(t, { min: 0, max: 3_600 }),
+  const prefix = read.parsed('OPSBOT_SECRET_PREFIX', defaultOf('OPSBOT_SECRET_PREFIX'), parseSecretPrefix);
+  const pollSeconds = read.parsed(
+    'OPSBOT_SECRET_POLL_SECONDS',
+    defaultOf('OPSBOT_SECRET_POLL_SECONDS'),
+    (t) => parseInteger(t, { min: 5, max: 86_400 }),
   );
-  const maxStaleSeconds = read.parsed('OPSBOT_SECRET_MAX_STALE_SECONDS', '21600', (t) =>
-    parseInteger(t, { min: 0, max: 7 * 86_400 }),
+  const previousGraceSeconds = read.parsed(
+    'OPSBOT_SECRET_PREVIOUS_GRACE_SECONDS',
+    defaultOf('OPSBOT_SECRET_PREVIOUS_GRACE_SECONDS'),
+    (t) => parseInteger(t, { min: 0, max: 3_600 }),
   );
-  const slackMode = read.parsed('OPSBOT_SLACK_MODE', 'http', (t) =>
+  const maxStaleSeconds = read.parsed(
+    'OPSBOT_SECRET_MAX_STALE_SECONDS',
+    defaultOf('OPSBOT_SECRET_MAX_STALE_SECONDS'),
+    (t) => parseInteger(t, { min: 0, max: 7 * 86_400 }),
+  );
+  const slackMode = read.parsed('OPSBOT_SLACK_MODE', defaultOf('OPSBOT_SLACK_MODE'), (t) =>
     parseEnum(t, ['http', 'socket'] as const),
   );
   const slackApiUrl = read.optional('OPSBOT_SLACK_API_URL', parseHttpUrl);
   const githubApiUrl = read.optional('OPSBOT_GITHUB_API_URL', parseHttpUrl);
   const jiraUrl = read.optional('OPSBOT_JIRA_URL', parseHttpUrl);
-  const datadogSite = read.parsed('OPSBOT_DATADOG_SITE', 'datadoghq.com', (t) => parseEnum(t, DATADOG_SITES));
+  const datadogSite = read.parsed('OPSBOT_DATADOG_SITE', defaultOf('OPSBOT_DATADOG_SITE'), (t) =>
+    parseEnum(t, DATADOG_SITES),
+  );
   const datadogApiUrl = read.optional('OPSBOT_DATADOG_API_URL', parseHttpUrl);
-  const state = read.parsed('OPSBOT_STATE', 'sqlite:./data/opsbot.db', parseState);
-  const port = read.parsed('PORT', '3000', (t) => parseInteger(t, { min: 1, max: 65_535 }));
+  const state = read.parsed('OPSBOT_STATE', defaultOf('OPSBOT_STATE'), parseState);
+  const port = read.parsed('PORT', defaultOf('PORT'), (t) => parseInteger(t, { min: 1, max: 65_535 }));
   const metricsPort = read.optional('OPSBOT_METRICS_PORT', (t) => parseInteger(t, { min: 1, max: 65_535 }));
-  const reaperSeconds = read.parsed('OPSBOT_DEVENV_REAPER_SECONDS', '60', (t) =>
-    parseInteger(t, { min: 5, max: 3_600 }),
+  const reaperSeconds = read.parsed(
+    'OPSBOT_DEVENV_REAPER_SECONDS',
+    defaultOf('OPSBOT_DEVENV_REAPER_SECONDS'),
+    (t) => parseInteger(t, { min: 5, max: 3_600 }),
   );
   // Set by the CDK stack (it creates the role): overrides `devenv.roleArn` of the file.
   const devenvRoleArn = read.optional('OPSBOT_DEVENV_ROLE_ARN', parseRoleArn);
@@ -140,9 +134,9 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
       `OPSBOT_METRICS_PORT: must differ from PORT (${port}): /metrics moves to a port of its own`,
     );
   }
-  const logLevel = read.parsed('LOG_LEVEL', 'info', (t) => parseEnum(t, LOG_LEVELS));
+  const logLevel = read.parsed('LOG_LEVEL', defaultOf('LOG_LEVEL'), (t) => parseEnum(t, LOG_LEVELS));
   const region = nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION);
-  const configPath = nonEmpty(env.OPSBOT_CONFIG) ?? './opsbot.yaml';
+  const configPath = nonEmpty(env.OPSBOT_CONFIG) ?? defaultOf('OPSBOT_CONFIG');
 
   let file: SecretsConfig['file'];
   if (source === 'file') {

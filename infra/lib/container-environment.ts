@@ -1,38 +1,20 @@
+import { variablesDeployedBy } from '../../src/config/variables.js';
 import type { OpsbotSettings } from './context.js';
 import { CONFIG_PATH_IN_IMAGE, CONTAINER_PORT } from './paths.js';
 
 /**
  * Settings the stack sets itself, or that would put a secret into the task definition: never
- * accepted in `environment`.
+ * accepted in `environment` (from the bot's own list of variables, src/config/variables.ts).
  */
-const MANAGED_VARIABLES = new Set([
-  'OPSBOT_SECRET_SOURCE',
-  'OPSBOT_SECRET_PREFIX',
-  'OPSBOT_SECRET_FILE',
-  'OPSBOT_SECRET_FILE_KEY',
-  'OPSBOT_SLACK_MODE',
-  'OPSBOT_STATE',
-  'OPSBOT_CONFIG',
-  'OPSBOT_DEVENV_ROLE_ARN',
-  'PORT',
+const MANAGED_VARIABLES: ReadonlySet<string> = new Set([
+  ...variablesDeployedBy('stack'),
+  ...variablesDeployedBy('local'),
   'AWS_REGION',
   'AWS_DEFAULT_REGION',
 ]);
 
 /** The non-secret settings an operator may add (README.md, "Settings (CDK context)", `environment`). */
-const ALLOWED_VARIABLES = new Set([
-  'OPSBOT_SECRET_POLL_SECONDS',
-  'OPSBOT_SECRET_MAX_STALE_SECONDS',
-  'OPSBOT_SECRET_PREVIOUS_GRACE_SECONDS',
-  'OPSBOT_SLACK_API_URL',
-  'OPSBOT_GITHUB_API_URL',
-  'OPSBOT_JIRA_URL',
-  'OPSBOT_DATADOG_SITE',
-  'OPSBOT_DATADOG_API_URL',
-  'OPSBOT_METRICS_PORT',
-  'OPSBOT_DEVENV_REAPER_SECONDS',
-  'LOG_LEVEL',
-]);
+const ALLOWED_VARIABLES: ReadonlySet<string> = new Set(variablesDeployedBy('operator'));
 
 /**
  * The variables the container gets, apart from AWS_REGION (a deploy-time value) and the table name
