@@ -16,6 +16,8 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Both cores: most of the suite waits on sockets and child processes (moto, the built server).
+    maxWorkers: 2,
     setupFiles: ['test/setup.ts'],
   },
 });

@@ -19,7 +19,8 @@ function readmeTable(): Map<string, string | undefined> {
     const [namesCell = '', defaultsCell = ''] = row.split(' | ').map((c) => c.replace(/^\| /, ''));
     const names = [...namesCell.matchAll(/`([A-Z_<>]+)`/g)].map((m) => m[1] as string);
     const defaults = defaultsCell.split(' / ').map((d) => /^`([^`]+)`$/.exec(d.trim())?.[1]);
-    names.forEach((name, i) => table.set(name, names.length === defaults.length ? defaults[i] : defaults[0]));
+    for (const [i, name] of names.entries())
+      table.set(name, names.length === defaults.length ? defaults[i] : defaults[0]);
   }
   return table;
 }
