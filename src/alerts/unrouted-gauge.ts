@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import { Gauge, type Registry } from '../metrics.js';
-import { DONE_RETENTION_MS, MAX_RECENT } from '../store/sqlite-outbox.js';
+import { DONE_RETENTION_MS, MAX_RECENT } from '../store/limits.js';
 import type { OutboxStore } from '../store/state.js';
 import { UNROUTED_TOPIC } from './routes.js';
 

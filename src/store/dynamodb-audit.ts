@@ -17,7 +17,7 @@ import type {
 } from '../audit/records.js';
 import { readStoredRow, type StoredRow } from '../audit/stored-record.js';
 import { cancellationCodes, type Item, type StateTable, sortable } from './dynamodb-table.js';
-import { StateBusyError } from './sqlite-db.js';
+import { StateBusyError } from './errors.js';
 import type { AuditStore, AuditStoreWiring } from './state.js';
 
 const PK = 'audit';
@@ -201,11 +201,9 @@ export function createDynamoAudit(table: StateTable, options: DynamoAuditOptions
         const last = records.at(-1) as AuditRecord;
         if (head.seq === last.seq && head.hash === last.hash) return records; // stored after all
         if (attempt >= maxAttempts)
-          throw new StateBusyError({
-            cause: new Error(
-              `${attempt} attempts to append ${pending.length} audit events failed: other writers moved the chain head first, or the table was throttled`,
-            ),
-          });
+          throw new StateBusyError(
+            `${attempt} attempts to append ${pending.length} audit events failed: other writers moved the chain head first, or the table was throttled`,
+          );
         const ceiling = Math.min(250, 5 * 2 ** attempt);
         await sleep(ceiling / 2 + (random() * ceiling) / 2);
       }

@@ -7,8 +7,7 @@ import {
   type StateTable,
   ttlSeconds,
 } from './dynamodb-table.js';
-import { checkDuration, checkKey, checkMessageRef } from './limits.js';
-import { MAX_MESSAGE_DATA_BYTES } from './sqlite-messages.js';
+import { checkDuration, checkKey, checkMessageRef, MAX_MESSAGE_DATA_BYTES } from './limits.js';
 import type { MessageRef, MessageRefStore } from './state.js';
 
 type NewRef = Omit<MessageRef, 'version'>;

@@ -1,4 +1,4 @@
-import { DONE_RETENTION_MS } from './sqlite-outbox.js';
+import { DONE_RETENTION_MS } from './limits.js';
 import type { OutboxItem } from './state.js';
 
 /** Where an outbox item not done is: its topic's partition and its sort key. */

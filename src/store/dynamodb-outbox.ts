@@ -10,17 +10,21 @@ import {
   sortable,
   ttlSeconds,
 } from './dynamodb-table.js';
-import { checkClaim, checkKey, checkLimit, checkOutboxItem, checkTime } from './limits.js';
-import { legacySummary } from './outbox-legacy.js';
-import { TallyCounter, yieldToLoop } from './outbox-tally.js';
 import {
+  checkClaim,
+  checkKey,
+  checkLimit,
+  checkOutboxItem,
+  checkTime,
   DONE_RETENTION_MS,
   MAX_CLAIM,
   MAX_HISTORY,
   MAX_OUTBOX_PAYLOAD_BYTES,
   MAX_RECENT,
   TALLY_PAGE,
-} from './sqlite-outbox.js';
+} from './limits.js';
+import { legacySummary } from './outbox-legacy.js';
+import { TallyCounter, yieldToLoop } from './outbox-tally.js';
 import type { OutboxItem, OutboxStore, OutboxSummary } from './state.js';
 
 /** Items a claim reads in its first query page (then twice as many per page, up to 100). */

@@ -22,7 +22,7 @@ import {
   type UpdateCommandInput,
   type UpdateCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
-import { StateBusyError, StateClosedError } from './sqlite-db.js';
+import { StateBusyError, StateClosedError } from './errors.js';
 
 /** An item as the document client reads and writes it. */
 export type Item = Record<string, unknown>;
@@ -160,11 +160,19 @@ export class StateTable {
   #mapError(error: unknown): unknown {
     const name = (error as { name?: unknown } | undefined)?.name;
     if (name === 'ResourceNotFoundException') return new StateTableMissingError(this.name, { cause: error });
-    if (typeof name === 'string' && THROTTLED.has(name)) return new StateBusyError({ cause: error });
+    if (typeof name === 'string' && THROTTLED.has(name))
+      return new StateBusyError(`the state table ${this.name} is throttling requests (DynamoDB ${name})`, {
+        cause: error,
+      });
     // A transaction the SDK does not retry, cancelled because an item's partition was throttled.
     const codes = cancellationCodes(error) ?? [];
     if (codes.some((c) => THROTTLED_ITEM.has(c)) && !codes.includes('ConditionalCheckFailed'))
-      return new StateBusyError({ cause: error });
+      return new StateBusyError(
+        `the state table ${this.name} is throttling an item (DynamoDB transaction cancelled)`,
+        {
+          cause: error,
+        },
+      );
     return error;
   }
 }

@@ -102,3 +102,24 @@ export function checkClaim(
     throw new RangeError(`outbox claim limit must be an integer from 1 to ${maxClaim}`);
   checkDuration('outbox leaseMs', leaseMs);
 }
+
+// What every implementation keeps to (SQLite and DynamoDB alike).
+
+/** Largest payload, in bytes (UTF-8). */
+export const MAX_OUTBOX_PAYLOAD_BYTES = 64 * 1024;
+/** Most items one claim may take. */
+export const MAX_CLAIM = 100;
+/** Most items one `recent` may return. */
+export const MAX_RECENT = 10_000;
+/** Most items one `history` may return. */
+export const MAX_HISTORY = 100;
+/** Items a tally counts per synchronous step (one page), between turns of the event loop. */
+export const TALLY_PAGE = 1_000;
+/**
+ * How long a done item is kept (30 days), so that enqueueing its id again is still refused. Older
+ * done items are purged so the table does not grow with every item ever handled.
+ */
+export const DONE_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Largest `data` kept with a message ref, in bytes (UTF-8). */
+export const MAX_MESSAGE_DATA_BYTES = 32 * 1024;

@@ -1,23 +1,8 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { StateBusyError, StateClosedError } from './errors.js';
 import { PURGE_EVERY } from './limits.js';
-
-/** The store answered "busy" for longer than a caller may wait; the operation did not happen. */
-export class StateBusyError extends Error {
-  constructor(options?: { cause?: unknown }) {
-    super('the state database stayed locked by another process; the operation was not done', options);
-    this.name = 'StateBusyError';
-  }
-}
-
-/** The database was closed (opsbot is stopping); the operation was not done. */
-export class StateClosedError extends Error {
-  constructor() {
-    super('the state database is closed (opsbot is stopping); the operation was not done');
-    this.name = 'StateClosedError';
-  }
-}
 
 /** Owner read and write only: the database, its -wal and -shm files hold the audit trail. */
 export const DB_FILE_MODE = 0o600;
@@ -171,13 +156,14 @@ export class SqliteDb {
   async #retry<T>(deadlineMs: number, fn: () => T): Promise<T> {
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
-      if (!this.db.isOpen) throw new StateClosedError();
+      if (!this.db.isOpen) throw new StateClosedError('the state database');
       try {
         return fn();
       } catch (error) {
         if (!isBusy(error)) throw error;
         const left = deadlineMs - (Date.now() - started);
-        if (left <= 0) throw new StateBusyError({ cause: error });
+        if (left <= 0)
+          throw new StateBusyError('the state database stayed locked by another process', { cause: error });
         await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 ** attempt, left)));
       }
     }

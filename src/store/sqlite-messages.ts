@@ -1,9 +1,6 @@
-import { checkDuration, checkKey, checkMessageRef, PURGE_BATCH } from './limits.js';
+import { checkDuration, checkKey, checkMessageRef, MAX_MESSAGE_DATA_BYTES, PURGE_BATCH } from './limits.js';
 import { createSchema, purgeEvery, type SqliteDb } from './sqlite-db.js';
 import type { MessageRef, MessageRefStore } from './state.js';
-
-/** Largest `data` kept with a message ref, in bytes (UTF-8). */
-export const MAX_MESSAGE_DATA_BYTES = 32 * 1024;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS message_refs (

@@ -1,24 +1,21 @@
-import { checkClaim, checkKey, checkLimit, checkOutboxItem, checkTime, PURGE_BATCH } from './limits.js';
+import {
+  checkClaim,
+  checkKey,
+  checkLimit,
+  checkOutboxItem,
+  checkTime,
+  DONE_RETENTION_MS,
+  MAX_CLAIM,
+  MAX_HISTORY,
+  MAX_OUTBOX_PAYLOAD_BYTES,
+  MAX_RECENT,
+  PURGE_BATCH,
+  TALLY_PAGE,
+} from './limits.js';
 import { LEGACY_SUMMARY_SQL, LEGACY_UNROUTED_SQL } from './outbox-legacy.js';
 import { TallyCounter, yieldToLoop } from './outbox-tally.js';
 import { addColumns, createSchema, purgeEvery, type SqliteDb } from './sqlite-db.js';
 import type { OutboxItem, OutboxStore } from './state.js';
-
-/** Largest payload, in bytes (UTF-8). */
-export const MAX_OUTBOX_PAYLOAD_BYTES = 64 * 1024;
-/** Most items one claim may take. */
-export const MAX_CLAIM = 100;
-/** Most items one `recent` may return. */
-export const MAX_RECENT = 10_000;
-/** Most items one `history` may return. */
-export const MAX_HISTORY = 100;
-/** Items a tally counts per synchronous step (one page), between turns of the event loop. */
-export const TALLY_PAGE = 1_000;
-/**
- * How long a done item is kept (30 days), so that enqueueing its id again is still refused. Older
- * done items are purged so the table does not grow with every item ever handled.
- */
-export const DONE_RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS outbox (

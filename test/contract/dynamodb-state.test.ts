@@ -9,9 +9,9 @@ import {
   openDynamoState,
   StateTableMissingError,
 } from '../../src/store/dynamodb.js';
+import { StateBusyError, StateClosedError } from '../../src/store/errors.js';
+import { DONE_RETENTION_MS } from '../../src/store/limits.js';
 import { openState } from '../../src/store/open.js';
-import { StateBusyError, StateClosedError } from '../../src/store/sqlite-db.js';
-import { DONE_RETENTION_MS } from '../../src/store/sqlite-outbox.js';
 import { startMoto, warnMotoMissing } from '../helpers/moto.js';
 import { describeStateContract } from './state-contract.js';
 

@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
+import { StateBusyError } from '../../src/store/errors.js';
+import { DONE_RETENTION_MS } from '../../src/store/limits.js';
 import { createSqliteAudit } from '../../src/store/sqlite-audit.js';
-import { SqliteDb, type SqliteDbOptions, StateBusyError } from '../../src/store/sqlite-db.js';
+import { SqliteDb, type SqliteDbOptions } from '../../src/store/sqlite-db.js';
 import { createSqliteDedupe } from '../../src/store/sqlite-dedupe.js';
 import { createSqliteLeases } from '../../src/store/sqlite-leases.js';
 import { createSqliteMessages } from '../../src/store/sqlite-messages.js';
-import { createSqliteOutbox, DONE_RETENTION_MS, INDEX_ONLY_SQL } from '../../src/store/sqlite-outbox.js';
+import { createSqliteOutbox, INDEX_ONLY_SQL } from '../../src/store/sqlite-outbox.js';
 import { holdWriteLock, longestStall } from '../helpers/sqlite-lock.js';
 import { type ContractState, describeStateContract } from './state-contract.js';
 

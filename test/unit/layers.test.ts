@@ -84,6 +84,11 @@ const RULES: Rule[] = [
     from: ['src/store/'],
     never: ['src/integrations/', ...FEATURES],
   },
+  {
+    name: 'the DynamoDB store imports no SQLite code (its own errors and limits)',
+    from: ['src/store/dynamodb'],
+    never: ['src/store/sqlite', 'node:sqlite'],
+  },
 ];
 
 function sources(dir: string): string[] {

@@ -8,8 +8,9 @@ import {
   REPORT_MAX_PER_TOPIC,
 } from '../../../src/alerts/report.js';
 import { type AlertRoutes, topicFor, UNROUTED_TOPIC } from '../../../src/alerts/routes.js';
+import { TALLY_PAGE } from '../../../src/store/limits.js';
 import { SqliteDb } from '../../../src/store/sqlite-db.js';
-import { createSqliteOutbox, TALLY_PAGE } from '../../../src/store/sqlite-outbox.js';
+import { createSqliteOutbox } from '../../../src/store/sqlite-outbox.js';
 import type { OutboxStore, OutboxSummary } from '../../../src/store/state.js';
 import { alertOf, RECEIVED_AT } from './fixtures.js';
 

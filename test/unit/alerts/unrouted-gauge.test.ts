@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { UNROUTED_TOPIC } from '../../../src/alerts/routes.js';
 import { registerUnroutedGauge, UNROUTED_RECOUNT_MS } from '../../../src/alerts/unrouted-gauge.js';
 import { createMetrics } from '../../../src/metrics.js';
+import { DONE_RETENTION_MS } from '../../../src/store/limits.js';
 import { SqliteDb } from '../../../src/store/sqlite-db.js';
-import { createSqliteOutbox, DONE_RETENTION_MS } from '../../../src/store/sqlite-outbox.js';
+import { createSqliteOutbox } from '../../../src/store/sqlite-outbox.js';
 
 const unrouted = (id: string) => ({
   id,
