@@ -18,6 +18,10 @@ import { type Names, type RenderedButton, renderMessage } from './render-blocks.
 import { type KnownCommand, unknownCommand } from './slash-commands.js';
 import { Terminal } from './terminal.js';
 
+/** What the console says under a form it opened (README's transcript shows it). */
+export const FORM_HINT =
+  'Fill it in one field at a time: Enter leaves an optional field empty or keeps the value shown, :clear empties it, :cancel closes the form.';
+
 /**
  * `npm run console`: the whole bot in a terminal against simulated Slack and Secrets Manager, no
  * account needed. Slash commands go through the simulated Slack as the current user in the current
@@ -519,11 +523,7 @@ class Session {
     const filler = new FormFiller(readForm(view, { users: this.#names.users ?? {} }));
     this.#form = filler;
     this.say(`opsbot opened a form:\n${indent(renderForm(filler.form))}`);
-    this.say(
-      filler.form.fields.length
-        ? 'Fill it in one field at a time: Enter leaves an optional field empty or keeps the value shown, :clear empties it, :cancel closes the form.'
-        : (filler.summary().at(-1) ?? ''),
-    );
+    this.say(filler.form.fields.length ? FORM_HINT : (filler.summary().at(-1) ?? ''));
   }
 
   #as(arg: string): void {

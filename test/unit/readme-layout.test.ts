@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FORM_HINT } from '../../src/console/session.js';
 
 /**
  * README's "Layout" block against the tree: every entry of src/, commands/, infra/ and test/ is
@@ -112,3 +113,9 @@ function walk(dir: string): string[] {
     return /\.(ts|md|json|yaml|yml|sh)$|^run$/.test(name) ? [path] : [];
   });
 }
+
+describe("README's console transcript", () => {
+  it('shows the hint the console prints under a form, word for word', () => {
+    expect(README).toContain(FORM_HINT);
+  });
+});
