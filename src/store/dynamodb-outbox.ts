@@ -13,12 +13,11 @@ import {
 import {
   checkClaim,
   checkKey,
-  checkLimit,
   checkOutboxItem,
   checkTime,
+  checkTopicQuery,
   DONE_RETENTION_MS,
   MAX_CLAIM,
-  MAX_HISTORY,
   MAX_OUTBOX_PAYLOAD_BYTES,
   MAX_RECENT,
   TALLY_PAGE,
@@ -475,10 +474,7 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
 
     /** Two Queries (items not done, done items within retention), newest first, merged. */
     async recent(topic, sinceMs, limit) {
-      checkKey('outbox topic', topic);
-      checkTime('outbox since', sinceMs);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RECENT)
-        throw new RangeError(`outbox recent limit must be an integer from 1 to ${MAX_RECENT}`);
+      checkTopicQuery('recent', topic, sinceMs, limit);
       const at = now();
       const [open, done] = await Promise.all([
         newest(pendingPk(topic), sinceMs, limit),
@@ -498,9 +494,7 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
      * is returned), {@link TALLY_PAGE} items a page, merged and counted as they arrive.
      */
     async tally(topic, sinceMs, limit) {
-      checkKey('outbox topic', topic);
-      checkTime('outbox since', sinceMs);
-      checkLimit('outbox tally limit', limit, MAX_RECENT);
+      checkTopicQuery('tally', topic, sinceMs, limit);
       const counter = new TallyCounter();
       for await (const { done, summary } of newestOfTopic(topic, sinceMs, limit)) {
         if (summary) counter.add(summary, done);
@@ -514,10 +508,7 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
      * the group's, ordered by `at`; then one GetItem per item returned, for its payload.
      */
     async history(topic, group, sinceMs, limit) {
-      checkKey('outbox topic', topic);
-      checkKey('outbox summary group', group);
-      checkTime('outbox since', sinceMs);
-      checkLimit('outbox history limit', limit, MAX_HISTORY);
+      checkTopicQuery('history', topic, sinceMs, limit, group);
       const found: Array<{ key: { pk: string; sk: string }; at: number; done: boolean }> = [];
       for await (const { row, done, summary } of newestOfTopic(topic, sinceMs, MAX_RECENT)) {
         if (summary?.group !== group) continue;

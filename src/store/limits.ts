@@ -89,6 +89,23 @@ export function checkLimit(what: string, limit: number, max: number): void {
 }
 
 /** Throws a RangeError unless a claim names a topic and owner, a limit from 1 to `maxClaim` and a valid lease. */
+/**
+ * The arguments of a read of one topic's recent items (`recent`, `tally`; with `group`, `history`),
+ * the same for every store.
+ */
+export function checkTopicQuery(
+  what: 'recent' | 'tally' | 'history',
+  topic: string,
+  sinceMs: number,
+  limit: number,
+  group?: string,
+): void {
+  checkKey('outbox topic', topic);
+  if (what === 'history') checkKey('outbox summary group', group as string);
+  checkTime('outbox since', sinceMs);
+  checkLimit(`outbox ${what} limit`, limit, what === 'history' ? MAX_HISTORY : MAX_RECENT);
+}
+
 export function checkClaim(
   topic: string,
   owner: string,

@@ -1,14 +1,12 @@
 import {
   checkClaim,
   checkKey,
-  checkLimit,
   checkOutboxItem,
   checkTime,
+  checkTopicQuery,
   DONE_RETENTION_MS,
   MAX_CLAIM,
-  MAX_HISTORY,
   MAX_OUTBOX_PAYLOAD_BYTES,
-  MAX_RECENT,
   PURGE_BATCH,
   TALLY_PAGE,
 } from './limits.js';
@@ -201,10 +199,7 @@ export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore
 
     /** Items of `topic` enqueued since `sinceMs`, newest first. */
     async recent(topic, sinceMs, limit) {
-      checkKey('outbox topic', topic);
-      checkTime('outbox since', sinceMs);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RECENT)
-        throw new RangeError(`outbox recent limit must be an integer from 1 to ${MAX_RECENT}`);
+      checkTopicQuery('recent', topic, sinceMs, limit);
       return db.read(() =>
         (since.all(topic, sinceMs, limit) as unknown as Array<Row & { done_at: number | null }>).map(
           (row) => ({
@@ -220,9 +215,7 @@ export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore
      * `outbox_tally` index alone (no payload is read); the event loop turns between pages.
      */
     async tally(topic, sinceMs, limit) {
-      checkKey('outbox topic', topic);
-      checkTime('outbox since', sinceMs);
-      checkLimit('outbox tally limit', limit, MAX_RECENT);
+      checkTopicQuery('tally', topic, sinceMs, limit);
       const counter = new TallyCounter();
       // The key (created_at, rowid) the next page starts below: above every item at first.
       let from: [number, number] = [Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER];
@@ -258,10 +251,7 @@ export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore
 
     /** The item keys from the `outbox_history` index, then one row read per item returned. */
     async history(topic, group, sinceMs, limit) {
-      checkKey('outbox topic', topic);
-      checkKey('outbox summary group', group);
-      checkTime('outbox since', sinceMs);
-      checkLimit('outbox history limit', limit, MAX_HISTORY);
+      checkTopicQuery('history', topic, sinceMs, limit, group);
       return db.read(() =>
         (historyIds.all(topic, group, sinceMs, limit) as Array<{ r: number }>).flatMap(({ r }) => {
           const row = byRowid.get(r) as (Row & { done_at: number | null }) | undefined;
