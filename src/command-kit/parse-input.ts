@@ -39,7 +39,13 @@ export function parseInput(sub: Subcommand, tokens: readonly Token[], ctx: Input
   let collecting: ArgSpec | undefined;
 
   for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i] as Token;
+    let token = tokens[i] as Token;
+    // In free text, `x=y` that names none of the options is just text (`/jira comment OPS-1 set x=y`).
+    if (token.kind === 'pair') {
+      const key = token.key.toLowerCase();
+      if (!flagSpecs.some((f) => f.name === key) && (collecting ?? positional[next])?.rest)
+        token = { kind: 'text', value: tokenText(token), quoted: false };
+    }
     if (token.kind === 'flag' || token.kind === 'pair') {
       const name = token.kind === 'flag' ? token.name : token.key.toLowerCase();
       const spec = flagSpecs.find((f) => f.name === name);

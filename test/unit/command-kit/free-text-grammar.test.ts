@@ -157,3 +157,23 @@ describe('--author: a GitHub login, me, or a Slack user', () => {
       expect(slackUserIn(login), login).toBeUndefined();
   });
 });
+
+describe('key=value inside free text', () => {
+  it('is text when it names none of the options, and still an option when it does', () => {
+    expect(routeCommand(jira, 'comment OPS-1 set x=y and retry', ctx)).toMatchObject({
+      ok: true,
+      input: { args: { key: 'OPS-1', text: 'set x=y and retry' } },
+    });
+    expect(routeCommand(jira, 'comment OPS-1 timeout=30s', ctx)).toMatchObject({
+      ok: true,
+      input: { args: { text: 'timeout=30s' } },
+    });
+    expect(routeCommand(jira, 'create OPS "Rotate the certificate" priority=high', ctx)).toMatchObject({
+      ok: true,
+      input: { flags: { priority: 'high' } },
+    });
+    // Where no free text is taken, an unknown pair is still refused with the options listed.
+    const refused = routeCommand(jira, 'issue OPS-1 x=y', ctx);
+    expect(refused.ok).toBe(false);
+  });
+});
