@@ -104,7 +104,7 @@ export interface JiraApi {
 const FIELDS = ['summary', 'status', 'assignee', 'priority', 'issuetype', 'updated'];
 
 /** Plain text as an Atlassian Document Format document (one paragraph per line). */
-export function adf(text: string): { type: 'doc'; version: 1; content: unknown[] } {
+export function adf(text: string): { type: 'doc'; version: 1; content: Array<Record<string, unknown>> } {
   const lines = text.split(/\r?\n/);
   return {
     type: 'doc',
@@ -208,7 +208,7 @@ export function createJiraApi(calls: CredentialedCalls<JiraClient>, deps: Platfo
               ...(issue.priority ? { priority: { name: issue.priority } } : {}),
               ...(issue.assigneeAccountId ? { assignee: { accountId: issue.assigneeAccountId } } : {}),
             },
-          } as never);
+          });
           const key = String(created.key ?? '');
           return { key, url: `${site}/browse/${key}` };
         },
@@ -247,7 +247,7 @@ export function createJiraApi(calls: CredentialedCalls<JiraClient>, deps: Platfo
       call(
         `issue ${key}`,
         async (c) => {
-          await c.cloud.issueComments.addComment({ issueIdOrKey: key, body: adf(text) as never });
+          await c.cloud.issueComments.addComment({ issueIdOrKey: key, body: adf(text) });
         },
         scope,
       ),
@@ -266,7 +266,7 @@ export function createJiraApi(calls: CredentialedCalls<JiraClient>, deps: Platfo
               maxResults: Math.min(50, limit - found.length),
               ...(nextPageToken ? { nextPageToken } : {}),
             });
-            found.push(...(out.issues ?? []).map((i) => toIssue(i as never)));
+            found.push(...(out.issues ?? []).map((i) => toIssue(i)));
             nextPageToken = out.nextPageToken ?? undefined;
             more = Boolean(nextPageToken) && out.isLast !== true;
             if (!more) break;
@@ -285,7 +285,7 @@ export function createJiraApi(calls: CredentialedCalls<JiraClient>, deps: Platfo
       call(
         `board ${boardId}`,
         async (c) => {
-          const sprints = await c.agile.board.getAllSprints({ boardId, state: 'active' } as never);
+          const sprints = await c.agile.board.getAllSprints({ boardId, state: 'active' });
           const sprint = (sprints.values ?? [])[0] as
             | { id?: number; name?: string; goal?: string; endDate?: string }
             | undefined;
@@ -293,6 +293,7 @@ export function createJiraApi(calls: CredentialedCalls<JiraClient>, deps: Platfo
           const out = await c.agile.sprint.getIssuesForSprint({
             sprintId: sprint.id,
             fields: [...FIELDS, 'flagged'],
+            // jira.js types `fields` here as objects, though the Agile API takes field names.
           } as never);
           const issues = (
             (out as { issues?: Array<{ key?: string; fields?: Record<string, unknown> }> }).issues ?? []
