@@ -1,7 +1,5 @@
 import type { StateConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
-import { openDynamoState } from './dynamodb.js';
-import { openSqliteState } from './sqlite.js';
 import type { State } from './state.js';
 
 /**
@@ -10,8 +8,11 @@ import type { State } from './state.js';
  * background, and a missing one makes every operation fail with StateTableMissingError (and
  * /readyz answer 503) until it is created.
  */
-export function openState(config: StateConfig, now: () => number = Date.now): State {
+export async function openState(config: StateConfig, now: () => number = Date.now): Promise<State> {
+  // Each backend is loaded only when chosen: a DynamoDB deployment never loads node:sqlite, and a
+  // SQLite one never loads the DynamoDB SDK.
   if (config.kind === 'sqlite') {
+    const { openSqliteState } = await import('./sqlite.js');
     try {
       return openSqliteState({ path: config.path, now });
     } catch (error) {
@@ -23,5 +24,6 @@ export function openState(config: StateConfig, now: () => number = Date.now): St
       );
     }
   }
+  const { openDynamoState } = await import('./dynamodb.js');
   return openDynamoState({ table: config.table, now });
 }

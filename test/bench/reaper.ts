@@ -31,7 +31,7 @@ export async function benchReaper(): Promise<void> {
   const aws = new SimulatedAws({ maxInstances: count + 1_000, maxCalls: 100_000 });
   const { url } = await aws.start();
   const dir = mkdtempSync(join(tmpdir(), 'opsbot-bench-reaper-'));
-  const state = openState({ kind: 'sqlite', path: join(dir, 'opsbot.db') });
+  const state = await openState({ kind: 'sqlite', path: join(dir, 'opsbot.db') });
   try {
     aws.sts.addCredentials(TASK_KEY, TASK_SECRET);
     aws.sts.addRole(ROLE);

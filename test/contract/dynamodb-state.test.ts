@@ -307,7 +307,7 @@ describe.skipIf(!moto)('DynamoDB state (moto)', () => {
       vi.stubEnv('AWS_ACCESS_KEY_ID', 'test');
       vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'test');
       try {
-        const state = openState({ kind: 'dynamodb', table });
+        const state = await openState({ kind: 'dynamodb', table });
         expect(await state.ping()).toBe(true);
         expect(await state.audit.writable()).toBe(true);
         expect(await state.dedupe.putIfAbsent('webhook:1', MINUTE)).toBe(true);

@@ -9,7 +9,7 @@ import { DevenvReaper } from '../../src/devenv/reaper.js';
 import { createDevenvApi, expiresTag } from '../../src/integrations/devenv.js';
 import { createMetrics } from '../../src/metrics.js';
 import { SimulatedAws } from '../../src/sandbox/ec2.js';
-import { openState } from '../../src/store/open.js';
+import { openSqliteState } from '../../src/store/sqlite.js';
 import type { DedupeStore, State } from '../../src/store/state.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { captureLogs } from '../helpers/log-capture.js';
@@ -50,7 +50,7 @@ async function rig(
   let replicas = 0;
   const process = (): { reaper: DevenvReaper; state: State } => {
     const owner = `replica-${++replicas}`;
-    const state = openState({ kind: 'sqlite', path: join(dir, 'opsbot.db') }, () => clock.now());
+    const state = openSqliteState({ path: join(dir, 'opsbot.db'), now: () => clock.now() });
     const logs = captureLogs();
     const sessions = new RoleSessions({
       roleArn: ROLE,

@@ -13,7 +13,7 @@ import type { SessionCalls } from '../../src/integrations/integration.js';
 import { SimulatedAws } from '../../src/sandbox/ec2.js';
 import { OffsetClock } from '../../src/sandbox/offset-clock.js';
 import { createStateTable, openDynamoState } from '../../src/store/dynamodb.js';
-import { openState } from '../../src/store/open.js';
+import { openSqliteState } from '../../src/store/sqlite.js';
 import type { State } from '../../src/store/state.js';
 import { captureLogs } from '../helpers/log-capture.js';
 import { startMoto, warnMotoMissing } from '../helpers/moto.js';
@@ -141,7 +141,7 @@ async function race(replicas: Start[], names: string[]) {
 const sqlite = async (clock: OffsetClock) => {
   const dir = mkdtempSync(join(tmpdir(), 'opsbot-start-lock-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  return () => openState({ kind: 'sqlite', path: join(dir, 'opsbot.db') }, () => clock.now());
+  return () => openSqliteState({ path: join(dir, 'opsbot.db'), now: () => clock.now() });
 };
 const dynamodb = async (clock: OffsetClock) => {
   const client = () =>

@@ -127,6 +127,14 @@ describe('the layers', () => {
     expect(importsOf('src/app.ts')).toContain('src/component.ts');
   });
 
+  it('opening the store loads only the chosen backend (a DynamoDB deployment never loads node:sqlite)', () => {
+    const text = readFileSync(join(ROOT, 'src/store/open.ts'), 'utf8');
+    const statics = [...text.matchAll(/^\s*import\s[^;]*?\sfrom\s+'([^']+)'/gm)].map((m) => m[1]);
+    expect(statics.filter((spec) => /sqlite|dynamodb/.test(spec ?? ''))).toEqual([]);
+    expect(text).toContain("await import('./sqlite.js')");
+    expect(text).toContain("await import('./dynamodb.js')");
+  });
+
   for (const rule of RULES) {
     it(rule.name, () => {
       const broken: string[] = [];
