@@ -126,7 +126,7 @@ function splitWords(text: string): { ok: true; words: Word[] } | { ok: false; pr
       const end = text.indexOf('>', i);
       const next = text.indexOf('<', i + 1);
       if (end === -1 || (next !== -1 && next < end)) {
-        return { ok: false, problem: `There is a \`<\` at character ${i + 1} that is never closed.` };
+        return { ok: false, problem: `There is a \`&lt;\` at character ${i + 1} that is never closed.` };
       }
       push('entity', text.slice(i + 1, end));
       i = end + 1;

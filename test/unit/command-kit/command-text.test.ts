@@ -115,6 +115,8 @@ describe('tokenize', () => {
     expect(problem('<@lowercase>')).toContain('cannot read');
     expect(problem('<!nope>')).toContain('cannot read');
     expect(problem('x <#C1ABC')).toContain('never closed');
+    // Slack reads a raw `<` as the start of a link or mention: the answer spells it as an entity.
+    expect(problem('<')).toBe('There is a `&lt;` at character 1 that is never closed.');
     expect(problem('--9lives')).toContain('--name');
     expect(problem('x'.repeat(MAX_COMMAND_TEXT + 1))).toBe(
       'The command text is too long: at most 4000 characters.',
