@@ -13,7 +13,9 @@ export default defineConfig({
     root: new URL('..', import.meta.url).pathname,
     include: ['test/**/*.test.ts'],
     environment: 'node',
-    testTimeout: 20_000,
+    // Bounds on waiting, not timings: a process started through tsx on a busy 2-core machine can take
+    // a while to listen (the helpers in test/helpers/process.ts wait up to 30 s).
+    testTimeout: 60_000,
     hookTimeout: 30_000,
     pool: 'forks',
     // Both cores: most of the suite waits on sockets and child processes (moto, the built server).

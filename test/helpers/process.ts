@@ -56,7 +56,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function waitFor(url: string, timeoutMs = 10_000): Promise<Response> {
+export async function waitFor(url: string, timeoutMs = 30_000): Promise<Response> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -68,7 +68,7 @@ export async function waitFor(url: string, timeoutMs = 10_000): Promise<Response
   }
 }
 
-export async function waitForStatus(url: string, status: number, timeoutMs = 10_000): Promise<Response> {
+export async function waitForStatus(url: string, status: number, timeoutMs = 30_000): Promise<Response> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const res = await fetch(url);
@@ -80,7 +80,7 @@ export async function waitForStatus(url: string, status: number, timeoutMs = 10_
 export async function waitForLog(
   output: () => { stdout: string },
   msg: string,
-  timeoutMs = 10_000,
+  timeoutMs = 30_000,
 ): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!output().stdout.includes(`"msg":"${msg}"`)) {
