@@ -155,14 +155,14 @@ function rootButtons(key: string, data: RootData, monitorUrl: string): Array<But
  * instead, so that one bad alert never holds back its cycle's later transitions.
  */
 export function plainRootMessage(key: string, data: RootData): Omit<MessageArgs, 'channel'> {
-  const monitor = escapeText(String(data.monitorId));
-  const line = `:warning: ${escapeText(String(data.state))}: ${escapeText(truncate(String(data.title), 250))} (Datadog monitor ${monitor})`;
+  const monitor = escapeText(plainOf(data.monitorId));
+  const line = `:warning: ${escapeText(plainOf(data.state))}: ${escapeText(truncate(plainOf(data.title), 250))} (Datadog monitor ${monitor})`;
   const blocks: KnownBlock[] = [
     section(line),
     context('opsbot could not show this alert in full: open it in Datadog for the details.'),
   ];
   try {
-    blocks.push(actions(rootButtons(key, data, String(data.monitorUrl)) as Button[], 'dd-alert'));
+    blocks.push(actions(rootButtons(key, data, plainOf(data.monitorUrl)) as Button[], 'dd-alert'));
   } catch {
     // Without buttons: `/dd mute` and `/dd monitor` still work.
   }
@@ -171,8 +171,16 @@ export function plainRootMessage(key: string, data: RootData): Omit<MessageArgs,
 
 /** A later transition in its plainest form (see {@link plainRootMessage}). */
 export function plainReplyMessage(alert: AlertEvent): Omit<MessageArgs, 'channel'> {
-  const line = `${escapeText(String(alert.transition))}: ${escapeText(truncate(String(alert.title), 200))}`;
+  const line = `${escapeText(plainOf(alert.transition))}: ${escapeText(truncate(plainOf(alert.title), 200))}`;
   return { text: line, blocks: [section(line)] };
+}
+
+/**
+ * A stored value as text, whatever it turned out to be: strings and numbers as they are, anything
+ * else as `?` (String() throws on an object whose toString is not a function).
+ */
+function plainOf(value: unknown): string {
+  return typeof value === 'string' ? value : typeof value === 'number' ? String(value) : '?';
 }
 
 /** A digest in its plainest form (see {@link plainRootMessage}): how many alerts. */

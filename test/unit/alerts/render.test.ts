@@ -734,6 +734,17 @@ describe('an alert no date can show', () => {
     ).not.toThrow();
   });
 
+  it('has a plain form even for values String() cannot convert (found by the property below)', () => {
+    const hostile = { toString: false } as unknown as string;
+    const root = plainRootMessage('alert:x', {
+      monitorId: '',
+      title: hostile,
+      state: hostile,
+    } as unknown as RootData);
+    expect(root.text).toBe(':warning: ?: ? (Datadog monitor )');
+    expect(plainReplyMessage({ ...alertOf(), title: hostile }).text).toContain(': ?');
+  });
+
   it('has a plain form for anything stored, escaped, that never throws (property)', () => {
     const junk = fc.oneof(fc.jsonValue(), fc.string(), fc.constant(undefined));
     fc.assert(
