@@ -223,23 +223,9 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
     const rows: Item[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await table.query({
-        KeyConditionExpression: '#pk = :pk AND #sk >= :from',
-        ...(liveAt === undefined ? {} : { FilterExpression: '#exp > :now' }),
-        ExpressionAttributeNames: {
-          '#pk': 'pk',
-          '#sk': 'sk',
-          ...(liveAt === undefined ? {} : { '#exp': 'expiresAtMs' }),
-        },
-        ExpressionAttributeValues: {
-          ':pk': pk,
-          ':from': sortable(Math.floor(since)),
-          ...(liveAt === undefined ? {} : { ':now': liveAt }),
-        },
-        ScanIndexForward: false,
-        Limit: Math.min(1_000, limit - rows.length),
-        ExclusiveStartKey: start,
-      });
+      const page = await table.query(
+        newestPage(pk, since, liveAt, start, Math.min(1_000, limit - rows.length)),
+      );
       for (const row of page.Items ?? []) if (Number(row.createdAt) >= since) rows.push(row);
       start = page.LastEvaluatedKey;
     } while (start && rows.length < limit);
@@ -253,23 +239,7 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
   async function* projected(pk: string, since: number, liveAt?: number): AsyncGenerator<Item> {
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await table.query({
-        KeyConditionExpression: '#pk = :pk AND #sk >= :from',
-        ProjectionExpression: TALLY_PROJECTION.ProjectionExpression,
-        ...(liveAt === undefined ? {} : { FilterExpression: '#exp > :now' }),
-        ExpressionAttributeNames: {
-          ...TALLY_PROJECTION.names,
-          ...(liveAt === undefined ? {} : { '#exp': 'expiresAtMs' }),
-        },
-        ExpressionAttributeValues: {
-          ':pk': pk,
-          ':from': sortable(Math.floor(since)),
-          ...(liveAt === undefined ? {} : { ':now': liveAt }),
-        },
-        ScanIndexForward: false,
-        Limit: TALLY_PAGE,
-        ExclusiveStartKey: start,
-      });
+      const page = await table.query(newestPage(pk, since, liveAt, start, TALLY_PAGE, TALLY_PROJECTION));
       for (const row of page.Items ?? []) if (Number(row.createdAt) >= since) yield row;
       start = page.LastEvaluatedKey;
       await yieldToLoop();
@@ -525,5 +495,38 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
           : [],
       );
     },
+  };
+}
+
+/**
+ * One page of a partition's items enqueued at or after `since`, newest first (done items: only
+ * those `liveAt` has not expired), optionally projected to a few attributes.
+ */
+function newestPage(
+  pk: string,
+  since: number,
+  liveAt: number | undefined,
+  start: Record<string, unknown> | undefined,
+  limit: number,
+  projection?: { ProjectionExpression: string; names: Readonly<Record<string, string>> },
+) {
+  return {
+    KeyConditionExpression: '#pk = :pk AND #sk >= :from',
+    ...(projection ? { ProjectionExpression: projection.ProjectionExpression } : {}),
+    ...(liveAt === undefined ? {} : { FilterExpression: '#exp > :now' }),
+    ExpressionAttributeNames: {
+      '#pk': 'pk',
+      '#sk': 'sk',
+      ...projection?.names,
+      ...(liveAt === undefined ? {} : { '#exp': 'expiresAtMs' }),
+    },
+    ExpressionAttributeValues: {
+      ':pk': pk,
+      ':from': sortable(Math.floor(since)),
+      ...(liveAt === undefined ? {} : { ':now': liveAt }),
+    },
+    ScanIndexForward: false,
+    Limit: limit,
+    ExclusiveStartKey: start,
   };
 }

@@ -3,7 +3,7 @@
  * caller that works on SQLite also works on DynamoDB.
  */
 
-import { MAX_SUMMARY_TITLE_CHARS, type OutboxSummary } from './state.js';
+import { MAX_SUMMARY_TITLE_CHARS, type NewOutboxItem } from './state.js';
 
 /** Longest key (dedupe key, message key, outbox id, topic, owner, lease name), in characters. */
 export const MAX_KEY_CHARS = 512;
@@ -52,17 +52,7 @@ export function checkMessageRef(
  * Throws a RangeError unless an outbox item to enqueue has an id, a topic, a bounded payload, a
  * valid time, and, if it has one, a summary with a group, a kind, a bounded title and a valid time.
  */
-export function checkOutboxItem(
-  item: {
-    id: string;
-    topic: string;
-    payload: string;
-    availableAt?: number;
-    summary?: OutboxSummary;
-    done?: boolean;
-  },
-  maxPayloadBytes: number,
-): void {
+export function checkOutboxItem(item: NewOutboxItem, maxPayloadBytes: number): void {
   checkKey('outbox id', item.id);
   checkKey('outbox topic', item.topic);
   checkBytes('outbox payload', item.payload, maxPayloadBytes);

@@ -157,6 +157,16 @@ export interface OutboxTally {
   }>;
 }
 
+/** What `enqueue` takes: an item as the caller describes it (see {@link OutboxStore.enqueue}). */
+export interface NewOutboxItem {
+  id: string;
+  topic: string;
+  payload: string;
+  availableAt?: number;
+  summary?: OutboxSummary;
+  done?: boolean;
+}
+
 export interface OutboxStore {
   /**
    * Adds an item unless one with its id exists (done or not); true when added. With `summary`,
@@ -164,14 +174,7 @@ export interface OutboxStore {
    * its payload. With `done`, it is stored done: a record nobody works on (an alert no route
    * takes), never claimed, kept and then forgotten like any other done item.
    */
-  enqueue(item: {
-    id: string;
-    topic: string;
-    payload: string;
-    availableAt?: number;
-    summary?: OutboxSummary;
-    done?: boolean;
-  }): Promise<boolean>;
+  enqueue(item: NewOutboxItem): Promise<boolean>;
   /**
    * Claims up to `limit` items of `topic` that are due and not claimed (or whose claim expired),
    * oldest first, for `owner` until `leaseMs` from now. An item is held by one owner at a time.
