@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { hostname } from 'node:os';
 import type { SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import type { STSClientConfig } from '@aws-sdk/client-sts';
 import type { DestinationStream } from 'pino';
@@ -25,6 +23,7 @@ import { buildIntegrations, IntegrationRegistry } from './integrations/registry.
 import type { SlackApi } from './integrations/slack-api.js';
 import { createLogger, type Logger, SecretRedactor } from './log.js';
 import { Counter, createMetrics, type Registry } from './metrics.js';
+import { replicaName } from './replica-name.js';
 import { createSlackApp } from './slack/bolt-app.js';
 import { SlackHttpReceiver } from './slack/receiver.js';
 import { RecentSignatures } from './slack/recent-signatures.js';
@@ -109,7 +108,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   if (fileKey) redactor.register(fileKey.trim());
   const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics ?? true });
   // This process's name in leases and claims shared with other replicas.
-  const replicaName = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+  const owner = replicaName();
   const opened = await openState(config.state, () => clock.now());
   // A shared store (DynamoDB) reads the audit head in the background: wait for it (bounded), so the
   // start-up anchor names the real head. A table that is missing or unreachable is logged here and
@@ -243,7 +242,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
             clock,
             log,
             metrics,
-            owner: replicaName,
+            owner,
             alertActions: () => offeredAlertActions(deps.commands, (name) => integrations.isConfigured(name)),
           })
         : [],

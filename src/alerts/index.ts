@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import type { AuditTrail } from '../audit/sink.js';
 import type { Clock } from '../clock.js';
 import type { AlertAction } from '../command-kit/command-spec.js';
@@ -8,6 +7,7 @@ import type { DatadogApi } from '../integrations/datadog.js';
 import type { SlackApi } from '../integrations/slack-api.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../metrics.js';
+import { replicaName } from '../replica-name.js';
 import type { State } from '../store/state.js';
 import { AlertDispatcher, type DispatcherOptions } from './dispatcher.js';
 import { cycleOf } from './payload.js';
@@ -46,7 +46,7 @@ export function createAlerts(deps: AlertsDeps): Component[] {
   // Each component names itself in its log lines (once): the webhook and the dispatcher get the
   // plain logger; what is logged here on their behalf names `alerts`.
   const log = deps.log.child({ component: 'alerts' });
-  const owner = deps.owner ?? `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  const owner = deps.owner ?? replicaName();
   const dispatcher = new AlertDispatcher(alertChannels(deps.routes), {
     state: deps.state,
     slack: deps.slack,

@@ -1,8 +1,8 @@
 import type { Clock, Random } from '../clock.js';
 import { SecretValue } from '../log/secret-value.js';
 import type { Logger, SecretMasker } from '../log.js';
-import { type BackoffPolicy, DEFAULT_BACKOFF, fullJitterDelay, jitteredInterval } from './backoff.js';
-import { abortable, deadlineSignal, waitAtMost } from './deadline.js';
+import { type BackoffPolicy, DEFAULT_BACKOFF, fullJitterDelay, jitteredInterval } from '../time/backoff.js';
+import { abortable, deadlineSignal, waitAtMost } from '../time/deadline.js';
 import { CredentialUnavailableError } from './errors.js';
 import type { CredentialEvents } from './events.js';
 import type { CredentialMetrics, RefreshOutcome } from './metrics.js';

@@ -1,6 +1,6 @@
 import { client, v1, v2 } from '@datadog/datadog-api-client';
 import { z } from 'zod';
-import { abortable, deadlineSignal } from '../credentials/deadline.js';
+import { abortable, deadlineSignal } from '../time/deadline.js';
 import { CredentialRejectedError } from '../credentials/errors.js';
 import { secretText } from '../credentials/secret-spec.js';
 import { ErrorCode, UserFacingError } from '../errors.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { App, Receiver } from '@slack/bolt';
 import { SocketModeClient } from '@slack/socket-mode';
 import { type Clock, type Random, systemClock } from '../clock.js';
-import type { BackoffPolicy } from '../credentials/backoff.js';
+import type { BackoffPolicy } from '../time/backoff.js';
 import type { Credential, CredentialProvider } from '../credentials/provider.js';
 import { ErrorCode, OpsbotError, UserFacingError } from '../errors.js';
 import { isSlackAuthFailure, type SlackSecret } from '../integrations/slack.js';

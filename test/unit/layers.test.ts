@@ -22,6 +22,8 @@ const BASE = [
   'src/own-value.ts',
   'src/node-version.ts',
   'src/quiet-warnings.ts',
+  'src/time/',
+  'src/replica-name.ts',
 ];
 const SLACK = ['src/slack/', '@slack/'];
 const FEATURES = ['src/alerts/', 'src/devenv/'];

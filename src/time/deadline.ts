@@ -89,3 +89,48 @@ export function waitAtMost(clock: Clock, work: Promise<unknown>, ms: number): Pr
     );
   });
 }
+
+/**
+ * Whether `work` settled (resolved or rejected) within `ms` on `clock`; never rejects. For "let
+ * what is running finish, but not past the deadline": draining requests, stopping a loop.
+ *
+ * @example
+ * const drained = await finishedWithin(clock, Promise.allSettled(inFlight), 5_000);
+ */
+export function finishedWithin(clock: Clock, work: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const cancel = clock.schedule(() => resolve(false), ms);
+    const settled = () => {
+      cancel();
+      resolve(true);
+    };
+    work.then(settled, settled);
+  });
+}
+
+/**
+ * `work`'s value, or a rejection with `late()` once `ms` pass on `clock` first. For work that must
+ * answer in time or be treated as failed (an audit write an action waits on, a store's first read).
+ * The work itself is not cancelled: pass it a {@link deadlineSignal} too when it can stop.
+ *
+ * @example
+ * const record = await within(clock, audit.append(event), 2_000, () => new AuditWriteTimeoutError(2_000));
+ */
+export function within<T>(clock: Clock, work: Promise<T>, ms: number, late: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const cancel = clock.schedule(() => {
+      work.catch(() => {}); // settles later, unobserved
+      reject(late());
+    }, ms);
+    work.then(
+      (value) => {
+        cancel();
+        resolve(value);
+      },
+      (error: unknown) => {
+        cancel();
+        reject(error);
+      },
+    );
+  });
+}

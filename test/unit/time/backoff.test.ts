@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_BACKOFF, fullJitterDelay, jitteredInterval } from '../../../src/credentials/backoff.js';
+import { DEFAULT_BACKOFF, fullJitterDelay, jitteredInterval } from '../../../src/time/backoff.js';
 
 describe('fullJitterDelay', () => {
   it('stays between 0 and min(60 s, 1 s × 2^attempt), in milliseconds', () => {
