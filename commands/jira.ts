@@ -441,7 +441,7 @@ function issueButtons(key: string, moves: JiraTransition[]): KnownBlock {
       : []),
     button('Comment', 'jira:comment', key),
   ];
-  return actions(elements as never, 'jira-issue');
+  return actions(elements, 'jira-issue');
 }
 
 function issueReply(i: JiraIssue, moves: JiraTransition[]): Reply {

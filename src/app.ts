@@ -31,6 +31,7 @@ import { replayCheck } from './slack/replay-check.js';
 import { SlackSocketReceiver } from './slack/socket-receiver.js';
 import { openState } from './store/open.js';
 import type { State } from './store/state.js';
+import { within } from './time/deadline.js';
 
 /** How long a verified Slack signature is remembered: Slack's 5-minute window, and a little more. */
 const REPLAY_WINDOW_MS = 6 * 60_000;
@@ -113,9 +114,9 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   // A shared store (DynamoDB) reads the audit head in the background: wait for it (bounded), so the
   // start-up anchor names the real head. A table that is missing or unreachable is logged here and
   // keeps /readyz at 503; it does not stop the process.
-  await waitForStore(opened, log);
+  await waitForStore(opened, clock, log);
   const state = deps.wrapState ? deps.wrapState(opened) : opened;
-  const audit = new TrailAuditSink(state.audit, log);
+  const audit = new TrailAuditSink(state.audit, log, clock);
   const registry = new IntegrationRegistry(deps.integrations);
   const { provider, metrics: credentialMetrics } = createCredentials({
     config,
@@ -130,7 +131,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     ...(deps.aws?.secretsManager ? { aws: deps.aws.secretsManager } : {}),
   });
   // The audit chain's key comes through the provider; the head is logged as an anchor from now on.
-  const auditTrail = wireAuditTrail(state.audit, provider, log);
+  const auditTrail = wireAuditTrail(state.audit, provider, log, clock);
   const platform: PlatformDeps = {
     config,
     log,
@@ -204,7 +205,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     ...apiUrl,
   });
 
-  const readiness = new Readiness();
+  const readiness = new Readiness(clock);
   let loading: Promise<void> = Promise.resolve();
   const required = [...registry.catalog().values()].filter((s) => s.required).map((s) => s.name);
   const components: Component[] = [
@@ -270,9 +271,10 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   } satisfies Route;
   // With OPSBOT_METRICS_PORT, /metrics is on a listener of its own (not exposed beyond the task).
   const metricsServer =
-    config.metricsPort === undefined ? undefined : new HttpServer({ log, routes: [metricsRoute] });
+    config.metricsPort === undefined ? undefined : new HttpServer({ log, clock, routes: [metricsRoute] });
   const server = new HttpServer({
     log,
+    clock,
     registry: metrics,
     routes: [
       { method: 'GET', path: '/healthz', handler: (_req, res) => sendText(res, 200, 'ok\n') },
@@ -382,22 +384,20 @@ function checkCommandNeeds(commands: readonly CommandModule[], registry: Integra
 /** How long start-up waits for a shared store's first read. */
 const STORE_READY_MS = 10_000;
 
-async function waitForStore(state: State & { ready?: () => Promise<void> }, log: Logger): Promise<void> {
+async function waitForStore(
+  state: State & { ready?: () => Promise<void> },
+  clock: Clock,
+  log: Logger,
+): Promise<void> {
   if (!state.ready) return;
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
+    await within(
+      clock,
       state.ready(),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${STORE_READY_MS / 1_000} s`)),
-          STORE_READY_MS,
-        );
-      }),
-    ]);
+      STORE_READY_MS,
+      () => new Error(`no answer within ${STORE_READY_MS / 1_000} s`),
+    );
   } catch (error) {
     log.error({ err: error }, 'the state store is not answering: opsbot stays unready until it does');
-  } finally {
-    clearTimeout(timer);
   }
 }

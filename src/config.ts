@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { fileSchema, type OpsbotFile } from './config/file-schema.js';
+import { fileSchemaOf, type OpsbotFile } from './config/file-schema.js';
 import {
   excerpt,
   type Parsed,
@@ -11,12 +11,14 @@ import {
   parseRoleArn,
 } from './config/parsers.js';
 import { envVariableFor } from './config/secret-variables.js';
+import type { ConfigSection } from './config/section.js';
 import { defaultOf, VARIABLES } from './config/variables.js';
 import { ConfigError } from './errors.js';
 import { SecretValue } from './log/secret-value.js';
 import { LOG_LEVELS } from './log.js';
 
 export type { OpsbotFile } from './config/file-schema.js';
+export type { ConfigSection } from './config/section.js';
 
 export const SECRET_SOURCES = ['aws', 'file', 'env'] as const;
 export type SecretSourceKind = (typeof SECRET_SOURCES)[number];
@@ -73,6 +75,12 @@ export interface LoadConfigDeps {
   readFile?: (path: string) => string;
   /** The secrets opsbot knows (the registry's names): their `OPSBOT_SECRET_<NAME>` variables are settings. */
   secretNames?: readonly string[];
+  /**
+   * The file's sections beyond `access`, from the registered integrations and features
+   * (`CONFIG_SECTIONS` in src/features.ts for the production build). Without them the file may
+   * hold `access` only.
+   */
+  sections?: readonly ConfigSection[];
 }
 
 /** Every OPSBOT_ variable opsbot reads; anything else with the prefix is probably a typo. */
@@ -159,7 +167,13 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
     problems.push('AWS_REGION: required when OPSBOT_STATE=dynamodb:TABLE');
   }
 
-  const opsbotFile = readConfigFile(configPath, deps.readFile ?? ((p) => readFileSync(p, 'utf8')), problems);
+  const fileSchema = fileSchemaOf(deps.sections ?? []);
+  const opsbotFile = readConfigFile(
+    configPath,
+    fileSchema,
+    deps.readFile ?? ((p) => readFileSync(p, 'utf8')),
+    problems,
+  );
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -254,6 +268,7 @@ function readFileKey(raw: string | undefined, problems: string[]): SecretValue<B
 
 function readConfigFile(
   path: string,
+  fileSchema: z.ZodType<OpsbotFile>,
   readFile: (path: string) => string,
   problems: string[],
 ): OpsbotFile | undefined {
@@ -315,7 +330,10 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** The file's settings, with `devenv.roleArn` from OPSBOT_DEVENV_ROLE_ARN when that is set. */
+/**
+ * The file's settings, with `devenv.roleArn` from OPSBOT_DEVENV_ROLE_ARN when that is set (and the
+ * `devenv` section is registered: without it there are no dev environments to point at the role).
+ */
 function withRoleArn(file: OpsbotFile, roleArn: string | undefined): OpsbotFile {
-  return roleArn ? { ...file, devenv: { ...file.devenv, roleArn } } : file;
+  return roleArn && Object.hasOwn(file, 'devenv') ? { ...file, devenv: { ...file.devenv, roleArn } } : file;
 }

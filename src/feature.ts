@@ -2,6 +2,7 @@ import type { AuditTrail } from './audit/sink.js';
 import type { Clock } from './clock.js';
 import type { AlertAction } from './command-kit/command-spec.js';
 import type { Component } from './component.js';
+import type { ConfigSection } from './config/section.js';
 import type { Config } from './config.js';
 import type { CredentialProvider } from './credentials/provider.js';
 import type { IntegrationApis, IntegrationKey } from './integrations/integration.js';
@@ -49,6 +50,8 @@ export interface Feature<N extends IntegrationKey = IntegrationKey> {
   /** Of those, the ones that must also be configured at start-up for it to run at all. */
   whenConfigured?: readonly N[];
   components(ctx: FeatureContext<N>): Component[];
+  /** Its section of the configuration file (`alerts:`), merged into the file schema. */
+  config?: ConfigSection;
 }
 
 /** Declares a feature with its integrations' APIs typed. */

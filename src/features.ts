@@ -1,10 +1,23 @@
 import { alertsFeature } from './alerts/feature.js';
+import { emptyFileOf, type OpsbotFile } from './config/file-schema.js';
+import { type ConfigSection, configSections } from './config/section.js';
 import { devenvReaperFeature } from './devenv/feature.js';
 import type { Feature } from './feature.js';
+import { INTEGRATIONS } from './integrations/index.js';
 
 /**
  * Every feature of the production build. Adding one: a module exporting a {@link Feature} (its
- * components, built from the integrations it needs), added here. app.ts runs each one's
- * components when its integrations are registered.
+ * components, built from the integrations it needs, and its configuration section if it reads
+ * one), added here. app.ts runs each one's components when its integrations are registered.
  */
 export const FEATURES: readonly Feature[] = [alertsFeature(), devenvReaperFeature()];
+
+/**
+ * The configuration file's sections in the production build: those of its integrations
+ * (`src/integrations/index.ts`) and of its features. The loader takes them as a parameter
+ * (`loadConfig(env, { sections: CONFIG_SECTIONS })`): configuration knows no integration.
+ */
+export const CONFIG_SECTIONS: readonly ConfigSection[] = configSections(INTEGRATIONS, FEATURES);
+
+/** What an empty configuration file means in the production build: nobody may run anything but help and whoami. */
+export const EMPTY_FILE: OpsbotFile = emptyFileOf(CONFIG_SECTIONS);

@@ -1,3 +1,6 @@
+import { type Clock, systemClock } from './clock.js';
+import { within } from './time/deadline.js';
+
 /**
  * Readiness: named checks that must all pass before `/readyz` answers 200. A component registers
  * its own check (secrets loaded; `state`: an audit record could be written now, a write probe
@@ -13,7 +16,13 @@ export interface ReadinessReport {
 
 export class Readiness {
   readonly #checks = new Map<string, ReadinessCheck>();
+  readonly #clock: Clock;
   #shuttingDown = false;
+
+  /** `clock` times each check's answer (the app's clock; the system clock by default). */
+  constructor(clock: Clock = systemClock) {
+    this.#clock = clock;
+  }
 
   register(name: string, check: ReadinessCheck): void {
     this.#checks.set(name, check);
@@ -28,7 +37,7 @@ export class Readiness {
     const checks: Record<string, boolean> = {};
     await Promise.all(
       [...this.#checks].map(async ([name, check]) => {
-        checks[name] = await withTimeout(check, timeoutMs);
+        checks[name] = await answerWithin(this.#clock, check, timeoutMs);
       }),
     );
     if (this.#shuttingDown) checks.shutdown = false;
@@ -36,18 +45,8 @@ export class Readiness {
   }
 }
 
-async function withTimeout(check: ReadinessCheck, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      Promise.resolve().then(check),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), ms);
-      }),
-    ]);
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
+/** The check's answer; false when it throws or has not answered within `ms`. */
+function answerWithin(clock: Clock, check: ReadinessCheck, ms: number): Promise<boolean> {
+  const answer = Promise.resolve().then(check);
+  return within(clock, answer, ms, () => new Error(`no answer within ${ms} ms`)).catch(() => false);
 }

@@ -6,10 +6,11 @@ import { envVariableFor } from './config/secret-variables.js';
 import { type Config, type Env, loadConfig } from './config.js';
 import { ConfigError, UserFacingError } from './errors.js';
 import { EXIT } from './exit-codes.js';
-import { FEATURES } from './features.js';
+import { CONFIG_SECTIONS, FEATURES } from './features.js';
 import { INTEGRATIONS } from './integrations/index.js';
 import { IntegrationRegistry } from './integrations/registry.js';
 import type { SlackSecret } from './integrations/slack.js';
+import { slack } from './integrations/slack.js';
 import type { ProcessGuard } from './process-guard.js';
 import { appTokenProblem } from './slack/socket-receiver.js';
 
@@ -27,7 +28,10 @@ export async function runOpsbot(env: Env, options: { guard?: ProcessGuard } = {}
   let config: Config;
   let app: RunningOpsbot;
   try {
-    config = loadConfig(env, { secretNames: [...INTEGRATIONS.map((i) => i.name), auditSecret.name] });
+    config = loadConfig(env, {
+      secretNames: [...INTEGRATIONS.map((i) => i.name), auditSecret.name],
+      sections: CONFIG_SECTIONS,
+    });
     app = await startOpsbot({
       config,
       env,
@@ -97,7 +101,7 @@ export function envSecretProblem(app: Pick<RunningOpsbot, 'provider'>, config: C
     if (app.provider.isLoaded(name)) continue;
     return `${envVariableFor(name)}: ${whyUnusable(() => app.provider.current(name))}`;
   }
-  if (config.slack.mode === 'socket' && !app.provider.current<SlackSecret>('slack').value.reveal().appToken) {
+  if (config.slack.mode === 'socket' && !app.provider.current(slack.secret).value.reveal().appToken) {
     return appTokenProblem(envVariableFor('slack'), false);
   }
   return undefined;

@@ -1,5 +1,6 @@
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
+import { CONFIG_SECTIONS } from '../../src/features.js';
 import { containerEnvironment } from './container-environment.js';
 import type { OpsbotSettings } from './context.js';
 
@@ -43,7 +44,7 @@ export function checkConfigFile(settings: OpsbotSettings): DeployedConfig {
   };
   let file: ReturnType<typeof loadConfig>['file'];
   try {
-    file = loadConfig(env).file;
+    file = loadConfig(env, { sections: CONFIG_SECTIONS }).file;
   } catch (error) {
     if (error instanceof ConfigError) throw new ConfigFileError(settings.configFile, error.problems);
     throw error;

@@ -6,6 +6,8 @@ import type { SlackApi } from '../integrations/slack-api.js';
 import type { Logger } from '../log.js';
 import { Counter, Gauge, type Registry } from '../metrics.js';
 import type { State } from '../store/state.js';
+import { type BackoffPolicy, cappedExponentialDelay } from '../time/backoff.js';
+import { finishedWithin } from '../time/deadline.js';
 import {
   type DeliverDeps,
   deliverOne,
@@ -41,6 +43,13 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   leaseMs: 10_000,
   pollMs: 1_000,
 };
+
+/**
+ * An alert that could not be shown is due again after 1 s × 2^attempts, at most 256 s, without
+ * jitter: only the channel's dispatcher (the lease holder) retries it. 256 s is the ceiling this
+ * wait always had (its exponent stopped at 8, so its nominal 300 s cap never applied).
+ */
+export const REDELIVERY_BACKOFF: BackoffPolicy = { baseMs: 1_000, capMs: 256_000 };
 
 export interface DispatcherDeps {
   state: Pick<State, 'outbox' | 'messages' | 'leases'>;
@@ -188,12 +197,10 @@ class ChannelLoop {
   async stop(deadline: number): Promise<boolean> {
     this.#stopping = true;
     this.wake();
-    const finished = await Promise.race([
-      this.#running?.then(() => true) ?? Promise.resolve(true),
-      new Promise<boolean>((resolve) =>
-        this.deps.clock.schedule(() => resolve(false), deadline - this.deps.clock.now()),
-      ),
-    ]);
+    const { clock } = this.deps;
+    const finished = this.#running
+      ? await finishedWithin(clock, this.#running, deadline - clock.now())
+      : true;
     await this.deps.state.leases.release(this.#lease, this.deps.owner).catch(() => false);
     return finished;
   }
@@ -263,7 +270,7 @@ class ChannelLoop {
               continue;
             }
             this.hooks.failed();
-            const waitMs = Math.min(300_000, 1_000 * 2 ** Math.min(item.attempts, 8));
+            const waitMs = cappedExponentialDelay(item.attempts, REDELIVERY_BACKOFF);
             await state.outbox.release(item.id, owner, clock.now() + waitMs).catch(() => false);
           }
           this.hooks.throttle.warn(

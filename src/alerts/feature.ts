@@ -1,5 +1,6 @@
 import { defineFeature, type Feature } from '../feature.js';
 import { datadogAppUrl } from '../integrations/datadog.js';
+import { alertsConfig } from './config.js';
 import type { DispatcherOptions } from './dispatcher.js';
 import { createAlerts } from './index.js';
 
@@ -12,6 +13,7 @@ export function alertsFeature(options: { dispatcher?: Partial<DispatcherOptions>
   return defineFeature({
     name: 'alerts',
     needs: ['datadog', 'slack'],
+    config: alertsConfig,
     components: (ctx) =>
       createAlerts({
         routes: ctx.config.file.alerts,

@@ -1,7 +1,7 @@
-import type { OpsbotFile } from '../config/file-schema.js';
+import type { AlertsConfig } from './config.js';
 import type { AlertEvent } from './payload.js';
 
-export type AlertRoutes = OpsbotFile['alerts'];
+export type AlertRoutes = AlertsConfig;
 
 /** The outbox topic of alerts for one channel, and of alerts no route and no default channel take. */
 export const topicFor = (channel: string) => `alerts:${channel}`;
@@ -22,8 +22,7 @@ export function routeAlert(
   for (const route of routes.routes) {
     const { match } = route;
     if (match.tags && !match.tags.every((t) => tags.has(t))) continue;
-    if (match.priority && !(alert.priority && match.priority.includes(`P${alert.priority}` as never)))
-      continue;
+    if (match.priority && !(alert.priority && match.priority.includes(`P${alert.priority}`))) continue;
     if (match.monitorIds && !match.monitorIds.some((id) => String(id) === alert.monitorId)) continue;
     return route.channel;
   }

@@ -42,11 +42,32 @@ export interface ChainKeys {
 /** JSON with keys sorted at every level and undefined fields left out: the same record, the same text. */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v ?? null)).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += `${i ? ',' : ''}${canonicalJson(value[i] ?? null)}`;
+    return `${out}]`;
+  }
+  const object = value as Record<string, unknown>;
+  // Default sort compares UTF-16 code units, as `<` does: the order every stored hash was made with.
+  const keys = Object.keys(object).sort();
+  let out = '{';
+  for (const key of keys) {
+    const v = object[key];
+    if (v === undefined) continue;
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${canonicalJson(v)}`;
+  }
+  return `${out}}`;
+}
+
+/** Each record's JSON text as it was chained, so a store and the log need not serialize it again. */
+const recordTexts = new WeakMap<AuditRecord, string>();
+
+/**
+ * The JSON text of a record: for a record this process chained, the text made for its hash (its
+ * fields in canonical order, `hash` first), else `JSON.stringify`. Parsed, both give the record.
+ */
+export function recordJson(record: AuditRecord): string {
+  return recordTexts.get(record) ?? JSON.stringify(record);
 }
 
 /**
@@ -54,8 +75,12 @@ export function canonicalJson(value: unknown): string {
  * key of `record.keyVersion` when it has one, plain SHA-256 when it was chained without a key.
  */
 export function hashRecord(record: Omit<AuditRecord, 'hash'>, key?: Uint8Array): string {
+  return hashOf(record.prevHash, canonicalJson(record), key);
+}
+
+function hashOf(prevHash: string, canonical: string, key?: Uint8Array): string {
   const hash = key ? createHmac('sha256', key) : createHash('sha256');
-  return hash.update(`${record.prevHash}\n${canonicalJson(record)}`).digest('hex');
+  return hash.update(`${prevHash}\n${canonical}`).digest('hex');
 }
 
 /** Links `event` after the record whose hash is `prevHash`, with `key` (or without a key). */
@@ -73,7 +98,14 @@ export function chainRecord(
     ...(key ? { keyVersion: key.version } : {}),
     prevHash,
   };
-  return { ...unhashed, hash: hashRecord(unhashed, key?.key) } as AuditRecord;
+  const canonical = canonicalJson(unhashed);
+  const hash = hashOf(prevHash, canonical, key?.key);
+  const record = { ...unhashed, hash } as AuditRecord;
+  recordTexts.set(
+    record,
+    `{"hash":${JSON.stringify(hash)}${canonical.length > 2 ? `,${canonical.slice(1)}` : '}'}`,
+  );
+  return record;
 }
 
 /** The end of the chain as a writer needs it. */

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../clock.js';
 import type { Credential } from '../credentials/secret-entry.js';
 import { type AuditSecret, auditSecret, chainKeyBytes } from './audit-secret.js';
 import type { ChainKey, ChainKeys } from './chain.js';
@@ -14,6 +15,8 @@ export interface AuditKeyringOptions {
   maxVersions?: number;
   /** Appends wait at most this long for {@link AuditKeyring.settle} (default 10 s). */
   settleTimeoutMs?: number;
+  /** Times `settleTimeoutMs`; the system clock by default. */
+  clock?: Clock;
 }
 
 /**
@@ -33,6 +36,7 @@ export class AuditKeyring implements ChainKeys {
   #settled = false;
   #ready: Promise<void> | undefined;
   #resolve: () => void = () => {};
+  #cancelSettleTimer: () => void = () => {};
 
   constructor(source?: AuditKeySource, options: AuditKeyringOptions = {}) {
     this.#source = source;
@@ -43,7 +47,9 @@ export class AuditKeyring implements ChainKeys {
     }
     this.#ready = new Promise((resolve) => {
       this.#resolve = resolve;
-      setTimeout(() => this.settle(), options.settleTimeoutMs ?? 10_000).unref();
+      // The clock's timers never keep the process alive (as this one never did).
+      const clock = options.clock ?? systemClock;
+      this.#cancelSettleTimer = clock.schedule(() => this.settle(), options.settleTimeoutMs ?? 10_000);
     });
   }
 
@@ -56,6 +62,7 @@ export class AuditKeyring implements ChainKeys {
   settle(): void {
     if (this.#settled) return;
     this.#settled = true;
+    this.#cancelSettleTimer();
     this.#resolve();
   }
 

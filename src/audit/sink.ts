@@ -1,5 +1,9 @@
+import { type Clock, systemClock } from '../clock.js';
+import { logPrebuilt } from '../log/prebuilt-line.js';
 import type { Logger } from '../log.js';
 import type { AuditStore } from '../store/state.js';
+import { within } from '../time/deadline.js';
+import { recordJson } from './chain.js';
 import { AuditWriteTimeoutError } from './errors.js';
 import type { AuditEvent, AuditRecord } from './records.js';
 
@@ -19,6 +23,9 @@ export interface AuditTrail extends AuditSink {
 /** How long an action with a side effect waits for its intent record (default). */
 export const INTENT_DEADLINE_MS = 3_000;
 
+/** Every audit log line carries `"audit":true`, so a log query can select them. */
+const AUDIT_LINE = { audit: true };
+
 /**
  * The audit trail: each event is appended to the hash-chained store and logged as one JSON line
  * carrying its sequence number and hash. An event the store cannot take is logged in full as an
@@ -29,6 +36,7 @@ export class TrailAuditSink implements AuditTrail {
   constructor(
     private readonly audit: Pick<AuditStore, 'append'>,
     private readonly log: Logger,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   write(event: AuditEvent): void {
@@ -38,7 +46,8 @@ export class TrailAuditSink implements AuditTrail {
   record(event: AuditEvent, deadlineMs = INTENT_DEADLINE_MS): Promise<AuditRecord> {
     const stored = this.audit.append(event).then(
       (record) => {
-        this.log.info({ audit: true, ...record }, record.action);
+        // The record's text from its chaining: no second serialization per record.
+        logPrebuilt(this.log, recordJson(record), record.action, AUDIT_LINE);
         return record;
       },
       (error: unknown) => {
@@ -47,25 +56,13 @@ export class TrailAuditSink implements AuditTrail {
       },
     );
     if (!Number.isFinite(deadlineMs)) return stored;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const error = new AuditWriteTimeoutError(deadlineMs);
-        this.log.error(
-          { err: error, actor: event.actor, action: event.action, auditEvent: event },
-          'an audit record was not stored in time; the action waiting for it was refused',
-        );
-        reject(error);
-      }, deadlineMs);
-      stored.then(
-        (record) => {
-          clearTimeout(timer);
-          resolve(record);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
+    return within(this.clock, stored, deadlineMs, () => {
+      const error = new AuditWriteTimeoutError(deadlineMs);
+      this.log.error(
+        { err: error, actor: event.actor, action: event.action, auditEvent: event },
+        'an audit record was not stored in time; the action waiting for it was refused',
       );
+      return error;
     });
   }
 

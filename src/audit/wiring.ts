@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
 import type { AuditStore } from '../store/state.js';
 import { logAnchor } from './anchor.js';
@@ -20,8 +21,10 @@ export function wireAuditTrail(
   store: Pick<AuditStore, 'attach' | 'head'>,
   provider: AuditKeySource & { secretName(name: string): string },
   log: Logger,
+  /** Times how long appends wait for the first load at most; the system clock by default. */
+  clock?: Clock,
 ): AuditTrailWiring {
-  const keyring = new AuditKeyring(provider);
+  const keyring = new AuditKeyring(provider, clock ? { clock } : {});
   const atStart = store.head();
   logAnchor(log, atStart ?? { seq: 0, hash: GENESIS_HASH }, 'start');
   store.attach({ keys: keyring, onCommit: (head) => logAnchor(log, head, 'commit') });

@@ -1,15 +1,13 @@
 import { z } from 'zod';
-import { parseDuration, ROLE_ARN } from './parsers.js';
+import { channelId, usergroupId, userId } from './fields.js';
+import type { ConfigSection, ConfigSections } from './section.js';
 
 /**
- * The schema of the YAML configuration file (`OPSBOT_CONFIG`): access policy, integration mappings,
- * alert routes and dev-environment templates. Unknown keys are errors: a typo must not silently
+ * The schema of the YAML configuration file (`OPSBOT_CONFIG`): the access policy, which is core,
+ * and one section per registered integration or feature that contributes one (`github`, `jira`,
+ * `alerts`, `devenv`: see {@link ConfigSection}). Unknown keys are errors: a typo must not silently
  * turn into "deny everything".
  */
-
-const userId = z.string().regex(/^[UW][A-Z0-9]{2,20}$/, 'expected a Slack user id such as U0123ABCD');
-const channelId = z.string().regex(/^[CGD][A-Z0-9]{2,20}$/, 'expected a Slack channel id such as C0123ABCD');
-const usergroupId = z.string().regex(/^S[A-Z0-9]{2,20}$/, 'expected a Slack user-group id such as S0123ABCD');
 
 /** A command name: `gh`, `devenv`. */
 const COMMAND_NAME = /^[a-z][a-z0-9-]{0,30}$/;
@@ -43,15 +41,6 @@ const actionPattern = z.string().refine(isActionPattern, {
     `${JSON.stringify(String(issue.input).slice(0, 60))} cannot match any action: a pattern is command:subcommand, with * for any run of characters, such as "gh:*", "gh:pr *" or "devenv:up" (lower case, one space between words, no space at either end), or "*" for everything`,
 });
 
-const duration = z.string().transform((text, ctx) => {
-  const parsed = parseDuration(text, { maxMs: 30 * 86_400_000 });
-  if (!parsed.ok) {
-    ctx.addIssue({ code: 'custom', message: `expected ${parsed.expected}` });
-    return z.NEVER;
-  }
-  return parsed.value;
-});
-
 const rule = z
   .strictObject({
     actions: z.array(actionPattern).min(1, 'a rule needs at least one action'),
@@ -69,74 +58,38 @@ const access = z.strictObject({
   rules: z.array(rule).max(500).default([]),
 });
 
-const priority = z.enum(['P1', 'P2', 'P3', 'P4', 'P5']);
-
-const route = z.strictObject({
-  match: z.strictObject({
-    tags: z.array(z.string().min(1).max(200)).optional(),
-    priority: z.array(priority).optional(),
-    monitorIds: z.array(z.union([z.number().int().positive(), z.string().regex(/^\d+$/)])).optional(),
-  }),
-  channel: channelId,
-});
-
-const template = z
-  .strictObject({
-    launchTemplate: z
-      .string()
-      .regex(
-        /^(lt-[0-9a-f]{1,17}|[A-Za-z0-9()./_-]{3,128})$/,
-        'expected a launch template id (lt-…) or name',
-      ),
-    instanceType: z
-      .string()
-      .regex(/^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/, 'expected an EC2 instance type'),
-    defaultTtl: duration,
-    maxTtl: duration,
-  })
-  .refine((t) => t.defaultTtl <= t.maxTtl, {
-    message: 'defaultTtl must not exceed maxTtl',
-    path: ['defaultTtl'],
-  });
-
-export const fileSchema = z.strictObject({
+/** The core of the file: what opsbot reads whatever is registered. */
+const coreShape = {
   access: access.default({ admins: [], rules: [] }),
-  github: z
-    .strictObject({
-      users: z
-        .record(userId, z.string().regex(/^[A-Za-z0-9-]{1,39}$/, 'expected a GitHub login'))
-        .default({}),
-    })
-    .default({ users: {} }),
-  jira: z
-    .strictObject({
-      defaultProject: z
-        .string()
-        .regex(/^[A-Z][A-Z0-9_]{1,9}$/, 'expected a Jira project key such as OPS')
-        .optional(),
-      /** The board `/jira sprint` shows when no board is given. */
-      defaultBoard: z.number().int().positive().optional(),
-      users: z.record(userId, z.string().min(1).max(128)).default({}),
-    })
-    .default({ users: {} }),
-  alerts: z
-    .strictObject({
-      defaultChannel: channelId.optional(),
-      routes: z.array(route).max(200).default([]),
-    })
-    .default({ routes: [] }),
-  devenv: z
-    .strictObject({
-      roleArn: z.string().regex(ROLE_ARN, 'expected an IAM role ARN').optional(),
-      maxPerUser: z.number().int().min(1).max(50).default(2),
-      templates: z
-        .record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'expected a short lower-case name'), template)
-        .default({}),
-    })
-    .default({ maxPerUser: 2, templates: {} }),
-});
+};
 
-export type OpsbotFile = z.output<typeof fileSchema>;
+/** The file as code reads it: `access`, and every section its owner declared in {@link ConfigSections}. */
+export type OpsbotFile = { access: z.output<typeof access> } & ConfigSections;
 
-/** What an empty configuration file means: nobody may run anything but help and whoami. */
-export const EMPTY_FILE: OpsbotFile = fileSchema.parse({});
+/**
+ * The file schema for these sections: `access` plus each section under its key, an absent section
+ * read as its default, any other top-level key refused.
+ *
+ * @throws Error when two sections share a key or one is named after a core key (a wiring mistake,
+ *   found at start-up).
+ */
+export function fileSchemaOf(sections: readonly ConfigSection[]): z.ZodType<OpsbotFile> {
+  const shape: Record<string, z.ZodType> = { ...coreShape };
+  for (const section of sections) {
+    if (Object.hasOwn(coreShape, section.key))
+      throw new Error(
+        `the configuration section "${section.key}" is opsbot's own: name the section otherwise`,
+      );
+    if (Object.hasOwn(shape, section.key))
+      throw new Error(
+        `two configuration sections are named "${section.key}": each top-level key of the file has one owner`,
+      );
+    shape[section.key] = section.schema.prefault(section.default ?? {});
+  }
+  return z.strictObject(shape) as unknown as z.ZodType<OpsbotFile>;
+}
+
+/** What an empty configuration file means with these sections: nobody may run anything but help and whoami. */
+export function emptyFileOf(sections: readonly ConfigSection[]): OpsbotFile {
+  return fileSchemaOf(sections).parse({});
+}

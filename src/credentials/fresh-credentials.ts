@@ -3,50 +3,50 @@ import { noteCredentialUse, type RequestScope } from '../request-scope.js';
 import { CredentialRejectedError } from './errors.js';
 import type { CredentialMetrics } from './metrics.js';
 import type { Credential, CredentialProvider } from './provider.js';
+import type { SecretSpec } from './secret-spec.js';
 
-/** How to build and judge the client of one secret (from the integration module). */
-export interface ClientFactory {
-  name: string;
-  title: string;
-  createClient(secret: unknown, credential: Credential): unknown;
+/**
+ * How to build and judge the client of one secret (from the integration module). The credential is
+ * read through `secret`, the catalog's own spec, so `createClient` gets the type its schema parses to.
+ */
+export interface ClientFactory<S, C> {
+  secret: SecretSpec<S>;
+  createClient(secret: S, credential: Credential<S>): C;
   isAuthFailure(error: unknown): boolean;
-  closeClient?(client: unknown): void;
+  closeClient?(client: C): void;
 }
 
-export interface FreshCredentialsOptions {
-  provider: CredentialProvider;
-  factories: readonly ClientFactory[];
+export interface FreshCredentialsOptions<S, C> {
+  provider: Pick<CredentialProvider, 'get' | 'current' | 'pending' | 'onChange' | 'refreshAfterAuthFailure'>;
+  factory: ClientFactory<S, C>;
   metrics: CredentialMetrics;
   log: Logger;
 }
 
 /**
- * Runs integration calls with a client built from the current secret, and survives rotation: when
- * the service rejects the credential, it asks the provider to check the source once, then retries
- * once with the new AWSCURRENT, or with AWSPENDING if CURRENT did not move. Clients are cached per
- * secret version and rebuilt when the version changes.
+ * Runs one integration's calls with a client built from its current secret, and survives rotation:
+ * when the service rejects the credential, it asks the provider to check the source once, then
+ * retries once with the new AWSCURRENT, or with AWSPENDING if CURRENT did not move. Clients are
+ * cached per secret version and rebuilt when the version changes. Typed end to end: `S` is what the
+ * secret's schema parses to, `C` what its factory builds.
  *
  * @example
- * const clients = new FreshCredentials({ provider, factories: [github], metrics, log });
- * const pulls = await clients.withFreshCredentials<Octokit, Pulls>('github', (gh) => gh.rest.pulls.list({ owner, repo }));
+ * const clients = new FreshCredentials({ provider, factory: { secret: github.secret, createClient, isAuthFailure }, metrics, log });
+ * const pulls = await clients.withFreshCredentials((gh) => gh.rest.pulls.list({ owner, repo }));
  */
-export class FreshCredentials {
-  readonly #o: FreshCredentialsOptions;
-  readonly #factories = new Map<string, ClientFactory>();
-  readonly #clients = new Map<string, Map<string, unknown>>();
-  readonly #unsubscribe: (() => void)[] = [];
+export class FreshCredentials<S, C> {
+  readonly #o: FreshCredentialsOptions<S, C>;
+  readonly #name: string;
+  /** Clients by secret version id. */
+  readonly #clients = new Map<string, { client: C }>();
+  #unsubscribe: (() => void) | undefined;
 
-  constructor(options: FreshCredentialsOptions) {
+  constructor(options: FreshCredentialsOptions<S, C>) {
     this.#o = options;
-    for (const factory of options.factories) {
-      const { name } = factory;
-      this.#factories.set(name, factory);
-      this.#unsubscribe.push(
-        options.provider.onChange(name, ({ previous }) => {
-          if (previous) this.#retire(name, previous.versionId);
-        }),
-      );
-    }
+    this.#name = options.factory.secret.name;
+    this.#unsubscribe = options.provider.onChange(this.#name, ({ previous }) => {
+      if (previous) this.#retire(previous.versionId);
+    });
   }
 
   /**
@@ -54,85 +54,71 @@ export class FreshCredentials {
    * if the credential is still rejected, a {@link CredentialRejectedError} (safe for Slack) is thrown
    * with the service's error as its cause. Other errors pass through untouched.
    */
-  async withFreshCredentials<C, R>(
-    integration: string,
-    fn: (client: C, credential: Credential) => Promise<R>,
+  async withFreshCredentials<R>(
+    fn: (client: C, credential: Credential<S>) => Promise<R>,
     /** The request to note the credential versions on, for its audit record. */
     scope?: RequestScope,
   ): Promise<R> {
-    const spec = this.#spec(integration);
-    const { provider, metrics } = this.#o;
-    const first = await provider.get(integration);
+    const { provider, metrics, factory } = this.#o;
+    const integration = this.#name;
+    const first = await provider.get(factory.secret);
     noteCredentialUse(scope, integration, first.versionId);
     try {
-      return await fn(this.#clientFor(spec, first) as C, first);
+      return await fn(this.#clientFor(first), first);
     } catch (error) {
-      if (!spec.isAuthFailure(error)) throw error;
+      if (!factory.isAuthFailure(error)) throw error;
       await provider.refreshAfterAuthFailure(integration, first.versionId);
-      const next = this.#retryCandidate(integration, first.versionId);
+      const next = this.#retryCandidate(first.versionId);
       if (!next) {
         metrics.authFailureRetry(integration, 'rejected');
-        throw new CredentialRejectedError(spec.title, first.name, { cause: error });
+        throw new CredentialRejectedError(factory.secret.title, first.name, { cause: error });
       }
       noteCredentialUse(scope, integration, next.versionId);
       try {
-        const result = await fn(this.#clientFor(spec, next) as C, next);
+        const result = await fn(this.#clientFor(next), next);
         metrics.authFailureRetry(integration, 'recovered');
         return result;
       } catch (retryError) {
-        if (!spec.isAuthFailure(retryError)) throw retryError;
+        if (!factory.isAuthFailure(retryError)) throw retryError;
         metrics.authFailureRetry(integration, 'rejected');
-        throw new CredentialRejectedError(spec.title, first.name, { cause: retryError });
+        throw new CredentialRejectedError(factory.secret.title, first.name, { cause: retryError });
       }
     }
   }
 
   /** Stops listening for changes and closes every cached client. */
   close(): void {
-    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
-    for (const [integration, byVersion] of this.#clients) {
-      for (const versionId of [...byVersion.keys()]) this.#retire(integration, versionId);
-    }
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    for (const versionId of [...this.#clients.keys()]) this.#retire(versionId);
   }
 
-  #retryCandidate(integration: string, rejected: string): Credential | undefined {
-    const { provider } = this.#o;
-    const current = provider.current(integration);
+  #retryCandidate(rejected: string): Credential<S> | undefined {
+    const { provider, factory } = this.#o;
+    const current = provider.current(factory.secret);
     if (current.versionId !== rejected) return current;
-    const pending = provider.pending(integration);
+    const pending = provider.pending(factory.secret);
     return pending && pending.versionId !== rejected ? pending : undefined;
   }
 
-  #spec(integration: string): ClientFactory {
-    const spec = this.#factories.get(integration);
-    if (!spec) throw new Error(`no integration registered for ${integration}`);
-    return spec;
+  #clientFor(credential: Credential<S>): C {
+    const cached = this.#clients.get(credential.versionId);
+    if (cached) return cached.client;
+    const client = this.#o.factory.createClient(credential.value.reveal(), credential);
+    this.#clients.set(credential.versionId, { client });
+    // CURRENT, PENDING and a retiring one at most; anything older is dropped.
+    while (this.#clients.size > 3) this.#retire(this.#clients.keys().next().value as string);
+    return client;
   }
 
-  #clientFor(spec: ClientFactory, credential: Credential): unknown {
-    let byVersion = this.#clients.get(spec.name);
-    if (!byVersion) {
-      byVersion = new Map();
-      this.#clients.set(spec.name, byVersion);
-    }
-    if (!byVersion.has(credential.versionId)) {
-      byVersion.set(credential.versionId, spec.createClient(credential.value.reveal(), credential));
-      // CURRENT, PENDING and a retiring one at most; anything older is dropped.
-      while (byVersion.size > 3) this.#retire(spec.name, byVersion.keys().next().value as string);
-    }
-    return byVersion.get(credential.versionId);
-  }
-
-  #retire(integration: string, versionId: string): void {
-    const byVersion = this.#clients.get(integration);
-    const client = byVersion?.get(versionId);
-    if (!byVersion || client === undefined) return;
-    byVersion.delete(versionId);
-    const spec = this.#factories.get(integration);
+  #retire(versionId: string): void {
+    const cached = this.#clients.get(versionId);
+    if (!cached) return;
+    this.#clients.delete(versionId);
     try {
-      spec?.closeClient?.(client);
+      this.#o.factory.closeClient?.(cached.client);
     } catch (error) {
-      this.#o.log.warn({ integration, err: error }, 'closing a retired client failed');
+      this.#o.log.warn({ integration: this.#name, err: error }, 'closing a retired client failed');
     }
   }
 }

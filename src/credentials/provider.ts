@@ -18,7 +18,7 @@ import {
   unusableReason,
   versionWithStage,
 } from './secret-entry.js';
-import { parseSecret, type SecretCatalog, sensitiveValues } from './secret-spec.js';
+import { parseSecret, type SecretCatalog, type SecretSpec, sensitiveValues } from './secret-spec.js';
 import { type SecretSource, SecretSourceError, STAGE } from './source.js';
 
 export type { Credential, CredentialChange } from './secret-entry.js';
@@ -148,7 +148,10 @@ export class CredentialProvider {
    * The cached CURRENT credential, synchronously: the warm path of every call. Throws a
    * UserFacingError when there is none, or when it may no longer be used.
    */
-  current<S = unknown>(integration: string): Credential<S> {
+  current<S>(secret: SecretSpec<S>): Credential<S>;
+  current(integration: string): Credential;
+  current(secret: string | SecretSpec): Credential {
+    const integration = this.#named(secret);
     const entry = this.#entry(integration);
     const problem = this.#usable(entry);
     if (problem) {
@@ -156,30 +159,52 @@ export class CredentialProvider {
       throw problem;
     }
     this.#o.metrics.read(integration, 'hit');
-    return entry.versions.get(entry.labels.current as string) as Credential<S>;
+    return entry.versions.get(entry.labels.current as string) as Credential;
   }
 
   /**
    * The CURRENT credential; on a cold cache, loads it (one source call however many readers wait)
-   * within the first-read deadline. Never waits on a refresh once a value is cached.
+   * within the first-read deadline. Never waits on a refresh once a value is cached. Asked for by
+   * its spec (`get(slack.secret)`), the value has the type the spec's schema parses to; by name,
+   * it is `unknown` (the spec must be the catalog's own: the value was parsed with its schema).
    */
-  async get<S = unknown>(integration: string): Promise<Credential<S>> {
+  get<S>(secret: SecretSpec<S>): Promise<Credential<S>>;
+  get(integration: string): Promise<Credential>;
+  async get(secret: string | SecretSpec): Promise<Credential> {
+    const integration = this.#named(secret);
     const entry = this.#entry(integration);
-    if (this.#usable(entry) === undefined) return this.current<S>(integration);
+    if (this.#usable(entry) === undefined) return this.current(integration);
     const cold = entry.labels.current === undefined;
     const coolingDown = this.#o.clock.now() - entry.checkedAt < this.#o.forcedRefreshIntervalMs;
     if (cold && (entry.refreshing || !coolingDown)) {
       this.#o.metrics.read(integration, 'miss');
       await this.#withDeadline(entry, this.#refresh(entry));
     }
-    return this.current<S>(integration);
+    return this.current(integration);
   }
 
   /** The pending credential (AWSPENDING), if one is loaded and differs from CURRENT. */
-  pending<S = unknown>(integration: string): Credential<S> | undefined {
-    const entry = this.#entries.get(integration);
+  pending<S>(secret: SecretSpec<S>): Credential<S> | undefined;
+  pending(integration: string): Credential | undefined;
+  pending(secret: string | SecretSpec): Credential | undefined {
+    const entry = this.#entries.get(this.#named(secret));
     const id = entry?.labels.pending;
-    return id ? (entry?.versions.get(id) as Credential<S> | undefined) : undefined;
+    return id ? entry?.versions.get(id) : undefined;
+  }
+
+  /**
+   * The catalog name of a secret asked for by name or by spec. A spec must carry the catalog's own
+   * schema: the value it types was parsed with that one, not with a look-alike.
+   */
+  #named(secret: string | SecretSpec): string {
+    if (typeof secret === 'string') return secret;
+    const registered = this.#o.catalog.get(secret.name);
+    if (registered && registered.schema !== secret.schema) {
+      throw new Error(
+        `the secret "${secret.name}" was asked for with a spec the provider was not built with: read it through the integration's own spec`,
+      );
+    }
+    return secret.name;
   }
 
   /**
@@ -187,15 +212,17 @@ export class CredentialProvider {
    * for `previousGraceMs` after a change; CURRENT alone once it carries OPSBOT_EMERGENCY. Empty when
    * CURRENT may not be used.
    */
-  inboundCandidates<S = unknown>(integration: string): Credential<S>[] {
-    const entry = this.#entries.get(integration);
+  inboundCandidates<S>(secret: SecretSpec<S>): Credential<S>[];
+  inboundCandidates(integration: string): Credential[];
+  inboundCandidates(secret: string | SecretSpec): Credential[] {
+    const entry = this.#entries.get(this.#named(secret));
     if (!entry || this.#usable(entry)) return [];
     const ids = [entry.labels.current, entry.labels.pending];
     if (this.#o.clock.now() < entry.previousUntil) ids.push(entry.labels.previous);
     return ids
       .filter((id): id is string => id !== undefined)
-      .map((id) => entry.versions.get(id) as Credential<S>)
-      .filter(Boolean);
+      .map((id) => entry.versions.get(id))
+      .filter((c): c is Credential => c !== undefined);
   }
 
   /**
@@ -221,11 +248,12 @@ export class CredentialProvider {
   }
 
   /** Subscribes to CURRENT changes of one integration; returns the unsubscribe function. */
-  onChange<S = unknown>(integration: string, listener: (change: CredentialChange<S>) => void): () => void {
-    const entry = this.#entry(integration);
-    const wrapped = listener as (change: CredentialChange) => void;
-    entry.listeners.add(wrapped);
-    return () => entry.listeners.delete(wrapped);
+  onChange<S>(secret: SecretSpec<S>, listener: (change: CredentialChange<S>) => void): () => void;
+  onChange(integration: string, listener: (change: CredentialChange) => void): () => void;
+  onChange(secret: string | SecretSpec, listener: (change: CredentialChange) => void): () => void {
+    const entry = this.#entry(this.#named(secret));
+    entry.listeners.add(listener);
+    return () => entry.listeners.delete(listener);
   }
 
   /** The secret's name for an integration (`<prefix><integration>`). */

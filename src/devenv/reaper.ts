@@ -8,6 +8,7 @@ import { Counter, type Registry } from '../metrics.js';
 import { actions, section } from '../slack/blocks.js';
 import type { DedupeStore, LeaseStore } from '../store/state.js';
 import { inlineCode } from '../text/escape.js';
+import { finishedWithin } from '../time/deadline.js';
 import { extendButton, stopButton } from './buttons.js';
 
 /** Owners are warned this long before their environment expires. */
@@ -81,12 +82,8 @@ export class DevenvReaper implements Component {
     this.#stopped = true;
     this.#cancel?.();
     if (!this.#running) return true;
-    return Promise.race([
-      this.#running.then(() => true),
-      new Promise<boolean>((resolve) =>
-        this.#deps.clock.schedule(() => resolve(false), deadline - this.#deps.clock.now()),
-      ),
-    ]);
+    const { clock } = this.#deps;
+    return finishedWithin(clock, this.#running, deadline - clock.now());
   }
 
   #schedule(): void {

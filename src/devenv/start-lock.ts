@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { UserFacingError } from '../errors.js';
 import type { LeaseStore } from '../store/state.js';
+import { jitteredInterval } from '../time/backoff.js';
 
 /**
  * How long a start holds the user's lock at most without renewing it: a replica that dies while
@@ -9,7 +10,7 @@ import type { LeaseStore } from '../store/state.js';
 export const START_LOCK_MS = 3 * 60_000;
 /** How long a second `/devenv up` of the same user waits for the first before it gives up. */
 export const START_WAIT_MS = 3 * 60_000;
-/** How often a waiting start tries the lock again. */
+/** How often a waiting start tries the lock again (±50%, so that waiting starts spread out). */
 const RETRY_EVERY_MS = 250;
 
 /** The lease name of a user's starts (State's lease store, `lease#devenv-up:<team>:<user>`). */
@@ -63,8 +64,7 @@ export class StartLock {
         told = true;
         await onWait?.();
       }
-      const jitter = (this.#deps.random ?? Math.random)();
-      await sleep(clock, Math.round(RETRY_EVERY_MS * (0.5 + jitter)));
+      await sleep(clock, jitteredInterval(RETRY_EVERY_MS, 0.5, this.#deps.random ?? Math.random));
     }
   }
 

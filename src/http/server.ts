@@ -1,8 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type Clock, systemClock } from '../clock.js';
 import type { Route, RouteHandler } from '../component.js';
 import type { Logger } from '../log.js';
 import { Counter, Gauge, type Registry } from '../metrics.js';
+import { finishedWithin } from '../time/deadline.js';
 import { Admission, type AdmissionEvent, refuseSocket } from './admission.js';
 import { ClientGoneError, RequestRefusedError } from './errors.js';
 import { type HttpLimits, resolveLimits } from './limits.js';
@@ -20,6 +22,8 @@ export interface HttpServerDeps {
   limits?: Partial<HttpLimits>;
   /** Where to count refusals (`opsbot_http_refused_total`) and show connections and buffered bytes. */
   registry?: Registry;
+  /** Times the drain deadline of {@link HttpServer.close}; the system clock by default. */
+  clock?: Clock;
 }
 
 /**
@@ -39,11 +43,13 @@ export class HttpServer {
   readonly #admission: Admission;
   readonly #throttle: LogThrottle;
   readonly #retryAfterSeconds: number;
+  readonly #clock: Clock;
   #inFlight = 0;
   #drained: (() => void) | undefined;
 
   constructor(deps: HttpServerDeps) {
     this.#log = deps.log;
+    this.#clock = deps.clock ?? systemClock;
     this.#throttle = new LogThrottle(deps.log);
     for (const r of deps.routes) this.add(r);
     const limits = resolveLimits(deps.limits);
@@ -105,15 +111,10 @@ export class HttpServer {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeIdleConnections();
     const drained = this.#inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => (this.#drained = r));
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'late'>((r) => {
-      timer = setTimeout(() => r('late'), deadlineMs);
-    });
-    const outcome = await Promise.race([drained.then(() => 'drained' as const), deadline]);
-    clearTimeout(timer);
+    const finished = await finishedWithin(this.#clock, drained, deadlineMs);
     this.#server.closeAllConnections();
     await closed;
-    return { drained: outcome === 'drained' };
+    return { drained: finished };
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

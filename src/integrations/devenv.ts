@@ -1,4 +1,5 @@
 import {
+  _InstanceType,
   CreateTagsCommand,
   DescribeInstancesCommand,
   type DescribeInstancesCommandInput,
@@ -9,8 +10,10 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { ec2ErrorCode, rethrowEc2 } from '../devenv/ec2-errors.js';
-import { UserFacingError } from '../errors.js';
+import { ErrorCode, UserFacingError } from '../errors.js';
 import type { RequestScope } from '../request-scope.js';
+import { inlineCode } from '../text/escape.js';
+import { devenvConfig } from './devenv-config.js';
 import { assumedRoleIntegration, type SessionActor, type SessionCalls } from './integration.js';
 
 declare module './integration.js' {
@@ -136,6 +139,24 @@ export function expiresTag(ms: number): string {
   return `${new Date(Math.floor(ms / 1_000) * 1_000).toISOString().slice(0, 19)}Z`;
 }
 
+/** Every instance type this AWS SDK knows, made at the first launch (not at module load). */
+let instanceTypes: ReadonlySet<string> | undefined;
+
+/** Whether `value` is an EC2 instance type the SDK knows (`t3.medium`): what RunInstances takes. */
+export function isInstanceType(value: string): value is _InstanceType {
+  instanceTypes ??= new Set<string>(Object.values(_InstanceType));
+  return instanceTypes.has(value);
+}
+
+/** The launch's instance type as EC2's SDK types it; one it does not know is the template's mistake. */
+function knownInstanceType(r: Pick<LaunchRequest, 'instanceType' | 'template'>): _InstanceType {
+  if (isInstanceType(r.instanceType)) return r.instanceType;
+  throw new UserFacingError(
+    `The template ${inlineCode(r.template)} names ${inlineCode(r.instanceType)}, which is not an EC2 instance type opsbot knows. Ask an opsbot admin to correct its \`instanceType\` in the configuration file (\`devenv.templates\`).`,
+    { code: ErrorCode.ConfigInvalid },
+  );
+}
+
 const LIVE = ['pending', 'running', 'stopping', 'stopped'];
 const AUTH_FAILURES = new Set(['ExpiredToken', 'RequestExpired', 'AuthFailure', 'InvalidClientTokenId']);
 
@@ -148,6 +169,7 @@ export const devenv = assumedRoleIntegration({
   kind: 'assumed-role',
   name: 'devenv',
   title: 'Dev environments (AWS EC2)',
+  config: devenvConfig,
   roleArn: (deps) => deps.config.file.devenv.roleArn,
   createClient: (session, deps) => {
     const { endpoint, requestTimeoutMs } = deps.awsClients?.ec2 ?? {};
@@ -273,8 +295,9 @@ export function createDevenvApi(calls: SessionCalls<EC2Client>, options: DevenvA
     get calls() {
       return count;
     },
-    launch: (who, r, scope) =>
-      calls
+    launch: async (who, r, scope) => {
+      const instanceType = knownInstanceType(r);
+      return calls
         .asUser(
           who,
           async (client) => {
@@ -285,7 +308,7 @@ export function createDevenvApi(calls: SessionCalls<EC2Client>, options: DevenvA
               client,
               new RunInstancesCommand({
                 LaunchTemplate: template,
-                InstanceType: r.instanceType as never,
+                InstanceType: instanceType,
                 MinCount: 1,
                 MaxCount: 1,
                 ClientToken: r.clientToken,
@@ -312,7 +335,8 @@ export function createDevenvApi(calls: SessionCalls<EC2Client>, options: DevenvA
           },
           scope,
         )
-        .catch((error: unknown) => rethrowEc2(error, { template: r.template, instanceType: r.instanceType })),
+        .catch((error: unknown) => rethrowEc2(error, { template: r.template, instanceType: r.instanceType }));
+    },
     list: (who, filter, scope) => calls.asUser(who, (client) => managed(client, filter.owner), scope),
     get: (who, id, scope) =>
       calls

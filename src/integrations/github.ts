@@ -11,6 +11,7 @@ import {
   type GitHubSecret,
   statusOf,
 } from './github-client.js';
+import { githubConfig } from './github-config.js';
 import { type CredentialedCalls, secretIntegration } from './integration.js';
 
 declare module './integration.js' {
@@ -110,6 +111,7 @@ export const github = secretIntegration({
   kind: 'secret',
   name: 'github',
   title: 'GitHub',
+  config: githubConfig,
   secret: {
     schema: githubSecretSchema,
     // A GitHub secret is either kind: report the fields of the one it was meant to be, not the union.

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import type { ConfigSection } from '../config/section.js';
 import type { Config } from '../config.js';
 import type { RoleSession } from '../credentials/role-sessions.js';
 import type { Credential } from '../credentials/secret-entry.js';
@@ -76,6 +77,8 @@ export interface SecretIntegration<Name extends string = string, S = never, C = 
   /** Releases what a client holds (sockets), when its version is retired. */
   closeClient?(client: C): void;
   createApi?(calls: CredentialedCalls<C>, deps: PlatformDeps): A;
+  /** Its section of the configuration file (`github:`…), merged into the file schema. */
+  config?: ConfigSection;
 }
 
 /**
@@ -93,6 +96,8 @@ export interface AssumedRoleIntegration<Name extends string = string, C = unknow
   isAuthFailure?(error: unknown): boolean;
   closeClient?(client: C): void;
   createApi(calls: SessionCalls<C>, deps: PlatformDeps): A;
+  /** Its section of the configuration file (`devenv:`), merged into the file schema. */
+  config?: ConfigSection;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: a registry holds integrations of every secret and client type

@@ -7,6 +7,7 @@ import { jqlPhrase, jqlString } from '../jira/jql.js';
 import type { RequestScope } from '../request-scope.js';
 import { escapeText, inlineCode } from '../text/escape.js';
 import { type CredentialedCalls, type PlatformDeps, secretIntegration } from './integration.js';
+import { jiraConfig } from './jira-config.js';
 import type { RateLimitPolicy } from './rate-limits.js';
 
 declare module './integration.js' {
@@ -27,6 +28,8 @@ export type JiraSecret = z.infer<typeof jiraSecretSchema>;
 export interface JiraClient {
   cloud: ReturnType<typeof createCloudClient>;
   agile: ReturnType<typeof createAgileClient>;
+  /** jira.js's transport (auth, retries, response schemas), for the one call it types wrongly. */
+  core: Client;
 }
 
 export interface JiraIssue {
@@ -103,6 +106,15 @@ export interface JiraApi {
 
 const FIELDS = ['summary', 'status', 'assignee', 'priority', 'issuetype', 'updated'];
 
+/** What opsbot reads of a sprint's issues (jira.js checks the response against it). */
+const sprintIssuesSchema = z
+  .object({
+    issues: z
+      .array(z.object({ key: z.string().optional(), fields: z.record(z.string(), z.unknown()).optional() }))
+      .optional(),
+  })
+  .loose();
+
 /** Plain text as an Atlassian Document Format document (one paragraph per line). */
 export function adf(text: string): { type: 'doc'; version: 1; content: Array<Record<string, unknown>> } {
   const lines = text.split(/\r?\n/);
@@ -126,13 +138,14 @@ export const jira = secretIntegration({
   kind: 'secret',
   name: 'jira',
   title: 'Jira',
+  config: jiraConfig,
   secret: { schema: jiraSecretSchema, sensitive: ['apiToken'] },
   createClient: (secret: JiraSecret, deps): JiraClient => {
     const core: Client = createClient({
       host: siteOf(deps),
       auth: { type: 'basic', email: secret.email, apiToken: secret.apiToken },
     });
-    return { cloud: createCloudClient(core), agile: createAgileClient(core) };
+    return { cloud: createCloudClient(core), agile: createAgileClient(core), core };
   },
   isAuthFailure: (error) => isAuthError(error),
   createApi: (calls, deps) => createJiraApi(calls, deps),
@@ -290,19 +303,18 @@ export function createJiraApi(calls: CredentialedCalls<JiraClient>, deps: Platfo
             | { id?: number; name?: string; goal?: string; endDate?: string }
             | undefined;
           if (!sprint?.id) return undefined;
-          const out = await c.agile.sprint.getIssuesForSprint({
-            sprintId: sprint.id,
-            fields: [...FIELDS, 'flagged'],
-            // jira.js types `fields` here as objects, though the Agile API takes field names.
-          } as never);
-          const issues = (
-            (out as { issues?: Array<{ key?: string; fields?: Record<string, unknown> }> }).issues ?? []
-          )
-            .slice(0, 200)
-            .map((i) => ({
-              ...toIssue(i),
-              flagged: (i.fields as { flagged?: boolean } | undefined)?.flagged === true,
-            }));
+          // jira.js's getIssuesForSprint types `fields` as objects, though the API takes field names:
+          // the same request through jira.js's own transport, typed by the schema of what is read.
+          const out = await c.core.sendRequest({
+            url: `/rest/software/1.0/sprint/${sprint.id}/issue`,
+            method: 'GET',
+            searchParams: { fields: [...FIELDS, 'flagged'] },
+            schema: sprintIssuesSchema,
+          });
+          const issues = (out.issues ?? []).slice(0, 200).map((i) => ({
+            ...toIssue(i),
+            flagged: i.fields?.flagged === true,
+          }));
           return {
             name: String(sprint.name ?? ''),
             ...(sprint.goal ? { goal: sprint.goal } : {}),

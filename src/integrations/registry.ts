@@ -1,6 +1,6 @@
 import type { STSClientConfig } from '@aws-sdk/client-sts';
 import { IntegrationNotConfiguredError } from '../credentials/errors.js';
-import { type ClientFactory, FreshCredentials } from '../credentials/fresh-credentials.js';
+import { FreshCredentials } from '../credentials/fresh-credentials.js';
 import type { CredentialMetrics } from '../credentials/metrics.js';
 import { mintsSecrets } from '../credentials/minted-secrets.js';
 import type { CredentialProvider } from '../credentials/provider.js';
@@ -81,39 +81,16 @@ export function buildIntegrations(
   registry: IntegrationRegistry,
   deps: BuildIntegrationsDeps,
 ): BuiltIntegrations {
-  const secretModules = registry.modules.filter(
-    (m): m is SecretIntegration & Required<Pick<SecretIntegration, 'createClient' | 'isAuthFailure'>> =>
-      m.kind === 'secret' && m.createClient !== undefined,
-  );
-  const factories: ClientFactory[] = secretModules.map((m) => ({
-    name: m.name,
-    title: m.title,
-    createClient: (secret, credential) => {
-      const client = m.createClient(secret as never, deps, credential as never);
-      // Tokens it mints later (installation tokens, JWTs) are masked for as long as they are valid.
-      if (mintsSecrets(client)) client.maskMintedSecretsWith(deps.redactor);
-      return client;
-    },
-    isAuthFailure: (error) => m.isAuthFailure?.(error) ?? false,
-    ...(m.closeClient ? { closeClient: (client: unknown) => m.closeClient?.(client) } : {}),
-  }));
-  const fresh = new FreshCredentials({
-    provider: deps.provider,
-    factories,
-    metrics: deps.credentialMetrics,
-    log: deps.log,
-  });
   const apis: Record<string, unknown> = {};
-  const closers: (() => void)[] = [() => fresh.close()];
+  const closers: (() => void)[] = [];
   const roles = new Map<string, string | undefined>();
 
   for (const m of registry.modules) {
     if (m.kind === 'secret') {
-      if (!m.createApi || !m.createClient) continue;
-      const calls: CredentialedCalls<unknown> = {
-        run: (fn, scope) => fresh.withFreshCredentials(m.name, fn, scope),
-      };
-      apis[m.name] = m.createApi(calls, deps);
+      if (!isBuilt(m)) continue;
+      const built = secretApi(m, deps);
+      closers.push(built.close);
+      apis[m.name] = built.api;
     } else {
       const roleArn = m.roleArn(deps);
       roles.set(m.name, roleArn);
@@ -144,6 +121,42 @@ export function buildIntegrations(
       for (const close of closers.splice(0)) close();
     },
   };
+}
+
+/** A secret-backed integration with its client and API (not only its secret) declared. */
+type BuiltSecretIntegration<S, C, A> = SecretIntegration<string, S, C, A> &
+  Required<Pick<SecretIntegration<string, S, C, A>, 'createClient' | 'createApi'>>;
+
+function isBuilt<S, C, A>(m: SecretIntegration<string, S, C, A>): m is BuiltSecretIntegration<S, C, A> {
+  return m.createClient !== undefined && m.createApi !== undefined;
+}
+
+/**
+ * One secret-backed integration on {@link FreshCredentials}, in its own types: the secret is read
+ * through the module's spec, so its client factory gets what the spec's schema parses to.
+ */
+function secretApi<S, C, A>(
+  m: BuiltSecretIntegration<S, C, A>,
+  deps: BuildIntegrationsDeps,
+): { api: A; close(): void } {
+  const fresh = new FreshCredentials<S, C>({
+    provider: deps.provider,
+    factory: {
+      secret: m.secret,
+      createClient: (secret, credential) => {
+        const client = m.createClient(secret, deps, credential);
+        // Tokens it mints later (installation tokens, JWTs) are masked for as long as they are valid.
+        if (mintsSecrets(client)) client.maskMintedSecretsWith(deps.redactor);
+        return client;
+      },
+      isAuthFailure: (error) => m.isAuthFailure?.(error) ?? false,
+      ...(m.closeClient ? { closeClient: (client: C) => m.closeClient?.(client) } : {}),
+    },
+    metrics: deps.credentialMetrics,
+    log: deps.log,
+  });
+  const calls: CredentialedCalls<C> = { run: (fn, scope) => fresh.withFreshCredentials(fn, scope) };
+  return { api: m.createApi(calls, deps), close: () => fresh.close() };
 }
 
 function roleSessions(m: AssumedRoleIntegration, roleArn: string, deps: BuildIntegrationsDeps): RoleSessions {

@@ -9,6 +9,7 @@ import { alertsFeature } from '../alerts/feature.js';
 import { type RunningOpsbot, startOpsbot } from '../app.js';
 import type { AuditRecord } from '../audit/records.js';
 import type { CommandModule } from '../command-kit/command-spec.js';
+import { configSections } from '../config/section.js';
 import { loadConfig } from '../config.js';
 import type { CredentialProvider } from '../credentials/provider.js';
 import { devenvReaperFeature } from '../devenv/feature.js';
@@ -211,20 +212,30 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     );
   }
 
+  // The production features; the alert dispatcher's pacing and leases as the test asks.
+  const features = [
+    alertsFeature(options.alerts ? { dispatcher: options.alerts } : {}),
+    devenvReaperFeature(),
+  ];
+  const integrations = [...INTEGRATIONS, ...(options.extraIntegrations ?? [])];
   const config = {
-    ...loadConfig({
-      OPSBOT_SECRET_SOURCE: 'aws',
-      OPSBOT_SECRET_POLL_SECONDS: String(options.pollSeconds ?? 5),
-      AWS_REGION: 'us-east-1',
-      OPSBOT_CONFIG: configPath,
-      OPSBOT_STATE: `sqlite:${join(dir, 'opsbot.db')}`,
-      OPSBOT_SLACK_API_URL: slack.apiUrl,
-      OPSBOT_GITHUB_API_URL: githubUrl,
-      OPSBOT_DATADOG_API_URL: datadogUrl,
-      OPSBOT_JIRA_URL: jiraUrl,
-      OPSBOT_SLACK_MODE: options.socketMode ? 'socket' : 'http',
-      LOG_LEVEL: options.logLevel ?? 'info',
-    }),
+    ...loadConfig(
+      {
+        OPSBOT_SECRET_SOURCE: 'aws',
+        OPSBOT_SECRET_POLL_SECONDS: String(options.pollSeconds ?? 5),
+        AWS_REGION: 'us-east-1',
+        OPSBOT_CONFIG: configPath,
+        OPSBOT_STATE: `sqlite:${join(dir, 'opsbot.db')}`,
+        OPSBOT_SLACK_API_URL: slack.apiUrl,
+        OPSBOT_GITHUB_API_URL: githubUrl,
+        OPSBOT_DATADOG_API_URL: datadogUrl,
+        OPSBOT_JIRA_URL: jiraUrl,
+        OPSBOT_SLACK_MODE: options.socketMode ? 'socket' : 'http',
+        LOG_LEVEL: options.logLevel ?? 'info',
+      },
+      // The file's sections: the real ones and those of fixture integrations.
+      { sections: configSections(integrations, features) },
+    ),
     port: 0,
   };
   const logLines: string[] = [];
@@ -238,7 +249,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   const app = await startOpsbot({
     config,
     env: {},
-    integrations: [...INTEGRATIONS, ...(options.extraIntegrations ?? [])],
+    integrations,
     commands: [...COMMANDS, ...(options.extraCommands ?? [])],
     clock,
     logDestination: destination,
@@ -263,8 +274,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       const observed = options.onAuditStored ? observeAudit(options.onAuditStored)(state) : state;
       return options.wrapState ? options.wrapState(observed) : observed;
     },
-    // The production features; the alert dispatcher's pacing and leases as the test asks.
-    features: [alertsFeature(options.alerts ? { dispatcher: options.alerts } : {}), devenvReaperFeature()],
+    features,
   });
   const { provider, state, metrics, log } = app;
   await app.loading;

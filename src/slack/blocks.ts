@@ -1,4 +1,4 @@
-import type { Button, KnownBlock } from '@slack/web-api';
+import type { ActionsBlockElement, Button, KnownBlock } from '@slack/web-api';
 import { truncate } from '../text/escape.js';
 
 /**
@@ -89,6 +89,6 @@ export function button(text: string, actionId: string, value: string, style?: 'p
   };
 }
 
-export function actions(buttons: Button[], blockId?: string): KnownBlock {
-  return { type: 'actions', elements: buttons.slice(0, 25), ...(blockId ? { block_id: blockId } : {}) };
+export function actions(elements: ActionsBlockElement[], blockId?: string): KnownBlock {
+  return { type: 'actions', elements: elements.slice(0, 25), ...(blockId ? { block_id: blockId } : {}) };
 }

@@ -1,6 +1,6 @@
 import { App, type Authorize, type Receiver } from '@slack/bolt';
 import type { CredentialProvider } from '../credentials/provider.js';
-import { type SlackSecret, slackClientOptions } from '../integrations/slack.js';
+import { slack, slackClientOptions } from '../integrations/slack.js';
 import type { SlackApi } from '../integrations/slack-api.js';
 import { slackLogger } from '../integrations/slack-logger.js';
 import type { Logger } from '../log.js';
@@ -26,7 +26,7 @@ export interface SlackAppDeps extends PipelineDeps {
  */
 export function createSlackApp(deps: SlackAppDeps): App {
   const authorize: Authorize<boolean> = async () => {
-    const credential = await deps.credentials.get<SlackSecret>('slack');
+    const credential = await deps.credentials.get(slack.secret);
     const identity = await deps.slack.identity();
     return {
       botToken: credential.value.reveal().botToken,

@@ -7,7 +7,9 @@ import type { CredentialProvider } from '../credentials/provider.js';
 import { LogThrottle } from '../http/log-throttle.js';
 import { type Route, readBody, refuse, sendJson, sendText } from '../http/server.js';
 import type { SlackSecret } from '../integrations/slack.js';
+import { slack } from '../integrations/slack.js';
 import type { Logger } from '../log.js';
+import { finishedWithin, within } from '../time/deadline.js';
 import { parseSlackBody } from './parse-slack-body.js';
 import { checkSlackHeaders, verifySlackRequest } from './verify-request.js';
 
@@ -37,7 +39,7 @@ export interface SlackHttpReceiverDeps {
    * shared State's dedupe store so that replicas refuse each other's replays. Without it, replays
    * within the window are not detected.
    */
-  seen?: (signature: string) => Promise<boolean>;
+  seen?: (signature: string) => boolean | Promise<boolean>;
 }
 
 /** What the receiver hands Bolt along with each event (`context.requestId`, `context.signedWith`). */
@@ -108,7 +110,7 @@ export class SlackHttpReceiver implements Receiver {
     const request = { timestamp, signature, rawBody: raw };
     const { credentials } = this.#deps;
     const verify = () => {
-      const candidates = credentials.inboundCandidates<SlackSecret>('slack');
+      const candidates = credentials.inboundCandidates(slack.secret);
       const result = verifySlackRequest(
         request,
         candidates.map((c) => c.value.reveal().signingSecret),
@@ -125,7 +127,8 @@ export class SlackHttpReceiver implements Receiver {
       ({ candidates, result: verification } = verify());
     }
     if (!verification.ok) return this.#unauthorized(res, verification.reason);
-    if (signature && (await this.#replayed(signature))) {
+    const replayed = signature ? this.#replayed(signature) : false;
+    if (replayed === true || (replayed !== false && (await replayed))) {
       if (header(req, 'x-slack-retry-num') !== undefined) {
         // Slack retrying a delivery we already have: 200 so it stops; the first one runs.
         this.#count('duplicate_retry');
@@ -167,14 +170,7 @@ export class SlackHttpReceiver implements Receiver {
   /** Waits for handlers still running after their ack, up to `deadlineMs`; true if all finished. */
   async drain(deadlineMs: number): Promise<boolean> {
     if (this.#inFlight.size === 0) return true;
-    let cancel = () => {};
-    const late = new Promise<false>((resolve) => {
-      cancel = this.#deps.clock.schedule(() => resolve(false), deadlineMs);
-    });
-    const done = Promise.allSettled([...this.#inFlight]).then(() => true as const);
-    const result = await Promise.race([done, late]);
-    cancel();
-    return result;
+    return finishedWithin(this.#deps.clock, Promise.allSettled([...this.#inFlight]), deadlineMs);
   }
 
   async #dispatch(
@@ -240,24 +236,27 @@ export class SlackHttpReceiver implements Receiver {
    * signature and the five-minute window already stand between a forger and opsbot, while failing
    * closed would turn a store hiccup into Slack being down for everyone.
    */
-  async #replayed(signature: string): Promise<boolean> {
+  #replayed(signature: string): boolean | Promise<boolean> {
     const { seen, clock } = this.#deps;
     if (!seen) return false;
-    let cancel = () => {};
-    const late = new Promise<'late'>((resolve) => {
-      cancel = clock.schedule(() => resolve('late'), REPLAY_CHECK_TIMEOUT_MS);
-    });
+    let answer: boolean | Promise<boolean>;
     try {
-      const result = await Promise.race([seen(signature), late]);
-      if (result !== 'late') return result;
-      this.#replayCheckFailed(new Error(`no answer within ${REPLAY_CHECK_TIMEOUT_MS} ms`));
-      return false;
+      answer = seen(signature);
     } catch (error) {
       this.#replayCheckFailed(error);
       return false;
-    } finally {
-      cancel();
     }
+    // Memory answered (a single process, or a signature this replica has seen): no wait, no timer.
+    if (typeof answer === 'boolean') return answer;
+    return within(
+      clock,
+      answer,
+      REPLAY_CHECK_TIMEOUT_MS,
+      () => new Error(`no answer within ${REPLAY_CHECK_TIMEOUT_MS} ms`),
+    ).catch((error: unknown) => {
+      this.#replayCheckFailed(error);
+      return false;
+    });
   }
 
   #replayCheckFailed(error: unknown): void {

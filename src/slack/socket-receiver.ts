@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { App, Receiver } from '@slack/bolt';
 import { SocketModeClient } from '@slack/socket-mode';
 import { type Clock, type Random, systemClock } from '../clock.js';
-import type { BackoffPolicy } from '../time/backoff.js';
 import type { Credential, CredentialProvider } from '../credentials/provider.js';
 import { ErrorCode, OpsbotError, UserFacingError } from '../errors.js';
-import { isSlackAuthFailure, type SlackSecret } from '../integrations/slack.js';
+import { isSlackAuthFailure, type SlackSecret, slack } from '../integrations/slack.js';
 import { slackLogger } from '../integrations/slack-logger.js';
 import type { Logger } from '../log.js';
+import { type BackoffPolicy, equalJitterDelay } from '../time/backoff.js';
+import { within } from '../time/deadline.js';
 import type { ReceiverProperties } from './receiver.js';
 
 /** The part of `@slack/socket-mode`'s client the receiver uses (unit tests pass a fake). */
@@ -125,9 +126,7 @@ export class SlackSocketReceiver implements Receiver {
   async start(): Promise<void> {
     this.#stopped = false;
     this.#unsubscribe?.();
-    this.#unsubscribe = this.#deps.credentials.onChange<SlackSecret>('slack', ({ current }) =>
-      this.#want(current),
-    );
+    this.#unsubscribe = this.#deps.credentials.onChange(slack.secret, ({ current }) => this.#want(current));
     this.#kick();
   }
 
@@ -205,7 +204,7 @@ export class SlackSocketReceiver implements Receiver {
   /** The first read of the slack secret; until it succeeds, again with backoff. */
   async #readSecret(): Promise<void> {
     try {
-      this.#want(await this.#deps.credentials.get<SlackSecret>('slack'));
+      this.#want(await this.#deps.credentials.get(slack.secret));
       this.#failures = 0;
     } catch (error) {
       if (this.#stopped) return;
@@ -305,9 +304,7 @@ export class SlackSocketReceiver implements Receiver {
 
   /** Half to all of min(cap, base × 2^(failures-1)); at least what a rate limit asks for. */
   #delay(error: unknown): number {
-    const { baseMs, capMs } = this.#backoff;
-    const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(this.#failures - 1, 30));
-    const delay = Math.round(ceiling / 2 + (this.#random() * ceiling) / 2);
+    const delay = equalJitterDelay(this.#failures - 1, this.#backoff, this.#random);
     const retryAfter = (error as { retryAfter?: unknown }).retryAfter;
     return typeof retryAfter === 'number' ? Math.max(delay, retryAfter * 1_000) : delay;
   }
@@ -326,27 +323,15 @@ export class SlackSocketReceiver implements Receiver {
 
   #withDeadline<T>(work: Promise<T>): Promise<T> {
     const ms = this.#deps.connectTimeoutMs ?? 30_000;
-    return new Promise<T>((resolve, reject) => {
-      const cancel = this.#clock.schedule(
-        () =>
-          reject(
-            new SocketModeConnectError(
-              `Slack did not complete the Socket Mode handshake within ${ms / 1_000} s; retrying`,
-            ),
-          ),
-        ms,
-      );
-      work.then(
-        (value) => {
-          cancel();
-          resolve(value);
-        },
-        (error: unknown) => {
-          cancel();
-          reject(error);
-        },
-      );
-    });
+    return within(
+      this.#clock,
+      work,
+      ms,
+      () =>
+        new SocketModeConnectError(
+          `Slack did not complete the Socket Mode handshake within ${ms / 1_000} s; retrying`,
+        ),
+    );
   }
 
   /** Closes a connection on purpose (in the background; {@link stop} waits for all of them). */

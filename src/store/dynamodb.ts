@@ -46,6 +46,7 @@ export interface DynamoStateOptions extends Partial<Omit<DynamoAuditOptions, 'no
    * honoured by the SDK) and destroys it on close().
    */
   client?: DynamoDBClient;
+  /** The time items are stamped and expire by (default: `clock`'s, else Date.now). */
   now?: () => number;
 }
 
@@ -74,13 +75,16 @@ const PING_MS = 1_000;
  */
 export function openDynamoState(options: DynamoStateOptions): DynamoState {
   const client = options.client ?? new DynamoDBClient({ ...CLIENT_DEFAULTS });
+  const clock = options.clock;
   const table = new StateTable(client, options.table, {
+    ...(clock ? { clock } : {}),
     ...(options.sleep ? { sleep: options.sleep } : {}),
     ...(options.random ? { random: options.random } : {}),
   });
-  const now = options.now ?? Date.now;
+  const now = options.now ?? (clock ? () => clock.now() : Date.now);
   const audit = createDynamoAudit(table, {
     now,
+    ...(clock ? { clock } : {}),
     ...(options.sleep ? { sleep: options.sleep } : {}),
     ...(options.random ? { random: options.random } : {}),
     ...(options.maxAttempts ? { maxAttempts: options.maxAttempts } : {}),

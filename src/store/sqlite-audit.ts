@@ -4,6 +4,7 @@ import {
   ChainVerifier,
   EMPTY_TAIL,
   linkEvents,
+  recordJson,
 } from '../audit/chain.js';
 import type {
   AuditAnchor,
@@ -106,7 +107,7 @@ export function createSqliteAudit(
   let inFlight: Batch | undefined;
 
   const insertAll = (records: readonly AuditRecord[]) => {
-    for (const r of records) insert.run(r.seq, r.at, r.actor, r.action, JSON.stringify(r), r.hash);
+    for (const r of records) insert.run(r.seq, r.at, r.actor, r.action, recordJson(r), r.hash);
   };
   const chain = (pending: Pending[]): Batch => ({
     records: linkEvents(

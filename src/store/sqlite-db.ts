@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { type BackoffPolicy, cappedExponentialDelay } from '../time/backoff.js';
 import { StateBusyError, StateClosedError } from './errors.js';
 import { PURGE_EVERY } from './limits.js';
 
@@ -17,6 +18,13 @@ export interface SqliteDbOptions {
   /** Longest total time an operation keeps retrying a locked database, asynchronously; default 2 s. */
   deadlineMs?: number;
 }
+
+/**
+ * Between attempts on a locked database: 1 ms, doubling, at most 50 ms (and never past the
+ * deadline), without jitter. Timed in real time (`Date.now`, a Node timer that keeps the process
+ * alive until the write is done), not on the app's clock: the other process lets go in real time.
+ */
+export const BUSY_BACKOFF: BackoffPolicy = { baseMs: 1, capMs: 50 };
 
 interface PendingWrite {
   fn: () => unknown;
@@ -164,7 +172,8 @@ export class SqliteDb {
         const left = deadlineMs - (Date.now() - started);
         if (left <= 0)
           throw new StateBusyError('the state database stayed locked by another process', { cause: error });
-        await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 ** attempt, left)));
+        const waitMs = Math.min(cappedExponentialDelay(attempt, BUSY_BACKOFF), left);
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
       }
     }
   }

@@ -1,5 +1,6 @@
 import { defineCommand } from '../../src/command-kit/command-spec.js';
 import type { SlackSecret } from '../../src/integrations/slack.js';
+import { slack } from '../../src/integrations/slack.js';
 import type { SandboxBot } from '../../src/sandbox/sandbox-bot.js';
 
 /**
@@ -40,5 +41,5 @@ export function envNumber(name: string, fallback: number): number {
 
 /** The sandbox bot's current Slack signing secret (the load generator signs with it). */
 export function currentSigningSecret(bot: SandboxBot): string {
-  return bot.provider.current<SlackSecret>('slack').value.reveal().signingSecret;
+  return bot.provider.current(slack.secret).value.reveal().signingSecret;
 }

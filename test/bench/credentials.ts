@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
 import { credentialEventsTo } from '../../src/audit/credential-events.js';
 import { type Clock, systemClock } from '../../src/clock.js';
-import { type ClientFactory, FreshCredentials } from '../../src/credentials/fresh-credentials.js';
+import { FreshCredentials } from '../../src/credentials/fresh-credentials.js';
 import { createCredentials } from '../../src/credentials/from-config.js';
+import { github } from '../../src/integrations/github.js';
 import { createLogger, SecretRedactor } from '../../src/log.js';
 import { createMetrics } from '../../src/metrics.js';
 import { ProtectedApi } from '../../src/sandbox/protected-api.js';
@@ -123,13 +124,16 @@ async function rotationStorm(url: string, sm: SimulatedSecretsManager): Promise<
   sm.resetCalls();
   await provider.start(['github']);
 
-  const github: ClientFactory = {
-    name: 'github',
-    title: 'GitHub',
-    createClient: (secret) => ({ token: (secret as { token?: string }).token ?? '' }),
-    isAuthFailure: (error) => (error as { status?: number }).status === 401,
-  };
-  const clients = new FreshCredentials({ provider, factories: [github], metrics, log: quiet() });
+  const clients = new FreshCredentials({
+    provider,
+    factory: {
+      secret: github.secret,
+      createClient: (secret) => ({ token: 'token' in secret ? secret.token : '' }),
+      isAuthFailure: (error) => (error as { status?: number }).status === 401,
+    },
+    metrics,
+    log: quiet(),
+  });
   const call = async (gh: { token: string }) => {
     const res = await fetch(`${apiUrl}/whoami`, { headers: { authorization: `Bearer ${gh.token}` } });
     if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status });
@@ -156,7 +160,7 @@ async function rotationStorm(url: string, sm: SimulatedSecretsManager): Promise<
     next += 5; // 200 calls per second
     const t0 = performance.now();
     const p = clients
-      .withFreshCredentials('github', call)
+      .withFreshCredentials(call)
       .then((body) => {
         ok += 1;
         if (!pickedUpAt.has(body.version)) pickedUpAt.set(body.version, performance.now());

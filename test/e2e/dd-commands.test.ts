@@ -1,6 +1,7 @@
 import { client, v2 } from '@datadog/datadog-api-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DatadogSecret } from '../../src/integrations/datadog.js';
+import { datadog } from '../../src/integrations/datadog.js';
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import { assertNoCanary, canary } from '../helpers/canary.js';
 
@@ -87,16 +88,16 @@ describe('/dd against the simulated Datadog', () => {
   });
 
   it('survives a key rotation the bot has not polled yet: one refresh, one retry, no failed command', async () => {
-    const old = bot.provider.current<DatadogSecret>('datadog').value.reveal();
+    const old = bot.provider.current(datadog.secret).value.reveal();
     const next = { apiKey: canary('dd'), appKey: canary('dd'), webhookSecret: canary('dd') };
     bot.secretsManager.setRotator('opsbot/datadog', () => JSON.stringify(next));
     bot.datadog.addKeys(next.apiKey, next.appKey);
     bot.secretsManager.rotate('opsbot/datadog');
     bot.datadog.revokeKeys(old.apiKey);
-    expect(bot.provider.current<DatadogSecret>('datadog').value.reveal().apiKey).toBe(old.apiKey);
+    expect(bot.provider.current(datadog.secret).value.reveal().apiKey).toBe(old.apiKey);
     const answer = await text('monitor 1003');
     expect(answer).toContain('Disk space');
-    expect(bot.provider.current<DatadogSecret>('datadog').value.reveal().apiKey).toBe(next.apiKey);
+    expect(bot.provider.current(datadog.secret).value.reveal().apiKey).toBe(next.apiKey);
     expect(bot.datadog.calls.some((c) => c.status === 403)).toBe(true);
   });
 
@@ -125,7 +126,7 @@ describe('/dd against the simulated Datadog', () => {
 
   // `unmute` cancelled a maintenance downtime someone created in Datadog.
   it('unmute cancels only the downtimes opsbot created, and says when others remain', async () => {
-    const keys = bot.provider.current<DatadogSecret>('datadog').value.reveal();
+    const keys = bot.provider.current(datadog.secret).value.reveal();
     const api = new v2.DowntimesApi(
       client.createConfiguration({
         authMethods: { apiKeyAuth: keys.apiKey, appKeyAuth: keys.appKey },

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/records.js';
 import type { CommandModule } from '../../src/command-kit/command-spec.js';
 import type { SlackSecret } from '../../src/integrations/slack.js';
+import { slack } from '../../src/integrations/slack.js';
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import { assertNoCanary } from '../helpers/canary.js';
 
@@ -356,7 +357,7 @@ describe('buttons and modals', () => {
 
 describe('rotation and rate limits', () => {
   it('accepts the new signing secret and token the moment Slack switches, with no restart', async () => {
-    const oldToken = bot.provider.current<SlackSecret>('slack').value.reveal().botToken;
+    const oldToken = bot.provider.current(slack.secret).value.reveal().botToken;
     const rotated = bot.rotateSlack({ finish: false });
     expect(rotated.botToken).not.toBe(oldToken);
     // Slack now signs with the new secret; the bot has not polled yet: it checks the source once.
@@ -365,7 +366,7 @@ describe('rotation and rate limits', () => {
     bot.secretsManager.finishRotation('opsbot/slack');
     // The bot still holds the old token as CURRENT (no poll yet). Slack revokes it: the bot's own
     // Web API call is refused once, the bot checks the source, and retries with the new token.
-    expect(bot.provider.current<SlackSecret>('slack').value.reveal().botToken).toBe(oldToken);
+    expect(bot.provider.current(slack.secret).value.reveal().botToken).toBe(oldToken);
     bot.slack.revokeBotToken(oldToken);
     const postsToOps = () =>
       bot.slack.calls.filter((c) => c.method === 'chat.postMessage' && c.args.channel === 'C0OPS').length;
@@ -374,7 +375,7 @@ describe('rotation and rate limits', () => {
     expect(postsToOps()).toBe(before + 2); // refused with the revoked token, then retried with the new one
     // The retry used the new token: CURRENT if the source check ran, else the PENDING version it prefetched
     // (the check is rate-limited per version, and the signature check above already made one).
-    const held = [bot.provider.current<SlackSecret>('slack'), bot.provider.pending<SlackSecret>('slack')];
+    const held = [bot.provider.current(slack.secret), bot.provider.pending(slack.secret)];
     expect(held.map((c) => c?.value.reveal().botToken)).toContain(rotated.botToken);
     expect(posted.ts).toMatch(/^\d+\.\d{6}$/);
     expect(bot.slack.messages('C0OPS').at(-1)?.text).toBe('after rotation');

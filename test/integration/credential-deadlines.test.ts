@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAwsSource } from '../../src/credentials/aws-source.js';
 import { CredentialUnavailableError } from '../../src/credentials/errors.js';
-import type { SlackSecret } from '../../src/integrations/slack.js';
+import { slack as slackIntegration } from '../../src/integrations/slack.js';
 import { SimulatedSecretsManager } from '../../src/sandbox/secrets-manager.js';
 import { canary } from '../helpers/canary.js';
 import { awsProviderRig, type ProviderRig } from '../helpers/credentials.js';
@@ -75,7 +75,7 @@ describe('deadlines on Secrets Manager calls', () => {
   it('serves warm reads at once while a refresh hangs, and lets a request wait at most 1 s on a forced one', async () => {
     const { provider, clock, slack } = await loaded();
     await pollIntoA20sHang(clock);
-    const warm = await provider.get<SlackSecret>('slack');
+    const warm = await provider.get(slackIntegration.secret);
     expect(warm.value.reveal().botToken).toBe(slack.botToken);
 
     let released = false;

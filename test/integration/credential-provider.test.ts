@@ -1,9 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
 import { CredentialUnavailableError, IntegrationNotConfiguredError } from '../../src/credentials/errors.js';
-import { type ClientFactory, FreshCredentials } from '../../src/credentials/fresh-credentials.js';
+import { FreshCredentials } from '../../src/credentials/fresh-credentials.js';
+import type { SecretSpec } from '../../src/credentials/secret-spec.js';
 import { verifyInboundSecret } from '../../src/credentials/verify-inbound.js';
 import type { DatadogSecret } from '../../src/integrations/datadog.js';
-import type { SlackSecret } from '../../src/integrations/slack.js';
+import { datadog } from '../../src/integrations/datadog.js';
+import { github } from '../../src/integrations/github.js';
+import { type SlackSecret, slack as slackIntegration } from '../../src/integrations/slack.js';
 import { ProtectedApi } from '../../src/sandbox/protected-api.js';
 import { SimulatedSecretsManager } from '../../src/sandbox/secrets-manager.js';
 import { assertNoCanary, bareCanary, canary } from '../helpers/canary.js';
@@ -47,11 +51,31 @@ function setup(options: { maxStaleSeconds?: number; random?: () => number } = {}
 describe('credential provider against the simulated Secrets Manager', () => {
   it('coalesces 1,000 concurrent cold reads into one DescribeSecret and one GetSecretValue', async () => {
     const { provider, slack } = setup();
-    const reads = await Promise.all(Array.from({ length: 1_000 }, () => provider.get<SlackSecret>('slack')));
+    const reads = await Promise.all(
+      Array.from({ length: 1_000 }, () => provider.get(slackIntegration.secret)),
+    );
     expect(new Set(reads.map((r) => r.versionId)).size).toBe(1);
     expect(reads[0]?.value.reveal().botToken).toBe(slack.botToken);
     expect(sm.calls.GetSecretValue ?? 0).toBe(1);
     expect(sm.calls.DescribeSecret ?? 0).toBe(1);
+  });
+
+  it("reads a secret through its integration's spec, and refuses a look-alike spec it was not built with", async () => {
+    const { provider, slack } = setup();
+    const read = await provider.get(slackIntegration.secret);
+    expect(read.value.reveal().botToken).toBe(slack.botToken);
+    expect(provider.current(slackIntegration.secret).versionId).toBe(read.versionId);
+    // Same name, another schema: the provider parsed the value with its own, so this one would lie.
+    const lookalike: SecretSpec<{ token: string }> = {
+      name: 'slack',
+      title: 'Slack',
+      schema: z.object({ token: z.string() }),
+      sensitive: ['token'],
+    };
+    await expect(provider.get(lookalike)).rejects.toThrow(
+      'the secret "slack" was asked for with a spec the provider was not built with',
+    );
+    expect(() => provider.pending(lookalike)).toThrow(/not built with/);
   });
 
   it('serves the last good value through throttling and 5xx, up to the staleness bound, then fails closed', async () => {
@@ -60,20 +84,20 @@ describe('credential provider against the simulated Secrets Manager', () => {
     sm.faults.set({ kind: '5xx' });
     await elapse(clock, provider, 72_000); // past the first poll (60 s ± 20%)
     expect(await metric('opsbot_secret_refresh_total', { outcome: 'transient_error' })).toBeGreaterThan(0);
-    expect(provider.current<SlackSecret>('slack').value.reveal().botToken).toBe(slack.botToken);
+    expect(provider.current(slackIntegration.secret).value.reveal().botToken).toBe(slack.botToken);
 
     sm.faults.set({ kind: 'throttle' });
     await elapse(clock, provider, 200_000);
     expect(sm.calls.DescribeSecret ?? 0).toBeGreaterThan(3);
-    expect(provider.current<SlackSecret>('slack').value.reveal().signingSecret).toBe(slack.signingSecret);
+    expect(provider.current(slackIntegration.secret).value.reveal().signingSecret).toBe(slack.signingSecret);
     const staleness = await metric('opsbot_secret_staleness_seconds', { integration: 'slack' });
     expect(staleness).toBeGreaterThan(200);
 
     await elapse(clock, provider, 120_000); // now more than 300 s unconfirmed
-    expect(() => provider.current<SlackSecret>('slack')).toThrow(CredentialUnavailableError);
+    expect(() => provider.current(slackIntegration.secret)).toThrow(CredentialUnavailableError);
     let caught: unknown;
     try {
-      provider.current<SlackSecret>('slack');
+      provider.current(slackIntegration.secret);
     } catch (error) {
       caught = error;
     }
@@ -90,7 +114,9 @@ describe('credential provider against the simulated Secrets Manager', () => {
     await provider.start(['slack']);
     sm.faults.set({ kind: 'access_denied' });
     await elapse(clock, provider, 72_000);
-    expect(() => provider.current<SlackSecret>('slack')).toThrow(/refused access to `t\d+\/slack`.*IAM role/);
+    expect(() => provider.current(slackIntegration.secret)).toThrow(
+      /refused access to `t\d+\/slack`.*IAM role/,
+    );
     const errors = logs.records().filter((r) => r.level === 'error');
     expect(errors.map((r) => r.msg)).toContain('secret unusable');
     expect(JSON.stringify(errors)).toContain('AccessDeniedException');
@@ -115,7 +141,7 @@ describe('credential provider against the simulated Secrets Manager', () => {
   it('gives a cold read a 3 s deadline, and says so', async () => {
     const { provider, clock } = setup();
     sm.faults.set({ kind: 'latency', latencyMs: 1_500 });
-    const read = provider.get<SlackSecret>('slack');
+    const read = provider.get(slackIntegration.secret);
     await vi.waitFor(() => expect(clock.delays()).toContain(3_000));
     clock.advance(3_000);
     await expect(read).rejects.toThrow(/did not answer within 3 s/);
@@ -149,7 +175,7 @@ describe('credential provider against the simulated Secrets Manager', () => {
     const first = { apiKey: bareCanary(), appKey: bareCanary(), webhookSecret: bareCanary() };
     sm.create(`${prefix}datadog`, JSON.stringify(first));
     await provider.start(['datadog']);
-    const v1 = provider.current<DatadogSecret>('datadog').versionId;
+    const v1 = provider.current(datadog.secret).versionId;
     expect(verifyInboundSecret(provider, 'datadog', first.webhookSecret)).toEqual({
       ok: true,
       versionId: v1,
@@ -159,8 +185,8 @@ describe('credential provider against the simulated Secrets Manager', () => {
 
     sm.rotate(`${prefix}datadog`, { hold: true });
     await elapse(clock, provider, 72_000);
-    expect(provider.pending<DatadogSecret>('datadog')).toBeDefined();
-    const pending = provider.pending<DatadogSecret>('datadog');
+    expect(provider.pending(datadog.secret)).toBeDefined();
+    const pending = provider.pending(datadog.secret);
     const pendingSecret = pending?.value.reveal().webhookSecret as string;
     expect(verifyInboundSecret(provider, 'datadog', pendingSecret)).toEqual({
       ok: true,
@@ -169,7 +195,7 @@ describe('credential provider against the simulated Secrets Manager', () => {
 
     sm.finishRotation(`${prefix}datadog`);
     await elapse(clock, provider, 72_000);
-    expect(provider.current<DatadogSecret>('datadog').versionId).toBe(pending?.versionId);
+    expect(provider.current(datadog.secret).versionId).toBe(pending?.versionId);
     expect(verifyInboundSecret(provider, 'datadog', first.webhookSecret)).toEqual({
       ok: true,
       versionId: v1,
@@ -186,34 +212,37 @@ describe('credential provider against the simulated Secrets Manager', () => {
     const api = new ProtectedApi({ secrets: sm, secretName: name, field: 'token' });
     const { url } = await api.start();
     const closed: string[] = [];
-    const github: ClientFactory = {
-      name: 'github',
-      title: 'GitHub',
-      createClient: (secret, credential) => ({
-        token: (secret as { token?: string }).token ?? '',
-        versionId: credential.versionId,
-      }),
-      isAuthFailure: (error) => (error as { status?: number }).status === 401,
-      closeClient: (client) => closed.push((client as { versionId: string }).versionId),
-    };
-    const clients = new FreshCredentials({ provider, factories: [github], metrics, log: logs.log });
+    const clients = new FreshCredentials({
+      provider,
+      factory: {
+        secret: github.secret,
+        createClient: (secret, credential) => ({
+          token: 'token' in secret ? secret.token : '',
+          versionId: credential.versionId,
+        }),
+        isAuthFailure: (error) => (error as { status?: number }).status === 401,
+        closeClient: (client) => closed.push(client.versionId),
+      },
+      metrics,
+      log: logs.log,
+    });
     const whoami = async (gh: { token: string }) => {
       const res = await fetch(`${url}/whoami`, { headers: { authorization: `Bearer ${gh.token}` } });
       if (!res.ok) throw Object.assign(new Error(`HTTP ${res.status}`), { status: res.status });
       return (await res.json()) as { version: string };
     };
     await provider.start(['github']);
-    const v1 = (await clients.withFreshCredentials('github', whoami)).version;
+    const v1 = (await clients.withFreshCredentials(whoami)).version;
 
     const v2 = sm.rotate(name);
     await elapse(clock, provider, 72_000);
     expect(closed).toEqual([v1]);
-    expect((await clients.withFreshCredentials('github', whoami)).version).toBe(v2);
+    expect((await clients.withFreshCredentials(whoami)).version).toBe(v2);
     expect(api.counts.rejected).toBe(0); // the poll got there first: no call was refused
 
     sm.resetCalls();
     const boom = new Error('HTTP 502 from GitHub');
-    await expect(clients.withFreshCredentials('github', () => Promise.reject(boom))).rejects.toBe(boom);
+    await expect(clients.withFreshCredentials(() => Promise.reject(boom))).rejects.toBe(boom);
     expect(sm.calls).toEqual({});
     clients.close();
     expect(closed).toEqual([v1, v2]);

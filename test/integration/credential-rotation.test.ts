@@ -7,7 +7,8 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CredentialRejectedError } from '../../src/credentials/errors.js';
-import { type ClientFactory, FreshCredentials } from '../../src/credentials/fresh-credentials.js';
+import { FreshCredentials } from '../../src/credentials/fresh-credentials.js';
+import { github } from '../../src/integrations/github.js';
 import { assertNoCanary, canary } from '../helpers/canary.js';
 import { awsProviderRig, type ProviderRig } from '../helpers/credentials.js';
 import { elapse, FakeClock } from '../helpers/fake-clock.js';
@@ -53,19 +54,17 @@ describe.each(targets)('rotation against $target', ({ url, skip }) => {
     const rig = awsProviderRig({ endpoint: url, clock, prefix, pollSeconds: 60 });
     rigs.push(rig);
     let built = 0;
-    const github: ClientFactory = {
-      name: 'github',
-      title: 'GitHub',
-      createClient: (secret) => {
-        built += 1;
-        return { token: (secret as { token?: string }).token ?? '' };
-      },
-      isAuthFailure: (error) =>
-        error instanceof HttpStatusError && (error.status === 401 || error.status === 403),
-    };
     const clients = new FreshCredentials({
       provider: rig.provider,
-      factories: [github],
+      factory: {
+        secret: github.secret,
+        createClient: (secret) => {
+          built += 1;
+          return { token: 'token' in secret ? secret.token : '' };
+        },
+        isAuthFailure: (error) =>
+          error instanceof HttpStatusError && (error.status === 401 || error.status === 403),
+      },
       metrics: rig.metrics,
       log: rig.logs.log,
     });
@@ -179,14 +178,14 @@ describe.each(targets)('rotation against $target', ({ url, skip }) => {
     const rig = await setup();
     const { provider, name, firstVersion, clients } = rig;
     service.accepted = new Set([rig.token]);
-    await clients.withFreshCredentials('github', (gh: { token: string }) => callWith(service.url, gh.token));
+    await clients.withFreshCredentials((gh: { token: string }) => callWith(service.url, gh.token));
     expect(rig.builtCount()).toBe(1);
 
     // Rotate behind the poller's back; the service stops accepting the old token at once.
     const next = await stagePending(name);
     await finish(name, firstVersion, next.versionId);
     service.accepted = new Set([next.token]);
-    const result = await clients.withFreshCredentials('github', (gh: { token: string }) =>
+    const result = await clients.withFreshCredentials((gh: { token: string }) =>
       callWith(service.url, gh.token),
     );
     expect(result).toEqual({ ok: true });
@@ -203,7 +202,7 @@ describe.each(targets)('rotation against $target', ({ url, skip }) => {
       const { provider, name, clients } = rig;
       const next = await stagePending(name); // the rotation's setSecret step already ran in the service
       service.accepted = new Set([next.token]);
-      const result = await clients.withFreshCredentials('github', (gh: { token: string }) =>
+      const result = await clients.withFreshCredentials((gh: { token: string }) =>
         callWith(service.url, gh.token),
       );
       expect(result).toEqual({ ok: true });
@@ -219,7 +218,7 @@ describe.each(targets)('rotation against $target', ({ url, skip }) => {
       const { clients } = rig;
       service.accepted = new Set();
       const error = await clients
-        .withFreshCredentials('github', (gh: { token: string }) => callWith(service.url, gh.token))
+        .withFreshCredentials((gh: { token: string }) => callWith(service.url, gh.token))
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(CredentialRejectedError);
       expect((error as Error).message).toMatch(/^GitHub rejected opsbot's credential.*`r-[0-9a-f]+\/github`/);
@@ -227,7 +226,7 @@ describe.each(targets)('rotation against $target', ({ url, skip }) => {
       await Promise.all(
         Array.from({ length: 50 }, () =>
           clients
-            .withFreshCredentials('github', (gh: { token: string }) => callWith(service.url, gh.token))
+            .withFreshCredentials((gh: { token: string }) => callWith(service.url, gh.token))
             .catch(() => undefined),
         ),
       );

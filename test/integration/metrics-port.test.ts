@@ -7,7 +7,7 @@ import { COMMANDS } from '../../commands/index.js';
 import { type RunningOpsbot, startOpsbot } from '../../src/app.js';
 import { systemClock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config.js';
-import { FEATURES } from '../../src/features.js';
+import { CONFIG_SECTIONS, FEATURES } from '../../src/features.js';
 import { INTEGRATIONS } from '../../src/integrations/index.js';
 import { SimulatedSlack } from '../../src/sandbox/slack.js';
 import { freePort } from '../helpers/process.js';
@@ -35,7 +35,7 @@ async function startBot(extra: Record<string, string>): Promise<RunningOpsbot> {
     OPSBOT_SLACK_API_URL: slack.apiUrl,
     ...extra,
   };
-  const config = { ...loadConfig(env), port: 0 };
+  const config = { ...loadConfig(env, { sections: CONFIG_SECTIONS }), port: 0 };
   const app = await startOpsbot({
     config,
     env,

@@ -1,9 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { matchesAction } from '../../src/access/policy.js';
-import { fileSchema, isActionPattern } from '../../src/config/file-schema.js';
+import { fileSchemaOf, isActionPattern } from '../../src/config/file-schema.js';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
+import { CONFIG_SECTIONS } from '../../src/features.js';
+
+/** The file schema of the production build: `access` and every registered section. */
+const fileSchema = fileSchemaOf(CONFIG_SECTIONS);
 
 /** What a policy action looks like: `command:subcommand`, words separated by single spaces. */
 const ACTION = /^[a-z][a-z0-9-]*:[a-z0-9][a-z0-9-]*( [a-z0-9][a-z0-9-]*)*$/;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type Env, loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
+import { CONFIG_SECTIONS } from '../../src/features.js';
 import { assertNoCanary, canary } from '../helpers/canary.js';
 
 const GOOD_YAML = `
@@ -26,7 +27,8 @@ devenv:
     small: { launchTemplate: lt-0abc123, instanceType: t3.medium, defaultTtl: 4h, maxTtl: 24h }
 `;
 
-const files = (yaml: string) => ({ readFile: () => yaml });
+/** The file, read with the production build's sections (src/features.ts). */
+const files = (yaml: string) => ({ readFile: () => yaml, sections: CONFIG_SECTIONS });
 const base: Env = { AWS_REGION: 'eu-west-1' };
 
 function problemsOf(env: Env, yaml = GOOD_YAML): string[] {

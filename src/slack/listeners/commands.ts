@@ -1,4 +1,4 @@
-import type { App, Middleware, SlackCommandMiddlewareArgs } from '@slack/bolt';
+import type { AllMiddlewareArgs, App, Middleware, SlackCommandMiddlewareArgs } from '@slack/bolt';
 import { unmatchedPatterns } from '../../access/policy.js';
 import type { CommandModule, ParsedInput, Reply } from '../../command-kit/command-spec.js';
 import type { InputContext } from '../../command-kit/parse-input.js';
@@ -17,7 +17,8 @@ import { checkAccess } from '../middleware/access.js';
 import { auditInteraction } from '../middleware/audit.js';
 import { answer, progressOf } from './answer.js';
 
-type CommandArgs = SlackCommandMiddlewareArgs & { context: Record<string, unknown> };
+/** Bolt's own arguments of a slash command's listener. */
+type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
 
 /** Where the middleware keeps the route and the parsed input on Bolt's `context`. */
 const ROUTE = 'opsbotRoute';
@@ -46,7 +47,7 @@ export function registerCommands(app: App, deps: PipelineDeps): void {
       auditInteraction('command', deps),
       ackAtOnce,
       routeTo(module, deps),
-      checkAccess(deps, answerDenied as never),
+      checkAccess(deps, answerDenied),
       readArguments(deps, actions),
       runCommand(deps),
     );

@@ -1,4 +1,5 @@
 import type {
+  AllMiddlewareArgs,
   App,
   BlockAction,
   MessageShortcut,
@@ -62,9 +63,10 @@ function actionValue(action: unknown): string {
   return String(a.value ?? a.selected_option?.value ?? '');
 }
 
-type ActionArgs = SlackActionMiddlewareArgs & { context: Record<string, unknown> };
-type ViewArgs = SlackViewMiddlewareArgs & { context: Record<string, unknown> };
-type ShortcutArgs = SlackShortcutMiddlewareArgs<MessageShortcut> & { context: Record<string, unknown> };
+/** Bolt's own arguments of each listener, as its middleware gets them. */
+type ActionArgs = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
+type ViewArgs = SlackViewMiddlewareArgs & AllMiddlewareArgs;
+type ShortcutArgs = SlackShortcutMiddlewareArgs<MessageShortcut> & AllMiddlewareArgs;
 
 const TS = /^\d{1,12}\.\d{1,8}$/;
 /** The message a button (or message shortcut) was used on, as the signed payload names it. */
@@ -96,15 +98,13 @@ export function registerInteractions(app: App, deps: PipelineDeps): void {
   });
   app.action<BlockAction>(
     { type: 'block_actions', action_id: INTERACTION_ID },
-    auditInteraction('button', deps) as Middleware<SlackActionMiddlewareArgs<BlockAction>>,
+    auditInteraction('button', deps),
     async ({ ack, next }) => {
       await ack();
       await next();
     },
-    findHandler('actions', deps, replyToAction as never) as Middleware<
-      SlackActionMiddlewareArgs<BlockAction>
-    >,
-    checkAccess(deps, replyToAction as never) as Middleware<SlackActionMiddlewareArgs<BlockAction>>,
+    findHandler('actions', deps, replyToAction),
+    checkAccess(deps, replyToAction),
     async (args) => {
       const value = actionValue(args.action).slice(0, MAX_VALUE);
       const progress = progressOf(args, deps.log);
@@ -112,7 +112,7 @@ export function registerInteractions(app: App, deps: PipelineDeps): void {
         triggerId: args.body.trigger_id,
         message: sourceOf(args.body as unknown as Record<string, unknown>),
       });
-      if (message) await replyToAction(args as ActionArgs, message);
+      if (message) await replyToAction(args, message);
     },
   );
 
@@ -123,10 +123,8 @@ export function registerInteractions(app: App, deps: PipelineDeps): void {
   // A form is answered only after its check: errors keep it open, shown under their fields.
   app.view(
     { type: 'view_submission', callback_id: INTERACTION_ID },
-    auditInteraction('view', deps) as Middleware<SlackViewMiddlewareArgs>,
-    findHandler('views', deps, replyToView as never, {
-      ackFirst: true,
-    }) as Middleware<SlackViewMiddlewareArgs>,
+    auditInteraction('view', deps),
+    findHandler('views', deps, replyToView, { ackFirst: true }),
     async (args) => {
       const handler = args.context.opsbotHandler as ViewHandler<IntegrationKey>;
       let errors: Record<string, string> | undefined;
@@ -145,7 +143,7 @@ export function registerInteractions(app: App, deps: PipelineDeps): void {
       await args.ack();
       await args.next();
     },
-    checkAccess(deps, replyToView as never) as Middleware<SlackViewMiddlewareArgs>,
+    checkAccess(deps, replyToView),
     async (args) => {
       const message = await runHandler(args.context, deps, valuesOf(args), viewProgress(args, deps), {
         formMetadata: formMetadataOf(args.body as unknown as Record<string, unknown>),
@@ -158,22 +156,20 @@ export function registerInteractions(app: App, deps: PipelineDeps): void {
   const replyToShortcut = (args: ShortcutArgs, message: Reply) => answer(args, message, deps.log);
   app.shortcut<MessageShortcut>(
     { type: 'message_action', callback_id: INTERACTION_ID },
-    auditInteraction('shortcut', deps) as Middleware<SlackShortcutMiddlewareArgs<MessageShortcut>>,
+    auditInteraction('shortcut', deps),
     async ({ ack, next }) => {
       await ack();
       await next();
     },
-    findHandler('shortcuts', deps, replyToShortcut as never) as Middleware<
-      SlackShortcutMiddlewareArgs<MessageShortcut>
-    >,
-    checkAccess(deps, replyToShortcut as never) as Middleware<SlackShortcutMiddlewareArgs<MessageShortcut>>,
+    findHandler('shortcuts', deps, replyToShortcut),
+    checkAccess(deps, replyToShortcut),
     async (args) => {
       const text = String(args.shortcut.message?.text ?? '').slice(0, MAX_SHORTCUT_TEXT);
       const message = await runHandler(args.context, deps, text, progressOf(args, deps.log), {
         triggerId: args.shortcut.trigger_id,
         message: sourceOf(args.body as unknown as Record<string, unknown>),
       });
-      if (message) await replyToShortcut(args as ShortcutArgs, message);
+      if (message) await replyToShortcut(args, message);
     },
   );
 }
@@ -235,20 +231,26 @@ function viewProgress(args: ViewArgs, deps: PipelineDeps): Progress {
 
 type HandlerArgs = SlackActionMiddlewareArgs | SlackViewMiddlewareArgs | SlackShortcutMiddlewareArgs;
 
-function findHandler(
+/** The policy action a button, form or shortcut names (`action_id` / `callback_id`). */
+function interactionId(args: HandlerArgs): string {
+  if ('action' in args) return String((args.action as { action_id?: string }).action_id ?? '');
+  if ('view' in args) return String(args.view.callback_id ?? '');
+  return String(args.shortcut.callback_id ?? '');
+}
+
+/**
+ * Finds the command module's handler for the interaction's id, or answers that it is gone. Typed
+ * over Bolt's own arguments of the listener it is given to, like {@link checkAccess}.
+ */
+function findHandler<Args extends HandlerArgs>(
   kind: 'actions' | 'views' | 'shortcuts',
   deps: PipelineDeps,
-  reply: (args: HandlerArgs, message: Reply) => Promise<void>,
+  reply: (args: Args & AllMiddlewareArgs, message: Reply) => Promise<void>,
   options: { ackFirst?: boolean } = {},
-): Middleware<HandlerArgs> {
+): Middleware<Args> {
   return async (args) => {
     const interaction = interactionOf(args.context);
-    const id =
-      'action' in args
-        ? String((args.action as { action_id?: string }).action_id ?? '')
-        : 'view' in args
-          ? String(args.view.callback_id ?? '')
-          : String(args.shortcut.callback_id ?? '');
+    const id = interactionId(args);
     interaction.action = id;
     const [command] = id.split(':');
     const module = deps.commands.find((m) => m.name === command);

@@ -1,4 +1,5 @@
 import type {
+  AllMiddlewareArgs,
   Middleware,
   SlackActionMiddlewareArgs,
   SlackCommandMiddlewareArgs,
@@ -19,12 +20,13 @@ type AnyInteractionArgs =
 /**
  * Deny by default, before any handler runs: the interaction's action must be allowed for this
  * actor in this channel. A denial answers (only to the caller) with what would be needed, and is
- * audited as `denied`.
+ * audited as `denied`. Typed over Bolt's own arguments of the listener it is given to (`Args`), so
+ * `app.action`/`app.view`/`app.command` take it as it is, and `reply` gets those same arguments.
  */
-export function checkAccess(
+export function checkAccess<Args extends AnyInteractionArgs>(
   deps: Pick<PipelineDeps, 'services' | 'log'>,
-  reply: (args: AnyInteractionArgs, message: Reply) => Promise<void>,
-): Middleware<AnyInteractionArgs> {
+  reply: (args: Args & AllMiddlewareArgs, message: Reply) => Promise<void>,
+): Middleware<Args> {
   const { policy, membership } = deps.services;
   return async (args) => {
     const interaction = interactionOf(args.context);

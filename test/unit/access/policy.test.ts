@@ -9,7 +9,7 @@ import {
   matchesAction,
   unmatchedPatterns,
 } from '../../../src/access/policy.js';
-import { EMPTY_FILE, fileSchema, isActionPattern } from '../../../src/config/file-schema.js';
+import { emptyFileOf, fileSchemaOf, isActionPattern } from '../../../src/config/file-schema.js';
 import { describePolicy, explainDenial } from '../../../src/slack/policy-text.js';
 
 type Rule = AccessConfig['rules'][number];
@@ -59,7 +59,7 @@ const ruleArb: fc.Arbitrary<Rule> = fc
     { requiredKeys: ['actions'] },
   )
   // Exactly what the configuration schema would accept.
-  .filter((rule) => fileSchema.safeParse({ access: { rules: [rule] } }).success);
+  .filter((rule) => fileSchemaOf([]).safeParse({ access: { rules: [rule] } }).success);
 const configArb: fc.Arbitrary<AccessConfig> = fc.record({
   admins: subsetOf(USERS).map((a) => a.slice(0, 1)),
   rules: fc.array(ruleArb, { maxLength: 6 }),
@@ -146,7 +146,7 @@ describe('AccessPolicy (properties)', () => {
   it('the empty policy allows exactly opsbot:help, opsbot:whoami and *:help', async () => {
     await fc.assert(
       fc.asyncProperty(requestArb, async (req) => {
-        const decision = await new AccessPolicy(EMPTY_FILE.access).evaluate(req, checkOf({}));
+        const decision = await new AccessPolicy(emptyFileOf([]).access).evaluate(req, checkOf({}));
         const expected =
           ['opsbot:help', 'opsbot:whoami'].includes(req.action) || req.action.endsWith(':help');
         expect(decision.allowed).toBe(expected);
@@ -466,7 +466,7 @@ describe('AccessPolicy (examples)', () => {
       ],
     });
     expect(many.usergroups()).toEqual(['S0B', 'S0A', 'S0C']);
-    expect(new AccessPolicy(EMPTY_FILE.access).usergroups()).toEqual([]);
+    expect(new AccessPolicy(emptyFileOf([]).access).usergroups()).toEqual([]);
   });
 });
 
@@ -550,7 +550,7 @@ describe('AccessPolicy.describe', () => {
   });
 
   it('says so when there are no admins and no rules', () => {
-    expect(describePolicy(new AccessPolicy(EMPTY_FILE.access))).toEqual([
+    expect(describePolicy(new AccessPolicy(emptyFileOf([]).access))).toEqual([
       '*Admins* (everything, including `opsbot:access` and `opsbot:audit`): none',
       "*Everyone, everywhere:* `opsbot:help`, `opsbot:whoami` and each command's `help`",
       '*Rules:* none, so nothing else is allowed.',

@@ -8,7 +8,8 @@ import {
   topicFor,
   UNROUTED_TOPIC,
 } from '../../../src/alerts/routes.js';
-import { fileSchema } from '../../../src/config/file-schema.js';
+import { fileSchemaOf } from '../../../src/config/file-schema.js';
+import { CONFIG_SECTIONS } from '../../../src/features.js';
 import { alertOf } from './fixtures.js';
 
 type Route = AlertRoutes['routes'][number];
@@ -109,6 +110,7 @@ describe('routeAlert', () => {
   });
 
   it('routes with the configuration as the file schema reads it', () => {
+    const fileSchema = fileSchemaOf(CONFIG_SECTIONS);
     const file = fileSchema.parse({
       alerts: {
         defaultChannel: 'C0ALERTS',

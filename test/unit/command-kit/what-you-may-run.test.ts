@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../../commands/index.js';
 import { AccessPolicy, type MembershipCheck } from '../../../src/access/policy.js';
 import type { CommandContext, CommandModule, CoreServices } from '../../../src/command-kit/command-spec.js';
-import { EMPTY_FILE } from '../../../src/config/file-schema.js';
+import { EMPTY_FILE } from '../../../src/features.js';
 import type { IntegrationKey } from '../../../src/integrations/integration.js';
 
 type Context = CommandContext<IntegrationKey>;

@@ -71,8 +71,9 @@ describe('replayCheck', () => {
       shared: false,
       ttlMs: 1_000,
     });
-    expect(await seen(sig(7))).toBe(false);
-    expect(await seen(sig(7))).toBe(true);
+    // Answered synchronously: no promise and no timer on the hot path.
+    expect(seen(sig(7))).toBe(false);
+    expect(seen(sig(7))).toBe(true);
     expect(calls).toEqual([]);
   });
 

@@ -13,11 +13,12 @@ class FakeClient extends EventEmitter implements SocketClient {
   disconnected = false;
   constructor(
     readonly appToken: string,
-    private readonly outcome: 'connect' | Error,
+    private readonly outcome: 'connect' | 'hang' | Error,
   ) {
     super();
   }
   async start(): Promise<unknown> {
+    if (this.outcome === 'hang') return new Promise(() => {}); // Slack never says hello
     if (this.outcome !== 'connect') throw this.outcome;
     this.emit('connected');
     return {};
@@ -55,7 +56,7 @@ function credential(versionId: string, appToken?: string): Credential<SlackSecre
 /** A receiver on a fake clock, fake clients, and a fake credential provider. */
 function harness(
   first: Credential<SlackSecret>,
-  script: (appToken: string) => 'connect' | Error,
+  script: (appToken: string) => 'connect' | 'hang' | Error,
   options: { unavailableReads?: number } = {},
 ) {
   let unavailable = options.unavailableReads ?? 0;
@@ -82,10 +83,9 @@ function harness(
         }
         return current as unknown as Credential<S>;
       },
-      onChange: <S>(_: string, listener: (change: CredentialChange<S>) => void) => {
-        const wrapped = listener as unknown as (change: CredentialChange<SlackSecret>) => void;
-        listeners.add(wrapped);
-        return () => listeners.delete(wrapped);
+      onChange: (_: unknown, listener: (change: CredentialChange<SlackSecret>) => void) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
       },
       refreshAfterAuthFailure: async (integration, versionId) => {
         refreshes.push([integration, versionId]);
@@ -132,6 +132,23 @@ describe('SlackSocketReceiver', () => {
     const messages = h.messages();
     expect(messages.filter((m) => m === 'Slack rejected the Socket Mode app token')).toHaveLength(1);
     expect(messages).toContain('Socket Mode still cannot connect');
+    await h.receiver.stop();
+  });
+
+  it('gives up a handshake Slack never finishes after 30 s on its clock, closes it, and backs off', async () => {
+    const h = harness(credential('v1', 'xapp-1'), () => 'hang');
+    await h.receiver.start();
+    await expect.poll(() => h.clock.delays()).toEqual([30_000]);
+    h.clock.advance(29_999);
+    expect(h.clients[0]?.disconnected).toBe(false);
+    h.clock.advance(1);
+    // random() = 0.5: three quarters of the 1 s base before the next attempt.
+    await expect.poll(() => h.clock.delays()).toEqual([750]);
+    expect(h.clients[0]?.disconnected).toBe(true);
+    expect(h.receiver.connected).toBe(false);
+    expect(h.messages()).toContain('Socket Mode could not connect; retrying');
+    h.clock.runNext();
+    await expect.poll(() => h.clients.length).toBe(2);
     await h.receiver.stop();
   });
 
