@@ -41,17 +41,25 @@ export function registerCommands(app: App, deps: PipelineDeps): void {
     noteArguments(args.context, actions);
     return answer(args, message, deps.log);
   };
-  for (const module of deps.commands) {
-    app.command(
-      `/${module.name}`,
-      auditInteraction('command', deps),
-      ackAtOnce,
-      routeTo(module, deps),
-      checkAccess(deps, answerDenied),
-      readArguments(deps, actions),
-      runCommand(deps),
-    );
-  }
+  if (deps.commands.length === 0) return;
+  // One listener for every command, dispatching by name: Bolt runs each event through every
+  // listener's filters, so one per command would cost each request as many chains as commands.
+  const byName = new Map(deps.commands.map((m) => [`/${m.name}`, m]));
+  app.command(
+    commandNames(deps.commands),
+    auditInteraction('command', deps),
+    ackAtOnce,
+    routeTo(byName, deps),
+    checkAccess(deps, answerDenied),
+    readArguments(deps, actions),
+    runCommand(deps),
+  );
+}
+
+/** Exactly the registered commands' names (`/gh`, `/jira`, …): anything else stays unhandled. */
+function commandNames(commands: readonly CommandModule[]): RegExp {
+  const names = commands.map((m) => m.name.replace(/[^a-z0-9-]/g, (c) => `\\${c}`));
+  return new RegExp(`^/(?:${names.join('|')})$`);
 }
 
 const ackAtOnce: Middleware<SlackCommandMiddlewareArgs> = async ({ ack, next }) => {
@@ -59,8 +67,12 @@ const ackAtOnce: Middleware<SlackCommandMiddlewareArgs> = async ({ ack, next }) 
   await next();
 };
 
-function routeTo(module: CommandModule, deps: PipelineDeps): Middleware<SlackCommandMiddlewareArgs> {
+function routeTo(
+  byName: ReadonlyMap<string, CommandModule>,
+  deps: PipelineDeps,
+): Middleware<SlackCommandMiddlewareArgs> {
   return async (args) => {
+    const module = byName.get(args.command.command) as CommandModule;
     const interaction = interactionOf(args.context);
     interaction.module = module;
     const route = findSubcommand(module, args.command.text ?? '');
