@@ -110,7 +110,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics ?? true });
   // This process's name in leases and claims shared with other replicas.
   const owner = replicaName();
-  const opened = await openState(config.state, () => clock.now());
+  const opened = await openState(config.state, clock);
   // A shared store (DynamoDB) reads the audit head in the background: wait for it (bounded), so the
   // start-up anchor names the real head. A table that is missing or unreachable is logged here and
   // keeps /readyz at 503; it does not stop the process.

@@ -22,6 +22,8 @@ import {
   type UpdateCommandInput,
   type UpdateCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
+import { type Clock, type Random, systemClock } from '../clock.js';
+import { type BackoffPolicy, fullJitterDelay } from '../time/backoff.js';
 import { StateBusyError, StateClosedError } from './errors.js';
 
 /** An item as the document client reads and writes it. */
@@ -67,11 +69,35 @@ const THROTTLED = new Set([
 /** The same, as a cancelled transaction's reason for one of its items. */
 const THROTTLED_ITEM = new Set(['ThrottlingError', 'ProvisionedThroughputExceeded', 'RequestLimitExceeded']);
 
+/** A transaction cancelled by a conflicting one is tried again after up to 50 ms, then 100, 200 (full jitter). */
+export const TRANSACTION_CONFLICT_BACKOFF: BackoffPolicy = { baseMs: 50, capMs: 200 };
+
 export interface StateTableOptions {
-  /** Waits between attempts (default: setTimeout), with jitter in [0, 1) from `random` (default Math.random). */
+  /** Whose timers the waits between attempts run on (default: the system clock). */
+  clock?: Clock;
+  /** Waits between attempts (default: a timer on `clock`). */
   sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
+  /** Jitter in [0, 1) (default Math.random). */
+  random?: Random;
 }
+
+/**
+ * Waits `ms` on `clock`'s timers, keeping the process alive meanwhile (the clock's timers never
+ * do): a store waiting out a backoff holds writes that callers await, and replicas starting at once
+ * lose the audit head to each other before anything else (the HTTP server) holds the event loop.
+ */
+export function sleepOn(clock: Clock): (ms: number) => Promise<void> {
+  return (ms) =>
+    new Promise<void>((resolve) => {
+      const hold = setInterval(() => {}, HOLD_MS);
+      clock.schedule(() => {
+        clearInterval(hold);
+        resolve();
+      }, ms);
+    });
+}
+/** The period of the idle interval that keeps the process alive while a store waits (it does nothing). */
+const HOLD_MS = 60_000;
 
 /**
  * The state table as the stores use it: every call names the table, reads are strongly consistent,
@@ -81,12 +107,12 @@ export class StateTable {
   readonly name: string;
   readonly #doc: DynamoDBDocumentClient;
   readonly #sleep: (ms: number) => Promise<void>;
-  readonly #random: () => number;
+  readonly #random: Random;
   #closed = false;
 
   constructor(client: DynamoDBClient, name: string, options: StateTableOptions = {}) {
     this.name = name;
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.#sleep = options.sleep ?? sleepOn(options.clock ?? systemClock);
     this.#random = options.random ?? Math.random;
     this.#doc = DynamoDBDocumentClient.from(client, {
       marshallOptions: { removeUndefinedValues: true },
@@ -100,34 +126,37 @@ export class StateTable {
 
   /** The item under `key`, strongly consistent. */
   async get(key: Key, options: CallOptions = {}): Promise<Item | undefined> {
-    const out = await this.#send<{ Item?: Item }>(
-      () => new GetCommand({ TableName: this.name, Key: key, ConsistentRead: true }),
-      options,
-    );
+    const command = new GetCommand({ TableName: this.name, Key: key, ConsistentRead: true });
+    const out = await this.#call((sent) => this.#doc.send(command, sent), options);
     return out.Item;
   }
 
   async put(input: WithoutTable<PutCommandInput>, options: CallOptions = {}): Promise<void> {
-    await this.#send(() => new PutCommand({ ...input, TableName: this.name }), options);
+    const command = new PutCommand({ ...input, TableName: this.name });
+    await this.#call((sent) => this.#doc.send(command, sent), options);
   }
 
   async update(input: WithoutTable<UpdateCommandInput>): Promise<UpdateCommandOutput> {
-    return this.#send(() => new UpdateCommand({ ...input, TableName: this.name }), {});
+    const command = new UpdateCommand({ ...input, TableName: this.name });
+    return this.#call((sent) => this.#doc.send(command, sent));
   }
 
   async delete(input: WithoutTable<DeleteCommandInput>): Promise<void> {
-    await this.#send(() => new DeleteCommand({ ...input, TableName: this.name }), {});
+    const command = new DeleteCommand({ ...input, TableName: this.name });
+    await this.#call((sent) => this.#doc.send(command, sent));
   }
 
   /** One page of a strongly consistent query. */
   async query(input: WithoutTable<QueryCommandInput>): Promise<QueryCommandOutput> {
-    return this.#send(() => new QueryCommand({ ...input, TableName: this.name, ConsistentRead: true }), {});
+    const command = new QueryCommand({ ...input, TableName: this.name, ConsistentRead: true });
+    return this.#call((sent) => this.#doc.send(command, sent));
   }
 
   /**
    * TransactWriteItems; each item names its table (`table.name`). A transaction cancelled only
    * because another one was touching the same items (TransactionConflict) is tried again a few
-   * times, unless `conflictRetries` is 0 (the caller handles contention itself).
+   * times ({@link TRANSACTION_CONFLICT_BACKOFF}), unless `conflictRetries` is 0 (the caller handles
+   * contention itself).
    */
   async transact(
     input: TransactWriteCommandInput,
@@ -136,22 +165,29 @@ export class StateTable {
     const retries = options.conflictRetries ?? 3;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.#send(() => new TransactWriteCommand(input), {});
+        const command = new TransactWriteCommand(input);
+        await this.#call((sent) => this.#doc.send(command, sent));
         return;
       } catch (error) {
         const codes = cancellationCodes(error)?.filter((c) => c !== 'None') ?? [];
         if (attempt >= retries || codes.length === 0 || codes.some((c) => c !== 'TransactionConflict'))
           throw error;
-        await this.#sleep(10 + this.#random() * 40 * (attempt + 1));
+        await this.#sleep(fullJitterDelay(attempt, TRANSACTION_CONFLICT_BACKOFF, this.#random));
       }
     }
   }
 
-  async #send<T>(command: () => { input: unknown }, options: CallOptions): Promise<T> {
+  /**
+   * One call of the document client, made by `send` with the options it is given (so each call
+   * keeps the client's own types for its command), refused once closed, its errors mapped.
+   */
+  async #call<T>(
+    send: (sent: { abortSignal?: AbortSignal }) => Promise<T>,
+    options: CallOptions = {},
+  ): Promise<T> {
     if (this.#closed) throw new StateClosedError();
     try {
-      // biome-ignore lint/suspicious/noExplicitAny: the document client's send is overloaded per command
-      return (await this.#doc.send(command() as any, { abortSignal: options.signal })) as T;
+      return await send(options.signal ? { abortSignal: options.signal } : {});
     } catch (error) {
       throw this.#mapError(error);
     }

@@ -28,6 +28,8 @@
  * of them) are never read there. Items enqueued in the same millisecond are ordered by id.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { systemClock } from '../clock.js';
+import { abortable, deadlineSignal } from '../time/deadline.js';
 import { createDynamoAudit, type DynamoAuditOptions, type DynamoAuditStore } from './dynamodb-audit.js';
 import { createDynamoDedupe } from './dynamodb-dedupe.js';
 import { createDynamoLeases } from './dynamodb-leases.js';
@@ -99,11 +101,19 @@ export function openDynamoState(options: DynamoStateOptions): DynamoState {
     ready: () => audit.ready(),
     /** One GetItem (of the audit head), bounded to a second. */
     async ping() {
+      const deadline = deadlineSignal(
+        clock ?? systemClock,
+        PING_MS,
+        new AbortController().signal,
+        () => new Error(`no answer within ${PING_MS} ms`),
+      );
       try {
-        await table.get({ pk: 'audit', sk: 'head' }, { signal: AbortSignal.timeout(PING_MS) });
+        await abortable(table.get({ pk: 'audit', sk: 'head' }, { signal: deadline.signal }), deadline.signal);
         return true;
       } catch {
         return false;
+      } finally {
+        deadline.cancel();
       }
     },
     /** Audit events appended before are still written; then the table closes (and the client, if ours). */

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from '../clock.js';
 import type { StateConfig } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { State } from './state.js';
@@ -6,9 +7,11 @@ import type { State } from './state.js';
  * Opens the store `OPSBOT_STATE` names. DynamoDB: a client from the default credential chain and
  * region (AWS_ENDPOINT_URL_DYNAMODB is honoured by the SDK); the table is first used in the
  * background, and a missing one makes every operation fail with StateTableMissingError (and
- * /readyz answer 503) until it is created.
+ * /readyz answer 503) until it is created. Both run on `clock` (the app's): timestamps, leases,
+ * deadlines and backoffs.
  */
-export async function openState(config: StateConfig, now: () => number = Date.now): Promise<State> {
+export async function openState(config: StateConfig, clock: Clock = systemClock): Promise<State> {
+  const now = () => clock.now();
   // Each backend is loaded only when chosen: a DynamoDB deployment never loads node:sqlite, and a
   // SQLite one never loads the DynamoDB SDK.
   if (config.kind === 'sqlite') {
@@ -25,5 +28,5 @@ export async function openState(config: StateConfig, now: () => number = Date.no
     }
   }
   const { openDynamoState } = await import('./dynamodb.js');
-  return openDynamoState({ table: config.table, now });
+  return openDynamoState({ table: config.table, now, clock });
 }
