@@ -14,10 +14,9 @@ import { type Component, Lifecycle } from './component.js';
 import type { Config, Env } from './config.js';
 import { createCredentials } from './credentials/from-config.js';
 import type { CredentialProvider } from './credentials/provider.js';
-import type { Feature, FeatureContext } from './feature.js';
+import type { Feature } from './feature.js';
 import { Readiness } from './health.js';
-import { HttpServer, type Route, sendJson, sendText } from './http/server.js';
-import type { AnyIntegration, IntegrationKey, PlatformDeps } from './integrations/integration.js';
+import type { AnyIntegration, PlatformDeps } from './integrations/integration.js';
 import { RateLimits } from './integrations/rate-limits.js';
 import { buildIntegrations, IntegrationRegistry } from './integrations/registry.js';
 import type { SlackApi } from './integrations/slack-api.js';
@@ -25,16 +24,12 @@ import { createLogger, type Logger, SecretRedactor } from './log.js';
 import { Counter, createMetrics, type Registry } from './metrics.js';
 import { replicaName } from './replica-name.js';
 import { createSlackApp } from './slack/bolt-app.js';
-import { SlackHttpReceiver } from './slack/receiver.js';
-import { RecentSignatures } from './slack/recent-signatures.js';
-import { replayCheck } from './slack/replay-check.js';
-import { SlackSocketReceiver } from './slack/socket-receiver.js';
 import { openState } from './store/open.js';
 import type { State } from './store/state.js';
 import { within } from './time/deadline.js';
-
-/** How long a verified Slack signature is remembered: Slack's 5-minute window, and a little more. */
-const REPLAY_WINDOW_MS = 6 * 60_000;
+import { coreComponents, featureComponents } from './wiring/components.js';
+import { OpsbotServers } from './wiring/http-servers.js';
+import { afterFirstLoad, createSlackReceiver, slackComponent } from './wiring/slack-transport.js';
 
 /**
  * Everything the bot is built from. `main.ts` passes the real things; the sandbox harness (console,
@@ -98,18 +93,140 @@ export interface RunningOpsbot {
  */
 export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   const { config, clock } = deps;
-  // On the app's clock: minted tokens are masked until their expiry, read on the same clock.
-  const redactor = new SecretRedactor({ now: () => clock.now() });
-  const log = createLogger({
-    level: config.logLevel,
-    redactor,
-    ...(deps.logDestination ? { destination: deps.logDestination } : {}),
-  });
-  const fileKey = deps.env.OPSBOT_SECRET_FILE_KEY;
-  if (fileKey) redactor.register(fileKey.trim());
-  const metrics = createMetrics({ defaultMetrics: deps.defaultMetrics ?? true });
+  const { log, redactor, metrics } = observability(deps);
   // This process's name in leases and claims shared with other replicas.
   const owner = replicaName();
+  const { state, audit, auditTrail, registry, provider, integrations } = await openCore(deps, {
+    log,
+    redactor,
+    metrics,
+  });
+  checkCommandNeeds(deps.commands, registry);
+  const slack = integrations.apis.slack as SlackApi;
+  const receiver = createSlackReceiver({
+    config,
+    provider,
+    state,
+    clock,
+    log,
+    metrics,
+    ...(deps.random ? { random: deps.random } : {}),
+  });
+  createSlackApp({
+    commands: deps.commands,
+    services: {
+      state,
+      policy: new AccessPolicy(config.file.access),
+      membership: new UsergroupMembership({ fetchMembers: (id) => slack.usergroupMembers(id), clock })
+        .isMember,
+      slack,
+      clock,
+      file: config.file,
+      configured: (name) => integrations.isConfigured(name),
+      commands: deps.commands,
+    },
+    integrations,
+    countError: errorCounter(metrics),
+    credentials: provider,
+    slack,
+    receiver,
+    audit,
+    clock,
+    log,
+    ...(config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {}),
+  });
+
+  const readiness = new Readiness(clock);
+  let loading: Promise<void> = Promise.resolve();
+  const required = [...registry.catalog().values()].filter((s) => s.required).map((s) => s.name);
+  const components: Component[] = [
+    ...coreComponents({
+      state,
+      integrations,
+      provider,
+      required,
+      onFirstLoad: (first) => {
+        loading = first;
+      },
+      afterFirstLoad: () => {
+        auditTrail.settle();
+        afterFirstLoad(required, provider, slack, receiver, log, config.secrets.source !== 'env');
+      },
+    }),
+    ...featureComponents(deps.features, registry, integrations, {
+      config,
+      credentials: provider,
+      state,
+      audit,
+      clock,
+      log,
+      metrics,
+      owner,
+      alertActions: () => offeredAlertActions(deps.commands, (name) => integrations.isConfigured(name)),
+    }),
+    slackComponent(receiver, clock),
+  ];
+  const lifecycle = new Lifecycle(components, { log, readiness, now: () => clock.now() });
+  const servers = new OpsbotServers({
+    log,
+    clock,
+    metrics,
+    readiness,
+    lifecycle,
+    separateMetrics: config.metricsPort !== undefined,
+  });
+
+  for (const warning of config.warnings) log.warn(warning);
+  await lifecycle.start();
+  const { address, metricsAddress } = await servers.listen(config.port, config.metricsPort, deps.host);
+  log.info(
+    {
+      port: address.port,
+      ...(metricsAddress ? { metricsPort: metricsAddress.port } : {}),
+      secretSource: config.secrets.source,
+      slackMode: config.slack.mode,
+    },
+    'opsbot listening',
+  );
+
+  let stopping: Promise<{ drained: boolean }> | undefined;
+  return {
+    address,
+    ...(metricsAddress ? { metricsAddress } : {}),
+    readiness,
+    log,
+    redactor,
+    metrics,
+    provider,
+    state,
+    slack,
+    get loading() {
+      return loading;
+    },
+    stop(deadlineMs = 8_000) {
+      stopping ??= (async () => {
+        readiness.markShuttingDown();
+        const deadline = clock.now() + deadlineMs;
+        // Stop accepting first, then let the components finish in reverse order of starting.
+        const closed = await servers.close(deadlineMs);
+        const { drained } = await lifecycle.stop(deadline);
+        log.info({ drained: closed.drained && drained }, 'opsbot stopped');
+        return { drained: closed.drained && drained };
+      })();
+      return stopping;
+    },
+  };
+}
+
+/**
+ * State (on the app's clock, waited for when shared), the audit trail, the credential provider and
+ * the integrations built on it: what every other part is wired to.
+ */
+async function openCore(
+  deps: OpsbotDeps,
+  { log, redactor, metrics }: { log: Logger; redactor: SecretRedactor; metrics: Registry },
+) {
+  const { config, clock } = deps;
   const opened = await openState(config.state, clock);
   // A shared store (DynamoDB) reads the audit head in the background: wait for it (bounded), so the
   // start-up anchor names the real head. A table that is missing or unreachable is logged here and
@@ -147,228 +264,32 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     redactor,
     ...(deps.aws?.sts ? { sts: deps.aws.sts } : {}),
   });
-  checkCommandNeeds(deps.commands, registry);
-  const slack = integrations.apis.slack as SlackApi;
-  const membership = new UsergroupMembership({ fetchMembers: (id) => slack.usergroupMembers(id), clock });
-  const apiUrl = config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {};
-  const receiver =
-    config.slack.mode === 'http'
-      ? new SlackHttpReceiver({
-          credentials: provider,
-          clock,
-          log,
-          registry: metrics,
-          // A signature is good for Slack's 5-minute window (either way): remember it a little longer,
-          // in memory (answers at once), and in the shared State only when replicas share it.
-          seen: replayCheck({
-            recent: new RecentSignatures(() => clock.now(), REPLAY_WINDOW_MS),
-            dedupe: state.dedupe,
-            shared: state.shared,
-            ttlMs: REPLAY_WINDOW_MS,
-          }),
-        })
-      : new SlackSocketReceiver({
-          credentials: provider,
-          log,
-          clock,
-          ...(deps.random ? { random: deps.random } : {}),
-          // An environment variable cannot change: main.ts exits 2 instead of waiting.
-          secretChangesLive: config.secrets.source !== 'env',
-          ...apiUrl,
-        });
+  return { state, audit, auditTrail, registry, provider, integrations };
+}
+
+/** The logger (every line through the redactor, on the app's clock) and the metrics registry. */
+function observability(deps: OpsbotDeps): { log: Logger; redactor: SecretRedactor; metrics: Registry } {
+  // On the app's clock: minted tokens are masked until their expiry, read on the same clock.
+  const redactor = new SecretRedactor({ now: () => deps.clock.now() });
+  const log = createLogger({
+    level: deps.config.logLevel,
+    redactor,
+    ...(deps.logDestination ? { destination: deps.logDestination } : {}),
+  });
+  const fileKey = deps.env.OPSBOT_SECRET_FILE_KEY;
+  if (fileKey) redactor.register(fileKey.trim());
+  return { log, redactor, metrics: createMetrics({ defaultMetrics: deps.defaultMetrics ?? true }) };
+}
+
+/** `opsbot_interaction_errors_total{command,code}`: commands, buttons and forms that ended in an error or a denial. */
+function errorCounter(metrics: Registry): (command: string, code: string) => void {
   const errors = new Counter({
     name: 'opsbot_interaction_errors_total',
     help: 'Commands, buttons and forms that ended in an error or a denial, by command and error code',
     labelNames: ['command', 'code'],
     registers: [metrics],
   });
-  createSlackApp({
-    commands: deps.commands,
-    services: {
-      state,
-      policy: new AccessPolicy(config.file.access),
-      membership: membership.isMember,
-      slack,
-      clock,
-      file: config.file,
-      configured: (name) => integrations.isConfigured(name),
-      commands: deps.commands,
-    },
-    integrations,
-    countError: (command, code) => errors.inc({ command, code }),
-    credentials: provider,
-    slack,
-    receiver,
-    audit,
-    clock,
-    log,
-    ...apiUrl,
-  });
-
-  const readiness = new Readiness(clock);
-  let loading: Promise<void> = Promise.resolve();
-  const required = [...registry.catalog().values()].filter((s) => s.required).map((s) => s.name);
-  const components: Component[] = [
-    // Ready only while an audit record could be written: a bounded write probe, never a long wait.
-    // Ready when the store answers a read and takes a (conditional) write.
-    {
-      name: 'state',
-      ready: async () => (await state.ping()) && (await state.audit.writable()),
-      stop: async () => state.close(),
-    },
-    { name: 'integrations', stop: async () => integrations.close() },
-    {
-      name: 'secrets',
-      ready: () => required.every((name) => provider.isLoaded(name)),
-      // Secrets load in the background: /healthz answers at once, /readyz says 503 until they are in.
-      start: async () => {
-        loading = provider.start().then(() => {
-          auditTrail.settle();
-          afterFirstLoad(required, provider, slack, receiver, log, config.secrets.source !== 'env');
-        });
-      },
-      stop: async () => provider.stop(),
-    },
-    // Each feature's components (alerts, the dev-environment reaper), when its integrations are in.
-    ...deps.features.flatMap((feature) =>
-      feature.needs.every((need) => registry.has(need)) &&
-      (feature.whenConfigured ?? []).every((need) => integrations.isConfigured(need))
-        ? feature.components({
-            config,
-            credentials: provider,
-            state,
-            apis: integrations.apis as FeatureContext<IntegrationKey>['apis'],
-            isConfigured: (name) => integrations.isConfigured(name),
-            audit,
-            clock,
-            log,
-            metrics,
-            owner,
-            alertActions: () => offeredAlertActions(deps.commands, (name) => integrations.isConfigured(name)),
-          })
-        : [],
-    ),
-    receiver instanceof SlackHttpReceiver
-      ? {
-          name: 'slack-events',
-          routes: [receiver.route()],
-          stop: (deadline) => receiver.drain(Math.max(0, deadline - clock.now())),
-        }
-      : {
-          name: 'slack',
-          ready: () => receiver.connected,
-          stop: async () => {
-            await receiver.stop();
-            await receiver.drain();
-          },
-        },
-  ];
-  const lifecycle = new Lifecycle(components, { log, readiness, now: () => clock.now() });
-  const metricsRoute = {
-    method: 'GET',
-    path: '/metrics',
-    handler: async (_req, res) => sendText(res, 200, await metrics.metrics(), metrics.contentType),
-  } satisfies Route;
-  // With OPSBOT_METRICS_PORT, /metrics is on a listener of its own (not exposed beyond the task).
-  const metricsServer =
-    config.metricsPort === undefined ? undefined : new HttpServer({ log, clock, routes: [metricsRoute] });
-  const server = new HttpServer({
-    log,
-    clock,
-    registry: metrics,
-    routes: [
-      { method: 'GET', path: '/healthz', handler: (_req, res) => sendText(res, 200, 'ok\n') },
-      {
-        method: 'GET',
-        path: '/readyz',
-        handler: async (_req, res) => {
-          const report = await readiness.report();
-          sendJson(res, report.ready ? 200 : 503, report);
-        },
-      },
-      ...(metricsServer ? [] : [metricsRoute]),
-      ...lifecycle.routes(),
-    ],
-  });
-
-  for (const warning of config.warnings) log.warn(warning);
-  await lifecycle.start();
-  const metricsAddress =
-    metricsServer && config.metricsPort !== undefined
-      ? await metricsServer.listen(config.metricsPort, deps.host)
-      : undefined;
-  const address = await server.listen(config.port, deps.host);
-  log.info(
-    {
-      port: address.port,
-      ...(metricsAddress ? { metricsPort: metricsAddress.port } : {}),
-      secretSource: config.secrets.source,
-      slackMode: config.slack.mode,
-    },
-    'opsbot listening',
-  );
-
-  let stopping: Promise<{ drained: boolean }> | undefined;
-  return {
-    address,
-    ...(metricsAddress ? { metricsAddress } : {}),
-    readiness,
-    log,
-    redactor,
-    metrics,
-    provider,
-    state,
-    slack,
-    get loading() {
-      return loading;
-    },
-    stop(deadlineMs = 8_000) {
-      stopping ??= (async () => {
-        readiness.markShuttingDown();
-        const deadline = clock.now() + deadlineMs;
-        // Stop accepting first, then let the components finish in reverse order of starting.
-        const [result] = await Promise.all([server.close(deadlineMs), metricsServer?.close(deadlineMs)]);
-        const { drained } = await lifecycle.stop(deadline);
-        log.info({ drained: result.drained && drained }, 'opsbot stopped');
-        return { drained: result.drained && drained };
-      })();
-      return stopping;
-    },
-  };
-}
-
-/** Starts Socket Mode (it waits for its secret itself); learns the bot's ids once the required secrets are in, or says what is missing. */
-function afterFirstLoad(
-  required: readonly string[],
-  provider: CredentialProvider,
-  slack: SlackApi,
-  receiver: SlackHttpReceiver | SlackSocketReceiver,
-  log: Logger,
-  /** False for the env source: its values cannot change, so main.ts stops instead of waiting. */
-  secretsCanChange: boolean,
-): void {
-  // Socket Mode starts either way: it waits for the slack secret (and its appToken) by itself.
-  if (receiver instanceof SlackSocketReceiver) {
-    receiver
-      .start()
-      .catch((error: unknown) =>
-        log.error({ err: error }, 'Socket Mode could not start; /readyz answers 503'),
-      );
-  }
-  const missing = required.filter((name) => !provider.isLoaded(name));
-  if (missing.length > 0) {
-    log.error(
-      { secrets: missing.map((name) => provider.secretName(name)) },
-      secretsCanChange
-        ? 'required secrets are not loaded yet; /readyz answers 503 and loading keeps retrying'
-        : 'required secrets are missing or malformed in the environment; opsbot stops (exit 2)',
-    );
-    return;
-  }
-  // Learn the bot's ids now, so the first command does not wait for auth.test.
-  slack
-    .identity()
-    .catch((error: unknown) => log.warn({ err: error }, 'auth.test failed; will retry on the first event'));
+  return (command, code) => errors.inc({ command, code });
 }
 
 /** A command that needs an integration nobody registered is a wiring mistake: refuse to start. */

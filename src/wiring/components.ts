@@ -1,0 +1,55 @@
+import type { Component } from '../component.js';
+import type { CredentialProvider } from '../credentials/provider.js';
+import type { Feature, FeatureContext } from '../feature.js';
+import type { IntegrationKey } from '../integrations/integration.js';
+import type { BuiltIntegrations, IntegrationRegistry } from '../integrations/registry.js';
+import type { State } from '../store/state.js';
+
+/** opsbot's own components: the state store, the integrations' clients, the secrets' loading. */
+export function coreComponents(deps: {
+  state: State;
+  integrations: BuiltIntegrations;
+  provider: CredentialProvider;
+  required: readonly string[];
+  /** Called once the first load of every secret has finished or failed. */
+  onFirstLoad: (loading: Promise<void>) => void;
+  afterFirstLoad: () => void;
+}): Component[] {
+  const { state, integrations, provider, required } = deps;
+  return [
+    // Ready when the store answers a read and takes a (conditional) write: a bounded write probe,
+    // never a long wait, so /readyz says 503 while no audit record could be written.
+    {
+      name: 'state',
+      ready: async () => (await state.ping()) && (await state.audit.writable()),
+      stop: async () => state.close(),
+    },
+    { name: 'integrations', stop: async () => integrations.close() },
+    {
+      name: 'secrets',
+      ready: () => required.every((name) => provider.isLoaded(name)),
+      // Secrets load in the background: /healthz answers at once, /readyz says 503 until they are in.
+      start: async () => deps.onFirstLoad(provider.start().then(deps.afterFirstLoad)),
+      stop: async () => provider.stop(),
+    },
+  ];
+}
+
+/** Each feature's components (alerts, the dev-environment reaper), when the integrations it needs are in. */
+export function featureComponents(
+  features: readonly Feature[],
+  registry: IntegrationRegistry,
+  integrations: BuiltIntegrations,
+  context: Omit<FeatureContext<IntegrationKey>, 'apis' | 'isConfigured'>,
+): Component[] {
+  const isConfigured = (name: string) => integrations.isConfigured(name);
+  return features.flatMap((feature) =>
+    feature.needs.every((need) => registry.has(need)) && (feature.whenConfigured ?? []).every(isConfigured)
+      ? feature.components({
+          ...context,
+          apis: integrations.apis as FeatureContext<IntegrationKey>['apis'],
+          isConfigured,
+        })
+      : [],
+  );
+}
