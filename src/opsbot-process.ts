@@ -9,7 +9,6 @@ import { EXIT } from './exit-codes.js';
 import { CONFIG_SECTIONS, FEATURES } from './features.js';
 import { INTEGRATIONS } from './integrations/index.js';
 import { IntegrationRegistry } from './integrations/registry.js';
-import type { SlackSecret } from './integrations/slack.js';
 import { slack } from './integrations/slack.js';
 import type { ProcessGuard } from './process-guard.js';
 import { appTokenProblem } from './slack/socket-receiver.js';

@@ -1,10 +1,10 @@
 import { client, v1, v2 } from '@datadog/datadog-api-client';
 import { z } from 'zod';
-import { abortable, deadlineSignal } from '../time/deadline.js';
 import { CredentialRejectedError } from '../credentials/errors.js';
 import { secretText } from '../credentials/secret-spec.js';
 import { ErrorCode, UserFacingError } from '../errors.js';
 import type { RequestScope } from '../request-scope.js';
+import { abortable, deadlineSignal } from '../time/deadline.js';
 import { isDowntimeScope } from './datadog-scope.js';
 import { type CredentialedCalls, type PlatformDeps, secretIntegration } from './integration.js';
 import type { RateLimitPolicy } from './rate-limits.js';

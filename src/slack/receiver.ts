@@ -6,7 +6,6 @@ import type { Clock } from '../clock.js';
 import type { CredentialProvider } from '../credentials/provider.js';
 import { LogThrottle } from '../http/log-throttle.js';
 import { type Route, readBody, refuse, sendJson, sendText } from '../http/server.js';
-import type { SlackSecret } from '../integrations/slack.js';
 import { slack } from '../integrations/slack.js';
 import type { Logger } from '../log.js';
 import { finishedWithin, within } from '../time/deadline.js';

@@ -1,5 +1,4 @@
 import { defineCommand } from '../../src/command-kit/command-spec.js';
-import type { SlackSecret } from '../../src/integrations/slack.js';
 import { slack } from '../../src/integrations/slack.js';
 import type { SandboxBot } from '../../src/sandbox/sandbox-bot.js';
 

@@ -1,6 +1,5 @@
 import { client, v2 } from '@datadog/datadog-api-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DatadogSecret } from '../../src/integrations/datadog.js';
 import { datadog } from '../../src/integrations/datadog.js';
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import { assertNoCanary, canary } from '../helpers/canary.js';

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuditRecord } from '../../src/audit/records.js';
 import type { CommandModule } from '../../src/command-kit/command-spec.js';
-import type { SlackSecret } from '../../src/integrations/slack.js';
 import { slack } from '../../src/integrations/slack.js';
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import { assertNoCanary } from '../helpers/canary.js';

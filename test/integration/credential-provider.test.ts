@@ -4,10 +4,9 @@ import { CredentialUnavailableError, IntegrationNotConfiguredError } from '../..
 import { FreshCredentials } from '../../src/credentials/fresh-credentials.js';
 import type { SecretSpec } from '../../src/credentials/secret-spec.js';
 import { verifyInboundSecret } from '../../src/credentials/verify-inbound.js';
-import type { DatadogSecret } from '../../src/integrations/datadog.js';
 import { datadog } from '../../src/integrations/datadog.js';
 import { github } from '../../src/integrations/github.js';
-import { type SlackSecret, slack as slackIntegration } from '../../src/integrations/slack.js';
+import { slack as slackIntegration } from '../../src/integrations/slack.js';
 import { ProtectedApi } from '../../src/sandbox/protected-api.js';
 import { SimulatedSecretsManager } from '../../src/sandbox/secrets-manager.js';
 import { assertNoCanary, bareCanary, canary } from '../helpers/canary.js';

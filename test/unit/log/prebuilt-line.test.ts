@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, chainRecord, GENESIS_HASH, hashRecord, recordJson } from '../../../src/audit/chain.js';
+import {
+  canonicalJson,
+  chainRecord,
+  GENESIS_HASH,
+  hashRecord,
+  recordJson,
+} from '../../../src/audit/chain.js';
 import type { AuditEvent } from '../../../src/audit/records.js';
 import { logPrebuilt } from '../../../src/log/prebuilt-line.js';
 import { captureLogs } from '../../helpers/log-capture.js';
