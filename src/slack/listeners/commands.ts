@@ -13,16 +13,9 @@ import {
   type PipelineDeps,
   requireConfigured,
 } from '../interaction.js';
-import { checkAccess } from '../middleware/access.js';
+import { accessDenial } from '../middleware/access.js';
 import { auditInteraction } from '../middleware/audit.js';
 import { answer, progressOf } from './answer.js';
-
-/** Bolt's own arguments of a slash command's listener. */
-type CommandArgs = SlackCommandMiddlewareArgs & AllMiddlewareArgs;
-
-/** Where the middleware keeps the route and the parsed input on Bolt's `context`. */
-const ROUTE = 'opsbotRoute';
-const INPUT = 'opsbotInput';
 
 /**
  * Registers every command module as a slash command: audit → ack at once → find the subcommand →
@@ -37,22 +30,15 @@ export function registerCommands(app: App, deps: PipelineDeps): void {
   for (const problem of unmatchedPatterns(deps.services.file.access.rules, actions)) {
     deps.log.warn(`configuration file: ${problem}; it allows nothing`);
   }
-  const answerDenied = (args: CommandArgs, message: Reply) => {
-    noteArguments(args.context, actions);
-    return answer(args, message, deps.log);
-  };
   if (deps.commands.length === 0) return;
   // One listener for every command, dispatching by name: Bolt runs each event through every
   // listener's filters, so one per command would cost each request as many chains as commands.
+  // After the audit middleware, the steps are plain calls in one function, not Bolt middleware.
   const byName = new Map(deps.commands.map((m) => [`/${m.name}`, m]));
   app.command(
     commandNames(deps.commands),
     auditInteraction('command', deps),
-    ackAtOnce,
-    routeTo(byName, deps),
-    checkAccess(deps, answerDenied),
-    readArguments(deps, actions),
-    runCommand(deps),
+    handleCommand(byName, deps, actions),
   );
 }
 
@@ -62,28 +48,44 @@ function commandNames(commands: readonly CommandModule[]): RegExp {
   return new RegExp(`^/(?:${names.join('|')})$`);
 }
 
-const ackAtOnce: Middleware<SlackCommandMiddlewareArgs> = async ({ ack, next }) => {
-  await ack();
-  await next();
-};
-
-function routeTo(
+/**
+ * Ack at once, then: find the subcommand (a typo answers with the usage), decide access on it (a
+ * denied caller is told so, not how to type the arguments; the arguments are still summarized for
+ * the audit record), read the arguments, run. Every answer goes through `respond()`.
+ */
+function handleCommand(
   byName: ReadonlyMap<string, CommandModule>,
   deps: PipelineDeps,
+  actions: readonly string[],
 ): Middleware<SlackCommandMiddlewareArgs> {
   return async (args) => {
-    const module = byName.get(args.command.command) as CommandModule;
+    await args.ack();
     const interaction = interactionOf(args.context);
+    const module = byName.get(args.command.command) as CommandModule;
     interaction.module = module;
     const route = findSubcommand(module, args.command.text ?? '');
     interaction.action = route.action;
     if (!route.ok) {
       interaction.result = 'user_error';
-      await answer(args, { text: route.message }, deps.log);
-      return;
+      return answer(args, { text: route.message }, deps.log);
     }
-    args.context[ROUTE] = route;
-    await args.next();
+    const denial = await accessDenial(deps, interaction);
+    if (denial) {
+      noteArguments(interaction, route, actions);
+      return answer(args, denial, deps.log);
+    }
+    let input: ParsedInput | undefined;
+    if (route.kind === 'run') {
+      const parsed = parseArguments(route, inputContext(interaction, actions));
+      if (!parsed.ok) {
+        interaction.result = 'user_error';
+        return answer(args, { text: parsed.message }, deps.log);
+      }
+      interaction.args = parsed.summary;
+      input = parsed.input;
+    }
+    const message = await runRoute(args, deps, interaction, module, route, input);
+    if (message) await answer(args, message, deps.log);
   };
 }
 
@@ -92,58 +94,33 @@ function inputContext(interaction: Interaction, actions: readonly string[]): Inp
 }
 
 /** After a denial: what the arguments were, for the audit record only (nothing runs). */
-function noteArguments(context: Record<string, unknown>, actions: readonly string[]): void {
-  const route = context[ROUTE] as Route | undefined;
-  if (!route?.ok || route.kind !== 'run') return;
-  const interaction = interactionOf(context);
+function noteArguments(interaction: Interaction, route: Route, actions: readonly string[]): void {
+  if (!route.ok || route.kind !== 'run') return;
   const parsed = parseArguments(route, inputContext(interaction, actions));
   if (parsed.ok) interaction.args = parsed.summary;
 }
 
-/** Access has been decided: reads the arguments, answering a problem with the usage. */
-function readArguments(
+/** Help, or the subcommand's handler (with an intent record first when it has side effects); a failure becomes its reply. */
+async function runRoute(
+  args: SlackCommandMiddlewareArgs & AllMiddlewareArgs,
   deps: PipelineDeps,
-  actions: readonly string[],
-): Middleware<SlackCommandMiddlewareArgs> {
-  return async (args) => {
-    const route = args.context[ROUTE] as Route;
-    if (route.ok && route.kind === 'run') {
-      const interaction = interactionOf(args.context);
-      const parsed = parseArguments(route, inputContext(interaction, actions));
-      if (!parsed.ok) {
-        interaction.result = 'user_error';
-        await answer(args, { text: parsed.message }, deps.log);
-        return;
-      }
-      interaction.args = parsed.summary;
-      args.context[INPUT] = parsed.input;
+  interaction: Interaction,
+  module: CommandModule,
+  route: Extract<Route, { ok: true }>,
+  input: ParsedInput | undefined,
+): Promise<Reply | undefined> {
+  try {
+    if (route.kind === 'help') {
+      const [mine] = await runnableHere(deps.services, interaction.actor, [module]);
+      return { text: commandHelp(module, mine?.subcommands ?? []) };
     }
-    await args.next();
-  };
-}
-
-function runCommand(deps: PipelineDeps): Middleware<SlackCommandMiddlewareArgs> {
-  return async (args) => {
-    const interaction = interactionOf(args.context);
-    const module = interaction.module as CommandModule;
-    const route = args.context[ROUTE] as Route;
-    let message: Reply | undefined;
-    try {
-      if (!route.ok) throw new Error('unrouted command reached its handler');
-      if (route.kind === 'help') {
-        const [mine] = await runnableHere(deps.services, interaction.actor, [module]);
-        message = { text: commandHelp(module, mine?.subcommands ?? []) };
-      } else {
-        requireConfigured(module, deps);
-        if (!route.subcommand.readOnly) await interaction.beforeSideEffect();
-        const ctx = commandContext(interaction, deps, progressOf(args, deps.log), {
-          triggerId: args.command.trigger_id,
-        });
-        message = await route.subcommand.run(ctx, args.context[INPUT] as ParsedInput);
-      }
-    } catch (error) {
-      message = failureReply(interaction, error, deps.log);
-    }
-    if (message) await answer(args, message, deps.log);
-  };
+    requireConfigured(module, deps);
+    if (!route.subcommand.readOnly) await interaction.beforeSideEffect();
+    const ctx = commandContext(interaction, deps, progressOf(args, deps.log), {
+      triggerId: args.command.trigger_id,
+    });
+    return await route.subcommand.run(ctx, input as ParsedInput);
+  } catch (error) {
+    return failureReply(interaction, error, deps.log);
+  }
 }

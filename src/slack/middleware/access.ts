@@ -8,7 +8,7 @@ import type {
 } from '@slack/bolt';
 import type { Reply } from '../../command-kit/command-spec.js';
 import { ErrorCode } from '../../errors.js';
-import { failureReply, interactionOf, type PipelineDeps } from '../interaction.js';
+import { failureReply, type Interaction, interactionOf, type PipelineDeps } from '../interaction.js';
 import { explainDenial } from '../policy-text.js';
 
 type AnyInteractionArgs =
@@ -27,29 +27,42 @@ export function checkAccess<Args extends AnyInteractionArgs>(
   deps: Pick<PipelineDeps, 'services' | 'log'>,
   reply: (args: Args & AllMiddlewareArgs, message: Reply) => Promise<void>,
 ): Middleware<Args> {
-  const { policy, membership } = deps.services;
   return async (args) => {
-    const interaction = interactionOf(args.context);
-    const { userId, channelId } = interaction.actor;
-    let decision: Awaited<ReturnType<typeof policy.evaluate>>;
-    try {
-      decision = await policy.evaluate(
-        { user: userId, channel: channelId, action: interaction.action },
-        membership,
-      );
-    } catch (error) {
-      interaction.decision = 'denied';
-      await reply(args, failureReply(interaction, error, deps.log));
+    const denial = await accessDenial(deps, interactionOf(args.context));
+    if (denial) {
+      await reply(args, denial);
       return;
     }
-    if (!decision.allowed) {
-      interaction.decision = 'denied';
-      interaction.result = 'user_error';
-      interaction.errorCode = ErrorCode.AccessDenied;
-      await reply(args, { text: `:no_entry: ${explainDenial(interaction.action, decision)}` });
-      return;
-    }
-    interaction.decision = 'allowed';
     await args.next();
   };
+}
+
+/**
+ * Decides the interaction's access (deny by default) and records the decision on it: undefined when
+ * allowed, else the answer for the caller (what would be needed, or the failure to decide).
+ */
+export async function accessDenial(
+  deps: Pick<PipelineDeps, 'services' | 'log'>,
+  interaction: Interaction,
+): Promise<Reply | undefined> {
+  const { policy, membership } = deps.services;
+  const { userId, channelId } = interaction.actor;
+  let decision: Awaited<ReturnType<typeof policy.evaluate>>;
+  try {
+    decision = await policy.evaluate(
+      { user: userId, channel: channelId, action: interaction.action },
+      membership,
+    );
+  } catch (error) {
+    interaction.decision = 'denied';
+    return failureReply(interaction, error, deps.log);
+  }
+  if (!decision.allowed) {
+    interaction.decision = 'denied';
+    interaction.result = 'user_error';
+    interaction.errorCode = ErrorCode.AccessDenied;
+    return { text: `:no_entry: ${explainDenial(interaction.action, decision)}` };
+  }
+  interaction.decision = 'allowed';
+  return undefined;
 }
