@@ -1,4 +1,4 @@
-import { client, v1, v2 } from '@datadog/datadog-api-client';
+import type { client, v1, v2 } from '@datadog/datadog-api-client';
 import { z } from 'zod';
 import { CredentialRejectedError } from '../credentials/errors.js';
 import { secretText } from '../credentials/secret-spec.js';
@@ -79,9 +79,36 @@ export const isOpsbotDowntime = (message: string | null | undefined): boolean =>
 /** How long one call to Datadog may take before opsbot gives up on it. */
 export const DATADOG_CALL_TIMEOUT_MS = 10_000;
 
-export interface DatadogClient {
+/** The client library's API objects for one version of the secret. */
+export interface DatadogApis {
   monitors: v1.MonitorsApi;
   downtimes: v2.DowntimesApi;
+}
+
+/** A version of the secret's client: the library is imported on first use, not at start-up. */
+export interface DatadogClient {
+  apis(): Promise<DatadogApis>;
+}
+
+type DatadogSdk = typeof import('@datadog/datadog-api-client');
+let sdk: DatadogSdk | undefined;
+let loading: Promise<DatadogSdk> | undefined;
+
+/**
+ * `@datadog/datadog-api-client`, imported once on the first Datadog call: it takes seconds and
+ * about 90 MB to load, which a bot without Datadog, or before its first `/dd`, need not pay.
+ */
+function datadogSdk(): Promise<DatadogSdk> {
+  loading ??= import('@datadog/datadog-api-client').then((loaded) => {
+    sdk = loaded;
+    return loaded;
+  });
+  return loading;
+}
+
+/** An error the client library raised with this HTTP status (none can exist before it is loaded). */
+function isApiException(error: unknown, ...codes: number[]): boolean {
+  return sdk !== undefined && error instanceof sdk.client.ApiException && codes.includes(error.code);
 }
 
 /** No answer from Datadog: the connection failed (refused, reset, DNS) or the call timed out. */
@@ -127,12 +154,16 @@ export const datadog = secretIntegration({
     inbound: 'webhookSecret',
   },
   createClient: (secret: DatadogSecret, deps) => createDatadogClient(secret, deps),
-  isAuthFailure: (error) =>
-    error instanceof client.ApiException && (error.code === 401 || error.code === 403),
+  isAuthFailure: (error) => isApiException(error, 401, 403),
   createApi: (calls, deps) => createDatadogApi(calls, deps),
 });
 
 function createDatadogClient(secret: DatadogSecret, deps: PlatformDeps): DatadogClient {
+  let apis: Promise<DatadogApis> | undefined;
+  return { apis: () => (apis ??= datadogSdk().then((loaded) => datadogApis(loaded, secret, deps))) };
+}
+
+function datadogApis({ client, v1, v2 }: DatadogSdk, secret: DatadogSecret, deps: PlatformDeps): DatadogApis {
   // Node's fetch, not the client's own library: that one writes every network failure to the
   // console with its stack, past opsbot's logger. Datadog's rate-limit headers are read here (the
   // client exposes a failed call's status and body only), and every call, body included, has a
@@ -146,7 +177,7 @@ function createDatadogClient(secret: DatadogSecret, deps: PlatformDeps): Datadog
         () => new DatadogUnreachableError('timeout'),
       );
       try {
-        return await abortable(exchange(request, deadline.signal), deadline.signal);
+        return await abortable(exchange(client, request, deadline.signal), deadline.signal);
       } finally {
         deadline.cancel();
       }
@@ -165,6 +196,7 @@ function createDatadogClient(secret: DatadogSecret, deps: PlatformDeps): Datadog
 
 /** One HTTP exchange for the client: Datadog's 429 becomes {@link DatadogRateLimitedError}. */
 async function exchange(
+  { ResponseContext }: DatadogSdk['client'],
   request: client.RequestContext,
   signal: AbortSignal,
 ): Promise<client.ResponseContext> {
@@ -187,7 +219,7 @@ async function exchange(
     );
   }
   const bytes = await readAtMost(response, MAX_DATADOG_RESPONSE_BYTES);
-  return new client.ResponseContext(response.status, headers, {
+  return new ResponseContext(response.status, headers, {
     text: async () => bytes.toString('utf8'),
     binary: async () => bytes,
   });
@@ -220,9 +252,9 @@ export function createDatadogApi(calls: CredentialedCalls<DatadogClient>, deps: 
   const app = datadogAppUrl(deps.config.datadog.site);
   const { apiUrl, site } = deps.config.datadog;
   const where = apiUrl ? new URL(apiUrl).host : `api.${site}`;
-  const call = <T>(what: string, fn: (c: DatadogClient) => Promise<T>, scope?: RequestScope): Promise<T> =>
+  const call = <T>(what: string, fn: (c: DatadogApis) => Promise<T>, scope?: RequestScope): Promise<T> =>
     deps.rateLimits
-      .run('datadog', datadogRateLimits, () => calls.run((c) => fn(c), scope))
+      .run('datadog', datadogRateLimits, () => calls.run(async (c) => fn(await c.apis()), scope))
       .catch((error: unknown) => {
         throw explain(error, what, where);
       });
@@ -337,7 +369,7 @@ function explain(error: unknown, what: string, where: string): unknown {
     );
   }
   if (error instanceof UserFacingError) return error;
-  if (error instanceof client.ApiException && error.code === 404) {
+  if (isApiException(error, 404)) {
     return new UserFacingError(
       `Datadog has no such ${what === 'monitor' ? 'monitor' : what}. Check the id with \`/dd monitors\`, and that OPSBOT_DATADOG_SITE names your Datadog site.`,
       { cause: error },

@@ -56,7 +56,8 @@ describe('the Datadog client on an oversized answer', () => {
     };
     const client = datadog.createClient?.(secret, deps, {} as Credential<DatadogSecret>);
     expect(client).toBeDefined();
-    const error = await client?.monitors.listMonitors().then(
+    const apis = await client?.apis();
+    const error = await apis?.monitors.listMonitors().then(
       () => undefined,
       (e: unknown) => e,
     );

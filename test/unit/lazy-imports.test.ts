@@ -1,0 +1,58 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * Libraries that cost seconds or tens of megabytes to load are imported where they are first used
+ * (`await import(…)`), never by a static import a production module runs at start-up: a bot
+ * without Datadog, or before its first `/dd`, does not pay for the Datadog client.
+ */
+const ROOT = resolve(new URL('../..', import.meta.url).pathname);
+const LAZY = ['@datadog/datadog-api-client'];
+const EXCLUDED = ['src/sandbox/', 'src/console/', 'src/console.ts'];
+
+function productionFiles(dir: string): string[] {
+  return readdirSync(join(ROOT, dir)).flatMap((name) => {
+    const path = join(dir, name);
+    if (EXCLUDED.some((e) => path === e.replace(/\/$/, '') || path.startsWith(e))) return [];
+    if (statSync(join(ROOT, path)).isDirectory()) return productionFiles(path);
+    return path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/** Static imports and re-exports of `lib` that are not type-only. */
+function staticValueImports(source: string, lib: string): string[] {
+  const pattern = /^\s*(import|export)\s+(type\s+)?[^;]*?from\s+'([^']+)'/gms;
+  return [...source.matchAll(pattern)]
+    .filter((m) => m[3] === lib && m[2] === undefined)
+    .map((m) => m[0].trim().split('\n')[0] as string);
+}
+
+describe('lazy imports', () => {
+  const files = [...productionFiles('src'), ...productionFiles('commands')];
+
+  it('scans the production tree', () => {
+    expect(files.length).toBeGreaterThan(50);
+    expect(files).toContain(join('src', 'integrations', 'datadog.ts'));
+  });
+
+  for (const lib of LAZY) {
+    it(`${lib} is imported only on first use (type imports aside)`, () => {
+      const offenders = files.flatMap((file) =>
+        staticValueImports(readFileSync(join(ROOT, file), 'utf8'), lib).map(
+          (line) => `${relative(ROOT, join(ROOT, file))}: ${line}`,
+        ),
+      );
+      expect(offenders).toEqual([]);
+    });
+  }
+
+  it('finds a static value import when there is one (the scan can fail)', () => {
+    expect(
+      staticValueImports("import { client } from '@datadog/datadog-api-client';\n", LAZY[0] as string),
+    ).toHaveLength(1);
+    expect(
+      staticValueImports("import type { client } from '@datadog/datadog-api-client';\n", LAZY[0] as string),
+    ).toHaveLength(0);
+  });
+});
