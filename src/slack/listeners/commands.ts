@@ -1,4 +1,10 @@
-import type { AllMiddlewareArgs, App, Middleware, SlackCommandMiddlewareArgs } from '@slack/bolt';
+import type {
+  AllMiddlewareArgs,
+  AnyMiddlewareArgs,
+  App,
+  Middleware,
+  SlackCommandMiddlewareArgs,
+} from '@slack/bolt';
 import { unmatchedPatterns } from '../../access/policy.js';
 import type { CommandModule, ParsedInput, Reply } from '../../command-kit/command-spec.js';
 import type { InputContext } from '../../command-kit/parse-input.js';
@@ -31,21 +37,22 @@ export function registerCommands(app: App, deps: PipelineDeps): void {
     deps.log.warn(`configuration file: ${problem}; it allows nothing`);
   }
   if (deps.commands.length === 0) return;
-  // One listener for every command, dispatching by name: Bolt runs each event through every
-  // listener's filters, so one per command would cost each request as many chains as commands.
-  // After the audit middleware, the steps are plain calls in one function, not Bolt middleware.
   const byName = new Map(deps.commands.map((m) => [`/${m.name}`, m]));
-  app.command(
-    commandNames(deps.commands),
-    auditInteraction('command', deps),
-    handleCommand(byName, deps, actions),
-  );
+  const audit = auditInteraction('command', deps);
+  const handle = handleCommand(byName, deps, actions);
+  // A global middleware, not one listener per command: Bolt runs every event through every
+  // listener's filters, while a command handled here ends before Bolt's listener loop. After the
+  // audit middleware, the steps are plain calls in one function. Anything else goes on to the
+  // listeners (buttons, forms, shortcuts, App Home).
+  app.use(async (args) => {
+    if (!isCommand(args) || !byName.has(args.command.command)) return args.next();
+    await audit({ ...args, next: () => handle({ ...args, next: async () => {} }) });
+  });
 }
 
-/** Exactly the registered commands' names (`/gh`, `/jira`, …): anything else stays unhandled. */
-function commandNames(commands: readonly CommandModule[]): RegExp {
-  const names = commands.map((m) => m.name.replace(/[^a-z0-9-]/g, (c) => `\\${c}`));
-  return new RegExp(`^/(?:${names.join('|')})$`);
+/** Bolt's arguments of a slash command (global middleware sees every kind of event). */
+function isCommand(args: AnyMiddlewareArgs): args is SlackCommandMiddlewareArgs {
+  return 'command' in args && args.command !== undefined;
 }
 
 /**
