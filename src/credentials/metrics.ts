@@ -66,8 +66,19 @@ export function createCredentialMetrics(
     },
   });
 
+  // Every warm read counts: the labelled child is looked up once per (integration, result), not
+  // hashed from its labels on each read.
+  const readCounters = new Map<string, { inc(): void }>();
   return {
-    read: (integration, result) => reads.inc({ integration, result }),
+    read: (integration, result) => {
+      const key = `${integration}\u0000${result}`;
+      let counter = readCounters.get(key);
+      if (!counter) {
+        counter = reads.labels({ integration, result });
+        readCounters.set(key, counter);
+      }
+      counter.inc();
+    },
     sourceCall: (api) => calls.inc({ source: options.source, api }),
     refresh: (integration, outcome) => refreshes.inc({ integration, outcome }),
     versionChange: (integration) => changes.inc({ integration }),

@@ -77,7 +77,7 @@ export interface SandboxBotOptions {
   ec2RequestTimeoutMs?: number;
   /** The bot's clock: an {@link OffsetClock} (real time until moved) unless given. */
   clock?: OffsetClock;
-  /** Where log lines go (JSON); kept in `logLines` (last 500) as well. */
+  /** Where log lines go (JSON); kept in `logLines` (at least the last 500) as well. */
   logLevel?: string;
   pollSeconds?: number;
   /** Events over Socket Mode (an app-level token) instead of HTTP. */
@@ -242,7 +242,9 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   const destination = new Writable({
     write(chunk, _enc, cb) {
       logLines.push(...String(chunk).trim().split('\n'));
-      if (logLines.length > 500) logLines.splice(0, logLines.length - 500);
+      // Trimmed in batches (at most 1,000 kept, never fewer than the last 500): one splice per 500
+      // lines, not a shift of the whole array per line under load.
+      if (logLines.length > 1_000) logLines.splice(0, logLines.length - 500);
       cb();
     },
   });

@@ -267,8 +267,17 @@ export class SlackHttpReceiver implements Receiver {
     );
   }
 
+  readonly #outcomes = new Map<string, { inc(): void }>();
+
+  /** Counts a request by outcome (the labelled child looked up once per outcome, not per request). */
   #count(outcome: string): void {
-    this.#requests?.inc({ outcome });
+    if (!this.#requests) return;
+    let counter = this.#outcomes.get(outcome);
+    if (!counter) {
+      counter = this.#requests.labels({ outcome });
+      this.#outcomes.set(outcome, counter);
+    }
+    counter.inc();
   }
 }
 

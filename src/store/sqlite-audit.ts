@@ -19,6 +19,9 @@ import { readStoredRow, type StoredRow } from '../audit/stored-record.js';
 import { createSchema, type SqliteDb } from './sqlite-db.js';
 import type { AuditStore, AuditStoreWiring } from './state.js';
 
+/** The row counts of the multi-row INSERTs a batch is cut into (largest first; 1 ends any batch). */
+const INSERT_CHUNKS = [64, 16, 4, 1];
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS audit (
   seq INTEGER PRIMARY KEY,
@@ -82,8 +85,15 @@ export function createSqliteAudit(
     `SELECT seq, hash, CASE WHEN json_valid(record) THEN json_extract(record, '$.keyVersion') END AS keyVersion
      FROM audit ORDER BY seq DESC LIMIT 1`,
   );
-  const insert = db.prepare(
-    'INSERT INTO audit (seq, at, actor, action, record, hash) VALUES (?, ?, ?, ?, ?, ?)',
+  // Rows go in as multi-row INSERTs of a few fixed sizes (64, 16, 4, 1): one statement per chunk
+  // instead of one per record, with at most four prepared statements.
+  const inserts = new Map(
+    INSERT_CHUNKS.map((rows) => [
+      rows,
+      db.prepare(
+        `INSERT INTO audit (seq, at, actor, action, record, hash) VALUES ${Array(rows).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`,
+      ),
+    ]),
   );
   const page = db.prepare(
     'SELECT seq, at, actor, action, record FROM audit WHERE seq > ? ORDER BY seq LIMIT ?',
@@ -106,8 +116,21 @@ export function createSqliteAudit(
   let scheduled = false;
   let inFlight: Batch | undefined;
 
+  const insertOf = (rows: number) => {
+    const statement = inserts.get(rows);
+    if (!statement) throw new Error(`no INSERT prepared for ${rows} rows`);
+    return statement;
+  };
   const insertAll = (records: readonly AuditRecord[]) => {
-    for (const r of records) insert.run(r.seq, r.at, r.actor, r.action, recordJson(r), r.hash);
+    let i = 0;
+    while (i < records.length) {
+      const rows = INSERT_CHUNKS.find((n) => n <= records.length - i) as number;
+      const values: (string | number)[] = [];
+      for (const r of records.slice(i, i + rows))
+        values.push(r.seq, r.at, r.actor, r.action, recordJson(r), r.hash);
+      insertOf(rows).run(...values);
+      i += rows;
+    }
   };
   const chain = (pending: Pending[]): Batch => ({
     records: linkEvents(
@@ -257,7 +280,14 @@ export function createSqliteAudit(
             // grow (disk full, page limit) or cannot take the row fails here, not on a user's action.
             db.exec('SAVEPOINT audit_rehearsal');
             try {
-              insert.run(tail.seq + 1, '', '', '', 'x'.repeat(REHEARSAL_PAGES * pageSize), '0'.repeat(64));
+              insertOf(1).run(
+                tail.seq + 1,
+                '',
+                '',
+                '',
+                'x'.repeat(REHEARSAL_PAGES * pageSize),
+                '0'.repeat(64),
+              );
             } finally {
               db.exec('ROLLBACK TO audit_rehearsal');
               db.exec('RELEASE audit_rehearsal');

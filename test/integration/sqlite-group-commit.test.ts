@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { openSqliteState } from '../../src/store/sqlite.js';
 import { SqliteDb } from '../../src/store/sqlite-db.js';
 
 const open = () => new SqliteDb({ path: join(mkdtempSync(join(tmpdir(), 'opsbot-group-')), 'g.db') });
@@ -48,5 +49,31 @@ describe('SqliteDb group commit', () => {
     const reopened = new SqliteDb({ path });
     expect(reopened.db.prepare('SELECT count(*) AS c FROM t').get()).toEqual({ c: 1 });
     reopened.close();
+  });
+});
+
+describe('SQLite audit batches', () => {
+  it('stores batches of any size through multi-row inserts: every record, in order, and the chain verifies', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsbot-audit-batch-'));
+    const state = openSqliteState({ path: join(dir, 'a.db'), now: () => Date.parse('2026-12-06T12:00:00Z') });
+    // Batch sizes that exercise every chunk size (64, 16, 4, 1) and their sums.
+    let n = 0;
+    for (const size of [1, 3, 4, 5, 17, 64, 85, 150]) {
+      const appended = await Promise.all(
+        Array.from({ length: size }, () =>
+          state.audit.append({ action: 'bench:ping', actor: 'U1', outcome: 'success', details: { n: ++n } }),
+        ),
+      );
+      expect(appended.map((r) => r.details.n)).toEqual(
+        Array.from({ length: size }, (_, i) => n - size + i + 1),
+      );
+    }
+    const stored = await state.audit.query({ limit: 200 });
+    expect(stored).toHaveLength(200);
+    expect(stored[0]?.seq).toBe(n);
+    const check = await state.audit.verify();
+    expect(check.ok).toBe(true);
+    expect(check.checked).toBe(n);
+    state.close();
   });
 });
