@@ -1,3 +1,5 @@
+import { parse } from 'node:querystring';
+
 /**
  * Parses a verified Slack request body: slash commands are form fields, interactivity is one
  * `payload` form field holding JSON, and Events API requests are JSON.
@@ -11,12 +13,15 @@ export function parseSlackBody(rawBody: Buffer, contentType: string | undefined)
   const text = rawBody.toString('utf8');
   if (type === 'application/json') return parseJsonObject(text, 'the JSON body');
   if (type === 'application/x-www-form-urlencoded') {
-    const params = new URLSearchParams(text);
+    // node:querystring (as Bolt's own receiver): a null-prototype object, `+` and %XX decoded as
+    // URLSearchParams decodes them; a repeated field keeps its last value.
+    const fields = parse(text, '&', '=', { maxKeys: MAX_FIELDS + 1 });
     const body: Record<string, unknown> = {};
     let count = 0;
-    for (const [key, value] of params) {
+    for (const key in fields) {
       if (++count > MAX_FIELDS) return { ok: false, problem: 'too many form fields' };
-      body[key] = value;
+      const value = fields[key];
+      body[key] = Array.isArray(value) ? value.at(-1) : value;
     }
     const payload = body.payload;
     if (typeof payload === 'string') return parseJsonObject(payload, 'the payload field');
