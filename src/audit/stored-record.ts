@@ -63,3 +63,18 @@ function typeProblem(data: unknown): string | undefined {
   }
   return undefined;
 }
+
+/** A record that cannot be read, shaped as a record for lists (its hash is empty: it has none). */
+export function unreadableAsRecord(row: UnreadableAuditRecord): AuditRecord {
+  return {
+    seq: row.seq,
+    at: row.at,
+    actor: row.actor,
+    action: row.action,
+    outcome: 'error',
+    details: {},
+    prevHash: '',
+    hash: '',
+    unreadable: row.unreadable,
+  };
+}

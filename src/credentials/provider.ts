@@ -2,7 +2,7 @@ import type { Clock, Random } from '../clock.js';
 import { SecretValue } from '../log/secret-value.js';
 import type { Logger, SecretMasker } from '../log.js';
 import { type BackoffPolicy, DEFAULT_BACKOFF, fullJitterDelay, jitteredInterval } from '../time/backoff.js';
-import { abortable, deadlineSignal, waitAtMost } from '../time/deadline.js';
+import { abortable, deadlineSignal, waitAtMost, within } from '../time/deadline.js';
 import { CredentialUnavailableError } from './errors.js';
 import type { CredentialEvents } from './events.js';
 import type { CredentialMetrics, RefreshOutcome } from './metrics.js';
@@ -301,28 +301,18 @@ export class CredentialProvider {
   }
 
   #withDeadline<T>(entry: Entry, work: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const seconds = this.#o.firstReadTimeoutMs / 1_000;
-      const timeout = () =>
-        reject(
-          new CredentialUnavailableError(
-            entry.spec.title,
-            `the secret store did not answer within ${seconds} s. Try again in a minute; if it keeps ` +
-              'happening, ask an opsbot admin to check /readyz and the logs.',
-          ),
-        );
-      const cancel = this.#o.clock.schedule(timeout, this.#o.firstReadTimeoutMs);
-      work.then(
-        (value) => {
-          cancel();
-          resolve(value);
-        },
-        (error: unknown) => {
-          cancel();
-          reject(error);
-        },
-      );
-    });
+    const seconds = this.#o.firstReadTimeoutMs / 1_000;
+    return within(
+      this.#o.clock,
+      work,
+      this.#o.firstReadTimeoutMs,
+      () =>
+        new CredentialUnavailableError(
+          entry.spec.title,
+          `the secret store did not answer within ${seconds} s. Try again in a minute; if it keeps ` +
+            'happening, ask an opsbot admin to check /readyz and the logs.',
+        ),
+    );
   }
 
   /** One refresh per secret at a time: callers that arrive while one runs share it. */

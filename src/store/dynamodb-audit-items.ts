@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type ChainTail, EMPTY_TAIL } from '../audit/chain.js';
-import type { AuditRecord, UnreadableAuditRecord } from '../audit/records.js';
+import type { AuditRecord } from '../audit/records.js';
 import type { StoredRow } from '../audit/stored-record.js';
 import { type Item, sortable } from './dynamodb-table.js';
 
@@ -33,21 +33,6 @@ export function toRow(item: Item): StoredRow {
     actor: String(item.actor ?? ''),
     action: String(item.action ?? ''),
     record: typeof item.record === 'string' ? item.record : '',
-  };
-}
-
-/** A record that cannot be read, shaped as a record for lists (its hash is empty: it has none). */
-export function asRecord(row: UnreadableAuditRecord): AuditRecord {
-  return {
-    seq: row.seq,
-    at: row.at,
-    actor: row.actor,
-    action: row.action,
-    outcome: 'error',
-    details: {},
-    prevHash: '',
-    hash: '',
-    unreadable: row.unreadable,
   };
 }
 

@@ -1,8 +1,8 @@
 import { type ChainExpectation, ChainVerifier } from '../audit/chain.js';
 import type { AuditQuery, AuditRecord, ChainCheck, VerifyOptions } from '../audit/records.js';
-import { readStoredRow } from '../audit/stored-record.js';
+import { readStoredRow, unreadableAsRecord } from '../audit/stored-record.js';
 import type { AuditHead } from './dynamodb-audit-head.js';
-import { AUDIT_PK, asRecord, RECORD_PREFIX, toRow } from './dynamodb-audit-items.js';
+import { AUDIT_PK, RECORD_PREFIX, toRow } from './dynamodb-audit-items.js';
 import type { Item, StateTable } from './dynamodb-table.js';
 import type { AuditStoreWiring } from './state.js';
 
@@ -63,7 +63,7 @@ export async function queryAudit(table: StateTable, query: AuditQuery): Promise<
   } while (start && rows.length < limit && scanned < MAX_QUERY_SCAN);
   return rows.slice(0, limit).map((item) => {
     const read = readStoredRow(toRow(item));
-    return 'unreadable' in read ? asRecord(read) : read.record;
+    return 'unreadable' in read ? unreadableAsRecord(read) : read.record;
   });
 }
 

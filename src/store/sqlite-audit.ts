@@ -12,10 +12,9 @@ import type {
   AuditQuery,
   AuditRecord,
   ChainCheck,
-  UnreadableAuditRecord,
   VerifyOptions,
 } from '../audit/records.js';
-import { readStoredRow, type StoredRow } from '../audit/stored-record.js';
+import { readStoredRow, type StoredRow, unreadableAsRecord } from '../audit/stored-record.js';
 import { createSchema, type SqliteDb } from './sqlite-db.js';
 import type { AuditStore, AuditStoreWiring } from './state.js';
 
@@ -237,7 +236,7 @@ export function createSqliteAudit(
       const rows = await sqlite.read(() => db.prepare(sql).all(...params, limit) as unknown as StoredRow[]);
       return rows.map((row) => {
         const read = readStoredRow(row);
-        return 'unreadable' in read ? asRecord(read) : read.record;
+        return 'unreadable' in read ? unreadableAsRecord(read) : read.record;
       });
     },
     async verify(options: VerifyOptions = {}): Promise<ChainCheck> {
@@ -337,19 +336,4 @@ export function createSqliteAudit(
       tail = saved;
     }
   }
-}
-
-/** A row that cannot be read, shaped as a record for lists (its hash is empty: it has none). */
-function asRecord(row: UnreadableAuditRecord): AuditRecord {
-  return {
-    seq: row.seq,
-    at: row.at,
-    actor: row.actor,
-    action: row.action,
-    outcome: 'error',
-    details: {},
-    prevHash: '',
-    hash: '',
-    unreadable: row.unreadable,
-  };
 }

@@ -1,13 +1,13 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, typescriptFiles } from '../helpers/source-tree.js';
 
 /**
  * The layers (src/ARCHITECTURE.md, "Layers"): what may never import what. Each rule is checked on
  * every import of every production file (static `import … from`, `export … from` and `import()`),
  * relative imports resolved to the file they name, packages by name.
  */
-const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 
 const BASE = [
   'src/clock.ts',
@@ -93,33 +93,25 @@ const RULES: Rule[] = [
   },
 ];
 
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(join(ROOT, dir))) {
-    const path = `${dir}/${name}`;
-    if (statSync(join(ROOT, path)).isDirectory()) out.push(...sources(path));
-    else if (name.endsWith('.ts')) out.push(path);
-  }
-  return out;
-}
-
 /** Every module a file imports: a repository path for relative imports, else the package name. */
 function importsOf(file: string): string[] {
-  const text = readFileSync(join(ROOT, file), 'utf8');
+  const text = readFileSync(join(REPO_ROOT, file), 'utf8');
   const specs = [
     ...text.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s+'([^']+)'/gm),
     ...text.matchAll(/^\s*import\s+'([^']+)'/gm),
     ...text.matchAll(/\bimport\(\s*'([^']+)'\s*\)/g),
   ].map((m) => m[1] as string);
   return specs.map((spec) =>
-    spec.startsWith('.') ? relative(ROOT, resolve(ROOT, dirname(file), spec)).replace(/\.js$/, '.ts') : spec,
+    spec.startsWith('.')
+      ? relative(REPO_ROOT, resolve(REPO_ROOT, dirname(file), spec)).replace(/\.js$/, '.ts')
+      : spec,
   );
 }
 
 const matches = (path: string, prefixes: readonly string[]) =>
   prefixes.some((p) => path === p || path.startsWith(p));
 
-const PRODUCTION = [...sources('src'), ...sources('commands')].filter(
+const PRODUCTION = [...typescriptFiles('src'), ...typescriptFiles('commands')].filter(
   (f) => !matches(f, ['src/sandbox/', 'src/console/', 'src/console.ts']),
 );
 
@@ -130,7 +122,7 @@ describe('the layers', () => {
   });
 
   it('opening the store loads only the chosen backend (a DynamoDB deployment never loads node:sqlite)', () => {
-    const text = readFileSync(join(ROOT, 'src/store/open.ts'), 'utf8');
+    const text = readFileSync(join(REPO_ROOT, 'src/store/open.ts'), 'utf8');
     const statics = [...text.matchAll(/^\s*import\s[^;]*?\sfrom\s+'([^']+)'/gm)].map((m) => m[1]);
     expect(statics.filter((spec) => /sqlite|dynamodb/.test(spec ?? ''))).toEqual([]);
     expect(text).toContain("await import('./sqlite.js')");

@@ -1,24 +1,12 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { productionSources, readSource } from '../helpers/source-tree.js';
 
 /**
  * Libraries that cost seconds or tens of megabytes to load are imported where they are first used
  * (`await import(…)`), never by a static import a production module runs at start-up: a bot
  * without Datadog, or before its first `/dd`, does not pay for the Datadog client.
  */
-const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 const LAZY = ['@datadog/datadog-api-client'];
-const EXCLUDED = ['src/sandbox/', 'src/console/', 'src/console.ts'];
-
-function productionFiles(dir: string): string[] {
-  return readdirSync(join(ROOT, dir)).flatMap((name) => {
-    const path = join(dir, name);
-    if (EXCLUDED.some((e) => path === e.replace(/\/$/, '') || path.startsWith(e))) return [];
-    if (statSync(join(ROOT, path)).isDirectory()) return productionFiles(path);
-    return path.endsWith('.ts') ? [path] : [];
-  });
-}
 
 /** Static imports and re-exports of `lib` that are not type-only. */
 function staticValueImports(source: string, lib: string): string[] {
@@ -29,19 +17,17 @@ function staticValueImports(source: string, lib: string): string[] {
 }
 
 describe('lazy imports', () => {
-  const files = [...productionFiles('src'), ...productionFiles('commands')];
+  const files = productionSources();
 
   it('scans the production tree', () => {
     expect(files.length).toBeGreaterThan(50);
-    expect(files).toContain(join('src', 'integrations', 'datadog.ts'));
+    expect(files).toContain('src/integrations/datadog.ts');
   });
 
   for (const lib of LAZY) {
     it(`${lib} is imported only on first use (type imports aside)`, () => {
       const offenders = files.flatMap((file) =>
-        staticValueImports(readFileSync(join(ROOT, file), 'utf8'), lib).map(
-          (line) => `${relative(ROOT, join(ROOT, file))}: ${line}`,
-        ),
+        staticValueImports(readSource(file), lib).map((line) => `${file}: ${line}`),
       );
       expect(offenders).toEqual([]);
     });

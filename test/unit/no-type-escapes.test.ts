@@ -1,6 +1,5 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { productionSources, readSource } from '../helpers/source-tree.js';
 
 /**
  * Library types stay at the boundaries (src/ARCHITECTURE.md, "House rules"): production code never
@@ -9,18 +8,6 @@ import { describe, expect, it } from 'vitest';
  * comment saying "has any" or "as never before" is not a cast); the directives in the comments.
  * The sandbox, the console and the tests are not production.
  */
-const ROOT = resolve(new URL('../..', import.meta.url).pathname);
-const NOT_PRODUCTION = ['src/sandbox/', 'src/console/', 'src/console.ts'];
-
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(join(ROOT, dir))) {
-    const path = `${dir}/${name}`;
-    if (statSync(join(ROOT, path)).isDirectory()) out.push(...sources(path));
-    else if (name.endsWith('.ts')) out.push(path);
-  }
-  return out;
-}
 
 /** After these (or at the start), a `/` starts a regular expression rather than a division. */
 const BEFORE_REGEX =
@@ -123,9 +110,7 @@ function typeEscapes(text: string): string[] {
     .map((e) => `${lineOf(e.at)}: ${e.what}`);
 }
 
-const PRODUCTION = [...sources('src'), ...sources('commands')].filter(
-  (f) => !NOT_PRODUCTION.some((p) => f === p || f.startsWith(p)),
-);
+const PRODUCTION = productionSources();
 
 describe('no type escapes in production code', () => {
   it('finds the casts and directives it is meant to find, and nothing in prose, strings or patterns', () => {
@@ -163,9 +148,7 @@ describe('no type escapes in production code', () => {
   });
 
   it('has no `as never`, `as any`, `@ts-ignore` or `@ts-expect-error` in src/ or commands/', () => {
-    const found = PRODUCTION.flatMap((file) =>
-      typeEscapes(readFileSync(join(ROOT, file), 'utf8')).map((e) => `${file}:${e}`),
-    );
+    const found = PRODUCTION.flatMap((file) => typeEscapes(readSource(file)).map((e) => `${file}:${e}`));
     expect(found).toEqual([]);
   });
 });

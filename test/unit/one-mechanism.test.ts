@@ -1,6 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { productionSources, readSource } from '../helpers/source-tree.js';
 
 /**
  * One way to wait and one way to back off: production code awaits "this, or a deadline" with
@@ -13,10 +12,9 @@ import { describe, expect, it } from 'vitest';
  * Comments are not code (they may name the formula); a doubling that is not a wait (page sizes
  * growing, say) says so with a comment containing `not a backoff` on its line or the line above.
  */
-const ROOT = resolve(new URL('../..', import.meta.url).pathname);
-const SCANNED = ['src', 'commands'];
 /** Not production (simulated services, the console), or the one place the mechanisms live. */
-const EXCLUDED = ['src/sandbox/', 'src/console/', 'src/console.ts', 'src/time/'];
+/** Besides what is not production: src/time/ is where the one mechanism lives. */
+const ALSO_EXCLUDED = ['src/time/'];
 const EXEMPT = /not a backoff/;
 
 const MECHANISMS: { name: string; pattern: RegExp; instead: string }[] = [
@@ -32,17 +30,6 @@ const MECHANISMS: { name: string; pattern: RegExp; instead: string }[] = [
       'cappedExponentialDelay / fullJitterDelay / equalJitterDelay with a BackoffPolicy (src/time/backoff.ts)',
   },
 ];
-
-function productionFiles(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
-    const path = `${dir}/${entry.name}`;
-    if (EXCLUDED.some((prefix) => path === prefix || `${path}/`.startsWith(prefix))) continue;
-    if (entry.isDirectory()) out.push(...productionFiles(path));
-    else if (/\.ts$/.test(entry.name) && !/\.d\.ts$/.test(entry.name)) out.push(path);
-  }
-  return out;
-}
 
 /** The source with comments blanked (line numbers kept). Strings are left alone: a `//` in one only hides code from the scan. */
 function withoutComments(source: string): string {
@@ -83,7 +70,7 @@ describe('one mechanism for each job', () => {
     ]);
   });
 
-  const files = SCANNED.flatMap(productionFiles);
+  const files = productionSources(ALSO_EXCLUDED);
 
   it('scans the production tree', () => {
     expect(files).toContain('src/app.ts');
@@ -93,9 +80,7 @@ describe('one mechanism for each job', () => {
 
   for (const { name, pattern, instead } of MECHANISMS) {
     it(`has no ${name} outside src/time (use ${instead})`, () => {
-      const found = files.flatMap((file) =>
-        findUses(relative(ROOT, join(ROOT, file)), readFileSync(join(ROOT, file), 'utf8'), pattern),
-      );
+      const found = files.flatMap((file) => findUses(file, readSource(file), pattern));
       expect(found, `a ${name} in production code; use ${instead}`).toEqual([]);
     });
   }
