@@ -9,6 +9,7 @@ import { UserFacingError } from '../src/errors.js';
 import type { DevEnv } from '../src/integrations/devenv.js';
 import { actions, context, header, section, sections } from '../src/slack/blocks.js';
 import { escapeText, inlineCode, userMention } from '../src/text/escape.js';
+import { sleep } from '../src/time/deadline.js';
 import { devenvHome } from './devenv-home.js';
 
 /**
@@ -237,7 +238,7 @@ async function up(
   const started = ctx.services.clock.now();
   while (env.state === 'pending' && ctx.services.clock.now() - started < FOLLOW_MS) {
     await ctx.progress(envReply(env, ctx.services.clock.now()));
-    await sleep(ctx, FOLLOW_EVERY_MS);
+    await sleepFor(ctx, FOLLOW_EVERY_MS);
     env = (await api.get(who(ctx), env.id, ctx.scope)) ?? env;
   }
   return envReply(env, ctx.services.clock.now());
@@ -348,6 +349,6 @@ function clock(ms: number, now: number): string {
     : `on ${d.toISOString().slice(0, 10)} ${hhmm}`;
 }
 
-function sleep(ctx: DevenvContext, ms: number): Promise<void> {
-  return new Promise((resolve) => ctx.services.clock.schedule(resolve, ms));
+function sleepFor(ctx: DevenvContext, ms: number): Promise<void> {
+  return sleep(ctx.services.clock, ms);
 }

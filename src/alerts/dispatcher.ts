@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { Counter, Gauge, type Registry } from '../metrics.js';
 import type { State } from '../store/state.js';
 import { type BackoffPolicy, cappedExponentialDelay } from '../time/backoff.js';
-import { finishedWithin } from '../time/deadline.js';
+import { finishedWithin, sleep } from '../time/deadline.js';
 import {
   type DeliverDeps,
   deliverOne,
@@ -332,7 +332,7 @@ class ChannelLoop {
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.deps.clock.schedule(resolve, ms));
+    return sleep(this.deps.clock, ms);
   }
 
   /** Waits `ms`, or less when woken. */

@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { UserFacingError } from '../errors.js';
 import type { LeaseStore } from '../store/state.js';
 import { jitteredInterval } from '../time/backoff.js';
+import { sleep } from '../time/deadline.js';
 
 /**
  * How long a start holds the user's lock at most without renewing it: a replica that dies while
@@ -81,8 +82,4 @@ export class StartLock {
     this.#held = false;
     await this.#deps.leases.release(this.#name, this.#holder);
   }
-}
-
-function sleep(clock: Clock, ms: number): Promise<void> {
-  return new Promise((resolve) => clock.schedule(resolve, ms));
 }

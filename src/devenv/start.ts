@@ -5,6 +5,7 @@ import type { SessionActor } from '../integrations/integration.js';
 import type { RequestScope } from '../request-scope.js';
 import type { LeaseStore } from '../store/state.js';
 import { inlineCode } from '../text/escape.js';
+import { sleep } from '../time/deadline.js';
 import { StartLock, startLockName } from './start-lock.js';
 
 /** How long a start waits for its new instance to show in DescribeInstances before it lets go anyway. */
@@ -86,7 +87,7 @@ async function waitUntilListed(deps: StartDeps, request: StartRequest, env: DevE
     }
     // Not seen in time: the lock lapses on its own (START_LOCK_MS after this renewal).
     if (clock.now() - started >= VISIBLE_WAIT_MS || !(await lock.renew())) return;
-    await new Promise((resolve) => clock.schedule(() => resolve(undefined), VISIBLE_POLL_MS));
+    await sleep(clock, VISIBLE_POLL_MS);
   }
 }
 

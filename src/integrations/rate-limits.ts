@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import { ErrorCode, UserFacingError } from '../errors.js';
+import { sleep } from '../time/deadline.js';
 
 /** Longest wait ever honoured: a Retry-After of years (or garbage) is clamped, never a RangeError. */
 export const MAX_RATE_LIMIT_WAIT_MS = 24 * 3_600_000;
@@ -114,7 +115,7 @@ export class RateLimits {
   }
 
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.#clock.schedule(resolve, ms));
+    return sleep(this.#clock, ms);
   }
 }
 

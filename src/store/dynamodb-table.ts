@@ -24,6 +24,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { type Clock, type Random, systemClock } from '../clock.js';
 import { type BackoffPolicy, fullJitterDelay } from '../time/backoff.js';
+import { sleep } from '../time/deadline.js';
 import { StateBusyError, StateClosedError } from './errors.js';
 
 /** An item as the document client reads and writes it. */
@@ -81,23 +82,10 @@ export interface StateTableOptions {
   random?: Random;
 }
 
-/**
- * Waits `ms` on `clock`'s timers, keeping the process alive meanwhile (the clock's timers never
- * do): a store waiting out a backoff holds writes that callers await, and replicas starting at once
- * lose the audit head to each other before anything else (the HTTP server) holds the event loop.
- */
+/** Waits `ms` on `clock`, keeping the process alive meanwhile: a store waiting out a backoff holds writes callers await. */
 export function sleepOn(clock: Clock): (ms: number) => Promise<void> {
-  return (ms) =>
-    new Promise<void>((resolve) => {
-      const hold = setInterval(() => {}, HOLD_MS);
-      clock.schedule(() => {
-        clearInterval(hold);
-        resolve();
-      }, ms);
-    });
+  return (ms) => sleep(clock, ms, { keepAlive: true });
 }
-/** The period of the idle interval that keeps the process alive while a store waits (it does nothing). */
-const HOLD_MS = 60_000;
 
 /**
  * The state table as the stores use it: every call names the table, reads are strongly consistent,

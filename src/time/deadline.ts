@@ -134,3 +134,24 @@ export function within<T>(clock: Clock, work: Promise<T>, ms: number, late: () =
     );
   });
 }
+
+/** The period of the idle interval that keeps the process alive while a sleep asks it to. */
+const KEEP_ALIVE_MS = 60_000;
+
+/**
+ * Resolves after `ms` on `clock`. The clock's timers never keep the process alive; with
+ * `keepAlive` an idle interval does until the sleep ends: for work a caller awaits (a store waiting
+ * out a backoff holds writes), so the process cannot exit with it unfinished.
+ *
+ * @example
+ * await sleep(clock, fullJitterDelay(attempt, POLICY, random));
+ */
+export function sleep(clock: Clock, ms: number, options: { keepAlive?: boolean } = {}): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const hold = options.keepAlive ? setInterval(() => {}, KEEP_ALIVE_MS) : undefined;
+    clock.schedule(() => {
+      if (hold) clearInterval(hold);
+      resolve();
+    }, ms);
+  });
+}

@@ -6,13 +6,13 @@ import { productionSources, readSource } from '../helpers/source-tree.js';
  * `src/time/deadline.ts` (`finishedWithin`, `within`, `waitAtMost`, `deadlineSignal` with
  * `abortable`) and computes retry delays with `src/time/backoff.ts` (`cappedExponentialDelay`,
  * `fullJitterDelay`, `equalJitterDelay`, `jitteredInterval`, a named `BackoffPolicy`). A
- * hand-rolled `Promise.race(` or a private `2 **` / `Math.pow(2` formula anywhere else fails here,
+ * hand-rolled `Promise.race(`, a private `2 **` / `Math.pow(2` formula or a hand-rolled sleep on the
+ * clock (use `sleep(clock, ms)`) anywhere else fails here,
  * with the places it found.
  *
  * Comments are not code (they may name the formula); a doubling that is not a wait (page sizes
  * growing, say) says so with a comment containing `not a backoff` on its line or the line above.
  */
-/** Not production (simulated services, the console), or the one place the mechanisms live. */
 /** Besides what is not production: src/time/ is where the one mechanism lives. */
 const ALSO_EXCLUDED = ['src/time/'];
 const EXEMPT = /not a backoff/;
@@ -28,6 +28,11 @@ const MECHANISMS: { name: string; pattern: RegExp; instead: string }[] = [
     pattern: /(?<![\w.])2\s*\*\*|\bMath\s*\.\s*pow\s*\(\s*2\b/,
     instead:
       'cappedExponentialDelay / fullJitterDelay / equalJitterDelay with a BackoffPolicy (src/time/backoff.ts)',
+  },
+  {
+    name: 'hand-rolled sleep',
+    pattern: /new\s+Promise\b.*\.schedule\s*\(|\.schedule\s*\(\s*resolve\s*,/,
+    instead: 'sleep(clock, ms) (src/time/deadline.ts)',
   },
 ];
 
@@ -61,8 +66,15 @@ describe('one mechanism for each job', () => {
       '// not a backoff: pages grow',
       'const page = first * 2 ** n;',
       'const s = 12 ** 2;',
+      'await new Promise((resolve) => clock.schedule(resolve, 50));',
+      'return new Promise((r) => this.deps.clock.schedule(() => r(undefined), ms));',
+      'const cancel = clock.schedule(() => tick(), ms);',
     ].join('\n');
-    const [race, formula] = MECHANISMS.map((m) => findUses('f.ts', source, m.pattern));
+    const [race, formula, sleeps] = MECHANISMS.map((m) => findUses('f.ts', source, m.pattern));
+    expect(sleeps).toEqual([
+      'f.ts:9: await new Promise((resolve) => clock.schedule(resolve, 50));',
+      'f.ts:10: return new Promise((r) => this.deps.clock.schedule(() => r(undefined), ms));',
+    ]);
     expect(race).toEqual(['f.ts:2: const x = await Promise.race([a, b]);']);
     expect(formula).toEqual([
       'f.ts:3: const d = Math.min(cap, base * 2 ** n);',
