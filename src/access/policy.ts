@@ -150,11 +150,10 @@ export class AccessPolicy {
     if (isAlwaysAllowed(action)) return { allowed: true, reason: 'always' };
     if (ADMIN_ONLY.includes(action)) return { allowed: false, reason: 'admin_only', needs: [] };
 
-    const needs: Requirement[] = [];
     const byGroup: { ruleIndex: number; usergroups: readonly string[] }[] = [];
-    for (const [ruleIndex, rule] of this.#rules.entries()) {
+    for (let ruleIndex = 0; ruleIndex < this.#rules.length; ruleIndex++) {
+      const rule = this.#rules[ruleIndex] as Rule;
       if (!rule.actions.some((pattern) => matchesAction(pattern, action))) continue;
-      needs.push(requirementOf(rule));
       if (rule.channels && !rule.channels.includes(channel)) continue;
       if (!namesWho(rule) || rule.users?.includes(user)) return { allowed: true, reason: 'rule', ruleIndex };
       if (rule.usergroups && rule.usergroups.length > 0)
@@ -179,6 +178,10 @@ export class AccessPolicy {
       }
     }
     if (failure) throw failure.error;
+    // What would have allowed it, worked out only for a denial (the allowed path is the hot one).
+    const needs = this.#rules
+      .filter((rule) => rule.actions.some((pattern) => matchesAction(pattern, action)))
+      .map(requirementOf);
     return { allowed: false, reason: 'no_rule', needs };
   }
 

@@ -100,7 +100,8 @@ export function chainRecord(
   };
   const canonical = canonicalJson(unhashed);
   const hash = hashOf(prevHash, canonical, key?.key);
-  const record = { ...unhashed, hash } as AuditRecord;
+  // The object made above is this record's own: completed in place rather than copied again.
+  const record = Object.assign(unhashed, { hash }) as AuditRecord;
   recordTexts.set(
     record,
     `{"hash":${JSON.stringify(hash)}${canonical.length > 2 ? `,${canonical.slice(1)}` : '}'}`,
