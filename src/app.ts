@@ -137,22 +137,19 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   });
 
   const readiness = new Readiness(clock);
-  let loading: Promise<void> = Promise.resolve();
   const required = [...registry.catalog().values()].filter((s) => s.required).map((s) => s.name);
+  const core = coreComponents({
+    state,
+    integrations,
+    provider,
+    required,
+    afterFirstLoad: () => {
+      auditTrail.settle();
+      afterFirstLoad(required, provider, slack, receiver, log, config.secrets.source !== 'env');
+    },
+  });
   const components: Component[] = [
-    ...coreComponents({
-      state,
-      integrations,
-      provider,
-      required,
-      onFirstLoad: (first) => {
-        loading = first;
-      },
-      afterFirstLoad: () => {
-        auditTrail.settle();
-        afterFirstLoad(required, provider, slack, receiver, log, config.secrets.source !== 'env');
-      },
-    }),
+    ...core.components,
     ...featureComponents(deps.features, registry, integrations, {
       config,
       credentials: provider,
@@ -201,7 +198,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     state,
     slack,
     get loading() {
-      return loading;
+      return core.loading();
     },
     stop(deadlineMs = 8_000) {
       stopping ??= (async () => {

@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { labelledChildren } from '../metrics.js';
 
 export type RefreshOutcome =
   | 'unchanged'
@@ -66,19 +67,10 @@ export function createCredentialMetrics(
     },
   });
 
-  // Every warm read counts: the labelled child is looked up once per (integration, result), not
-  // hashed from its labels on each read.
-  const readCounters = new Map<string, { inc(): void }>();
+  // Every warm read counts: each labelled child is looked up once, not hashed on each read.
+  const readsOf = labelledChildren(reads);
   return {
-    read: (integration, result) => {
-      const key = `${integration}\u0000${result}`;
-      let counter = readCounters.get(key);
-      if (!counter) {
-        counter = reads.labels({ integration, result });
-        readCounters.set(key, counter);
-      }
-      counter.inc();
-    },
+    read: (integration, result) => readsOf({ integration, result }).inc(),
     sourceCall: (api) => calls.inc({ source: options.source, api }),
     refresh: (integration, outcome) => refreshes.inc({ integration, outcome }),
     versionChange: (integration) => changes.inc({ integration }),

@@ -43,12 +43,24 @@ export function logPrebuilt(
   }
   const level = (self[lsCacheSym] as Record<number, string>)[30];
   const time = (self[timeSym] as () => string)();
-  let head = '';
-  for (const [key, value] of Object.entries(extra))
-    head += `,${JSON.stringify(key)}:${JSON.stringify(value)}`;
+  const head = extraFields(extra);
   const inner = fieldsJson.length > 2 ? `,${fieldsJson.slice(1, -1)}` : '';
   const messageKey = JSON.stringify(self[messageKeySym] as string);
   const line = `${level}${time}${self[chindingsSym] as string}${head}${inner},${messageKey}:${JSON.stringify(msg)}${self[endSym] as string}`;
   const hook = (self[hooksSym] as { streamWrite?: (s: string) => string }).streamWrite;
   (self[streamSym] as { write(s: string): void }).write(hook ? hook(line) : line);
+}
+
+/** Each `extra` object's fields as JSON (`,"audit":true`), serialized once per object: callers pass a constant. */
+const extraTexts = new WeakMap<object, string>();
+
+function extraFields(extra: Record<string, string | number | boolean>): string {
+  let text = extraTexts.get(extra);
+  if (text === undefined) {
+    text = '';
+    for (const [key, value] of Object.entries(extra))
+      text += `,${JSON.stringify(key)}:${JSON.stringify(value)}`;
+    extraTexts.set(extra, text);
+  }
+  return text;
 }

@@ -8,6 +8,7 @@ import { LogThrottle } from '../http/log-throttle.js';
 import { type Route, readBody, refuse, sendJson, sendText } from '../http/server.js';
 import { slack } from '../integrations/slack.js';
 import type { Logger } from '../log.js';
+import { labelledChildren } from '../metrics.js';
 import { finishedWithin, within } from '../time/deadline.js';
 import { parseSlackBody } from './parse-slack-body.js';
 import { checkSlackHeaders, verifySlackRequest } from './verify-request.js';
@@ -63,6 +64,8 @@ export class SlackHttpReceiver implements Receiver {
   #app: App | undefined;
   readonly #inFlight = new Set<Promise<void>>();
   readonly #throttle: LogThrottle;
+  /** The requests counter's child per outcome, looked up once each (it counts every request). */
+  readonly #outcomes: ((labels: { outcome: string }) => { inc(): void }) | undefined;
 
   constructor(deps: SlackHttpReceiverDeps) {
     this.#deps = deps;
@@ -75,6 +78,7 @@ export class SlackHttpReceiver implements Receiver {
           registers: [deps.registry],
         })
       : undefined;
+    this.#outcomes = this.#requests ? labelledChildren(this.#requests) : undefined;
   }
 
   init(app: App): void {
@@ -267,17 +271,9 @@ export class SlackHttpReceiver implements Receiver {
     );
   }
 
-  readonly #outcomes = new Map<string, { inc(): void }>();
-
-  /** Counts a request by outcome (the labelled child looked up once per outcome, not per request). */
+  /** Counts a request by outcome. */
   #count(outcome: string): void {
-    if (!this.#requests) return;
-    let counter = this.#outcomes.get(outcome);
-    if (!counter) {
-      counter = this.#requests.labels({ outcome });
-      this.#outcomes.set(outcome, counter);
-    }
-    counter.inc();
+    this.#outcomes?.({ outcome }).inc();
   }
 }
 

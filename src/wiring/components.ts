@@ -5,18 +5,21 @@ import type { IntegrationKey } from '../integrations/integration.js';
 import type { BuiltIntegrations, IntegrationRegistry } from '../integrations/registry.js';
 import type { State } from '../store/state.js';
 
-/** opsbot's own components: the state store, the integrations' clients, the secrets' loading. */
+/**
+ * opsbot's own components: the state store, the integrations' clients, the secrets' loading; and
+ * `loading()`, which settles once every secret's first load has finished or failed and
+ * `afterFirstLoad` has run.
+ */
 export function coreComponents(deps: {
   state: State;
   integrations: BuiltIntegrations;
   provider: CredentialProvider;
   required: readonly string[];
-  /** Called once the first load of every secret has finished or failed. */
-  onFirstLoad: (loading: Promise<void>) => void;
   afterFirstLoad: () => void;
-}): Component[] {
+}): { components: Component[]; loading: () => Promise<void> } {
   const { state, integrations, provider, required } = deps;
-  return [
+  let loading: Promise<void> = Promise.resolve();
+  const components: Component[] = [
     // Ready when the store answers a read and takes a (conditional) write: a bounded write probe,
     // never a long wait, so /readyz says 503 while no audit record could be written.
     {
@@ -29,10 +32,13 @@ export function coreComponents(deps: {
       name: 'secrets',
       ready: () => required.every((name) => provider.isLoaded(name)),
       // Secrets load in the background: /healthz answers at once, /readyz says 503 until they are in.
-      start: async () => deps.onFirstLoad(provider.start().then(deps.afterFirstLoad)),
+      start: async () => {
+        loading = provider.start().then(deps.afterFirstLoad);
+      },
       stop: async () => provider.stop(),
     },
   ];
+  return { components, loading: () => loading };
 }
 
 /** Each feature's components (alerts, the dev-environment reaper), when the integrations it needs are in. */
