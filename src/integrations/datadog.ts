@@ -91,18 +91,26 @@ export interface DatadogClient {
 }
 
 type DatadogSdk = typeof import('@datadog/datadog-api-client');
+/** How long after the API is built the client library starts loading in the background. */
+const SDK_WARM_UP_MS = 1_000;
 let sdk: DatadogSdk | undefined;
 let loading: Promise<DatadogSdk> | undefined;
 
 /**
- * `@datadog/datadog-api-client`, imported once on the first Datadog call: it takes seconds and
- * about 90 MB to load, which a bot without Datadog, or before its first `/dd`, need not pay.
+ * `@datadog/datadog-api-client`, imported once, in the background after start or at the first
+ * Datadog call: it takes seconds and about 90 MB to load, which start-up need not wait for.
  */
 function datadogSdk(): Promise<DatadogSdk> {
-  loading ??= import('@datadog/datadog-api-client').then((loaded) => {
-    sdk = loaded;
-    return loaded;
-  });
+  loading ??= import('@datadog/datadog-api-client').then(
+    (loaded) => {
+      sdk = loaded;
+      return loaded;
+    },
+    (error: unknown) => {
+      loading = undefined; // the next call tries again
+      throw error;
+    },
+  );
   return loading;
 }
 
@@ -249,6 +257,9 @@ export function datadogAppUrl(site: string): string {
 }
 
 export function createDatadogApi(calls: CredentialedCalls<DatadogClient>, deps: PlatformDeps): DatadogApi {
+  // Not on the start-up path, and not on the first /dd either: the library loads in the background
+  // a moment after start (a failure here is retried by the first call).
+  deps.clock.schedule(() => void datadogSdk().catch(() => undefined), SDK_WARM_UP_MS);
   const app = datadogAppUrl(deps.config.datadog.site);
   const { apiUrl, site } = deps.config.datadog;
   const where = apiUrl ? new URL(apiUrl).host : `api.${site}`;
