@@ -14,6 +14,7 @@ import { type Component, Lifecycle } from './component.js';
 import type { Config, Env } from './config.js';
 import { createCredentials } from './credentials/from-config.js';
 import type { CredentialProvider } from './credentials/provider.js';
+import { createSecretAdmin } from './credentials/secret-admin.js';
 import type { Feature } from './feature.js';
 import { Readiness } from './health.js';
 import type { AnyIntegration, PlatformDeps } from './integrations/integration.js';
@@ -23,11 +24,14 @@ import type { SlackApi } from './integrations/slack-api.js';
 import { createLogger, type Logger, SecretRedactor } from './log.js';
 import { Counter, createMetrics, type Registry } from './metrics.js';
 import { replicaName } from './replica-name.js';
+import { auditRotation } from './rotation/audit.js';
+import { rotationKinds } from './rotation/registry.js';
+import { SecretRotation } from './secret-rotation/service.js';
 import { createSlackApp } from './slack/bolt-app.js';
 import { openState } from './store/open.js';
 import type { State } from './store/state.js';
 import { within } from './time/deadline.js';
-import { coreComponents, featureComponents } from './wiring/components.js';
+import { coreComponents, featureParts } from './wiring/components.js';
 import { OpsbotServers } from './wiring/http-servers.js';
 import { afterFirstLoad, createSlackReceiver, slackComponent } from './wiring/slack-transport.js';
 
@@ -96,12 +100,25 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   const { log, redactor, metrics } = observability(deps);
   // This process's name in leases and claims shared with other replicas.
   const owner = replicaName();
-  const { state, audit, auditTrail, registry, provider, integrations } = await openCore(deps, {
+  const { state, audit, auditTrail, registry, catalog, provider, integrations } = await openCore(deps, {
     log,
     redactor,
     metrics,
   });
   checkCommandNeeds(deps.commands, registry);
+  // `/opsbot secrets`, `/opsbot rotate`, the reminder and the leak watch start rotations here.
+  const secretRotation = new SecretRotation({
+    admin: createSecretAdmin({
+      source: config.secrets.source,
+      ...(config.aws.region ? { region: config.aws.region } : {}),
+      ...(deps.aws?.secretsManager ? { clientConfig: deps.aws.secretsManager } : {}),
+    }),
+    provider,
+    kinds: rotationKinds(deps.integrations, [auditRotation]),
+    clock,
+    log: log.child({ component: 'secret-rotation' }),
+    audit,
+  });
   const slack = integrations.apis.slack as SlackApi;
   const receiver = createSlackReceiver({
     config,
@@ -111,6 +128,20 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     log,
     metrics,
     ...(deps.random ? { random: deps.random } : {}),
+  });
+  // Built before the Slack app: a feature's message watchers go to its one `message` listener.
+  const features = featureParts(deps.features, registry, integrations, {
+    config,
+    credentials: provider,
+    secrets: catalog,
+    state,
+    audit,
+    clock,
+    log,
+    metrics,
+    owner,
+    alertActions: () => offeredAlertActions(deps.commands, (name) => integrations.isConfigured(name)),
+    secretRotation,
   });
   createSlackApp({
     commands: deps.commands,
@@ -124,6 +155,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
       file: config.file,
       configured: (name) => integrations.isConfigured(name),
       commands: deps.commands,
+      secretRotation,
     },
     integrations,
     countError: errorCounter(metrics),
@@ -134,6 +166,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     clock,
     log,
     ...(config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {}),
+    messageWatchers: features.messageWatchers,
   });
 
   const readiness = new Readiness(clock);
@@ -150,17 +183,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
   });
   const components: Component[] = [
     ...core.components,
-    ...featureComponents(deps.features, registry, integrations, {
-      config,
-      credentials: provider,
-      state,
-      audit,
-      clock,
-      log,
-      metrics,
-      owner,
-      alertActions: () => offeredAlertActions(deps.commands, (name) => integrations.isConfigured(name)),
-    }),
+    ...features.components,
     slackComponent(receiver, clock),
   ];
   const lifecycle = new Lifecycle(components, { log, readiness, now: () => clock.now() });
@@ -232,9 +255,10 @@ async function openCore(
   const state = deps.wrapState ? deps.wrapState(opened) : opened;
   const audit = new TrailAuditSink(state.audit, log, clock);
   const registry = new IntegrationRegistry(deps.integrations);
+  const catalog = registry.catalog([auditSecret]);
   const { provider, metrics: credentialMetrics } = createCredentials({
     config,
-    catalog: registry.catalog([auditSecret]),
+    catalog,
     env: deps.env,
     log,
     redactor,
@@ -261,7 +285,7 @@ async function openCore(
     redactor,
     ...(deps.aws?.sts ? { sts: deps.aws.sts } : {}),
   });
-  return { state, audit, auditTrail, registry, provider, integrations };
+  return { state, audit, auditTrail, registry, catalog, provider, integrations };
 }
 
 /** The logger (every line through the redactor, on the app's clock) and the metrics registry. */

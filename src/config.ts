@@ -1,37 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { type Env, EnvReader, nonEmpty, readSectionSettings } from './config/env-reader.js';
 import { fileSchemaOf, type OpsbotFile } from './config/file-schema.js';
-import {
-  excerpt,
-  type Parsed,
-  parseEnum,
-  parseHttpUrl,
-  parseInteger,
-  parseRoleArn,
-} from './config/parsers.js';
+import { excerpt, type Parsed, parseEnum, parseHttpUrl, parseInteger } from './config/parsers.js';
 import { envVariableFor } from './config/secret-variables.js';
-import type { ConfigSection } from './config/section.js';
-import { defaultOf, VARIABLES } from './config/variables.js';
+import type { ConfigSection, EnvSettings } from './config/section.js';
+import { defaultOf, variablesOf } from './config/variables.js';
 import { ConfigError } from './errors.js';
 import { SecretValue } from './log/secret-value.js';
 import { LOG_LEVELS } from './log.js';
 
+export type { Env } from './config/env-reader.js';
 export type { OpsbotFile } from './config/file-schema.js';
 export type { ConfigSection } from './config/section.js';
 
 export const SECRET_SOURCES = ['aws', 'file', 'env'] as const;
 export type SecretSourceKind = (typeof SECRET_SOURCES)[number];
-
-export const DATADOG_SITES = [
-  'datadoghq.com',
-  'us3.datadoghq.com',
-  'us5.datadoghq.com',
-  'datadoghq.eu',
-  'ap1.datadoghq.com',
-  'ap2.datadoghq.com',
-  'ddog-gov.com',
-] as const;
 
 export interface SecretsConfig {
   source: SecretSourceKind;
@@ -49,54 +34,70 @@ export interface SecretsConfig {
 
 export type StateConfig = { kind: 'sqlite'; path: string } | { kind: 'dynamodb'; table: string };
 
-export interface Config {
+/**
+ * The settings: the core's, and beside them those the registered integrations and features read
+ * from their own environment variables ({@link EnvSettings}: `datadog.site`, `github.apiUrl`,
+ * `devenv.reaperSeconds`…), each under its owner's key.
+ */
+export interface Config extends EnvSettings {
   secrets: SecretsConfig;
   slack: { mode: 'http' | 'socket'; apiUrl?: string };
-  github: { apiUrl?: string };
-  jira: { url?: string };
-  datadog: { site: string; apiUrl?: string };
   state: StateConfig;
   port: number;
   /** `OPSBOT_METRICS_PORT`: `/metrics` is served on this port only (not on `port`); unset, it stays on `port`. */
   metricsPort?: number;
   logLevel: (typeof LOG_LEVELS)[number];
   aws: { region?: string };
-  /** `OPSBOT_DEVENV_REAPER_SECONDS`: how often the dev-environment reaper runs. */
-  devenv: { reaperSeconds: number };
   configPath: string;
   file: OpsbotFile;
   /** Things worth a warning at start-up that do not stop it (e.g. an unknown OPSBOT_ variable). */
   warnings: string[];
 }
 
-export type Env = Record<string, string | undefined>;
-
 export interface LoadConfigDeps {
   readFile?: (path: string) => string;
   /** The secrets opsbot knows (the registry's names): their `OPSBOT_SECRET_<NAME>` variables are settings. */
   secretNames?: readonly string[];
   /**
-   * The file's sections beyond `access`, from the registered integrations and features
-   * (`CONFIG_SECTIONS` in src/features.ts for the production build). Without them the file may
-   * hold `access` only.
+   * The configuration the registered integrations and features contribute: the file's sections
+   * beyond `access`, and their environment variables (`CONFIG_SECTIONS` in src/features.ts for the
+   * production build). Without them the file may hold `access` only, and only the core's variables
+   * are read.
    */
   sections?: readonly ConfigSection[];
 }
 
-/** Every OPSBOT_ variable opsbot reads; anything else with the prefix is probably a typo. */
-const KNOWN_VARIABLES: ReadonlySet<string> = new Set(VARIABLES.map((v) => v.name));
+/** The core's settings: no section may be named after one. */
+const CORE_KEYS: ReadonlySet<string> = new Set([
+  'secrets',
+  'slack',
+  'state',
+  'port',
+  'metricsPort',
+  'logLevel',
+  'aws',
+  'configPath',
+  'file',
+  'warnings',
+]);
 
 /**
  * Reads the settings README.md lists ("Configure it") from `env` and the YAML file named by `OPSBOT_CONFIG`.
  * Every problem is collected and thrown at once as a {@link ConfigError}, one line per problem,
  * naming the variable or YAML path and what is expected. Secret values are never echoed.
  *
+ * The registered integrations and features contribute their sections of the file and their own
+ * variables through `deps.sections`.
+ *
  * @example
- * const config = loadConfig(process.env); // throws ConfigError listing every problem
+ * const config = loadConfig(process.env, { sections: CONFIG_SECTIONS }); // throws ConfigError listing every problem
  */
 export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): Config {
   const problems: string[] = [];
   const read = new EnvReader(env, problems);
+  const sections = deps.sections ?? [];
+  // Every variable opsbot reads with these sections (two owners of one is a wiring mistake: thrown).
+  const variables = variablesOf(sections);
 
   const source = read.parsed('OPSBOT_SECRET_SOURCE', defaultOf('OPSBOT_SECRET_SOURCE'), (t) =>
     parseEnum(t, SECRET_SOURCES),
@@ -121,28 +122,17 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
     parseEnum(t, ['http', 'socket'] as const),
   );
   const slackApiUrl = read.optional('OPSBOT_SLACK_API_URL', parseHttpUrl);
-  const githubApiUrl = read.optional('OPSBOT_GITHUB_API_URL', parseHttpUrl);
-  const jiraUrl = read.optional('OPSBOT_JIRA_URL', parseHttpUrl);
-  const datadogSite = read.parsed('OPSBOT_DATADOG_SITE', defaultOf('OPSBOT_DATADOG_SITE'), (t) =>
-    parseEnum(t, DATADOG_SITES),
-  );
-  const datadogApiUrl = read.optional('OPSBOT_DATADOG_API_URL', parseHttpUrl);
   const state = read.parsed('OPSBOT_STATE', defaultOf('OPSBOT_STATE'), parseState);
   const port = read.parsed('PORT', defaultOf('PORT'), (t) => parseInteger(t, { min: 1, max: 65_535 }));
   const metricsPort = read.optional('OPSBOT_METRICS_PORT', (t) => parseInteger(t, { min: 1, max: 65_535 }));
-  const reaperSeconds = read.parsed(
-    'OPSBOT_DEVENV_REAPER_SECONDS',
-    defaultOf('OPSBOT_DEVENV_REAPER_SECONDS'),
-    (t) => parseInteger(t, { min: 5, max: 3_600 }),
-  );
-  // Set by the CDK stack (it creates the role): overrides `devenv.roleArn` of the file.
-  const devenvRoleArn = read.optional('OPSBOT_DEVENV_ROLE_ARN', parseRoleArn);
   if (metricsPort !== undefined && metricsPort === port) {
     problems.push(
       `OPSBOT_METRICS_PORT: must differ from PORT (${port}): /metrics moves to a port of its own`,
     );
   }
   const logLevel = read.parsed('LOG_LEVEL', defaultOf('LOG_LEVEL'), (t) => parseEnum(t, LOG_LEVELS));
+  // The registered integrations' and features' own variables (`config.datadog.site`…).
+  const contributed = readSectionSettings(read, sections, CORE_KEYS);
   const region = nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION);
   const configPath = nonEmpty(env.OPSBOT_CONFIG) ?? defaultOf('OPSBOT_CONFIG');
 
@@ -167,7 +157,7 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
     problems.push('AWS_REGION: required when OPSBOT_STATE=dynamodb:TABLE');
   }
 
-  const fileSchema = fileSchemaOf(deps.sections ?? []);
+  const fileSchema = fileSchemaOf(sections);
   const opsbotFile = readConfigFile(
     configPath,
     fileSchema,
@@ -177,12 +167,14 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
 
   if (problems.length > 0) throw new ConfigError(problems);
 
-  const secretVariables = new Set((deps.secretNames ?? []).map(envVariableFor));
+  // The variables read, and the secrets' own: any other OPSBOT_ is probably a typo.
+  const known = new Set([...variables.map((v) => v.name), ...(deps.secretNames ?? []).map(envVariableFor)]);
   const warnings = Object.keys(env)
-    .filter((name) => name.startsWith('OPSBOT_') && !KNOWN_VARIABLES.has(name) && !secretVariables.has(name))
+    .filter((name) => name.startsWith('OPSBOT_') && !known.has(name))
     .map((name) => `${name} is not an opsbot setting and is ignored (check the spelling against README.md)`);
 
   return {
+    ...(contributed as unknown as EnvSettings),
     secrets: {
       source: source as SecretSourceKind,
       prefix: prefix as string,
@@ -192,44 +184,15 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
       ...(file ? { file } : {}),
     },
     slack: { mode: slackMode as 'http' | 'socket', ...(slackApiUrl ? { apiUrl: slackApiUrl } : {}) },
-    github: githubApiUrl ? { apiUrl: githubApiUrl } : {},
-    jira: jiraUrl ? { url: jiraUrl } : {},
-    datadog: { site: datadogSite as string, ...(datadogApiUrl ? { apiUrl: datadogApiUrl } : {}) },
     state: state as StateConfig,
     port: port as number,
     ...(metricsPort !== undefined ? { metricsPort } : {}),
     logLevel: logLevel as Config['logLevel'],
     aws: region ? { region } : {},
-    devenv: { reaperSeconds: reaperSeconds as number },
     configPath,
-    file: withRoleArn(opsbotFile as OpsbotFile, devenvRoleArn),
+    file: withSectionEnv(opsbotFile as OpsbotFile, sections, contributed),
     warnings,
   };
-}
-
-class EnvReader {
-  constructor(
-    private readonly env: Env,
-    private readonly problems: string[],
-  ) {}
-
-  /** A variable with a default; a set-but-invalid value is a problem (its excerpt is shown: not secret). */
-  parsed<T>(name: string, fallback: string, parse: (text: string) => Parsed<T>): T | undefined {
-    const raw = nonEmpty(this.env[name]);
-    const result = parse(raw ?? fallback);
-    if (result.ok) return result.value;
-    this.problems.push(`${name}: expected ${result.expected}, got "${excerpt(raw ?? fallback)}"`);
-    return undefined;
-  }
-
-  optional<T>(name: string, parse: (text: string) => Parsed<T>): T | undefined {
-    const raw = nonEmpty(this.env[name]);
-    return raw === undefined ? undefined : this.parsed(name, raw, parse);
-  }
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
 function parseSecretPrefix(text: string): Parsed<string> {
@@ -331,9 +294,18 @@ function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /**
- * The file's settings, with `devenv.roleArn` from OPSBOT_DEVENV_ROLE_ARN when that is set (and the
- * `devenv` section is registered: without it there are no dev environments to point at the role).
+ * The file's sections as their owners' variables amend them (`devenv.roleArn` from
+ * OPSBOT_DEVENV_ROLE_ARN): only for sections registered with a `withEnv`.
  */
-function withRoleArn(file: OpsbotFile, roleArn: string | undefined): OpsbotFile {
-  return roleArn && Object.hasOwn(file, 'devenv') ? { ...file, devenv: { ...file.devenv, roleArn } } : file;
+function withSectionEnv(
+  file: OpsbotFile,
+  sections: readonly ConfigSection[],
+  contributed: Record<string, Record<string, unknown>>,
+): OpsbotFile {
+  let amended: Record<string, unknown> = { ...file };
+  for (const { key, withEnv } of sections) {
+    if (withEnv && Object.hasOwn(amended, key) && Object.hasOwn(contributed, key))
+      amended = { ...amended, [key]: withEnv(amended[key], contributed[key]) };
+  }
+  return amended as unknown as OpsbotFile;
 }

@@ -5,9 +5,12 @@ import type { Component } from './component.js';
 import type { ConfigSection } from './config/section.js';
 import type { Config } from './config.js';
 import type { CredentialProvider } from './credentials/provider.js';
+import type { SecretCatalog } from './credentials/secret-spec.js';
 import type { IntegrationApis, IntegrationKey } from './integrations/integration.js';
 import type { Logger } from './log.js';
 import type { Registry } from './metrics.js';
+import type { SecretRotation } from './secret-rotation/service.js';
+import type { MessageWatcher } from './slack/message-watcher.js';
 import type { State } from './store/state.js';
 
 /**
@@ -17,6 +20,8 @@ import type { State } from './store/state.js';
 export interface FeatureContext<N extends IntegrationKey = never> {
   config: Config;
   credentials: CredentialProvider;
+  /** Every secret the provider loads, with its shape (which fields are sensitive). */
+  secrets: SecretCatalog;
   state: State;
   apis: Pick<IntegrationApis, N>;
   isConfigured(name: IntegrationKey): boolean;
@@ -26,6 +31,8 @@ export interface FeatureContext<N extends IntegrationKey = never> {
   metrics: Registry;
   /** This process's name in leases and claims shared with other replicas. */
   owner: string;
+  /** Starts and follows rotations of opsbot's secrets (the reminder, the leak watch). */
+  secretRotation?: SecretRotation;
   /** The buttons commands offer on alert roots now (Create Jira issue…). */
   alertActions(): readonly AlertAction[];
 }
@@ -50,6 +57,12 @@ export interface Feature<N extends IntegrationKey = IntegrationKey> {
   /** Of those, the ones that must also be configured at start-up for it to run at all. */
   whenConfigured?: readonly N[];
   components(ctx: FeatureContext<N>): Component[];
+  /**
+   * What it watches people's messages for in the channels opsbot is in (the leak watch): the app
+   * runs every feature's watchers from one Slack `message` listener. Called once, with the same
+   * context as `components`.
+   */
+  messageWatchers?(ctx: FeatureContext<N>): MessageWatcher[];
   /** Its section of the configuration file (`alerts:`), merged into the file schema. */
   config?: ConfigSection;
 }

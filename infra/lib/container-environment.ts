@@ -1,20 +1,22 @@
 import { variablesDeployedBy } from '../../src/config/variables.js';
+import { VARIABLES } from '../../src/features.js';
 import type { OpsbotSettings } from './context.js';
 import { CONFIG_PATH_IN_IMAGE, CONTAINER_PORT } from './paths.js';
 
 /**
  * Settings the stack sets itself, or that would put a secret into the task definition: never
- * accepted in `environment` (from the bot's own list of variables, src/config/variables.ts).
+ * accepted in `environment` (from the bot's own list of variables: the core's and those its
+ * integrations and features contribute, `VARIABLES` in src/features.ts).
  */
 const MANAGED_VARIABLES: ReadonlySet<string> = new Set([
-  ...variablesDeployedBy('stack'),
-  ...variablesDeployedBy('local'),
+  ...variablesDeployedBy(VARIABLES, 'stack'),
+  ...variablesDeployedBy(VARIABLES, 'local'),
   'AWS_REGION',
   'AWS_DEFAULT_REGION',
 ]);
 
 /** The non-secret settings an operator may add (README.md, "Settings (CDK context)", `environment`). */
-const ALLOWED_VARIABLES: ReadonlySet<string> = new Set(variablesDeployedBy('operator'));
+const ALLOWED_VARIABLES: ReadonlySet<string> = new Set(variablesDeployedBy(VARIABLES, 'operator'));
 
 /**
  * The variables the container gets, apart from AWS_REGION (a deploy-time value) and the table name

@@ -5,6 +5,7 @@ import type { OpsbotFile } from '../config.js';
 import type { IntegrationApis, IntegrationKey } from '../integrations/integration.js';
 import type { SlackApi } from '../integrations/slack-api.js';
 import type { RequestScope } from '../request-scope.js';
+import type { SecretRotation } from '../secret-rotation/service.js';
 import type { State } from '../store/state.js';
 
 /**
@@ -212,6 +213,8 @@ export interface CoreServices {
   configured(name: IntegrationKey): boolean;
   /** Every registered command (for generated help). */
   commands: readonly CommandModule[];
+  /** opsbot's secrets: their inventory, and rotations (`/opsbot secrets`, `/opsbot rotate`). */
+  secretRotation?: SecretRotation;
 }
 
 /** Who asked, where, the core services, and the APIs of exactly the integrations the command needs. */

@@ -67,8 +67,8 @@ const coreShape = {
 export type OpsbotFile = { access: z.output<typeof access> } & ConfigSections;
 
 /**
- * The file schema for these sections: `access` plus each section under its key, an absent section
- * read as its default, any other top-level key refused.
+ * The file schema for these sections: `access` plus each section that has a schema under its key,
+ * an absent section read as its default, any other top-level key refused.
  *
  * @throws Error when two sections share a key or one is named after a core key (a wiring mistake,
  *   found at start-up).
@@ -76,6 +76,8 @@ export type OpsbotFile = { access: z.output<typeof access> } & ConfigSections;
 export function fileSchemaOf(sections: readonly ConfigSection[]): z.ZodType<OpsbotFile> {
   const shape: Record<string, z.ZodType> = { ...coreShape };
   for (const section of sections) {
+    // A section of environment variables only (Datadog's site) has no key in the file.
+    if (!section.schema) continue;
     if (Object.hasOwn(coreShape, section.key))
       throw new Error(
         `the configuration section "${section.key}" is opsbot's own: name the section otherwise`,

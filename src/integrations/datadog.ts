@@ -4,7 +4,9 @@ import { CredentialRejectedError } from '../credentials/errors.js';
 import { secretText } from '../credentials/secret-spec.js';
 import { ErrorCode, UserFacingError } from '../errors.js';
 import type { RequestScope } from '../request-scope.js';
+import { datadogRotation } from '../rotation/datadog.js';
 import { abortable, deadlineSignal } from '../time/deadline.js';
+import { datadogConfig } from './datadog-config.js';
 import { isDowntimeScope } from './datadog-scope.js';
 import { type CredentialedCalls, type PlatformDeps, secretIntegration } from './integration.js';
 import type { RateLimitPolicy } from './rate-limits.js';
@@ -19,6 +21,14 @@ export const datadogSecretSchema = z.object({
   apiKey: secretText('apiKey'),
   appKey: secretText('appKey'),
   webhookSecret: secretText('webhookSecret'),
+  /** The webhook in Datadog's Webhooks integration whose header rotation updates (default `opsbot`). */
+  webhookName: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,100}$/, { error: 'webhookName: letters, digits, _ and -' })
+    .optional(),
+  /** Datadog's ids of the keys, set by opsbot's rotation (it revokes them by id once retired). */
+  apiKeyId: z.string().max(100).optional(),
+  appKeyId: z.string().max(100).optional(),
 });
 export type DatadogSecret = z.infer<typeof datadogSecretSchema>;
 
@@ -91,14 +101,13 @@ export interface DatadogClient {
 }
 
 type DatadogSdk = typeof import('@datadog/datadog-api-client');
-/** How long after the API is built the client library starts loading in the background. */
-const SDK_WARM_UP_MS = 1_000;
 let sdk: DatadogSdk | undefined;
 let loading: Promise<DatadogSdk> | undefined;
 
 /**
- * `@datadog/datadog-api-client`, imported once, in the background after start or at the first
- * Datadog call: it takes seconds and about 90 MB to load, which start-up need not wait for.
+ * `@datadog/datadog-api-client`, imported once: it takes a second or more and about 90 MB to load,
+ * and the import blocks the event loop meanwhile. A replica whose `datadog` secret exists loads it
+ * before it says it is ready (`prepare`); one whose secret appears later, at the first Datadog call.
  */
 function datadogSdk(): Promise<DatadogSdk> {
   loading ??= import('@datadog/datadog-api-client').then(
@@ -164,6 +173,12 @@ export const datadog = secretIntegration({
   createClient: (secret: DatadogSecret, deps) => createDatadogClient(secret, deps),
   isAuthFailure: (error) => isApiException(error, 401, 403),
   createApi: (calls, deps) => createDatadogApi(calls, deps),
+  /** Its environment variables (`OPSBOT_DATADOG_SITE`, `OPSBOT_DATADOG_API_URL`): `config.datadog`. */
+  config: datadogConfig,
+  prepare: async () => {
+    await datadogSdk();
+  },
+  rotation: datadogRotation,
 });
 
 function createDatadogClient(secret: DatadogSecret, deps: PlatformDeps): DatadogClient {
@@ -257,9 +272,6 @@ export function datadogAppUrl(site: string): string {
 }
 
 export function createDatadogApi(calls: CredentialedCalls<DatadogClient>, deps: PlatformDeps): DatadogApi {
-  // Not on the start-up path, and not on the first /dd either: the library loads in the background
-  // a moment after start (a failure here is retried by the first call).
-  deps.clock.schedule(() => void datadogSdk().catch(() => undefined), SDK_WARM_UP_MS);
   const app = datadogAppUrl(deps.config.datadog.site);
   const { apiUrl, site } = deps.config.datadog;
   const where = apiUrl ? new URL(apiUrl).host : `api.${site}`;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { duration } from '../config/fields.js';
-import { ROLE_ARN } from '../config/parsers.js';
+import { parseInteger, parseRoleArn, ROLE_ARN } from '../config/parsers.js';
 import { defineConfigSection } from '../config/section.js';
 
 /**
@@ -36,10 +36,32 @@ const devenvSchema = z.strictObject({
 
 export type DevenvConfig = z.output<typeof devenvSchema>;
 
+/** What dev environments read from the environment: `config.devenv`. */
+export interface DevenvSettings {
+  /** `OPSBOT_DEVENV_REAPER_SECONDS`: how often the dev-environment reaper runs. */
+  reaperSeconds: number;
+  /** `OPSBOT_DEVENV_ROLE_ARN`: set by the CDK stack (it creates the role); wins over the file's `roleArn`. */
+  roleArn?: string;
+}
+
 declare module '../config/section.js' {
   interface ConfigSections {
     devenv: DevenvConfig;
   }
+  interface EnvSettings {
+    devenv: DevenvSettings;
+  }
 }
 
-export const devenvConfig = defineConfigSection('devenv', devenvSchema);
+export const devenvConfig = defineConfigSection('devenv', devenvSchema, {
+  env: {
+    reaperSeconds: {
+      name: 'OPSBOT_DEVENV_REAPER_SECONDS',
+      default: '60',
+      deploy: 'operator',
+      parse: (text) => parseInteger(text, { min: 5, max: 3_600 }),
+    },
+    roleArn: { name: 'OPSBOT_DEVENV_ROLE_ARN', deploy: 'stack', parse: parseRoleArn },
+  },
+  withEnv: (file, env) => (env.roleArn ? { ...file, roleArn: env.roleArn } : file),
+});

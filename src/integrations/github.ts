@@ -1,8 +1,9 @@
 import type { components } from '@octokit/openapi-types';
 import { z } from 'zod';
-import { idText, secretText } from '../credentials/secret-spec.js';
+import { idText, type SecretSpec, secretText } from '../credentials/secret-spec.js';
 import { UserFacingError } from '../errors.js';
 import type { RequestScope } from '../request-scope.js';
+import { githubRotation } from '../rotation/github.js';
 import { escapeText } from '../text/escape.js';
 import {
   type GitHubAccess,
@@ -127,6 +128,7 @@ export const github = secretIntegration({
     }),
   isAuthFailure: (error) => statusOf(error) === 401,
   createApi: (calls) => createGitHubApi(calls),
+  rotation: githubRotation((): SecretSpec<GitHubSecret> => github.secret),
 });
 
 type Schemas = components['schemas'];

@@ -7,6 +7,7 @@ import type { SecretSpec } from '../credentials/secret-spec.js';
 import type { Logger } from '../log.js';
 import type { Registry } from '../metrics.js';
 import type { RequestScope } from '../request-scope.js';
+import type { RotationKind } from '../rotation/kind.js';
 import type { RateLimits } from './rate-limits.js';
 
 /**
@@ -77,6 +78,18 @@ export interface SecretIntegration<Name extends string = string, S = never, C = 
   /** Releases what a client holds (sockets), when its version is retired. */
   closeClient?(client: C): void;
   createApi?(calls: CredentialedCalls<C>, deps: PlatformDeps): A;
+  /**
+   * Work to finish before the replica says it is ready, when the integration's secret exists at
+   * start-up: loading a client library whose import blocks the event loop for a second or more is
+   * done here, while the load balancer sends no traffic, not later under a user's command.
+   */
+  prepare?(deps: PlatformDeps): Promise<void>;
+  /**
+   * How the rotation function rotates this secret (src/rotation/kind.ts): made anew with no person
+   * (`automatic`), or put as AWSPENDING by a person; tested against the vendor before it becomes
+   * current. Left out: the rotation function does not rotate it.
+   */
+  rotation?: RotationKind<S>;
   /** Its section of the configuration file (`github:`…), merged into the file schema. */
   config?: ConfigSection;
 }

@@ -1,10 +1,11 @@
 import { createAgileClient, createCloudClient } from 'jira.js';
 import { type Client, createClient, isAuthError, isNotFoundError, isRateLimitError } from 'jira.js/core';
 import { z } from 'zod';
-import { secretText } from '../credentials/secret-spec.js';
+import { type SecretSpec, secretText } from '../credentials/secret-spec.js';
 import { UserFacingError } from '../errors.js';
 import { jqlPhrase, jqlString } from '../jira/jql.js';
 import type { RequestScope } from '../request-scope.js';
+import { jiraRotation } from '../rotation/jira.js';
 import { escapeText, inlineCode } from '../text/escape.js';
 import { type CredentialedCalls, type PlatformDeps, secretIntegration } from './integration.js';
 import { jiraConfig } from './jira-config.js';
@@ -22,6 +23,8 @@ export const jiraSecretSchema = z.object({
       issue.input === undefined ? 'email: required' : 'email: expected the Atlassian account e-mail address',
   }),
   apiToken: secretText('apiToken'),
+  /** When Atlassian expires the API token (optional; `/opsbot secrets` warns 14 days before). */
+  expiresAt: z.iso.datetime({ offset: true, error: 'expiresAt: expected an ISO 8601 date' }).optional(),
 });
 export type JiraSecret = z.infer<typeof jiraSecretSchema>;
 
@@ -149,6 +152,7 @@ export const jira = secretIntegration({
   },
   isAuthFailure: (error) => isAuthError(error),
   createApi: (calls, deps) => createJiraApi(calls, deps),
+  rotation: jiraRotation((): SecretSpec<JiraSecret> => jira.secret),
 });
 
 function siteOf(deps: PlatformDeps): string {

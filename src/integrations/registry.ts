@@ -68,6 +68,13 @@ export interface BuiltIntegrations {
   isConfigured(name: string): boolean;
   /** The answer to a command that needs it while it is not configured: what to add, and where. */
   notConfigured(name: string): UserFacingError;
+  /**
+   * Runs the `prepare` of every integration whose secret exists (call it once the secrets' first
+   * load is done); settles when all have finished or failed (a failure is logged: the first call
+   * that needs the integration tries again). {@link prepared} is true from then on.
+   */
+  prepare(): Promise<void>;
+  readonly prepared: boolean;
   close(): void;
 }
 
@@ -100,8 +107,28 @@ export function buildIntegrations(
     }
   }
 
+  let prepared = false;
   return {
     apis: apis as Partial<IntegrationApis>,
+    get prepared() {
+      return prepared;
+    },
+    async prepare() {
+      const preparing = registry.modules.flatMap((m) =>
+        m.kind === 'secret' && m.prepare && deps.provider.isConfigured(m.name)
+          ? [
+              m.prepare(deps).catch((error: unknown) => {
+                deps.log.warn(
+                  { err: error, integration: m.name },
+                  'could not prepare an integration; its first call tries again',
+                );
+              }),
+            ]
+          : [],
+      );
+      await Promise.all(preparing);
+      prepared = true;
+    },
     isConfigured: (name) => {
       const m = registry.get(name);
       if (!m) return false;

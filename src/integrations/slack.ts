@@ -2,6 +2,7 @@ import { ErrorCode as WebApiErrorCode, WebClient, type WebClientOptions } from '
 import { z } from 'zod';
 import { prefixedSecret, secretText } from '../credentials/secret-spec.js';
 import type { Logger } from '../log.js';
+import { slackRotation } from '../rotation/slack.js';
 import { secretIntegration } from './integration.js';
 import { createSlackApi, type SlackApi } from './slack-api.js';
 import { slackLogger } from './slack-logger.js';
@@ -13,9 +14,17 @@ declare module './integration.js' {
 }
 
 export const slackSecretSchema = z.object({
-  botToken: prefixedSecret('botToken', 'xoxb-'),
+  // `xoxe.xoxb-…`: a bot token that expires (Slack token rotation).
+  botToken: secretText('botToken').regex(/^(xoxe\.)?xoxb-/, {
+    error: 'botToken: expected a value starting with xoxb-',
+  }),
   signingSecret: secretText('signingSecret'),
   appToken: prefixedSecret('appToken', 'xapp-').optional(),
+  /** Slack token rotation: what refreshes the bot token (`oauth.v2.access`), and when it expires. */
+  refreshToken: prefixedSecret('refreshToken', 'xoxe-').optional(),
+  clientId: z.string().min(1).max(100).optional(),
+  clientSecret: secretText('clientSecret').optional(),
+  expiresAt: z.iso.datetime({ offset: true, error: 'expiresAt: expected an ISO 8601 date' }).optional(),
 });
 export type SlackSecret = z.infer<typeof slackSecretSchema>;
 
@@ -64,7 +73,7 @@ export const slack = secretIntegration({
   title: 'Slack',
   secret: {
     schema: slackSecretSchema,
-    sensitive: ['botToken', 'signingSecret', 'appToken'],
+    sensitive: ['botToken', 'signingSecret', 'appToken', 'refreshToken', 'clientSecret'],
     inbound: 'signingSecret',
     required: true,
   },
@@ -78,6 +87,7 @@ export const slack = secretIntegration({
     ),
   isAuthFailure: isSlackAuthFailure,
   createApi: (calls, deps) => createSlackApi({ calls, rateLimits: deps.rateLimits }),
+  rotation: slackRotation,
 });
 
 export function isSlackAuthFailure(error: unknown): boolean {

@@ -251,14 +251,27 @@ export class DatadogWebhookSender {
   readonly url: string;
   readonly timeoutMs: number;
   // Private, so that neither logging nor inspecting the sender shows the secret.
-  readonly #secret: string;
+  readonly #secret: string | undefined;
+  readonly #headers: (() => Record<string, string>) | undefined;
 
-  constructor(options: { url: string; secret: string; timeoutMs?: number }) {
+  /**
+   * `secret`: the `X-Opsbot-Webhook-Secret` value to send; or `headers`: the webhook's custom
+   * headers as Datadog holds them, read at each send (so a change in the webhook's configuration,
+   * a rotation, changes what is sent: `SimulatedDatadog.webhookSender`).
+   */
+  constructor(options: {
+    url: string;
+    secret?: string;
+    headers?: () => Record<string, string>;
+    timeoutMs?: number;
+  }) {
     const url = new URL(options.url);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError('url must be http(s)');
-    if (typeof options.secret !== 'string') throw new TypeError('secret must be a string');
+    if (options.headers === undefined && typeof options.secret !== 'string')
+      throw new TypeError('secret must be a string');
     this.url = url.href;
     this.#secret = options.secret;
+    this.#headers = options.headers;
     this.timeoutMs = boundedInt(
       'timeoutMs',
       options.timeoutMs ?? DATADOG_TIMEOUT_MS,
@@ -276,10 +289,15 @@ export class DatadogWebhookSender {
     body: DatadogWebhookBody | string | Buffer,
     options: { secret?: string | null; headers?: Record<string, string> } = {},
   ): Promise<WebhookResult> {
-    const secret = options.secret === undefined ? this.#secret : options.secret;
+    const configured = this.#configuredHeaders();
+    if (options.secret !== undefined) {
+      for (const name of Object.keys(configured))
+        if (name.toLowerCase() === 'x-opsbot-webhook-secret') delete configured[name];
+      if (options.secret !== null) configured['x-opsbot-webhook-secret'] = options.secret;
+    }
     const headers: Record<string, string> = {
       'content-type': 'application/json',
-      ...(secret === null ? {} : { 'x-opsbot-webhook-secret': secret }),
+      ...configured,
       ...options.headers,
     };
     const payload =
@@ -366,6 +384,12 @@ export class DatadogWebhookSender {
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
     return { bodies, results };
+  }
+
+  /** The custom headers sent now: the webhook's configuration, or the fixed secret. */
+  #configuredHeaders(): Record<string, string> {
+    if (this.#headers) return { ...this.#headers() };
+    return this.#secret === undefined ? {} : { 'x-opsbot-webhook-secret': this.#secret };
   }
 
   /** Never shows the secret. */

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { DatadogHttpError, DatadogKeys, type SimWebhook, scopeFor, webhookHeaders } from './datadog-keys.js';
+import { DatadogWebhookSender } from './datadog-webhook-sender.js';
 
 export type DatadogOverallState = 'Alert' | 'Warn' | 'No Data' | 'OK';
 
@@ -56,14 +58,7 @@ const MAX_BODY = 64 * 1024;
 const MAX_CALLS = 1000;
 const GROUP_STATES = new Set(['all', 'alert', 'warn', 'no data']);
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+const HttpError = DatadogHttpError;
 
 function monitor(
   id: number,
@@ -96,9 +91,12 @@ function monitor(
  * A simulated Datadog API on 127.0.0.1 speaking the wire format of `@datadog/datadog-api-client`:
  * `GET /api/v1/monitor` (`monitor_tags` all-of filter, `name` substring, `group_states` validated,
  * `id_offset`, `page`/`page_size` ≤ 1000), `GET /api/v1/monitor/{id}`, `POST|GET /api/v2/downtime`
- * (`current_only`, `page[offset]`, `page[limit]`), `GET|DELETE /api/v2/downtime/{id}`. Requests need a
- * `DD-API-KEY` + `DD-APPLICATION-KEY` pair added with `addKeys` (else 403); `limitNext` makes the
- * next authenticated call a 429 with Datadog's X-RateLimit-* headers. Errors are `{"errors":[...]}`.
+ * (`current_only`, `page[offset]`, `page[limit]`), `GET|DELETE /api/v2/downtime/{id}`; `GET /api/v1/validate`
+ * (the API key alone); the key management and Webhooks integration routes of {@link DatadogKeys}.
+ * Requests need a valid `DD-API-KEY` and a valid `DD-APPLICATION-KEY` (added with `addKeys`, or
+ * created through the key APIs; a deleted or revoked key is a 403), and a scoped application key only
+ * reaches the routes its scopes allow (403 else); `limitNext` makes the next authenticated call a
+ * 429 with Datadog's X-RateLimit-* headers. Errors are `{"errors":[...]}`.
  */
 export class SimulatedDatadog {
   readonly monitors: DatadogMonitor[] = [
@@ -110,19 +108,57 @@ export class SimulatedDatadog {
   readonly downtimes: DatadogDowntime[] = [];
   /** The most recent calls (at most 1000), oldest first. */
   readonly calls: DatadogCall[] = [];
-  readonly #keys = new Map<string, string>();
+  /** API and application keys, and the Webhooks integration's webhooks. */
+  readonly keys = new DatadogKeys();
+  /** The application key added with each API key by `addKeys` (revoked with it). */
+  readonly #pairs = new Map<string, string>();
   #limitSeconds: number | undefined;
   #server: Server | undefined;
   #port = 0;
 
-  /** Accepts this API key + application key pair from now on. */
-  addKeys(apiKey: string, appKey: string): void {
-    this.#keys.set(apiKey, appKey);
+  /**
+   * Accepts this API key and this (unscoped) application key from now on, or with `scopes`, an
+   * application key limited to those permissions (`monitors_read`, `api_keys_write`…).
+   */
+  addKeys(apiKey: string, appKey: string, options: { scopes?: string[]; name?: string } = {}): void {
+    this.keys.addApiKey(apiKey, options.name);
+    this.keys.addAppKey(appKey, options.name, options.scopes ?? null);
+    this.#pairs.set(apiKey, appKey);
   }
 
-  /** Removes the pair whose API key is `apiKey`: its next call is a 403. */
+  /** Revokes the API key `apiKey` (and the application key added with it): its next call is a 403. */
   revokeKeys(apiKey: string): void {
-    this.#keys.delete(apiKey);
+    const api = this.keys.apiKey(apiKey);
+    if (api) this.keys.apiKeys.delete(api.id);
+    const app = this.keys.appKey(this.#pairs.get(apiKey) ?? '');
+    if (app) this.keys.appKeys.delete(app.id);
+    this.#pairs.delete(apiKey);
+  }
+
+  /** Adds a webhook to the Webhooks integration, as a person would in Datadog's UI. */
+  addWebhook(webhook: { name: string; url: string; customHeaders?: Record<string, string> }): void {
+    this.keys.webhooks.set(webhook.name, {
+      name: webhook.name,
+      url: webhook.url,
+      custom_headers: webhook.customHeaders ? JSON.stringify(webhook.customHeaders) : null,
+      encode_as: 'json',
+      payload: null,
+    } satisfies SimWebhook);
+  }
+
+  /**
+   * Datadog's sender for the webhook `name`: it posts to the webhook's URL with the custom headers
+   * the webhook holds at the time of each send, so a change through the API (a rotation) changes
+   * what Datadog sends.
+   */
+  webhookSender(name: string, options: { timeoutMs?: number } = {}): DatadogWebhookSender {
+    const webhook = this.keys.webhooks.get(name);
+    if (!webhook) throw new Error(`the simulated Datadog has no webhook named ${name}`);
+    return new DatadogWebhookSender({
+      url: webhook.url,
+      headers: () => webhookHeaders(this.keys.webhooks.get(name)),
+      ...options,
+    });
   }
 
   /** The next authenticated call is refused with 429 and `X-RateLimit-Reset: <seconds>`. */
@@ -203,8 +239,17 @@ export class SimulatedDatadog {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const apiKey = req.headers['dd-api-key'];
     const appKey = req.headers['dd-application-key'];
-    if (typeof apiKey !== 'string' || typeof appKey !== 'string' || this.#keys.get(apiKey) !== appKey) {
-      return this.#send(req, res, 403, { errors: ['Forbidden'] });
+    const validApiKey = typeof apiKey === 'string' && this.keys.apiKey(apiKey) !== undefined;
+    if (req.method === 'GET' && url.pathname === '/api/v1/validate') {
+      return validApiKey
+        ? this.#send(req, res, 200, { valid: true })
+        : this.#send(req, res, 403, { errors: ['Forbidden'] });
+    }
+    const app = typeof appKey === 'string' ? this.keys.appKey(appKey) : undefined;
+    if (!validApiKey || !app) return this.#send(req, res, 403, { errors: ['Forbidden'] });
+    const scope = scopeFor(req.method ?? '', url.pathname);
+    if (app.scopes && (!scope || !app.scopes.includes(scope))) {
+      return this.#send(req, res, 403, { errors: ['Failed permission authorization checks'] });
     }
     if (this.#limitSeconds !== undefined) {
       const reset = String(this.#limitSeconds);
@@ -223,6 +268,10 @@ export class SimulatedDatadog {
         },
       );
     }
+    const method = req.method ?? '';
+    const body = method === 'POST' || method === 'PUT' ? await readJson(req) : undefined;
+    const keyRoute = this.keys.handle(method, url.pathname, url.searchParams, body);
+    if (keyRoute) return this.#send(req, res, keyRoute.status, keyRoute.body);
     const [root, api, version, kind, id, extra] = url.pathname.split('/');
     if (root !== '' || api !== 'api' || extra !== undefined) throw new HttpError(404, 'Not found');
     const route = `${req.method} ${version}/${kind}${id === undefined ? '' : '/:id'}`;
@@ -234,7 +283,7 @@ export class SimulatedDatadog {
       return this.#send(req, res, 200, found);
     }
     if (route === 'POST v2/downtime') {
-      const created = this.#createDowntime(await readJson(req));
+      const created = this.#createDowntime(body);
       this.downtimes.push(created);
       return this.#send(req, res, 200, { data: view(created) });
     }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { components as Components } from '@octokit/openapi-types';
 import { readBody, sendJson } from '../http/server.js';
 import { issueJson, pullJson, runJson, type SeedRepo, seedRepos } from './github-data.js';
 import { verifyAppJwt } from './github-jwt.js';
@@ -26,6 +27,27 @@ export type GitHubFault =
   | { kind: 'slow'; count?: number; ms: number };
 
 const DOCS = 'https://docs.github.com/rest';
+/** The user a personal token belongs to (`GET /user`), and the App's owner. */
+const USER_JSON: Components['schemas']['simple-user'] = {
+  login: 'opsbot-bot',
+  id: 9_000_001,
+  node_id: 'U_opsbot',
+  avatar_url: 'https://avatars.githubusercontent.com/u/9000001',
+  gravatar_id: '',
+  url: 'https://api.github.com/users/opsbot-bot',
+  html_url: 'https://github.com/opsbot-bot',
+  followers_url: 'https://api.github.com/users/opsbot-bot/followers',
+  following_url: 'https://api.github.com/users/opsbot-bot/following{/other_user}',
+  gists_url: 'https://api.github.com/users/opsbot-bot/gists{/gist_id}',
+  starred_url: 'https://api.github.com/users/opsbot-bot/starred{/owner}{/repo}',
+  subscriptions_url: 'https://api.github.com/users/opsbot-bot/subscriptions',
+  organizations_url: 'https://api.github.com/users/opsbot-bot/orgs',
+  repos_url: 'https://api.github.com/users/opsbot-bot/repos',
+  events_url: 'https://api.github.com/users/opsbot-bot/events{/privacy}',
+  received_events_url: 'https://api.github.com/users/opsbot-bot/received_events',
+  type: 'User',
+  site_admin: false,
+};
 /** What the sandbox's App is installed with. */
 const INSTALLATION_PERMISSIONS: Permissions = {
   pull_requests: 'read',
@@ -169,6 +191,19 @@ export class SimulatedGitHub {
       return this.#mint(body, (status, json) => answer(status, json, {}, 'jwt'));
     }
 
+    if (path === '/app' && method === 'GET') {
+      // The authenticated App (an App JWT only), as Octokit's `integration` schema shapes it.
+      const jwt = verifyAppJwt(
+        credential,
+        [...this.#keys.values()],
+        this.options.appId,
+        Math.floor(Date.now() / 1_000),
+      );
+      if (!jwt.ok)
+        return answer(401, { message: jwt.message, documentation_url: DOCS, status: '401' }, {}, 'jwt');
+      return answer(200, this.#appJson(), {}, 'jwt');
+    }
+
     const fault = this.#faults.shift();
     if (fault) {
       fault.left--;
@@ -181,6 +216,18 @@ export class SimulatedGitHub {
     }
     const who = this.#authenticate(credential);
     if (!who) return answer(401, { message: 'Bad credentials', documentation_url: DOCS, status: '401' });
+    if (path === '/user' && method === 'GET') {
+      // The token's user; an installation token is not a user (GitHub's 403).
+      if ('expiresAt' in who) {
+        return answer(
+          403,
+          { message: 'Resource not accessible by integration', documentation_url: DOCS, status: '403' },
+          {},
+          'installation',
+        );
+      }
+      return answer(200, USER_JSON, {}, 'pat');
+    }
     const route = /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(path);
     const repo = route ? this.repo(route[1] as string, route[2] as string) : undefined;
     const kind = 'expiresAt' in who ? 'installation' : 'pat';
@@ -367,6 +414,26 @@ export class SimulatedGitHub {
       }
     }
     return undefined;
+  }
+
+  #appJson(): Components['schemas']['integration'] {
+    const id = Number(this.options.appId);
+    return {
+      id,
+      slug: 'opsbot',
+      node_id: `A_${id}`,
+      client_id: `Iv1.${this.options.appId.padStart(16, '0')}`,
+      owner: USER_JSON,
+      name: 'opsbot',
+      description: 'A Slack-native DevOps bot',
+      external_url: 'https://opsbot.example.com',
+      html_url: 'https://github.com/apps/opsbot',
+      created_at: '2026-01-05T09:00:00Z',
+      updated_at: '2026-01-05T09:00:00Z',
+      permissions: { ...this.installationPermissions },
+      events: [],
+      installations_count: 1,
+    };
   }
 
   #authenticate(credential: string | undefined): InstallationToken | { pat: true } | undefined {

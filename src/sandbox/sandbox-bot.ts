@@ -69,6 +69,8 @@ export interface SandboxBotOptions {
   extraIntegrations?: AnyIntegration[];
   /** More secrets to put in the simulated Secrets Manager, by name (`statuspage` → `opsbot/statuspage`). */
   extraSecrets?: Record<string, object>;
+  /** More environment variables for the loader (a fixture integration's own, `OPSBOT_STATUSPAGE_URL`). */
+  extraEnv?: Record<string, string>;
   /** Where assumed-role integrations call STS (moto in tests); the SDK's default otherwise. */
   stsEndpoint?: string;
   /** Where dev-environment EC2 calls go (moto in tests); the simulated EC2 ({@link SandboxBot.aws}) by default. */
@@ -232,6 +234,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
         OPSBOT_JIRA_URL: jiraUrl,
         OPSBOT_SLACK_MODE: options.socketMode ? 'socket' : 'http',
         LOG_LEVEL: options.logLevel ?? 'info',
+        ...options.extraEnv,
       },
       // The file's sections: the real ones and those of fixture integrations.
       { sections: configSections(integrations, features) },

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { readBody, sendJson, sendText } from '../http/server.js';
 import { signSlackRequest } from '../slack/verify-request.js';
+import { SlackTokenRotation } from './slack-oauth.js';
 import {
   type BlockAction,
   blockActionPayload,
@@ -73,6 +74,9 @@ export class SimulatedSlack {
   #postLimit: { perSecond: number; burst: number } | undefined;
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
   readonly #tokens = new Set<string>();
+  /** When a bot token expires (epoch ms on the simulator's clock); absent: it never does. */
+  readonly #expiries = new Map<string, number>();
+  readonly #rotation: SlackTokenRotation;
   readonly #faults: Array<SlackFault & { left: number }> = [];
   readonly #responses = new Map<
     string,
@@ -109,6 +113,11 @@ export class SimulatedSlack {
       this.#now,
     );
     this.#hub = new SlackSocketHub(this.workspace.identity.appId, this.#now);
+    this.#rotation = new SlackTokenRotation(
+      (token, expiresAt) => this.addBotToken(token, { expiresAt }),
+      this.#now,
+      this.workspace.identity,
+    );
   }
 
   async start(): Promise<{ url: string }> {
@@ -144,12 +153,28 @@ export class SimulatedSlack {
     return `${this.#url}/api/`;
   }
 
-  addBotToken(token: string): void {
+  /** Accepts the bot token; with `expiresAt` (epoch ms), Slack answers `token_expired` from then on. */
+  addBotToken(token: string, options: { expiresAt?: number } = {}): void {
     this.#tokens.add(token);
+    if (options.expiresAt !== undefined) this.#expiries.set(token, options.expiresAt);
   }
 
   revokeBotToken(token: string): void {
     this.#tokens.delete(token);
+    this.#expiries.delete(token);
+  }
+
+  /**
+   * Turns Slack token rotation on for the app: `oauth.v2.access` (`grant_type=refresh_token`)
+   * answers with this client id and secret; returns the first refresh token.
+   */
+  enableTokenRotation(client: { clientId: string; clientSecret: string }): { refreshToken: string } {
+    return this.#rotation.enable(client);
+  }
+
+  /** Refuses the refresh token from now on (`invalid_refresh_token`). */
+  revokeRefreshToken(token: string): void {
+    this.#rotation.revokeRefreshToken(token);
   }
 
   addUser(user: SimUser): void {
@@ -502,6 +527,11 @@ export class SimulatedSlack {
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const token = bearer ?? (typeof args.token === 'string' ? args.token : undefined);
     delete args.token;
+    // oauth.v2.access is authenticated by the app's client secret and a refresh token, not a
+    // bearer token: neither goes in `calls`.
+    const credentials = { ...args };
+    delete args.client_secret;
+    delete args.refresh_token;
     this.callCounts.set(method, (this.callCounts.get(method) ?? 0) + 1);
     if (method === 'apps.connections.open') {
       const ok = token !== undefined && this.#appTokens.has(token);
@@ -523,8 +553,12 @@ export class SimulatedSlack {
     } else if (fault?.kind === 'server_error') {
       status = fault.status ?? 500;
       answer = { ok: false, error: 'internal_error' };
+    } else if (method === 'oauth.v2.access') {
+      answer = this.#rotation.access(credentials);
     } else if (!token) answer = { ok: false, error: 'not_authed' };
     else if (!this.#tokens.has(token)) answer = { ok: false, error: 'invalid_auth' };
+    else if ((this.#expiries.get(token) ?? Number.POSITIVE_INFINITY) <= this.#now())
+      answer = { ok: false, error: 'token_expired' };
     else {
       const wait = method === 'chat.postMessage' ? this.#postWait(args.channel) : 0;
       if (wait > 0) {

@@ -8,6 +8,8 @@ import type { PipelineDeps } from './interaction.js';
 import { registerCommands } from './listeners/commands.js';
 import { registerHome } from './listeners/home.js';
 import { registerInteractions } from './listeners/interactions.js';
+import { registerMessages } from './listeners/messages.js';
+import type { MessageWatcher } from './message-watcher.js';
 
 export interface SlackAppDeps extends PipelineDeps {
   credentials: CredentialProvider;
@@ -16,6 +18,8 @@ export interface SlackAppDeps extends PipelineDeps {
   receiver: Receiver;
   apiUrl?: string;
   log: Logger;
+  /** What the features watch channel messages for (one `message` listener runs them all). */
+  messageWatchers?: readonly MessageWatcher[];
 }
 
 /**
@@ -51,5 +55,6 @@ export function createSlackApp(deps: SlackAppDeps): App {
   registerCommands(app, deps);
   registerInteractions(app, deps);
   registerHome(app, deps);
+  registerMessages(app, { messageWatchers: deps.messageWatchers ?? [], clock: deps.clock, log: deps.log });
   return app;
 }

@@ -24,6 +24,11 @@ import { checkSlackHeaders, verifySlackRequest } from './verify-request.js';
 export const MAX_SLACK_BODY_BYTES = 256 * 1024;
 /** If nothing acknowledged a request by then, answer 200 so Slack does not show a timeout. */
 const ACK_FALLBACK_MS = 2_500;
+/**
+ * How often the requests not yet acknowledged are looked at: one timer for all of them rather than
+ * one per request, so a request is acked by the fallback between 2.5 and 2.75 s, inside Slack's 3 s.
+ */
+const ACK_SWEEP_MS = 250;
 /** A replay check that has not answered by then lets the request through (fail-open). */
 const REPLAY_CHECK_TIMEOUT_MS = 100;
 
@@ -63,6 +68,9 @@ export class SlackHttpReceiver implements Receiver {
   readonly #requests: Counter<'outcome'> | undefined;
   #app: App | undefined;
   readonly #inFlight = new Set<Promise<void>>();
+  /** Requests not acknowledged yet, oldest first (a Set keeps insertion order). */
+  readonly #unacked = new Set<Unacked>();
+  #sweeping = false;
   readonly #throttle: LogThrottle;
   /** The requests counter's child per outcome, looked up once each (it counts every request). */
   readonly #outcomes: ((labels: { outcome: string }) => { inc(): void }) | undefined;
@@ -182,23 +190,19 @@ export class SlackHttpReceiver implements Receiver {
     res: ServerResponse,
     properties: ReceiverProperties,
   ): Promise<void> {
-    const { log, clock } = this.#deps;
+    const { log } = this.#deps;
     let acked = false;
     const ack = async (response?: unknown) => {
       if (acked) return;
       acked = true;
+      this.#unacked.delete(pending);
       if (response === undefined || response === '') sendText(res, 200, '');
       else if (typeof response === 'string') sendText(res, 200, response);
       else sendJson(res, 200, response);
     };
-    const cancelFallback = clock.schedule(() => {
-      if (acked) return;
-      log.warn(
-        { requestId: properties.requestId },
-        'a Slack request was not acknowledged in time; acking it',
-      );
-      void ack();
-    }, ACK_FALLBACK_MS);
+    const pending: Unacked = { since: this.#deps.clock.now(), requestId: properties.requestId, ack };
+    this.#unacked.add(pending);
+    this.#sweepSoon();
     const retryNum = Number(header(req, 'x-slack-retry-num'));
     const retryReason = header(req, 'x-slack-retry-reason');
     try {
@@ -219,8 +223,33 @@ export class SlackHttpReceiver implements Receiver {
         sendJson(res, 500, { error: 'internal_error', requestId: properties.requestId });
       }
     } finally {
-      cancelFallback();
+      this.#unacked.delete(pending);
     }
+  }
+
+  /** Arms the one fallback timer while requests wait for their ack. */
+  #sweepSoon(): void {
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    this.#deps.clock.schedule(() => {
+      this.#sweeping = false;
+      this.#sweep();
+    }, ACK_SWEEP_MS);
+  }
+
+  /** Acks (200, empty) every request that has waited {@link ACK_FALLBACK_MS}. */
+  #sweep(): void {
+    const due = this.#deps.clock.now() - ACK_FALLBACK_MS;
+    for (const pending of this.#unacked) {
+      if (pending.since > due) break;
+      this.#unacked.delete(pending);
+      this.#deps.log.warn(
+        { requestId: pending.requestId },
+        'a Slack request was not acknowledged in time; acking it',
+      );
+      void pending.ack();
+    }
+    if (this.#unacked.size > 0) this.#sweepSoon();
   }
 
   #unauthorized(res: ServerResponse, reason: string): void {
@@ -275,6 +304,13 @@ export class SlackHttpReceiver implements Receiver {
   #count(outcome: string): void {
     this.#outcomes?.({ outcome }).inc();
   }
+}
+
+/** A request handed to Bolt and not acknowledged yet. */
+interface Unacked {
+  since: number;
+  requestId: string;
+  ack: () => Promise<void>;
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

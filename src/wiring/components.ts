@@ -3,12 +3,13 @@ import type { CredentialProvider } from '../credentials/provider.js';
 import type { Feature, FeatureContext } from '../feature.js';
 import type { IntegrationKey } from '../integrations/integration.js';
 import type { BuiltIntegrations, IntegrationRegistry } from '../integrations/registry.js';
+import type { MessageWatcher } from '../slack/message-watcher.js';
 import type { State } from '../store/state.js';
 
 /**
  * opsbot's own components: the state store, the integrations' clients, the secrets' loading; and
- * `loading()`, which settles once every secret's first load has finished or failed and
- * `afterFirstLoad` has run.
+ * `loading()`, which settles once every secret's first load has finished or failed, the
+ * integrations have prepared, and `afterFirstLoad` has run.
  */
 export function coreComponents(deps: {
   state: State;
@@ -27,13 +28,18 @@ export function coreComponents(deps: {
       ready: async () => (await state.ping()) && (await state.audit.writable()),
       stop: async () => state.close(),
     },
-    { name: 'integrations', stop: async () => integrations.close() },
+    // Ready once the integrations whose secrets exist have loaded what they need (the Datadog client).
+    { name: 'integrations', ready: () => integrations.prepared, stop: async () => integrations.close() },
     {
       name: 'secrets',
       ready: () => required.every((name) => provider.isLoaded(name)),
-      // Secrets load in the background: /healthz answers at once, /readyz says 503 until they are in.
+      // Secrets load in the background: /healthz answers at once, /readyz says 503 until they are in;
+      // then the integrations prepare, before Socket Mode connects or the load balancer sends traffic.
       start: async () => {
-        loading = provider.start().then(deps.afterFirstLoad);
+        loading = provider
+          .start()
+          .then(() => integrations.prepare())
+          .then(deps.afterFirstLoad);
       },
       stop: async () => provider.stop(),
     },
@@ -48,14 +54,33 @@ export function featureComponents(
   integrations: BuiltIntegrations,
   context: Omit<FeatureContext<IntegrationKey>, 'apis' | 'isConfigured'>,
 ): Component[] {
+  return featureParts(features, registry, integrations, context).components;
+}
+
+/**
+ * What each feature contributes when the integrations it needs are in: its components, and its
+ * message watchers (each feature's both built from one context, so they may share what they build).
+ */
+export function featureParts(
+  features: readonly Feature[],
+  registry: IntegrationRegistry,
+  integrations: BuiltIntegrations,
+  context: Omit<FeatureContext<IntegrationKey>, 'apis' | 'isConfigured'>,
+): { components: Component[]; messageWatchers: MessageWatcher[] } {
   const isConfigured = (name: string) => integrations.isConfigured(name);
-  return features.flatMap((feature) =>
-    feature.needs.every((need) => registry.has(need)) && (feature.whenConfigured ?? []).every(isConfigured)
-      ? feature.components({
-          ...context,
-          apis: integrations.apis as FeatureContext<IntegrationKey>['apis'],
-          isConfigured,
-        })
-      : [],
-  );
+  const components: Component[] = [];
+  const messageWatchers: MessageWatcher[] = [];
+  for (const feature of features) {
+    const runs =
+      feature.needs.every((need) => registry.has(need)) && (feature.whenConfigured ?? []).every(isConfigured);
+    if (!runs) continue;
+    const ctx: FeatureContext<IntegrationKey> = {
+      ...context,
+      apis: integrations.apis as FeatureContext<IntegrationKey>['apis'],
+      isConfigured,
+    };
+    components.push(...feature.components(ctx));
+    messageWatchers.push(...(feature.messageWatchers?.(ctx) ?? []));
+  }
+  return { components, messageWatchers };
 }

@@ -18,6 +18,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   reaper: async () => (await import('./reaper.js')).benchReaper(),
   scale: async () => (await import('./scale.js')).benchScale(),
   'dd-alerts': async () => (await import('./dd-alerts.js')).benchDdAlerts(),
+  leaks: async () => (await import('./leak-scan.js')).benchLeakScan(),
 };
 
 quietSqliteWarning();

@@ -91,7 +91,10 @@ describe('the opsbot process', () => {
     const health = await waitFor(`http://127.0.0.1:${port}/healthz`);
     expect(health.status).toBe(200);
     const ready = await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
-    expect(await ready.json()).toEqual({ ready: true, checks: { secrets: true, state: true } });
+    expect(await ready.json()).toEqual({
+      ready: true,
+      checks: { integrations: true, secrets: true, state: true },
+    });
     const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect(await metrics.text()).toContain('opsbot_process_cpu_seconds_total');
     expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);

@@ -47,7 +47,10 @@ describe('Socket Mode (OPSBOT_SLACK_MODE=socket)', () => {
   it('connects with the app token, is ready only then, and serves no HTTP events endpoint', async () => {
     expect(bot.slack.socketConnections).toBe(1);
     const ready = await fetch(`${bot.base}/readyz`);
-    expect(await ready.json()).toEqual({ ready: true, checks: { slack: true, secrets: true, state: true } });
+    expect(await ready.json()).toEqual({
+      ready: true,
+      checks: { integrations: true, slack: true, secrets: true, state: true },
+    });
     expect((await fetch(`${bot.base}/slack/events`, { method: 'POST', body: '{}' })).status).toBe(404);
   });
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSections } from '../../src/config/section.js';
+import { variablesOf } from '../../src/config/variables.js';
 import { type Env, loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 import { FEATURES } from '../../src/features.js';
@@ -12,10 +13,12 @@ import { configuredStatusCommand, statusPageWithConfig } from '../fixtures/statu
 import { assertNoCanary, canary } from '../helpers/canary.js';
 
 /**
- * The fixture integration contributes its section of the configuration file through the registry
- * (test/fixtures/statuspage-config.ts, a new file only): the real loader accepts `statuspage:` when
- * the integration is registered, its command reads the typed value, a wrong value stops the start
- * naming its path, and without the integration the key is unknown.
+ * The fixture integration contributes its section of the configuration file and its environment
+ * variable through the registry (test/fixtures/statuspage-config.ts, a new file only): the real
+ * loader accepts `statuspage:` and reads `OPSBOT_STATUSPAGE_URL` when the integration is
+ * registered, its command reads the typed file value and its client calls the URL from the
+ * variable, a wrong value stops the start naming its path or variable, and without the
+ * integration the key is unknown and the variable reported as not a setting.
  */
 const POLICY = `access:
   admins: [U0ADMIN]
@@ -40,9 +43,11 @@ beforeAll(async () => {
   bot = await startSandboxBot({
     configYaml: `${POLICY}${SECTION}`,
     pollSeconds: 60,
-    extraIntegrations: [statusPageWithConfig(url)],
+    // The integration knows no URL but the one its own variable gives it.
+    extraIntegrations: [statusPageWithConfig()],
     extraCommands: [configuredStatusCommand],
     extraSecrets: { statuspage: { apiKey: key } },
+    extraEnv: { OPSBOT_STATUSPAGE_URL: `${url}/` },
   });
 });
 afterAll(async () => {
@@ -51,8 +56,8 @@ afterAll(async () => {
 });
 
 /** The problems the real loader reports for `yaml` with these integrations registered (none: []). */
-function problemsWith(integrations: readonly AnyIntegration[], yaml: string): string[] {
-  const env: Env = { AWS_REGION: 'us-east-1', OPSBOT_CONFIG: '/etc/opsbot/opsbot.yaml' };
+function problemsWith(integrations: readonly AnyIntegration[], yaml: string, extra: Env = {}): string[] {
+  const env: Env = { AWS_REGION: 'us-east-1', OPSBOT_CONFIG: '/etc/opsbot/opsbot.yaml', ...extra };
   try {
     loadConfig(env, {
       readFile: () => yaml,
@@ -67,6 +72,7 @@ function problemsWith(integrations: readonly AnyIntegration[], yaml: string): st
 
 describe("an integration's configuration section, contributed through the registry", () => {
   it('reaches its command typed: /status show lists only the configured components, under the page title', async () => {
+    // The client found the simulated status page at OPSBOT_STATUSPAGE_URL: the variable reached it.
     const delivery = await bot.slack.sendSlashCommand({
       command: '/status',
       text: 'show',
@@ -84,7 +90,7 @@ describe("an integration's configuration section, contributed through the regist
       { AWS_REGION: 'us-east-1' },
       {
         readFile: () => `${POLICY}github:\n  users: { U0DEV: octocat }\n${SECTION}`,
-        sections: configSections([...INTEGRATIONS, statusPageWithConfig('http://127.0.0.1:9')], FEATURES),
+        sections: configSections([...INTEGRATIONS, statusPageWithConfig()], FEATURES),
       },
     );
     expect(config.file.statuspage).toEqual({ page: 'Acme <status> & co', components: ['web'] });
@@ -93,7 +99,7 @@ describe("an integration's configuration section, contributed through the regist
   });
 
   it('refuses a wrong value at start-up, naming its path and what is expected', () => {
-    const fixture = statusPageWithConfig('http://127.0.0.1:9');
+    const fixture = statusPageWithConfig();
     expect(problemsWith([fixture], `${POLICY}statuspage:\n  page: Acme\n  components: [API]\n`)).toEqual([
       '/etc/opsbot/opsbot.yaml: statuspage.components[0]: expected a component name such as api',
     ]);
@@ -115,7 +121,71 @@ describe("an integration's configuration section, contributed through the regist
       '/etc/opsbot/opsbot.yaml: unknown key "statuspage"',
     ]);
   });
+});
 
+describe("an integration's environment variable, contributed through the registry", () => {
+  const fixture = statusPageWithConfig();
+  const env = { AWS_REGION: 'us-east-1', OPSBOT_STATUSPAGE_URL: ' https://status.acme.test/api/ ' };
+  const load = (integrations: readonly AnyIntegration[], yaml = POLICY) =>
+    loadConfig(env, {
+      readFile: () => yaml,
+      sections: configSections([...INTEGRATIONS, ...integrations], FEATURES),
+    });
+
+  it('is read by the real loader when the integration is registered, beside the core and the production variables', () => {
+    const config = load([fixture], `${POLICY}${SECTION}`);
+    expect(config.statuspage).toEqual({ url: 'https://status.acme.test/api' });
+    expect(config.datadog).toEqual({ site: 'datadoghq.com' });
+    expect(config.warnings).toEqual([]);
+    // Unset: left out, as every optional variable is.
+    const unset = loadConfig(
+      { AWS_REGION: 'us-east-1' },
+      { readFile: () => `${POLICY}${SECTION}`, sections: configSections([fixture]) },
+    );
+    expect(unset.statuspage).toEqual({});
+  });
+
+  it('joins the list infra/ and README are held to, with its deploy', () => {
+    const names = (sections: Parameters<typeof variablesOf>[0]) => variablesOf(sections).map((v) => v.name);
+    const withFixture = variablesOf(configSections([...INTEGRATIONS, fixture], FEATURES));
+    expect(withFixture.find((v) => v.name === 'OPSBOT_STATUSPAGE_URL')).toEqual({
+      name: 'OPSBOT_STATUSPAGE_URL',
+      deploy: 'operator',
+    });
+    expect(names(configSections(INTEGRATIONS, FEATURES))).not.toContain('OPSBOT_STATUSPAGE_URL');
+  });
+
+  it('refuses a bad value at start-up, in one line naming the variable and what is expected', () => {
+    expect(
+      problemsWith([fixture], `${POLICY}${SECTION}`, { OPSBOT_STATUSPAGE_URL: 'status.acme.test' }),
+    ).toEqual([
+      'OPSBOT_STATUSPAGE_URL: expected an absolute http:// or https:// URL without user or password, got "status.acme.test"',
+    ]);
+    // A URL with credentials in it is refused without echoing them.
+    const token = canary('url');
+    const problems = problemsWith([fixture], `${POLICY}${SECTION}`, {
+      OPSBOT_STATUSPAGE_URL: `https://me:${token}@status.acme.test`,
+    });
+    expect(problems).toEqual([
+      'OPSBOT_STATUSPAGE_URL: expected an absolute http:// or https:// URL without user or password, got a value (not shown: it contains "@")',
+    ]);
+    assertNoCanary({ problems }, [token]);
+  });
+
+  it('is not a setting when the integration does not contribute it: a warning, and not read', () => {
+    const warning =
+      'OPSBOT_STATUSPAGE_URL is not an opsbot setting and is ignored (check the spelling against README.md)';
+    for (const integrations of [[], [statusPageIntegration('http://127.0.0.1:9')]]) {
+      const config = load(integrations);
+      expect(config.warnings).toEqual([warning]);
+      expect(config).not.toHaveProperty('statuspage');
+    }
+    // Nor is a bad value a problem then: nobody reads it.
+    expect(problemsWith([], POLICY, { OPSBOT_STATUSPAGE_URL: 'status.acme.test' })).toEqual([]);
+  });
+});
+
+describe('the fixture running in the sandbox', () => {
   it('leaks no secret', async () => {
     assertNoCanary({
       logs: bot.logLines.join('\n'),

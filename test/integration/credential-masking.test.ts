@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createCredentialMetrics } from '../../src/credentials/metrics.js';
 import { STAGE } from '../../src/credentials/source.js';
+import { CONFIG_SECTIONS } from '../../src/features.js';
 import { github } from '../../src/integrations/github.js';
 import { RateLimits } from '../../src/integrations/rate-limits.js';
 import { buildIntegrations, IntegrationRegistry } from '../../src/integrations/registry.js';
@@ -36,7 +37,11 @@ function recordingRedactor(clock: FakeClock) {
 }
 
 function platform(clock: FakeClock, env: Record<string, string> = {}) {
-  const config = loadConfig({ AWS_REGION: 'us-east-1', ...env }, { readFile: () => '' });
+  // The production sections: OPSBOT_GITHUB_API_URL is GitHub's own variable.
+  const config = loadConfig(
+    { AWS_REGION: 'us-east-1', ...env },
+    { readFile: () => '', sections: CONFIG_SECTIONS },
+  );
   const metrics = createMetrics({ defaultMetrics: false });
   return { config, log: captureLogs().log, clock, metrics, rateLimits: new RateLimits({ clock }) };
 }

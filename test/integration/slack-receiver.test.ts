@@ -1,17 +1,22 @@
 import type { App } from '@slack/bolt';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { HttpServer } from '../../src/http/server.js';
 import { SecretValue } from '../../src/log/secret-value.js';
 import { SlackHttpReceiver, type SlackHttpReceiverDeps } from '../../src/slack/receiver.js';
 import { signSlackRequest } from '../../src/slack/verify-request.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { captureLogs } from '../helpers/log-capture.js';
 import { head, openRaw, responseHeader, send } from '../helpers/raw-http.js';
 
 const SECRET = 'test-signing-secret';
 
 /** The receiver on a real listener, with a stand-in for Bolt that records what it was given. */
-async function receiverOn(deps: Partial<SlackHttpReceiverDeps> = {}) {
+async function receiverOn(
+  deps: Partial<SlackHttpReceiverDeps> = {},
+  /** Until this settles, the stand-in for Bolt neither acks nor returns (a handler that forgot to ack). */
+  holdAck?: Promise<void>,
+) {
   const capture = captureLogs();
   const processed: { body: Record<string, unknown>; retryNum?: number }[] = [];
   const receiver = new SlackHttpReceiver({
@@ -41,6 +46,7 @@ async function receiverOn(deps: Partial<SlackHttpReceiverDeps> = {}) {
         body: event.body,
         ...(event.retryNum !== undefined ? { retryNum: event.retryNum } : {}),
       });
+      if (holdAck) await holdAck;
       await event.ack();
     },
   } as unknown as App);
@@ -145,6 +151,42 @@ describe('the Slack receiver', () => {
     client.destroy();
     expect(client.status()).toBe(413);
     expect(processed.map((p) => p.body.text)).toEqual(['fits']);
+  });
+
+  it("acks a request nothing acknowledged after 2.5 s (one timer for all), inside Slack's 3 s", async () => {
+    const clock = new FakeClock(Date.now());
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { port, processed, capture } = await receiverOn({ clock }, held);
+    const posts = ['one', 'two', 'three'].map((text) => {
+      const body = command(text);
+      return send(port, { method: 'POST', path: '/slack/events', headers: signed(body), body });
+    });
+    await vi.waitFor(() => expect(processed).toHaveLength(3));
+    // One sweep timer for the three requests, not one each.
+    expect(clock.delays()).toEqual([250]);
+    let answered = 0;
+    for (const post of posts) void post.then(() => answered++);
+    clock.advance(2_250);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(answered).toBe(0);
+    clock.advance(500);
+    const answers = await Promise.all(posts);
+    expect(answers.map((a) => [a.status, a.body])).toEqual([
+      [200, ''],
+      [200, ''],
+      [200, ''],
+    ]);
+    expect(
+      capture.records().filter((l) => l.msg === 'a Slack request was not acknowledged in time; acking it'),
+    ).toHaveLength(3);
+    // Nothing is left waiting: the sweep stops once every request is acked.
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    clock.advance(1_000);
+    expect(clock.delays()).toEqual([]);
   });
 
   it('runs a replayed request once: 401 for a replay, 200 without running it for a Slack retry', async () => {

@@ -23,6 +23,7 @@ const BASE = [
   'src/node-version.ts',
   'src/quiet-warnings.ts',
   'src/time/',
+  'src/text/',
   'src/replica-name.ts',
 ];
 const SLACK = ['src/slack/', '@slack/'];
@@ -46,6 +47,12 @@ const RULES: Rule[] = [
     never: ['src/credentials/'],
   },
   { name: 'credentials import no audit', from: ['src/credentials/'], never: ['src/audit/'] },
+  {
+    name: 'leak detection imports nothing but base',
+    from: ['src/leaks/'],
+    never: ['src/slack/', '@slack/', 'src/credentials/', 'src/store/', 'src/audit/'],
+    only: [...BASE, 'src/leaks/'],
+  },
   { name: 'access imports no Slack', from: ['src/access/'], never: SLACK },
   {
     name: 'access imports no command framework',
@@ -75,6 +82,19 @@ const RULES: Rule[] = [
     name: 'the command framework imports no Slack transport (Block Kit types only)',
     from: ['src/command-kit/'],
     never: ['src/slack/', '@slack/bolt', '@slack/socket-mode', 'commands/'],
+  },
+  {
+    name: 'the rotation function imports no Slack transport, Bolt, app or sandbox',
+    from: ['src/rotation/'],
+    never: [
+      'src/slack/',
+      '@slack/bolt',
+      '@slack/socket-mode',
+      'src/http/',
+      'src/app.ts',
+      'src/wiring/',
+      'src/sandbox/',
+    ],
   },
   {
     name: 'production imports no sandbox, console or tests',

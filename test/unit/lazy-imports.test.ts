@@ -4,7 +4,7 @@ import { productionSources, readSource } from '../helpers/source-tree.js';
 /**
  * Libraries that cost seconds or tens of megabytes to load are imported where they are first used
  * (`await import(…)`), never by a static import a production module runs at start-up: a bot
- * without Datadog, or before its first `/dd`, does not pay for the Datadog client.
+ * without Datadog does not pay for the Datadog client, and one with it loads it before it is ready.
  */
 const LAZY = ['@datadog/datadog-api-client'];
 

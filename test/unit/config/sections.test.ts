@@ -18,8 +18,15 @@ const section = (key: string, schema: z.ZodType = z.strictObject({ n: z.number()
   ({ key, schema }) as ConfigSection;
 
 describe('the sections of the configuration file', () => {
-  it('in the production build: github, jira and devenv from their integrations, alerts from its feature', () => {
-    expect(CONFIG_SECTIONS.map((s) => s.key)).toEqual(['github', 'jira', 'devenv', 'alerts']);
+  it('in the production build: github, jira, datadog and devenv from their integrations, alerts from its feature', () => {
+    expect(CONFIG_SECTIONS.map((s) => s.key)).toEqual(['github', 'jira', 'datadog', 'devenv', 'alerts']);
+    // Datadog contributes environment variables only: the file has no `datadog:` key.
+    expect(CONFIG_SECTIONS.filter((s) => s.schema).map((s) => s.key)).toEqual([
+      'github',
+      'jira',
+      'devenv',
+      'alerts',
+    ]);
     expect(configSections(INTEGRATIONS, FEATURES)).toEqual(CONFIG_SECTIONS);
     expect(github.config?.key).toBe('github');
     expect(alertsFeature().config?.key).toBe('alerts');
@@ -78,7 +85,38 @@ describe('the sections of the configuration file', () => {
       maxPerUser: 2,
       templates: {},
     });
-    expect(loadConfig(env, { readFile }).file).toEqual({ access: { admins: [], rules: [] } });
+    const without = loadConfig(env, { readFile });
+    expect(without.file).toEqual({ access: { admins: [], rules: [] } });
+    // Without dev environments registered, nobody reads their variable: it is reported, not used.
+    expect(without.warnings).toEqual([
+      'OPSBOT_DEVENV_ROLE_ARN is not an opsbot setting and is ignored (check the spelling against README.md)',
+    ]);
+    expect(without).not.toHaveProperty('devenv');
+  });
+
+  it("reads each registered section's environment variables under its key, defaults and all", () => {
+    const readFile = () => '';
+    const config = loadConfig({ AWS_REGION: 'eu-west-1' }, { readFile, sections: CONFIG_SECTIONS });
+    expect(config.datadog).toEqual({ site: 'datadoghq.com' });
+    expect(config.github).toEqual({});
+    expect(config.jira).toEqual({});
+    expect(config.devenv).toEqual({ reaperSeconds: 60 });
+    const set = loadConfig(
+      {
+        AWS_REGION: 'eu-west-1',
+        OPSBOT_DATADOG_SITE: ' DatadogHQ.eu ',
+        OPSBOT_DATADOG_API_URL: 'http://127.0.0.1:9/',
+        OPSBOT_GITHUB_API_URL: 'https://ghe.acme.test/api/v3',
+        OPSBOT_JIRA_URL: 'https://acme.atlassian.net/',
+        OPSBOT_DEVENV_REAPER_SECONDS: '30',
+      },
+      { readFile, sections: CONFIG_SECTIONS },
+    );
+    expect(set.datadog).toEqual({ site: 'datadoghq.eu', apiUrl: 'http://127.0.0.1:9' });
+    expect(set.github).toEqual({ apiUrl: 'https://ghe.acme.test/api/v3' });
+    expect(set.jira).toEqual({ url: 'https://acme.atlassian.net' });
+    expect(set.devenv).toEqual({ reaperSeconds: 30 });
+    expect(set.warnings).toEqual([]);
   });
 
   it('refuses two owners of one key, and a section named after the core', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DATADOG_SITES } from '../../../src/config.js';
 import { datadogAppUrl } from '../../../src/integrations/datadog.js';
+import { DATADOG_SITES } from '../../../src/integrations/datadog-config.js';
 
 describe('datadogAppUrl', () => {
   it("maps every supported site to its web app's address", () => {
