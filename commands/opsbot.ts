@@ -10,13 +10,14 @@ import { ErrorCode, UserFacingError } from '../src/errors.js';
 import { actions, button, context, header, sections } from '../src/slack/blocks.js';
 import { describePolicy } from '../src/slack/policy-text.js';
 import { channelMention, escapeText, inlineCode, usergroupMention, userMention } from '../src/text/escape.js';
+import { rotateReply, SECRET_ARG, secretsReply } from './opsbot-secrets.js';
 
 const ACTION_ARG = /^[a-z][a-z0-9-]{0,20}(:[a-z0-9 *?-]{1,40})?$/;
 
 /** `/opsbot`: help, who you are, the effective policy and the audit trail. */
 export const opsbot = defineCommand({
   name: 'opsbot',
-  description: 'help, who you are here, the access policy and the audit trail',
+  description: 'help, who you are here, the access policy, the audit trail and opsbot’s secrets',
   subcommands: (sub) => [
     sub({
       name: 'help',
@@ -100,9 +101,44 @@ export const opsbot = defineCommand({
                 limit: flags.limit ?? 20,
               }),
     }),
+    sub({
+      name: 'secrets',
+      readOnly: true,
+      summary:
+        'opsbot’s secrets: versions, rotation, expiry and what is overdue, never a value (admins only)',
+      examples: ['secrets'],
+      run: async (ctx) => secretsReply(ctx),
+    }),
+    sub({
+      name: 'rotate',
+      summary:
+        'rotate one of opsbot’s secrets now and follow it until the bot serves the new version (admins only)',
+      args: [
+        {
+          name: 'secret',
+          pattern: SECRET_ARG,
+          hint: 'secret',
+          accepts: 'one of opsbot’s secrets, like `audit` (`/opsbot secrets` lists them)',
+          maxLength: 41,
+        },
+      ],
+      flags: [
+        {
+          name: 'emergency',
+          kind: 'boolean',
+          description: 'the current value leaked: accept no earlier version once the new one is current',
+        },
+      ],
+      examples: ['rotate audit', 'rotate datadog --emergency', 'rotate jira'],
+      run: async (ctx, { args, flags }) => rotateReply(ctx, args.secret, flags.emergency === true),
+    }),
   ],
   actions: {
     'opsbot:audit': async (ctx) => verify(ctx, undefined),
+    'opsbot:rotate': async (ctx, value) => {
+      if (!SECRET_ARG.test(value)) throw new UserFacingError('That button names no secret opsbot knows.');
+      return rotateReply(ctx, value, false);
+    },
   },
 });
 

@@ -79,6 +79,8 @@ export interface RunningOpsbot {
   state: State;
   /** opsbot's own Slack Web API calls (current token, Retry-After per channel). */
   slack: SlackApi;
+  /** opsbot's secrets: their inventory and rotations (what `/opsbot rotate` uses). */
+  secretRotation: SecretRotation;
   /** Settles once every secret's first load has finished or failed. */
   loading: Promise<void>;
   /** Graceful stop: not ready, stop accepting, finish in-flight work, stop components in reverse. */
@@ -220,6 +222,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     provider,
     state,
     slack,
+    secretRotation,
     get loading() {
       return core.loading();
     },

@@ -5,13 +5,20 @@ import { type Variable, variablesOf } from './config/variables.js';
 import { devenvReaperFeature } from './devenv/feature.js';
 import type { Feature } from './feature.js';
 import { INTEGRATIONS } from './integrations/index.js';
+import { leakWatchFeature } from './leak-watch/feature.js';
+import { secretsReminderFeature } from './secret-rotation/feature.js';
 
 /**
  * Every feature of the production build. Adding one: a module exporting a {@link Feature} (its
  * components, built from the integrations it needs, and its configuration section if it reads
  * one), added here. app.ts runs each one's components when its integrations are registered.
  */
-export const FEATURES: readonly Feature[] = [alertsFeature(), devenvReaperFeature()];
+export const FEATURES: readonly Feature[] = [
+  alertsFeature(),
+  devenvReaperFeature(),
+  leakWatchFeature(),
+  secretsReminderFeature(),
+];
 
 /**
  * The configuration sections in the production build (the file's sections and the environment

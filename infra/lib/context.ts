@@ -2,6 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { readEnvironment } from './container-environment.js';
 import { REPO_ROOT } from './paths.js';
+import { ROTATED_SECRETS } from './rotated-secrets.js';
+import { type RotationSettings, readRotation } from './rotation-context.js';
 
 /**
  * The deployment's settings, read from CDK context (`infra/cdk.json` "context" holds the defaults;
@@ -53,6 +55,11 @@ export interface OpsbotSettings {
   devenvAmiParameter: string;
   /** `environment` (default `{}`): extra non-secret settings for the container (OPSBOT_JIRA_URL, LOG_LEVEL, …). */
   environment: Record<string, string>;
+  /**
+   * `rotation` (default: audit every 90 days, datadog every 30, the others on demand only): when
+   * Secrets Manager runs opsbot's rotation function on each secret (lib/rotation-context.ts).
+   */
+  rotation: RotationSettings;
 }
 
 export interface ExistingVpc {
@@ -83,6 +90,7 @@ export const CONTEXT_KEYS = [
   'devenvVolumeGiB',
   'devenvAmiParameter',
   'environment',
+  'rotation',
 ] as const;
 
 /** The shortest retention AWS Control Tower's proactive controls accept (CT.CLOUDWATCH.PR.2): a year. */
@@ -266,6 +274,7 @@ export function readSettings(get: ContextReader, keys: readonly string[] = []): 
     );
 
   const environment = readEnvironment(json('environment'), problems);
+  const rotation = readRotation(json('rotation'), ROTATED_SECRETS, problems);
 
   if (problems.length > 0) throw new ContextError(problems);
   return {
@@ -289,6 +298,7 @@ export function readSettings(get: ContextReader, keys: readonly string[] = []): 
     devenvVolumeGiB,
     devenvAmiParameter,
     environment,
+    rotation,
   };
 }
 

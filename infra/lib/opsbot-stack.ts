@@ -8,6 +8,7 @@ import { DevEnv } from './devenv-role.js';
 import { LogKey } from './kms.js';
 import { OpsbotLoadBalancer } from './load-balancer.js';
 import { createNetwork } from './network.js';
+import { SecretRotation } from './rotation.js';
 import { adminRoleArn, OpsbotSecrets } from './secrets.js';
 import { OpsbotService } from './service.js';
 import { StateTable } from './state-table.js';
@@ -25,6 +26,7 @@ export class OpsbotStack extends Stack {
   readonly service: OpsbotService;
   readonly loadBalancer?: OpsbotLoadBalancer;
   readonly logKey: LogKey;
+  readonly rotation: SecretRotation;
 
   constructor(scope: Construct, id: string, settings: OpsbotSettings, props: StackProps = {}) {
     super(scope, id, {
@@ -51,12 +53,21 @@ export class OpsbotStack extends Stack {
         'opsbot task role: reads its own secrets, uses its State table, assumes the dev-env role; no EC2 power of its own',
     });
 
+    // The rotation functions' roles first: each secret's resource policy names its own.
+    this.rotation = new SecretRotation(this, 'Rotation', {
+      settings,
+      vpc,
+      logKey: this.logKey.key,
+      taskRole: this.taskRole,
+    });
     this.secrets = new OpsbotSecrets(this, 'Secrets', {
       prefix: settings.secretPrefix,
       taskRole: this.taskRole,
       adminRoleArn: adminRoleArn(this, settings.secretsAdminRole),
       deployRoleArn: settings.deployRoleArn ?? this.cloudFormationExecutionRoleArn(),
+      rotationRoles: this.rotation.roles,
     });
+    this.rotation.attach(this.secrets);
     this.state = new StateTable(this, 'State', { taskRole: this.taskRole });
     this.devenv = new DevEnv(this, 'DevEnv', {
       vpc,

@@ -38,17 +38,12 @@ const SHAPE =
  * Reads context `rotation` for the secrets in `rotated` (short names). Problems are pushed to
  * `problems`, each naming `rotation.<key>` and what it expects (context.ts reports them together).
  */
-export function readRotation(value: unknown, rotated: readonly string[], problems: string[]): RotationSettings {
-  const given: Record<string, unknown> =
-    value === undefined || value === null
-      ? {}
-      : typeof value === 'object' && !Array.isArray(value)
-        ? (value as Record<string, unknown>)
-        : (problems.push(
-            `rotation: expected a mapping such as { "audit": 90, "datadog": 30, "slack": "off", "slackTokenRotation": false }, got ${JSON.stringify(value)}`,
-          ),
-          {});
-
+export function readRotation(
+  value: unknown,
+  rotated: readonly string[],
+  problems: string[],
+): RotationSettings {
+  const given = mapping(value, problems);
   for (const key of Object.keys(given)) {
     if (key !== 'slackTokenRotation' && !rotated.includes(key))
       problems.push(
@@ -91,18 +86,34 @@ export function readRotation(value: unknown, rotated: readonly string[], problem
   return { schedules, slackTokenRotation };
 }
 
+function mapping(value: unknown, problems: string[]): Record<string, unknown> {
+  if (value === undefined || value === null) return {};
+  if (typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  problems.push(
+    `rotation: expected a mapping such as { "audit": 90, "datadog": 30, "slack": "off", "slackTokenRotation": false }, got ${JSON.stringify(value)}`,
+  );
+  return {};
+}
+
 /** One value: days, a schedule expression or "off"; undefined when it is none of those. */
 export function parseSchedule(raw: unknown): RotationSchedule | undefined {
   if (raw === 'off' || raw === false) return 'off';
   const days =
-    typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{1,4}$/.test(raw.trim()) ? Number(raw) : undefined;
-  if (days !== undefined) return Number.isInteger(days) && days >= 1 && days <= 1000 ? { expression: `rate(${days} days)` } : undefined;
+    typeof raw === 'number'
+      ? raw
+      : typeof raw === 'string' && /^\d{1,4}$/.test(raw.trim())
+        ? Number(raw)
+        : undefined;
+  if (days !== undefined)
+    return Number.isInteger(days) && days >= 1 && days <= 1000
+      ? { expression: `rate(${days} days)` }
+      : undefined;
   if (typeof raw !== 'string') return undefined;
   const text = raw.trim().replace(/\s+/g, ' ');
   const inDays = DAYS.exec(text);
   if (inDays) {
     const n = Number(inDays[1]);
-    return n >= 1 && n <= 1000 ? { expression: `rate(${n} ${n === 1 ? 'day' : 'days'})` } : undefined;
+    return n >= 1 && n <= 1000 ? { expression: `rate(${n} days)` } : undefined;
   }
   const inHours = HOURS.exec(text);
   if (inHours) {

@@ -58,6 +58,27 @@ export interface OpsbotSecretsProps {
   adminRoleArn: string;
   /** The role CloudFormation deploys with, which keeps managing the secrets. */
   deployRoleArn: string;
+  /**
+   * The role of each secret's rotation function (lib/rotation.ts), by short name: it alone, besides
+   * the admin and CloudFormation, stores versions of that secret and moves its labels, and reads it
+   * as the task role does; the task role may then start its rotation (RotateSecret, and the
+   * emergency tag), never write it.
+   */
+  rotationRoles?: Readonly<Record<SecretName, iam.IRole>>;
+}
+
+/** What a rotation function stores: a new version, and the labels that make it current. */
+const ROTATION_WRITES = ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'];
+/** What the bot does to start a rotation: RotateSecret, and tagging an emergency one. */
+const ROTATION_STARTS = ['secretsmanager:RotateSecret', 'secretsmanager:TagResource'];
+
+export interface SecretAccess {
+  /** The only principals that may read the value. */
+  readers: string[];
+  /** The rotation function's role: it may store versions and move labels (with the admin). */
+  rotatedBy?: iam.IRole;
+  /** The principal that may start a rotation (RotateSecret, the emergency tag). */
+  startedBy?: iam.IRole;
 }
 
 /**
@@ -69,6 +90,7 @@ export interface OpsbotSecretsProps {
 export class OpsbotSecrets extends Construct {
   readonly key: kms.Key;
   readonly secrets: Record<SecretName, secretsmanager.Secret>;
+  readonly #writers: string[];
 
   /** The secret named `name` (`slack`, `audit`…); throws for a name the registry does not declare. */
   secret(name: SecretName): secretsmanager.Secret {
@@ -121,31 +143,17 @@ export class OpsbotSecrets extends Construct {
     });
     this.secrets = secrets;
 
-    for (const secret of Object.values(secrets)) {
-      secret.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: 'OnlyTheTaskRoleReads',
-          effect: iam.Effect.DENY,
-          principals: [new iam.AnyPrincipal()],
-          actions: ['secretsmanager:GetSecretValue'],
-          resources: ['*'],
-          conditions: { StringNotEquals: { 'aws:PrincipalArn': props.taskRole.roleArn } },
-        }),
-      );
-      secret.addToResourcePolicy(
-        new iam.PolicyStatement({
-          sid: 'OnlyTheAdminWrites',
-          effect: iam.Effect.DENY,
-          principals: [new iam.AnyPrincipal()],
-          notActions: NOT_WRITES,
-          resources: ['*'],
-          conditions: { StringNotEquals: { 'aws:PrincipalArn': [props.adminRoleArn, props.deployRoleArn] } },
-        }),
-      );
+    this.#writers = [props.adminRoleArn, props.deployRoleArn];
+    for (const [name, secret] of Object.entries(secrets)) {
+      const rotatedBy = props.rotationRoles?.[name];
+      this.restrict(secret, {
+        readers: [props.taskRole.roleArn, ...(rotatedBy ? [rotatedBy.roleArn] : [])],
+        ...(rotatedBy ? { rotatedBy, startedBy: props.taskRole } : {}),
+      });
       Validations.of(secret).acknowledge({
         id: 'AwsSolutions-SMG4',
         reason:
-          'Rotation is done by the operator at each vendor (Slack, GitHub, Jira, Datadog tokens cannot be minted by a rotation Lambda) and the bot picks new versions up without a restart (README.md, "Deploy it": how to rotate each secret); the audit chain key is rotated by the documented key-rotation procedure, not on a schedule',
+          "Each secret with a rotation kind gets opsbot's rotation function (lib/rotation.ts); those only a person can make (GitHub App key, Jira token, Slack signing secret without token rotation) rotate on demand with /opsbot rotate after the person puts the new value as AWSPENDING, and the bot reminds admins when one is due, so a schedule there would only fail",
       });
     }
 
@@ -165,6 +173,64 @@ export class OpsbotSecrets extends Construct {
         conditions: { StringEquals: { ...viaSecretsManager, 'kms:EncryptionContext:SecretARN': arns } },
       }),
     );
+  }
+
+  /**
+   * The secret's resource policy: reading is denied to all but `readers`; every other change is
+   * denied to all but the admin role and CloudFormation, except storing versions (its rotation
+   * function's role) and starting a rotation (`startedBy`), each denied to all others too.
+   */
+  restrict(secret: secretsmanager.Secret, access: SecretAccess): void {
+    const writers = this.#writers;
+    const only = (principals: string[]) => ({
+      StringNotEquals: { 'aws:PrincipalArn': principals.length === 1 ? principals[0] : principals },
+    });
+    secret.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyItsReadersRead',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: ['*'],
+        conditions: only(access.readers),
+      }),
+    );
+    secret.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'OnlyTheAdminWrites',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        notActions: [
+          ...NOT_WRITES,
+          ...(access.rotatedBy ? ROTATION_WRITES : []),
+          ...(access.startedBy ? ROTATION_STARTS : []),
+        ],
+        resources: ['*'],
+        conditions: { StringNotEquals: { 'aws:PrincipalArn': writers } },
+      }),
+    );
+    if (access.rotatedBy)
+      secret.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'OnlyItsRotationFunctionStoresVersions',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: ROTATION_WRITES,
+          resources: ['*'],
+          conditions: only([...writers, access.rotatedBy.roleArn]),
+        }),
+      );
+    if (access.startedBy)
+      secret.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'OnlyTheBotStartsRotation',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: ROTATION_STARTS,
+          resources: ['*'],
+          conditions: only([...writers, access.startedBy.roleArn]),
+        }),
+      );
   }
 }
 

@@ -18,7 +18,10 @@ import { DatadogWebhook } from './webhook.js';
 
 export interface AlertsDeps {
   routes: AlertRoutes;
-  credentials: Pick<CredentialProvider, 'inboundCandidates' | 'inboundField' | 'isLoaded'>;
+  credentials: Pick<
+    CredentialProvider,
+    'inboundCandidates' | 'inboundField' | 'isLoaded' | 'refreshAfterAuthFailure'
+  >;
   state: State;
   slack: SlackApi;
   datadog: DatadogApi;

@@ -20,7 +20,10 @@ export const WEBHOOK_PATH = '/webhooks/datadog';
 export const WEBHOOK_SECRET_HEADER = 'x-opsbot-webhook-secret';
 
 export interface WebhookDeps {
-  credentials: Pick<CredentialProvider, 'inboundCandidates' | 'inboundField' | 'isLoaded'>;
+  credentials: Pick<
+    CredentialProvider,
+    'inboundCandidates' | 'inboundField' | 'isLoaded' | 'refreshAfterAuthFailure'
+  >;
   outbox: Pick<OutboxStore, 'enqueue'>;
   audit: Pick<AuditTrail, 'record'>;
   routes: AlertRoutes;
@@ -76,6 +79,22 @@ export class DatadogWebhook implements Component {
     });
   }
 
+  /**
+   * The header checked against the current, pending and recent previous `webhookSecret`. A secret
+   * none of them matches makes the provider check Secrets Manager once (at most once per 5 s per
+   * version, so forged requests cannot cause a storm), then it is checked again: Datadog may send a
+   * secret rotated since the last poll (the rotation function sets it on the webhook before it
+   * becomes current), and that switch must refuse nothing.
+   */
+  async #verified(presented: string): Promise<boolean> {
+    const { credentials } = this.#deps;
+    if (verifyInboundSecret(credentials, 'datadog', presented).ok) return true;
+    const current = credentials.inboundCandidates('datadog')[0];
+    if (!current) return false;
+    await credentials.refreshAfterAuthFailure('datadog', current.versionId);
+    return verifyInboundSecret(credentials, 'datadog', presented).ok;
+  }
+
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { credentials } = this.#deps;
     const log = this.#log;
@@ -87,8 +106,7 @@ export class DatadogWebhook implements Component {
       this.#refused.inc({ reason: 'not_ready' });
       return refuse(res, 503, { error: 'not_ready', message: 'the datadog secret is not loaded yet' }, 5);
     }
-    if (!verifyInboundSecret(credentials, 'datadog', presented).ok)
-      return this.#refuse(res, 401, 'bad_secret');
+    if (!(await this.#verified(presented))) return this.#refuse(res, 401, 'bad_secret');
     const raw = await readBody(req, MAX_WEBHOOK_BODY_BYTES);
     if (raw === 'too_large') return this.#refuse(res, 413, 'payload_too_large');
     let body: unknown;

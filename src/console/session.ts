@@ -6,7 +6,7 @@ import { type AlertSpec, datadogWebhookBody } from '../sandbox/datadog-webhook-s
 import { type SandboxBot, startSandboxBot } from '../sandbox/sandbox-bot.js';
 import type { Delivery } from '../sandbox/slack.js';
 import { parseAlertArgs } from './alert-args.js';
-import { auditSummary, describeSecrets, rotate, status } from './bot-state.js';
+import { auditSummary, describeSecrets, status } from './bot-state.js';
 import { ChannelMessages } from './channel-messages.js';
 import { asSlackSends, unknownMentionsNote } from './client-text.js';
 import { type Shown, SlackFeed } from './feed.js';
@@ -15,6 +15,7 @@ import { readForm, renderForm, submissionValues } from './forms.js';
 import { banner, helpText } from './help.js';
 import { formatLogs } from './logs.js';
 import { type Names, type RenderedButton, renderMessage } from './render-blocks.js';
+import { rotate } from './rotate.js';
 import { type KnownCommand, unknownCommand } from './slash-commands.js';
 import { Terminal } from './terminal.js';
 
@@ -165,7 +166,7 @@ class Session {
     else if (word === ':logs') this.say(formatLogs(this.bot.logLines, arg));
     else if (word === ':secrets') this.say(describeSecrets(this.bot));
     else if (word === ':audit') this.say(await auditSummary(this.bot));
-    else if (word === ':rotate') await rotate(this.bot, arg, this.say, this.signal);
+    else if (word === ':rotate') await rotate(this.bot, arg, this.say);
     else if (word === ':home') await this.#home();
     else if (word === ':alert') await this.#alert(arg);
     else if (word === ':storm') await this.#storm(arg);
@@ -463,7 +464,7 @@ class Session {
       };
   }
 
-  /** `:say <text>`: the current user's own message in the current channel (for :shortcut). */
+  /** `:say <text>`: the current user's own message in the current channel (for :shortcut, and seen by the bot's watchers). */
   #sayInChannel(text: string): void {
     if (!text) {
       this.say('usage: :say <text> posts a message as you in this channel; :shortcut then uses it.');
@@ -481,6 +482,10 @@ class Session {
     this.say(`${this.#names.users?.[this.#user] ?? this.#user} (in #${this.#channelName(this.#channel)}):`);
     this.say(indent(rendered.text));
     this.#messages.remember(this.#channel, { ts: message.ts, from: this.#user, text: rendered.text });
+    // Slack tells the bot (message.channels): its watchers, the leak watch among them, see it too.
+    this.bot.slack.redeliverMessage(this.#channel, message).catch((error: unknown) => {
+      this.say(`(the message event did not reach the bot: ${String(error).slice(0, 200)})`);
+    });
   }
 
   /** `:shortcut [n]`: the message shortcut "Create Jira issue" on the latest (or nth latest) message here. */

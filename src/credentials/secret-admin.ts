@@ -2,6 +2,7 @@ import {
   DescribeSecretCommand,
   type DescribeSecretCommandOutput,
   GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
   RotateSecretCommand,
   SecretsManagerClient,
   type SecretsManagerClientConfig,
@@ -19,6 +20,8 @@ import { STAGE } from './source.js';
  */
 export const ROTATION_FAILURE_TAG = 'opsbot:rotation-failure';
 export const ROTATION_FAILURE_TOKEN_TAG = 'opsbot:rotation-failure-token';
+/** When the step failed (epoch ms). */
+export const ROTATION_FAILURE_AT_TAG = 'opsbot:rotation-failure-at';
 
 /** What DescribeSecret says about one secret, for `/opsbot secrets` and `/opsbot rotate` (never a value). */
 export interface SecretStatus {
@@ -29,6 +32,8 @@ export interface SecretStatus {
   currentVersion: string | undefined;
   /** Epoch ms, when Secrets Manager reports it. */
   createdAt: number | undefined;
+  /** When AWSCURRENT's version was made (ListSecretVersionIds). */
+  currentCreatedAt: number | undefined;
   lastChangedAt: number | undefined;
   lastRotatedAt: number | undefined;
   lastAccessedAt: number | undefined;
@@ -43,7 +48,7 @@ export interface SecretStatus {
   /** version id → staging labels. */
   versions: ReadonlyMap<string, readonly string[]>;
   /** The rotation function's last failure, when it left one on the secret (see {@link ROTATION_FAILURE_TAG}). */
-  failure: { token: string; message: string } | undefined;
+  failure: { token: string; message: string; at: number } | undefined;
 }
 
 export interface RotateRequest {
@@ -105,7 +110,19 @@ export function createSecretAdmin(options: SecretAdminOptions): SecretAdmin {
         if (awsErrorName(error) === 'ResourceNotFoundException') return undefined;
         throw awsRefusal('DescribeSecret', name, error);
       }
-      return statusOf(name, out);
+      const status = statusOf(name, out);
+      if (status.currentVersion) {
+        try {
+          const list = await client.send(
+            new ListSecretVersionIdsCommand({ SecretId: name, MaxResults: 100 }),
+          );
+          const current = list.Versions?.find((v) => v.VersionId === status.currentVersion);
+          status.currentCreatedAt = ms(current?.CreatedDate);
+        } catch {
+          // The age is a nicety: DescribeSecret's answer stands without it.
+        }
+      }
+      return status;
     },
     async hasValue(name, versionId) {
       try {
@@ -159,6 +176,7 @@ function statusOf(name: string, out: DescribeSecretCommandOutput): SecretStatus 
   const tags = new Map((out.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
   const failureToken = tags.get(ROTATION_FAILURE_TOKEN_TAG);
   const failureMessage = tags.get(ROTATION_FAILURE_TAG);
+  const failureAt = Number(tags.get(ROTATION_FAILURE_AT_TAG) ?? Number.NaN);
   const rules = out.RotationRules;
   const schedule = rules?.ScheduleExpression
     ? rules.ScheduleExpression
@@ -170,6 +188,7 @@ function statusOf(name: string, out: DescribeSecretCommandOutput): SecretStatus 
     source: 'aws',
     currentVersion: current,
     createdAt: ms(out.CreatedDate),
+    currentCreatedAt: undefined,
     lastChangedAt: ms(out.LastChangedDate),
     lastRotatedAt: ms(out.LastRotatedDate),
     lastAccessedAt: ms(out.LastAccessedDate),
@@ -180,7 +199,9 @@ function statusOf(name: string, out: DescribeSecretCommandOutput): SecretStatus 
     emergency: current !== undefined && (versions.get(current) ?? []).includes(STAGE.emergency),
     versions,
     failure:
-      failureToken && failureMessage ? { token: failureToken, message: failureMessage.slice(0, 256) } : undefined,
+      failureToken && failureMessage && Number.isFinite(failureAt)
+        ? { token: failureToken, message: failureMessage.slice(0, 256), at: failureAt }
+        : undefined,
   };
 }
 

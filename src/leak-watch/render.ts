@@ -16,13 +16,16 @@ export interface LeakSummary {
 
 /** Where the message is, as Slack renders it: the channel and a link (or the ts). */
 function where(s: LeakSummary): string {
-  const link = s.permalink && /^https:\/\/[^\s<>|]+$/.test(s.permalink) ? `<${s.permalink}|message>` : undefined;
+  const link =
+    s.permalink && /^https:\/\/[^\s<>|]+$/.test(s.permalink) ? `<${s.permalink}|message>` : undefined;
   return `${channelMention(s.channel)} (${link ?? `message ${inlineCode(s.ts)}`})`;
 }
 
 function kinds(titles: readonly string[]): string {
   const named = titles.map(escapeText);
-  return named.length <= 1 ? (named[0] ?? 'a credential') : `${named.slice(0, -1).join(', ')} and ${named.at(-1)}`;
+  return named.length <= 1
+    ? (named[0] ?? 'a credential')
+    : `${named.slice(0, -1).join(', ')} and ${named.at(-1)}`;
 }
 
 function own(names: readonly string[]): string {
@@ -48,7 +51,7 @@ export function securityReport(s: LeakSummary): string {
       `${kinds(s.titles)} into ${where(s)}.`,
     s.ownSecrets.length > 0
       ? `*One of opsbot's own:* ${own(s.ownSecrets)}. An emergency rotation is being started; the outcome follows in this thread.`
-      : 'Not one of opsbot\'s own credentials. The author was asked to delete the message and rotate it.',
+      : "Not one of opsbot's own credentials. The author was asked to delete the message and rotate it.",
   ];
   if (s.ownSecrets.length > 0) lines.push('The author was asked to delete the message.');
   return lines.join('\n');

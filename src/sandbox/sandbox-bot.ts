@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { COMMANDS } from '../../commands/index.js';
 import type { DispatcherOptions } from '../alerts/dispatcher.js';
 import { alertsFeature } from '../alerts/feature.js';
@@ -15,16 +16,20 @@ import type { CredentialProvider } from '../credentials/provider.js';
 import { devenvReaperFeature } from '../devenv/feature.js';
 import { INTEGRATIONS } from '../integrations/index.js';
 import type { AnyIntegration } from '../integrations/integration.js';
-import type { Logger } from '../log.js';
+import { type LeakWatchOptions, leakWatchFeature } from '../leak-watch/feature.js';
+import { createLogger, type Logger, SecretRedactor } from '../log.js';
 import type { Registry } from '../metrics.js';
+import { DATADOG_ROTATION_SCOPES } from '../rotation/datadog.js';
+import { createRotationHandler } from '../rotation/lambda.js';
+import { secretsReminderFeature } from '../secret-rotation/feature.js';
 import type { State } from '../store/state.js';
 import { SimulatedDatadog } from './datadog.js';
-import { DatadogWebhookSender } from './datadog-webhook-sender.js';
+import type { DatadogWebhookSender } from './datadog-webhook-sender.js';
 import { SimulatedAws } from './ec2.js';
 import { SimulatedGitHub } from './github.js';
 import { SimulatedJira } from './jira.js';
 import { OffsetClock } from './offset-clock.js';
-import { SimulatedSecretsManager } from './secrets-manager.js';
+import { type RotationFunction, SimulatedSecretsManager } from './secrets-manager.js';
 import { SimulatedSlack } from './slack.js';
 
 /** The dev-env role and launch template the simulated AWS knows (the sample policy uses them). */
@@ -48,6 +53,8 @@ jira:
   defaultProject: OPS
   defaultBoard: 1
   users: { U0DEV: "5b10a2844c20165700ede21g", U0ADMIN: "5b10ac8d82e05b22cc7d4ef5" }
+security:
+  channel: C0SECURITY
 alerts:
   defaultChannel: C0ALERTS
   routes:
@@ -90,9 +97,53 @@ export interface SandboxBotOptions {
   onAuditStored?: (record: AuditRecord) => void;
   /** Alert dispatcher pacing and leases (tests shorten them). */
   alerts?: Partial<DispatcherOptions>;
+  /** The leak watch's options (tests wait for its follow-ups; by default it rotates through the app). */
+  leakWatch?: LeakWatchOptions;
   /** Wraps the state store (tests inject faults: a write that fails as if the process died there). */
   wrapState?: (state: State) => State;
+  /**
+   * Slack token rotation on: the slack secret holds `refreshToken`, `clientId`, `clientSecret` and
+   * `expiresAt`, its bot token expires, and its rotation runs every 4 hours.
+   */
+  slackTokenRotation?: boolean;
+  /** How often the secrets reminder checks whether today's is due (hourly by default). */
+  reminderCheckMs?: number;
+  /** Leave rotation off in the simulated Secrets Manager (RotateSecret then uses the sandbox's rotators). */
+  withoutRotation?: boolean;
 }
+
+/**
+ * The rotation schedules the sandbox gives opsbot's secrets (as the CDK stack does): the audit key
+ * 90 days, Datadog 30, Slack tokens 4 hours when token rotation is on, person-made values 90 days.
+ */
+export const SANDBOX_ROTATION_RULES = {
+  audit: { AutomaticallyAfterDays: 90 },
+  datadog: { AutomaticallyAfterDays: 30 },
+  github: { AutomaticallyAfterDays: 90 },
+  jira: { AutomaticallyAfterDays: 90 },
+  /** With Slack token rotation on; without it, the signing secret is person-made: 90 days. */
+  slack: { ScheduleExpression: 'rate(4 hours)' },
+} as const;
+
+/** Tags the rotation function leaves when a step fails (read by `/opsbot rotate`). */
+const FAILURE_TAG = 'opsbot:rotation-failure';
+const FAILURE_TOKEN_TAG = 'opsbot:rotation-failure-token';
+const FAILURE_AT_TAG = 'opsbot:rotation-failure-at';
+/** Fields of opsbot's secrets that hold secret values (the canaries tests look for). */
+const SECRET_FIELDS = [
+  'botToken',
+  'signingSecret',
+  'appToken',
+  'refreshToken',
+  'clientSecret',
+  'privateKey',
+  'token',
+  'apiToken',
+  'apiKey',
+  'appKey',
+  'webhookSecret',
+  'chainKey',
+];
 
 export interface SandboxBot {
   /** Real time until moved (the console's `:time +25m`). */
@@ -100,8 +151,15 @@ export interface SandboxBot {
   slack: SimulatedSlack;
   github: SimulatedGitHub;
   datadog: SimulatedDatadog;
-  /** Sends Datadog webhooks to the bot, with the current `webhookSecret`. */
+  /**
+   * Datadog's sender for its `opsbot` webhook: it sends the header the webhook holds in the
+   * simulated Datadog at each send, so a rotation (setSecret) changes what it sends.
+   */
   webhooks: DatadogWebhookSender;
+  /** The rotation function's log lines (JSON), kept apart from the bot's. */
+  rotationLogLines: string[];
+  /** http://127.0.0.1:PORT of the simulated Secrets Manager. */
+  secretsManagerUrl: string;
   /** Simulated STS and EC2 for dev environments (unless the options point elsewhere). */
   aws: SimulatedAws;
   jira: SimulatedJira;
@@ -137,6 +195,14 @@ export interface SandboxBot {
    */
   retireRotated(integration: 'jira' | 'datadog'): boolean;
   /**
+   * What a person makes for a person-made secret (README, "Rotating each secret"), accepted by the
+   * simulated vendor from now on: a new Jira API token, a new GitHub App private key (added to the
+   * App), a new Slack bot token and signing secret. `value` is the secret's JSON, to put as
+   * AWSPENDING; `promoted` is the vendor's side once it is AWSCURRENT (Slack signs with the new
+   * signing secret). Never printed.
+   */
+  issueSecret(integration: 'jira' | 'github' | 'slack'): { value: string; promoted: () => void };
+  /**
    * "Change the header in Datadog": the simulated Datadog's webhook sender uses the `webhookSecret`
    * of the `datadog` secret's AWSPENDING version (else AWSCURRENT) from now on.
    */
@@ -164,18 +230,37 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   const secretsManager = new SimulatedSecretsManager({ clock });
   const { url: smUrl } = await secretsManager.start();
   const issued: string[] = [];
+  const tokenRotation = options.slackTokenRotation
+    ? { clientId: `${hex(4)}.${hex(4)}`, clientSecret: `test-canary-${hex(16)}` }
+    : undefined;
+  const tokenExpiresAt = clock.now() + 12 * 3_600_000;
   const slackSecret = () => {
-    const value: { botToken: string; signingSecret: string; appToken?: string } = {
+    const value: {
+      botToken: string;
+      signingSecret: string;
+      appToken?: string;
+      refreshToken?: string;
+      clientId?: string;
+      clientSecret?: string;
+      expiresAt?: string;
+    } = {
       botToken: `xoxb-test-canary-${hex(8)}`,
       signingSecret: `test-canary-${hex(16)}`,
       ...(options.socketMode && !options.withoutAppToken ? { appToken: `xapp-test-canary-${hex(8)}` } : {}),
+      ...(tokenRotation
+        ? {
+            ...tokenRotation,
+            refreshToken: slack.enableTokenRotation(tokenRotation).refreshToken,
+            expiresAt: new Date(tokenExpiresAt).toISOString(),
+          }
+        : {}),
     };
-    issued.push(...Object.values(value));
+    issued.push(...secretFields(value));
     if (value.appToken) slack.addAppToken(value.appToken);
     return value;
   };
   const first = slackSecret();
-  slack.addBotToken(first.botToken);
+  slack.addBotToken(first.botToken, tokenRotation ? { expiresAt: tokenExpiresAt } : {});
   secretsManager.create('opsbot/slack', JSON.stringify(first));
   let next: ReturnType<typeof slackSecret> | undefined;
   secretsManager.setRotator('opsbot/slack', () => JSON.stringify(next ?? slackSecret()));
@@ -206,6 +291,37 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   const jira = new SimulatedJira({ now: () => clock.now() });
   const { url: jiraUrl } = await jira.start();
   const { webhookSecret } = seedOtherSecrets(secretsManager, issued, datadog, jira);
+  // The rotation function's own Datadog keys: may create and revoke keys, never loaded by the bot.
+  const rotationKeys = { apiKey: `dd-test-canary-${hex(16)}`, appKey: `dd-test-canary-${hex(20)}` };
+  datadog.addKeys(rotationKeys.apiKey, rotationKeys.appKey, { scopes: [...DATADOG_ROTATION_SCOPES] });
+  secretsManager.create('opsbot/datadog-rotation', JSON.stringify(rotationKeys));
+  issued.push(...Object.values(rotationKeys));
+  // opsbot's rotation function, run in-process by the simulated Secrets Manager's RotateSecret.
+  const rotationLogLines: string[] = [];
+  const rotationClient = new SecretsManagerClient({
+    endpoint: smUrl,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'SANDBOX', secretAccessKey: 'sandbox' },
+  });
+  if (!options.withoutRotation) {
+    secretsManager.setRotationFunction(
+      rotationFunction(secretsManager, clock, rotationClient, rotationLogLines, {
+        OPSBOT_SECRET_PREFIX: 'opsbot/',
+        OPSBOT_SLACK_API_URL: slack.apiUrl,
+        OPSBOT_GITHUB_API_URL: githubUrl,
+        OPSBOT_DATADOG_API_URL: datadogUrl,
+        OPSBOT_JIRA_URL: jiraUrl,
+        LOG_LEVEL: options.logLevel ?? 'info',
+      }),
+    );
+    for (const [name, rules] of Object.entries(SANDBOX_ROTATION_RULES)) {
+      const personMadeSlack = name === 'slack' && !tokenRotation;
+      secretsManager.configureRotation(
+        `opsbot/${name}`,
+        personMadeSlack ? { AutomaticallyAfterDays: 90 } : rules,
+      );
+    }
+  }
 
   for (const [name, value] of Object.entries(options.extraSecrets ?? {})) {
     secretsManager.create(`opsbot/${name}`, JSON.stringify(value));
@@ -218,6 +334,8 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   const features = [
     alertsFeature(options.alerts ? { dispatcher: options.alerts } : {}),
     devenvReaperFeature(),
+    secretsReminderFeature(options.reminderCheckMs ? { checkEveryMs: options.reminderCheckMs } : {}),
+    leakWatchFeature(options.leakWatch ?? {}),
   ];
   const integrations = [...INTEGRATIONS, ...(options.extraIntegrations ?? [])];
   const config = {
@@ -287,7 +405,13 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   const loaded = provider.names().filter((name) => provider.isLoaded(name)).length;
   await waitUntil(() => (state.audit.head()?.seq ?? 0) >= loaded, 'the start-up audit records to be stored');
   const base = `http://127.0.0.1:${app.address.port}`;
-  let webhooks = new DatadogWebhookSender({ url: `${base}/webhooks/datadog`, secret: webhookSecret });
+  // Datadog's Webhooks integration holds the header; rotations change it through Datadog's API.
+  datadog.addWebhook({
+    name: 'opsbot',
+    url: `${base}/webhooks/datadog`,
+    customHeaders: { 'X-Opsbot-Webhook-Secret': webhookSecret },
+  });
+  const webhooks: DatadogWebhookSender = datadog.webhookSender('opsbot');
   slack.configureApp({ requestUrl: `${base}/slack/events`, signingSecret: first.signingSecret });
   if (options.socketMode) slack.useSocketMode();
   if (options.socketMode && !options.withoutAppToken) {
@@ -299,10 +423,9 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     slack,
     github,
     datadog,
-    // A getter: `switchWebhookSecret` replaces the sender, as Datadog's header changes.
-    get webhooks() {
-      return webhooks;
-    },
+    webhooks,
+    rotationLogLines,
+    secretsManagerUrl: smUrl,
     aws,
     jira,
     secretsManager,
@@ -314,7 +437,8 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     base,
     dir,
     logLines,
-    secrets: () => [...issued],
+    // Every value issued, and every secret field of every version since (the rotation function's too).
+    secrets: () => [...new Set([...issued, ...storedSecretValues(secretsManager)])],
     rotateSlack({ finish = true } = {}) {
       next = slackSecret();
       const value = next;
@@ -335,6 +459,26 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       secretsManager.rotate('opsbot/jira');
       if (retireOld) sandbox.retireRotated('jira');
     },
+    issueSecret(integration) {
+      if (integration === 'github') return { value: githubSecret(), promoted: () => undefined };
+      if (integration === 'jira') {
+        const current = JSON.parse(secretsManager.valueOf('opsbot/jira') ?? '{}') as { email?: string };
+        const email = current.email ?? 'opsbot@example.com';
+        const apiToken = `jira-test-canary-${hex(12)}`;
+        issued.push(apiToken);
+        jira.addToken(email, apiToken);
+        return { value: JSON.stringify({ email, apiToken }), promoted: () => undefined };
+      }
+      const value = slackSecret();
+      slack.addBotToken(value.botToken);
+      return {
+        value: JSON.stringify(value),
+        promoted: () => {
+          slack.configureApp({ requestUrl: `${base}/slack/events`, signingSecret: value.signingSecret });
+          if (options.socketMode) slack.useSocketMode();
+        },
+      };
+    },
     retireRotated(integration) {
       const previous = secretsManager.valueOf(`opsbot/${integration}`, 'AWSPREVIOUS');
       const value = previous ? (JSON.parse(previous) as Record<string, unknown>) : {};
@@ -353,10 +497,16 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
         secretsManager.valueOf('opsbot/datadog', 'AWSPENDING') ?? secretsManager.valueOf('opsbot/datadog');
       const secret = (JSON.parse(value ?? '{}') as { webhookSecret?: unknown }).webhookSecret;
       if (typeof secret !== 'string') throw new Error('the datadog secret has no webhookSecret');
-      webhooks = new DatadogWebhookSender({ url: webhooks.url, secret });
+      datadog.addWebhook({
+        name: 'opsbot',
+        url: webhooks.url,
+        customHeaders: { 'X-Opsbot-Webhook-Secret': secret },
+      });
     },
     async stop() {
       await app.stop(2_000);
+      secretsManager.setRotationFunction(undefined);
+      rotationClient.destroy();
       await slack.stop();
       await github.stop();
       await datadog.stop();
@@ -367,6 +517,69 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     },
   };
   return sandbox;
+}
+
+/**
+ * opsbot's real rotation function (`createRotationHandler`) pointed at the simulated services, logging
+ * to `lines`. A step that fails leaves its reason on the secret as tags (what `/opsbot rotate` reads).
+ */
+function rotationFunction(
+  sm: SimulatedSecretsManager,
+  clock: OffsetClock,
+  client: SecretsManagerClient,
+  lines: string[],
+  env: Record<string, string>,
+): RotationFunction {
+  const redactor = new SecretRedactor();
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(...String(chunk).trim().split('\n'));
+      if (lines.length > 1_000) lines.splice(0, lines.length - 500);
+      cb();
+    },
+  });
+  const log = createLogger({
+    level: env.LOG_LEVEL ?? 'info',
+    redactor,
+    destination,
+    base: { component: 'rotation' },
+  });
+  const handler = createRotationHandler({ client, env, log, redactor });
+  return async (event) => {
+    const secret = sm.store.find(event.SecretId);
+    try {
+      return await handler(event);
+    } catch (error) {
+      const message = error instanceof Error ? `${event.Step}: ${error.message}` : `${event.Step} failed`;
+      // AWS tag values: letters, digits, spaces and _.:/=+-@, at most 256 characters.
+      secret.tags.set(FAILURE_TAG, message.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, ' ').slice(0, 256));
+      secret.tags.set(FAILURE_TOKEN_TAG, event.ClientRequestToken);
+      secret.tags.set(FAILURE_AT_TAG, String(clock.now()));
+      throw error;
+    }
+  };
+}
+
+/** The secret fields' values of every version in the simulated Secrets Manager. */
+function storedSecretValues(sm: SimulatedSecretsManager): string[] {
+  const out: string[] = [];
+  for (const name of sm.store.names()) {
+    for (const version of sm.store.find(name).versions.values()) {
+      if (version.value === undefined) continue;
+      try {
+        out.push(...secretFields(JSON.parse(version.value) as Record<string, unknown>));
+      } catch {
+        // not JSON: not one of opsbot's secrets
+      }
+    }
+  }
+  return out;
+}
+
+function secretFields(value: Record<string, unknown>): string[] {
+  return SECRET_FIELDS.map((f) => value[f]).filter(
+    (v): v is string => typeof v === 'string' && v.length >= 8,
+  );
 }
 
 /** Calls `listener` with each audit record once it is stored. */
@@ -401,6 +614,7 @@ function seedWorkspace(slack: SimulatedSlack): void {
   slack.addChannel({ id: 'C0RANDOM', name: 'random' });
   slack.addChannel({ id: 'C0ALERTS', name: 'alerts' });
   slack.addChannel({ id: 'C0PAYMENTS', name: 'payments-alerts' });
+  slack.addChannel({ id: 'C0SECURITY', name: 'security' });
   slack.addUsergroup({ id: 'S0PLATFORM', handle: 'platform', users: ['U0DEV'] });
 }
 
@@ -420,8 +634,13 @@ function seedOtherSecrets(
   };
   datadog.addKeys(values.datadog.apiKey, values.datadog.appKey);
   jira.addToken(values.jira.email, values.jira.apiToken);
+  // The key ids, as a rotation records them: the next rotation can revoke both keys by id.
+  const keyIds = {
+    apiKeyId: datadog.keys.apiKey(values.datadog.apiKey)?.id,
+    appKeyId: datadog.keys.appKey(values.datadog.appKey)?.id,
+  };
   for (const [name, value] of Object.entries(values)) {
-    sm.create(`opsbot/${name}`, JSON.stringify(value));
+    sm.create(`opsbot/${name}`, JSON.stringify(name === 'datadog' ? { ...value, ...keyIds } : value));
     issued.push(...Object.values(value).filter((v) => v.includes('canary')));
   }
   // The audit trail's chain key (README.md, "Audit trail"): keyed, as in production.

@@ -22,12 +22,16 @@ export class SecretsManagerError extends Error {
 
 export interface StoredVersion {
   id: string;
-  value: string;
+  /** Undefined for the version RotateSecret records before the rotation function's createSecret stores one. */
+  value: string | undefined;
   stages: Set<string>;
   createdAt: number;
   /** The ClientRequestToken that created it, for idempotent retries. */
   token: string;
 }
+
+/** A version that holds a value (what GetSecretValue can return). */
+export type ValuedVersion = StoredVersion & { value: string };
 
 export interface StoredSecret {
   name: string;
@@ -36,6 +40,17 @@ export interface StoredSecret {
   lastChangedAt: number;
   lastRotatedAt: number | undefined;
   versions: Map<string, StoredVersion>;
+  /** RotateSecret's configuration: on once a rotation function and rules were given. */
+  rotation: RotationConfig | undefined;
+  nextRotationAt: number | undefined;
+  /** The day (00:00 UTC) of the last GetSecretValue, as AWS reports LastAccessedDate. */
+  lastAccessedAt: number | undefined;
+  tags: Map<string, string>;
+}
+
+export interface RotationConfig {
+  lambdaArn: string;
+  rules: { AutomaticallyAfterDays?: number; ScheduleExpression?: string; Duration?: string };
 }
 
 export type StageChange = { name: string; versionId: string; stages: string[] };
@@ -86,6 +101,10 @@ export class SecretsManagerStore {
       lastChangedAt: at,
       lastRotatedAt: undefined,
       versions: new Map(),
+      rotation: undefined,
+      nextRotationAt: undefined,
+      lastAccessedAt: undefined,
+      tags: new Map(),
     };
     this.#secrets.set(name, secret);
     const version = this.#addVersion(secret, value, token, [CURRENT]);
@@ -112,20 +131,20 @@ export class SecretsManagerStore {
   get(
     id: string,
     options: { versionId?: string; stage?: string } = {},
-  ): { secret: StoredSecret; version: StoredVersion } {
+  ): { secret: StoredSecret; version: ValuedVersion } {
     const secret = this.find(id);
     const stage = options.stage ?? (options.versionId ? undefined : CURRENT);
     const version = options.versionId
       ? secret.versions.get(options.versionId)
       : [...secret.versions.values()].find((v) => v.stages.has(stage as string));
-    if (!version || (stage && !version.stages.has(stage))) {
+    if (!version || version.value === undefined || (stage && !version.stages.has(stage))) {
       const what = options.versionId ? `VersionId: ${options.versionId}` : `staging label: ${stage}`;
       throw new SecretsManagerError(
         'ResourceNotFoundException',
         `Secrets Manager can't find the specified secret value for ${what}`,
       );
     }
-    return { secret, version };
+    return { secret, version: version as ValuedVersion };
   }
 
   /** PutSecretValue: a new version carrying `stages` (AWSCURRENT by default); idempotent per token. */
@@ -133,6 +152,13 @@ export class SecretsManagerStore {
     const secret = this.find(id);
     const token = options.token ?? randomUUID();
     const existing = [...secret.versions.values()].find((v) => v.token === token);
+    if (existing && existing.value === undefined) {
+      // The version RotateSecret recorded: createSecret's PutSecretValue gives it its value.
+      existing.value = value;
+      for (const stage of new Set(options.stages ?? [])) this.#attach(secret, existing.id, stage);
+      secret.lastChangedAt = this.now();
+      return existing;
+    }
     if (existing) {
       if (existing.value !== value) {
         throw new SecretsManagerError(
@@ -144,6 +170,29 @@ export class SecretsManagerStore {
     }
     const stages = options.stages && options.stages.length > 0 ? options.stages : [CURRENT];
     return this.#addVersion(secret, value, token, stages);
+  }
+
+  /**
+   * What RotateSecret records before it invokes the rotation function: version `token` with
+   * AWSPENDING and no value (unless a version with that id exists: a person's AWSPENDING).
+   */
+  recordPending(id: string, token: string): StoredVersion {
+    const secret = this.find(id);
+    const existing = secret.versions.get(token);
+    if (existing) {
+      if (!existing.stages.has(CURRENT)) this.#attach(secret, token, PENDING);
+      return existing;
+    }
+    const version: StoredVersion = {
+      id: token,
+      value: undefined,
+      stages: new Set(),
+      createdAt: this.now(),
+      token,
+    };
+    secret.versions.set(token, version);
+    this.#attach(secret, token, PENDING);
+    return version;
   }
 
   /** UpdateSecretVersionStage, with AWS's checks. */
@@ -209,7 +258,12 @@ export class SecretsManagerStore {
     }
   }
 
-  #addVersion(secret: StoredSecret, value: string, token: string, stages: string[]): StoredVersion {
+  #addVersion(
+    secret: StoredSecret,
+    value: string | undefined,
+    token: string,
+    stages: string[],
+  ): StoredVersion {
     const version: StoredVersion = { id: token, value, stages: new Set(), createdAt: this.now(), token };
     secret.versions.set(version.id, version);
     for (const stage of new Set(stages)) this.#attach(secret, version.id, stage);

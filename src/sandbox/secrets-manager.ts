@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import {
   CURRENT,
   PENDING,
+  type RotationConfig,
   SecretsManagerError,
   SecretsManagerStore,
   type StageChange,
@@ -19,7 +20,10 @@ export type SecretsManagerApi =
   | 'PutSecretValue'
   | 'UpdateSecretVersionStage'
   | 'RotateSecret'
-  | 'ListSecrets';
+  | 'ListSecrets'
+  | 'ListSecretVersionIds'
+  | 'TagResource'
+  | 'UntagResource';
 
 export interface Fault {
   kind: 'throttle' | '5xx' | 'latency' | 'access_denied' | 'not_found';
@@ -35,6 +39,18 @@ export interface Fault {
 
 /** Makes a secret's next value from its current one (what a rotation Lambda's createSecret step does). */
 export type Rotator = (current: string) => string;
+
+/** A rotation function, as Lambda would invoke it: `{ SecretId, ClientRequestToken, Step }`. */
+export type RotationFunction = (event: {
+  SecretId: string;
+  ClientRequestToken: string;
+  Step: string;
+}) => Promise<unknown>;
+
+/** The ARN the sandbox's rotation function goes by. */
+export const SANDBOX_ROTATION_LAMBDA = 'arn:aws:lambda:us-east-1:123456789012:function:opsbot-rotation';
+const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
+const DAY_MS = 86_400_000;
 
 const MAX_BODY = 1_048_576;
 
@@ -57,11 +73,16 @@ export class SimulatedSecretsManager {
   calls: Partial<Record<SecretsManagerApi, number>> = {};
   readonly faults = new FaultPlan();
   readonly #rotators = new Map<string, Rotator>();
+  #rotationFunction: RotationFunction | undefined;
+  /** Rotations RotateSecret started, by secret name, until they end. */
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #now: () => number;
   readonly #sockets = new Set<import('node:net').Socket>();
   #server: Server | undefined;
 
   constructor(options: { clock?: { now(): number } } = {}) {
     const now = options.clock ? () => options.clock?.now() ?? Date.now() : Date.now;
+    this.#now = now;
     this.store = new SecretsManagerStore(now);
   }
 
@@ -131,6 +152,67 @@ export class SimulatedSecretsManager {
     this.store.find(name).lastRotatedAt = Date.now();
   }
 
+  /**
+   * The rotation function RotateSecret invokes for secrets whose rotation is configured (the sandbox
+   * injects opsbot's real one, pointed at the simulated vendors). Its steps run after RotateSecret
+   * answers, as Lambda's do; a step that throws ends the rotation there.
+   */
+  setRotationFunction(fn: RotationFunction | undefined): void {
+    this.#rotationFunction = fn;
+  }
+
+  /** Turns rotation on for a secret, as RotateSecret with RotationLambdaARN and RotationRules does. */
+  configureRotation(name: string, rules: RotationConfig['rules'], lambdaArn = SANDBOX_ROTATION_LAMBDA): void {
+    const secret = this.store.find(name);
+    secret.rotation = { lambdaArn, rules: { ...rules } };
+    secret.nextRotationAt = nextRotation(secret, this.#now());
+  }
+
+  /** Records a GetSecretValue: AWS reports the day of the last access (LastAccessedDate), not the time. */
+  accessed(secret: StoredSecret): void {
+    secret.lastAccessedAt = Math.floor(this.#now() / DAY_MS) * DAY_MS;
+  }
+
+  /** Resolves once the rotation RotateSecret started for `name` (if any) has ended, however it ended. */
+  async rotationSettled(name: string): Promise<void> {
+    await this.#running.get(this.store.find(name).name);
+  }
+
+  /**
+   * RotateSecret with rotation configured: records `token` as AWSPENDING (a version without a value,
+   * unless one with that id exists), answers, then runs the rotation function's four steps.
+   */
+  startRotation(name: string, token: string): void {
+    const secret = this.store.find(name);
+    const fn = this.#rotationFunction;
+    if (!secret.rotation || !fn) {
+      throw new SecretsManagerError(
+        'InvalidRequestException',
+        'No Lambda rotation function ARN is associated with this secret.',
+      );
+    }
+    const pending = [...secret.versions.values()].find((v) => v.stages.has(PENDING));
+    if (pending && pending.id !== token && !pending.stages.has(CURRENT)) {
+      throw new SecretsManagerError(
+        'InvalidRequestException',
+        "A previous rotation isn't complete. That rotation will be reattempted.",
+      );
+    }
+    this.store.recordPending(secret.name, token);
+    const run = (async () => {
+      for (const step of ROTATION_STEPS) {
+        await fn({ SecretId: secret.arn, ClientRequestToken: token, Step: step });
+      }
+      secret.lastRotatedAt = this.#now();
+      secret.nextRotationAt = nextRotation(secret, this.#now());
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.#running.get(secret.name) === run) this.#running.delete(secret.name);
+      });
+    this.#running.set(secret.name, run);
+  }
+
   onStageChange(listener: (change: StageChange) => void): () => void {
     return this.store.onStageChange(listener);
   }
@@ -152,7 +234,7 @@ export class SimulatedSecretsManager {
       this.calls[api] = (this.calls[api] ?? 0) + 1;
       const input = await readJson(req);
       await this.#applyFault(api, input);
-      send(res, 200, HANDLERS[api](this, input));
+      send(res, 200, await HANDLERS[api](this, input));
     } catch (error) {
       const e = toHttpError(error);
       send(res, e.status, { __type: e.type, message: e.message }, e.type);
@@ -225,6 +307,7 @@ const HANDLERS: Record<SecretsManagerApi, (sm: SimulatedSecretsManager, input: I
       ...(versionId ? { versionId } : {}),
       ...(stage ? { stage } : {}),
     });
+    sm.accessed(secret);
     return secretValueOf(secret, version);
   },
   DescribeSecret(sm, input) {
@@ -284,9 +367,72 @@ const HANDLERS: Record<SecretsManagerApi, (sm: SimulatedSecretsManager, input: I
   },
   RotateSecret(sm, input) {
     const id = requiredString(input, 'SecretId');
-    const versionId = sm.rotate(id);
     const secret = sm.store.find(id);
-    return { ARN: secret.arn, Name: secret.name, VersionId: versionId };
+    const lambdaArn = optionalString(input, 'RotationLambdaARN');
+    const rules = rotationRules(input.RotationRules);
+    if (lambdaArn || rules) {
+      const current = secret.rotation;
+      sm.configureRotation(
+        secret.name,
+        rules ?? current?.rules ?? { AutomaticallyAfterDays: 30 },
+        lambdaArn ?? current?.lambdaArn ?? SANDBOX_ROTATION_LAMBDA,
+      );
+    }
+    if (!secret.rotation) {
+      // No rotation function: the sandbox's own rotator stands in for one (the console's old `:rotate`).
+      return { ARN: secret.arn, Name: secret.name, VersionId: sm.rotate(id) };
+    }
+    if (input.RotateImmediately === false) return { ARN: secret.arn, Name: secret.name };
+    const token = optionalString(input, 'ClientRequestToken') ?? randomUUID();
+    sm.startRotation(secret.name, token);
+    return { ARN: secret.arn, Name: secret.name, VersionId: token };
+  },
+  ListSecretVersionIds(sm, input) {
+    const secret = sm.store.find(requiredString(input, 'SecretId'));
+    const Versions = [...secret.versions.values()]
+      .filter((v) => v.stages.size > 0 || input.IncludeDeprecated === true)
+      .map((v) => ({
+        VersionId: v.id,
+        VersionStages: [...v.stages],
+        CreatedDate: v.createdAt / 1_000,
+        ...(secret.lastAccessedAt ? { LastAccessedDate: secret.lastAccessedAt / 1_000 } : {}),
+      }));
+    return { ARN: secret.arn, Name: secret.name, Versions };
+  },
+  TagResource(sm, input) {
+    const secret = sm.store.find(requiredString(input, 'SecretId'));
+    const tags = input.Tags;
+    if (!Array.isArray(tags) || tags.length === 0 || tags.length > 50) {
+      throw new SecretsManagerError('InvalidParameterException', 'Tags must hold 1 to 50 tags.');
+    }
+    for (const tag of tags as unknown[]) {
+      const t = (tag ?? {}) as Record<string, unknown>;
+      const key = t.Key;
+      const value = t.Value;
+      if (
+        typeof key !== 'string' ||
+        key.length === 0 ||
+        key.length > 128 ||
+        typeof value !== 'string' ||
+        value.length > 256
+      ) {
+        throw new SecretsManagerError(
+          'InvalidParameterException',
+          'Each tag needs a Key (1-128) and a Value (0-256).',
+        );
+      }
+      secret.tags.set(key, value);
+    }
+    return {};
+  },
+  UntagResource(sm, input) {
+    const secret = sm.store.find(requiredString(input, 'SecretId'));
+    const keys = input.TagKeys;
+    if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string')) {
+      throw new SecretsManagerError('InvalidParameterException', 'TagKeys must be a list of strings.');
+    }
+    for (const key of keys as string[]) secret.tags.delete(key);
+    return {};
   },
   ListSecrets(sm) {
     return { SecretList: sm.store.names().map((name) => describe(sm.store.find(name))) };
@@ -299,12 +445,49 @@ function describe(secret: StoredSecret) {
   return {
     ARN: secret.arn,
     Name: secret.name,
-    RotationEnabled: secret.lastRotatedAt !== undefined,
+    RotationEnabled: secret.rotation !== undefined,
+    ...(secret.rotation
+      ? { RotationLambdaARN: secret.rotation.lambdaArn, RotationRules: { ...secret.rotation.rules } }
+      : {}),
     CreatedDate: secret.createdAt / 1_000,
     LastChangedDate: secret.lastChangedAt / 1_000,
     ...(secret.lastRotatedAt ? { LastRotatedDate: secret.lastRotatedAt / 1_000 } : {}),
+    ...(secret.lastAccessedAt ? { LastAccessedDate: secret.lastAccessedAt / 1_000 } : {}),
+    ...(secret.rotation && secret.nextRotationAt ? { NextRotationDate: secret.nextRotationAt / 1_000 } : {}),
+    ...(secret.tags.size > 0 ? { Tags: [...secret.tags].map(([Key, Value]) => ({ Key, Value })) } : {}),
     VersionIdsToStages,
   };
+}
+
+/** RotationRules as RotateSecret takes them; undefined when absent. */
+function rotationRules(value: unknown): RotationConfig['rules'] | undefined {
+  if (value === undefined) return undefined;
+  const r = (value ?? {}) as Record<string, unknown>;
+  const days = r.AutomaticallyAfterDays;
+  const expression = r.ScheduleExpression;
+  const rules: RotationConfig['rules'] = {};
+  if (typeof days === 'number' && Number.isInteger(days) && days >= 1 && days <= 1000)
+    rules.AutomaticallyAfterDays = days;
+  else if (typeof expression === 'string' && /^(rate|cron)\(.{1,200}\)$/.test(expression))
+    rules.ScheduleExpression = expression;
+  else
+    throw new SecretsManagerError(
+      'InvalidParameterException',
+      'RotationRules needs AutomaticallyAfterDays (1-1000) or a ScheduleExpression (rate(...) or cron(...)).',
+    );
+  if (typeof r.Duration === 'string') rules.Duration = r.Duration;
+  return rules;
+}
+
+/** When the schedule rotates next, counted from the last rotation (or now); undefined for cron(). */
+function nextRotation(secret: StoredSecret, now: number): number | undefined {
+  const rules = secret.rotation?.rules;
+  if (!rules) return undefined;
+  const from = secret.lastRotatedAt ?? now;
+  if (rules.AutomaticallyAfterDays) return from + rules.AutomaticallyAfterDays * DAY_MS;
+  const rate = /^rate\((\d{1,4}) (hour|hours|day|days)\)$/.exec(rules.ScheduleExpression ?? '');
+  if (!rate) return undefined;
+  return from + Number(rate[1]) * (rate[2]?.startsWith('hour') ? 3_600_000 : DAY_MS);
 }
 
 function secretValueOf(secret: StoredSecret, version: StoredVersion) {

@@ -363,6 +363,88 @@ export class SimulatedSlack {
     return { status: res.status, body: await res.text() };
   }
 
+  /**
+   * A person posts a message in a channel (kept in its history) and Slack delivers it to the app
+   * as `message.channels` / `message.groups` does: a `message` event with the channel's type.
+   * Returns the message (its ts) and the app's answer to the delivery.
+   */
+  async sendUserMessage(m: {
+    userId: string;
+    channelId: string;
+    text: string;
+    threadTs?: string;
+  }): Promise<{ message: SimMessage; delivery: { status: number; body: string } }> {
+    const message = this.postAsUser(m);
+    const delivery = await this.sendEvent(this.#messageEvent(m.channelId, message));
+    return { message, delivery };
+  }
+
+  /** Delivers a message event again, as Slack does when it retries or a replica sees it twice. */
+  async redeliverMessage(channelId: string, message: SimMessage): Promise<{ status: number; body: string }> {
+    return this.sendEvent(this.#messageEvent(channelId, message));
+  }
+
+  /** A person edits their message: the history changes and a `message_changed` event is delivered. */
+  async editUserMessage(m: {
+    channelId: string;
+    ts: string;
+    text: string;
+  }): Promise<{ status: number; body: string }> {
+    const message = this.workspace.history.get(m.channelId)?.find((x) => x.ts === m.ts);
+    if (!message) throw new Error(`no message ${m.ts} in ${m.channelId}`);
+    const previous = { ...message };
+    const editedTs = this.workspace.nextTs();
+    Object.assign(message, { text: m.text, edited: true, editedTs });
+    const inner = this.#messageEvent(m.channelId, message);
+    return this.sendEvent({
+      type: 'message',
+      subtype: 'message_changed',
+      hidden: true,
+      channel: m.channelId,
+      channel_type: inner.channel_type,
+      ts: editedTs,
+      message: { ...inner, edited: { user: message.user, ts: editedTs } },
+      previous_message: this.#messageEvent(m.channelId, previous),
+    });
+  }
+
+  /** A bot's message in a channel, delivered as Slack does (`subtype: bot_message`, a `bot_id`). */
+  async sendBotMessage(m: {
+    channelId: string;
+    botId: string;
+    text: string;
+  }): Promise<{ status: number; body: string }> {
+    return this.sendEvent({
+      type: 'message',
+      subtype: 'bot_message',
+      bot_id: m.botId,
+      channel: m.channelId,
+      channel_type: this.#channelType(m.channelId),
+      text: m.text,
+      ts: this.workspace.nextTs(),
+    });
+  }
+
+  #messageEvent(channelId: string, message: SimMessage): Record<string, unknown> & { channel_type: string } {
+    return {
+      type: 'message',
+      channel: channelId,
+      channel_type: this.#channelType(channelId),
+      user: message.user,
+      text: message.text ?? '',
+      ts: message.ts,
+      ...(message.threadTs ? { thread_ts: message.threadTs } : {}),
+      ...(message.user === this.workspace.identity.botUserId
+        ? { bot_id: this.workspace.identity.botId }
+        : {}),
+    };
+  }
+
+  #channelType(channelId: string): string {
+    if (channelId.startsWith('D')) return 'im';
+    return this.workspace.channels.get(channelId)?.isPrivate ? 'group' : 'channel';
+  }
+
   /** The Home tab last published for `userId` (views.publish). */
   homeOf(userId: string): SimView | undefined {
     return [...this.workspace.viewsById.values()]

@@ -46,8 +46,11 @@ export async function secretInventory(deps: InventoryDeps): Promise<SecretRow[]>
   const rows = await Promise.all(
     names.map(async (short): Promise<SecretRow | undefined> => {
       const name = provider.secretName(short);
-      const status = await deps.admin.describe(name);
       const isLoaded = loaded.includes(short);
+      // The rotation function's own secrets may be out of the bot's reach (its role only): left out then.
+      const status = isLoaded
+        ? await deps.admin.describe(name)
+        : await deps.admin.describe(name).catch(() => undefined);
       // The rotation function's own secrets are listed only when they exist.
       if (!status && !isLoaded) return undefined;
       const credential = isLoaded && provider.isLoaded(short) ? provider.current(short) : undefined;
@@ -57,7 +60,7 @@ export async function secretInventory(deps: InventoryDeps): Promise<SecretRow[]>
         status,
         rotatable: deps.kinds.has(short),
         loadedVersion: credential?.versionId,
-        expiresAt: expiryOf(credential?.value),
+        expiresAt: expiryOf(credential?.value.reveal()),
         overdue: [],
       };
       row.overdue = overdueReasons(row, deps.now());

@@ -7,6 +7,7 @@ import { STAGE } from '../credentials/source.js';
 import { ErrorCode, UserFacingError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { type RotationKind, RotationNeedsPersonError } from '../rotation/kind.js';
+import { escapeText } from '../text/escape.js';
 import { sleep } from '../time/deadline.js';
 import { type SecretRow, secretInventory } from './inventory.js';
 
@@ -37,6 +38,8 @@ export interface BegunRotation {
   emergency: boolean;
   /** A person put the new value (GitHub key, Jira token): the rotation promotes it. */
   personMade: boolean;
+  /** When RotateSecret was called (epoch ms): an older failure of the same token is not this one's. */
+  startedAt: number;
 }
 
 export type RotationOutcome =
@@ -118,7 +121,7 @@ export class SecretRotation {
       );
     }
     const current = await provider.get(short);
-    const personMade = !kind.automatic(current.value);
+    const personMade = !kind.automatic(current.value.reveal());
     let token: string = randomUUID();
     if (personMade) {
       const pending = status.pendingVersion;
@@ -129,8 +132,17 @@ export class SecretRotation {
       }
       token = pending;
     }
+    const startedAt = this.#d.clock.now();
     await admin.rotate(name, { emergency: options.emergency, token });
-    return { short, name, token, previous: status.currentVersion, emergency: options.emergency, personMade };
+    return {
+      short,
+      name,
+      token,
+      previous: status.currentVersion,
+      emergency: options.emergency,
+      personMade,
+      startedAt,
+    };
   }
 
   /**
@@ -150,8 +162,8 @@ export class SecretRotation {
       const status = await this.#d.admin.describe(rotation.name);
       if (!status) return stopped(rotation, phase, `\`${rotation.name}\` no longer exists.`);
       if (status.currentVersion === rotation.token) phase = 'current';
-      else if (status.failure?.token === rotation.token)
-        return stopped(rotation, phase, failureText(status, rotation));
+      else if (status.failure?.token === rotation.token && status.failure.at >= rotation.startedAt)
+        return stopped(rotation, phase, failureText(status));
       else if (!(status.versions.get(rotation.token) ?? []).includes(STAGE.pending))
         return stopped(rotation, phase, replacedText(status, rotation));
       else if (phase === 'started' && (await this.#d.admin.hasValue(rotation.name, rotation.token)))
@@ -179,12 +191,19 @@ export class SecretRotation {
       action: 'opsbot:rotate',
       outcome,
       actor: options.actor,
-      details: { secret: short, emergency: options.emergency, reason: options.reason.slice(0, 200), ...details },
+      details: {
+        secret: short,
+        emergency: options.emergency,
+        reason: options.reason.slice(0, 200),
+        ...details,
+      },
     });
     await this.#d.audit.record(event('intent'));
+    // The outcome is stored before the caller hears it (a lost record is logged by the trail).
+    const close = (e: AuditEvent) => this.#d.audit.record(e, Number.POSITIVE_INFINITY).catch(() => undefined);
     try {
       const outcome = await this.follow(await this.begin(short, { emergency: options.emergency }));
-      this.#d.audit.write(
+      await close(
         event(outcome.status === 'current' ? 'success' : 'error', {
           version: outcome.rotation.token,
           result: outcome.status,
@@ -192,7 +211,9 @@ export class SecretRotation {
       );
       return outcome;
     } catch (error) {
-      this.#d.audit.write(event('error', { result: error instanceof UserFacingError ? error.message.slice(0, 200) : 'failed' }));
+      await close(
+        event('error', { result: error instanceof UserFacingError ? error.message.slice(0, 200) : 'failed' }),
+      );
       throw error;
     }
   }
@@ -222,9 +243,9 @@ function stopped(rotation: BegunRotation, phase: RotationPhase, reason: string):
   return { status: 'stopped', rotation, phase, reason };
 }
 
-function failureText(status: SecretStatus, rotation: BegunRotation): string {
+function failureText(status: SecretStatus): string {
   const current = status.currentVersion ? ` (version \`${short(status.currentVersion)}\`)` : '';
-  return `The rotation function stopped: ${status.failure?.message ?? 'no reason given'}. AWSCURRENT${current} still serves.`;
+  return `The rotation function stopped: ${escapeText(status.failure?.message ?? 'no reason given')}. AWSCURRENT${current} still serves.`;
 }
 
 function replacedText(status: SecretStatus, rotation: BegunRotation): string {

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROTATED_SECRETS } from '../../infra/lib/rotated-secrets.js';
 import { CHAIN_KEY_GENERATOR, INTEGRATION_SECRETS, SECRET_NAMES } from '../../infra/lib/secrets.js';
 import { auditSecret, chainKeyBytes } from '../../src/audit/audit-secret.js';
 import { INTEGRATIONS } from '../../src/integrations/index.js';
@@ -51,7 +52,8 @@ describe('the secrets', () => {
   };
 
   it('are the five opsbot/* secrets, encrypted with one customer-managed key that rotates, kept when the stack goes', () => {
-    expect(resourcesOfType(s.json, 'AWS::SecretsManager::Secret')).toHaveLength(5);
+    // And the datadog rotation function's own keys, opsbot/datadog-rotation (rotation.test.ts).
+    expect(resourcesOfType(s.json, 'AWS::SecretsManager::Secret')).toHaveLength(SECRET_NAMES.length + 1);
     const keyId = logicalId(s.stack.secrets.key);
     expect(s.json.Resources[keyId]?.Properties?.EnableKeyRotation).toBe(true);
     for (const name of SECRET_NAMES) {
@@ -92,14 +94,48 @@ describe('the secrets', () => {
     expect(auditSecret.schema.safeParse({ chainKey: generated(44) }).success).toBe(false);
   });
 
-  it('each secret’s resource policy denies reading to all but the task role', () => {
+  const rotationRoleArn = (name: string) => {
+    const role = s.stack.rotation.roles[name];
+    return role ? { 'Fn::GetAtt': [logicalId(role), 'Arn'] } : undefined;
+  };
+  const taskRoleArn = () => ({ 'Fn::GetAtt': [logicalId(s.stack.taskRole), 'Arn'] });
+
+  it('each secret’s resource policy denies reading to all but the task role (and its own rotation function)', () => {
     for (const name of SECRET_NAMES) {
       const reads = policyOf(name).filter((st) => actionsOf(st).includes('secretsmanager:GetSecretValue'));
       expect(reads).toHaveLength(1);
       expect(reads[0]?.Effect).toBe('Deny');
       expect(reads[0]?.Principal).toEqual({ AWS: '*' });
+      const rotation = rotationRoleArn(name);
       expect(reads[0]?.Condition).toEqual({
-        StringNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [logicalId(s.stack.taskRole), 'Arn'] } },
+        StringNotEquals: { 'aws:PrincipalArn': rotation ? [taskRoleArn(), rotation] : taskRoleArn() },
+      });
+    }
+  });
+
+  it('only its rotation function stores versions, and only the bot (with the admin) starts a rotation', () => {
+    for (const name of ROTATED_SECRETS) {
+      const only = (action: string) =>
+        policyOf(name).filter((st) => st.Action !== undefined && actionsOf(st).includes(action));
+      const stores = only('secretsmanager:PutSecretValue');
+      expect(stores).toHaveLength(1);
+      expect(stores[0]).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' } });
+      expect(actionsOf(stores[0] as Statement).sort()).toEqual([
+        'secretsmanager:PutSecretValue',
+        'secretsmanager:UpdateSecretVersionStage',
+      ]);
+      expect(stores[0]?.Condition).toEqual({
+        StringNotEquals: { 'aws:PrincipalArn': [ADMIN_ROLE, DEPLOY_ROLE, rotationRoleArn(name)] },
+      });
+      const starts = only('secretsmanager:RotateSecret');
+      expect(starts).toHaveLength(1);
+      expect(starts[0]).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' } });
+      expect(actionsOf(starts[0] as Statement).sort()).toEqual([
+        'secretsmanager:RotateSecret',
+        'secretsmanager:TagResource',
+      ]);
+      expect(starts[0]?.Condition).toEqual({
+        StringNotEquals: { 'aws:PrincipalArn': [ADMIN_ROLE, DEPLOY_ROLE, taskRoleArn()] },
       });
     }
   });
@@ -111,13 +147,26 @@ describe('the secrets', () => {
       const [statement] = writes as [Statement];
       expect(statement.Effect).toBe('Deny');
       expect(statement.Principal).toEqual({ AWS: '*' });
-      // Everything but reading and describing is denied: PutSecretValue, RotateSecret, DeleteSecret, policies, tags.
-      expect(list(statement.NotAction).sort()).toEqual([
-        'secretsmanager:DescribeSecret',
-        'secretsmanager:GetResourcePolicy',
-        'secretsmanager:GetSecretValue',
-        'secretsmanager:ListSecretVersionIds',
-      ]);
+      // Everything but reading and describing is denied: DeleteSecret, UpdateSecret, policies, untagging,
+      // CancelRotateSecret. A rotated secret's versions and rotation starts have statements of their own
+      // (above): its rotation function stores versions, the bot starts a rotation.
+      const rotated = ROTATED_SECRETS.includes(name);
+      expect(list(statement.NotAction).sort()).toEqual(
+        [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetResourcePolicy',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:ListSecretVersionIds',
+          ...(rotated
+            ? [
+                'secretsmanager:PutSecretValue',
+                'secretsmanager:RotateSecret',
+                'secretsmanager:TagResource',
+                'secretsmanager:UpdateSecretVersionStage',
+              ]
+            : []),
+        ].sort(),
+      );
       expect(statement.Condition).toEqual({
         StringNotEquals: { 'aws:PrincipalArn': [ADMIN_ROLE, DEPLOY_ROLE] },
       });
@@ -145,7 +194,7 @@ describe('the secrets with another prefix and an admin role ARN', () => {
 
   it('names the secrets with the prefix, tells the bot the prefix, and lets that admin role write', () => {
     const names = resourcesOfType(s.json, 'AWS::SecretsManager::Secret').map(([, r]) => r.Properties?.Name);
-    expect(names.sort()).toEqual(SECRET_NAMES.map((n) => `prod/opsbot/${n}`).sort());
+    expect(names.sort()).toEqual([...SECRET_NAMES, 'datadog-rotation'].map((n) => `prod/opsbot/${n}`).sort());
     const [, taskDefinition] = resourcesOfType(s.json, 'AWS::ECS::TaskDefinition')[0] ?? [];
     expect(taskDefinition?.Properties?.ContainerDefinitions[0].Environment).toContainEqual({
       Name: 'OPSBOT_SECRET_PREFIX',

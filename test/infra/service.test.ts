@@ -2,6 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROTATED_SECRETS } from '../../infra/lib/rotated-secrets.js';
 import {
   CERTIFICATE_ARN,
   HTTP_CONTEXT,
@@ -111,8 +112,9 @@ describe('the service in Socket Mode (the default)', () => {
 
   it('every log group of the stack expires after a year at the earliest and is encrypted with the log key', () => {
     const groups = resourcesOfType(s.json, 'AWS::Logs::LogGroup');
-    // Container logs, VPC flow logs, and the default security group handler's logs.
-    expect(groups).toHaveLength(3);
+    // Container logs, VPC flow logs, the default security group handler's logs, and one per
+    // rotation function (infra/lib/rotation.ts).
+    expect(groups).toHaveLength(3 + ROTATED_SECRETS.length);
     for (const [id, group] of groups) {
       expect(group.Properties?.RetentionInDays, id).toBeGreaterThanOrEqual(365);
       expect(group.Properties?.KmsKeyId, id).toEqual({
@@ -153,8 +155,8 @@ describe('the service in Socket Mode (the default)', () => {
 
   it('every Lambda function runs in the VPC’s private subnets, behind a security group that allows HTTPS out only', () => {
     const functions = resourcesOfType(s.json, 'AWS::Lambda::Function');
-    // CDK's handler that empties the VPC's default security group.
-    expect(functions).toHaveLength(1);
+    // CDK's handler that empties the VPC's default security group, and the rotation functions.
+    expect(functions).toHaveLength(1 + ROTATED_SECRETS.length);
     const privateSubnets = s.stack.service.service.cluster.vpc.privateSubnets.map((subnet) => ({
       Ref: logicalId(subnet.node.defaultChild as IConstruct),
     }));
@@ -319,6 +321,7 @@ describe('the service in HTTP mode', () => {
     expect(bucket?.NotificationConfiguration).toEqual({
       EventBridgeConfiguration: { EventBridgeEnabled: true },
     });
-    expect(resourcesOfType(s.json, 'AWS::Lambda::Function')).toHaveLength(1);
+    // The default security group's handler and the rotation functions: nothing for the bucket.
+    expect(resourcesOfType(s.json, 'AWS::Lambda::Function')).toHaveLength(1 + ROTATED_SECRETS.length);
   });
 });

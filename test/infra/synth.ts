@@ -60,7 +60,8 @@ export function synth(
   const context = {
     ...CDK_CONTEXT,
     ...overrides,
-    ...(options.staging ? {} : { 'aws:cdk:disable-asset-staging': true }),
+    // Without staging, no bundling either: the rotation function's bundle is built only when staged.
+    ...(options.staging ? {} : { 'aws:cdk:disable-asset-staging': true, 'aws:cdk:bundling-stacks': [] }),
   };
   let built: OpsbotApp;
   let template: Template;

@@ -17,12 +17,15 @@ async function webhookOn(options: {
   loaded?: boolean;
   enqueue?: WebhookDeps['outbox']['enqueue'];
   record?: (event: AuditEvent) => Promise<void>;
+  /** What checking the secret store finds (a version loaded since the last poll). */
+  refreshed?: string[];
 }) {
+  const refreshes: string[] = [];
   const capture = captureLogs();
   const stored = new Map<string, { topic: string; payload: string }>();
   const audited: AuditEvent[] = [];
   const woken: string[] = [];
-  const secrets = options.secrets ?? [canary('dd-webhook')];
+  let secrets = options.secrets ?? [canary('dd-webhook')];
   const webhook = new DatadogWebhook({
     credentials: {
       isLoaded: () => options.loaded ?? true,
@@ -35,6 +38,10 @@ async function webhookOn(options: {
           versionId: `v${i}`,
           value: new SecretValue({ apiKey: 'a', appKey: 'b', webhookSecret } as S),
         })),
+      refreshAfterAuthFailure: async (_integration: string, rejected: string) => {
+        refreshes.push(rejected);
+        if (options.refreshed) secrets = options.refreshed;
+      },
     },
     outbox: {
       enqueue:
@@ -72,6 +79,7 @@ async function webhookOn(options: {
     audited,
     woken,
     capture,
+    refreshes,
     sender: (secret = secrets[0] as string) => new DatadogWebhookSender({ url, secret }),
   };
 }
@@ -119,6 +127,23 @@ describe('POST /webhooks/datadog', () => {
     assertNoCanary({ logs: rig.capture.text(), responses: wrong.body, audit: rig.audited }, [
       current,
       previous,
+    ]);
+  });
+
+  it('checks the secret store at once for a secret it has not loaded (Datadog switched first), then accepts it', async () => {
+    const [current, rotated] = [canary('dd-webhook'), canary('dd-webhook')];
+    const rig = await webhookOn({ secrets: [current], refreshed: [current, rotated] });
+    // The rotation function set the new secret on Datadog's webhook before the bot's next poll.
+    expect((await rig.sender(rotated).send(datadogWebhookBody())).status).toBe(202);
+    expect(rig.refreshes).toEqual(['v0']);
+    // A secret nobody has is still refused after the check.
+    const forged = await rig.sender(`${rotated}x`).send(datadogWebhookBody());
+    expect(forged.status).toBe(401);
+    expect(rig.refreshes).toEqual(['v0', 'v0']);
+    expect(rig.stored.size).toBe(1);
+    assertNoCanary({ logs: rig.capture.text(), responses: forged.body, audit: rig.audited }, [
+      current,
+      rotated,
     ]);
   });
 

@@ -4,9 +4,12 @@ import {
   CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   RotateSecretCommand,
   SecretsManagerClient,
+  TagResourceCommand,
+  UntagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -145,6 +148,41 @@ describe.each(targets)('Secrets Manager protocol: $target', ({ target, url, skip
     expect(out.Errors ?? []).toEqual([]);
   });
 
+  it.skipIf(skip)('tags a secret, and DescribeSecret shows and forgets its tags', async () => {
+    const name = unique();
+    await sm.send(new CreateSecretCommand({ Name: name, SecretString: value() }));
+    expect((await sm.send(new DescribeSecretCommand({ SecretId: name }))).Tags ?? []).toEqual([]);
+    const token = randomUUID();
+    await sm.send(
+      new TagResourceCommand({ SecretId: name, Tags: [{ Key: 'opsbot:emergency-rotation', Value: token }] }),
+    );
+    await sm.send(new TagResourceCommand({ SecretId: name, Tags: [{ Key: 'team', Value: 'platform' }] }));
+    const tagged = await sm.send(new DescribeSecretCommand({ SecretId: name }));
+    expect((tagged.Tags ?? []).map((t) => `${t.Key}=${t.Value}`).sort()).toEqual([
+      `opsbot:emergency-rotation=${token}`,
+      'team=platform',
+    ]);
+    // A second TagResource with the same key replaces its value.
+    await sm.send(new TagResourceCommand({ SecretId: name, Tags: [{ Key: 'team', Value: 'web' }] }));
+    await sm.send(new UntagResourceCommand({ SecretId: name, TagKeys: ['opsbot:emergency-rotation'] }));
+    const untagged = await sm.send(new DescribeSecretCommand({ SecretId: name }));
+    expect(untagged.Tags).toEqual([{ Key: 'team', Value: 'web' }]);
+  });
+
+  it.skipIf(skip)('lists version ids with their stages and creation dates', async () => {
+    const name = unique();
+    const v1 = (await sm.send(new CreateSecretCommand({ Name: name, SecretString: value() })))
+      .VersionId as string;
+    const v2 = (await sm.send(new PutSecretValueCommand({ SecretId: name, SecretString: value() })))
+      .VersionId as string;
+    const out = await sm.send(new ListSecretVersionIdsCommand({ SecretId: name }));
+    const listed = Object.fromEntries(
+      (out.Versions ?? []).map((v) => [v.VersionId, [...(v.VersionStages ?? [])].sort()]),
+    );
+    expect(listed).toEqual({ [v1]: ['AWSPREVIOUS'], [v2]: ['AWSCURRENT'] });
+    expect((out.Versions ?? []).every((v) => v.CreatedDate instanceof Date)).toBe(true);
+  });
+
   it.skipIf(skip)('reports missing secrets, stages and duplicates with AWS error names', async () => {
     const missing = await sm.send(new GetSecretValueCommand({ SecretId: unique() })).catch((e: unknown) => e);
     expect((missing as Error).name).toBe('ResourceNotFoundException');
@@ -227,6 +265,96 @@ describe('the sandbox only', () => {
       [v2]: ['AWSPREVIOUS'],
       [rotated.VersionId as string]: ['AWSCURRENT'],
     });
+  });
+
+  it('RotateSecret with a rotation function: AWSPENDING without a value first, then the four steps', async () => {
+    const secret = name();
+    const v1 = sandbox.create(secret, JSON.stringify({ token: canary('github_pat') }));
+    const steps: string[] = [];
+    let seenBeforeCreate: { stages: Record<string, string[]>; pendingValue: string } | undefined;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    sandbox.setRotationFunction(async (event) => {
+      steps.push(event.Step);
+      if (event.Step === 'createSecret') {
+        await gate;
+        const pending = await sm
+          .send(
+            new GetSecretValueCommand({
+              SecretId: secret,
+              VersionId: event.ClientRequestToken,
+              VersionStage: 'AWSPENDING',
+            }),
+          )
+          .catch((e: unknown) => (e as Error).name);
+        seenBeforeCreate = { stages: sandbox.stagesOf(secret), pendingValue: String(pending) };
+        await sm.send(
+          new PutSecretValueCommand({
+            SecretId: event.SecretId,
+            ClientRequestToken: event.ClientRequestToken,
+            SecretString: JSON.stringify({ token: canary('github_pat') }),
+            VersionStages: ['AWSPENDING'],
+          }),
+        );
+      }
+      if (event.Step === 'finishSecret') {
+        await sm.send(
+          new UpdateSecretVersionStageCommand({
+            SecretId: event.SecretId,
+            VersionStage: 'AWSCURRENT',
+            MoveToVersionId: event.ClientRequestToken,
+            RemoveFromVersionId: v1,
+          }),
+        );
+      }
+    });
+    try {
+      // Without rotation configured, AWS refuses; the sandbox keeps its own rotator then.
+      await sm.send(
+        new RotateSecretCommand({
+          SecretId: secret,
+          RotationLambdaARN: 'arn:aws:lambda:us-east-1:123456789012:function:opsbot-rotation',
+          RotationRules: { AutomaticallyAfterDays: 30 },
+          RotateImmediately: false,
+        }),
+      );
+      const configured = await sm.send(new DescribeSecretCommand({ SecretId: secret }));
+      expect(configured).toMatchObject({
+        RotationEnabled: true,
+        RotationRules: { AutomaticallyAfterDays: 30 },
+      });
+      expect(configured.NextRotationDate).toBeInstanceOf(Date);
+      expect(steps).toEqual([]);
+
+      const token = randomUUID();
+      const rotated = await sm.send(
+        new RotateSecretCommand({ SecretId: secret, ClientRequestToken: token, RotateImmediately: true }),
+      );
+      expect(rotated.VersionId).toBe(token);
+      // A second rotation while this one runs is refused, as AWS refuses it.
+      const again = await sm
+        .send(new RotateSecretCommand({ SecretId: secret, ClientRequestToken: randomUUID() }))
+        .catch((e: unknown) => e);
+      expect((again as Error).name).toBe('InvalidRequestException');
+      release();
+      await sandbox.rotationSettled(secret);
+      expect(seenBeforeCreate).toEqual({
+        stages: { [v1]: ['AWSCURRENT'], [token]: ['AWSPENDING'] },
+        pendingValue: 'ResourceNotFoundException',
+      });
+      expect(steps).toEqual(['createSecret', 'setSecret', 'testSecret', 'finishSecret']);
+      const done = await sm.send(new DescribeSecretCommand({ SecretId: secret }));
+      expect(done.LastRotatedDate).toBeInstanceOf(Date);
+      // finishSecret (here) leaves AWSPENDING on the new version: opsbot's function takes it off.
+      expect(sandbox.stagesOf(secret)).toEqual({
+        [v1]: ['AWSPREVIOUS'],
+        [token]: ['AWSPENDING', 'AWSCURRENT'],
+      });
+    } finally {
+      sandbox.setRotationFunction(undefined);
+    }
   });
 
   it('has a protected API that refuses the old credential the moment AWSCURRENT moves', async () => {

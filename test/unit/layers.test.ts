@@ -27,7 +27,7 @@ const BASE = [
   'src/replica-name.ts',
 ];
 const SLACK = ['src/slack/', '@slack/'];
-const FEATURES = ['src/alerts/', 'src/devenv/'];
+const FEATURES = ['src/alerts/', 'src/devenv/', 'src/leak-watch/', 'src/secret-rotation/'];
 
 interface Rule {
   name: string;

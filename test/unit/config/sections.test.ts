@@ -18,14 +18,22 @@ const section = (key: string, schema: z.ZodType = z.strictObject({ n: z.number()
   ({ key, schema }) as ConfigSection;
 
 describe('the sections of the configuration file', () => {
-  it('in the production build: github, jira, datadog and devenv from their integrations, alerts from its feature', () => {
-    expect(CONFIG_SECTIONS.map((s) => s.key)).toEqual(['github', 'jira', 'datadog', 'devenv', 'alerts']);
+  it('in the production build: github, jira, datadog and devenv from their integrations, alerts and security from their features', () => {
+    expect(CONFIG_SECTIONS.map((s) => s.key)).toEqual([
+      'github',
+      'jira',
+      'datadog',
+      'devenv',
+      'alerts',
+      'security',
+    ]);
     // Datadog contributes environment variables only: the file has no `datadog:` key.
     expect(CONFIG_SECTIONS.filter((s) => s.schema).map((s) => s.key)).toEqual([
       'github',
       'jira',
       'devenv',
       'alerts',
+      'security',
     ]);
     expect(configSections(INTEGRATIONS, FEATURES)).toEqual(CONFIG_SECTIONS);
     expect(github.config?.key).toBe('github');
@@ -39,6 +47,7 @@ describe('the sections of the configuration file', () => {
       jira: { users: {} },
       alerts: { routes: [] },
       devenv: { maxPerUser: 2, templates: {} },
+      security: {},
     });
     expect(emptyFileOf([])).toEqual({ access: { admins: [], rules: [] } });
   });

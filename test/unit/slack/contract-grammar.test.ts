@@ -16,6 +16,8 @@ const GRAMMAR: Record<string, string[]> = {
     'whoami',
     'access',
     'audit [--user @u] [--command c] [--since 24h] [--limit N] [--verify]',
+    'secrets',
+    'rotate <secret> [--emergency]',
   ],
   gh: [
     'pr list <owner/repo> [--author @login|me] [--state open|closed] [--limit N]',
@@ -51,7 +53,7 @@ const GRAMMAR: Record<string, string[]> = {
 
 /** Subcommands that only read; everything else has a side effect and is audited before it runs. */
 const READ_ONLY: Record<string, string[]> = {
-  opsbot: ['help', 'whoami', 'access', 'audit'],
+  opsbot: ['help', 'whoami', 'access', 'audit', 'secrets'],
   gh: ['pr list', 'pr', 'issue', 'runs'],
   jira: ['issue', 'search', 'sprint'],
   dd: ['monitors', 'monitor', 'alerts'],

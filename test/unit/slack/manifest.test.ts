@@ -13,6 +13,7 @@ const manifest = parse(
     shortcuts?: Array<{ name: string; type: string; callback_id: string }>;
   };
   settings: { interactivity: { is_enabled: boolean }; event_subscriptions: { bot_events: string[] } };
+  oauth_config: { scopes: { bot: string[] } };
 };
 
 describe('the Slack app manifest', () => {
@@ -36,5 +37,17 @@ describe('the Slack app manifest', () => {
   it('turns on interactivity and the App Home event opsbot listens to', () => {
     expect(manifest.settings.interactivity.is_enabled).toBe(true);
     expect(manifest.settings.event_subscriptions.bot_events).toContain('app_home_opened');
+  });
+
+  it('subscribes to messages in the channels opsbot is in, with the scopes to read them (the leak watch)', () => {
+    expect(manifest.settings.event_subscriptions.bot_events).toEqual(
+      expect.arrayContaining(['message.channels', 'message.groups']),
+    );
+    // Not DMs or group DMs: the leak watch reads channels only.
+    expect(manifest.settings.event_subscriptions.bot_events).not.toContain('message.im');
+    expect(manifest.settings.event_subscriptions.bot_events).not.toContain('message.mpim');
+    expect(manifest.oauth_config.scopes.bot).toEqual(
+      expect.arrayContaining(['channels:history', 'groups:history']),
+    );
   });
 });

@@ -1,0 +1,83 @@
+import { UserFacingError } from '../errors.js';
+import { defineFeature, type Feature } from '../feature.js';
+import type { Logger } from '../log.js';
+import type { SecretRotation } from '../secret-rotation/service.js';
+import { OwnValues } from './own-values.js';
+import { securityConfig } from './security-config.js';
+import { LeakWatch, type RotateLeaked, rotationUnavailable } from './watch.js';
+
+export type { LeakRotationOutcome } from './render.js';
+export type { RotateLeaked } from './watch.js';
+
+export interface LeakWatchOptions {
+  /**
+   * Starts an emergency rotation of a leaked own secret and resolves with how it ended. Without
+   * it, the security channel is told to run `/opsbot rotate <secret> --emergency`.
+   */
+  rotateLeaked?: RotateLeaked;
+  /** Called with the watch once built (tests wait for its follow-ups with `idle()`). */
+  onBuilt?: (watch: LeakWatch) => void;
+}
+
+/**
+ * Leaked credentials in channels (README, "Leaked secrets"), as a feature: a message watcher over
+ * the channels opsbot is in (`message.channels`, `message.groups`), with the `security:` section.
+ * It has no components: the own-value index follows the provider as versions change.
+ */
+export function leakWatchFeature(options: LeakWatchOptions = {}): Feature {
+  return defineFeature({
+    name: 'leak-watch',
+    needs: ['slack'],
+    config: securityConfig,
+    components: () => [],
+    messageWatchers: (ctx) => {
+      const watch = new LeakWatch({
+        own: new OwnValues(ctx.credentials, ctx.secrets),
+        slack: ctx.apis.slack,
+        dedupe: ctx.state.dedupe,
+        audit: ctx.audit,
+        clock: ctx.clock,
+        log: ctx.log.child({ component: 'leak-watch' }),
+        metrics: ctx.metrics,
+        ...(ctx.config.file.security.channel ? { securityChannel: ctx.config.file.security.channel } : {}),
+        admins: ctx.config.file.access.admins,
+        rotateLeaked:
+          options.rotateLeaked ??
+          (ctx.secretRotation?.available ? rotateThrough(ctx.secretRotation, ctx.log) : rotationUnavailable),
+      });
+      options.onBuilt?.(watch);
+      return [watch];
+    },
+  });
+}
+
+/**
+ * A leaked own secret rotated as `/opsbot rotate <secret> --emergency` does (audited as opsbot,
+ * intent first), followed until the bot serves the new version and accepts no other: from then on
+ * the leaked value opens nothing of opsbot's (and Datadog's old keys are revoked by the rotation).
+ */
+export function rotateThrough(rotation: SecretRotation, log: Logger): RotateLeaked {
+  return async (secretName, { reason }) => {
+    try {
+      const outcome = await rotation.startRotation(secretName, { emergency: true, actor: 'opsbot', reason });
+      if (outcome.status === 'current') {
+        return {
+          status: 'rotated',
+          message: `version ${outcome.rotation.token.slice(0, 8)} is current${outcome.botServes ? ' and opsbot serves it' : ''}; opsbot accepts no earlier version, so the leaked value stopped working for opsbot`,
+        };
+      }
+      return { status: 'failed', message: `the rotation stopped (${outcome.phase}): ${outcome.reason}` };
+    } catch (error) {
+      // A person-made value (GitHub key, Jira token) or rotation turned off: what to do instead.
+      if (error instanceof UserFacingError) return { status: 'unavailable', message: error.message };
+      log.error(
+        { err: error, secret: secretName },
+        'the emergency rotation of a leaked secret could not be started',
+      );
+      return {
+        status: 'failed',
+        message: 'the rotation could not be started; see the logs and run /opsbot rotate',
+      };
+    }
+  };
+}

@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { LeakWatch } from '../../src/leak-watch/watch.js';
+import { DatadogWebhookSender, datadogWebhookBody } from '../../src/sandbox/datadog-webhook-sender.js';
+import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
+import { assertNoCanary } from '../helpers/canary.js';
+
+/**
+ * A leaked secret rotated within a minute, on the production wiring: the sandbox bot's leak watch
+ * rotates through the same path as `/opsbot rotate --emergency` (RotateSecret → opsbot's rotation
+ * function against the simulated vendors), and the leaked webhook secret stops working.
+ */
+let bot: SandboxBot;
+let watch: LeakWatch | undefined;
+
+beforeAll(async () => {
+  bot = await startSandboxBot({ pollSeconds: 60, leakWatch: { onBuilt: (built) => (watch = built) } });
+});
+afterAll(async () => {
+  await bot?.stop();
+});
+
+function webhookSecret(stage: 'AWSCURRENT' | 'AWSPREVIOUS'): string {
+  const value = bot.secretsManager.valueOf('opsbot/datadog', stage);
+  return (JSON.parse(value ?? '{}') as { webhookSecret: string }).webhookSecret;
+}
+
+describe("one of opsbot's own secrets pasted into a channel", () => {
+  it('is rotated at once (emergency), reported in the security channel, and the leaked value is refused', async () => {
+    const leaked = webhookSecret('AWSCURRENT');
+    const started = performance.now();
+    const { delivery } = await bot.slack.sendUserMessage({
+      userId: 'U0DEV',
+      channelId: 'C0DEV',
+      text: `webhook header for staging: ${leaked}`,
+    });
+    expect(delivery.status).toBe(200);
+    // The watcher runs after the event's ack; its follow-up (the rotation's outcome) after the report.
+    await vi.waitFor(
+      () => expect(bot.slack.messages('C0SECURITY').filter((m) => m.threadTs !== undefined)).not.toEqual([]),
+      { timeout: 30_000, interval: 50 },
+    );
+    await watch?.idle();
+    const tookMs = performance.now() - started;
+    process.stdout.write(`leaked datadog webhookSecret: rotated and reported in ${tookMs.toFixed(0)} ms\n`);
+
+    // The secret moved on; the leaked value is the previous version, and the bot no longer accepts it.
+    expect(webhookSecret('AWSCURRENT')).not.toBe(leaked);
+    expect(webhookSecret('AWSPREVIOUS')).toBe(leaked);
+    const stale = new DatadogWebhookSender({ url: `${bot.base}/webhooks/datadog`, secret: leaked });
+    expect((await stale.send(datadogWebhookBody())).status).toBe(401);
+    // Datadog itself was switched to the new secret by the rotation: its alerts still arrive.
+    expect((await bot.webhooks.send(datadogWebhookBody())).status).toBe(202);
+
+    const security = bot.slack.messages('C0SECURITY');
+    const report = security.find((m) => m.threadTs === undefined && /datadog/.test(m.text ?? ''));
+    expect(report?.text).toMatch(/opsbot/);
+    const followUp = security.find((m) => m.threadTs === report?.ts && m.ts !== report?.ts);
+    expect(followUp?.text).toMatch(/stopped working for opsbot/);
+
+    const audit = await bot.state.audit.query({ limit: 50 });
+    const rotate = audit.filter((r) => r.action === 'opsbot:rotate');
+    expect(rotate.map((r) => r.outcome).sort()).toEqual(['intent', 'success']);
+    expect(rotate[0]?.actor).toBe('opsbot');
+    expect(audit.some((r) => r.action === 'leak:detected')).toBe(true);
+
+    // What the bot said and wrote (not the user's own message) never holds a value.
+    assertNoCanary({ slack: bot.slack.calls, logs: bot.logLines, audit }, [...bot.secrets(), leaked]);
+  });
+});
