@@ -7,7 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { datadogRotationSpec } from '../../src/rotation/datadog.js';
-import { EMERGENCY_TAG } from '../../src/rotation/steps.js';
+import { EMERGENCY_TAG, FAILURE_TAGS } from '../../src/rotation/tags.js';
 import type { OpsbotSettings } from './context.js';
 import { ROTATED_SECRETS } from './rotated-secrets.js';
 import { ROTATION_HANDLER, rotationFunctionCode } from './rotation-bundle.js';
@@ -182,6 +182,15 @@ export class SecretRotation extends Construct {
           sid: 'RotateOwnSecret',
           actions: ROTATION_SECRET_ACTIONS,
           resources: [ownArn],
+        }),
+      );
+      // Why a step failed, left on the secret for `/opsbot rotate` (these tag keys only).
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'LeaveFailureTags',
+          actions: ['secretsmanager:TagResource'],
+          resources: [ownArn],
+          conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': Object.values(FAILURE_TAGS) } },
         }),
       );
       const readsToo = name === 'datadog' && this.datadogRotation ? [this.datadogRotation.secretArn] : [];

@@ -226,9 +226,26 @@ export class OpsbotSecrets extends Construct {
           sid: 'OnlyTheBotStartsRotation',
           effect: iam.Effect.DENY,
           principals: [new iam.AnyPrincipal()],
-          actions: ROTATION_STARTS,
+          actions: ['secretsmanager:RotateSecret'],
           resources: ['*'],
           conditions: only([...writers, access.startedBy.roleArn]),
+        }),
+      );
+    if (access.startedBy)
+      // Tags: the bot's emergency mark and the rotation function's failure reason (each role's own
+      // policy limits it to its tag keys).
+      secret.addToResourcePolicy(
+        new iam.PolicyStatement({
+          sid: 'OnlyTheBotAndItsRotationFunctionTag',
+          effect: iam.Effect.DENY,
+          principals: [new iam.AnyPrincipal()],
+          actions: ['secretsmanager:TagResource'],
+          resources: ['*'],
+          conditions: only([
+            ...writers,
+            access.startedBy.roleArn,
+            ...(access.rotatedBy ? [access.rotatedBy.roleArn] : []),
+          ]),
         }),
       );
   }

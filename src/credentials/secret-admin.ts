@@ -10,18 +10,18 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type { SecretSourceKind } from '../config.js';
 import { ErrorCode, UserFacingError } from '../errors.js';
-import { EMERGENCY_TAG } from '../rotation/steps.js';
+import { EMERGENCY_TAG, FAILURE_TAGS } from '../rotation/tags.js';
 import { STAGE } from './source.js';
 
 /**
  * The tags a rotation function may leave on a secret when a step fails: the token of the rotation
  * and why it stopped (letters, digits, spaces and `_.:/=+-@` only, as AWS tag values allow). Read by
- * `/opsbot rotate` to say why a rotation stopped; opsbot never writes them itself.
+ * `/opsbot rotate` to say why a rotation stopped (written by the rotation function, never by the bot).
  */
-export const ROTATION_FAILURE_TAG = 'opsbot:rotation-failure';
-export const ROTATION_FAILURE_TOKEN_TAG = 'opsbot:rotation-failure-token';
+export const ROTATION_FAILURE_TAG = FAILURE_TAGS.message;
+export const ROTATION_FAILURE_TOKEN_TAG = FAILURE_TAGS.token;
 /** When the step failed (epoch ms). */
-export const ROTATION_FAILURE_AT_TAG = 'opsbot:rotation-failure-at';
+export const ROTATION_FAILURE_AT_TAG = FAILURE_TAGS.at;
 
 /** What DescribeSecret says about one secret, for `/opsbot secrets` and `/opsbot rotate` (never a value). */
 export interface SecretStatus {

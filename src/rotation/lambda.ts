@@ -12,6 +12,7 @@ import { rotationKinds } from './registry.js';
 import { RotationSecretStore } from './secret-store.js';
 import { rotationSettings } from './settings.js';
 import { ROTATION_STEPS, runRotationStep, type StepOutcome } from './steps.js';
+import { FAILURE_TAGS, tagValue } from './tags.js';
 
 /** Secrets Manager's event for a rotation function (CONTRACT: "Secret rotation"). */
 const eventSchema = z.object({
@@ -88,7 +89,18 @@ export function createRotationHandler(deps: RotationHandlerDeps): (event: unknow
       );
     } catch (error) {
       log.error({ err: error, secretId, step, token }, `rotation step ${step} failed`);
-      throw outgoing(error, step, secretId, redactor);
+      const out = outgoing(error, step, secretId, redactor);
+      // Why it stopped, where `/opsbot rotate` can read it (DescribeSecret has no reason of its own).
+      await store
+        .tag(secretId, {
+          [FAILURE_TAGS.message]: tagValue(`${step}: ${out.message}`),
+          [FAILURE_TAGS.token]: tagValue(token),
+          [FAILURE_TAGS.at]: String((deps.now ?? Date.now)()),
+        })
+        .catch((tagError: unknown) =>
+          log.warn({ err: tagError, secretId }, 'could not leave the failure on the secret as tags'),
+        );
+      throw out;
     }
   };
 }

@@ -3,6 +3,7 @@ import {
   GetSecretValueCommand,
   PutSecretValueCommand,
   type SecretsManagerClient,
+  TagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { SecretValue } from '../log/secret-value.js';
@@ -108,6 +109,18 @@ export class RotationSecretStore {
           VersionStage: stage,
           ...(move.to ? { MoveToVersionId: move.to } : {}),
           ...(move.from ? { RemoveFromVersionId: move.from } : {}),
+        }),
+      ),
+    );
+  }
+
+  /** Sets tags on the secret (the failure tags: its role may set those keys only). */
+  async tag(secretId: string, tags: Readonly<Record<string, string>>): Promise<void> {
+    await this.#call('TagResource', secretId, () =>
+      this.#client.send(
+        new TagResourceCommand({
+          SecretId: secretId,
+          Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
         }),
       ),
     );

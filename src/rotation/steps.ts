@@ -10,6 +10,7 @@ import {
   RotationNeedsPersonError,
 } from './kind.js';
 import { type RotatingSecret, type RotationSecretStore, versionWith } from './secret-store.js';
+import { EMERGENCY_TAG } from './tags.js';
 
 export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
 export type RotationStep = (typeof ROTATION_STEPS)[number];
@@ -18,7 +19,7 @@ export type RotationStep = (typeof ROTATION_STEPS)[number];
  * The tag `/opsbot rotate --emergency` (or a leak) sets on the secret before it calls RotateSecret:
  * its value is the ClientRequestToken of the emergency rotation.
  */
-export const EMERGENCY_TAG = 'opsbot:emergency-rotation';
+export { EMERGENCY_TAG };
 
 /** What a step did: for the log line and the caller. */
 export type StepOutcome =

@@ -125,10 +125,6 @@ export const SANDBOX_ROTATION_RULES = {
   slack: { ScheduleExpression: 'rate(4 hours)' },
 } as const;
 
-/** Tags the rotation function leaves when a step fails (read by `/opsbot rotate`). */
-const FAILURE_TAG = 'opsbot:rotation-failure';
-const FAILURE_TOKEN_TAG = 'opsbot:rotation-failure-token';
-const FAILURE_AT_TAG = 'opsbot:rotation-failure-at';
 /** Fields of opsbot's secrets that hold secret values (the canaries tests look for). */
 const SECRET_FIELDS = [
   'botToken',
@@ -305,7 +301,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   });
   if (!options.withoutRotation) {
     secretsManager.setRotationFunction(
-      rotationFunction(secretsManager, clock, rotationClient, rotationLogLines, {
+      rotationFunction(clock, rotationClient, rotationLogLines, {
         OPSBOT_SECRET_PREFIX: 'opsbot/',
         OPSBOT_SLACK_API_URL: slack.apiUrl,
         OPSBOT_GITHUB_API_URL: githubUrl,
@@ -524,7 +520,6 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
  * to `lines`. A step that fails leaves its reason on the secret as tags (what `/opsbot rotate` reads).
  */
 function rotationFunction(
-  sm: SimulatedSecretsManager,
   clock: OffsetClock,
   client: SecretsManagerClient,
   lines: string[],
@@ -544,20 +539,8 @@ function rotationFunction(
     destination,
     base: { component: 'rotation' },
   });
-  const handler = createRotationHandler({ client, env, log, redactor });
-  return async (event) => {
-    const secret = sm.store.find(event.SecretId);
-    try {
-      return await handler(event);
-    } catch (error) {
-      const message = error instanceof Error ? `${event.Step}: ${error.message}` : `${event.Step} failed`;
-      // AWS tag values: letters, digits, spaces and _.:/=+-@, at most 256 characters.
-      secret.tags.set(FAILURE_TAG, message.replace(/[^\p{L}\p{N} _.:/=+\-@]/gu, ' ').slice(0, 256));
-      secret.tags.set(FAILURE_TOKEN_TAG, event.ClientRequestToken);
-      secret.tags.set(FAILURE_AT_TAG, String(clock.now()));
-      throw error;
-    }
-  };
+  // The function leaves a failed step's reason on the secret as tags itself (TagResource).
+  return createRotationHandler({ client, env, log, redactor, now: () => clock.now() });
 }
 
 /** The secret fields' values of every version in the simulated Secrets Manager. */

@@ -19,6 +19,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   scale: async () => (await import('./scale.js')).benchScale(),
   'dd-alerts': async () => (await import('./dd-alerts.js')).benchDdAlerts(),
   leaks: async () => (await import('./leak-scan.js')).benchLeakScan(),
+  rotation: async () => (await import('./rotation.js')).benchRotation(),
 };
 
 quietSqliteWarning();

@@ -12,9 +12,10 @@ import { ackLatencies, type LoadPlan, type LoadResult, percentile, startLoadWork
  * 1. fixed rate: BENCH_SLACK_RATE (200) requests/s for BENCH_SLACK_SECONDS (30), bare Bolt then
  *    opsbot — ack latency p50/p99, and for opsbot request sent → its audit record stored p50/p99
  *    (the ack comes before routing, policy, handler and audit; the audit record comes after all);
- * 2. saturation: 50 concurrent senders, BENCH_SLACK_SATURATE_SECONDS (5) per app, 5 rounds of
- *    bare Bolt then opsbot; each side's median run, its min–max spread, and the median of the
- *    per-round ratios (a slow moment of the machine hits both runs of a round).
+ * 2. saturation: 50 concurrent senders, BENCH_SLACK_SATURATE_SECONDS (5) per app and round, 5
+ *    rounds, each interleaving the two apps in 4 slices A B B A A B B A (so a machine whose speed
+ *    drifts, a shared VM, weighs on both alike); each side's median slice, its min–max spread,
+ *    and the median of the per-round ratios.
  * The load generator runs in a child process of its own (load-worker.ts), so neither app shares
  * its event loop with the sender. Each request is `/bench ping <n>` with n unique across the
  * benchmark; its audit record carries `args: n=<n>`. After every opsbot run the benchmark waits
@@ -23,6 +24,8 @@ import { ackLatencies, type LoadPlan, type LoadResult, percentile, startLoadWork
  */
 
 const ROUNDS = 5;
+/** Slices per app per round (each `BENCH_SLACK_SATURATE_SECONDS / SLICES` long), interleaved. */
+const SLICES = 4;
 const CONCURRENCY = 50;
 const AUDIT_WAIT_MS = 10_000;
 
@@ -71,18 +74,36 @@ export async function benchSlack(): Promise<void> {
 
         const bareRuns: LoadResult[] = [];
         const opsRuns: LoadResult[] = [];
+        const ratios: number[] = [];
+        // Each round interleaves the two apps in short slices, A B B A …, so that the machine's
+        // speed drifting during a round (a shared VM) weighs on both alike.
+        const slice = {
+          mode: 'saturate',
+          concurrency: CONCURRENCY,
+          seconds: Math.max(1, saturateSeconds / SLICES),
+        } as const;
         for (let round = 0; round < ROUNDS; round++) {
-          const saturate = { mode: 'saturate', concurrency: CONCURRENCY, seconds: saturateSeconds } as const;
-          bareRuns.push(await drive(bare.url, saturate));
-          const ops = await drive(opsbotUrl, saturate);
-          opsRuns.push(ops);
-          await audits.expectEveryAcked(`opsbot.saturated.round${round + 1}`, ops);
+          const bareSlices: LoadResult[] = [];
+          const opsSlices: LoadResult[] = [];
+          for (let i = 0; i < SLICES; i++) {
+            const order = i % 2 === 0 ? (['bare', 'ops'] as const) : (['ops', 'bare'] as const);
+            for (const which of order) {
+              if (which === 'bare') bareSlices.push(await drive(bare.url, slice));
+              else {
+                const ops = await drive(opsbotUrl, slice);
+                opsSlices.push(ops);
+                await audits.expectEveryAcked(`opsbot.saturated.round${round + 1}`, ops);
+              }
+            }
+          }
+          bareRuns.push(...bareSlices);
+          opsRuns.push(...opsSlices);
+          ratios.push(throughputOf(opsSlices) / throughputOf(bareSlices));
         }
         report('bare_bolt.saturated', medianRun(bareRuns));
         spread('bare_bolt.saturated', bareRuns);
         report('opsbot.saturated', medianRun(opsRuns));
         spread('opsbot.saturated', opsRuns);
-        const ratios = opsRuns.map((ops, i) => throughput(ops) / throughput(bareRuns[i] as LoadResult));
         const pct = (r: number) => (r * 100).toFixed(1);
         console.log(
           `slack.throughput_ratio_spread: ${pct(Math.min(...ratios))}–${pct(Math.max(...ratios))} % (per round, ${ROUNDS} rounds)`,
@@ -207,6 +228,13 @@ async function verifyAuditChain(state: unknown): Promise<ChainResult> {
 
 function throughput(run: LoadResult): number {
   return run.ok / run.seconds;
+}
+
+/** Requests acked per second over several runs together. */
+function throughputOf(runs: readonly LoadResult[]): number {
+  const ok = runs.reduce((sum, r) => sum + r.ok, 0);
+  const seconds = runs.reduce((sum, r) => sum + r.seconds, 0);
+  return ok / seconds;
 }
 
 function median(values: number[]): number {

@@ -116,6 +116,21 @@ describe('the rotation functions (default context)', () => {
           Action: ROTATION_SECRET_ACTIONS,
           Resource: secretRef(name),
         },
+        {
+          Sid: 'LeaveFailureTags',
+          Effect: 'Allow',
+          Action: 'secretsmanager:TagResource',
+          Resource: secretRef(name),
+          Condition: {
+            'ForAllValues:StringEquals': {
+              'aws:TagKeys': [
+                'opsbot:rotation-failure',
+                'opsbot:rotation-failure-token',
+                'opsbot:rotation-failure-at',
+              ],
+            },
+          },
+        },
         ...(name === 'datadog'
           ? [
               {

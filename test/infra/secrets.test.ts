@@ -130,12 +130,19 @@ describe('the secrets', () => {
       const starts = only('secretsmanager:RotateSecret');
       expect(starts).toHaveLength(1);
       expect(starts[0]).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' } });
-      expect(actionsOf(starts[0] as Statement).sort()).toEqual([
-        'secretsmanager:RotateSecret',
-        'secretsmanager:TagResource',
-      ]);
+      expect(actionsOf(starts[0] as Statement)).toEqual(['secretsmanager:RotateSecret']);
       expect(starts[0]?.Condition).toEqual({
         StringNotEquals: { 'aws:PrincipalArn': [ADMIN_ROLE, DEPLOY_ROLE, taskRoleArn()] },
+      });
+      // Tags: the bot's emergency mark and its rotation function's failure reason, nobody else's.
+      const tags = only('secretsmanager:TagResource');
+      expect(tags).toHaveLength(1);
+      expect(tags[0]).toMatchObject({ Effect: 'Deny', Principal: { AWS: '*' } });
+      expect(actionsOf(tags[0] as Statement)).toEqual(['secretsmanager:TagResource']);
+      expect(tags[0]?.Condition).toEqual({
+        StringNotEquals: {
+          'aws:PrincipalArn': [ADMIN_ROLE, DEPLOY_ROLE, taskRoleArn(), rotationRoleArn(name)],
+        },
       });
     }
   });

@@ -1,3 +1,4 @@
+import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RotationStepError } from '../../src/rotation/errors.js';
 import { RotationNeedsPersonError, RotationTestError } from '../../src/rotation/kind.js';
@@ -62,7 +63,20 @@ describe('the jira kind', () => {
     expect(error.message).toMatch(/^Jira refused the new API token \(401\): Client must be authenticated/);
     expect(await rig.versionWith(id, 'AWSCURRENT')).toBe(current);
     expect((await rig.value(id, 'AWSCURRENT')).apiToken).toBe(old);
-    assertNoCanary({ error, logs: rig.logs.text() });
+    // Why it stopped is left on the secret, where /opsbot rotate reads it (DescribeSecret has no reason).
+    const tags = new Map(
+      ((await rig.admin.send(new DescribeSecretCommand({ SecretId: id }))).Tags ?? []).map((t) => [
+        t.Key,
+        t.Value,
+      ]),
+    );
+    // As AWS tag values allow: parentheses become spaces.
+    expect(tags.get('opsbot:rotation-failure')).toMatch(
+      /^testSecret: Jira refused the new API token  401 : /,
+    );
+    expect(tags.get('opsbot:rotation-failure-token')).toBe(token);
+    expect(Number(tags.get('opsbot:rotation-failure-at'))).toBeGreaterThan(Date.now() - 60_000);
+    assertNoCanary({ error, logs: rig.logs.text(), tags: [...tags.values()] });
   });
 
   it('Jira unreachable, or OPSBOT_JIRA_URL unset: testSecret says so and AWSCURRENT stays', async (ctx) => {
