@@ -72,7 +72,7 @@ describe('the jira kind', () => {
     );
     // As AWS tag values allow: parentheses become spaces.
     expect(tags.get('opsbot:rotation-failure')).toMatch(
-      /^testSecret: Jira refused the new API token  401 : /,
+      /^testSecret: Jira refused the new API token {2}401 : /,
     );
     expect(tags.get('opsbot:rotation-failure-token')).toBe(token);
     expect(Number(tags.get('opsbot:rotation-failure-at'))).toBeGreaterThan(Date.now() - 60_000);
