@@ -33,3 +33,17 @@ export class CredentialRejectedError extends UserFacingError {
     );
   }
 }
+
+/**
+ * The credential's own expiry (Slack's rotating bot token, `expiresAt`) has passed and the secret
+ * store has no newer version: opsbot does not send an expired credential.
+ */
+export class CredentialExpiredError extends UserFacingError {
+  constructor(title: string, secretName: string, expiredAt: number) {
+    super(
+      `opsbot's ${title} credential expired at ${new Date(expiredAt).toISOString()} and \`${secretName}\` has no newer version, so opsbot did not send it. ` +
+        `Ask an opsbot admin to rotate it (\`/opsbot rotate\`, "Rotating each secret" in README.md) and to check that its rotation schedule runs.`,
+      { code: ErrorCode.CredentialRejected },
+    );
+  }
+}

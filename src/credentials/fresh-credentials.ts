@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import { noteCredentialUse, type RequestScope } from '../request-scope.js';
-import { CredentialRejectedError } from './errors.js';
+import { CredentialExpiredError, CredentialRejectedError } from './errors.js';
 import type { CredentialMetrics } from './metrics.js';
 import type { Credential, CredentialProvider } from './provider.js';
 import type { SecretSpec } from './secret-spec.js';
@@ -14,6 +14,8 @@ export interface ClientFactory<S, C> {
   createClient(secret: S, credential: Credential<S>): C;
   isAuthFailure(error: unknown): boolean;
   closeClient?(client: C): void;
+  /** When the credential itself expires (epoch ms), if the secret says (Slack's rotating bot token). */
+  expiresAt?(secret: S): number | undefined;
 }
 
 export interface FreshCredentialsOptions<S, C> {
@@ -21,6 +23,8 @@ export interface FreshCredentialsOptions<S, C> {
   factory: ClientFactory<S, C>;
   metrics: CredentialMetrics;
   log: Logger;
+  /** The app's clock, for credentials that expire; `Date.now` by default. */
+  now?: () => number;
 }
 
 /**
@@ -61,7 +65,7 @@ export class FreshCredentials<S, C> {
   ): Promise<R> {
     const { provider, metrics, factory } = this.#o;
     const integration = this.#name;
-    const first = await provider.get(factory.secret);
+    const first = await this.#unexpired(await provider.get(factory.secret));
     noteCredentialUse(scope, integration, first.versionId);
     try {
       return await fn(this.#clientFor(first), first);
@@ -91,6 +95,32 @@ export class FreshCredentials<S, C> {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     for (const versionId of [...this.#clients.keys()]) this.#retire(versionId);
+  }
+
+  /**
+   * The credential, unless its own expiry has passed: then the source is checked once (the rotation
+   * function may have stored a new version since the last poll) and a newer, unexpired version is
+   * used; with none, a {@link CredentialExpiredError} is thrown and nothing is sent.
+   */
+  async #unexpired(credential: Credential<S>): Promise<Credential<S>> {
+    const { factory, provider } = this.#o;
+    const now = (this.#o.now ?? Date.now)();
+    const expiry = (c: Credential<S>) => factory.expiresAt?.(c.value.reveal());
+    const expiredAt = expiry(credential);
+    if (expiredAt === undefined || expiredAt > now) return credential;
+    await provider.refreshAfterAuthFailure(this.#name, credential.versionId);
+    const next = this.#retryCandidate(credential.versionId);
+    const nextExpiry = next ? expiry(next) : undefined;
+    if (next && (nextExpiry === undefined || nextExpiry > now)) return next;
+    this.#o.log.error(
+      {
+        integration: this.#name,
+        versionId: credential.versionId,
+        expiredAt: new Date(expiredAt).toISOString(),
+      },
+      'the credential has expired and the secret store has no newer version; not sending it',
+    );
+    throw new CredentialExpiredError(factory.secret.title, credential.name, expiredAt);
   }
 
   #retryCandidate(rejected: string): Credential<S> | undefined {

@@ -77,6 +77,11 @@ export interface SecretIntegration<Name extends string = string, S = never, C = 
   isAuthFailure?(error: unknown): boolean;
   /** Releases what a client holds (sockets), when its version is retired. */
   closeClient?(client: C): void;
+  /**
+   * When the credential itself stops working (epoch ms), if the secret says so (Slack's rotating
+   * bot token): past it, opsbot checks the source for a newer version and never sends the old one.
+   */
+  expiresAt?(secret: S): number | undefined;
   createApi?(calls: CredentialedCalls<C>, deps: PlatformDeps): A;
   /**
    * Work to finish before the replica says it is ready, when the integration's secret exists at

@@ -178,9 +178,11 @@ function secretApi<S, C, A>(
       },
       isAuthFailure: (error) => m.isAuthFailure?.(error) ?? false,
       ...(m.closeClient ? { closeClient: (client: C) => m.closeClient?.(client) } : {}),
+      ...(m.expiresAt ? { expiresAt: (secret: S) => m.expiresAt?.(secret) } : {}),
     },
     metrics: deps.credentialMetrics,
     log: deps.log,
+    now: () => deps.clock.now(),
   });
   const calls: CredentialedCalls<C> = { run: (fn, scope) => fresh.withFreshCredentials(fn, scope) };
   return { api: m.createApi(calls, deps), close: () => fresh.close() };

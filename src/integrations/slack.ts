@@ -86,6 +86,8 @@ export const slack = secretIntegration({
       }),
     ),
   isAuthFailure: isSlackAuthFailure,
+  // With token rotation on, the bot token lives 12 hours: an expired one is never sent.
+  expiresAt: (secret: SlackSecret) => (secret.expiresAt ? Date.parse(secret.expiresAt) : undefined),
   createApi: (calls, deps) => createSlackApi({ calls, rateLimits: deps.rateLimits }),
   rotation: slackRotation,
 });
