@@ -21,6 +21,9 @@ import {
 import { parseSecret, type SecretCatalog, type SecretSpec, sensitiveValues } from './secret-spec.js';
 import { type SecretSource, SecretSourceError, STAGE } from './source.js';
 
+/** At most one check of the source per second per secret after opsbot rotated it. */
+const ROTATION_CHECK_INTERVAL_MS = 1_000;
+
 export type { Credential, CredentialChange } from './secret-entry.js';
 
 export interface CredentialProviderOptions {
@@ -242,6 +245,23 @@ export class CredentialProvider {
       if (last && last.versionId === rejectedVersionId && now - last.at < this.#o.forcedRefreshIntervalMs)
         return;
       entry.lastForced = { at: now, versionId: rejectedVersionId };
+      entry.attempt = 0;
+    }
+    await waitAtMost(this.#o.clock, this.#refresh(entry), this.#o.authFailureWaitMs);
+  }
+
+  /**
+   * opsbot has just rotated this secret itself (`/opsbot rotate` sees AWSCURRENT move): check the
+   * source at once. Its own limit, one check per second per secret, apart from the auth-failure
+   * one: a webhook that presented the new value a moment earlier must not delay this check by 5 s.
+   */
+  async refreshAfterRotation(integration: string): Promise<void> {
+    const entry = this.#entry(integration);
+    if (!entry.refreshing) {
+      const now = this.#o.clock.now();
+      if (entry.lastRotationCheck !== undefined && now - entry.lastRotationCheck < ROTATION_CHECK_INTERVAL_MS)
+        return;
+      entry.lastRotationCheck = now;
       entry.attempt = 0;
     }
     await waitAtMost(this.#o.clock, this.#refresh(entry), this.#o.authFailureWaitMs);

@@ -49,6 +49,8 @@ export interface SecretEntry {
   /** When the refresh in flight started. */
   refreshStartedAt: number | undefined;
   lastForced: { at: number; versionId: string | undefined } | undefined;
+  /** When opsbot last checked the source because it had just rotated the secret itself. */
+  lastRotationCheck: number | undefined;
   cancelTimer: (() => void) | undefined;
   listeners: Set<(change: CredentialChange) => void>;
 }
@@ -71,6 +73,7 @@ export function newEntry(spec: SecretSpec, name: string): SecretEntry {
     refreshing: undefined,
     refreshStartedAt: undefined,
     lastForced: undefined,
+    lastRotationCheck: undefined,
     cancelTimer: undefined,
     listeners: new Set(),
   };

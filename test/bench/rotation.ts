@@ -15,6 +15,8 @@ import { type LoadResult, type LoadWorker, percentile, startLoadWorker } from '.
  * sends the header the webhook holds in the simulated Datadog, so the rotation's setSecret changes
  * it mid-stream). Per kind, after a warm-up, `SecretRotation.begin` (RotateSecret: the real
  * rotation function against the simulated vendors), then:
+ * - rotate_to_current: until the rotation function's four steps are done (AWSCURRENT moved; the
+ *   simulated Secrets Manager runs it in this process after RotateSecret answers);
  * - rotate_to_served: until the bot's provider serves the new version (polled every 10 ms, 60 s at
  *   most);
  * - rotate_to_confirmed: until `follow` reports it done (what `/opsbot rotate` waits for);
@@ -141,12 +143,17 @@ async function rotateUnderTraffic(kind: Kind, d: TrafficDeps): Promise<string[]>
   const problems: string[] = [];
   let outcome: RotationOutcome | undefined;
   let begunAt = Number.NaN;
+  let currentAt = Number.NaN;
   let servedAt = Number.NaN;
   let confirmedAt = Number.NaN;
   try {
     await sleep(WARM_UP_MS);
     begunAt = performance.now();
     const begun = await rotation.begin(kind, { emergency: false });
+    // The simulated Secrets Manager runs the rotation function after RotateSecret answers.
+    const settled = bot.secretsManager.rotationSettled(begun.name).then(() => {
+      currentAt = performance.now();
+    });
     const followed = rotation.follow(begun).then((o) => {
       confirmedAt = performance.now();
       return o;
@@ -156,6 +163,7 @@ async function rotateUnderTraffic(kind: Kind, d: TrafficDeps): Promise<string[]>
     if (serving()) servedAt = performance.now();
     else problems.push(`${kind}: the bot did not serve the new version within ${SERVE_AT_MOST_MS / 1_000} s`);
     outcome = await followed;
+    await settled;
     if (outcome.status !== 'current') problems.push(`${kind}: the rotation stopped: ${outcome.reason}`);
     else if (!outcome.botServes) problems.push(`${kind}: follow says the bot does not serve the new version`);
     if (bot.provider.current(kind).versionId === before)
@@ -170,6 +178,7 @@ async function rotateUnderTraffic(kind: Kind, d: TrafficDeps): Promise<string[]>
   const hooks = await webhooks.stop();
 
   const ms = (at: number) => (Number.isNaN(at) ? 'never' : `${(at - begunAt).toFixed(0)} ms`);
+  out.say(`rotation.${kind}.rotate_to_current: ${ms(currentAt)} (the rotation function's four steps done)`);
   out.say(`rotation.${kind}.rotate_to_served: ${ms(servedAt)}`);
   out.say(`rotation.${kind}.rotate_to_confirmed: ${ms(confirmedAt)}`);
 

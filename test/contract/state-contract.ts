@@ -35,7 +35,12 @@ class FakeNow {
 type WithState = <T>(fn: (state: ContractState, clock: FakeNow) => Promise<T>) => Promise<T>;
 
 /** Registers the contract suite for the implementation `open` creates (fresh and empty each call). */
-export function describeStateContract(name: string, open: OpenContractState): void {
+export function describeStateContract(
+  name: string,
+  open: OpenContractState,
+  /** Random runs per property (100; fewer for a store behind a slow emulator, so CI stays in time). */
+  options: { propertyRuns?: number } = {},
+): void {
   const withState: WithState = async (fn) => {
     const clock = new FakeNow();
     const opened = await open(clock.now);
@@ -54,7 +59,7 @@ export function describeStateContract(name: string, open: OpenContractState): vo
     describe('outbox tallies and histories', () => tallyCases(withState));
     describe('leases', () => leaseCases(withState));
     describe('input limits', () => limitCases(withState));
-    describe('properties', () => propertyCases(withState));
+    describe('properties', () => propertyCases(withState, options.propertyRuns ?? 100));
   });
 }
 
@@ -625,7 +630,7 @@ function limitCases(withState: WithState): void {
     }));
 }
 
-function propertyCases(withState: WithState): void {
+function propertyCases(withState: WithState, numRuns: number): void {
   it('dedupe matches an in-memory model over random puts and clock moves', () =>
     fc.assert(
       fc.asyncProperty(fc.array(dedupeStep, { minLength: 10, maxLength: 60, size: 'medium' }), (steps) =>
@@ -642,7 +647,7 @@ function propertyCases(withState: WithState): void {
           }
         }),
       ),
-      { numRuns: 100 },
+      { numRuns },
     ));
 
   it('leases never have two holders and match a model over random operations', () =>
@@ -663,7 +668,7 @@ function propertyCases(withState: WithState): void {
           }
         }),
       ),
-      { numRuns: 100 },
+      { numRuns },
     ));
 
   it('outbox never gives an item to two live claims and matches a model of due items', () =>
@@ -697,7 +702,7 @@ function propertyCases(withState: WithState): void {
           }
         }),
       ),
-      { numRuns: 100 },
+      { numRuns },
     ));
 }
 

@@ -88,6 +88,26 @@ describe("transient errors of opsbot's own AWS credentials", () => {
     expect(clock.delays()).toEqual([999]);
     provider.stop();
   });
+
+  it('a check after opsbot rotated the secret is not held back by an auth-failure check just before', async () => {
+    const { provider, clock, source } = await loadedOnFakeSource();
+    const version = provider.current('slack').versionId;
+    let calls = source.calls.DescribeSecret;
+    await provider.refreshAfterAuthFailure('slack', version);
+    expect(source.calls.DescribeSecret).toBe(++calls);
+    // Within its 5 s, another auth failure for the same version does not ask again…
+    await provider.refreshAfterAuthFailure('slack', version);
+    expect(source.calls.DescribeSecret).toBe(calls);
+    // …but opsbot's own "I just rotated it" does, once per second.
+    await provider.refreshAfterRotation('slack');
+    expect(source.calls.DescribeSecret).toBe(++calls);
+    await provider.refreshAfterRotation('slack');
+    expect(source.calls.DescribeSecret).toBe(calls);
+    clock.advance(1_000);
+    await provider.refreshAfterRotation('slack');
+    expect(source.calls.DescribeSecret).toBe(++calls);
+    provider.stop();
+  });
 });
 
 describe('no AWS credentials at all (real SDK default chain, simulated Secrets Manager)', () => {
