@@ -25,13 +25,16 @@ async function command(command: string, text: string): Promise<string> {
 
 /**
  * 20 commands and 20 webhooks a second (a `/dd monitors`, which uses the Datadog keys, and an
- * `/opsbot whoami`, which writes audit records chained with the audit key) while `work` runs.
+ * `/opsbot whoami`, which writes audit records chained with the audit key) while `work` runs, and
+ * for 1.5 s at least (the requests before and after the switch both count).
  */
 async function withTraffic<T>(
   work: Promise<T>,
 ): Promise<{ result: T; replies: string[]; webhooks: WebhookResult[] }> {
   let done = false;
-  const result = work.finally(() => {
+  const atLeast = new Promise((r) => setTimeout(r, 1_500));
+  const result = work.finally(async () => {
+    await atLeast;
     done = true;
   });
   const replies: Promise<string>[] = [];
