@@ -178,7 +178,7 @@ export const datadog = secretIntegration({
   prepare: async () => {
     await datadogSdk();
   },
-  rotation: datadogRotation,
+  rotation: datadogRotation(),
 });
 
 function createDatadogClient(secret: DatadogSecret, deps: PlatformDeps): DatadogClient {

@@ -89,7 +89,7 @@ export const slack = secretIntegration({
   // With token rotation on, the bot token lives 12 hours: an expired one is never sent.
   expiresAt: (secret: SlackSecret) => (secret.expiresAt ? Date.parse(secret.expiresAt) : undefined),
   createApi: (calls, deps) => createSlackApi({ calls, rateLimits: deps.rateLimits }),
-  rotation: slackRotation,
+  rotation: slackRotation(),
 });
 
 export function isSlackAuthFailure(error: unknown): boolean {

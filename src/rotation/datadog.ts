@@ -65,110 +65,114 @@ export const datadogKeyName = (token: string) => `opsbot-${token.slice(0, 8)}`;
  * its next call, refreshes the secret once and retries with the new keys (`fresh-credentials.ts`),
  * so no command fails. Keeping a generation would only keep a possibly leaked key alive longer.
  */
-export const datadogRotation: RotationKind<DatadogSecret> = {
-  // Read when used: src/integrations/datadog.ts declares this kind as its `rotation` (an import cycle).
-  get spec() {
-    return datadog.secret;
-  },
-  automatic: () => true,
+export function datadogRotation(): RotationKind<DatadogSecret> {
+  // A function declaration, not a const: the integration module calls it while the two modules
+  // import each other, and a hoisted function is ready before either module's body has run.
+  return {
+    // Read when used: src/integrations/datadog.ts declares this kind as its `rotation` (an import cycle).
+    get spec() {
+      return datadog.secret;
+    },
+    automatic: () => true,
 
-  async create(current, ctx) {
-    const admin = await adminApi(ctx);
-    const name = datadogKeyName(ctx.token);
-    try {
-      await removeOrphans(admin, name, current);
-      const apiKey = await admin.createApiKey(name);
-      let appKey: { id: string; key: string };
+    async create(current, ctx) {
+      const admin = await adminApi(ctx);
+      const name = datadogKeyName(ctx.token);
       try {
-        appKey = await admin.createMyApplicationKey(name, DATADOG_BOT_SCOPES);
+        await removeOrphans(admin, name, current);
+        const apiKey = await admin.createApiKey(name);
+        let appKey: { id: string; key: string };
+        try {
+          appKey = await admin.createMyApplicationKey(name, DATADOG_BOT_SCOPES);
+        } catch (error) {
+          await admin.deleteApiKey(apiKey.id).catch(() => false); // else the retry removes it by name
+          throw error;
+        }
+        ctx.log.info(
+          { secret: ctx.name, apiKeyId: apiKey.id, appKeyId: appKey.id },
+          'created new Datadog API and application keys',
+        );
+        return {
+          ...current,
+          apiKey: apiKey.key,
+          appKey: appKey.key,
+          apiKeyId: apiKey.id,
+          appKeyId: appKey.id,
+          webhookSecret: randomBytes(32).toString('base64url'),
+        };
       } catch (error) {
-        await admin.deleteApiKey(apiKey.id).catch(() => false); // else the retry removes it by name
-        throw error;
+        throw explain(error, 'create the new keys');
       }
-      ctx.log.info(
-        { secret: ctx.name, apiKeyId: apiKey.id, appKeyId: appKey.id },
-        'created new Datadog API and application keys',
-      );
-      return {
-        ...current,
-        apiKey: apiKey.key,
-        appKey: appKey.key,
-        apiKeyId: apiKey.id,
-        appKeyId: appKey.id,
-        webhookSecret: randomBytes(32).toString('base64url'),
-      };
-    } catch (error) {
-      throw explain(error, 'create the new keys');
-    }
-  },
+    },
 
-  async set(pending, _current, ctx) {
-    const admin = await adminApi(ctx);
-    const name = pending.webhookName ?? DEFAULT_WEBHOOK_NAME;
-    try {
-      const webhook = await admin.getWebhook(name);
-      const headers = withSecretHeader(webhook.custom_headers, pending.webhookSecret);
-      await admin.updateWebhookHeaders(name, JSON.stringify(headers));
-      ctx.log.info({ secret: ctx.name, webhook: name }, 'Datadog webhook now sends the new secret');
-    } catch (error) {
-      if (error instanceof DatadogCallError && error.status === 404)
-        throw new DatadogRotationError(
-          `Datadog has no webhook named ${name} in its Webhooks integration: create it (README, "Datadog webhook payload"), or set webhookName in the ${ctx.name} secret to the webhook's name`,
+    async set(pending, _current, ctx) {
+      const admin = await adminApi(ctx);
+      const name = pending.webhookName ?? DEFAULT_WEBHOOK_NAME;
+      try {
+        const webhook = await admin.getWebhook(name);
+        const headers = withSecretHeader(webhook.custom_headers, pending.webhookSecret);
+        await admin.updateWebhookHeaders(name, JSON.stringify(headers));
+        ctx.log.info({ secret: ctx.name, webhook: name }, 'Datadog webhook now sends the new secret');
+      } catch (error) {
+        if (error instanceof DatadogCallError && error.status === 404)
+          throw new DatadogRotationError(
+            `Datadog has no webhook named ${name} in its Webhooks integration: create it (README, "Datadog webhook payload"), or set webhookName in the ${ctx.name} secret to the webhook's name`,
+            { cause: error },
+          );
+        throw explain(error, 'set the new secret on the webhook');
+      }
+    },
+
+    async test(pending, ctx) {
+      const base = DatadogKeysApi.baseUrl(ctx.endpoints);
+      try {
+        if (!(await new DatadogKeysApi(base, { apiKey: pending.apiKey }).validate()))
+          throw new RotationTestError(
+            'Datadog does not accept the new API key (validate answered valid: false)',
+          );
+        await new DatadogKeysApi(base, { apiKey: pending.apiKey, appKey: pending.appKey }).readOneMonitor();
+        const name = pending.webhookName ?? DEFAULT_WEBHOOK_NAME;
+        const webhook = await (await adminApi(ctx)).getWebhook(name);
+        if (headerOf(webhook.custom_headers) !== pending.webhookSecret)
+          throw new RotationTestError(
+            `Datadog's webhook ${name} does not send the new secret yet: setSecret did not finish; run the rotation again`,
+          );
+      } catch (error) {
+        if (error instanceof RotationTestError || error instanceof DatadogRotationError) throw error;
+        throw new RotationTestError(
+          `the new Datadog keys do not work: ${error instanceof Error ? error.message : 'unknown error'}. AWSCURRENT keeps serving; check the datadog-rotation keys' scopes and run the rotation again`,
           { cause: error },
         );
-      throw explain(error, 'set the new secret on the webhook');
-    }
-  },
-
-  async test(pending, ctx) {
-    const base = DatadogKeysApi.baseUrl(ctx.endpoints);
-    try {
-      if (!(await new DatadogKeysApi(base, { apiKey: pending.apiKey }).validate()))
-        throw new RotationTestError(
-          'Datadog does not accept the new API key (validate answered valid: false)',
-        );
-      await new DatadogKeysApi(base, { apiKey: pending.apiKey, appKey: pending.appKey }).readOneMonitor();
-      const name = pending.webhookName ?? DEFAULT_WEBHOOK_NAME;
-      const webhook = await (await adminApi(ctx)).getWebhook(name);
-      if (headerOf(webhook.custom_headers) !== pending.webhookSecret)
-        throw new RotationTestError(
-          `Datadog's webhook ${name} does not send the new secret yet: setSecret did not finish; run the rotation again`,
-        );
-    } catch (error) {
-      if (error instanceof RotationTestError || error instanceof DatadogRotationError) throw error;
-      throw new RotationTestError(
-        `the new Datadog keys do not work: ${error instanceof Error ? error.message : 'unknown error'}. AWSCURRENT keeps serving; check the datadog-rotation keys' scopes and run the rotation again`,
-        { cause: error },
-      );
-    }
-  },
-
-  async retire(previous, current, ctx) {
-    const admin = await adminApi(ctx);
-    const rotationKeys = await ctx.readSecret(datadogRotationSpec);
-    const keep = new Set([current.apiKey, current.appKey, rotationKeys?.apiKey, rotationKeys?.appKey]);
-    const keepIds = new Set([current.apiKeyId, current.appKeyId]);
-    try {
-      if (!keep.has(previous.apiKey)) {
-        const id = previous.apiKeyId ?? (await findApiKey(admin, previous.apiKey));
-        if (id && !keepIds.has(id)) await admin.deleteApiKey(id);
       }
-      if (!keep.has(previous.appKey)) {
-        const id = previous.appKeyId;
-        if (id === undefined) {
-          // Datadog shows an application key's value at creation only: one opsbot did not make
-          // (no appKeyId) cannot be found by value. A person revokes it.
-          const message = `the previous Datadog application key was not made by opsbot's rotation, so opsbot cannot find it: revoke it in Datadog (Organization Settings, Application Keys); the previous API key is revoked`;
-          if (ctx.emergency) throw new DatadogRotationError(message);
-          ctx.log.warn({ secret: ctx.name }, message);
-        } else if (!keepIds.has(id)) await admin.deleteApplicationKey(id);
+    },
+
+    async retire(previous, current, ctx) {
+      const admin = await adminApi(ctx);
+      const rotationKeys = await ctx.readSecret(datadogRotationSpec);
+      const keep = new Set([current.apiKey, current.appKey, rotationKeys?.apiKey, rotationKeys?.appKey]);
+      const keepIds = new Set([current.apiKeyId, current.appKeyId]);
+      try {
+        if (!keep.has(previous.apiKey)) {
+          const id = previous.apiKeyId ?? (await findApiKey(admin, previous.apiKey));
+          if (id && !keepIds.has(id)) await admin.deleteApiKey(id);
+        }
+        if (!keep.has(previous.appKey)) {
+          const id = previous.appKeyId;
+          if (id === undefined) {
+            // Datadog shows an application key's value at creation only: one opsbot did not make
+            // (no appKeyId) cannot be found by value. A person revokes it.
+            const message = `the previous Datadog application key was not made by opsbot's rotation, so opsbot cannot find it: revoke it in Datadog (Organization Settings, Application Keys); the previous API key is revoked`;
+            if (ctx.emergency) throw new DatadogRotationError(message);
+            ctx.log.warn({ secret: ctx.name }, message);
+          } else if (!keepIds.has(id)) await admin.deleteApplicationKey(id);
+        }
+        ctx.log.info({ secret: ctx.name, emergency: ctx.emergency }, 'revoked the previous Datadog keys');
+      } catch (error) {
+        throw explain(error, 'revoke the previous keys');
       }
-      ctx.log.info({ secret: ctx.name, emergency: ctx.emergency }, 'revoked the previous Datadog keys');
-    } catch (error) {
-      throw explain(error, 'revoke the previous keys');
-    }
-  },
-};
+    },
+  };
+}
 
 /** The API with the `datadog-rotation` keys; a clear error when that secret does not exist. */
 async function adminApi(ctx: RotationContext): Promise<DatadogKeysApi> {

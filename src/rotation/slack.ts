@@ -22,56 +22,60 @@ export class SlackRotationError extends Error {
  * issued) and its refresh token was spent by the exchange; revoking the access token early would
  * refuse the calls of a replica that has not loaded the new one yet.
  */
-export const slackRotation: RotationKind<SlackSecret> = {
-  // Read when used: src/integrations/slack.ts declares this kind as its `rotation` (an import cycle).
-  get spec() {
-    return slack.secret;
-  },
-  automatic: (current) => current.refreshToken !== undefined,
+export function slackRotation(): RotationKind<SlackSecret> {
+  // A function declaration, not a const: the integration module calls it while the two modules
+  // import each other, and a hoisted function is ready before either module's body has run.
+  return {
+    // Read when used: src/integrations/slack.ts declares this kind as its `rotation` (an import cycle).
+    get spec() {
+      return slack.secret;
+    },
+    automatic: (current) => current.refreshToken !== undefined,
 
-  async create(current, ctx) {
-    const { refreshToken, clientId, clientSecret } = current;
-    if (!refreshToken || !clientId || !clientSecret)
-      throw new SlackRotationError(
-        `${ctx.name} has ${refreshToken ? 'a refreshToken but no clientId or clientSecret' : 'no refreshToken'}: add the app's clientId and clientSecret (Slack app settings, Basic Information) to the secret, then run the rotation again`,
+    async create(current, ctx) {
+      const { refreshToken, clientId, clientSecret } = current;
+      if (!refreshToken || !clientId || !clientSecret)
+        throw new SlackRotationError(
+          `${ctx.name} has ${refreshToken ? 'a refreshToken but no clientId or clientSecret' : 'no refreshToken'}: add the app's clientId and clientSecret (Slack app settings, Basic Information) to the secret, then run the rotation again`,
+        );
+      const answer = await slackCall(ctx, undefined, 'refresh the bot token (oauth.v2.access)', (c) =>
+        c.oauth.v2.access({
+          client_id: clientId,
+          client_secret: clientSecret,
+          grant_type: 'refresh_token',
+          refresh_token: refreshToken,
+        }),
       );
-    const answer = await slackCall(ctx, undefined, 'refresh the bot token (oauth.v2.access)', (c) =>
-      c.oauth.v2.access({
-        client_id: clientId,
-        client_secret: clientSecret,
-        grant_type: 'refresh_token',
-        refresh_token: refreshToken,
-      }),
-    );
-    const { access_token: botToken, refresh_token: nextRefresh, expires_in: expiresIn } = answer;
-    if (typeof botToken !== 'string' || typeof nextRefresh !== 'string' || typeof expiresIn !== 'number')
-      throw new SlackRotationError(
-        'Slack answered oauth.v2.access without an access token, refresh token and expiry: check that token rotation is on for the app (OAuth & Permissions), then run the rotation again',
-      );
-    await sameInstallation(ctx, current.botToken, botToken);
-    ctx.log.info({ secret: ctx.name, expiresIn }, 'Slack issued a new bot token');
-    return {
-      ...current,
-      botToken,
-      refreshToken: nextRefresh,
-      expiresAt: new Date(ctx.now() + expiresIn * 1_000).toISOString(),
-    };
-  },
+      const { access_token: botToken, refresh_token: nextRefresh, expires_in: expiresIn } = answer;
+      if (typeof botToken !== 'string' || typeof nextRefresh !== 'string' || typeof expiresIn !== 'number')
+        throw new SlackRotationError(
+          'Slack answered oauth.v2.access without an access token, refresh token and expiry: check that token rotation is on for the app (OAuth & Permissions), then run the rotation again',
+        );
+      await sameInstallation(ctx, current.botToken, botToken);
+      ctx.log.info({ secret: ctx.name, expiresIn }, 'Slack issued a new bot token');
+      return {
+        ...current,
+        botToken,
+        refreshToken: nextRefresh,
+        expiresAt: new Date(ctx.now() + expiresIn * 1_000).toISOString(),
+      };
+    },
 
-  async test(pending, ctx) {
-    const rotating = pending.refreshToken !== undefined;
-    await proveSlack(ctx, pending.botToken, 'auth.test', (c) => c.auth.test(), rotating);
-    if (pending.appToken) {
-      await proveSlack(
-        ctx,
-        pending.appToken,
-        'apps.connections.open with the app token',
-        (c) => c.apps.connections.open(),
-        rotating,
-      );
-    }
-  },
-};
+    async test(pending, ctx) {
+      const rotating = pending.refreshToken !== undefined;
+      await proveSlack(ctx, pending.botToken, 'auth.test', (c) => c.auth.test(), rotating);
+      if (pending.appToken) {
+        await proveSlack(
+          ctx,
+          pending.appToken,
+          'apps.connections.open with the app token',
+          (c) => c.apps.connections.open(),
+          rotating,
+        );
+      }
+    },
+  };
+}
 
 /**
  * The new token must act for the same bot in the same workspace as the current one (a refresh token

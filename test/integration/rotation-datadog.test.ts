@@ -111,9 +111,9 @@ describe('datadogRotation', () => {
     });
     const sender = datadog.webhookSender('opsbot');
     const c = ctx();
-    expect(datadogRotation.automatic(current)).toBe(true);
+    expect(datadogRotation().automatic(current)).toBe(true);
 
-    const pending = remember((await datadogRotation.create?.(current, c)) as DatadogSecret);
+    const pending = remember((await datadogRotation().create?.(current, c)) as DatadogSecret);
     expect(pending.apiKey).not.toBe(current.apiKey);
     expect(pending.appKey).not.toBe(current.appKey);
     expect(pending.webhookSecret).not.toBe(current.webhookSecret);
@@ -124,30 +124,30 @@ describe('datadogRotation', () => {
 
     await sender.send('{}');
     expect(receivedSecret).toBe(current.webhookSecret);
-    await datadogRotation.set?.(pending, current, c);
+    await datadogRotation().set?.(pending, current, c);
     await sender.send('{}');
     expect(receivedSecret).toBe(pending.webhookSecret);
     expect(JSON.parse(datadog.keys.webhooks.get('opsbot')?.custom_headers ?? '{}')['X-Other']).toBe('kept');
-    await datadogRotation.set?.(pending, current, c); // again: the same outcome
+    await datadogRotation().set?.(pending, current, c); // again: the same outcome
     expect(JSON.parse(datadog.keys.webhooks.get('opsbot')?.custom_headers ?? '{}')).toEqual({
       'X-Other': 'kept',
       'X-Opsbot-Webhook-Secret': pending.webhookSecret,
     });
 
-    await datadogRotation.test(pending, c);
+    await datadogRotation().test(pending, c);
     expect(await monitorsWith(pending)).toBe(200);
 
     // The first keys were made by a person: the API key is found by its value and revoked; the
     // application key cannot be found (Datadog shows it at creation only), and the log says so.
-    await datadogRotation.retire?.(current, pending, c);
+    await datadogRotation().retire?.(current, pending, c);
     expect(datadog.keys.apiKey(current.apiKey)).toBeUndefined();
     expect(await monitorsWith(current)).toBe(403);
     expect(await monitorsWith(pending)).toBe(200);
     expect(logs.text()).toContain('revoke it in Datadog');
 
     // The next rotation revokes what the previous one made, by id, and nothing else.
-    const next = remember((await datadogRotation.create?.(pending, ctx())) as DatadogSecret);
-    await datadogRotation.retire?.(pending, next, ctx());
+    const next = remember((await datadogRotation().create?.(pending, ctx())) as DatadogSecret);
+    await datadogRotation().retire?.(pending, next, ctx());
     expect(datadog.keys.apiKeys.has(pending.apiKeyId ?? '')).toBe(false);
     expect(datadog.keys.appKeys.has(pending.appKeyId ?? '')).toBe(false);
     expect(await monitorsWith(next)).toBe(200);
@@ -158,8 +158,8 @@ describe('datadogRotation', () => {
   it('run again for the same token, createSecret leaves one key pair, not two', async () => {
     const current = personMade();
     const c = ctx();
-    const first = remember((await datadogRotation.create?.(current, c)) as DatadogSecret);
-    const second = remember((await datadogRotation.create?.(current, c)) as DatadogSecret);
+    const first = remember((await datadogRotation().create?.(current, c)) as DatadogSecret);
+    const second = remember((await datadogRotation().create?.(current, c)) as DatadogSecret);
     const name = datadogKeyName(c.token);
     expect([...datadog.keys.apiKeys.values()].filter((k) => k.name === name)).toHaveLength(1);
     expect([...datadog.keys.appKeys.values()].filter((k) => k.name === name)).toHaveLength(1);
@@ -170,18 +170,18 @@ describe('datadogRotation', () => {
 
   it('an emergency retire revokes the previous keys at once: a call with them is then a 403', async () => {
     const current = personMade();
-    const made = remember((await datadogRotation.create?.(current, ctx())) as DatadogSecret);
-    const next = remember((await datadogRotation.create?.(made, ctx())) as DatadogSecret);
+    const made = remember((await datadogRotation().create?.(current, ctx())) as DatadogSecret);
+    const next = remember((await datadogRotation().create?.(made, ctx())) as DatadogSecret);
     expect(await monitorsWith(made)).toBe(200);
-    await datadogRotation.retire?.(made, next, ctx({ emergency: true }));
+    await datadogRotation().retire?.(made, next, ctx({ emergency: true }));
     expect(await monitorsWith(made)).toBe(403);
     expect(await monitorsWith({ apiKey: next.apiKey, appKey: made.appKey })).toBe(403);
     expect(await monitorsWith(next)).toBe(200);
-    await datadogRotation.retire?.(made, next, ctx({ emergency: true })); // again: nothing left, no error
+    await datadogRotation().retire?.(made, next, ctx({ emergency: true })); // again: nothing left, no error
 
     // A person-made application key cannot be found: the emergency says so, after revoking the API key.
     const error = await failure(
-      datadogRotation.retire?.(current, next, ctx({ emergency: true })) ?? Promise.resolve(),
+      datadogRotation().retire?.(current, next, ctx({ emergency: true })) ?? Promise.resolve(),
     );
     expect(error).toBeInstanceOf(DatadogRotationError);
     expect(error.message).toMatch(/revoke it in Datadog/);
@@ -191,7 +191,7 @@ describe('datadogRotation', () => {
 
   it('without the datadog-rotation secret, says what to create and with which scopes', async () => {
     rotationKeys = undefined;
-    const error = await failure(datadogRotation.create?.(personMade(), ctx()) ?? Promise.resolve());
+    const error = await failure(datadogRotation().create?.(personMade(), ctx()) ?? Promise.resolve());
     expect(error).toBeInstanceOf(DatadogRotationError);
     expect(error.message).toContain('<prefix>datadog-rotation');
     expect(error.message).toContain(DATADOG_ROTATION_SCOPES.join(', '));
@@ -204,13 +204,13 @@ describe('datadogRotation', () => {
       url: sinkUrl,
       customHeaders: { 'X-Opsbot-Webhook-Secret': current.webhookSecret },
     });
-    const pending = remember((await datadogRotation.create?.(current, ctx())) as DatadogSecret);
+    const pending = remember((await datadogRotation().create?.(current, ctx())) as DatadogSecret);
 
     // create: the rotation key lacks a scope.
     rotationKeys = { apiKey: canary('ddrot'), appKey: canary('ddrot') };
     datadog.addKeys(rotationKeys.apiKey, rotationKeys.appKey, { scopes: ['api_keys_read'] });
     seen.push(rotationKeys.apiKey, rotationKeys.appKey);
-    const scoped = await failure(datadogRotation.create?.(current, ctx()) ?? Promise.resolve());
+    const scoped = await failure(datadogRotation().create?.(current, ctx()) ?? Promise.resolve());
     expect(scoped).toBeInstanceOf(DatadogRotationError);
     expect(scoped.message).toMatch(/could not create the new keys: Datadog refused to .*HTTP 403.*scopes/);
 
@@ -221,24 +221,25 @@ describe('datadogRotation', () => {
 
     // set: no such webhook.
     const missing = await failure(
-      datadogRotation.set?.({ ...pending, webhookName: 'alerts-hook' }, current, ctx()) ?? Promise.resolve(),
+      datadogRotation().set?.({ ...pending, webhookName: 'alerts-hook' }, current, ctx()) ??
+        Promise.resolve(),
     );
     expect(missing.message).toMatch(/no webhook named alerts-hook.*webhookName/);
 
     // test: keys Datadog does not accept, and a webhook that still sends the old secret.
-    const bad = await failure(datadogRotation.test({ ...pending, apiKey: canary('dd') }, ctx()));
+    const bad = await failure(datadogRotation().test({ ...pending, apiKey: canary('dd') }, ctx()));
     expect(bad).toBeInstanceOf(RotationTestError);
     expect(bad.message).toMatch(/new Datadog keys do not work: .*HTTP 403.*AWSCURRENT keeps serving/);
-    const notSet = await failure(datadogRotation.test(pending, ctx()));
+    const notSet = await failure(datadogRotation().test(pending, ctx()));
     expect(notSet.message).toMatch(/does not send the new secret yet/);
 
     // Every step, Datadog unreachable.
     await datadog.unreachable();
     const errors = [
-      await failure(datadogRotation.create?.(current, ctx()) ?? Promise.resolve()),
-      await failure(datadogRotation.set?.(pending, current, ctx()) ?? Promise.resolve()),
-      await failure(datadogRotation.test(pending, ctx())),
-      await failure(datadogRotation.retire?.(current, pending, ctx()) ?? Promise.resolve()),
+      await failure(datadogRotation().create?.(current, ctx()) ?? Promise.resolve()),
+      await failure(datadogRotation().set?.(pending, current, ctx()) ?? Promise.resolve()),
+      await failure(datadogRotation().test(pending, ctx())),
+      await failure(datadogRotation().retire?.(current, pending, ctx()) ?? Promise.resolve()),
     ];
     for (const e of errors) expect(e.message).toMatch(/could not .* at Datadog: no answer \(/);
     expect(errors[0]?.message).toMatch(/check that the rotation function can reach Datadog/);

@@ -82,8 +82,8 @@ afterEach(() => {
 describe('slackRotation with Slack token rotation on', () => {
   it('refreshes the bot token through oauth.v2.access; the old one works until it expires', async () => {
     const current = rotating();
-    expect(slackRotation.automatic(current)).toBe(true);
-    const pending = (await slackRotation.create?.(current, ctx())) as SlackSecret;
+    expect(slackRotation().automatic(current)).toBe(true);
+    const pending = (await slackRotation().create?.(current, ctx())) as SlackSecret;
     seen.push(pending.botToken, pending.refreshToken ?? '');
     expect(pending.botToken).toMatch(/^xoxe\.xoxb-/);
     expect(pending.refreshToken).toMatch(/^xoxe-/);
@@ -100,42 +100,42 @@ describe('slackRotation with Slack token rotation on', () => {
     const call = service.calls.find((c) => c.method === 'oauth.v2.access');
     expect(call?.args).toEqual({ client_id: '1234.5678', grant_type: 'refresh_token' });
 
-    await slackRotation.test(pending, ctx());
+    await slackRotation().test(pending, ctx());
     expect(await authTest(current.botToken)).toBe('ok');
-    expect(slackRotation.retire).toBeUndefined(); // the old token expires by itself
+    expect(slackRotation().retire).toBeUndefined(); // the old token expires by itself
 
     now += 12 * 3_600_000;
     expect(await authTest(pending.botToken)).toBe('token_expired');
-    const expired = await failure(slackRotation.test(pending, ctx()));
+    const expired = await failure(slackRotation().test(pending, ctx()));
     expect(expired).toBeInstanceOf(RotationTestError);
     expect(expired.message).toMatch(/failed auth\.test: token_expired; the refreshed token is not valid/);
     // The next refresh starts from the refresh token the last one gave.
-    const next = (await slackRotation.create?.(pending, ctx())) as SlackSecret;
+    const next = (await slackRotation().create?.(pending, ctx())) as SlackSecret;
     seen.push(next.botToken, next.refreshToken ?? '');
-    await slackRotation.test(next, ctx());
+    await slackRotation().test(next, ctx());
     assertNoCanary({ expired }, seen);
   });
 
   it('says why Slack refused, and what to do, with no token in the error', async () => {
     const current = rotating();
-    const pending = (await slackRotation.create?.(current, ctx())) as SlackSecret;
+    const pending = (await slackRotation().create?.(current, ctx())) as SlackSecret;
     seen.push(pending.botToken, pending.refreshToken ?? '');
-    const spent = await failure(slackRotation.create?.(current, ctx()) ?? Promise.resolve());
+    const spent = await failure(slackRotation().create?.(current, ctx()) ?? Promise.resolve());
     expect(spent).toBeInstanceOf(SlackRotationError);
     expect(spent.message).toMatch(/oauth\.v2\.access\): invalid_refresh_token\. .*reinstall the app/);
 
     const wrongSecret = await failure(
-      slackRotation.create?.({ ...pending, clientSecret: canary('cs') }, ctx()) ?? Promise.resolve(),
+      slackRotation().create?.({ ...pending, clientSecret: canary('cs') }, ctx()) ?? Promise.resolve(),
     );
     expect(wrongSecret.message).toMatch(/bad_client_secret\. Check clientId and clientSecret/);
 
     const incomplete = await failure(
-      slackRotation.create?.({ ...pending, clientId: undefined }, ctx()) ?? Promise.resolve(),
+      slackRotation().create?.({ ...pending, clientId: undefined }, ctx()) ?? Promise.resolve(),
     );
     expect(incomplete.message).toMatch(/no clientId or clientSecret: add the app's clientId/);
 
     service.failNext({ method: 'oauth.v2.access', kind: 'server_error', status: 503 });
-    const down = await failure(slackRotation.create?.(pending, ctx()) ?? Promise.resolve());
+    const down = await failure(slackRotation().create?.(pending, ctx()) ?? Promise.resolve());
     expect(down.message).toMatch(
       /Slack refused to refresh the bot token .*: (HTTP 503|internal_error)\. Run the rotation again/,
     );
@@ -151,15 +151,15 @@ describe('slackRotation without token rotation (values a person makes)', () => {
     service.addAppToken(appToken);
     const pending = { botToken, signingSecret: canary('ss'), appToken };
     seen.push(botToken, appToken, pending.signingSecret);
-    expect(slackRotation.automatic(pending)).toBe(false);
-    await slackRotation.test(pending, ctx());
+    expect(slackRotation().automatic(pending)).toBe(false);
+    await slackRotation().test(pending, ctx());
 
-    const wrongBot = await failure(slackRotation.test({ ...pending, botToken: canary('xoxb') }, ctx()));
+    const wrongBot = await failure(slackRotation().test({ ...pending, botToken: canary('xoxb') }, ctx()));
     expect(wrongBot).toBeInstanceOf(RotationTestError);
     expect(wrongBot.message).toMatch(
       /failed auth\.test: invalid_auth; put the right values as AWSPENDING .*signingSecret cannot be checked/,
     );
-    const wrongApp = await failure(slackRotation.test({ ...pending, appToken: canary('xapp') }, ctx()));
+    const wrongApp = await failure(slackRotation().test({ ...pending, appToken: canary('xapp') }, ctx()));
     expect(wrongApp.message).toMatch(/failed apps\.connections\.open with the app token: invalid_auth/);
     assertNoCanary({ wrongBot, wrongApp }, seen);
   });
