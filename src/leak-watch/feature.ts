@@ -52,6 +52,18 @@ export function leakWatchFeature(options: LeakWatchOptions = {}): Feature {
 }
 
 /**
+ * What the rotation did about the leaked value at the vendor, where that differs by secret: a
+ * credential opsbot sends (not one it checks) keeps working wherever it was copied to until the
+ * vendor stops it.
+ */
+const AT_THE_VENDOR: Readonly<Record<string, string>> = {
+  datadog:
+    ', and its Datadog API and application keys were revoked (all but an application key made by hand before opsbot first rotated them, which Datadog will not name: revoke that one in Datadog)',
+  slack:
+    '. A leaked bot token still works at Slack until it expires (12 hours at most with token rotation) unless it is revoked: revoke it now (auth.revoke, or reinstall the app)',
+};
+
+/**
  * A leaked own secret rotated as `/opsbot rotate <secret> --emergency` does (audited as opsbot,
  * intent first), followed until the bot serves the new version and accepts no other: from then on
  * the leaked value opens nothing of opsbot's (and Datadog's old keys are revoked by the rotation).
@@ -63,7 +75,7 @@ export function rotateThrough(rotation: SecretRotation, log: Logger): RotateLeak
       if (outcome.status === 'current') {
         return {
           status: 'rotated',
-          message: `version ${outcome.rotation.token.slice(0, 8)} is current${outcome.botServes ? ' and opsbot serves it' : ''}; opsbot accepts no earlier version, so the leaked value stopped working for opsbot`,
+          message: `version ${outcome.rotation.token.slice(0, 8)} is current${outcome.botServes ? ' and opsbot serves it' : ''}; opsbot accepts no earlier version, so the leaked value stopped working for opsbot${AT_THE_VENDOR[secretName] ?? ''}`,
         };
       }
       return { status: 'failed', message: `the rotation stopped (${outcome.phase}): ${outcome.reason}` };

@@ -55,7 +55,9 @@ describe("one of opsbot's own secrets pasted into a channel", () => {
     const report = security.find((m) => m.threadTs === undefined && /datadog/.test(m.text ?? ''));
     expect(report?.text).toMatch(/opsbot/);
     const followUp = security.find((m) => m.threadTs === report?.ts && m.ts !== report?.ts);
-    expect(followUp?.text).toMatch(/stopped working for opsbot/);
+    expect(followUp?.text).toMatch(
+      /stopped working for opsbot, and its Datadog API and application keys were revoked/,
+    );
 
     const audit = await bot.state.audit.query({ limit: 50 });
     const rotate = audit.filter((r) => r.action === 'opsbot:rotate');
