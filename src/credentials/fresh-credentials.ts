@@ -1,6 +1,6 @@
 import type { Logger } from '../log.js';
 import { noteCredentialUse, type RequestScope } from '../request-scope.js';
-import { CredentialExpiredError, CredentialRejectedError } from './errors.js';
+import { CredentialExpiredError, CredentialRejectedError, CredentialUnavailableError } from './errors.js';
 import type { CredentialMetrics } from './metrics.js';
 import type { Credential, CredentialProvider } from './provider.js';
 import type { SecretSpec } from './secret-spec.js';
@@ -19,7 +19,10 @@ export interface ClientFactory<S, C> {
 }
 
 export interface FreshCredentialsOptions<S, C> {
-  provider: Pick<CredentialProvider, 'get' | 'current' | 'pending' | 'onChange' | 'refreshAfterAuthFailure'>;
+  provider: Pick<
+    CredentialProvider,
+    'get' | 'current' | 'pending' | 'onChange' | 'refreshAfterAuthFailure' | 'refreshAfterRotation'
+  >;
   factory: ClientFactory<S, C>;
   metrics: CredentialMetrics;
   log: Logger;
@@ -65,7 +68,7 @@ export class FreshCredentials<S, C> {
   ): Promise<R> {
     const { provider, metrics, factory } = this.#o;
     const integration = this.#name;
-    const first = await this.#unexpired(await provider.get(factory.secret));
+    const first = await this.#unexpired(await this.#confirmed());
     noteCredentialUse(scope, integration, first.versionId);
     try {
       return await fn(this.#clientFor(first), first);
@@ -95,6 +98,22 @@ export class FreshCredentials<S, C> {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     for (const versionId of [...this.#clients.keys()]) this.#retire(versionId);
+  }
+
+  /**
+   * The current credential. One the source has not confirmed for longer than allowed (the machine
+   * slept, a clock moved, polls failed) gets one check of the source first (at most one a second),
+   * and is refused only if that does not confirm it.
+   */
+  async #confirmed(): Promise<Credential<S>> {
+    const { provider, factory } = this.#o;
+    try {
+      return await provider.get(factory.secret);
+    } catch (error) {
+      if (!(error instanceof CredentialUnavailableError)) throw error;
+      await provider.refreshAfterRotation(this.#name);
+      return provider.get(factory.secret);
+    }
   }
 
   /**

@@ -251,9 +251,10 @@ export class CredentialProvider {
   }
 
   /**
-   * opsbot has just rotated this secret itself (`/opsbot rotate` sees AWSCURRENT move): check the
-   * source at once. Its own limit, one check per second per secret, apart from the auth-failure
-   * one: a webhook that presented the new value a moment earlier must not delay this check by 5 s.
+   * Check the source at once because opsbot knows it should: it has just rotated this secret itself
+   * (`/opsbot rotate` sees AWSCURRENT move), or a call found the credential unconfirmed for too
+   * long. Its own limit, one check per second per secret, apart from the auth-failure one: a
+   * webhook that presented the new value a moment earlier must not delay this check by 5 s.
    */
   async refreshAfterRotation(integration: string): Promise<void> {
     const entry = this.#entry(integration);

@@ -75,20 +75,36 @@ export class SecretReminder implements Component {
     if (!d.rotation.available) return false;
     const every = d.checkEveryMs ?? REMINDER_CHECK_MS;
     if (!(await d.leases.acquire(LEASE, d.owner, 2 * every))) return false;
-    const due = (await d.rotation.inventory()).filter((r) => r.overdue.length > 0);
+    let due: SecretRow[];
+    try {
+      due = (await d.rotation.inventory()).filter((r) => r.overdue.length > 0);
+    } catch (error) {
+      // Let another replica (or this one's next check) try, rather than hold the lease unused.
+      await d.leases.release(LEASE, d.owner).catch(() => undefined);
+      throw error;
+    }
     if (due.length === 0) return false;
     const day = new Date(d.clock.now()).toISOString().slice(0, 10);
     if (!(await d.dedupe.putIfAbsent(`${LEASE}:${day}`, 2 * DAY))) return false;
     const message = reminderMessage(due);
     const to = d.channel ? [d.channel] : d.admins;
+    let sent = 0;
     for (const channel of to.slice(0, 20)) {
       try {
         await d.slack.postMessage({ channel, ...message });
+        sent += 1;
       } catch (error) {
         d.log.warn({ err: error, channel }, 'could not send the secrets reminder');
       }
     }
-    d.log.info({ secrets: due.map((r) => r.short), to: to.length }, 'sent the secrets reminder');
+    if (sent === 0) {
+      d.log.error(
+        { secrets: due.map((r) => r.short) },
+        "today's secrets reminder reached nobody; the next is tomorrow's",
+      );
+      return false;
+    }
+    d.log.info({ secrets: due.map((r) => r.short), to: sent }, 'sent the secrets reminder');
     return true;
   }
 }
