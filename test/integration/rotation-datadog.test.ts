@@ -15,6 +15,7 @@ import { type RotationContext, RotationTestError } from '../../src/rotation/kind
 import { SimulatedDatadog } from '../../src/sandbox/datadog.js';
 import { assertNoCanary, canary } from '../helpers/canary.js';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.js';
+import { failure } from './rotation-rig.js';
 
 // The Datadog rotation kind's steps, called directly (the step engine is not under test here),
 // against the simulated Datadog over real sockets: its key APIs, validate and Webhooks integration.
@@ -64,15 +65,6 @@ async function monitorsWith(keys: { apiKey: string; appKey: string }): Promise<n
   });
   await response.body?.cancel();
   return response.status;
-}
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(Error);
-  return error as Error;
 }
 
 beforeAll(async () => {

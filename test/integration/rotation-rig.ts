@@ -9,6 +9,7 @@ import {
   SecretsManagerClient,
   TagResourceCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { expect } from 'vitest';
 import type { AnyIntegration } from '../../src/integrations/integration.js';
 import { createRotationHandler } from '../../src/rotation/lambda.js';
 import type { StepOutcome } from '../../src/rotation/steps.js';
@@ -175,4 +176,11 @@ export async function thrown(fn: () => Promise<unknown>): Promise<Error> {
     return error as Error;
   }
   throw new Error('expected a failure, and the call succeeded');
+}
+
+/** What `promise` rejected with, which must be an Error (fails the test if it resolved). */
+export async function failure(promise: Promise<unknown>): Promise<Error> {
+  const error = await thrown(() => promise);
+  expect(error).toBeInstanceOf(Error);
+  return error;
 }

@@ -8,6 +8,7 @@ import { SlackRotationError, slackRotation } from '../../src/rotation/slack.js';
 import { SimulatedSlack } from '../../src/sandbox/slack.js';
 import { assertNoCanary, canary } from '../helpers/canary.js';
 import { captureLogs, type LogCapture } from '../helpers/log-capture.js';
+import { failure } from './rotation-rig.js';
 
 // The Slack rotation kind's steps, called directly, against the simulated Slack over real sockets
 // (its oauth.v2.access with grant_type=refresh_token, expiring tokens, auth.test).
@@ -57,15 +58,6 @@ async function authTest(token: string): Promise<string> {
       (e: { data?: { error?: string } }) => e.data?.error ?? 'failed',
     );
   return answer;
-}
-
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(Error);
-  return error as Error;
 }
 
 beforeAll(async () => {

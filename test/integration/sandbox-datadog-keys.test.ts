@@ -1,5 +1,6 @@
 import { client, v1, v2 } from '@datadog/datadog-api-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DATADOG_ROTATION_SCOPES } from '../../src/rotation/datadog.js';
 import { SimulatedDatadog } from '../../src/sandbox/datadog.js';
 import { bareCanary } from '../helpers/canary.js';
 
@@ -29,17 +30,7 @@ async function apiError(promise: Promise<unknown>): Promise<client.ApiException<
 
 beforeAll(async () => {
   ({ url } = await service.start());
-  service.addKeys(admin.apiKey, admin.appKey, {
-    scopes: [
-      'api_keys_read',
-      'api_keys_write',
-      'api_keys_delete',
-      'user_app_keys',
-      'org_app_keys_write',
-      'integrations_read',
-      'manage_integrations',
-    ],
-  });
+  service.addKeys(admin.apiKey, admin.appKey, { scopes: [...DATADOG_ROTATION_SCOPES] });
 });
 afterAll(() => service.stop());
 

@@ -248,7 +248,7 @@ const CLEAN: readonly (() => string)[] = [
     `base64 of the config: ${Buffer.from(`service=opsbot\nregion=eu-west-1\nreplicas=${randomInt(1, 9)}`).toString('base64')}`,
   () => `uuid list: ${Array.from({ length: 5 }, () => randomUUID()).join(', ')}`,
   () =>
-    `AKIA is the prefix of long-term keys and ASIA of temporary ones; a key id looks like AKIAIOSFODNN7EXAMPLE`,
+    `AKIA is the prefix of long-term keys and ASIA of temporary ones; a key id looks like ${awsExampleKeyId()}`,
   () => `Bearer tokens expire after an hour; the Authorization header is "Bearer <token>"`,
 ];
 
@@ -259,3 +259,8 @@ export function cleanCorpus(count: number): string[] {
 
 /** How many kinds of clean text there are (a corpus of this size has one of each). */
 export const CLEAN_KINDS = CLEAN.length;
+
+/** A key id in the shape of AWS's documentation examples (`AKIA…EXAMPLE`), made at run time. */
+export function awsExampleKeyId(): string {
+  return `AKIA${randomOf(UPPER + DIGITS, 9)}EXAMPLE`;
+}
