@@ -15,6 +15,7 @@ import type { Config, Env } from './config.js';
 import { createCredentials } from './credentials/from-config.js';
 import type { CredentialProvider } from './credentials/provider.js';
 import { createSecretAdmin } from './credentials/secret-admin.js';
+import type { AwsCredentialsProvider } from './credentials/vault/login.js';
 import type { Feature } from './feature.js';
 import { Readiness } from './health.js';
 import type { AnyIntegration, PlatformDeps } from './integrations/integration.js';
@@ -58,6 +59,8 @@ export interface OpsbotDeps {
     secretsManager?: SecretsManagerClientConfig;
     sts?: STSClientConfig;
     ec2?: { endpoint?: string; requestTimeoutMs?: number };
+    /** What the Vault AWS login is signed with (the SDK's default chain unless given). */
+    vaultCredentials?: AwsCredentialsProvider;
   };
   /** Host to bind; 127.0.0.1 in tests and the console, all interfaces in production. */
   host?: string;
@@ -270,6 +273,7 @@ async function openCore(
     clock,
     ...(deps.random ? { random: deps.random } : {}),
     ...(deps.aws?.secretsManager ? { aws: deps.aws.secretsManager } : {}),
+    ...(deps.aws?.vaultCredentials ? { vaultAwsCredentials: deps.aws.vaultCredentials } : {}),
   });
   // The audit chain's key comes through the provider; the head is logged as an anchor from now on.
   const auditTrail = wireAuditTrail(state.audit, provider, log, clock);
@@ -302,6 +306,9 @@ function observability(deps: OpsbotDeps): { log: Logger; redactor: SecretRedacto
   });
   const fileKey = deps.env.OPSBOT_SECRET_FILE_KEY;
   if (fileKey) redactor.register(fileKey.trim());
+  // A development Vault token is a static credential: masked from the start like the file key.
+  const vaultToken = deps.config.secrets.vault?.token;
+  if (vaultToken) redactor.register(vaultToken.reveal());
   return { log, redactor, metrics: createMetrics({ defaultMetrics: deps.defaultMetrics ?? true }) };
 }
 

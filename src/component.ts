@@ -27,6 +27,8 @@ export interface Component {
   stop?(deadline: number): Promise<boolean | undefined> | Promise<void>;
   /** Part of `/readyz`: false (or a throw, or no answer within 2 s) means not ready. */
   ready?(): boolean | Promise<boolean>;
+  /** Part of `/readyz`'s `degraded`: what works but not as it should (never makes the replica unready). */
+  degraded?(): readonly string[];
   /** HTTP routes it serves on opsbot's listener. */
   routes?: readonly Route[];
 }
@@ -47,6 +49,7 @@ export class Lifecycle {
       if (names.has(c.name)) throw new Error(`two components are named "${c.name}"`);
       names.add(c.name);
       if (c.ready) deps.readiness.register(c.name, c.ready.bind(c));
+      if (c.degraded) deps.readiness.registerDegraded(c.name, c.degraded.bind(c));
     }
     this.#components = components;
     this.#log = deps.log;

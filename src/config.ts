@@ -7,6 +7,7 @@ import { excerpt, type Parsed, parseEnum, parseHttpUrl, parseInteger } from './c
 import { envVariableFor } from './config/secret-variables.js';
 import type { ConfigSection, EnvSettings } from './config/section.js';
 import { defaultOf, variablesOf } from './config/variables.js';
+import { readVaultSettings, type VaultSettings, vaultWarnings } from './config/vault-settings.js';
 import { ConfigError } from './errors.js';
 import { SecretValue } from './log/secret-value.js';
 import { LOG_LEVELS } from './log.js';
@@ -15,7 +16,7 @@ export type { Env } from './config/env-reader.js';
 export type { OpsbotFile } from './config/file-schema.js';
 export type { ConfigSection } from './config/section.js';
 
-export const SECRET_SOURCES = ['aws', 'file', 'env'] as const;
+export const SECRET_SOURCES = ['aws', 'vault', 'file', 'env'] as const;
 export type SecretSourceKind = (typeof SECRET_SOURCES)[number];
 
 export interface SecretsConfig {
@@ -30,6 +31,8 @@ export interface SecretsConfig {
   previousGraceSeconds?: number;
   /** `file` source only. */
   file?: { path: string; key: SecretValue<Buffer> };
+  /** `vault` source only. */
+  vault?: VaultSettings;
 }
 
 export type StateConfig = { kind: 'sqlite'; path: string } | { kind: 'dynamodb'; table: string };
@@ -146,6 +149,8 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
     const key = readFileKey(env.OPSBOT_SECRET_FILE_KEY, problems);
     if (path && key) file = { path, key };
   }
+  const vault =
+    source === 'vault' ? readVaultSettings(read, env, problems, (text) => new SecretValue(text)) : undefined;
   if (source === 'env' && !nonEmpty(env.OPSBOT_SECRET_SLACK)) {
     problems.push('OPSBOT_SECRET_SLACK: required when OPSBOT_SECRET_SOURCE=env (the slack secret as JSON)');
   }
@@ -172,6 +177,7 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
   const warnings = Object.keys(env)
     .filter((name) => name.startsWith('OPSBOT_') && !known.has(name))
     .map((name) => `${name} is not an opsbot setting and is ignored (check the spelling against README.md)`);
+  if (vault) warnings.push(...vaultWarnings(vault));
 
   return {
     ...(contributed as unknown as EnvSettings),
@@ -182,6 +188,7 @@ export function loadConfig(env: Env = process.env, deps: LoadConfigDeps = {}): C
       maxStaleSeconds: maxStaleSeconds as number,
       previousGraceSeconds: previousGraceSeconds as number,
       ...(file ? { file } : {}),
+      ...(vault ? { vault } : {}),
     },
     slack: { mode: slackMode as 'http' | 'socket', ...(slackApiUrl ? { apiUrl: slackApiUrl } : {}) },
     state: state as StateConfig,

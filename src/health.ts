@@ -9,13 +9,19 @@ import { within } from './time/deadline.js';
  */
 export type ReadinessCheck = () => boolean | Promise<boolean>;
 
+/** What works but not as it should (a secret source away while last good values serve); listed, not failing. */
+export type DegradedCheck = () => readonly string[];
+
 export interface ReadinessReport {
   ready: boolean;
   checks: Record<string, boolean>;
+  /** By component: what is degraded (only present when something is). */
+  degraded?: Record<string, readonly string[]>;
 }
 
 export class Readiness {
   readonly #checks = new Map<string, ReadinessCheck>();
+  readonly #degraded = new Map<string, DegradedCheck>();
   readonly #clock: Clock;
   #shuttingDown = false;
 
@@ -26,6 +32,11 @@ export class Readiness {
 
   register(name: string, check: ReadinessCheck): void {
     this.#checks.set(name, check);
+  }
+
+  /** A component's account of what is degraded; reported beside the checks, never making them fail. */
+  registerDegraded(name: string, check: DegradedCheck): void {
+    this.#degraded.set(name, check);
   }
 
   /** Once shutting down, the process reports not ready so load balancers drain it. */
@@ -41,7 +52,20 @@ export class Readiness {
       }),
     );
     if (this.#shuttingDown) checks.shutdown = false;
-    return { ready: Object.values(checks).every(Boolean), checks };
+    const degraded: Record<string, readonly string[]> = {};
+    for (const [name, check] of this.#degraded) {
+      try {
+        const lines = check();
+        if (lines.length > 0) degraded[name] = lines.slice(0, 20);
+      } catch {
+        degraded[name] = ['could not tell'];
+      }
+    }
+    return {
+      ready: Object.values(checks).every(Boolean),
+      checks,
+      ...(Object.keys(degraded).length > 0 ? { degraded } : {}),
+    };
   }
 }
 

@@ -1,9 +1,10 @@
 /**
  * Context `rotation`: when Secrets Manager rotates each secret that opsbot's rotation function
- * rotates (README.md, "Deploy it"). One entry per secret, plus `slackTokenRotation`:
+ * rotates (README.md, "Deploy it"). One entry per secret, plus `slackTokenRotation` and
+ * `reservedConcurrency`:
  *
  * ```json
- * "rotation": { "audit": 90, "datadog": 30, "slack": "off", "github": "off", "jira": "off", "slackTokenRotation": false }
+ * "rotation": { "audit": 90, "datadog": 30, "slack": "off", "github": "off", "jira": "off", "slackTokenRotation": false, "reservedConcurrency": false }
  * ```
  *
  * A value is a whole number of days (1–1000), a Secrets Manager schedule expression (`rate(4 hours)`,
@@ -19,7 +20,15 @@ export interface RotationSettings {
   schedules: Record<string, RotationSchedule>;
   /** Slack token rotation is on for the app: the `slack` secret holds a `refreshToken`. */
   slackTokenRotation: boolean;
+  /**
+   * Reserve one concurrent execution for each rotation function (so two never run at once). Off by
+   * default: a reservation takes from the account's Lambda concurrency, and an account whose limit
+   * is still the new-account 10 cannot reserve any (the deployment would fail).
+   */
+  reservedConcurrency: boolean;
 }
+
+const FLAGS = ['slackTokenRotation', 'reservedConcurrency'] as const;
 
 /** Secrets the function rotates with no person, and their default period in days. */
 export const AUTOMATIC_DEFAULTS: Readonly<Record<string, number>> = { audit: 90, datadog: 30 };
@@ -45,16 +54,19 @@ export function readRotation(
 ): RotationSettings {
   const given = mapping(value, problems);
   for (const key of Object.keys(given)) {
-    if (key !== 'slackTokenRotation' && !rotated.includes(key))
+    if (!(FLAGS as readonly string[]).includes(key) && !rotated.includes(key))
       problems.push(
-        `rotation.${key}: not a secret opsbot's rotation function rotates (known: ${rotated.join(', ')}, slackTokenRotation)`,
+        `rotation.${key}: not a secret opsbot's rotation function rotates (known: ${rotated.join(', ')}, ${FLAGS.join(', ')})`,
       );
   }
 
-  const flag = given.slackTokenRotation ?? false;
-  const slackTokenRotation = flag === true || flag === 'true';
-  if (!slackTokenRotation && flag !== false && flag !== 'false')
-    problems.push(`rotation.slackTokenRotation: expected true or false, got ${JSON.stringify(flag)}`);
+  const [slackTokenRotation, reservedConcurrency] = FLAGS.map((name) => {
+    const flag = given[name] ?? false;
+    const on = flag === true || flag === 'true';
+    if (!on && flag !== false && flag !== 'false')
+      problems.push(`rotation.${name}: expected true or false, got ${JSON.stringify(flag)}`);
+    return on;
+  }) as [boolean, boolean];
 
   const schedules: Record<string, RotationSchedule> = {};
   for (const name of rotated) {
@@ -83,7 +95,7 @@ export function readRotation(
     }
     schedules[name] = schedule;
   }
-  return { schedules, slackTokenRotation };
+  return { schedules, slackTokenRotation, reservedConcurrency };
 }
 
 function mapping(value: unknown, problems: string[]): Record<string, unknown> {

@@ -36,7 +36,10 @@ export const ROTATION_VARIABLES = [
 
 /** How long one step may take: vendor calls with their own timeouts and retries (Datadog's keys, Slack's oauth). */
 export const ROTATION_TIMEOUT = Duration.seconds(60);
-/** One step at a time per secret: Secrets Manager runs a rotation's steps one after another. */
+/**
+ * With context `rotation.reservedConcurrency`: one execution at a time per secret. Secrets Manager
+ * runs a rotation's steps one after another anyway, and every step is idempotent.
+ */
 export const ROTATION_CONCURRENCY = 1;
 
 export interface SecretRotationProps {
@@ -124,7 +127,9 @@ export class SecretRotation extends Construct {
         environment,
         timeout: ROTATION_TIMEOUT,
         memorySize: 256,
-        reservedConcurrentExecutions: ROTATION_CONCURRENCY,
+        ...(settings.rotation.reservedConcurrency
+          ? { reservedConcurrentExecutions: ROTATION_CONCURRENCY }
+          : {}),
         logGroup,
         vpc: props.vpc,
         vpcSubnets: { subnets: props.vpc.privateSubnets },

@@ -4,7 +4,11 @@
  * `src/audit/credential-events.ts`), so credentials depend on no audit code.
  */
 export interface CredentialEvent {
-  action: 'secret.loaded' | 'secret.version_changed' | 'secret.emergency_rotation';
+  action:
+    | 'secret.loaded'
+    | 'secret.version_changed'
+    | 'secret.emergency_rotation'
+    | 'secret.previous_revoked';
   /** Names, ARNs and version ids only: never a secret value. */
   details: Record<string, string | undefined>;
 }

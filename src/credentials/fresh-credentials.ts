@@ -21,7 +21,7 @@ export interface ClientFactory<S, C> {
 export interface FreshCredentialsOptions<S, C> {
   provider: Pick<
     CredentialProvider,
-    'get' | 'current' | 'pending' | 'onChange' | 'refreshAfterAuthFailure' | 'refreshAfterRotation'
+    'get' | 'current' | 'pending' | 'onChange' | 'refreshAfterAuthFailure' | 'checkNow'
   >;
   factory: ClientFactory<S, C>;
   metrics: CredentialMetrics;
@@ -111,7 +111,7 @@ export class FreshCredentials<S, C> {
       return await provider.get(factory.secret);
     } catch (error) {
       if (!(error instanceof CredentialUnavailableError)) throw error;
-      await provider.refreshAfterRotation(this.#name);
+      await provider.checkNow(this.#name);
       return provider.get(factory.secret);
     }
   }

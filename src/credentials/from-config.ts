@@ -10,6 +10,8 @@ import { type CredentialMetrics, createCredentialMetrics } from './metrics.js';
 import { CredentialProvider, DEFAULT_PREVIOUS_GRACE_SECONDS } from './provider.js';
 import type { SecretCatalog } from './secret-spec.js';
 import type { SecretSource } from './source.js';
+import { createVaultSourceFromSettings } from './vault/from-settings.js';
+import type { AwsCredentialsProvider } from './vault/login.js';
 
 export interface CredentialsDeps {
   config: Pick<Config, 'secrets' | 'aws'>;
@@ -26,6 +28,8 @@ export interface CredentialsDeps {
   random?: Random;
   /** Tests and the console point the AWS SDK at a simulated Secrets Manager. */
   aws?: AwsSourceOptions['clientConfig'];
+  /** Tests and the console: the credentials the Vault AWS login is signed with (else the SDK's default chain). */
+  vaultAwsCredentials?: AwsCredentialsProvider;
 }
 
 export interface Credentials {
@@ -82,5 +86,16 @@ function createSource(deps: CredentialsDeps): SecretSource {
     }
     case 'env':
       return createEnvSource({ env: deps.env, prefix: secrets.prefix, names: [...deps.catalog.keys()] });
+    case 'vault': {
+      if (!secrets.vault) throw new Error('the vault source needs OPSBOT_VAULT_ADDR (and OPSBOT_VAULT_ROLE)');
+      return createVaultSourceFromSettings(secrets.vault, {
+        env: deps.env,
+        clock: deps.clock,
+        log: deps.log.child({ component: 'vault' }),
+        masker: deps.redactor,
+        ...(aws.region ? { region: aws.region } : {}),
+        ...(deps.vaultAwsCredentials ? { credentials: deps.vaultAwsCredentials } : {}),
+      });
+    }
   }
 }

@@ -19,10 +19,11 @@ import {
   versionWithStage,
 } from './secret-entry.js';
 import { parseSecret, type SecretCatalog, type SecretSpec, sensitiveValues } from './secret-spec.js';
-import { type SecretSource, SecretSourceError, STAGE } from './source.js';
+import { type SecretDescription, type SecretSource, SecretSourceError, STAGE } from './source.js';
+import { sourceWords } from './source-words.js';
 
 /** At most one check of the source per second per secret after opsbot rotated it. */
-const ROTATION_CHECK_INTERVAL_MS = 1_000;
+const CHECK_NOW_INTERVAL_MS = 1_000;
 
 export type { Credential, CredentialChange } from './secret-entry.js';
 
@@ -125,6 +126,12 @@ export class CredentialProvider {
   stop(): void {
     this.#abort.abort();
     for (const entry of this.#entries.values()) entry.cancelTimer?.();
+  }
+
+  /** Stops, then lets the source go (sockets; Vault's token is revoked). The process is shutting down. */
+  async close(): Promise<void> {
+    this.stop();
+    await this.#o.source.close?.();
   }
 
   /** Resolves once no refresh is in flight (tests and benchmarks step a fake clock with it). */
@@ -256,13 +263,12 @@ export class CredentialProvider {
    * long. Its own limit, one check per second per secret, apart from the auth-failure one: a
    * webhook that presented the new value a moment earlier must not delay this check by 5 s.
    */
-  async refreshAfterRotation(integration: string): Promise<void> {
+  async checkNow(integration: string): Promise<void> {
     const entry = this.#entry(integration);
     if (!entry.refreshing) {
       const now = this.#o.clock.now();
-      if (entry.lastRotationCheck !== undefined && now - entry.lastRotationCheck < ROTATION_CHECK_INTERVAL_MS)
-        return;
-      entry.lastRotationCheck = now;
+      if (entry.lastCheckNow !== undefined && now - entry.lastCheckNow < CHECK_NOW_INTERVAL_MS) return;
+      entry.lastCheckNow = now;
       entry.attempt = 0;
     }
     await waitAtMost(this.#o.clock, this.#refresh(entry), this.#o.authFailureWaitMs);
@@ -305,7 +311,12 @@ export class CredentialProvider {
 
   /** Undefined when CURRENT may be served; otherwise the error a reader gets. */
   #usable(entry: Entry): Error | undefined {
-    return unusableReason(entry, this.#o.clock.now(), this.#o.maxStaleSeconds * 1_000);
+    return unusableReason(
+      entry,
+      this.#o.clock.now(),
+      this.#o.maxStaleSeconds * 1_000,
+      sourceWords(this.#o.source.kind),
+    );
   }
 
   /**
@@ -319,6 +330,27 @@ export class CredentialProvider {
       const stale = !overdue || entry.confirmedAt === 0 ? 0 : now - entry.confirmedAt;
       yield [entry.integration, Math.round(stale / 1_000)];
     }
+  }
+
+  /**
+   * What is wrong with the source while values are still served (for `/readyz`'s `degraded`): one
+   * line per secret whose source fails, with how long its value has gone unconfirmed. Never a value,
+   * and not the source's error either (`/readyz` may be reachable from outside): the logs have it.
+   */
+  troubles(): string[] {
+    const now = this.#o.clock.now();
+    const lines: string[] = [];
+    for (const entry of this.#entries.values()) {
+      const { failure } = entry;
+      if (!failure || failure.kind === 'not_found' || entry.labels.current === undefined) continue;
+      const stale = entry.confirmedAt === 0 ? 0 : Math.round((now - entry.confirmedAt) / 1_000);
+      lines.push(
+        failure.kind === 'transient'
+          ? `${entry.integration}: the ${this.#o.source.kind} secret source is failing; serving the last good value, unconfirmed for ${stale} s (at most ${this.#o.maxStaleSeconds} s)`
+          : `${entry.integration}: the ${this.#o.source.kind} secret source refused or returned an unusable value (${failure.kind}); serving the last good value (see the logs)`,
+      );
+    }
+    return lines;
   }
 
   #withDeadline<T>(entry: Entry, work: Promise<T>): Promise<T> {
@@ -358,7 +390,7 @@ export class CredentialProvider {
         new SecretSourceError(
           'transient',
           entry.name,
-          `refreshing ${entry.name} took longer than ${seconds} s: Secrets Manager is slow or unreachable; ` +
+          `refreshing ${entry.name} took longer than ${seconds} s: ${sourceWords(this.#o.source.kind).store} is slow or unreachable; ` +
             'serving the last good value and retrying with backoff',
         ),
     );
@@ -396,7 +428,7 @@ export class CredentialProvider {
         new SecretSourceError(
           'transient',
           entry.name,
-          `${api} ${entry.name}: no answer within ${seconds} s: Secrets Manager is slow or unreachable; ` +
+          `${api} ${entry.name}: no answer within ${seconds} s: ${sourceWords(this.#o.source.kind).store} is slow or unreachable; ` +
             'serving the last good value and retrying with backoff',
         ),
     );
@@ -449,6 +481,8 @@ export class CredentialProvider {
       entry.labels.previous = before;
       entry.previousUntil = this.#o.clock.now() + this.#o.previousGraceMs;
     }
+    const revokedPrevious = revokedVersion(description, entry.labels.previous);
+    if (revokedPrevious) this.#endGraceOfRevoked(entry, revokedPrevious);
     const newlyEmergency = emergency && entry.emergencyVersionId !== currentId;
     const dropped = emergency ? this.#dropAllButCurrent(entry, currentId) : [];
     entry.emergencyVersionId = emergency ? currentId : undefined;
@@ -458,6 +492,18 @@ export class CredentialProvider {
     if (changed) this.#announce(entry, previous, current);
     if (newlyEmergency || dropped.length > 0) this.#announceEmergency(entry, current, dropped);
     return changed ? 'changed' : 'unchanged';
+  }
+
+  /** The source revoked the previous version (deleted or destroyed in Vault): its grace ends now. */
+  #endGraceOfRevoked(entry: Entry, versionId: string): void {
+    entry.labels.previous = undefined;
+    entry.previousUntil = 0;
+    const details = { integration: entry.integration, versionId };
+    this.#o.log.warn(
+      details,
+      'the previous secret version was deleted or destroyed at the source: no longer accepted',
+    );
+    this.#o.events.emit({ action: 'secret.previous_revoked', details });
   }
 
   /** Emergency rotation: forgets PREVIOUS and PENDING; returns the version ids it dropped. */
@@ -592,4 +638,9 @@ export class CredentialProvider {
       void this.#refresh(entry);
     }, delay);
   }
+}
+
+/** `versionId` when the source lists it as revoked. */
+function revokedVersion(description: SecretDescription, versionId: string | undefined): string | undefined {
+  return versionId !== undefined && description.revoked?.has(versionId) ? versionId : undefined;
 }

@@ -3,6 +3,7 @@ import { CredentialUnavailableError, IntegrationNotConfiguredError } from './err
 import type { RefreshOutcome } from './metrics.js';
 import type { SecretSpec } from './secret-spec.js';
 import { SecretSourceError } from './source.js';
+import type { SourceWords } from './source-words.js';
 
 /** One loaded version of a secret. The value is wrapped: it prints as `[REDACTED]`. */
 export interface Credential<S = unknown> {
@@ -49,8 +50,8 @@ export interface SecretEntry {
   /** When the refresh in flight started. */
   refreshStartedAt: number | undefined;
   lastForced: { at: number; versionId: string | undefined } | undefined;
-  /** When opsbot last checked the source because it had just rotated the secret itself. */
-  lastRotationCheck: number | undefined;
+  /** When `checkNow` last checked the source (opsbot rotated the secret, or a credential went unconfirmed too long). */
+  lastCheckNow: number | undefined;
   cancelTimer: (() => void) | undefined;
   listeners: Set<(change: CredentialChange) => void>;
 }
@@ -73,7 +74,7 @@ export function newEntry(spec: SecretSpec, name: string): SecretEntry {
     refreshing: undefined,
     refreshStartedAt: undefined,
     lastForced: undefined,
-    lastRotationCheck: undefined,
+    lastCheckNow: undefined,
     cancelTimer: undefined,
     listeners: new Set(),
   };
@@ -99,14 +100,19 @@ export function overdueSince(entry: SecretEntry, now: number): number | undefine
  * may. Missing and access-denied secrets fail at once; a source that merely fails (throttling, 5xx,
  * network) is tolerated until the value has gone unconfirmed for longer than `maxStaleMs`.
  */
-export function unusableReason(entry: SecretEntry, now: number, maxStaleMs: number): Error | undefined {
+export function unusableReason(
+  entry: SecretEntry,
+  now: number,
+  maxStaleMs: number,
+  words: SourceWords,
+): Error | undefined {
   const { failure } = entry;
   const integration = entry.spec.title;
   if (failure?.kind === 'not_found') return new IntegrationNotConfiguredError(integration, entry.name);
   if (failure?.kind === 'access_denied') {
     return new CredentialUnavailableError(
       integration,
-      `the secret store refused access to \`${entry.name}\`. Ask an opsbot admin to check the bot's IAM role.`,
+      `${words.store} refused access to \`${entry.name}\`. Ask an opsbot admin to check ${words.access}.`,
     );
   }
   if (entry.labels.current === undefined) {
@@ -126,7 +132,7 @@ export function unusableReason(entry: SecretEntry, now: number, maxStaleMs: numb
     return new CredentialUnavailableError(
       integration,
       `the secret store has not confirmed it for ${Math.round((now - entry.confirmedAt) / 1_000)} s, longer ` +
-        'than OPSBOT_SECRET_MAX_STALE_SECONDS allows. Ask an opsbot admin to check Secrets Manager.',
+        `than OPSBOT_SECRET_MAX_STALE_SECONDS allows. Ask an opsbot admin to check ${words.store}.`,
     );
   }
   return undefined;

@@ -19,6 +19,11 @@ export interface SecretDescription {
   arn: string;
   /** version id → staging labels (only versions that carry at least one label need be listed). */
   versions: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Versions the source says must never be accepted again (Vault's deleted or destroyed KV
+   * versions): a previous version among them loses its grace at once.
+   */
+  revoked?: ReadonlySet<string>;
 }
 
 /** One version of a secret, as GetSecretValue returns it. The string is wrapped: never print it. */
@@ -31,8 +36,8 @@ export interface SecretVersion {
 }
 
 /**
- * Where secret values come from: AWS Secrets Manager, the local encrypted file, or environment
- * variables. Every source speaks in Secrets Manager's terms (names, version ids, staging labels) so
+ * Where secret values come from: AWS Secrets Manager, HashiCorp Vault / OpenBao (KV v2), the
+ * local encrypted file, or environment variables. Every source speaks in Secrets Manager's terms (names, version ids, staging labels) so
  * one provider caches, polls and rotates them all alike.
  *
  * Implementations throw {@link SecretSourceError} and nothing else, and never put a secret value in
@@ -44,8 +49,8 @@ export interface SecretSource {
   describe(name: string, options?: { signal?: AbortSignal }): Promise<SecretDescription>;
   /** One version's value by id (GetSecretValue with VersionId). */
   getVersion(name: string, versionId: string, options?: { signal?: AbortSignal }): Promise<SecretVersion>;
-  /** Releases sockets or file handles. */
-  close?(): void;
+  /** Releases sockets or file handles (and, for Vault, revokes opsbot's token). */
+  close?(): void | Promise<void>;
 }
 
 /**

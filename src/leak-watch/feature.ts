@@ -60,7 +60,7 @@ const AT_THE_VENDOR: Readonly<Record<string, string>> = {
   datadog:
     ', and its Datadog API and application keys were revoked (all but an application key made by hand before opsbot first rotated them, which Datadog will not name: revoke that one in Datadog)',
   slack:
-    '. A leaked bot token still works at Slack until it expires (12 hours at most with token rotation) unless it is revoked: revoke it now (auth.revoke, or reinstall the app)',
+    ', and the leaked bot token was revoked at Slack (auth.revoke). A leaked signing secret or app token cannot be revoked by opsbot: regenerate it in the app settings (Basic Information) and put it as AWSPENDING, then /opsbot rotate slack',
 };
 
 /**

@@ -35,6 +35,16 @@ export class OwnValues {
     return this.#index.find(text, findings);
   }
 
+  /**
+   * Whether a value found earlier (its hit's `digest`) is still one that opsbot accepts for
+   * `secretName`, after bringing the index up to date: after an emergency rotation, only a value the
+   * rotation could not change (one a person makes) still is.
+   */
+  stillAccepted(secretName: string, digest: string): boolean {
+    this.sync();
+    return this.#index.holds(secretName, digest);
+  }
+
   /** How many digests are held (never a value). */
   get size(): number {
     return this.#index.size;

@@ -60,10 +60,11 @@ export function securityReport(s: LeakSummary): string {
 /** How an emergency rotation of a leaked secret ended, as the rotation hook reported it. */
 export interface LeakRotationOutcome {
   /**
-   * `rotated`: a new version is current and the leaked value no longer works; `failed`: the
+   * `rotated`: a new version is current and the leaked value no longer works; `unchanged`: a new
+   * version is current but the leaked field is in it still (a value a person makes); `failed`: the
    * rotation stopped; `unavailable`: nothing can rotate it automatically (a person must).
    */
-  status: 'rotated' | 'failed' | 'unavailable';
+  status: 'rotated' | 'unchanged' | 'failed' | 'unavailable';
   /** One sentence for the security channel: what happened or what to do (never a value). */
   message: string;
 }
@@ -75,6 +76,8 @@ export function rotationFollowUp(secretName: string, outcome: LeakRotationOutcom
   switch (outcome.status) {
     case 'rotated':
       return `:white_check_mark: ${name} was rotated: the leaked value no longer works. ${detail}`;
+    case 'unchanged':
+      return `:warning: ${name} was rotated, but the leaked value still works. ${detail}`;
     case 'failed':
       return `:x: The emergency rotation of ${name} stopped: the leaked value may still work. ${detail}`;
     default:

@@ -150,7 +150,10 @@ export class LeakWatch implements MessageWatcher {
       reports = await this.#report(securityReport(summary), undefined, log);
     }
     await audited;
-    for (const secretName of ownSecrets) this.#track(this.#rotate(secretName, summary, reports, log));
+    for (const secretName of ownSecrets) {
+      const leaked = own.filter((h) => h.secretName === secretName);
+      this.#track(this.#rotate(secretName, leaked, summary, reports, log));
+    }
   }
 
   /** Resolves once every rotation started so far has been followed up (tests, shutdown). */
@@ -208,6 +211,7 @@ export class LeakWatch implements MessageWatcher {
 
   async #rotate(
     secretName: string,
+    leaked: readonly OwnSecretHit[],
     summary: LeakSummary,
     reports: Array<{ channel: string; ts: string }>,
     log: Logger,
@@ -223,6 +227,7 @@ export class LeakWatch implements MessageWatcher {
         message: `rotate it now with /opsbot rotate ${secretName} --emergency (the logs say why it stopped)`,
       };
     }
+    if (outcome.status === 'rotated') outcome = this.#unchangedByRotation(secretName, leaked, outcome);
     this.#deps.audit.write({
       action: 'leak:rotation',
       outcome: outcome.status === 'rotated' ? 'success' : 'error',
@@ -230,6 +235,27 @@ export class LeakWatch implements MessageWatcher {
       details: { secret: secretName, status: outcome.status, channel: summary.channel, ts: summary.ts },
     });
     await this.#report(rotationFollowUp(secretName, outcome), reports.length > 0 ? reports : undefined, log);
+  }
+
+  /**
+   * A rotation makes only the values it can (a Slack bot token, Datadog's keys); a leaked field a
+   * person makes (a signing secret, an app token) is still current afterwards: say so, and what to do.
+   */
+  #unchangedByRotation(
+    secretName: string,
+    leaked: readonly OwnSecretHit[],
+    outcome: LeakRotationOutcome,
+  ): LeakRotationOutcome {
+    const unchanged = [
+      ...new Set(
+        leaked.filter((h) => this.#deps.own.stillAccepted(secretName, h.digest)).map((h) => h.field),
+      ),
+    ];
+    if (unchanged.length === 0) return outcome;
+    return {
+      status: 'unchanged',
+      message: `${outcome.message}. But the leaked ${unchanged.join(' and ')} is the same in the new version: the rotation cannot make it (a person does). Regenerate it at the vendor, put the new value as AWSPENDING, then run /opsbot rotate ${secretName} --emergency`,
+    };
   }
 
   #track(work: Promise<void>): void {

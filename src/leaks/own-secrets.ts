@@ -12,6 +12,11 @@ export interface OwnSecretRef {
 export interface OwnSecretHit extends OwnSecretRef {
   start: number;
   end: number;
+  /**
+   * The value's keyed digest (under this process's random key, meaningless anywhere else), to ask
+   * later whether it is still one of opsbot's values ({@link OwnSecretIndex.holds}).
+   */
+  digest: string;
 }
 
 /** Values shorter than this are not indexed (an app id, a user name): nothing that short is a secret of ours. */
@@ -106,8 +111,18 @@ export class OwnSecretIndex {
     for (const [field, value] of Object.entries(fields)) this.add(secretName, field, value);
   }
 
+  /** Whether the value a hit's `digest` stands for is still one of `secretName`'s values. */
+  holds(secretName: string, digest: string): boolean {
+    return this.#bySecret.get(secretName)?.has(digest) === true;
+  }
+
   /** Which own value `candidate` is, compared by keyed digest: as it is, then as Slack's escaping would have left it. */
   match(candidate: string): OwnSecretRef | undefined {
+    const found = this.#match(candidate);
+    return found ? { secretName: found.secretName, field: found.field } : undefined;
+  }
+
+  #match(candidate: string): (OwnSecretRef & { digest: string }) | undefined {
     if (this.#refs.size === 0 || candidate.length < MIN_OWN_VALUE_LENGTH) return undefined;
     const found = this.#lookup(candidate);
     if (found || !candidate.includes('&')) return found;
@@ -122,23 +137,23 @@ export class OwnSecretIndex {
   find(text: string, findings: readonly LeakFinding[] = []): OwnSecretHit[] {
     if (this.#refs.size === 0) return [];
     const hits: OwnSecretHit[] = [];
-    const record = (start: number, end: number, ref: OwnSecretRef | undefined) => {
+    const record = (start: number, end: number, ref: (OwnSecretRef & { digest: string }) | undefined) => {
       if (!ref || hits.length >= MAX_HITS) return;
       if (hits.some((h) => h.start < end && start < h.end)) return;
       hits.push({ ...ref, start, end });
     };
     for (const f of findings) {
       if (f.end - f.start > MAX_FINDING_COMPARED || f.end > text.length) continue;
-      record(f.start, f.end, this.match(text.slice(f.start, f.end)));
+      record(f.start, f.end, this.#match(text.slice(f.start, f.end)));
     }
     for (const [start, end] of candidateSpans(text)) {
       if (hits.length >= MAX_HITS) break;
-      record(start, end, this.match(text.slice(start, end)));
+      record(start, end, this.#match(text.slice(start, end)));
     }
     return hits.sort((a, b) => a.start - b.start);
   }
 
-  #lookup(candidate: string): OwnSecretRef | undefined {
+  #lookup(candidate: string): (OwnSecretRef & { digest: string }) | undefined {
     const found = this.#exact(candidate);
     if (found || !HAS_WHITESPACE.test(candidate)) return found;
     return this.#exact(candidate.replace(WHITESPACE, ''));
@@ -150,9 +165,11 @@ export class OwnSecretIndex {
     else this.#lengths.delete(length);
   }
 
-  #exact(candidate: string): OwnSecretRef | undefined {
+  #exact(candidate: string): (OwnSecretRef & { digest: string }) | undefined {
     if (!this.#lengths.has(candidate.length)) return undefined;
-    return this.#refs.get(this.#digest(candidate));
+    const digest = this.#digest(candidate);
+    const ref = this.#refs.get(digest);
+    return ref ? { ...ref, digest } : undefined;
   }
 
   #digest(value: string): string {

@@ -18,9 +18,11 @@ export class SlackRotationError extends Error {
  * person's (signing secret, app token, a bot token that does not expire): they put them as
  * AWSPENDING and testSecret proves what Slack can prove.
  *
- * Retiring: nothing. Slack's previous access token expires by itself (12 hours after it was
- * issued) and its refresh token was spent by the exchange; revoking the access token early would
- * refuse the calls of a replica that has not loaded the new one yet.
+ * Retiring: in an emergency (the bot token leaked), the previous bot token is revoked at Slack
+ * (`auth.revoke`, called with that token) as soon as the new one is current, so the leaked value
+ * stops working everywhere, not only for opsbot. Otherwise nothing: Slack's previous access token
+ * expires by itself (12 hours after it was issued) and its refresh token was spent by the exchange;
+ * revoking it early would refuse the calls of a replica that has not loaded the new one yet.
  */
 export function slackRotation(): RotationKind<SlackSecret> {
   // A function declaration, not a const: the integration module calls it while the two modules
@@ -59,6 +61,19 @@ export function slackRotation(): RotationKind<SlackSecret> {
         refreshToken: nextRefresh,
         expiresAt: new Date(ctx.now() + expiresIn * 1_000).toISOString(),
       };
+    },
+
+    async retire(previous, current, ctx) {
+      if (!ctx.emergency || previous.botToken === current.botToken) return;
+      try {
+        await slackCall(ctx, previous.botToken, 'revoke the previous bot token (auth.revoke)', (c) =>
+          c.auth.revoke(),
+        );
+      } catch (error) {
+        // Already dead at Slack (expired, revoked, app reinstalled): what the revocation wanted.
+        if (!GONE.has(slackReason(error))) throw error;
+      }
+      ctx.log.info({ secret: ctx.name }, 'revoked the previous Slack bot token (emergency rotation)');
     },
 
     async test(pending, ctx) {
@@ -142,6 +157,14 @@ async function proveSlack<T extends WebAPICallResult>(
     });
   }
 }
+
+/** Slack's answers for a token that no longer works at all. */
+const GONE: ReadonlySet<string> = new Set([
+  'invalid_auth',
+  'token_revoked',
+  'token_expired',
+  'account_inactive',
+]);
 
 /** Slack's error code (`invalid_auth`), or what went wrong on the way; never a token. */
 function slackReason(error: unknown): string {

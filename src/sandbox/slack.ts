@@ -647,6 +647,11 @@ export class SimulatedSlack {
         status = 429;
         res.setHeader('retry-after', String(wait));
         answer = { ok: false, error: 'ratelimited' };
+      } else if (method === 'auth.revoke') {
+        // Revokes the token that called it (with `test`, only says it would).
+        const test = args.test === true || args.test === 'true' || args.test === '1';
+        if (!test) this.revokeBotToken(token);
+        answer = { ok: true, revoked: !test };
       } else {
         answer = this.workspace.call(method, args);
         if (method === 'chat.postMessage' && answer.ok) this.#takePostToken(args.channel);

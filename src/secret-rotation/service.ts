@@ -236,7 +236,7 @@ export class SecretRotation {
     };
     while (serving() !== rotation.token && clock.now() < until) {
       const at = serving();
-      if (at) await provider.refreshAfterRotation(rotation.short);
+      if (at) await provider.checkNow(rotation.short);
       if (serving() !== rotation.token) await sleep(clock, Math.min(every, 500));
     }
     const accepted = provider.inboundCandidates(rotation.short).map((c) => c.versionId);

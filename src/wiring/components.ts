@@ -33,6 +33,7 @@ export function coreComponents(deps: {
     {
       name: 'secrets',
       ready: () => required.every((name) => provider.isLoaded(name)),
+      degraded: () => provider.troubles(),
       // Secrets load in the background: /healthz answers at once, /readyz says 503 until they are in;
       // then the integrations prepare, before Socket Mode connects or the load balancer sends traffic.
       start: async () => {
@@ -41,7 +42,7 @@ export function coreComponents(deps: {
           .then(() => integrations.prepare())
           .then(deps.afterFirstLoad);
       },
-      stop: async () => provider.stop(),
+      stop: () => provider.close(),
     },
   ];
   return { components, loading: () => loading };

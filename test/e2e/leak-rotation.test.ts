@@ -69,3 +69,80 @@ describe("one of opsbot's own secrets pasted into a channel", () => {
     assertNoCanary({ slack: bot.slack.calls, logs: bot.logLines, audit }, [...bot.secrets(), leaked]);
   });
 });
+
+describe('a leaked Slack secret, with Slack token rotation on', () => {
+  let tokenBot: SandboxBot;
+  let tokenWatch: LeakWatch | undefined;
+  beforeAll(async () => {
+    tokenBot = await startSandboxBot({
+      pollSeconds: 60,
+      slackTokenRotation: true,
+      leakWatch: { onBuilt: (built) => (tokenWatch = built) },
+    });
+  });
+  afterAll(async () => {
+    await tokenBot?.stop();
+  });
+
+  const slackSecret = (stage: 'AWSCURRENT' | 'AWSPREVIOUS') =>
+    JSON.parse(tokenBot.secretsManager.valueOf('opsbot/slack', stage) ?? '{}') as {
+      botToken: string;
+      signingSecret: string;
+    };
+
+  async function leak(text: string): Promise<string> {
+    const before = tokenBot.slack.messages('C0SECURITY').length;
+    await tokenBot.slack.sendUserMessage({ userId: 'U0DEV', channelId: 'C0DEV', text });
+    await vi.waitFor(
+      () =>
+        expect(
+          tokenBot.slack
+            .messages('C0SECURITY')
+            .slice(before)
+            .filter((m) => m.threadTs !== undefined),
+        ).not.toEqual([]),
+      { timeout: 30_000, interval: 50 },
+    );
+    await tokenWatch?.idle();
+    const followUp = tokenBot.slack
+      .messages('C0SECURITY')
+      .slice(before)
+      .filter((m) => m.threadTs !== undefined && m.ts !== m.threadTs)
+      .at(-1);
+    return followUp?.text ?? '';
+  }
+
+  it('a leaked bot token is rotated and revoked at Slack: the leaked token stops working everywhere', async () => {
+    const leaked = slackSecret('AWSCURRENT').botToken;
+    const followUp = await leak(`try this token: ${leaked}`);
+    expect(slackSecret('AWSCURRENT').botToken).not.toBe(leaked);
+    expect(followUp).toMatch(/revoked at Slack \(auth\.revoke\)/);
+    // Slack itself refuses the leaked token now (not only opsbot).
+    const answer = await fetch(`${tokenBot.slack.apiUrl}auth.test`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${leaked}` },
+    }).then((r) => r.json() as Promise<{ ok: boolean; error?: string }>);
+    expect(answer).toEqual(expect.objectContaining({ ok: false, error: 'invalid_auth' }));
+    // The new token works: the bot still answers.
+    expect(tokenBot.slack.calls.filter((c) => c.method === 'auth.revoke')).toHaveLength(1);
+    const audit = await tokenBot.state.audit.query({ limit: 50 });
+    assertNoCanary({ slack: tokenBot.slack.calls, logs: tokenBot.logLines, audit }, [
+      ...tokenBot.secrets(),
+      leaked,
+    ]);
+  });
+
+  it('a leaked signing secret is not changed by the automatic rotation: the report says so and what to do', async () => {
+    const leaked = slackSecret('AWSCURRENT').signingSecret;
+    const followUp = await leak(`signing secret for the staging app: ${leaked}`);
+    // The automatic rotation made a new bot token; the signing secret is a person's to make.
+    expect(slackSecret('AWSCURRENT').signingSecret).toBe(leaked);
+    expect(followUp).toMatch(/rotated, but the leaked value still works/);
+    expect(followUp).toMatch(/leaked signingSecret is the same in the new version/);
+    expect(followUp).toMatch(/\/opsbot rotate slack --emergency/);
+    const audit = await tokenBot.state.audit.query({ limit: 80 });
+    const outcomes = audit.filter((r) => r.action === 'leak:rotation').map((r) => r.details?.status);
+    // This leak's outcome, beside the bot token's from the case before.
+    expect(outcomes.sort()).toEqual(['rotated', 'unchanged']);
+  });
+});

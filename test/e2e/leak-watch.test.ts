@@ -117,11 +117,14 @@ describe('the leak watch', () => {
     const report = await eventually(() => reports().find((m) => m.text?.includes('<#G0PRIV>')), 'the report');
     expect(report.text).toContain("One of opsbot's own");
     expect(report.text).toContain('`datadog`');
+    // The hook here claims a rotation but changes nothing: the watch checks, finds the leaked value
+    // still current, and says so instead of repeating the claim.
     const followUp = await eventually(
-      () => reports().find((m) => m.threadTs === report.ts && m.text?.includes('no longer works')),
+      () => reports().find((m) => m.threadTs === report.ts && m.text?.includes('still works')),
       'the follow-up in the report thread',
     );
-    expect(followUp.text).toContain('`datadog` was rotated');
+    expect(followUp.text).toContain('`datadog` was rotated, but the leaked value still works');
+    expect(followUp.text).toContain('the leaked webhookSecret is the same in the new version');
     const warning = await eventually(() => dms('U0DEV').find((m) => m.text?.includes('<#G0PRIV>')), 'the DM');
     expect(warning.text).toContain("opsbot's own credentials");
     const records = await leakRecords();
@@ -134,7 +137,7 @@ describe('the leak watch', () => {
     const rotated = (await bot.app.state.audit.query({ command: 'leak', limit: 200 })).find(
       (r) => r.action === 'leak:rotation',
     );
-    expect(rotated?.details).toMatchObject({ secret: 'datadog', status: 'rotated' });
+    expect(rotated?.details).toMatchObject({ secret: 'datadog', status: 'unchanged' });
   });
 
   it('says nothing about ordinary engineering text', async () => {

@@ -19,6 +19,7 @@ describe('context rotation', () => {
     const problems: string[] = [];
     expect(readRotation(undefined, ROTATED_SECRETS, problems)).toEqual({
       slackTokenRotation: false,
+      reservedConcurrency: false,
       schedules: {
         slack: 'off',
         github: 'off',
@@ -68,6 +69,10 @@ describe('context rotation', () => {
     expect(problemsOf({ slackTokenRotation: 'yes' })).toEqual([
       expect.stringMatching(/^rotation\.slackTokenRotation: expected true or false/),
     ]);
+    expect(problemsOf({ reservedConcurrency: 1 })).toEqual([
+      expect.stringMatching(/^rotation\.reservedConcurrency: expected true or false/),
+    ]);
+    expect(readRotation({ reservedConcurrency: 'true' }, ROTATED_SECRETS, []).reservedConcurrency).toBe(true);
     expect(problemsOf([30])).toEqual([expect.stringMatching(/^rotation: expected a mapping/)]);
   });
 

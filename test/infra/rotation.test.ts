@@ -72,7 +72,8 @@ describe('the rotation functions (default context)', () => {
       const p = fnOf(name).Properties;
       expect(p?.Runtime, name).toBe('nodejs22.x');
       expect(p?.Handler, name).toBe('index.handler');
-      expect(p?.ReservedConcurrentExecutions, name).toBe(1);
+      // No reservation unless context asks: a new account's limit of 10 cannot spare any.
+      expect(p?.ReservedConcurrentExecutions, name).toBeUndefined();
       expect(p?.Timeout, name).toBe(60);
       expect(p?.Environment?.Variables, name).toEqual({ OPSBOT_SECRET_PREFIX: 'opsbot/' });
     }
@@ -317,7 +318,12 @@ describe('the rotation functions with context overrides', () => {
         OPSBOT_SECRET_POLL_SECONDS: '30',
       },
       // As `cdk deploy -c rotation='{…}'` passes it: a string.
-      rotation: JSON.stringify({ slackTokenRotation: true, audit: 30, datadog: 'rate(7 days)' }),
+      rotation: JSON.stringify({
+        slackTokenRotation: true,
+        reservedConcurrency: true,
+        audit: 30,
+        datadog: 'rate(7 days)',
+      }),
     });
   }, 60_000);
   afterAll(() => s?.cleanup());
@@ -325,6 +331,13 @@ describe('the rotation functions with context overrides', () => {
   const scheduleOf = (name: string) =>
     s.json.Resources[logicalId(s.stack.rotation.schedules[name] as never)]?.Properties?.RotationRules
       ?.ScheduleExpression;
+
+  it('reserves one concurrent execution per function when context asks', () => {
+    for (const name of ROTATED_SECRETS) {
+      const fn = s.json.Resources[logicalId(s.stack.rotation.functions[name] as never)];
+      expect(fn?.Properties?.ReservedConcurrentExecutions, name).toBe(1);
+    }
+  });
 
   it('takes the schedules from context: slack every 4 hours once token rotation is on', () => {
     expect(scheduleOf('slack')).toBe('rate(4 hours)');

@@ -99,12 +99,12 @@ describe("transient errors of opsbot's own AWS credentials", () => {
     await provider.refreshAfterAuthFailure('slack', version);
     expect(source.calls.DescribeSecret).toBe(calls);
     // …but opsbot's own "I just rotated it" does, once per second.
-    await provider.refreshAfterRotation('slack');
+    await provider.checkNow('slack');
     expect(source.calls.DescribeSecret).toBe(++calls);
-    await provider.refreshAfterRotation('slack');
+    await provider.checkNow('slack');
     expect(source.calls.DescribeSecret).toBe(calls);
     clock.advance(1_000);
-    await provider.refreshAfterRotation('slack');
+    await provider.checkNow('slack');
     expect(source.calls.DescribeSecret).toBe(++calls);
     provider.stop();
   });

@@ -94,7 +94,10 @@ describe('slackRotation with Slack token rotation on', () => {
 
     await slackRotation().test(pending, ctx());
     expect(await authTest(current.botToken)).toBe('ok');
-    expect(slackRotation().retire).toBeUndefined(); // the old token expires by itself
+    // Not an emergency: the old token is left to expire by itself (a replica may still use it).
+    await slackRotation().retire?.(current, pending, ctx());
+    expect(await authTest(current.botToken)).toBe('ok');
+    expect(service.calls.filter((c) => c.method === 'auth.revoke')).toEqual([]);
 
     now += 12 * 3_600_000;
     expect(await authTest(pending.botToken)).toBe('token_expired');
@@ -106,6 +109,20 @@ describe('slackRotation with Slack token rotation on', () => {
     seen.push(next.botToken, next.refreshToken ?? '');
     await slackRotation().test(next, ctx());
     assertNoCanary({ expired }, seen);
+  });
+
+  it('in an emergency, revokes the previous bot token at Slack once the new one is current', async () => {
+    const current = rotating();
+    const pending = (await slackRotation().create?.(current, ctx({ emergency: true }))) as SlackSecret;
+    seen.push(pending.botToken, pending.refreshToken ?? '');
+    await slackRotation().retire?.(current, pending, ctx({ emergency: true }));
+    expect(await authTest(current.botToken)).toBe('invalid_auth');
+    expect(await authTest(pending.botToken)).toBe('ok');
+    // Run again (Secrets Manager retries finishSecret): the token is already gone, which is fine.
+    await slackRotation().retire?.(current, pending, ctx({ emergency: true }));
+    // The same token in both versions (only the signing secret changed): nothing is revoked.
+    await slackRotation().retire?.(pending, { ...pending }, ctx({ emergency: true }));
+    expect(await authTest(pending.botToken)).toBe('ok');
   });
 
   it('says why Slack refused, and what to do, with no token in the error', async () => {

@@ -116,7 +116,7 @@ describe('loadConfig', () => {
 
   it('reports every problem at once, by name', () => {
     const problems = problemsOf({
-      OPSBOT_SECRET_SOURCE: 'vault',
+      OPSBOT_SECRET_SOURCE: 'vaults',
       OPSBOT_SECRET_POLL_SECONDS: '-5',
       PORT: '70000',
       LOG_LEVEL: 'loud',
@@ -133,7 +133,7 @@ describe('loadConfig', () => {
       ]),
     );
     expect(problems.find((p) => p.startsWith('OPSBOT_SECRET_SOURCE'))).toBe(
-      'OPSBOT_SECRET_SOURCE: expected one of aws, file, env, got "vault"',
+      'OPSBOT_SECRET_SOURCE: expected one of aws, vault, file, env, got "vaults"',
     );
     expect(problems.find((p) => p.startsWith('PORT'))).toBe(
       'PORT: expected an integer from 1 to 65535, got "70000"',
@@ -151,6 +151,85 @@ describe('loadConfig', () => {
     expect(problemsOf({ OPSBOT_SECRET_SOURCE: 'env' })).toEqual([
       expect.stringMatching(/^OPSBOT_SECRET_SLACK: required/),
     ]);
+    expect(problemsOf({ OPSBOT_SECRET_SOURCE: 'vault' })).toEqual([
+      expect.stringMatching(/^OPSBOT_VAULT_ADDR: required when OPSBOT_SECRET_SOURCE=vault/),
+      expect.stringMatching(/^OPSBOT_VAULT_ROLE: required when OPSBOT_VAULT_AUTH=aws/),
+    ]);
+    expect(
+      problemsOf({
+        OPSBOT_SECRET_SOURCE: 'vault',
+        OPSBOT_VAULT_ADDR: 'https://vault.internal:8200',
+        OPSBOT_VAULT_AUTH: 'token',
+      }),
+    ).toEqual([
+      expect.stringMatching(/^VAULT_TOKEN: required when OPSBOT_VAULT_AUTH=token \(development only/),
+    ]);
+  });
+
+  it('reads the vault source: login, mounts, namespace; a static token is masked and warned about', () => {
+    const aws = loadConfig(
+      {
+        OPSBOT_SECRET_SOURCE: 'vault',
+        OPSBOT_VAULT_ADDR: 'https://vault.internal:8200/',
+        OPSBOT_VAULT_ROLE: 'opsbot',
+        OPSBOT_VAULT_NAMESPACE: '/team-a/',
+        OPSBOT_VAULT_IAM_SERVER_ID: 'vault.internal',
+      },
+      files(''),
+    );
+    expect(aws.secrets.vault).toEqual({
+      addr: 'https://vault.internal:8200',
+      auth: 'aws',
+      role: 'opsbot',
+      authMount: 'aws',
+      kvMount: 'secret',
+      namespace: 'team-a',
+      iamServerId: 'vault.internal',
+      k8sTokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+    });
+    expect(aws.warnings).toEqual([]);
+    // No AWS_REGION needed: the login is signed for the global STS endpoint.
+    expect(aws.aws).toEqual({});
+
+    const k8s = loadConfig(
+      {
+        OPSBOT_SECRET_SOURCE: 'vault',
+        OPSBOT_VAULT_ADDR: 'https://vault.internal:8200',
+        OPSBOT_VAULT_AUTH: 'kubernetes',
+        OPSBOT_VAULT_ROLE: 'opsbot',
+        OPSBOT_VAULT_AUTH_MOUNT: 'k8s-prod',
+        OPSBOT_VAULT_KV_MOUNT: 'kv',
+      },
+      files(''),
+    );
+    expect(k8s.secrets.vault).toMatchObject({ auth: 'kubernetes', authMount: 'k8s-prod', kvMount: 'kv' });
+
+    const token = canary('hvs');
+    const dev = loadConfig(
+      {
+        OPSBOT_SECRET_SOURCE: 'vault',
+        OPSBOT_VAULT_ADDR: 'http://vault.dev.internal:8200',
+        OPSBOT_VAULT_AUTH: 'token',
+        VAULT_TOKEN: token,
+      },
+      files(''),
+    );
+    expect(dev.secrets.vault?.token?.reveal()).toBe(token);
+    expect(dev.warnings).toEqual([
+      expect.stringMatching(/^OPSBOT_VAULT_AUTH=token: .*static credential; use it for development only/),
+      expect.stringMatching(/^OPSBOT_VAULT_ADDR is plain http to vault\.dev\.internal:8200/),
+    ]);
+    assertNoCanary({ config: JSON.stringify(dev), warnings: dev.warnings }, [token]);
+
+    expect(
+      problemsOf({
+        OPSBOT_SECRET_SOURCE: 'vault',
+        OPSBOT_VAULT_ADDR: 'vault.internal',
+        OPSBOT_VAULT_ROLE: 'ops bot',
+        OPSBOT_VAULT_AUTH: 'ldap',
+        OPSBOT_VAULT_KV_MOUNT: '../etc',
+      }).map((p) => p.split(':')[0]),
+    ).toEqual(['OPSBOT_VAULT_ADDR', 'OPSBOT_VAULT_AUTH', 'OPSBOT_VAULT_ROLE', 'OPSBOT_VAULT_KV_MOUNT']);
   });
 
   it('never echoes the file key, even when it is wrong', () => {

@@ -28,7 +28,7 @@ function readmeTable(): Map<string, string | undefined> {
   for (const row of rows) {
     if (!row.startsWith('|')) break;
     const [namesCell = '', defaultsCell = ''] = row.split(' | ').map((c) => c.replace(/^\| /, ''));
-    const names = [...namesCell.matchAll(/`([A-Z_<>]+)`/g)].map((m) => m[1] as string);
+    const names = [...namesCell.matchAll(/`([A-Z0-9_<>]+)`/g)].map((m) => m[1] as string);
     const defaults = defaultsCell.split(' / ').map((d) => /^`([^`]+)`$/.exec(d.trim())?.[1]);
     for (const [i, name] of names.entries())
       table.set(name, names.length === defaults.length ? defaults[i] : defaults[0]);

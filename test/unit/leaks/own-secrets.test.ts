@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { candidateSpans, MAX_CANDIDATES } from '../../../src/leaks/candidates.js';
-import { OwnSecretIndex } from '../../../src/leaks/own-secrets.js';
+import { type OwnSecretHit, OwnSecretIndex } from '../../../src/leaks/own-secrets.js';
 import { scanText } from '../../../src/leaks/scan.js';
 import { assertNoCanary, bareCanary, canary } from '../../helpers/canary.js';
 
@@ -15,6 +15,9 @@ function indexWith(fields: Record<string, string>, secretName = 'datadog') {
   own.replace(secretName, fields);
   return own;
 }
+
+/** The hits without their digests (random per index): where, which secret and which field. */
+const refs = (hits: readonly OwnSecretHit[]) => hits.map(({ digest: _digest, ...where }) => where);
 
 describe('OwnSecretIndex', () => {
   it('finds an own value no rule recognises, embedded anywhere in a message, with its offsets', () => {
@@ -33,7 +36,7 @@ describe('OwnSecretIndex', () => {
         text,
       ).toEqual([]);
       const start = text.indexOf(secret);
-      expect(own.find(text, scanText(text)), text).toEqual([
+      expect(refs(own.find(text, scanText(text))), text).toEqual([
         { secretName: 'datadog', field: 'webhookSecret', start, end: start + secret.length },
       ]);
     }
@@ -45,7 +48,7 @@ describe('OwnSecretIndex', () => {
     const text = `oops ${botToken}`;
     const findings = scanText(text);
     expect(findings.map((f) => f.kind)).toEqual(['slack-bot-token']);
-    expect(own.find(text, findings)).toEqual([
+    expect(refs(own.find(text, findings))).toEqual([
       { secretName: 'slack', field: 'botToken', start: 5, end: text.length },
     ]);
   });
@@ -55,11 +58,11 @@ describe('OwnSecretIndex', () => {
     const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
     const own = indexWith({ privateKey: pem }, 'github');
     const spaced = `key: ${pem.trim().replace(/\n/g, ' ')}`;
-    expect(own.find(spaced, scanText(spaced))).toEqual([
+    expect(refs(own.find(spaced, scanText(spaced)))).toEqual([
       expect.objectContaining({ secretName: 'github', field: 'privateKey', start: 5 }),
     ]);
     const line = pem.split('\n')[3] ?? '';
-    expect(own.find(`part of it: ${line} ok`)).toEqual([
+    expect(refs(own.find(`part of it: ${line} ok`))).toEqual([
       { secretName: 'github', field: 'privateKey', start: 12, end: 12 + line.length },
     ]);
   });
@@ -76,7 +79,7 @@ describe('OwnSecretIndex', () => {
       secret.toUpperCase() === secret ? secret.toLowerCase() : secret.toUpperCase(),
     ]) {
       expect(own.match(miss)).toBeUndefined();
-      expect(own.find(`value: ${miss} end`)).toEqual([]);
+      expect(refs(own.find(`value: ${miss} end`))).toEqual([]);
     }
     expect(own.match(secret)).toEqual({ secretName: 'datadog', field: 'webhookSecret' });
   });
@@ -93,7 +96,7 @@ describe('OwnSecretIndex', () => {
     own.remove('datadog');
     expect(own.match(next)).toBeUndefined();
     expect(own.size).toBe(0);
-    expect(own.find(`${old} ${next}`)).toEqual([]);
+    expect(refs(own.find(`${old} ${next}`))).toEqual([]);
   });
 
   it('keeps a value two secrets share when one of them is removed', () => {
@@ -153,7 +156,7 @@ describe('OwnSecretIndex', () => {
       fc.property(words, words, fc.constantFrom(' ', '\n', '"', '`', '(', '<', '|'), (before, after, sep) => {
         const text = `${before}${sep}${secret}${sep === '(' ? ')' : sep}${after}`;
         const start = text.indexOf(secret, before.length);
-        expect(own.find(text, scanText(text))).toContainEqual(
+        expect(refs(own.find(text, scanText(text)))).toContainEqual(
           expect.objectContaining({ field: 'webhookSecret', start, end: start + secret.length }),
         );
       }),
@@ -196,5 +199,20 @@ describe('candidateSpans', () => {
     );
     const words = `${'a1b2c3d4e5f6g7h8=:'.repeat(2)} `.repeat(3_000);
     expect(candidateSpans(words).length).toBe(MAX_CANDIDATES);
+  });
+});
+
+describe('OwnSecretIndex.holds', () => {
+  it("tells whether a value found earlier is still one of the secret's, by its hit's digest", () => {
+    const own = new OwnSecretIndex();
+    const value = canary('dd-webhook');
+    own.add('datadog', 'webhookSecret', value);
+    const [hit] = own.find(`header: ${value}`);
+    expect(hit?.digest).toMatch(/^[A-Za-z0-9+/]+=*$/);
+    expect(hit?.digest).not.toContain(value);
+    expect(own.holds('datadog', hit?.digest ?? '')).toBe(true);
+    expect(own.holds('slack', hit?.digest ?? '')).toBe(false);
+    own.replace('datadog', { webhookSecret: canary('dd-webhook-next') });
+    expect(own.holds('datadog', hit?.digest ?? '')).toBe(false);
   });
 });
