@@ -37,8 +37,17 @@ async function main(): Promise<void> {
       stop.abort();
     });
   }
+  // `OPSBOT_SECRET_SOURCE=vault npm run console`: the bot reads the simulated Vault instead.
+  const source = process.env.OPSBOT_SECRET_SOURCE?.trim();
+  if (source && source !== 'aws' && source !== 'vault') {
+    process.stderr.write(
+      `OPSBOT_SECRET_SOURCE=${source.slice(0, 20)}: the console simulates aws (Secrets Manager) or vault; unset it or use one of those\n`,
+    );
+    process.exit(2);
+  }
   await runConsole(process.stdin, process.stdout, {
     signal: stop.signal,
+    ...(source === 'vault' ? { secretSource: 'vault' as const } : {}),
     onStart: (bot) => {
       dir = bot.dir;
     },

@@ -2,6 +2,7 @@ import { variablesDeployedBy } from '../../src/config/variables.js';
 import { VARIABLES } from '../../src/features.js';
 import type { OpsbotSettings } from './context.js';
 import { CONFIG_PATH_IN_IMAGE, CONTAINER_PORT } from './paths.js';
+import { type SecretSourceName, vaultEnvironment, vaultKeyOf } from './vault-context.js';
 
 /**
  * Settings the stack sets itself, or that would put a secret into the task definition: never
@@ -29,7 +30,8 @@ export function containerEnvironment(
   devenvRoleArn?: string,
 ): Record<string, string> {
   return {
-    OPSBOT_SECRET_SOURCE: 'aws',
+    OPSBOT_SECRET_SOURCE: settings.secretSource,
+    ...(settings.vault ? vaultEnvironment(settings.vault) : {}),
     OPSBOT_SECRET_PREFIX: settings.secretPrefix,
     OPSBOT_SLACK_MODE: settings.slackMode,
     OPSBOT_STATE: `dynamodb:${tableName}`,
@@ -40,8 +42,15 @@ export function containerEnvironment(
   };
 }
 
-/** Reads context "environment": allow-listed, non-secret settings only. */
-export function readEnvironment(value: unknown, problems: string[]): Record<string, string> {
+/**
+ * Reads context "environment": allow-listed, non-secret settings only. The Vault variables context
+ * "vault" sets are not taken here (one place for each), nor any Vault variable with the `aws` source.
+ */
+export function readEnvironment(
+  value: unknown,
+  problems: string[],
+  secretSource: SecretSourceName = 'aws',
+): Record<string, string> {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) {
     problems.push(
@@ -51,11 +60,20 @@ export function readEnvironment(value: unknown, problems: string[]): Record<stri
   }
   const out: Record<string, string> = {};
   for (const [name, raw] of Object.entries(value as Record<string, unknown>)) {
+    const vaultKey = vaultKeyOf(name);
     if (MANAGED_VARIABLES.has(name)) {
-      problems.push(`environment.${name}: set by the stack itself; remove it`);
+      problems.push(
+        `environment.${name}: set by the stack itself${vaultKey ? ` (from context "vault", key "${vaultKey}")` : ''}; remove it`,
+      );
+    } else if (vaultKey && secretSource === 'vault') {
+      problems.push(`environment.${name}: set it in context "vault" as "${vaultKey}"; remove it here`);
+    } else if (name.startsWith('OPSBOT_VAULT_') && secretSource !== 'vault' && ALLOWED_VARIABLES.has(name)) {
+      problems.push(
+        `environment.${name}: read only with secretSource "vault" (context "vault"${vaultKey ? `, key "${vaultKey}"` : ''}); remove it`,
+      );
     } else if (/^OPSBOT_SECRET_[A-Z]+$/.test(name) && !ALLOWED_VARIABLES.has(name)) {
       problems.push(
-        `environment.${name}: a secret never goes into the task definition; store it in Secrets Manager (README.md, "Deploy it")`,
+        `environment.${name}: a secret never goes into the task definition; store it in ${secretSource === 'vault' ? 'Vault' : 'Secrets Manager'} (README.md, "Deploy it")`,
       );
     } else if (!ALLOWED_VARIABLES.has(name)) {
       problems.push(

@@ -4,6 +4,7 @@ import { readEnvironment } from './container-environment.js';
 import { REPO_ROOT } from './paths.js';
 import { ROTATED_SECRETS } from './rotated-secrets.js';
 import { type RotationSettings, readRotation } from './rotation-context.js';
+import { readSecretSource, readVault, type SecretSourceName, type VaultDeployment } from './vault-context.js';
 
 /**
  * The deployment's settings, read from CDK context (`infra/cdk.json` "context" holds the defaults;
@@ -60,6 +61,13 @@ export interface OpsbotSettings {
    * Secrets Manager runs opsbot's rotation function on each secret (lib/rotation-context.ts).
    */
   rotation: RotationSettings;
+  /**
+   * `secretSource` (default `aws`): `aws` (the stack creates the Secrets Manager secrets, their key and
+   * rotation) or `vault` (none of that: the bot reads HashiCorp Vault or OpenBao, context `vault`).
+   */
+  secretSource: SecretSourceName;
+  /** `vault`: the Vault server and AWS auth role; required with `secretSource` `vault` (lib/vault-context.ts). */
+  vault?: VaultDeployment;
 }
 
 export interface ExistingVpc {
@@ -91,6 +99,8 @@ export const CONTEXT_KEYS = [
   'devenvAmiParameter',
   'environment',
   'rotation',
+  'secretSource',
+  'vault',
 ] as const;
 
 /** The shortest retention AWS Control Tower's proactive controls accept (CT.CLOUDWATCH.PR.2): a year. */
@@ -273,7 +283,14 @@ export function readSettings(get: ContextReader, keys: readonly string[] = []): 
       `devenvAmiParameter: expected an SSM parameter name such as /aws/service/…, got "${devenvAmiParameter}"`,
     );
 
-  const environment = readEnvironment(json('environment'), problems);
+  const secretSource = readSecretSource(get('secretSource'), problems);
+  const vaultValue = json('vault');
+  let vault: VaultDeployment | undefined;
+  if (secretSource === 'vault') vault = readVault(vaultValue, problems);
+  else if (vaultValue !== undefined && vaultValue !== null)
+    problems.push('vault: read only with secretSource "vault"; add -c secretSource=vault, or remove it');
+
+  const environment = readEnvironment(json('environment'), problems, secretSource);
   const rotation = readRotation(json('rotation'), ROTATED_SECRETS, problems);
 
   if (problems.length > 0) throw new ContextError(problems);
@@ -299,6 +316,8 @@ export function readSettings(get: ContextReader, keys: readonly string[] = []): 
     devenvAmiParameter,
     environment,
     rotation,
+    secretSource,
+    ...(vault ? { vault } : {}),
   };
 }
 

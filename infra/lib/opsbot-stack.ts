@@ -12,25 +12,42 @@ import { SecretRotation } from './rotation.js';
 import { adminRoleArn, OpsbotSecrets } from './secrets.js';
 import { OpsbotService } from './service.js';
 import { StateTable } from './state-table.js';
+import { allowVaultEgress, bindTaskRoleCommand, bindTaskRoleDescription } from './vault-access.js';
+
+const NO_SECRETS_MANAGER =
+  'opsbot infra: with context secretSource "vault" the stack creates no Secrets Manager secrets and no rotation functions';
 
 /**
- * opsbot in one stack: the VPC, the five secrets and their key, the State table, the dev-env role
- * and launch template, the Fargate service (and, in HTTP mode, its load balancer). The task role is
- * built up by each part with exactly what that part needs.
+ * opsbot in one stack: the VPC, the secrets, their key and rotation (with context `secretSource`
+ * `vault`, none of these: the bot reads Vault), the State table, the dev-env role and launch
+ * template, the Fargate service (and, in HTTP mode, its load balancer). The task role is built up by
+ * each part with exactly what that part needs.
  */
 export class OpsbotStack extends Stack {
   readonly taskRole: iam.Role;
-  readonly secrets: OpsbotSecrets;
   readonly state: StateTable;
   readonly devenv: DevEnv;
   readonly service: OpsbotService;
   readonly loadBalancer?: OpsbotLoadBalancer;
   readonly logKey: LogKey;
-  readonly rotation: SecretRotation;
+  readonly #secrets?: OpsbotSecrets;
+  readonly #rotation?: SecretRotation;
+
+  /** The Secrets Manager secrets (source `aws`); throws with the `vault` source, which has none. */
+  get secrets(): OpsbotSecrets {
+    if (!this.#secrets) throw new Error(NO_SECRETS_MANAGER);
+    return this.#secrets;
+  }
+
+  /** Their rotation functions (source `aws`); throws with the `vault` source, which has none. */
+  get rotation(): SecretRotation {
+    if (!this.#rotation) throw new Error(NO_SECRETS_MANAGER);
+    return this.#rotation;
+  }
 
   constructor(scope: Construct, id: string, settings: OpsbotSettings, props: StackProps = {}) {
     super(scope, id, {
-      description: 'opsbot: a Slack-native DevOps bot (ECS Fargate, Secrets Manager, DynamoDB, dev-env role)',
+      description: `opsbot: a Slack-native DevOps bot (ECS Fargate, ${settings.secretSource === 'vault' ? 'secrets in Vault' : 'Secrets Manager'}, DynamoDB, dev-env role)`,
       ...(settings.account || settings.region
         ? { env: { account: settings.account, region: settings.region } }
         : {}),
@@ -50,24 +67,28 @@ export class OpsbotStack extends Stack {
         },
       }),
       description:
-        'opsbot task role: reads its own secrets, uses its State table, assumes the dev-env role; no EC2 power of its own',
+        settings.secretSource === 'vault'
+          ? 'opsbot task role: logs into Vault with its identity (no Secrets Manager access), uses its State table, assumes the dev-env role; no EC2 power of its own'
+          : 'opsbot task role: reads its own secrets, uses its State table, assumes the dev-env role; no EC2 power of its own',
     });
 
-    // The rotation functions' roles first: each secret's resource policy names its own.
-    this.rotation = new SecretRotation(this, 'Rotation', {
-      settings,
-      vpc,
-      logKey: this.logKey.key,
-      taskRole: this.taskRole,
-    });
-    this.secrets = new OpsbotSecrets(this, 'Secrets', {
-      prefix: settings.secretPrefix,
-      taskRole: this.taskRole,
-      adminRoleArn: adminRoleArn(this, settings.secretsAdminRole),
-      deployRoleArn: settings.deployRoleArn ?? this.cloudFormationExecutionRoleArn(),
-      rotationRoles: this.rotation.roles,
-    });
-    this.rotation.attach(this.secrets);
+    if (settings.secretSource === 'aws') {
+      // The rotation functions' roles first: each secret's resource policy names its own.
+      this.#rotation = new SecretRotation(this, 'Rotation', {
+        settings,
+        vpc,
+        logKey: this.logKey.key,
+        taskRole: this.taskRole,
+      });
+      this.#secrets = new OpsbotSecrets(this, 'Secrets', {
+        prefix: settings.secretPrefix,
+        taskRole: this.taskRole,
+        adminRoleArn: adminRoleArn(this, settings.secretsAdminRole),
+        deployRoleArn: settings.deployRoleArn ?? this.cloudFormationExecutionRoleArn(),
+        rotationRoles: this.#rotation.roles,
+      });
+      this.#rotation.attach(this.#secrets);
+    }
     this.state = new StateTable(this, 'State', { taskRole: this.taskRole });
     this.devenv = new DevEnv(this, 'DevEnv', {
       vpc,
@@ -85,6 +106,7 @@ export class OpsbotStack extends Stack {
       logKey: this.logKey.key,
       environment: containerEnvironment(settings, this.state.table.tableName, this.devenv.role.roleArn),
     });
+    if (settings.vault) allowVaultEgress(this.service.securityGroup, settings.vault);
     if (settings.slackMode === 'http') {
       this.loadBalancer = new OpsbotLoadBalancer(this, 'Http', {
         settings,
@@ -107,7 +129,15 @@ export class OpsbotStack extends Stack {
       value: launchTemplateName(settings.stackName),
     });
     new CfnOutput(this, 'StateTableName', { value: this.state.table.tableName });
-    new CfnOutput(this, 'TaskRoleArn', { value: this.taskRole.roleArn });
+    new CfnOutput(this, 'TaskRoleArn', {
+      value: this.taskRole.roleArn,
+      ...(settings.vault ? { description: bindTaskRoleDescription(settings.vault) } : {}),
+    });
+    if (settings.vault)
+      new CfnOutput(this, 'VaultAuthRole', {
+        description: "Run this in Vault once, so that the tasks log in as the AWS auth role opsbot's context names",
+        value: bindTaskRoleCommand(settings.vault, this.taskRole.roleArn),
+      });
     new CfnOutput(this, 'LogGroup', { value: this.service.logGroup.logGroupName });
   }
 

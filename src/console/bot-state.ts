@@ -34,9 +34,12 @@ export function describeSecrets(bot: SandboxBot): string {
       if (!provider.isLoaded(integration)) return `${name}: not loaded`;
       const current = provider.current(integration).versionId;
       const pending = provider.pending(integration)?.versionId;
-      const store = Object.entries(secretsManager.stagesOf(name))
-        .map(([id, stages]) => `${id.slice(0, 8)}=${stages.join('+')}`)
-        .join(' ');
+      const kv = bot.vault?.mirror.kvVersionOf(name);
+      const store = bot.vault
+        ? `vault: KV version ${kv ?? '?'} current`
+        : Object.entries(secretsManager.stagesOf(name))
+            .map(([id, stages]) => `${id.slice(0, 8)}=${stages.join('+')}`)
+            .join(' ');
       return `${name}: using ${current.slice(0, 8)}${pending ? `, pending ${pending.slice(0, 8)} prefetched` : ''} · store: ${store}`;
     })
     .join('\n');

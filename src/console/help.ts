@@ -4,7 +4,9 @@ import type { SandboxBot } from '../sandbox/sandbox-bot.js';
 export function banner(bot: SandboxBot): string {
   return [
     `opsbot console: the bot runs at ${bot.base} against a simulated Slack (${bot.slack.url})`,
-    `and a simulated Secrets Manager holding canary secrets; state is SQLite in ${bot.dir} (removed when you leave).`,
+    bot.vault
+      ? `and a simulated Vault (${bot.vault.server.url}) holding canary secrets in KV v2, logged into with the task role; state is SQLite in ${bot.dir} (removed when you leave).`
+      : `and a simulated Secrets Manager holding canary secrets; state is SQLite in ${bot.dir} (removed when you leave).`,
     'Type :help for what you can do here, or try /opsbot help.',
   ].join('\n');
 }

@@ -1,6 +1,7 @@
 import { STAGE } from '../credentials/source.js';
 import type { SandboxBot } from '../sandbox/sandbox-bot.js';
 import type { BegunRotation, RotationOutcome } from '../secret-rotation/service.js';
+import { rotateInVault } from './rotate-vault.js';
 
 /**
  * `:rotate <name> [hold|finish]`: rotates a secret the way `/opsbot rotate` does, through the
@@ -15,6 +16,14 @@ export async function rotate(bot: SandboxBot, args: string, say: (line: string) 
   const names = bot.provider.names();
   if (!names.includes(integration) || !['', 'hold', 'finish'].includes(mode)) {
     say(`usage: :rotate <${names.join('|')}> [hold|finish]`);
+    return;
+  }
+  if (bot.vault) {
+    await rotateInVault(bot, integration, mode, say).catch((error: unknown) =>
+      say(
+        `${bot.provider.secretName(integration)}: ${error instanceof Error ? error.message : 'rotation failed'}`,
+      ),
+    );
     return;
   }
   const name = bot.provider.secretName(integration);

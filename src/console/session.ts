@@ -36,6 +36,8 @@ export interface ConsoleOptions {
   onStart?: (bot: SandboxBot) => void;
   /** Ctrl-C on a terminal (readline reads it as a key there): the entry signals itself; else `:quit`. */
   onInterrupt?: () => void;
+  /** Where the bot reads its secrets: the simulated Secrets Manager (default) or the simulated Vault. */
+  secretSource?: 'aws' | 'vault';
 }
 
 const REPLY_TIMEOUT_MS = 5_000;
@@ -51,7 +53,7 @@ export async function runConsole(
   output: NodeJS.WritableStream,
   options: ConsoleOptions = {},
 ): Promise<void> {
-  const bot = await startSandboxBot();
+  const bot = await startSandboxBot(options.secretSource ? { secretSource: options.secretSource } : {});
   // On a terminal readline owns the typed line, so that what arrives meanwhile can be printed above it.
   const tty = Boolean((input as { isTTY?: boolean }).isTTY && (output as { isTTY?: boolean }).isTTY);
   const rl = createInterface({

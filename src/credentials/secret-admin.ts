@@ -75,11 +75,19 @@ export interface SecretAdmin {
   close(): void;
 }
 
-/** For the `file` and `env` sources: nothing to rotate with. */
+/** How a secret is rotated where opsbot cannot start the rotation itself. */
+const ROTATE_BY_HAND: Readonly<Record<Exclude<SecretSourceKind, 'aws'>, string>> = {
+  vault:
+    'Write the new value as a new KV version (vault kv put <mount>/<name> field=value …): opsbot uses it at its next poll, with no restart; after a leak, destroy the old versions too (vault kv destroy -versions=…) so they are never accepted again.',
+  file: 'Rotate the value in the secret file (`npm run secrets`) and restart.',
+  env: 'Rotate the value in the environment and restart.',
+};
+
+/** For the `vault`, `file` and `env` sources: opsbot has no rotation function to start there. */
 export class RotationUnavailableError extends UserFacingError {
   constructor(source: SecretSourceKind) {
     super(
-      `Not available with OPSBOT_SECRET_SOURCE=${source}: rotation needs Secrets Manager (OPSBOT_SECRET_SOURCE=aws). Rotate the value in the ${source === 'file' ? 'secret file (`npm run secrets`)' : 'environment'} and restart.`,
+      `Not available with OPSBOT_SECRET_SOURCE=${source}: opsbot's rotation runs in Secrets Manager (OPSBOT_SECRET_SOURCE=aws). ${source === 'aws' ? '' : ROTATE_BY_HAND[source]}`,
       { code: ErrorCode.NotConfigured },
     );
   }

@@ -43,7 +43,9 @@ export function leakWatchFeature(options: LeakWatchOptions = {}): Feature {
         admins: ctx.config.file.access.admins,
         rotateLeaked:
           options.rotateLeaked ??
-          (ctx.secretRotation?.available ? rotateThrough(ctx.secretRotation, ctx.log) : rotationUnavailable),
+          (ctx.secretRotation?.available
+            ? rotateThrough(ctx.secretRotation, ctx.log)
+            : rotationUnavailable(ctx.config.secrets.source)),
       });
       options.onBuilt?.(watch);
       return [watch];

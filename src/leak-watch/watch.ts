@@ -27,10 +27,21 @@ import {
 export type RotateLeaked = (secretName: string, options: { reason: string }) => Promise<LeakRotationOutcome>;
 
 /** Until the app wires a rotation: say what a person must do. */
-export const rotationUnavailable: RotateLeaked = async (secretName) => ({
-  status: 'unavailable',
-  message: `automatic rotation is not available: rotate ${secretName} now with /opsbot rotate ${secretName} --emergency`,
-});
+/**
+ * When opsbot cannot start the rotation itself: what a person does now, in the source opsbot reads
+ * (`source` is OPSBOT_SECRET_SOURCE; `aws` here means rotation is not wired, e.g. in a test).
+ */
+export function rotationUnavailable(source: string): RotateLeaked {
+  return async (secretName) => ({
+    status: 'unavailable',
+    message:
+      source === 'vault'
+        ? `opsbot does not rotate secrets in Vault: make a new value at the vendor, write it as a new KV version of ${secretName}, then destroy the leaked version (vault kv destroy -versions=<n>) so opsbot never accepts it again, not even in its grace`
+        : source === 'aws'
+          ? `automatic rotation is not available: rotate ${secretName} now with /opsbot rotate ${secretName} --emergency`
+          : `make a new value at the vendor, put it in the ${source === 'file' ? 'secret file (npm run secrets)' : 'environment'} and restart opsbot`,
+  });
+}
 
 export interface LeakWatchDeps {
   own: OwnValues;

@@ -31,6 +31,8 @@ import { SimulatedJira } from './jira.js';
 import { OffsetClock } from './offset-clock.js';
 import { type RotationFunction, SimulatedSecretsManager } from './secrets-manager.js';
 import { SimulatedSlack } from './slack.js';
+import { SimulatedVault } from './vault.js';
+import { VaultMirror } from './vault-mirror.js';
 
 /** The dev-env role and launch template the simulated AWS knows (the sample policy uses them). */
 export const SANDBOX_DEVENV_ROLE = 'arn:aws:iam::123456789012:role/opsbot-devenv';
@@ -110,6 +112,14 @@ export interface SandboxBotOptions {
   reminderCheckMs?: number;
   /** Leave rotation off in the simulated Secrets Manager (RotateSecret then uses the sandbox's rotators). */
   withoutRotation?: boolean;
+  /**
+   * Where the bot reads its secrets: the simulated Secrets Manager (`aws`, the default) or the
+   * simulated Vault (`vault`: logged into with the task role through the simulated STS; each new
+   * value the sandbox makes is written to Vault as a new KV version, see {@link VaultMirror}).
+   */
+  secretSource?: 'aws' | 'vault';
+  /** With `secretSource: 'vault'`: checks every request the simulated Vault gets (tests pass Vault's API description). */
+  vaultCheckRequest?: (method: string, path: string, body: unknown) => string | undefined;
 }
 
 /**
@@ -158,6 +168,8 @@ export interface SandboxBot {
   secretsManagerUrl: string;
   /** Simulated STS and EC2 for dev environments (unless the options point elsewhere). */
   aws: SimulatedAws;
+  /** With `secretSource: 'vault'`: the simulated Vault the bot reads, and the mirror that writes to it. */
+  vault?: { server: SimulatedVault; mirror: VaultMirror };
   jira: SimulatedJira;
   secretsManager: SimulatedSecretsManager;
   app: RunningOpsbot;
@@ -326,6 +338,9 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     );
   }
 
+  const vault =
+    options.secretSource === 'vault' ? await startSandboxVault(secretsManager, aws, awsUrl) : undefined;
+
   // The production features; the alert dispatcher's pacing and leases as the test asks.
   const features = [
     alertsFeature(options.alerts ? { dispatcher: options.alerts } : {}),
@@ -337,7 +352,8 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   const config = {
     ...loadConfig(
       {
-        OPSBOT_SECRET_SOURCE: 'aws',
+        OPSBOT_SECRET_SOURCE: vault ? 'vault' : 'aws',
+        ...(vault ? { OPSBOT_VAULT_ADDR: vault.server.url, OPSBOT_VAULT_ROLE: 'opsbot' } : {}),
         OPSBOT_SECRET_POLL_SECONDS: String(options.pollSeconds ?? 5),
         AWS_REGION: 'us-east-1',
         OPSBOT_CONFIG: configPath,
@@ -367,7 +383,8 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   });
   const app = await startOpsbot({
     config,
-    env: {},
+    // The Vault login is signed for the simulated STS.
+    env: vault ? { AWS_ENDPOINT_URL_STS: awsUrl } : {},
     integrations,
     commands: [...COMMANDS, ...(options.extraCommands ?? [])],
     clock,
@@ -386,6 +403,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
         endpoint: options.stsEndpoint ?? awsUrl,
         credentials: { accessKeyId: 'SANDBOX', secretAccessKey: 'sandbox' },
       },
+      ...(vault ? { vaultCredentials: vault.credentials } : {}),
     },
     host: '127.0.0.1',
     defaultMetrics: false,
@@ -423,6 +441,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     rotationLogLines,
     secretsManagerUrl: smUrl,
     aws,
+    ...(vault ? { vault: { server: vault.server, mirror: vault.mirror } } : {}),
     jira,
     secretsManager,
     app,
@@ -501,6 +520,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     },
     async stop() {
       await app.stop(2_000);
+      await vault?.stop();
       secretsManager.setRotationFunction(undefined);
       rotationClient.destroy();
       await slack.stop();
@@ -513,6 +533,56 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     },
   };
   return sandbox;
+}
+
+/** The task role's session, as STS names the caller of the Vault login. */
+const SANDBOX_TASK_SESSION = 'arn:aws:sts::123456789012:assumed-role/opsbot-task/sandbox';
+
+/**
+ * The simulated Vault for `secretSource: 'vault'`, set up as README's "Secrets from Vault" says: KV
+ * v2 at `secret`, the `opsbot` policy (read on its prefix's data and metadata), an AWS auth role
+ * `opsbot` bound to the task role. Its login replays to the sandbox's STS, where the task role's
+ * credentials (made here at random) are known. Every secret the sandbox holds is written to Vault
+ * now, and each new value within 50 ms ({@link VaultMirror}).
+ */
+async function startSandboxVault(
+  secretsManager: SimulatedSecretsManager,
+  aws: SimulatedAws,
+  stsUrl: string,
+  checkRequest: SandboxBotOptions['vaultCheckRequest'],
+) {
+  const server = new SimulatedVault({ stsEndpoint: stsUrl, ...(checkRequest ? { checkRequest } : {}) });
+  await server.start();
+  server.enableKvV2('secret');
+  server.putPolicy('opsbot', [
+    { path: 'secret/data/opsbot/*', capabilities: ['read'] },
+    { path: 'secret/metadata/opsbot/*', capabilities: ['read'] },
+  ]);
+  server.putAwsRole('opsbot', {
+    boundIamPrincipalArns: ['arn:aws:iam::123456789012:role/opsbot-task'],
+    policies: ['opsbot'],
+    ttlSeconds: 3_600,
+    maxTtlSeconds: 86_400,
+  });
+  const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
+  const secretAccessKey = randomBytes(30).toString('base64');
+  aws.sts.addCredentials(accessKeyId, secretAccessKey, { arn: SANDBOX_TASK_SESSION });
+  const names = secretsManager.store
+    .names()
+    .filter((n) => n.startsWith('opsbot/') && n !== 'opsbot/datadog-rotation');
+  const mirror = new VaultMirror(secretsManager, server, names);
+  mirror.sync();
+  const timer = setInterval(() => mirror.sync(), 50);
+  timer.unref();
+  return {
+    server,
+    mirror,
+    credentials: async () => ({ accessKeyId, secretAccessKey }),
+    async stop() {
+      clearInterval(timer);
+      await server.stop();
+    },
+  };
 }
 
 /**

@@ -44,7 +44,7 @@ const plain = (text: string) => text.replace(CURSOR, '');
  * waits, `until` waits for the output to match; `stop` closes the input and waits for the end.
  * `tty` makes both ends terminals (readline then owns the line being typed).
  */
-async function live(options: { tty?: boolean } = {}) {
+async function live(options: { tty?: boolean; secretSource?: 'aws' | 'vault' } = {}) {
   const input = new PassThrough();
   const output = new PassThrough();
   if (options.tty) {
@@ -54,7 +54,10 @@ async function live(options: { tty?: boolean } = {}) {
   let text = '';
   output.on('data', (d) => (text += d));
   let started: SandboxBot | undefined;
-  const done = runConsole(input, output, { onStart: (b) => (started = b) });
+  const done = runConsole(input, output, {
+    onStart: (b) => (started = b),
+    ...(options.secretSource ? { secretSource: options.secretSource } : {}),
+  });
   const bot = await eventually(() => started, 'the console to start its bot', 15_000);
   /** Resolves once the output from `from` on, as read, matches `pattern`. */
   const until = (pattern: RegExp, from = 0) =>
@@ -550,6 +553,53 @@ describe('npm run console', () => {
     expect(read(from)).toMatch(/The audit trail is intact: \d+ records, every hash and link checks out/);
     from = await c.type(':audit');
     expect(read(from)).toMatch(/#\d+ \S+ opsbot audit\.key_rotated success/);
+    expect(bot.logLines.join('\n')).not.toMatch(/"level":50/);
+    await c.stop();
+  }, 120_000);
+
+  it('runs on the simulated Vault (OPSBOT_SECRET_SOURCE=vault): every integration works, :rotate writes a new KV version', async () => {
+    const c = await live({ secretSource: 'vault' });
+    const { bot } = c;
+    const read = (from: number) => plain(c.text().slice(from));
+    expect(plain(c.text())).toMatch(
+      /and a simulated Vault \(http:\/\/127\.0\.0\.1:\d+\) holding canary secrets in KV v2/,
+    );
+    let from = await c.type(':secrets');
+    expect(read(from)).toMatch(/opsbot\/slack: using 1 · store: vault: KV version 1 current/);
+    from = await c.type('/gh pr list acme/web');
+    expect(read(from)).toContain('acme/web: 2 open pull requests');
+    from = await c.type('/jira issue OPS-1');
+    expect(read(from)).toContain('OPS-1: Users hit login timeout after SSO redirect');
+    from = await c.type('/dd monitor 1001');
+    expect(read(from)).toContain('High error rate on web');
+
+    from = await c.type(':rotate jira');
+    expect(read(from)).toMatch(
+      /opsbot\/jira: written to Vault as KV version 2 \(secret\/data\/opsbot\/jira\)/,
+    );
+    expect(read(from)).toMatch(/opsbot\/jira: the bot uses KV version 2/);
+    from = await c.type('/jira issue OPS-1');
+    expect(read(from)).toContain('OPS-1: Users hit login timeout after SSO redirect');
+
+    // Made by opsbot's rotation function (new keys at Datadog, the webhook switched), written to Vault.
+    from = await c.type(':rotate datadog');
+    expect(read(from)).toMatch(/opsbot\/datadog: the bot uses KV version 2/);
+    from = await c.type('/dd monitor 1001');
+    expect(read(from)).toContain('High error rate on web');
+    await c.type(':time +6m');
+    from = await c.type(':alert Triggered Disk full on db-1');
+    expect(read(from)).toMatch(
+      /Datadog sent Triggered for monitor \d+ \(.*Disk full on db-1\): opsbot answered 202/,
+    );
+
+    await c.type(':as ada');
+    from = await c.type('/opsbot rotate slack');
+    expect(read(from)).toMatch(
+      /Not available with OPSBOT_SECRET_SOURCE=vault: .*new KV version \(vault kv put/,
+    );
+    from = await c.type('/opsbot audit --verify');
+    expect(read(from)).toMatch(/The audit trail is intact: \d+ records, every hash and link checks out/);
+    expect(bot.vault?.server.liveTokens().filter((t) => t.method === 'aws')).toHaveLength(1);
     expect(bot.logLines.join('\n')).not.toMatch(/"level":50/);
     await c.stop();
   }, 120_000);

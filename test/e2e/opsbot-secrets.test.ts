@@ -75,17 +75,24 @@ describe('/opsbot secrets', () => {
   });
 });
 
-describe('with the file or env source', () => {
-  it('says rotation needs Secrets Manager', async () => {
-    for (const source of ['file', 'env'] as const) {
+describe('with the vault, file or env source', () => {
+  it("says opsbot's rotation runs in Secrets Manager, and how to rotate in the source in use", async () => {
+    const how = {
+      vault:
+        /Write the new value as a new KV version \(vault kv put .*no restart; after a leak, destroy the old versions too/,
+      file: /Rotate the value in the secret file \(`npm run secrets`\) and restart\.$/,
+      env: /Rotate the value in the environment and restart\.$/,
+    };
+    for (const source of ['vault', 'file', 'env'] as const) {
       const admin = createSecretAdmin({ source });
       const error = await admin.describe('opsbot/audit').catch((e: unknown) => e);
       expect(error).toBeInstanceOf(UserFacingError);
       expect((error as Error).message).toMatch(
         new RegExp(
-          `^Not available with OPSBOT_SECRET_SOURCE=${source}: rotation needs Secrets Manager \\(OPSBOT_SECRET_SOURCE=aws\\)`,
+          `^Not available with OPSBOT_SECRET_SOURCE=${source}: opsbot's rotation runs in Secrets Manager \\(OPSBOT_SECRET_SOURCE=aws\\)`,
         ),
       );
+      expect((error as Error).message).toMatch(how[source]);
     }
   });
 });

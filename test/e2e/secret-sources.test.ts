@@ -15,6 +15,7 @@ import {
   waitForLog,
   waitForStatus,
 } from '../helpers/process.js';
+import { startVaultRig, type VaultRig } from '../helpers/vault-rig.js';
 
 /** The production server with each secret source, as an operator would run it. */
 function configFile(): string {
@@ -73,6 +74,80 @@ describe('the opsbot process with the aws source', () => {
     ]);
   });
 });
+
+describe('the opsbot process with the vault source', () => {
+  let rig: VaultRig;
+  beforeAll(async () => {
+    rig = await startVaultRig({ ttlSeconds: 3_600, maxTtlSeconds: 7_200 });
+  });
+  afterAll(async () => {
+    await rig.stop();
+  });
+
+  it('logs into Vault with the task role (AWS IAM auth), follows a new KV version, says when Vault is sealed, and revokes its token on exit', async () => {
+    const slack = { botToken: canary('xoxb'), signingSecret: canary('sign') };
+    rig.vault.writeSecret('secret', 'opsbot/slack', slack);
+    const port = await freePort();
+    const config = configFile();
+    const { child, output } = startMain(
+      cleanEnv({
+        OPSBOT_SECRET_SOURCE: 'vault',
+        OPSBOT_VAULT_ADDR: rig.vault.url,
+        OPSBOT_VAULT_ROLE: 'opsbot',
+        OPSBOT_SECRET_POLL_SECONDS: '5',
+        OPSBOT_CONFIG: config,
+        OPSBOT_STATE: stateIn(config),
+        PORT: String(port),
+        // The login is signed for this STS (on ECS: the global endpoint) with what the default
+        // chain finds first (on ECS: the task role).
+        AWS_ENDPOINT_URL_STS: rig.sts.url,
+        AWS_ACCESS_KEY_ID: rig.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: rig.secretAccessKey,
+      }),
+    );
+    await waitFor(`http://127.0.0.1:${port}/healthz`);
+    const ready = await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200);
+    expect(ready.status).toBe(200);
+    const [token] = rig.vault.liveTokens().filter((t) => t.method === 'aws');
+    expect(token?.policies).toContain('opsbot');
+
+    const next = { botToken: canary('xoxb'), signingSecret: canary('sign') };
+    rig.vault.writeSecret('secret', 'opsbot/slack', next);
+    await waitForLog(output, 'secret version changed', 15_000);
+
+    // Sealed: still ready (last good values serve), and /readyz says what is degraded.
+    rig.vault.seal();
+    const degraded = await waitForDegraded(`http://127.0.0.1:${port}/readyz`);
+    expect(degraded.status).toBe(200);
+    expect(JSON.stringify(degraded.body)).toMatch(
+      /the vault secret source is failing; serving the last good value/,
+    );
+    rig.vault.unseal();
+
+    child.kill('SIGTERM');
+    expect(await exitOf(child)).toBe(0);
+    expect(rig.vault.revoked(token?.accessor ?? '')).toBe(true);
+    // Every request the process sent is in Vault's API.
+    expect(rig.vault.specProblems).toEqual([]);
+    assertNoCanary({ stdout: output().stdout, stderr: output().stderr }, [
+      ...Object.values(slack),
+      ...Object.values(next),
+      rig.secretAccessKey,
+    ]);
+  });
+});
+
+/** Polls /readyz until it lists something degraded (the next poll after Vault sealed). */
+async function waitForDegraded(url: string): Promise<{ status: number; body: unknown }> {
+  const end = Date.now() + 20_000;
+  for (;;) {
+    const res = await fetch(url);
+    const body = (await res.json()) as { degraded?: unknown };
+    if (body.degraded) return { status: res.status, body };
+    if (Date.now() > end) throw new Error('/readyz never reported the sealed Vault');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 
 describe('the opsbot process with the file source', () => {
   it('reads the file written by npm run secrets, and never prints the key', async () => {
