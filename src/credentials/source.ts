@@ -49,6 +49,11 @@ export interface SecretSource {
   describe(name: string, options?: { signal?: AbortSignal }): Promise<SecretDescription>;
   /** One version's value by id (GetSecretValue with VersionId). */
   getVersion(name: string, versionId: string, options?: { signal?: AbortSignal }): Promise<SecretVersion>;
+  /**
+   * Resolves once the source's own background work is done (Vault's token renewal or a new login):
+   * tests and benchmarks step a fake clock with it.
+   */
+  settled?(): Promise<void>;
   /** Releases sockets or file handles (and, for Vault, revokes opsbot's token). */
   close?(): void | Promise<void>;
 }

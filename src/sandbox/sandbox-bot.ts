@@ -339,7 +339,9 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
   }
 
   const vault =
-    options.secretSource === 'vault' ? await startSandboxVault(secretsManager, aws, awsUrl) : undefined;
+    options.secretSource === 'vault'
+      ? await startSandboxVault(secretsManager, aws, awsUrl, options.vaultCheckRequest)
+      : undefined;
 
   // The production features; the alert dispatcher's pacing and leases as the test asks.
   const features = [

@@ -20,6 +20,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'dd-alerts': async () => (await import('./dd-alerts.js')).benchDdAlerts(),
   leaks: async () => (await import('./leak-scan.js')).benchLeakScan(),
   rotation: async () => (await import('./rotation.js')).benchRotation(),
+  vault: async () => (await import('./vault.js')).benchVault(),
 };
 
 quietSqliteWarning();

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 
 /**
@@ -44,9 +45,13 @@ const RESERVED_MOUNTS = new Set(['auth', 'sys', 'identity', 'cubbyhole']);
 /** Go duration or whole seconds, as Vault's `format: duration` fields take them (`"3600"`, `"1h30m"`). */
 const DURATION = /^(?:\d+|(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+)$/;
 
-const spec = JSON.parse(
-  readFileSync(new URL('../fixtures/vault-openapi/vault-openapi-subset.json', import.meta.url), 'utf8'),
-) as Spec;
+const SUBSET = 'fixtures/vault-openapi/vault-openapi-subset.json';
+/** Beside this file in the repository; from the repository root when compiled elsewhere (the benchmarks). */
+const specPath = [new URL(`../${SUBSET}`, import.meta.url), join(process.cwd(), 'test', SUBSET)].find((p) =>
+  existsSync(p),
+);
+if (!specPath) throw new Error(`test/${SUBSET} not found: run from the repository root`);
+const spec = JSON.parse(readFileSync(specPath, 'utf8')) as Spec;
 
 export interface VaultRoute {
   template: string;

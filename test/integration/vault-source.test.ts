@@ -152,6 +152,23 @@ describe('the vault source, logged in with the task role (AWS IAM auth)', () => 
     await source.close?.();
   });
 
+  it('a request abandoned at its deadline (before or while it is sent) rejects; nothing is left to crash the process', async () => {
+    const vault = new VaultHttp({ addr: rig.vault.url });
+    const gone = new AbortController();
+    gone.abort();
+    await expect(vault.request({ method: 'GET', path: 'sys/health', signal: gone.signal })).rejects.toThrow(
+      /abandoned at its deadline/,
+    );
+    rig.vault.failNext(1, { delayMs: 300 }, '/sys/health');
+    const late = new AbortController();
+    const pending = vault.request({ method: 'GET', path: 'sys/health', signal: late.signal });
+    setTimeout(() => late.abort(), 20);
+    await expect(pending).rejects.toThrow(/abandoned at its deadline/);
+    // An unheard 'error' event would have ended this process by now; give it the chance.
+    await new Promise((r) => setTimeout(r, 50));
+    vault.close();
+  });
+
   it('revokes its token on shutdown', async () => {
     const { source, session } = sourceFor(rig, clock);
     rig.vault.writeSecret('secret', 'opsbot/datadog', { apiKey: canary('dd') });

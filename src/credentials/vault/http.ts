@@ -123,6 +123,9 @@ export class VaultHttp {
     if (this.#namespace) headers['x-vault-namespace'] = this.#namespace;
     const shown = url.pathname.replace(/^\/v1\//, '');
 
+    if (req.signal?.aborted) {
+      return Promise.reject(new VaultUnreachableError(shown, 'the request was abandoned at its deadline'));
+    }
     return new Promise<VaultResponse>((resolve, reject) => {
       let settled = false;
       const finish = (error: Error | undefined, value?: VaultResponse) => {
@@ -138,19 +141,19 @@ export class VaultHttp {
         agent: this.#agent,
         timeout: this.#timeoutMs,
       });
+      // First of all: a destroyed request emits 'error', which must never go unheard (a crash).
+      outgoing.on('error', (error: NodeJS.ErrnoException) =>
+        finish(new VaultUnreachableError(shown, error.code ?? error.message.slice(0, 120), { cause: error })),
+      );
       const onAbort = () => {
-        outgoing.destroy();
         finish(new VaultUnreachableError(shown, 'the request was abandoned at its deadline'));
+        outgoing.destroy();
       };
-      if (req.signal?.aborted) return onAbort();
       req.signal?.addEventListener('abort', onAbort, { once: true });
       outgoing.on('timeout', () => {
         outgoing.destroy();
         finish(new VaultUnreachableError(shown, `no answer within ${this.#timeoutMs} ms`));
       });
-      outgoing.on('error', (error: NodeJS.ErrnoException) =>
-        finish(new VaultUnreachableError(shown, error.code ?? error.message.slice(0, 120), { cause: error })),
-      );
       outgoing.on('response', (res) => {
         const chunks: Buffer[] = [];
         let size = 0;

@@ -55,6 +55,8 @@ export class VaultSession {
   #loggingIn: Promise<Held> | undefined;
   #cancelTimer: () => void = () => {};
   #closed = false;
+  /** A renewal or background login under way (for {@link settled}). */
+  #busy: Promise<void> | undefined;
   readonly stats: VaultSessionStats = { logins: 0, renewals: 0, reLogins: 0 };
 
   constructor(options: VaultSessionOptions) {
@@ -75,6 +77,13 @@ export class VaultSession {
     const held = this.#held;
     if (held && this.#usable(held)) return held.token;
     return (await this.#loginOnce(signal)).token;
+  }
+
+  /** Resolves once no login or renewal is under way (tests and benchmarks step a fake clock with it). */
+  async settled(): Promise<void> {
+    while (this.#loggingIn || this.#busy) {
+      await Promise.allSettled([this.#loggingIn, this.#busy]);
+    }
   }
 
   /** Vault refused `token` (403): forget it, so the next {@link token} logs in again. */
@@ -185,12 +194,15 @@ export class VaultSession {
     this.#cancelTimer();
     if (held.expiresAt === Number.POSITIVE_INFINITY || this.#closed) return;
     const leaseMs = held.leaseSeconds * 1_000;
-    this.#cancelTimer = this.#o.clock.schedule(() => void this.#renew(held), leaseMs * RENEW_AT_FRACTION);
+    this.#cancelTimer = this.#o.clock.schedule(
+      () => this.#track(this.#renew(held)),
+      leaseMs * RENEW_AT_FRACTION,
+    );
   }
 
   async #renew(held: Held): Promise<void> {
     if (this.#closed || this.#held !== held) return;
-    if (!held.renewable) return void this.#replace(held, 'the token is not renewable');
+    if (!held.renewable) return this.#replace(held, 'the token is not renewable');
     try {
       const { body } = await this.#o.vault.request({
         method: 'POST',
@@ -208,14 +220,14 @@ export class VaultSession {
       if (renewed.leaseSeconds < held.leaseSeconds) {
         this.#cancelTimer();
         this.#cancelTimer = this.#o.clock.schedule(
-          () => void this.#replace(next, 'the token reaches its maximum TTL'),
+          () => this.#track(this.#replace(next, 'the token reaches its maximum TTL')),
           renewed.leaseSeconds * 1_000 * RENEW_AT_FRACTION,
         );
       }
     } catch (error) {
       if (this.#closed || this.#held !== held) return;
       if (error instanceof VaultHttpError && (error.status === 400 || error.status === 403)) {
-        return void this.#replace(held, `renewal refused (${error.status})`);
+        return this.#replace(held, `renewal refused (${error.status})`);
       }
       // Vault away for a moment: try again, sooner as the expiry nears; token() logs in past it.
       const left = held.expiresAt - this.#o.clock.now();
@@ -225,11 +237,21 @@ export class VaultSession {
       );
       if (left > EXPIRY_MARGIN_MS) {
         this.#cancelTimer = this.#o.clock.schedule(
-          () => void this.#renew(held),
+          () => this.#track(this.#renew(held)),
           Math.min(RENEW_RETRY_MS, left / 3),
         );
       }
     }
+  }
+
+  /** Background work a timer started: kept for {@link settled}, never rejected (it logs its own failures). */
+  #track(work: Promise<void>): void {
+    const tracked: Promise<void> = work
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.#busy === tracked) this.#busy = undefined;
+      });
+    this.#busy = tracked;
   }
 
   /** A new login in the background; the held token serves until it is in. */
@@ -248,7 +270,7 @@ export class VaultSession {
         const left = held.expiresAt - this.#o.clock.now();
         if (left > EXPIRY_MARGIN_MS) {
           this.#cancelTimer = this.#o.clock.schedule(
-            () => void this.#replace(held, why),
+            () => this.#track(this.#replace(held, why)),
             Math.min(RENEW_RETRY_MS, left / 3),
           );
         }

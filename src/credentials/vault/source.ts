@@ -125,6 +125,7 @@ export function createVaultSource(options: VaultSourceOptions): SecretSource {
         secretString: new SecretValue(JSON.stringify(data)),
       };
     },
+    settled: () => session.settled(),
     close() {
       return session.close().finally(() => vault.close());
     },
