@@ -284,10 +284,13 @@ export function readSettings(get: ContextReader, keys: readonly string[] = []): 
     );
 
   const secretSource = readSecretSource(get('secretSource'), problems);
+  const beforeVault = problems.length;
   const vaultValue = json('vault');
+  const vaultUnreadable = problems.length > beforeVault;
   let vault: VaultDeployment | undefined;
-  if (secretSource === 'vault') vault = readVault(vaultValue, problems);
-  else if (vaultValue !== undefined && vaultValue !== null)
+  if (secretSource === 'vault') {
+    if (!vaultUnreadable) vault = readVault(vaultValue, problems);
+  } else if (vaultValue !== undefined && vaultValue !== null)
     problems.push('vault: read only with secretSource "vault"; add -c secretSource=vault, or remove it');
 
   const environment = readEnvironment(json('environment'), problems, secretSource);

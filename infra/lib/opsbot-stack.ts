@@ -135,7 +135,8 @@ export class OpsbotStack extends Stack {
     });
     if (settings.vault)
       new CfnOutput(this, 'VaultAuthRole', {
-        description: "Run this in Vault once, so that the tasks log in as the AWS auth role opsbot's context names",
+        description:
+          "Run this in Vault once, so that the tasks log in as the AWS auth role opsbot's context names",
         value: bindTaskRoleCommand(settings.vault, this.taskRole.roleArn),
       });
     new CfnOutput(this, 'LogGroup', { value: this.service.logGroup.logGroupName });

@@ -109,8 +109,7 @@ export class OpsbotService extends Construct {
 
     Validations.of(this.taskDefinition).acknowledge({
       id: 'AwsSolutions-ECS2',
-      reason:
-        `The environment holds only non-secret settings (secret source and prefix, Slack mode, table name, config path, port, region, and the allow-listed extras of context "environment"); every secret is read at run time ${settings.secretSource === 'vault' ? 'from Vault, logged into with the task role (the address, role and mounts are not secret)' : 'from Secrets Manager under the task role'}, and a test asserts that no secret name or value is in the task definition`,
+      reason: `The environment holds only non-secret settings (secret source and prefix, Slack mode, table name, config path, port, region, and the allow-listed extras of context "environment"); every secret is read at run time ${settings.secretSource === 'vault' ? 'from Vault, logged into with the task role (the address, role and mounts are not secret)' : 'from Secrets Manager under the task role'}, and a test asserts that no secret name or value is in the task definition`,
     });
     Validations.of(this.executionRole).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',

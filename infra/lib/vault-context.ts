@@ -76,6 +76,7 @@ export function readVault(value: unknown, problems: string[]): VaultDeployment |
     return undefined;
   }
   const given = value as Record<string, unknown>;
+  const before = problems.length;
   for (const key of Object.keys(given))
     if (!KEYS.includes(key)) problems.push(`vault.${key}: unknown key; ${SHAPE}`);
 
@@ -113,7 +114,7 @@ export function readVault(value: unknown, problems: string[]): VaultDeployment |
   for (const problem of found) problems.push(asContextProblem(problem));
 
   const port = readPort(given.port, url, problems);
-  if (!settings || !url || texts.role === undefined || port === undefined || found.length > 0)
+  if (!settings || !url || texts.role === undefined || port === undefined || problems.length > before)
     return undefined;
   return {
     addr: settings.addr,
@@ -178,7 +179,11 @@ function readPort(raw: unknown, url: URL | undefined, problems: string[]): numbe
   const fromAddr = url ? Number(url.port || 443) : undefined;
   if (raw === undefined || raw === null || raw === '') return fromAddr;
   const port =
-    typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d{1,5}$/.test(raw.trim()) ? Number(raw) : NaN;
+    typeof raw === 'number'
+      ? raw
+      : typeof raw === 'string' && /^\d{1,5}$/.test(raw.trim())
+        ? Number(raw)
+        : NaN;
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     problems.push(`vault.port: expected a TCP port from 1 to 65535, got ${JSON.stringify(raw)}`);
     return undefined;
@@ -200,5 +205,7 @@ function asContextProblem(problem: string): string {
 }
 
 function shown(text: string): string {
-  return text.includes('@') ? 'got a value (not shown: it contains "@")' : `got ${JSON.stringify(text.slice(0, 60))}`;
+  return text.includes('@')
+    ? 'got a value (not shown: it contains "@")'
+    : `got ${JSON.stringify(text.slice(0, 60))}`;
 }

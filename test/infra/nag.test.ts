@@ -51,9 +51,16 @@ function pluginReport(s: Synthesized, name: string): PluginReport | undefined {
   return report.pluginReports.find((r) => r.pluginName === name);
 }
 
+/** Secrets from Vault: no Secrets Manager secret, key or rotation function; egress to Vault's port. */
+const VAULT_CONTEXT = {
+  secretSource: 'vault',
+  vault: { addr: 'https://vault.internal:8200', role: 'opsbot', namespace: 'team-a' },
+};
+
 /** The Control Tower controls each mode acknowledges, and where: Socket Mode none at all. */
 const ACKNOWLEDGED_CONTROLS: Record<string, Array<[string, string]>> = {
   'Socket Mode': [],
+  'Socket Mode, secrets from Vault': [],
   'HTTP mode': (['CT.S3.PR.10', 'CT.S3.PR.2', 'CT.S3.PR.9'] as const).map((control) => [
     CONTROL_TOWER_RULES[control],
     'Opsbot/Http/AccessLogs',
@@ -63,6 +70,7 @@ const ACKNOWLEDGED_CONTROLS: Record<string, Array<[string, string]>> = {
 describe.each([
   ['Socket Mode', {}],
   ['HTTP mode', HTTP_CONTEXT],
+  ['Socket Mode, secrets from Vault', VAULT_CONTEXT],
 ])('cdk-nag AwsSolutions and AWS Control Tower, %s', (name, context) => {
   let s: Synthesized;
   let failure: Error | undefined;
