@@ -143,6 +143,8 @@ export class SimulatedVault {
   #sealed = false;
   #server: LoopbackServer | undefined;
 
+  readonly #quotas = new Map<string, { rate: number; tokens: number; at: number }>();
+
   constructor(options: SimulatedVaultOptions = {}) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
@@ -301,6 +303,18 @@ export class SimulatedVault {
     this.#faults.push({ left: count, fault, prefix: pathPrefix.replace(/^\/?(v1\/)?/, '/') });
   }
 
+  /**
+   * A rate-limit quota, as `sys/quotas/rate-limit` sets one: at most `rate` requests per second on
+   * paths under `pathPrefix` (e.g. `auth/aws/login`); beyond it Vault answers 429 `rate limit quota
+   * exceeded` with `Retry-After`. Undefined `rate` removes it.
+   */
+  setRateLimitQuota(pathPrefix: string, rate: number | undefined): void {
+    const prefix = `/${pathPrefix.replace(/^\/?(v1\/)?/, '')}`;
+    if (rate === undefined) return void this.#quotas.delete(prefix);
+    if (!(rate > 0)) throw new Error('setRateLimitQuota: rate must be positive');
+    this.#quotas.set(prefix, { rate, tokens: rate, at: this.#now() });
+  }
+
   liveTokens(): LiveVaultToken[] {
     return this.#tokens.liveTokens().map((t) => ({
       accessor: t.accessor,
@@ -352,6 +366,14 @@ export class SimulatedVault {
       return finish(errorAnswer(new VaultHttpError(413, ['http: request body too large'])), true);
     }
     if (fault && 'status' in fault) return finish(faultAnswer(fault.status, record.path));
+    if (this.#overQuota(record.path)) {
+      res.setHeader('retry-after', '1');
+      return finish(
+        errorAnswer(
+          new VaultHttpError(429, [`request path "${record.path.slice(1)}": rate limit quota exceeded`]),
+        ),
+      );
+    }
 
     try {
       if (!target.pathname.startsWith('/v1/')) throw noRoute(target.pathname.replace(/^\//, ''));
@@ -386,6 +408,19 @@ export class SimulatedVault {
       if (error instanceof VaultHttpError) return finish(errorAnswer(error));
       throw error;
     }
+  }
+
+  /** Takes one request from the quota covering `path`, if any; true when none is left this second. */
+  #overQuota(path: string): boolean {
+    for (const [prefix, quota] of this.#quotas) {
+      if (!path.startsWith(prefix)) continue;
+      const now = this.#now();
+      quota.tokens = Math.min(quota.rate, quota.tokens + ((now - quota.at) / 1_000) * quota.rate);
+      quota.at = now;
+      if (quota.tokens < 1) return true;
+      quota.tokens -= 1;
+    }
+    return false;
   }
 
   async #route(ctx: Context): Promise<Answer> {

@@ -20,7 +20,9 @@ import { startVaultRig, type VaultRig } from '../helpers/vault-rig.js';
  *    as its lease (1 h) and maximum (4 h) say — a simulated hour on a fake clock;
  * 3. time from a new KV version to the bot serving it: by polling (simulated seconds, 200 versions
  *    written at random moments) and when opsbot is told to check at once (wall time);
- * 4. a login storm: every replica (BENCH_VAULT_REPLICAS, default 100) restarting at once.
+ * 4. a login storm: every replica (BENCH_VAULT_REPLICAS, default 100) restarting at once; then the
+ *    same storm of whole replicas (provider and all) against a Vault with a rate-limit quota of 25
+ *    logins/s on its AWS login: 429 is transient, and each replica backs off with full jitter.
  */
 export async function benchVault(): Promise<void> {
   const rigClock = new FakeClock(Date.UTC(2026, 11, 6));
@@ -33,6 +35,7 @@ export async function benchVault(): Promise<void> {
   } finally {
     await rig.stop();
   }
+  await loginStormUnderQuota();
 }
 
 const quiet = () =>
@@ -208,4 +211,36 @@ async function loginStorm(rig: VaultRig): Promise<void> {
   console.log(
     `vault.login_storm.tokens_left_after_shutdown: ${rig.vault.liveTokens().filter((t) => t.method === 'aws').length}`,
   );
+}
+
+async function loginStormUnderQuota(): Promise<void> {
+  const replicas = Number(process.env.BENCH_VAULT_REPLICAS ?? 100);
+  const quota = 25;
+  const rig = await startVaultRig({ ttlSeconds: 3_600, maxTtlSeconds: 14_400 });
+  try {
+    rig.vault.writeSecret('secret', 'opsbot/jira', jiraValue(0));
+    rig.vault.setRateLimitQuota('auth/aws/login', quota);
+    const clock: Clock = {
+      now: () => Date.now(),
+      schedule(fn, ms) {
+        const timer = setTimeout(fn, Math.max(0, ms));
+        return () => clearTimeout(timer);
+      },
+    };
+    const t0 = performance.now();
+    const all = Array.from({ length: replicas }, () => credentials(rig, clock));
+    await Promise.all(all.map(({ provider }) => provider.start(['jira'])));
+    while (!all.every(({ provider }) => provider.isLoaded('jira')))
+      await new Promise((r) => setTimeout(r, 20));
+    const ms = performance.now() - t0;
+    const logins = rig.vault.requests.filter((r) => r.path === '/auth/aws/login');
+    const limited = logins.filter((r) => r.status === 429).length;
+    console.log(`vault.login_storm_quota.quota: ${quota} logins/s on auth/aws/login`);
+    console.log(
+      `vault.login_storm_quota.all_loaded: ${ms.toFixed(0)} ms for ${replicas} replicas (${logins.length - limited} logins, ${limited} answered 429 and retried with backoff)`,
+    );
+    await Promise.all(all.map(({ provider }) => provider.close()));
+  } finally {
+    await rig.stop();
+  }
 }

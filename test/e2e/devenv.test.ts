@@ -144,7 +144,7 @@ describe.skipIf(!moto)('/devenv against moto STS and EC2', () => {
 
   it('extends within the template maximum, and says the maximum when asked for more', async () => {
     const extended = await devenv('extend api-1 --by 3h');
-    expect(extended).toMatch(/`api-1` \(i-[0-9a-f]+\) now expires at .* \(in 5h\)/);
+    expect(extended).toMatch(/`api-1` \(i-[0-9a-f]+\) now expires (at|on) .* \(in 5h\)/);
     const [api] = await instances({ name: 'tag:Name', values: ['api-1'] });
     expect(Date.parse(String(tag(api, 'ExpiresAt'))) - clock.now()).toBeGreaterThan(4.9 * 3_600_000);
     expect(await devenv('extend api-1 --by 1d')).toContain('may run at most 1d from now');

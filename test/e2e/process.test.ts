@@ -50,7 +50,7 @@ describe('the opsbot process', () => {
   it('exits 2 with a one-line explanation for each bad setting', async () => {
     const { child, output } = startMain(
       cleanEnv({
-        OPSBOT_SECRET_SOURCE: 'vault',
+        OPSBOT_SECRET_SOURCE: 'consul',
         PORT: '0x50',
         OPSBOT_SECRET_POLL_SECONDS: '-1',
         OPSBOT_CONFIG: '/nope.yaml',

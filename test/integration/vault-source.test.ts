@@ -232,6 +232,26 @@ describe('the vault source, logged in with the task role (AWS IAM auth)', () => 
     await nowhere.source.close?.();
   });
 
+  it("a login over Vault's rate-limit quota (429) is transient: retried with backoff, never a configuration error", async () => {
+    rig.vault.setRateLimitQuota('auth/aws/login', 1);
+    try {
+      const first = sourceFor(rig, clock);
+      await first.source.describe('opsbot/jira'); // the quota's one login this second
+      const second = sourceFor(rig, clock);
+      const limited = await failure(second.source.describe('opsbot/jira'));
+      expect(limited.kind).toBe('transient');
+      expect(limited.message).toMatch(
+        /answered 429 on login .*rate limit quota exceeded.*serving the last good value/,
+      );
+      clock.advance(1_000); // the quota refills
+      expect((await second.source.describe('opsbot/jira')).versions.size).toBeGreaterThan(0);
+      await first.source.close?.();
+      await second.source.close?.();
+    } finally {
+      rig.vault.setRateLimitQuota('auth/aws/login', undefined);
+    }
+  });
+
   it('a login the role does not accept is refused with what to check; the signature is verified by STS', async () => {
     const wrongKey = sourceFor(
       rig,
