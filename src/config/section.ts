@@ -100,9 +100,13 @@ export function defineEnvSection<const K extends EnvSettingsKey>(
   return { key, env: env as Record<string, EnvVariable> };
 }
 
-/** The configuration sections that registered integrations and features contribute, in their order. */
+/**
+ * The configuration sections that registered integrations and features contribute, in their order.
+ * Features that share a section (the leak watch and the detections both read `security:`) name the
+ * same object; it counts once. Two different objects under one key are still a wiring mistake.
+ */
 export function configSections(
   ...owners: ReadonlyArray<readonly { config?: ConfigSection }[]>
 ): ConfigSection[] {
-  return owners.flat().flatMap((owner) => (owner.config ? [owner.config] : []));
+  return [...new Set(owners.flat().flatMap((owner) => (owner.config ? [owner.config] : [])))];
 }

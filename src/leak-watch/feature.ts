@@ -3,7 +3,7 @@ import { defineFeature, type Feature } from '../feature.js';
 import type { Logger } from '../log.js';
 import type { SecretRotation } from '../secret-rotation/service.js';
 import { OwnValues } from './own-values.js';
-import { securityConfig } from './security-config.js';
+import { securityConfig } from '../security/config.js';
 import { LeakWatch, type RotateLeaked, rotationUnavailable } from './watch.js';
 
 export type { LeakRotationOutcome } from './render.js';
@@ -31,6 +31,8 @@ export function leakWatchFeature(options: LeakWatchOptions = {}): Feature {
     config: securityConfig,
     components: () => [],
     messageWatchers: (ctx) => {
+      // `security.leakScan: false`: no scanning at all (nothing is read from messages).
+      if (!ctx.config.file.security.leakScan) return [];
       const watch = new LeakWatch({
         own: new OwnValues(ctx.credentials, ctx.secrets),
         slack: ctx.apis.slack,

@@ -2,8 +2,8 @@ import { type ChainExpectation, ChainVerifier } from '../audit/chain.js';
 import type { AuditQuery, AuditRecord, ChainCheck, VerifyOptions } from '../audit/records.js';
 import { readStoredRow, unreadableAsRecord } from '../audit/stored-record.js';
 import type { AuditHead } from './dynamodb-audit-head.js';
-import { AUDIT_PK, RECORD_PREFIX, toRow } from './dynamodb-audit-items.js';
-import type { Item, StateTable } from './dynamodb-table.js';
+import { AUDIT_PK, HEAD_KEY, RECORD_PREFIX, toRow, toTail } from './dynamodb-audit-items.js';
+import { type Item, type StateTable, sortable } from './dynamodb-table.js';
 import type { AuditStoreWiring } from './state.js';
 
 /** Records read per page when verifying; the walk yields to the event loop between pages and slices. */
@@ -112,4 +112,63 @@ function chainVerifier(head: AuditHead, wiring: AuditStoreWiring, options: Verif
   const known = head.known();
   if (known) expect.push({ anchor: known, source: 'the last record opsbot stored' });
   return new ChainVerifier({ ...(keys ? { keys } : {}), keyed, expect });
+}
+
+/** `readAfter` returns at most this many records per call. */
+const MAX_READ_AFTER = 1_000;
+
+/** The records after `afterSeq`, oldest first, at most `limit` (1–1,000): one Query, paged by DynamoDB's 1 MB. */
+export async function readAuditAfter(
+  table: StateTable,
+  afterSeq: number,
+  limit: number,
+): Promise<AuditRecord[]> {
+  const wanted = Math.min(Math.max(1, Math.floor(limit)), MAX_READ_AFTER);
+  const rows: Item[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await table.query({
+      KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :after AND :end',
+      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+      ExpressionAttributeValues: {
+        ':pk': AUDIT_PK,
+        // BETWEEN is inclusive: start just past `afterSeq`'s key.
+        ':after': `${RECORD_PREFIX}${sortable(Math.max(0, afterSeq + 1))}`,
+        ':end': `${RECORD_PREFIX}\uffff`,
+      },
+      Limit: wanted - rows.length,
+      ExclusiveStartKey: start,
+    });
+    rows.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start && rows.length < wanted);
+  return rows.map((item) => {
+    const read = readStoredRow(toRow(item));
+    return 'unreadable' in read ? unreadableAsRecord(read) : read.record;
+  });
+}
+
+/**
+ * The first seq whose record is at or after `iso`, by bisection over seq (one GetItem per step:
+ * about 20 for a million records); undefined when the newest record is older.
+ */
+export async function firstAuditSeqSince(table: StateTable, iso: string): Promise<number | undefined> {
+  const head = toTail(await table.get(HEAD_KEY));
+  if (head.seq <= 0) return undefined;
+  const atOf = async (seq: number): Promise<string | undefined> => {
+    const item = await table.get({ pk: AUDIT_PK, sk: `${RECORD_PREFIX}${sortable(seq)}` });
+    return item ? String(item.at ?? '') : undefined;
+  };
+  const newest = await atOf(head.seq);
+  if (newest === undefined || newest < iso) return undefined;
+  let low = 1;
+  let high = head.seq;
+  while (low < high) {
+    const mid = Math.floor((low + high) / 2);
+    const at = await atOf(mid);
+    // A missing record (a gap verification reports) counts as older: the search moves on past it.
+    if (at !== undefined && at >= iso) high = mid;
+    else low = mid + 1;
+  }
+  return low;
 }

@@ -1,7 +1,7 @@
 import { type Clock, type Random, systemClock } from '../clock.js';
 import { AuditHead } from './dynamodb-audit-head.js';
 import { probeWritable } from './dynamodb-audit-probe.js';
-import { queryAudit, verifyAudit } from './dynamodb-audit-reader.js';
+import { firstAuditSeqSince, queryAudit, readAuditAfter, verifyAudit } from './dynamodb-audit-reader.js';
 import { AuditWriter } from './dynamodb-audit-writer.js';
 import { type StateTable, sleepOn } from './dynamodb-table.js';
 import type { AuditStore, AuditStoreWiring } from './state.js';
@@ -64,6 +64,8 @@ export function createDynamoAudit(table: StateTable, options: DynamoAuditOptions
   return {
     append: (event) => writer.append(event),
     query: (query) => queryAudit(table, query),
+    readAfter: (afterSeq, limit) => readAuditAfter(table, afterSeq, limit),
+    firstSeqSince: (iso) => firstAuditSeqSince(table, iso),
     verify: (verifyOptions = {}) => verifyAudit(table, head, wiring, verifyOptions),
     head: () => head.known(),
     /** A conditional PutItem of a probe item (and the head read, if not yet), within PROBE_MS. */

@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS audit_probe (id INTEGER PRIMARY KEY, at TEXT NOT NULL
 const SQLITE_DB = Symbol('opsbot.sqlite');
 
 /** The connection of a SQLite audit store (tests and tooling), or undefined for any other store. */
+/** `readAfter` returns at most this many records per call. */
+const MAX_READ_AFTER = 1_000;
+
 export function sqliteOf(store: object): SqliteDb | undefined {
   return (store as { [SQLITE_DB]?: SqliteDb })[SQLITE_DB];
 }
@@ -97,6 +100,7 @@ export function createSqliteAudit(
   const page = db.prepare(
     'SELECT seq, at, actor, action, record FROM audit WHERE seq > ? ORDER BY seq LIMIT ?',
   );
+  const firstSince = db.prepare('SELECT min(seq) AS seq FROM audit WHERE at >= ?');
   const probe = db.prepare('INSERT OR REPLACE INTO audit_probe (id, at) VALUES (1, ?)');
   const pageSize = Number((db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size) || 4_096;
   const readTail = (): ChainTail => {
@@ -238,6 +242,18 @@ export function createSqliteAudit(
         const read = readStoredRow(row);
         return 'unreadable' in read ? unreadableAsRecord(read) : read.record;
       });
+    },
+    async readAfter(afterSeq: number, limit: number): Promise<AuditRecord[]> {
+      const bounded = Math.min(Math.max(1, Math.floor(limit)), MAX_READ_AFTER);
+      const rows = (await sqlite.read(() => page.all(afterSeq, bounded))) as unknown as StoredRow[];
+      return rows.map((row) => {
+        const read = readStoredRow(row);
+        return 'unreadable' in read ? unreadableAsRecord(read) : read.record;
+      });
+    },
+    async firstSeqSince(iso: string): Promise<number | undefined> {
+      const row = (await sqlite.read(() => firstSince.get(iso))) as { seq: number | null } | undefined;
+      return row?.seq === null || row?.seq === undefined ? undefined : Number(row.seq);
     },
     async verify(options: VerifyOptions = {}): Promise<ChainCheck> {
       const keys = wiring.keys;

@@ -45,6 +45,16 @@ export interface AuditStore {
   /** Newest first; filters combine. A row that cannot be read comes back with `unreadable` set. */
   query(query: AuditQuery): Promise<AuditRecord[]>;
   /**
+   * The records after `afterSeq`, oldest first, at most `limit` (1–1,000): how a reader follows the
+   * trail (detections tail it; an access review walks a window). Unreadable rows come back marked.
+   */
+  readAfter(afterSeq: number, limit: number): Promise<AuditRecord[]>;
+  /**
+   * The first sequence number whose record is at or after `iso` (undefined: none is), found by
+   * bisection: records' times never go back along the chain by more than replicas' clocks differ.
+   */
+  firstSeqSince(iso: string): Promise<number | undefined>;
+  /**
    * Walks the whole chain without holding the event loop: where was a record changed, removed,
    * inserted or made unreadable? The trail must also reach the anchor given (from the log) and
    * the last record this process stored, with the same hashes there: a trail cut short fails.

@@ -75,6 +75,30 @@ export function auditCases(withAudit: WithAudit): void {
       expect(await audit.writable()).toBe(true);
     }));
 
+  it('reads the records after a seq oldest first, bounded, and finds the first record at or after a time', () =>
+    withAudit(async (audit, clock) => {
+      expect(await audit.readAfter(0, 10)).toEqual([]);
+      expect(await audit.firstSeqSince(new Date(clock.now()).toISOString())).toBeUndefined();
+      const times: string[] = [];
+      for (let i = 0; i < 25; i++) {
+        times.push((await audit.append(event(`U0USER${i % 3}`, 'gh:pr list'))).at);
+        clock.advance(60_000);
+      }
+      const firstTen = await audit.readAfter(0, 10);
+      expect(firstTen.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect((await audit.readAfter(20, 10)).map((r) => r.seq)).toEqual([21, 22, 23, 24, 25]);
+      expect(await audit.readAfter(25, 10)).toEqual([]);
+      // The bound: at most 1,000 whatever is asked, at least 1.
+      expect((await audit.readAfter(0, 0)).map((r) => r.seq)).toEqual([1]);
+      expect((await audit.readAfter(3, 1)).at(0)?.hash).toBe(firstTen[3]?.hash);
+      expect(await audit.firstSeqSince(times[0] as string)).toBe(1);
+      expect(await audit.firstSeqSince(times[17] as string)).toBe(18);
+      // Between two records: the later one.
+      const between = new Date(Date.parse(times[9] as string) + 30_000).toISOString();
+      expect(await audit.firstSeqSince(between)).toBe(11);
+      expect(await audit.firstSeqSince(new Date(clock.now()).toISOString())).toBeUndefined();
+    }));
+
   it('gives 200 concurrent appends distinct numbers 1–200 and a chain that verifies', () =>
     withAudit(async (audit) => {
       const records = await Promise.all(

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { channelId, duration } from '../config/fields.js';
+import { defineConfigSection } from '../config/section.js';
+
+/** An IAM role or user ARN (a role covers its assumed-role sessions: CloudTrail's sessionIssuer). */
+const principalArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:(iam::\d{12}:(role|user)\/[\w+=,.@/-]{1,512}|sts::\d{12}:assumed-role\/[\w+=,.@-]{1,64}\/[\w+=,.@-]{1,64})$/,
+    'expected an IAM role or user ARN such as arn:aws:iam::111122223333:role/opsbot-task',
+  );
+
+const off = z.boolean().default(false);
+const count = (fallback: number) => z.number().int().min(1).max(100_000).default(fallback);
+
+/**
+ * The detections on the audit stream and their thresholds (README, "Security reviews and
+ * detections"); every rule has defaults and can be turned off with `off: true`.
+ */
+const detectionsSchema = z.strictObject({
+  /** One person refused `count` times within `within`. */
+  denials: z.strictObject({ count: count(5), within: duration.prefault('10m'), off }).prefault({}),
+  /** A person's first use of an action with side effects (learned from the trail's last `learnDays`). */
+  firstUse: z.strictObject({ learnDays: z.number().int().min(1).max(365).default(90), off }).prefault({}),
+  /** An admin action at an hour of the day that admin has never acted at (once they have `minHistory` actions). */
+  offHours: z.strictObject({ minHistory: count(20), off }).prefault({}),
+  /** `count` destructive actions (any person) within `within`. */
+  massDestructive: z
+    .strictObject({
+      count: count(5),
+      within: duration.prefault('5m'),
+      actions: z.array(z.string().min(1).max(100)).min(1).max(50).default(['devenv:down', 'dd:mute']),
+      off,
+    })
+    .prefault({}),
+  /** Every `every`, the newest `records` of the chain are verified: a gap or a break is reported. */
+  chain: z.strictObject({ every: duration.prefault('10m'), records: count(1_000), off }).prefault({}),
+  /** A secret version change that no rotation started (a value written by hand or by someone else). */
+  unexpectedSecretVersion: z.strictObject({ off }).prefault({}),
+  /** Requests failing signature or secret checks: `count` within `within` (someone probing). */
+  signatureFailures: z.strictObject({ count: count(20), within: duration.prefault('1m'), off }).prefault({}),
+  /** CloudTrail (or Vault audit) calls on opsbot's secrets by a principal not in `expectedPrincipals`. */
+  secretAccess: z.strictObject({ off }).prefault({}),
+});
+
+/**
+ * `security:` of the configuration file: where opsbot reports security events, the scheduled
+ * access review, who may read opsbot's secrets, the leak scan, and the detections. One section for
+ * every security setting, owned here.
+ */
+const securitySchema = z.strictObject({
+  /** The channel that gets security reports; without it, each admin gets them by DM. */
+  channel: channelId.optional(),
+  /** The scheduled access review: how often, and the usage window (days) it reads. */
+  review: z
+    .strictObject({
+      every: duration.prefault('30d'),
+      days: z.number().int().min(1).max(365).default(90),
+      off,
+    })
+    .prefault({}),
+  /** Principals expected to read opsbot's secrets (the task role; a rotation function's role). */
+  expectedPrincipals: z.array(principalArn).max(100).default([]),
+  /** Scan messages in channels opsbot is a member of for credentials. */
+  leakScan: z.boolean().default(true),
+  detections: detectionsSchema.prefault({}),
+});
+
+export type SecurityConfig = z.output<typeof securitySchema>;
+export type DetectionsConfig = SecurityConfig['detections'];
+
+declare module '../config/section.js' {
+  interface ConfigSections {
+    security: SecurityConfig;
+  }
+}
+
+export const securityConfig = defineConfigSection('security', securitySchema);
