@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
 import { readBody } from '../http/server.js';
 import { pushBounded } from './aws-query.js';
 import { type LoopbackServer, startLoopbackServer } from './loopback-server.js';
@@ -167,9 +165,7 @@ export class SimulatedVault {
           else res.destroy();
         });
       };
-      this.#server = this.#options.tls
-        ? await startTlsServer(this.#options.tls, handle)
-        : await startLoopbackServer(handle);
+      this.#server = await startLoopbackServer(handle, this.#options.tls ? { tls: this.#options.tls } : {});
     }
     return { url: this.#server.url };
   }
@@ -884,26 +880,4 @@ function send(res: ServerResponse, answer: Answer, close: boolean): void {
     'content-length': String(Buffer.byteLength(text)),
   });
   res.end(text);
-}
-
-/** Like `startLoopbackServer`, over TLS with the given key and certificate. */
-async function startTlsServer(
-  tls: { key: string; cert: string },
-  handle: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<LoopbackServer> {
-  const sockets = new Set<Socket>();
-  const server = createHttpsServer({ key: tls.key, cert: tls.cert }, handle);
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: async () => {
-      const closed = new Promise<void>((r) => server.close(() => r()));
-      for (const s of sockets) s.destroy();
-      await closed;
-    },
-  };
 }
