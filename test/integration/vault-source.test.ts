@@ -66,9 +66,6 @@ async function failure(work: Promise<unknown>): Promise<SecretSourceError> {
   throw new Error('expected a failure');
 }
 
-/** Lets the I/O a fake-clock step started (a renewal, a login) finish. */
-const settle = () => new Promise((r) => setTimeout(r, 30));
-
 describe('the vault source, logged in with the task role (AWS IAM auth)', () => {
   let rig: VaultRig;
   const clock = new FakeClock(Date.UTC(2026, 11, 6, 12));
@@ -136,7 +133,8 @@ describe('the vault source, logged in with the task role (AWS IAM auth)', () => 
     // Ten minutes in 5-second steps, a read at each: leases of 60 s, at most 150 s per token.
     for (let t = 0; t < 600; t += 5) {
       clock.advance(5_000);
-      await settle();
+      // A renewal or a new login the step started finishes before the clock moves on.
+      await source.settled?.();
       await source.describe('opsbot/jira');
     }
     const during = rig.vault.requests.slice(start);
