@@ -10,7 +10,9 @@ import { ErrorCode, UserFacingError } from '../src/errors.js';
 import { actions, button, context, header, sections } from '../src/slack/blocks.js';
 import { describePolicy } from '../src/slack/policy-text.js';
 import { channelMention, escapeText, inlineCode, usergroupMention, userMention } from '../src/text/escape.js';
+import { accessReviewReply, attestReview } from './opsbot-access-review.js';
 import { rotateReply, SECRET_ARG, secretsReply } from './opsbot-secrets.js';
+import { securityActions } from './opsbot-security.js';
 
 const ACTION_ARG = /^[a-z][a-z0-9-]{0,20}(:[a-z0-9 *?-]{1,40})?$/;
 
@@ -39,6 +41,23 @@ export const opsbot = defineCommand({
       summary: 'the effective access policy (admins only)',
       examples: ['access'],
       run: async (ctx) => access(ctx),
+    }),
+    sub({
+      name: 'access review',
+      readOnly: true,
+      summary:
+        'which grants were used in the window, the unused ones as a change to the policy file, who left (admins only)',
+      flags: [
+        {
+          name: 'days',
+          kind: 'number',
+          min: 1,
+          max: 365,
+          description: 'the usage window in days (default `security.review.days`, 90)',
+        },
+      ],
+      examples: ['access review', 'access review --days 30'],
+      run: async (ctx, { flags }) => accessReviewReply(ctx, flags.days),
     }),
     sub({
       name: 'audit',
@@ -134,7 +153,9 @@ export const opsbot = defineCommand({
     }),
   ],
   actions: {
+    ...securityActions,
     'opsbot:audit': async (ctx) => verify(ctx, undefined),
+    'opsbot:review-attest': async (ctx, value) => attestReview(ctx, value),
     'opsbot:rotate': async (ctx, value) => {
       if (!SECRET_ARG.test(value)) throw new UserFacingError('That button names no secret opsbot knows.');
       return rotateReply(ctx, value, false);

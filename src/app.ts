@@ -28,6 +28,8 @@ import { replicaName } from './replica-name.js';
 import { auditRotation } from './rotation/audit.js';
 import { rotationKinds } from './rotation/registry.js';
 import { SecretRotation } from './secret-rotation/service.js';
+import { eventsSecret } from './security/aws-events/events-secret.js';
+import { RequestRefusals } from './security/detections/refusals.js';
 import { createSlackApp } from './slack/bolt-app.js';
 import { openState } from './store/open.js';
 import type { State } from './store/state.js';
@@ -125,7 +127,10 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     audit,
   });
   const slack = integrations.apis.slack as SlackApi;
+  // Requests refused for a bad signature or secret: the receivers tell, the security detections count.
+  const refusals = new RequestRefusals();
   const receiver = createSlackReceiver({
+    onRefused: () => refusals.refused('slack'),
     config,
     provider,
     state,
@@ -147,6 +152,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     owner,
     alertActions: () => offeredAlertActions(deps.commands, (name) => integrations.isConfigured(name)),
     secretRotation,
+    refusals,
   });
   createSlackApp({
     commands: deps.commands,
@@ -161,6 +167,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
       configured: (name) => integrations.isConfigured(name),
       commands: deps.commands,
       secretRotation,
+      configPath: config.configPath,
     },
     integrations,
     countError: errorCounter(metrics),
@@ -261,7 +268,7 @@ async function openCore(
   const state = deps.wrapState ? deps.wrapState(opened) : opened;
   const audit = new TrailAuditSink(state.audit, log, clock);
   const registry = new IntegrationRegistry(deps.integrations);
-  const catalog = registry.catalog([auditSecret]);
+  const catalog = registry.catalog([auditSecret, eventsSecret]);
   const { provider, metrics: credentialMetrics } = createCredentials({
     config,
     catalog,

@@ -10,6 +10,7 @@ import type { IntegrationApis, IntegrationKey } from './integrations/integration
 import type { Logger } from './log.js';
 import type { Registry } from './metrics.js';
 import type { SecretRotation } from './secret-rotation/service.js';
+import type { RequestRefusals } from './security/detections/refusals.js';
 import type { MessageWatcher } from './slack/message-watcher.js';
 import type { State } from './store/state.js';
 
@@ -33,6 +34,8 @@ export interface FeatureContext<N extends IntegrationKey = never> {
   owner: string;
   /** Starts and follows rotations of opsbot's secrets (the reminder, the leak watch). */
   secretRotation?: SecretRotation;
+  /** Requests refused for a bad signature or secret, as they happen (the detections count them). */
+  refusals?: RequestRefusals;
   /** The buttons commands offer on alert roots now (Create Jira issue…). */
   alertActions(): readonly AlertAction[];
 }

@@ -7,6 +7,8 @@ import type { Feature } from './feature.js';
 import { INTEGRATIONS } from './integrations/index.js';
 import { leakWatchFeature } from './leak-watch/feature.js';
 import { secretsReminderFeature } from './secret-rotation/feature.js';
+import { accessReviewFeature } from './security/access-review/feature.js';
+import { securityFeature } from './security/feature.js';
 
 /**
  * Every feature of the production build. Adding one: a module exporting a {@link Feature} (its
@@ -18,6 +20,8 @@ export const FEATURES: readonly Feature[] = [
   devenvReaperFeature(),
   leakWatchFeature(),
   secretsReminderFeature(),
+  securityFeature(),
+  accessReviewFeature(),
 ];
 
 /**

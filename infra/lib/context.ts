@@ -21,6 +21,12 @@ export interface OpsbotSettings {
   slackMode: 'socket' | 'http';
   /** `certificateArn`: the ACM certificate of the HTTPS listener; required when `slackMode` is `http`. */
   certificateArn?: string;
+  /**
+   * `domainName` (http mode; default none): the DNS name on the certificate, pointing at the load
+   * balancer. EventBridge delivers CloudTrail events to `https://<domainName>/webhooks/aws-events`;
+   * without it, to the load balancer's own name, which the certificate does not cover.
+   */
+  domainName?: string;
   /** `httpIngressCidrs` (default `["0.0.0.0/0"]`): who may reach the load balancer on 443 (http mode). */
   httpIngressCidrs: string[];
   /** `desiredCount` (default 2): running tasks. */
@@ -84,6 +90,7 @@ export const CONTEXT_KEYS = [
   'region',
   'slackMode',
   'certificateArn',
+  'domainName',
   'httpIngressCidrs',
   'desiredCount',
   'cpu',
@@ -216,6 +223,16 @@ export function readSettings(get: ContextReader, keys: readonly string[] = []): 
       `certificateArn: the certificate is in ${certificate[1]}; the load balancer needs one in ${region}`,
     );
 
+  const domainName = text('domainName')?.toLowerCase();
+  if (domainName !== undefined && slackMode !== 'http')
+    problems.push(
+      'domainName: read only with slackMode "http" (Socket Mode has no inbound path); add -c slackMode=http, or remove it',
+    );
+  else if (domainName !== undefined && !isDomainName(domainName))
+    problems.push(
+      `domainName: expected the DNS name on the certificate, such as opsbot.example.com (no scheme, no path), got "${domainName}"`,
+    );
+
   const cidrsValue = json('httpIngressCidrs') ?? ['0.0.0.0/0'];
   const httpIngressCidrs = strings('httpIngressCidrs', cidrsValue) ?? ['0.0.0.0/0'];
   for (const cidr of httpIngressCidrs) {
@@ -303,6 +320,7 @@ export function readSettings(get: ContextReader, keys: readonly string[] = []): 
     ...(region ? { region } : {}),
     slackMode: slackMode as 'socket' | 'http',
     ...(certificateArn ? { certificateArn } : {}),
+    ...(domainName ? { domainName } : {}),
     httpIngressCidrs,
     desiredCount,
     cpu,
@@ -322,6 +340,17 @@ export function readSettings(get: ContextReader, keys: readonly string[] = []): 
     secretSource,
     ...(vault ? { vault } : {}),
   };
+}
+
+/** A fully qualified host name: dot-separated labels of letters, digits and inner hyphens, a letter TLD. */
+export function isDomainName(name: string): boolean {
+  if (name.length > 253) return false;
+  const labels = name.split('.');
+  return (
+    labels.length >= 2 &&
+    labels.every((l) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(l)) &&
+    /^[a-z]{2,63}$/.test(labels[labels.length - 1] ?? '')
+  );
 }
 
 function readVpc(value: unknown, problems: string[], needsPublic: boolean): ExistingVpc | undefined {

@@ -7,9 +7,10 @@ import { Construct } from 'constructs';
 import type { OpsbotSettings } from './context.js';
 import { acknowledgeControl } from './control-tower.js';
 import { CONTAINER_PORT } from './paths.js';
+import { AWS_EVENTS_PATH } from './secret-events.js';
 
 /** The only paths the load balancer forwards; everything else (/metrics, /readyz, …) is a 404 at the edge. */
-export const PUBLIC_PATHS = ['/slack/events', '/webhooks/datadog'];
+export const PUBLIC_PATHS = ['/slack/events', '/webhooks/datadog', AWS_EVENTS_PATH];
 
 export interface OpsbotLoadBalancerProps {
   settings: OpsbotSettings;
@@ -19,8 +20,8 @@ export interface OpsbotLoadBalancerProps {
 
 /**
  * HTTP mode: an internet-facing ALB with an HTTPS listener (the context's certificate, TLS 1.2+),
- * forwarding POST /slack/events and POST /webhooks/datadog to the tasks on port 3000 and answering
- * 404 to anything else. Targets are healthy when /readyz answers 200 (secrets loaded, state store
+ * forwarding POST /slack/events, POST /webhooks/datadog and POST /webhooks/aws-events (EventBridge)
+ * to the tasks on port 3000 and answering 404 to anything else. Targets are healthy when /readyz answers 200 (secrets loaded, state store
  * answering). Access logs go to an encrypted, private bucket.
  */
 export class OpsbotLoadBalancer extends Construct {
@@ -45,7 +46,7 @@ export class OpsbotLoadBalancer extends Construct {
       Validations.of(securityGroup).acknowledge({
         id: 'AwsSolutions-EC23',
         reason:
-          'Slack and Datadog deliver from addresses they do not commit to, so 443 is open to the internet (narrow it with context "httpIngressCidrs"); every request is authenticated by the bot (Slack signature, Datadog webhook secret) and only two POST paths are forwarded',
+          'Slack, Datadog and EventBridge API destinations deliver from addresses they do not commit to, so 443 is open to the internet (narrow it with context "httpIngressCidrs"); every request is authenticated by the bot (Slack signature, Datadog webhook secret, events key) and only three POST paths are forwarded',
       });
 
     this.loadBalancer = new elbv2.ApplicationLoadBalancer(this, 'LoadBalancer', {

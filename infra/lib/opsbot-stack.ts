@@ -9,7 +9,8 @@ import { LogKey } from './kms.js';
 import { OpsbotLoadBalancer } from './load-balancer.js';
 import { createNetwork } from './network.js';
 import { SecretRotation } from './rotation.js';
-import { adminRoleArn, OpsbotSecrets } from './secrets.js';
+import { SecretEvents } from './secret-events.js';
+import { adminRoleArn, EVENTS_SECRET, OpsbotSecrets } from './secrets.js';
 import { OpsbotService } from './service.js';
 import { StateTable } from './state-table.js';
 import { allowVaultEgress, bindTaskRoleCommand, bindTaskRoleDescription } from './vault-access.js';
@@ -29,6 +30,8 @@ export class OpsbotStack extends Stack {
   readonly devenv: DevEnv;
   readonly service: OpsbotService;
   readonly loadBalancer?: OpsbotLoadBalancer;
+  /** HTTP mode with Secrets Manager: CloudTrail's calls on opsbot's secrets, sent to the bot. */
+  readonly secretEvents?: SecretEvents;
   readonly logKey: LogKey;
   readonly #secrets?: OpsbotSecrets;
   readonly #rotation?: SecretRotation;
@@ -118,6 +121,7 @@ export class OpsbotStack extends Stack {
         value: `https://${this.loadBalancer.loadBalancer.loadBalancerDnsName}/slack/events`,
       });
     }
+    this.secretEvents = this.reportSecretCalls(settings);
 
     new CfnOutput(this, 'DevEnvRoleArn', {
       description:
@@ -140,6 +144,38 @@ export class OpsbotStack extends Stack {
         value: bindTaskRoleCommand(settings.vault, this.taskRole.roleArn),
       });
     new CfnOutput(this, 'LogGroup', { value: this.service.logGroup.logGroupName });
+  }
+
+  /**
+   * Sends CloudTrail's Secrets Manager calls on opsbot's secrets to `POST /webhooks/aws-events`
+   * (lib/secret-events.ts): only in HTTP mode (nothing reaches a Socket Mode bot) and only with
+   * secrets in Secrets Manager (Vault's calls are its audit device's). Otherwise a note says so.
+   */
+  private reportSecretCalls(settings: OpsbotSettings): SecretEvents | undefined {
+    if (!this.loadBalancer || settings.secretSource !== 'aws') {
+      Annotations.of(this).addInfo(
+        settings.secretSource !== 'aws'
+          ? "opsbot infra: secrets in Vault: no EventBridge rule reports reads of them (forward Vault's audit device to the bot instead)"
+          : 'opsbot infra: Socket Mode: no EventBridge rule reports Secrets Manager calls on opsbot\'s secrets (nothing can reach the bot); with slackMode "http" the stack sends them to POST /webhooks/aws-events',
+      );
+      return undefined;
+    }
+    if (!settings.domainName)
+      Annotations.of(this).addWarningV2(
+        'opsbot:domain-name',
+        'opsbot infra: EventBridge will call the load balancer by its own DNS name, which your certificate does not cover, so every delivery fails TLS: set -c domainName=<the DNS name on the certificate>',
+      );
+    const secretEvents = new SecretEvents(this, 'SecretEvents', {
+      secretPrefix: settings.secretPrefix,
+      eventsSecret: this.secrets.secret(EVENTS_SECRET),
+      host: settings.domainName ?? this.loadBalancer.loadBalancer.loadBalancerDnsName,
+    });
+    new CfnOutput(this, 'SecretEventsDeadLetterQueue', {
+      description:
+        "CloudTrail events on opsbot's secrets the bot never took (kept 14 days): look here if the bot was down or refused the key",
+      value: secretEvents.deadLetterQueue.queueUrl,
+    });
+    return secretEvents;
   }
 
   /**

@@ -7,7 +7,11 @@ export type Rule = AccessConfig['rules'][number];
 /** Everyone may ask for help and who they are, everywhere: help only lists what they may run. */
 export const ALWAYS_ALLOWED: readonly string[] = Object.freeze(['opsbot:help', 'opsbot:whoami']);
 /** Only admins, whatever the rules say (even `*`): the policy itself and the audit trail. */
-export const ADMIN_ONLY: readonly string[] = Object.freeze(['opsbot:access', 'opsbot:audit']);
+export const ADMIN_ONLY: readonly string[] = Object.freeze([
+  'opsbot:access',
+  'opsbot:access review',
+  'opsbot:audit',
+]);
 
 /** Answers "is this user in that Slack user group?"; may be slow (a Slack API call) or throw. */
 export type MembershipCheck = (usergroupId: string, userId: string) => Promise<boolean>;

@@ -29,6 +29,7 @@ export function alertsFeature(options: { dispatcher?: Partial<DispatcherOptions>
         site: ctx.config.datadog.site,
         owner: ctx.owner,
         alertActions: ctx.alertActions,
+        ...(ctx.refusals ? { onRefused: () => ctx.refusals?.refused('datadog') } : {}),
         ...(options.dispatcher ? { dispatcher: options.dispatcher } : {}),
       }),
   });

@@ -38,6 +38,8 @@ export interface AlertsDeps {
   /** Random per process unless given: names this replica in claims and leases. */
   owner?: string;
   dispatcher?: Partial<DispatcherOptions>;
+  /** Told of each webhook request refused for its secret (the security detections count them). */
+  onRefused?: () => void;
 }
 
 /**
@@ -94,6 +96,7 @@ export function createAlerts(deps: AlertsDeps): Component[] {
     log: deps.log,
     metrics: deps.metrics,
     stored: (channel) => dispatcher.wake(channel),
+    ...(deps.onRefused ? { onRefused: deps.onRefused } : {}),
   });
   registerUnroutedGauge({ metrics: deps.metrics, outbox: deps.state.outbox, clock: deps.clock });
   return [webhook, dispatcher];

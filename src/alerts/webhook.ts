@@ -35,6 +35,8 @@ export interface WebhookDeps {
   metrics: Registry;
   /** Tells the channel's dispatcher there is new work. */
   stored?: (channel: string) => void;
+  /** Told of each request refused for a missing or wrong secret (nothing of it is passed). */
+  onRefused?: () => void;
 }
 
 /**
@@ -99,14 +101,19 @@ export class DatadogWebhook implements Component {
     const { credentials } = this.#deps;
     const log = this.#log;
     const presented = req.headers[WEBHOOK_SECRET_HEADER];
-    if (typeof presented !== 'string' || presented.length === 0)
+    if (typeof presented !== 'string' || presented.length === 0) {
+      this.#deps.onRefused?.();
       return this.#refuse(res, 401, 'missing_secret');
+    }
     if (!credentials.isLoaded('datadog')) {
       // Not a bad request: opsbot cannot check it yet. Datadog retries 5xx.
       this.#refused.inc({ reason: 'not_ready' });
       return refuse(res, 503, { error: 'not_ready', message: 'the datadog secret is not loaded yet' }, 5);
     }
-    if (!(await this.#verified(presented))) return this.#refuse(res, 401, 'bad_secret');
+    if (!(await this.#verified(presented))) {
+      this.#deps.onRefused?.();
+      return this.#refuse(res, 401, 'bad_secret');
+    }
     const raw = await readBody(req, MAX_WEBHOOK_BODY_BYTES);
     if (raw === 'too_large') return this.#refuse(res, 413, 'payload_too_large');
     let body: unknown;

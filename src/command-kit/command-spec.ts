@@ -215,6 +215,8 @@ export interface CoreServices {
   commands: readonly CommandModule[];
   /** opsbot's secrets: their inventory, and rotations (`/opsbot secrets`, `/opsbot rotate`). */
   secretRotation?: SecretRotation;
+  /** The configuration file's path (`OPSBOT_CONFIG`): `/opsbot access review` proposes a change to it. */
+  configPath?: string;
 }
 
 /** Who asked, where, the core services, and the APIs of exactly the integrations the command needs. */

@@ -47,6 +47,8 @@ export function helpText(bot: SandboxBot): string {
     '                      Recovered, Re-Triggered…, and Warn or No Data alone, continue the last alert); :click its buttons',
     '  (alerts, DMs and late replies are printed when they arrive, above the prompt)',
     '  :storm [n]          Datadog sends n alerts at once (20 by default): watch them fold into a digest',
+    '  :event <GetSecretValue|PutSecretValue|…> [principal-arn] [secret]   EventBridge sends a CloudTrail call on',
+    '                      an opsbot secret (by default a user outside security.expectedPrincipals): see #security',
     '  :time +25m          move the sandbox clock forward (dev-env expiry warnings, the reaper)',
     '  :quit               stop the bot, remove its temp dir and leave (Ctrl-D and Ctrl-C work too)',
   ].join('\n');

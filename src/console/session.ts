@@ -6,6 +6,7 @@ import { type AlertSpec, datadogWebhookBody } from '../sandbox/datadog-webhook-s
 import { type SandboxBot, startSandboxBot } from '../sandbox/sandbox-bot.js';
 import type { Delivery } from '../sandbox/slack.js';
 import { parseAlertArgs } from './alert-args.js';
+import { cloudTrailEvent, parseEventArgs, sendAwsEvent } from './aws-event.js';
 import { auditSummary, describeSecrets, status } from './bot-state.js';
 import { ChannelMessages } from './channel-messages.js';
 import { asSlackSends, unknownMentionsNote } from './client-text.js';
@@ -53,7 +54,11 @@ export async function runConsole(
   output: NodeJS.WritableStream,
   options: ConsoleOptions = {},
 ): Promise<void> {
-  const bot = await startSandboxBot(options.secretSource ? { secretSource: options.secretSource } : {});
+  const bot = await startSandboxBot({
+    // The console shows detections in #security (try a burst of denials as guest, or :event).
+    security: {},
+    ...(options.secretSource ? { secretSource: options.secretSource } : {}),
+  });
   // On a terminal readline owns the typed line, so that what arrives meanwhile can be printed above it.
   const tty = Boolean((input as { isTTY?: boolean }).isTTY && (output as { isTTY?: boolean }).isTTY);
   const rl = createInterface({
@@ -172,6 +177,7 @@ class Session {
     else if (word === ':home') await this.#home();
     else if (word === ':alert') await this.#alert(arg);
     else if (word === ':storm') await this.#storm(arg);
+    else if (word === ':event') await this.#event(arg);
     else if (word === ':time') await this.#time(arg);
     else if (word === ':cancel' || word === ':submit') this.say('no form is open.');
     else this.say(`I don't know "${line.slice(0, 60)}". Type :help for the list.`);
@@ -215,6 +221,28 @@ class Session {
     );
     const shown = await this.#feed.wait(this.#user, { timeoutMs: 3_000, quietMs: 300 });
     for (const item of shown) this.#show(item, `the alert ${body.monitorId}`);
+  }
+
+  /** `:event GetSecretValue [principal-arn] [secret]`: EventBridge sends a CloudTrail event about a secret. */
+  async #event(arg: string): Promise<void> {
+    const parsed = parseEventArgs(arg);
+    if ('problem' in parsed) {
+      this.say(parsed.problem);
+      return;
+    }
+    const sent = await sendAwsEvent(
+      this.bot,
+      cloudTrailEvent({ ...parsed, at: new Date(this.bot.clock.now()) }),
+    );
+    if ('problem' in sent) {
+      this.say(sent.problem);
+      return;
+    }
+    this.say(
+      `EventBridge sent ${parsed.eventName} on ${parsed.secret} by ${parsed.principal}: opsbot answered ${sent.status}`,
+    );
+    const shown = await this.#feed.wait(this.#user, { timeoutMs: 3_000, quietMs: 300 });
+    for (const item of shown) this.#show(item, `the event ${parsed.eventName}`);
   }
 
   /** `:time +25m`: moves the sandbox's clock forward (expiry warnings, the reaper). */

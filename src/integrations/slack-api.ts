@@ -55,6 +55,8 @@ export interface SlackApi {
   publishHome(args: { userId: string; view: View }): Promise<void>;
   /** usergroups.users.list: the user ids in a user group. */
   usergroupMembers(usergroupId: string): Promise<string[]>;
+  /** users.info: whether the person is still in the workspace (`deleted`: deactivated or left). */
+  userInfo(userId: string): Promise<{ id: string; deleted: boolean }>;
 }
 
 export interface SlackApiDeps {
@@ -182,6 +184,10 @@ export function createSlackApi(deps: SlackApiDeps): SlackApi {
         c.usergroups.users.list({ usergroup: usergroupId }),
       );
       return (result.users ?? []).slice(0, 10_000).map(String);
+    },
+    async userInfo(userId) {
+      const result = await call('users.info', undefined, (c) => c.users.info({ user: userId }));
+      return { id: String(result.user?.id ?? userId), deleted: result.user?.deleted === true };
     },
   };
 }

@@ -2,8 +2,8 @@ import { UserFacingError } from '../errors.js';
 import { defineFeature, type Feature } from '../feature.js';
 import type { Logger } from '../log.js';
 import type { SecretRotation } from '../secret-rotation/service.js';
-import { OwnValues } from './own-values.js';
 import { securityConfig } from '../security/config.js';
+import { OwnValues } from './own-values.js';
 import { LeakWatch, type RotateLeaked, rotationUnavailable } from './watch.js';
 
 export type { LeakRotationOutcome } from './render.js';

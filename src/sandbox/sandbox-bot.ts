@@ -22,6 +22,8 @@ import type { Registry } from '../metrics.js';
 import { DATADOG_ROTATION_SCOPES } from '../rotation/datadog.js';
 import { createRotationHandler } from '../rotation/lambda.js';
 import { secretsReminderFeature } from '../secret-rotation/feature.js';
+import { accessReviewFeature } from '../security/access-review/feature.js';
+import { type SecurityFeatureOptions, securityFeature } from '../security/feature.js';
 import type { State } from '../store/state.js';
 import { SimulatedDatadog } from './datadog.js';
 import type { DatadogWebhookSender } from './datadog-webhook-sender.js';
@@ -101,6 +103,13 @@ export interface SandboxBotOptions {
   alerts?: Partial<DispatcherOptions>;
   /** The leak watch's options (tests wait for its follow-ups; by default it rotates through the app). */
   leakWatch?: LeakWatchOptions;
+  /**
+   * Run the security feature (detections, `POST /webhooks/aws-events`) and the scheduled access
+   * review; the trail is read every second in the sandbox unless `everyMs` says otherwise.
+   */
+  security?: SecurityFeatureOptions;
+  /** The scheduled access review's pacing (with `security`). */
+  accessReview?: { checkEveryMs?: number };
   /** Wraps the state store (tests inject faults: a write that fails as if the process died there). */
   wrapState?: (state: State) => State;
   /**
@@ -349,6 +358,14 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     devenvReaperFeature(),
     secretsReminderFeature(options.reminderCheckMs ? { checkEveryMs: options.reminderCheckMs } : {}),
     leakWatchFeature(options.leakWatch ?? {}),
+    // Detections, the aws-events endpoint and the scheduled access review when asked for (the
+    // console, the security tests): elsewhere their records would be noise in the trail tests read.
+    ...(options.security
+      ? [
+          securityFeature({ everyMs: 1_000, ...options.security }),
+          accessReviewFeature(options.accessReview ?? {}),
+        ]
+      : []),
   ];
   const integrations = [...INTEGRATIONS, ...(options.extraIntegrations ?? [])];
   const config = {
@@ -681,6 +698,8 @@ function seedOtherSecrets(
 ): { webhookSecret: string } {
   const values = {
     jira: { email: 'opsbot@example.com', apiToken: `jira-test-canary-${hex(12)}` },
+    // What EventBridge's API destination sends to /webhooks/aws-events (the console's :event).
+    events: { apiKey: `events-test-canary-${hex(20)}` },
     datadog: {
       apiKey: `dd-test-canary-${hex(16)}`,
       appKey: `dd-test-canary-${hex(20)}`,

@@ -8,6 +8,8 @@ export interface SimUser {
   realName?: string;
   tz?: string;
   isAdmin?: boolean;
+  /** Deactivated or left the workspace (users.info `deleted`). */
+  deleted?: boolean;
 }
 export interface SimChannel {
   id: string;
@@ -409,6 +411,7 @@ export class SlackWorkspace {
           real_name: user.realName ?? user.name,
           tz: user.tz ?? 'UTC',
           is_admin: user.isAdmin ?? false,
+          deleted: user.deleted ?? false,
         },
       };
     },

@@ -2,12 +2,15 @@ import { z } from 'zod';
 import { channelId, duration } from '../config/fields.js';
 import { defineConfigSection } from '../config/section.js';
 
-/** An IAM role or user ARN (a role covers its assumed-role sessions: CloudTrail's sessionIssuer). */
+/**
+ * An IAM role or user ARN (a role covers its assumed-role sessions: CloudTrail's sessionIssuer), or
+ * `vault:role/<name>`: tokens Vault issued at login to that auth role (with the `vault` source).
+ */
 const principalArn = z
   .string()
   .regex(
-    /^arn:aws[a-z-]*:(iam::\d{12}:(role|user)\/[\w+=,.@/-]{1,512}|sts::\d{12}:assumed-role\/[\w+=,.@-]{1,64}\/[\w+=,.@-]{1,64})$/,
-    'expected an IAM role or user ARN such as arn:aws:iam::111122223333:role/opsbot-task',
+    /^(arn:aws[a-z-]*:(iam::\d{12}:(role|user)\/[\w+=,.@/-]{1,512}|sts::\d{12}:assumed-role\/[\w+=,.@-]{1,64}\/[\w+=,.@-]{1,64})|vault:role\/[\w.@-]{1,128})$/,
+    'expected an IAM role or user ARN such as arn:aws:iam::111122223333:role/opsbot-task, or vault:role/<name>',
   );
 
 const off = z.boolean().default(false);

@@ -45,6 +45,8 @@ export interface SlackHttpReceiverDeps {
    * within the window are not detected.
    */
   seen?: (signature: string) => boolean | Promise<boolean>;
+  /** Told of each request refused as unsigned, badly signed or stale (nothing of the request is passed). */
+  onRefused?: () => void;
 }
 
 /** What the receiver hands Bolt along with each event (`context.requestId`, `context.signedWith`). */
@@ -254,6 +256,7 @@ export class SlackHttpReceiver implements Receiver {
 
   #unauthorized(res: ServerResponse, reason: string): void {
     this.#count('unauthorized');
+    this.#deps.onRefused?.();
     this.#throttle.warn(
       `unauthorized:${reason}`,
       { reason },

@@ -29,6 +29,8 @@ export function createSlackReceiver(deps: {
   random?: Random;
   log: Logger;
   metrics: Registry;
+  /** Told of each request refused for its signature (security detections count them). */
+  onRefused?: () => void;
 }): SlackReceiver {
   const { config, provider, clock, log } = deps;
   if (config.slack.mode === 'http') {
@@ -37,6 +39,7 @@ export function createSlackReceiver(deps: {
       clock,
       log,
       registry: deps.metrics,
+      ...(deps.onRefused ? { onRefused: deps.onRefused } : {}),
       seen: replayCheck({
         recent: new RecentSignatures(() => clock.now(), REPLAY_WINDOW_MS),
         dedupe: deps.state.dedupe,

@@ -21,6 +21,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   leaks: async () => (await import('./leak-scan.js')).benchLeakScan(),
   rotation: async () => (await import('./rotation.js')).benchRotation(),
   vault: async () => (await import('./vault.js')).benchVault(),
+  'access-review': async () => (await import('./access-review.js')).benchAccessReview(),
 };
 
 quietSqliteWarning();

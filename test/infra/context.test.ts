@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ConfigFileError, checkConfigFile } from '../../infra/lib/config-file.js';
-import { ContextError, readSettings } from '../../infra/lib/context.js';
+import { ContextError, isDomainName, readSettings } from '../../infra/lib/context.js';
 import { CDK_CONTEXT, CERTIFICATE_ARN } from './synth.js';
 
 const settingsOf = (overrides: Record<string, unknown> = {}) => {
@@ -93,6 +93,48 @@ describe('context settings', () => {
     expect(problemsOf({ slackMode: 'http', region: 'us-east-1', certificateArn: CERTIFICATE_ARN })).toEqual([
       'certificateArn: the certificate is in eu-west-1; the load balancer needs one in us-east-1',
     ]);
+  });
+
+  it('takes domainName in http mode only: the DNS name on the certificate, lower-cased', () => {
+    const http = { slackMode: 'http', region: 'eu-west-1', certificateArn: CERTIFICATE_ARN };
+    expect(settingsOf({ ...http, domainName: 'Opsbot.Example.com' }).domainName).toBe('opsbot.example.com');
+    expect(settingsOf(http).domainName).toBeUndefined();
+    expect(problemsOf({ domainName: 'opsbot.example.com' })).toEqual([
+      'domainName: read only with slackMode "http" (Socket Mode has no inbound path); add -c slackMode=http, or remove it',
+    ]);
+    for (const bad of [
+      'https://opsbot.example.com',
+      'opsbot.example.com/x',
+      'localhost',
+      'opsbot..example.com',
+    ])
+      expect(problemsOf({ ...http, domainName: bad }), bad).toEqual([
+        `domainName: expected the DNS name on the certificate, such as opsbot.example.com (no scheme, no path), got "${bad.toLowerCase()}"`,
+      ]);
+  });
+
+  it('accepts as domainName exactly what can stand as the host of an https URL with nothing else in it (property)', () => {
+    const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/);
+    const names = fc.tuple(
+      fc.array(label, { minLength: 1, maxLength: 4 }),
+      fc.stringMatching(/^[a-z]{2,6}$/),
+    );
+    fc.assert(
+      fc.property(names, ([labels, tld]) => {
+        const name = [...labels, tld].join('.');
+        expect(isDomainName(name)).toBe(true);
+        expect(new URL(`https://${name}/webhooks/aws-events`).hostname).toBe(name);
+      }),
+    );
+    fc.assert(
+      fc.property(fc.stringMatching(/^[a-z0-9.:/@?#-]{1,30}$/), (text) => {
+        if (!isDomainName(text)) return;
+        // Whatever it accepts is a bare host: the URL built from it has that host and nothing more.
+        const url = new URL(`https://${text}/webhooks/aws-events`);
+        expect(url.hostname).toBe(text);
+        expect(url.pathname).toBe('/webhooks/aws-events');
+      }),
+    );
   });
 
   it('never lets a secret, or a setting the stack owns, into the container environment', () => {

@@ -89,6 +89,10 @@ describe.each([
     expect(failure?.message).toBeUndefined();
   });
 
+  it('checks the EventBridge path to /webhooks/aws-events exactly where the stack creates it (HTTP mode, Secrets Manager)', () => {
+    expect(s.stack.secretEvents !== undefined).toBe(name === 'HTTP mode');
+  });
+
   it('passes every bundled AWS Control Tower proactive control, acknowledging only the expected ones', () => {
     // CDK reports only the plugins that found something, acknowledged or not: in Socket Mode, none.
     const report = pluginReport(s, CONTROL_TOWER_PLUGIN);

@@ -5,6 +5,7 @@ import { CHAIN_KEY_GENERATOR, INTEGRATION_SECRETS, SECRET_NAMES } from '../../in
 import { auditSecret, chainKeyBytes } from '../../src/audit/audit-secret.js';
 import { INTEGRATIONS } from '../../src/integrations/index.js';
 import { IntegrationRegistry } from '../../src/integrations/registry.js';
+import { eventsSecret } from '../../src/security/aws-events/events-secret.js';
 import {
   actionsOf,
   list,
@@ -51,7 +52,7 @@ describe('the secrets', () => {
     return list(policies[0]?.[1].Properties?.ResourcePolicy.Statement) as Statement[];
   };
 
-  it('are the five opsbot/* secrets, encrypted with one customer-managed key that rotates, kept when the stack goes', () => {
+  it('are the six opsbot/* secrets, encrypted with one customer-managed key that rotates, kept when the stack goes', () => {
     // And the datadog rotation function's own keys, opsbot/datadog-rotation (rotation.test.ts).
     expect(resourcesOfType(s.json, 'AWS::SecretsManager::Secret')).toHaveLength(SECRET_NAMES.length + 1);
     const keyId = logicalId(s.stack.secrets.key);
@@ -100,15 +101,21 @@ describe('the secrets', () => {
   };
   const taskRoleArn = () => ({ 'Fn::GetAtt': [logicalId(s.stack.taskRole), 'Arn'] });
 
-  it('each secret’s resource policy denies reading to all but the task role (and its own rotation function)', () => {
+  it('each secret’s resource policy denies reading to all but the task role (and its own rotation function; CloudFormation for the events key)', () => {
     for (const name of SECRET_NAMES) {
       const reads = policyOf(name).filter((st) => actionsOf(st).includes('secretsmanager:GetSecretValue'));
       expect(reads).toHaveLength(1);
       expect(reads[0]?.Effect).toBe('Deny');
       expect(reads[0]?.Principal).toEqual({ AWS: '*' });
       const rotation = rotationRoleArn(name);
+      // CloudFormation resolves the EventBridge connection's dynamic reference to the events key.
+      const readers = [
+        taskRoleArn(),
+        ...(rotation ? [rotation] : []),
+        ...(name === 'events' ? [DEPLOY_ROLE] : []),
+      ];
       expect(reads[0]?.Condition).toEqual({
-        StringNotEquals: { 'aws:PrincipalArn': rotation ? [taskRoleArn(), rotation] : taskRoleArn() },
+        StringNotEquals: { 'aws:PrincipalArn': readers.length === 1 ? readers[0] : readers },
       });
     }
   });
@@ -216,8 +223,8 @@ describe('the secrets with another prefix and an admin role ARN', () => {
 });
 
 describe('the secrets the stack creates', () => {
-  it("are exactly the ones the bot loads: its registry's catalog, audit key included (derived, not a copy)", () => {
-    const catalog = [...new IntegrationRegistry(INTEGRATIONS).catalog([auditSecret]).keys()];
+  it("are exactly the ones the bot loads: its registry's catalog, audit and events keys included (derived, not a copy)", () => {
+    const catalog = [...new IntegrationRegistry(INTEGRATIONS).catalog([auditSecret, eventsSecret]).keys()];
     expect([...SECRET_NAMES].sort()).toEqual(catalog.sort());
     // Every secret-backed integration, and only those (dev environments assume a role instead).
     expect(INTEGRATION_SECRETS).not.toContain('devenv');

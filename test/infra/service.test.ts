@@ -223,7 +223,7 @@ describe('the service in HTTP mode', () => {
   }, 60_000);
   afterAll(() => s?.cleanup());
 
-  it('listens on HTTPS 443 with the context’s certificate, forwarding only the two POST paths; anything else is a 404', () => {
+  it('listens on HTTPS 443 with the context’s certificate, forwarding only the three POST paths; anything else is a 404', () => {
     const listeners = resourcesOfType(s.json, 'AWS::ElasticLoadBalancingV2::Listener');
     expect(listeners).toHaveLength(1);
     const listener = listeners[0]?.[1].Properties;
@@ -242,7 +242,7 @@ describe('the service in HTTP mode', () => {
     const conditions = rules[0]?.[1].Properties?.Conditions;
     expect(conditions).toContainEqual({
       Field: 'path-pattern',
-      PathPatternConfig: { Values: ['/slack/events', '/webhooks/datadog'] },
+      PathPatternConfig: { Values: ['/slack/events', '/webhooks/datadog', '/webhooks/aws-events'] },
     });
     expect(conditions).toContainEqual({
       Field: 'http-request-method',

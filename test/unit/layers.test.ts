@@ -27,7 +27,7 @@ const BASE = [
   'src/replica-name.ts',
 ];
 const SLACK = ['src/slack/', '@slack/'];
-const FEATURES = ['src/alerts/', 'src/devenv/', 'src/leak-watch/', 'src/secret-rotation/'];
+const FEATURES = ['src/alerts/', 'src/devenv/', 'src/leak-watch/', 'src/secret-rotation/', 'src/security/'];
 
 interface Rule {
   name: string;

@@ -50,8 +50,11 @@ describe('the security section', () => {
     expect(schema.safeParse({ security: { chanel: 'C0SEC' } }).success).toBe(false);
     const arn = schema.safeParse({ security: { expectedPrincipals: ['opsbot-task'] } });
     expect(arn.error?.issues.map((i) => i.message)).toContain(
-      'expected an IAM role or user ARN such as arn:aws:iam::111122223333:role/opsbot-task',
+      'expected an IAM role or user ARN such as arn:aws:iam::111122223333:role/opsbot-task, or vault:role/<name>',
     );
+    expect(
+      schema.parse({ security: { expectedPrincipals: ['vault:role/opsbot'] } }).security.expectedPrincipals,
+    ).toEqual(['vault:role/opsbot']);
     expect(schema.safeParse({ security: { detections: { denials: { count: 0 } } } }).success).toBe(false);
     expect(schema.safeParse({ security: { detections: { denials: { within: 'soon' } } } }).success).toBe(
       false,

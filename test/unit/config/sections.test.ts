@@ -47,7 +47,8 @@ describe('the sections of the configuration file', () => {
       jira: { users: {} },
       alerts: { routes: [] },
       devenv: { maxPerUser: 2, templates: {} },
-      security: {},
+      // security: its settings' defaults (test/unit/security-config.test.ts lists them).
+      security: expect.objectContaining({ leakScan: true, expectedPrincipals: [] }),
     });
     expect(emptyFileOf([])).toEqual({ access: { admins: [], rules: [] } });
   });

@@ -1,0 +1,68 @@
+import type { AuditRecord } from '../../audit/records.js';
+import type { Detection } from '../detection.js';
+import { type AuditRule, timeOf } from './rule.js';
+
+const HOUR = 3_600_000;
+/** A scheduled rotation whose LastRotatedDate is this close to the change explains it. */
+export const SCHEDULED_SLACK_MS = 15 * 60_000;
+const ROTATE = 'opsbot:rotate';
+
+/** The secret an `opsbot:rotate` record names: `details.secret`, or its arguments (`secret=audit`, a button's `value=audit`). */
+export function rotatedSecret(record: AuditRecord): string | undefined {
+  if (typeof record.details.secret === 'string') return record.details.secret;
+  const args = record.details.args;
+  if (typeof args !== 'string') return undefined;
+  return /(?:^|\s)(?:secret|value)=([a-z][a-z0-9-]{0,40})(?:\s|$)/.exec(args)?.[1];
+}
+
+/**
+ * `unexpectedSecretVersion`: the provider saw a new version of one of opsbot's secrets
+ * (`secret.version_changed`), but no `opsbot:rotate` (intent or outcome, anyone's) named that
+ * secret within the hour before, and Secrets Manager's own schedule does not explain it
+ * (`lastRotatedAt`: its LastRotatedDate within 15 minutes of the change). Someone wrote a value by
+ * hand, or someone else can write opsbot's secrets. Only with the `aws` source (the caller leaves
+ * the rule out otherwise: Vault, file and env versions are always written by a person).
+ */
+export function unexpectedVersionRule(options: {
+  lastRotatedAt: (secret: string) => Promise<number | undefined>;
+}): AuditRule {
+  const rotations = new Map<string, number>();
+  const note = (record: AuditRecord) => {
+    if (record.action !== ROTATE || (record.outcome !== 'intent' && record.outcome !== 'success')) return;
+    const secret = rotatedSecret(record);
+    if (secret) rotations.set(secret, Math.max(rotations.get(secret) ?? 0, timeOf(record)));
+  };
+  return {
+    name: 'unexpectedSecretVersion',
+    learn: note,
+    async check(record): Promise<Detection[]> {
+      note(record);
+      if (record.action !== 'secret.version_changed' || record.actor !== 'opsbot') return [];
+      const secret = record.details.integration;
+      if (typeof secret !== 'string') return [];
+      const at = timeOf(record);
+      const rotated = rotations.get(secret);
+      if (rotated !== undefined && rotated >= at - HOUR && rotated <= at) return [];
+      const scheduled = await options.lastRotatedAt(secret).catch(() => undefined);
+      if (scheduled !== undefined && Math.abs(scheduled - at) <= SCHEDULED_SLACK_MS) return [];
+      const version = typeof record.details.versionId === 'string' ? record.details.versionId : '?';
+      return [
+        {
+          rule: 'unexpectedSecretVersion',
+          key: `unexpectedSecretVersion:${secret}:${version}`,
+          title: `A new version of opsbot's ${secret} secret appeared that no rotation of opsbot's started`,
+          actor: 'opsbot',
+          at: record.at,
+          evidence: [record.seq],
+          details: {
+            secret,
+            version: version.slice(0, 8),
+            ...(typeof record.details.previousVersionId === 'string'
+              ? { previous: record.details.previousVersionId.slice(0, 8) }
+              : {}),
+          },
+        },
+      ];
+    },
+  };
+}
