@@ -6,7 +6,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
-/** The bot's endpoint for EventBridge (CONTRACT: `POST /webhooks/aws-events`). */
+/** The bot's endpoint for EventBridge (README.md, "HTTP endpoints": `POST /webhooks/aws-events`). */
 export const AWS_EVENTS_PATH = '/webhooks/aws-events';
 /** The header the connection sends the events key in; the bot compares it in constant time. */
 export const EVENTS_KEY_HEADER = 'X-Opsbot-Events-Key';

@@ -43,6 +43,7 @@ export function securityFeature(options: SecurityFeatureOptions = {}): Feature {
       const tail = new DetectionsTail({
         audit: ctx.state.audit,
         leases: ctx.state.leases,
+        cursor: ctx.state.messages,
         owner: ctx.owner,
         reporter,
         detections: security.detections,

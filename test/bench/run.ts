@@ -22,6 +22,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   rotation: async () => (await import('./rotation.js')).benchRotation(),
   vault: async () => (await import('./vault.js')).benchVault(),
   'access-review': async () => (await import('./access-review.js')).benchAccessReview(),
+  detections: async () => (await import('./detections.js')).benchDetections(),
 };
 
 quietSqliteWarning();

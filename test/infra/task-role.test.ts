@@ -99,7 +99,7 @@ describe('the task role (least privilege)', () => {
     expect(trust[0]?.Condition?.StringEquals?.['aws:SourceAccount']).toEqual({ Ref: 'AWS::AccountId' });
   });
 
-  it('reads (GetSecretValue, DescribeSecret) exactly the five opsbot secrets, by ARN', () => {
+  it('reads (GetSecretValue, DescribeSecret) exactly the six opsbot secrets, by ARN', () => {
     const reads = statements.filter((st) => actionsOf(st).includes('secretsmanager:GetSecretValue'));
     expect(reads).toHaveLength(1);
     expect(actionsOf(reads[0] as Statement).sort()).toEqual([
@@ -108,7 +108,14 @@ describe('the task role (least privilege)', () => {
     ]);
     expect(resourcesOf(reads[0] as Statement)).toEqual(secretIds().map((id) => ({ Ref: id })));
     const names = secretIds().map((id) => s.json.Resources[id]?.Properties?.Name);
-    expect(names).toEqual(['opsbot/slack', 'opsbot/github', 'opsbot/jira', 'opsbot/datadog', 'opsbot/audit']);
+    expect(names).toEqual([
+      'opsbot/slack',
+      'opsbot/github',
+      'opsbot/jira',
+      'opsbot/datadog',
+      'opsbot/audit',
+      'opsbot/events',
+    ]);
   });
 
   it('may not write a value, change rotation settings or delete any secret', () => {

@@ -2,7 +2,7 @@ import type { AuditRecord } from '../../audit/records.js';
 import type { Clock } from '../../clock.js';
 import type { Component } from '../../component.js';
 import type { Logger } from '../../log.js';
-import type { AuditStore, LeaseStore } from '../../store/state.js';
+import type { AuditStore, LeaseStore, MessageRefStore } from '../../store/state.js';
 import { finishedWithin } from '../../time/deadline.js';
 import type { DetectionsConfig } from '../config.js';
 import type { Detection, SecurityReporter } from '../detection.js';
@@ -34,10 +34,21 @@ export interface DetectionsTailDeps {
   lastRotatedAt?: EngineOptions['lastRotatedAt'];
   /** Refused requests on this replica, for `signatureFailures`. */
   refusals?: RequestRefusals;
+  /**
+   * Where the last record checked is kept across replicas (one message ref): a replica that takes
+   * the lease over checks from there, so nothing written while no one held it goes unchecked.
+   */
+  cursor?: Pick<MessageRefStore, 'get' | 'putIfAbsent' | 'compareAndSet'>;
   clock: Clock;
   log: Logger;
   everyMs?: number;
 }
+
+/** The message ref holding the last record checked (`data`: `{"seq":N}`). */
+const CURSOR_KEY = 'security-detections:cursor';
+const CURSOR_TTL_MS = 30 * 86_400_000; // the store's longest
+/** A new holder checks at most this many records it missed (older ones it only learns). */
+const MAX_CATCH_UP = 10_000;
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -46,8 +57,9 @@ const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
  * path: every few seconds the replica holding the `security-detections` lease reads the records
  * after the last one it saw (`readAfter`) and runs them through the rules; every detection goes to
  * the security reporter (deduplicated and rate-limited there). On taking the lease it learns the
- * trail's last `firstUse.learnDays` days (bounded, yielding between pages) and starts after the head:
- * what was before is learned, never reported, so a restart re-reports nothing. Every `chain.every`
+ * trail's last `firstUse.learnDays` days (bounded, yielding between pages) up to where checking
+ * starts: the last holder's cursor (kept in State after each pass), else this process's start, so
+ * nothing written while no replica held the lease goes unchecked and nothing is reported twice. Every `chain.every`
  * it checks the links of the newest `chain.records`. Refused requests are counted on every replica.
  */
 export class DetectionsTail implements Component {
@@ -55,6 +67,9 @@ export class DetectionsTail implements Component {
   readonly #d: DetectionsTailDeps;
   #engine: DetectionEngine | undefined;
   #cursor = 0;
+  #startHead = 0;
+  /** The cursor's stored version (compare-and-set), once read or written. */
+  #cursorVersion: number | undefined;
   #nextChainAt = 0;
   #cancel: (() => void) | undefined;
   #running: Promise<unknown> | undefined;
@@ -67,6 +82,9 @@ export class DetectionsTail implements Component {
   }
 
   async start(): Promise<void> {
+    // Records written from now on are checked even if the first pass comes later: the first
+    // holder's learning stops here (unless a cursor says where the last holder stopped).
+    this.#startHead = this.#d.audit.head()?.seq ?? 0;
     const sig = this.#d.detections.signatureFailures;
     if (!sig.off && this.#d.refusals) {
       const rule = signatureFailuresRule({ count: sig.count, withinMs: sig.within, replica: this.#d.owner });
@@ -126,9 +144,37 @@ export class DetectionsTail implements Component {
       if (records.length < PAGE) break;
       await yieldToLoop();
     }
+    if (checked > 0) await this.#saveCursor();
     await this.#checkChain();
     await d.reporter.flush?.();
     return checked;
+  }
+
+  /** Where the last holder stopped, if it said. */
+  async #storedCursor(): Promise<number | undefined> {
+    const ref = await this.#d.cursor?.get(CURSOR_KEY).catch(() => undefined);
+    if (!ref?.data) return undefined;
+    this.#cursorVersion = ref.version;
+    const seq = (JSON.parse(ref.data) as { seq?: unknown }).seq;
+    return typeof seq === 'number' && Number.isInteger(seq) && seq >= 0 ? seq : undefined;
+  }
+
+  async #saveCursor(): Promise<void> {
+    const store = this.#d.cursor;
+    if (!store) return;
+    const ref = { channel: '-', ts: '-', data: JSON.stringify({ seq: this.#cursor }) };
+    try {
+      if (this.#cursorVersion === undefined) {
+        const put = await store.putIfAbsent(CURSOR_KEY, ref, CURSOR_TTL_MS);
+        this.#cursorVersion = put.ref.version;
+        if (put.created) return;
+      }
+      const next = await store.compareAndSet(CURSOR_KEY, this.#cursorVersion, ref);
+      if (next) this.#cursorVersion = next.version;
+      else this.#cursorVersion = (await store.get(CURSOR_KEY))?.version;
+    } catch (error) {
+      this.#d.log.warn({ err: error }, 'could not store where the detections stopped; the next pass retries');
+    }
   }
 
   async #learn(): Promise<void> {
@@ -138,7 +184,11 @@ export class DetectionsTail implements Component {
       admins: d.admins,
       ...(d.lastRotatedAt ? { lastRotatedAt: d.lastRotatedAt } : {}),
     });
-    const head = d.audit.head()?.seq ?? 0;
+    const now = d.audit.head()?.seq ?? 0;
+    // Learn up to where checking starts: the last holder's cursor, else this process's start;
+    // at most MAX_CATCH_UP records before the head are left to check.
+    const stored = await this.#storedCursor();
+    const head = Math.max(Math.min(stored ?? this.#startHead, now), now - MAX_CATCH_UP, 0);
     const since = new Date(d.clock.now() - d.detections.firstUse.learnDays * DAY).toISOString();
     const first = (await d.audit.firstSeqSince(since)) ?? head + 1;
     let after = Math.max(first - 1, head - MAX_LEARN);
