@@ -4,28 +4,10 @@ import type { SecretSpec } from '../credentials/secret-spec.js';
 import { secretText } from '../credentials/secret-spec.js';
 import { type DatadogSecret, datadog } from '../integrations/datadog.js';
 import { DatadogCallError, DatadogKeysApi, type ListedKey } from './datadog-keys-api.js';
+import { DATADOG_BOT_SCOPES, DATADOG_ROTATION_SCOPES } from './datadog-scopes.js';
 import { type RotationContext, type RotationKind, RotationTestError } from './kind.js';
 
-/**
- * What the bot's own application key may do: `/dd` reads monitors and creates and cancels
- * downtimes; alerts arrive by webhook and call no API.
- */
-export const DATADOG_BOT_SCOPES = ['monitors_read', 'monitors_downtime'] as const;
-
-/**
- * What the `datadog-rotation` application key needs: create, list and revoke API keys, create its
- * own application keys and revoke any (the first keys were made by a person), read and update the
- * Webhooks integration's webhook.
- */
-export const DATADOG_ROTATION_SCOPES = [
-  'api_keys_read',
-  'api_keys_write',
-  'api_keys_delete',
-  'user_app_keys',
-  'org_app_keys_write',
-  'integrations_read',
-  'manage_integrations',
-] as const;
+export { DATADOG_BOT_SCOPES, DATADOG_ROTATION_SCOPES };
 
 /** The header Datadog's webhook carries and the bot checks (src/alerts/webhook.ts). */
 export const WEBHOOK_SECRET_HEADER = 'X-Opsbot-Webhook-Secret';

@@ -19,7 +19,7 @@ import type { AnyIntegration } from '../integrations/integration.js';
 import { type LeakWatchOptions, leakWatchFeature } from '../leak-watch/feature.js';
 import { createLogger, type Logger, SecretRedactor } from '../log.js';
 import type { Registry } from '../metrics.js';
-import { DATADOG_ROTATION_SCOPES } from '../rotation/datadog.js';
+import { DATADOG_ROTATION_SCOPES } from '../rotation/datadog-scopes.js';
 import { createRotationHandler } from '../rotation/lambda.js';
 import { secretsReminderFeature } from '../secret-rotation/feature.js';
 import { accessReviewFeature } from '../security/access-review/feature.js';

@@ -23,8 +23,13 @@ const count = (fallback: number) => z.number().int().min(1).max(100_000).default
 const detectionsSchema = z.strictObject({
   /** One person refused `count` times within `within`. */
   denials: z.strictObject({ count: count(5), within: duration.prefault('10m'), off }).prefault({}),
-  /** A person's first use of an action with side effects (learned from the trail's last `learnDays`). */
-  firstUse: z.strictObject({ learnDays: z.number().int().min(1).max(365).default(90), off }).prefault({}),
+  /**
+   * A person's first use of an action with side effects (learned from the trail's last `learnDays`),
+   * once that person has `minHistory` records: a newcomer's first steps are not news.
+   */
+  firstUse: z
+    .strictObject({ learnDays: z.number().int().min(1).max(365).default(90), minHistory: count(20), off })
+    .prefault({}),
   /** An admin action at an hour of the day that admin has never acted at (once they have `minHistory` actions). */
   offHours: z.strictObject({ minHistory: count(20), off }).prefault({}),
   /** `count` destructive actions (any person) within `within`. */

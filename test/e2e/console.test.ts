@@ -604,6 +604,20 @@ describe('npm run console', () => {
     await c.stop();
   }, 120_000);
 
+  it('shows detections in #security: a burst of denials as guest, and a CloudTrail read by a stranger (:event)', async () => {
+    const c = await live();
+    const read = (from: number) => plain(c.text().slice(from));
+    await c.type(':as guest');
+    for (let i = 0; i < 5; i++) await c.type('/devenv up small');
+    const denials = await c.until(/opsbot \(in #security\):\n[\s\S]*?guest|opsbot \(in #security\):\n[\s\S]*?U0GUEST/);
+    expect(denials[0]).toMatch(/#security/);
+    const from = await c.type(':event GetSecretValue arn:aws:iam::123456789012:user/mallory');
+    expect(read(from)).toMatch(/opsbot answered 202/);
+    await c.until(/opsbot \(in #security\):\n[\s\S]*?mallory/, from);
+    expect(c.bot.logLines.join('\n')).not.toMatch(/"level":50/);
+    await c.stop();
+  }, 120_000);
+
   it('names a monitor the simulated Datadog has: Mute works; a bare Warn continues the last alert', async () => {
     const { text, bot } = await session([':alert', ':click Mute 4 hours', ':alert Warn', ':alert Recovered']);
     const id = Number(/Datadog sent Triggered for monitor (\d+)/.exec(text)?.[1]);

@@ -46,7 +46,7 @@ describe('rotation in the console', () => {
     await c.type(':as ada');
     await c.type(':in #ops');
     let from = await c.type('/opsbot secrets');
-    await c.until(/opsbot's secrets: 6, nothing overdue/, from);
+    await c.until(/opsbot's secrets: 7, nothing overdue/, from);
     expect(c.text().slice(from)).toMatch(/\*audit\* `opsbot\/audit` · aws · version `[0-9a-f]{8}`/);
 
     const audit = bot.provider.current('audit').versionId;

@@ -73,7 +73,7 @@ describe('the secrets reminder', () => {
     bot.clock.advance(91 * DAY);
     await expect.poll(() => dms().length, { timeout: 10_000 }).toBe(1);
     const [dm] = dms();
-    expect(dm?.text).toMatch(/^6 of opsbot's secrets need attention\n/);
+    expect(dm?.text).toMatch(/^7 of opsbot's secrets need attention\n/);
     expect(dm?.text).toContain('• *audit* `opsbot/audit`: never rotated in 91 days');
     const buttons = JSON.stringify(dm?.blocks);
     for (const s of ['slack', 'github', 'jira', 'datadog', 'audit'].slice(0, 5))

@@ -46,7 +46,8 @@ describe('/opsbot secrets', () => {
     expect(line('slack')).toMatch(/rotation on \(every 90 days/);
     expect(line('datadog-rotation')).toContain('not rotated by opsbot');
     expect(line('audit')).toMatch(/rotated never/);
-    expect(text).toMatch(/^opsbot's secrets: 6, nothing overdue/);
+    expect(text).toMatch(/^opsbot's secrets: 7, nothing overdue/);
+    expect(line('events')).toContain('not rotated by opsbot');
     expect(JSON.stringify(blocks)).not.toContain('opsbot:rotate');
     assertNoCanary({ reply: text, blocks, logs: bot.logLines.join('\n'), audit: stored }, bot.secrets());
   });

@@ -15,7 +15,7 @@ describe('the security section', () => {
       leakScan: true,
       detections: {
         denials: { count: 5, within: 10 * MINUTE, off: false },
-        firstUse: { learnDays: 90, off: false },
+        firstUse: { learnDays: 90, minHistory: 20, off: false },
         offHours: { minHistory: 20, off: false },
         massDestructive: { count: 5, within: 5 * MINUTE, actions: ['devenv:down', 'dd:mute'], off: false },
         chain: { every: 10 * MINUTE, records: 1_000, off: false },

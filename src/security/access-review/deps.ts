@@ -4,7 +4,7 @@ import type { Rule } from '../../access/policy.js';
 import type { Clock } from '../../clock.js';
 import type { IntegrationKey } from '../../integrations/integration.js';
 import type { SlackApi } from '../../integrations/slack-api.js';
-import { DATADOG_BOT_SCOPES } from '../../rotation/datadog.js';
+import { DATADOG_BOT_SCOPES } from '../../rotation/datadog-scopes.js';
 import type { AuditStore } from '../../store/state.js';
 import type { AccessReviewDeps } from './review.js';
 

@@ -24,7 +24,7 @@ export function auditRules(options: EngineOptions): AuditRule[] {
   const d = options.detections;
   const rules: AuditRule[] = [];
   if (!d.denials.off) rules.push(denialsRule({ count: d.denials.count, withinMs: d.denials.within }));
-  if (!d.firstUse.off) rules.push(firstUseRule());
+  if (!d.firstUse.off) rules.push(firstUseRule({ minHistory: d.firstUse.minHistory }));
   if (!d.offHours.off)
     rules.push(offHoursRule({ admins: options.admins, minHistory: d.offHours.minHistory }));
   if (!d.massDestructive.off)

@@ -11,10 +11,22 @@ const OWN_ACTIONS = /^opsbot:security-/;
  * `firstUse`: a person's first use of an action with side effects. The audit middleware stores an
  * `intent` record before every action that is not read-only (a subcommand without `readOnly`, any
  * button or form), so "an intent record for a (person, action) never seen before" is exactly that.
+ * Only for someone with `minHistory` records already: a newcomer's first steps (or everyone's, on a
+ * new deployment) are not news; an established person suddenly doing something new is.
  * What was seen is learned from the trail's history at start, so a restart does not re-flag.
  */
-export function firstUseRule(): AuditRule {
+export function firstUseRule(options: { minHistory: number } = { minHistory: 20 }): AuditRule {
   const seen = new Set<string>();
+  /** Records per person (bounded like the pairs). */
+  const history = new Map<string, number>();
+  const count = (r: AuditRecord) => {
+    if (!PERSON.test(r.actor)) return;
+    if (!history.has(r.actor) && history.size >= MAX_PAIRS) {
+      const oldest = history.keys().next().value;
+      if (oldest !== undefined) history.delete(oldest);
+    }
+    history.set(r.actor, (history.get(r.actor) ?? 0) + 1);
+  };
   const remember = (pair: string) => {
     if (seen.size >= MAX_PAIRS) {
       const oldest = seen.values().next().value;
@@ -31,11 +43,15 @@ export function firstUseRule(): AuditRule {
     learn(record) {
       const pair = pairOf(record);
       if (pair) remember(pair);
+      count(record);
     },
     check(record): Detection[] {
       const pair = pairOf(record);
+      const before = history.get(record.actor) ?? 0;
+      count(record);
       if (!pair || seen.has(pair)) return [];
       remember(pair);
+      if (before < options.minHistory) return [];
       return [
         {
           rule: 'firstUse',

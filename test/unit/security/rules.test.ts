@@ -148,7 +148,7 @@ describe('firstUse', () => {
     t,
   });
   it("flags a person's first intent of an action, once, and never opsbot's or a learned pair", async () => {
-    const engine = engineOf();
+    const engine = engineOf({ firstUse: { learnDays: 90, minHistory: 1, off: false } });
     const history = stream([intent('U0DEV', 'devenv:up', T0)]);
     for (const r of history) engine.learn(r);
     const live = stream([
@@ -162,6 +162,28 @@ describe('firstUse', () => {
     const found = (await run(engine, live)).filter((d) => d.rule === 'firstUse');
     expect(found.map((d) => d.key)).toEqual(['firstUse:U0DEV:devenv:down']);
     expect(found[0]?.evidence).toEqual([2]);
+  });
+});
+
+describe('firstUse, for newcomers', () => {
+  it('is quiet until the person has minHistory records, then flags what is new to them', async () => {
+    const intent = (actor: string, action: string, t: number) => ({
+      actor,
+      action,
+      outcome: 'intent' as const,
+      t,
+    });
+    const engine = engineOf({ firstUse: { learnDays: 90, minHistory: 3, off: false } });
+    const live = stream([
+      intent('U0NEW', 'devenv:up', T0),
+      intent('U0NEW', 'devenv:down', T0 + 1),
+      { actor: 'U0NEW', action: 'gh:pr list', outcome: 'success' as const, t: T0 + 2 },
+      intent('U0NEW', 'dd:mute', T0 + 3),
+      intent('U0NEW', 'devenv:up', T0 + 4),
+    ]);
+    const found = (await run(engine, live)).filter((d) => d.rule === 'firstUse');
+    // Three records before: only dd:mute (new to them) is news; devenv:up was seen.
+    expect(found.map((d) => d.key)).toEqual(['firstUse:U0NEW:dd:mute']);
   });
 });
 
