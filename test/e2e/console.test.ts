@@ -609,7 +609,9 @@ describe('npm run console', () => {
     const read = (from: number) => plain(c.text().slice(from));
     await c.type(':as guest');
     for (let i = 0; i < 5; i++) await c.type('/devenv up small');
-    const denials = await c.until(/opsbot \(in #security\):\n[\s\S]*?guest|opsbot \(in #security\):\n[\s\S]*?U0GUEST/);
+    const denials = await c.until(
+      /opsbot \(in #security\):\n[\s\S]*?guest|opsbot \(in #security\):\n[\s\S]*?U0GUEST/,
+    );
     expect(denials[0]).toMatch(/#security/);
     const from = await c.type(':event GetSecretValue arn:aws:iam::123456789012:user/mallory');
     expect(read(from)).toMatch(/opsbot answered 202/);
