@@ -41,6 +41,9 @@ export async function benchSlack(): Promise<void> {
       configYaml: BENCH_POLICY,
       extraCommands: [benchProbe],
       onAuditStored: (record) => audits.stored(record),
+      // BENCH_SLACK_SECURITY=1: with the detections tailing the trail (production pacing), to see
+      // what they cost the request path.
+      ...(process.env.BENCH_SLACK_SECURITY === '1' ? { security: { everyMs: 5_000 } } : {}),
     });
     try {
       const signingSecret = currentSigningSecret(bot);
