@@ -9,7 +9,7 @@ import { LogThrottle } from '../../http/log-throttle.js';
 import { type Route, readBody, refuse, sendJson } from '../../http/server.js';
 import type { Logger } from '../../log.js';
 import { Counter, type Registry } from '../../metrics.js';
-import type { DedupeStore } from '../../store/state.js';
+import type { MessageRefStore } from '../../store/state.js';
 import { finishedWithin } from '../../time/deadline.js';
 import type { SecurityConfig } from '../config.js';
 import type { SecurityReporter } from '../detection.js';
@@ -24,6 +24,21 @@ export const AWS_EVENTS_KEY_HEADER = 'x-opsbot-events-key';
 export const MAX_AWS_EVENTS_BODY_BYTES = 256 * 1024;
 /** How long an event id is remembered: EventBridge retries for at most 24 hours. */
 export const AWS_EVENT_DEDUPE_MS = 7 * 24 * 60 * 60 * 1000;
+/** A claim left `pending` this long belongs to a request that will not finish (its replica died). */
+const PENDING_TAKEOVER_MS = 30_000;
+
+/** An event's claim as stored: `{ state, at }`. */
+function parseClaim(data: string | undefined): { state: string; at: number } {
+  try {
+    const parsed = JSON.parse(data ?? '{}') as { state?: unknown; at?: unknown };
+    return {
+      state: typeof parsed.state === 'string' ? parsed.state : 'failed',
+      at: typeof parsed.at === 'number' ? parsed.at : 0,
+    };
+  } catch {
+    return { state: 'failed', at: 0 };
+  }
+}
 /** The audit action of a stored call on one of opsbot's secrets. */
 export const SECRET_ACCESS_ACTION = 'security:secret_access';
 
@@ -38,7 +53,8 @@ export interface AwsEventsDeps {
     | 'refreshAfterAuthFailure'
     | 'checkNow'
   >;
-  state: { dedupe: Pick<DedupeStore, 'putIfAbsent'> };
+  /** Each event's claim (pending, stored or failed) under `aws-event:<id>`. */
+  state: { messages: Pick<MessageRefStore, 'putIfAbsent' | 'compareAndSet'> };
   audit: Pick<AuditTrail, 'record'>;
   reporter: SecurityReporter;
   security: SecurityConfig;
@@ -188,15 +204,58 @@ export class AwsEventsEndpoint implements Component {
     this.#afterAnswer(stored);
   }
 
-  /** The dedupe key first, then the audit record; undefined for an id seen before. */
+  /**
+   * Claims the event, then writes its audit record; undefined for an event stored before. The
+   * claim (a message ref `aws-event:<id>`) is `pending` while this request writes, `stored` after,
+   * `failed` when the write failed: EventBridge's retry of a failed event writes it then, instead of
+   * being answered as a duplicate with nothing stored. A pending claim older than
+   * {@link PENDING_TAKEOVER_MS} (its replica died) is taken over; a newer one answers 503 (retry).
+   */
   async #store(call: SecretCall, secret: string): Promise<Stored | undefined> {
-    const { state, audit, security } = this.#deps;
-    if (!(await state.dedupe.putIfAbsent(`aws-event:${call.id}`, AWS_EVENT_DEDUPE_MS))) return undefined;
+    const { audit, security } = this.#deps;
+    const claim = await this.#claim(call.id);
+    if (claim === 'stored') return undefined;
+    if (claim === 'busy') throw new Error(`event ${call.id.slice(0, 80)} is being stored by another request`);
     const expected = isExpected(call, {
       expectedPrincipals: security.expectedPrincipals,
       ...(this.#deps.vaultRole !== undefined ? { vaultRole: this.#deps.vaultRole } : {}),
     });
-    const record = await audit.record({
+    let record: { seq: number };
+    try {
+      record = await this.#record(call, secret, expected);
+    } catch (error) {
+      await this.#settle(call.id, claim, 'failed').catch(() => undefined);
+      throw error;
+    }
+    await this.#settle(call.id, claim, 'stored');
+    return { call, secret, expected, seq: record.seq };
+  }
+
+  async #claim(id: string): Promise<{ version: number } | 'stored' | 'busy'> {
+    const { messages } = this.#deps.state;
+    const key = `aws-event:${id}`;
+    const now = this.#deps.clock.now();
+    const pending = { channel: '-', ts: '-', data: JSON.stringify({ state: 'pending', at: now }) };
+    const put = await messages.putIfAbsent(key, pending, AWS_EVENT_DEDUPE_MS);
+    if (put.created) return { version: put.ref.version };
+    const held = parseClaim(put.ref.data);
+    if (held.state === 'stored') return 'stored';
+    if (held.state === 'pending' && now - held.at < PENDING_TAKEOVER_MS) return 'busy';
+    const taken = await messages.compareAndSet(key, put.ref.version, pending);
+    return taken ? { version: taken.version } : 'busy';
+  }
+
+  async #settle(id: string, claim: { version: number }, state: 'stored' | 'failed'): Promise<void> {
+    const data = JSON.stringify({ state, at: this.#deps.clock.now() });
+    await this.#deps.state.messages.compareAndSet(`aws-event:${id}`, claim.version, {
+      channel: '-',
+      ts: '-',
+      data,
+    });
+  }
+
+  #record(call: SecretCall, secret: string, expected: boolean) {
+    return this.#deps.audit.record({
       action: SECRET_ACCESS_ACTION,
       outcome: 'success',
       actor: call.principal.slice(0, 512),
@@ -211,7 +270,6 @@ export class AwsEventsEndpoint implements Component {
         expected,
       },
     });
-    return { call, secret, expected, seq: record.seq };
   }
 
   /** Detections go to the reporter after the answer; a reporter failure is logged, never thrown. */

@@ -46,6 +46,20 @@ class KeptReports implements SecurityReporter {
   }
 }
 
+/** The audit store, whose first `n` appends fail as a store outage would. */
+function failingFirst(state: State, n: number): State['audit'] {
+  let left = n;
+  return Object.assign(Object.create(Object.getPrototypeOf(state.audit)), state.audit, {
+    append: (event: Parameters<State['audit']['append']>[0]) => {
+      if (left > 0) {
+        left -= 1;
+        return Promise.reject(new Error('the state store is unavailable'));
+      }
+      return state.audit.append(event);
+    },
+  });
+}
+
 interface Rig {
   url: string;
   state: State;
@@ -58,7 +72,7 @@ interface Rig {
 }
 
 async function startRig(
-  options: { apiKey?: string; source?: 'aws' | 'vault'; security?: object } = {},
+  options: { apiKey?: string; source?: 'aws' | 'vault'; security?: object; failAppends?: number } = {},
 ): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'opsbot-aws-events-'));
   const state = await openState({ kind: 'sqlite', path: join(dir, 'opsbot.db') });
@@ -76,7 +90,7 @@ async function startRig(
   const component = awsEventsComponent({
     provider: rig.provider,
     state,
-    audit: new TrailAuditSink(state.audit, rig.logs.log, systemClock),
+    audit: new TrailAuditSink(failingFirst(state, options.failAppends ?? 0), rig.logs.log, systemClock),
     reporter: reports,
     security,
     secretNames: SECRETS,
@@ -153,6 +167,26 @@ describe('POST /webhooks/aws-events', () => {
     ]);
     // The task role is expected: no detection.
     expect(rig.reports.detections).toEqual([]);
+  });
+
+  it("an event whose record could not be stored is stored by EventBridge's retry, not answered as a duplicate", async () => {
+    const apiKey = canary('events');
+    const rig = await startRig({ apiKey, failAppends: 1 });
+    try {
+      expect((await rig.post(fixture('put-secret-value.json'))).status).toBe(503);
+      expect(await rig.records()).toEqual([]);
+      expect(await rig.post(fixture('put-secret-value.json'))).toEqual({
+        status: 202,
+        body: { status: 'accepted', stored: 1 },
+      });
+      expect(await rig.post(fixture('put-secret-value.json'))).toEqual({
+        status: 202,
+        body: { status: 'duplicate', stored: 0 },
+      });
+      expect((await rig.records()).map((r) => r.details.eventName)).toEqual(['PutSecretValue']);
+    } finally {
+      await rig.stop();
+    }
   });
 
   it('a duplicate event id is answered 202 without a second record or a second detection', async () => {
