@@ -212,7 +212,7 @@ export class AwsEventsEndpoint implements Component {
    * {@link PENDING_TAKEOVER_MS} (its replica died) is taken over; a newer one answers 503 (retry).
    */
   async #store(call: SecretCall, secret: string): Promise<Stored | undefined> {
-    const { audit, security } = this.#deps;
+    const { security } = this.#deps;
     const claim = await this.#claim(call.id);
     if (claim === 'stored') return undefined;
     if (claim === 'busy') throw new Error(`event ${call.id.slice(0, 80)} is being stored by another request`);
