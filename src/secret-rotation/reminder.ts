@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { actions, button, context, header, sections } from '../slack/blocks.js';
 import type { DedupeStore, LeaseStore } from '../store/state.js';
 import { escapeText, inlineCode } from '../text/escape.js';
-import { finishedWithin } from '../time/deadline.js';
+import { PeriodicPass } from '../time/periodic.js';
 import type { SecretRow } from './inventory.js';
 import type { SecretRotation } from './service.js';
 
@@ -39,34 +39,24 @@ export interface SecretReminderDeps {
 export class SecretReminder implements Component {
   readonly name = 'secrets-reminder';
   readonly #d: SecretReminderDeps;
-  #cancel: (() => void) | undefined;
-  #running: Promise<unknown> | undefined;
-  #stopped = false;
+  readonly #loop: PeriodicPass;
 
   constructor(deps: SecretReminderDeps) {
     this.#d = deps;
+    this.#loop = new PeriodicPass({
+      clock: deps.clock,
+      everyMs: deps.checkEveryMs ?? REMINDER_CHECK_MS,
+      pass: () => this.pass(),
+      failed: (error) => deps.log.warn({ err: error }, 'the secrets reminder failed; the next check retries'),
+    });
   }
 
   async start(): Promise<void> {
-    this.#schedule();
+    this.#loop.start();
   }
 
-  async stop(deadline: number): Promise<boolean> {
-    this.#stopped = true;
-    this.#cancel?.();
-    if (!this.#running) return true;
-    return finishedWithin(this.#d.clock, this.#running, deadline - this.#d.clock.now());
-  }
-
-  #schedule(): void {
-    if (this.#stopped) return;
-    this.#cancel = this.#d.clock.schedule(() => {
-      this.#running = this.pass()
-        .catch((error: unknown) =>
-          this.#d.log.warn({ err: error }, 'the secrets reminder failed; the next check retries'),
-        )
-        .finally(() => this.#schedule());
-    }, this.#d.checkEveryMs ?? REMINDER_CHECK_MS);
+  stop(deadline: number): Promise<boolean> {
+    return this.#loop.stop(deadline);
   }
 
   /** One check: true when this replica sent today's reminder. */

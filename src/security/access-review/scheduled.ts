@@ -5,7 +5,7 @@ import type { SlackApi } from '../../integrations/slack-api.js';
 import type { Logger } from '../../log.js';
 import { actions, button, context } from '../../slack/blocks.js';
 import type { DedupeStore, LeaseStore, MessageRefStore } from '../../store/state.js';
-import { finishedWithin } from '../../time/deadline.js';
+import { PeriodicPass } from '../../time/periodic.js';
 import { reviewMessage } from './render.js';
 import type { AccessReview } from './review.js';
 
@@ -103,37 +103,25 @@ export interface ScheduledReviewDeps {
 export class ScheduledAccessReview implements Component {
   readonly name = 'access-review';
   readonly #d: ScheduledReviewDeps;
-  #cancel: (() => void) | undefined;
-  #running: Promise<unknown> | undefined;
-  #stopped = false;
+  readonly #loop: PeriodicPass;
 
   constructor(deps: ScheduledReviewDeps) {
     this.#d = deps;
+    this.#loop = new PeriodicPass({
+      clock: deps.clock,
+      everyMs: Math.min(deps.checkEveryMs ?? REVIEW_CHECK_MS, deps.everyMs),
+      pass: () => this.pass(),
+      failed: (error) =>
+        deps.log.warn({ err: error }, 'the scheduled access review failed; the next check retries'),
+    });
   }
 
   async start(): Promise<void> {
-    this.#schedule();
+    this.#loop.start();
   }
 
-  async stop(deadline: number): Promise<boolean> {
-    this.#stopped = true;
-    this.#cancel?.();
-    if (!this.#running) return true;
-    return finishedWithin(this.#d.clock, this.#running, deadline - this.#d.clock.now());
-  }
-
-  #schedule(): void {
-    if (this.#stopped) return;
-    this.#cancel = this.#d.clock.schedule(
-      () => {
-        this.#running = this.pass()
-          .catch((error: unknown) =>
-            this.#d.log.warn({ err: error }, 'the scheduled access review failed; the next check retries'),
-          )
-          .finally(() => this.#schedule());
-      },
-      Math.min(this.#d.checkEveryMs ?? REVIEW_CHECK_MS, this.#d.everyMs),
-    );
+  stop(deadline: number): Promise<boolean> {
+    return this.#loop.stop(deadline);
   }
 
   /** One check: the review's id when this replica posted this period's review. */

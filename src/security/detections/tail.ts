@@ -4,6 +4,7 @@ import type { Component } from '../../component.js';
 import type { Logger } from '../../log.js';
 import type { AuditStore, LeaseStore, MessageRefStore } from '../../store/state.js';
 import { finishedWithin } from '../../time/deadline.js';
+import { PeriodicPass } from '../../time/periodic.js';
 import type { DetectionsConfig } from '../config.js';
 import type { Detection, SecurityReporter } from '../detection.js';
 import { checkNewestLinks } from './chain-check.js';
@@ -71,14 +72,19 @@ export class DetectionsTail implements Component {
   /** The cursor's stored version (compare-and-set), once read or written. */
   #cursorVersion: number | undefined;
   #nextChainAt = 0;
-  #cancel: (() => void) | undefined;
-  #running: Promise<unknown> | undefined;
+  readonly #loop: PeriodicPass;
   #stopped = false;
   #unlisten: (() => void) | undefined;
   readonly #reports = new Set<Promise<void>>();
 
   constructor(deps: DetectionsTailDeps) {
     this.#d = deps;
+    this.#loop = new PeriodicPass({
+      clock: deps.clock,
+      everyMs: deps.everyMs ?? TAIL_EVERY_MS,
+      pass: () => this.pass(),
+      failed: (error) => deps.log.warn({ err: error }, 'the detections pass failed; the next one retries'),
+    });
   }
 
   async start(): Promise<void> {
@@ -93,15 +99,19 @@ export class DetectionsTail implements Component {
         if (found) this.#report(found);
       });
     }
-    this.#schedule();
+    this.#loop.start();
   }
 
   async stop(deadline: number): Promise<boolean> {
     this.#stopped = true;
-    this.#cancel?.();
     this.#unlisten?.();
-    const work = Promise.all([this.#running, ...this.#reports]);
-    const done = await finishedWithin(this.#d.clock, work, deadline - this.#d.clock.now());
+    const passEnded = await this.#loop.stop(deadline);
+    const reported = await finishedWithin(
+      this.#d.clock,
+      Promise.all([...this.#reports]),
+      deadline - this.#d.clock.now(),
+    );
+    const done = passEnded && reported;
     if (this.#engine) await this.#d.leases.release(DETECTIONS_LEASE, this.#d.owner).catch(() => undefined);
     return done;
   }
@@ -109,17 +119,6 @@ export class DetectionsTail implements Component {
   /** Resolves once every report handed on so far has been handled (tests, the bench). */
   async idle(): Promise<void> {
     while (this.#reports.size > 0) await Promise.all([...this.#reports]);
-  }
-
-  #schedule(): void {
-    if (this.#stopped) return;
-    this.#cancel = this.#d.clock.schedule(() => {
-      this.#running = this.pass()
-        .catch((error: unknown) =>
-          this.#d.log.warn({ err: error }, 'the detections pass failed; the next one retries'),
-        )
-        .finally(() => this.#schedule());
-    }, this.#d.everyMs ?? TAIL_EVERY_MS);
   }
 
   /** One pass: the records since the last, through the rules. Returns how many were checked. */
