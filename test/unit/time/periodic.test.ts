@@ -48,7 +48,9 @@ describe('PeriodicPass', () => {
     const loop = new PeriodicPass({
       clock,
       everyMs: 100,
-      pass: async () => void (runs += 1),
+      pass: async () => {
+        runs += 1;
+      },
       failed: () => {},
     });
     loop.start();
