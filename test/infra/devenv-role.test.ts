@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAUNCH_TAG_KEYS, SESSION_TAG_KEYS } from '../../infra/lib/devenv-role.js';
+import { DEVENV_ROLE_ACTIONS } from '../../src/security/access-review/integrations.js';
 import {
   actionsOf,
   covers,
@@ -87,6 +88,11 @@ describe('the dev-env role', () => {
         expect(DEVENV_ACTIONS).toContain(action);
       }
     }
+  });
+
+  it("the access review's list of the role's EC2 actions is what the stack grants", () => {
+    const granted = new Set(statements.flatMap(actionsOf).filter((a) => a.startsWith('ec2:')));
+    expect([...DEVENV_ROLE_ACTIONS].sort()).toEqual([...granted].sort());
   });
 
   it('grants nothing on * but DescribeInstances and DescribeLaunchTemplates (reads with no resource-level permissions)', () => {
