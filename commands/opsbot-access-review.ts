@@ -1,6 +1,6 @@
 import type { CommandContext, Reply } from '../src/command-kit/command-spec.js';
 import { ErrorCode, UserFacingError } from '../src/errors.js';
-import { reviewDeps } from '../src/security/access-review/deps.js';
+import { reviewDeps, withVendorGrants } from '../src/security/access-review/deps.js';
 import { reviewMessage } from '../src/security/access-review/render.js';
 import { accessReview } from '../src/security/access-review/review.js';
 import { attestedBlocks, type PostedReview, reviewKey } from '../src/security/access-review/scheduled.js';
@@ -17,15 +17,16 @@ function requireAdmin(ctx: CommandContext): void {
 export async function accessReviewReply(ctx: CommandContext, days: number | undefined): Promise<Reply> {
   requireAdmin(ctx);
   const { services } = ctx;
+  const deps = reviewDeps({
+    audit: services.state.audit,
+    access: services.file.access,
+    slack: services.slack,
+    clock: services.clock,
+    configPath: services.configPath,
+    configured: (name) => services.configured(name),
+  });
   const review = await accessReview(
-    reviewDeps({
-      audit: services.state.audit,
-      access: services.file.access,
-      slack: services.slack,
-      clock: services.clock,
-      configPath: services.configPath,
-      configured: (name) => services.configured(name),
-    }),
+    await withVendorGrants(deps, services.grants?.bind(services), services.clock),
     days ?? services.file.security.review.days,
   );
   return reviewMessage(review);

@@ -153,6 +153,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     alertActions: () => offeredAlertActions(deps.commands, (name) => integrations.isConfigured(name)),
     secretRotation,
     refusals,
+    grants: (name) => integrations.grants(name),
   });
   createSlackApp({
     commands: deps.commands,
@@ -168,6 +169,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
       commands: deps.commands,
       secretRotation,
       configPath: config.configPath,
+      grants: (name) => integrations.grants(name),
     },
     integrations,
     countError: errorCounter(metrics),

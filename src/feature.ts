@@ -36,6 +36,8 @@ export interface FeatureContext<N extends IntegrationKey = never> {
   secretRotation?: SecretRotation;
   /** Requests refused for a bad signature or secret, as they happen (the detections count them). */
   refusals?: RequestRefusals;
+  /** What opsbot's own credential for an integration may do, as the vendor reports it (the access review). */
+  grants?(name: IntegrationKey): Promise<Readonly<Record<string, string>> | undefined>;
   /** The buttons commands offer on alert roots now (Create Jira issue…). */
   alertActions(): readonly AlertAction[];
 }

@@ -217,6 +217,8 @@ export interface CoreServices {
   secretRotation?: SecretRotation;
   /** The configuration file's path (`OPSBOT_CONFIG`): `/opsbot access review` proposes a change to it. */
   configPath?: string;
+  /** What opsbot's own credential for an integration may do, as the vendor reports it (the access review). */
+  grants?(name: IntegrationKey): Promise<Readonly<Record<string, string>> | undefined>;
 }
 
 /** Who asked, where, the core services, and the APIs of exactly the integrations the command needs. */

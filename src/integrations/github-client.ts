@@ -115,6 +115,25 @@ export class GitHubClient implements MintsSecrets {
     }
   }
 
+  /**
+   * What the GitHub App may be granted (`GET /app` with the App's JWT: its `permissions`), for the
+   * access review; undefined with a fine-grained token, whose permissions GitHub does not report.
+   */
+  async appPermissions(): Promise<Readonly<Record<string, string>> | undefined> {
+    if (!this.#appAuth) return undefined;
+    const { token } = (await this.#appAuth({ type: 'app' })) as { token: string };
+    this.#masker?.register(token, { until: this.#deps.clock.now() + JWT_LIFETIME_MS });
+    const response = (await this.#octokit.request('GET /app', {
+      headers: { authorization: `bearer ${token}` },
+    })) as unknown as { data: { permissions?: Record<string, string> } };
+    const permissions = response.data.permissions ?? {};
+    return Object.fromEntries(
+      Object.entries(permissions)
+        .filter(([k, v]) => typeof v === 'string' && /^[a-z_]{1,60}$/.test(k))
+        .slice(0, 100),
+    );
+  }
+
   async #send<T>(route: string, params: Record<string, unknown>, token: string): Promise<Response<T>> {
     const response = await this.#octokit.request(route, {
       ...params,

@@ -101,6 +101,8 @@ export interface GitHubApi {
     scope?: RequestScope,
   ): Promise<RunSummary[]>;
   rerunFailedJobs(repo: RepoRef, runId: number, scope?: RequestScope): Promise<void>;
+  /** What the App may be granted (GET /app); undefined with a fine-grained token. */
+  appPermissions(): Promise<Readonly<Record<string, string>> | undefined>;
 }
 
 /**
@@ -128,6 +130,8 @@ export const github = secretIntegration({
     }),
   isAuthFailure: (error) => statusOf(error) === 401,
   createApi: (calls) => createGitHubApi(calls),
+  // For the access review: what opsbot's own credential may be granted.
+  grants: (api) => api.appPermissions(),
   rotation: githubRotation((): SecretSpec<GitHubSecret> => github.secret),
 });
 
@@ -166,6 +170,7 @@ export function createGitHubApi(calls: CredentialedCalls<GitHubClient>): GitHubA
   const read = (p: GitHubPermission) => ({ [p]: 'read' as const });
 
   return {
+    appPermissions: () => calls.run((client) => client.appPermissions()),
     async listPulls(repo, { state, limit, author }, scope) {
       // The pulls API cannot filter by author: read one bounded page and filter it.
       const pulls = await call<Schemas['pull-request-simple'][]>(

@@ -90,6 +90,11 @@ export interface SecretIntegration<Name extends string = string, S = never, C = 
    */
   prepare?(deps: PlatformDeps): Promise<void>;
   /**
+   * What opsbot's own credential may do at the vendor, as the vendor reports it (GitHub: the App's
+   * permissions), for the access review's "what the bot could drop"; undefined when unknown.
+   */
+  grants?(api: A): Promise<Readonly<Record<string, string>> | undefined>;
+  /**
    * How the rotation function rotates this secret (src/rotation/kind.ts): made anew with no person
    * (`automatic`), or put as AWSPENDING by a person; tested against the vendor before it becomes
    * current. Left out: the rotation function does not rotate it.

@@ -75,6 +75,11 @@ export interface BuiltIntegrations {
    */
   prepare(): Promise<void>;
   readonly prepared: boolean;
+  /**
+   * What opsbot's own credential for `name` may do, as the vendor reports it (the integration's
+   * `grants`); undefined when the integration has no such hook, is not configured, or cannot say.
+   */
+  grants(name: string): Promise<Readonly<Record<string, string>> | undefined>;
   close(): void;
 }
 
@@ -128,6 +133,13 @@ export function buildIntegrations(
       );
       await Promise.all(preparing);
       prepared = true;
+    },
+    async grants(name) {
+      const m = registry.get(name);
+      const api = (apis as Record<string, unknown>)[name];
+      if (m?.kind !== 'secret' || !m.grants || api === undefined || !deps.provider.isConfigured(name))
+        return undefined;
+      return (m.grants as (api: unknown) => Promise<Readonly<Record<string, string>> | undefined>)(api);
     },
     isConfigured: (name) => {
       const m = registry.get(name);

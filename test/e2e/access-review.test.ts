@@ -62,6 +62,11 @@ describe('/opsbot access review', () => {
     expect(text).toContain('-      users: [U0DEV, U0GUEST]   # the guest never used it');
     expect(text).toContain('+      users: [U0DEV] # the guest never used it');
     expect(text).toContain('-    - actions: [\\"gh:*\\"]');
+    // What the GitHub App may be granted, as GitHub says (GET /app with its JWT): no /gh command
+    // ran in the window, so every permission could be dropped.
+    expect(text).toMatch(
+      /\*GitHub App\*: has [^\n]*`issues:write`[^\n]*; the window used nothing; could drop [^\n]*`actions:write`/,
+    );
 
     // The review is audited as any command.
     const latest = async () =>

@@ -6,6 +6,7 @@ import type { IntegrationKey } from '../../integrations/integration.js';
 import type { SlackApi } from '../../integrations/slack-api.js';
 import { DATADOG_BOT_SCOPES } from '../../rotation/datadog-scopes.js';
 import type { AuditStore } from '../../store/state.js';
+import { within } from '../../time/deadline.js';
 import type { AccessReviewDeps } from './review.js';
 
 /** Largest configuration file a review reads (the loader's files are far smaller). */
@@ -61,4 +62,29 @@ function readBounded(path: string): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/** How long the review waits for a vendor to say what opsbot's credential may do. */
+const GRANTS_DEADLINE_MS = 5_000;
+
+/**
+ * The deps with what GitHub says the App may be granted (`GET /app`), when it can be asked: the
+ * review then names the App's permissions no command of the window needed. A failure or a slow
+ * answer leaves the note asking the admin to compare by hand.
+ */
+export async function withVendorGrants(
+  deps: AccessReviewDeps,
+  grants: ((name: IntegrationKey) => Promise<Readonly<Record<string, string>> | undefined>) | undefined,
+  clock: Clock,
+): Promise<AccessReviewDeps> {
+  if (!grants) return deps;
+  const github = await within(
+    clock,
+    grants('github'),
+    GRANTS_DEADLINE_MS,
+    () => new Error('GitHub did not answer'),
+  ).catch(() => undefined);
+  if (!github) return deps;
+  const { githubNote: _unused, ...credentials } = deps.credentials;
+  return { ...deps, credentials: { ...credentials, github } };
 }

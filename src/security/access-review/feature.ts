@@ -1,6 +1,6 @@
 import { defineFeature, type Feature } from '../../feature.js';
 import { securityConfig } from '../config.js';
-import { reviewDeps } from './deps.js';
+import { reviewDeps, withVendorGrants } from './deps.js';
 import { accessReview } from './review.js';
 import { ScheduledAccessReview } from './scheduled.js';
 
@@ -28,7 +28,8 @@ export function accessReviewFeature(options: { checkEveryMs?: number } = {}): Fe
       });
       return [
         new ScheduledAccessReview({
-          review: (days) => accessReview(deps, days),
+          review: async (days) =>
+            accessReview(await withVendorGrants(deps, ctx.grants?.bind(ctx), ctx.clock), days),
           leases: ctx.state.leases,
           dedupe: ctx.state.dedupe,
           messages: ctx.state.messages,
