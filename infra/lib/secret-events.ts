@@ -5,19 +5,16 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { AWS_EVENTS_KEY_HEADER_NAME } from '../../src/security/aws-events/events-secret.js';
+import { SECRETS_MANAGER_CALLS } from '../../src/security/aws-events/secret-call.js';
 
 /** The bot's endpoint for EventBridge (README.md, "HTTP endpoints": `POST /webhooks/aws-events`). */
 export const AWS_EVENTS_PATH = '/webhooks/aws-events';
 /** The header the connection sends the events key in; the bot compares it in constant time. */
-export const EVENTS_KEY_HEADER = 'X-Opsbot-Events-Key';
+/** The header the bot reads the `events` key from (src/security/aws-events/endpoint.ts). */
+export const EVENTS_KEY_HEADER = AWS_EVENTS_KEY_HEADER_NAME;
 /** The Secrets Manager calls on opsbot's secrets that the bot turns into detections when someone unexpected makes them. */
-export const WATCHED_SECRET_CALLS = [
-  'GetSecretValue',
-  'PutSecretValue',
-  'UpdateSecretVersionStage',
-  'DeleteSecret',
-  'RotateSecret',
-] as const;
+export const WATCHED_SECRET_CALLS = SECRETS_MANAGER_CALLS;
 /** Requests a second EventBridge sends the bot at most; the rest wait and are retried. */
 export const EVENTS_RATE_LIMIT_PER_SECOND = 10;
 /** How long EventBridge keeps retrying an event the bot did not take (its maximum). */

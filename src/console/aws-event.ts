@@ -1,14 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { SandboxBot } from '../sandbox/sandbox-bot.js';
+import { SECRETS_MANAGER_CALLS } from '../security/aws-events/secret-call.js';
 
 /** The calls `:event` can send, as CloudTrail names them. */
-export const CONSOLE_EVENT_NAMES = [
-  'GetSecretValue',
-  'PutSecretValue',
-  'UpdateSecretVersionStage',
-  'DeleteSecret',
-  'RotateSecret',
-] as const;
+export const CONSOLE_EVENT_NAMES = SECRETS_MANAGER_CALLS;
 
 /** Who calls when `:event` names no one: a person outside `security.expectedPrincipals`. */
 export const CONSOLE_DEFAULT_PRINCIPAL = 'arn:aws:iam::123456789012:user/mallory';

@@ -13,13 +13,16 @@ import type { MessageRefStore } from '../../store/state.js';
 import { finishedWithin } from '../../time/deadline.js';
 import type { SecurityConfig } from '../config.js';
 import type { SecurityReporter } from '../detection.js';
-import { eventsSecret } from './events-secret.js';
+import { AWS_EVENTS_KEY_HEADER_NAME, eventsSecret } from './events-secret.js';
 import { type ParsedBody, parseEventsBody } from './parse-body.js';
 import { isExpected, ownSecretNamed, secretAccessDetection } from './secret-access.js';
 import { type SecretCall, WATCHED_CALLS } from './secret-call.js';
 
+export { AWS_EVENTS_KEY_HEADER_NAME };
+
 export const AWS_EVENTS_PATH = '/webhooks/aws-events';
-export const AWS_EVENTS_KEY_HEADER = 'x-opsbot-events-key';
+/** As Node reads request headers: lower-case. */
+export const AWS_EVENTS_KEY_HEADER = AWS_EVENTS_KEY_HEADER_NAME.toLowerCase();
 /** The largest body taken; bigger ones get `413` before they are read in full. */
 export const MAX_AWS_EVENTS_BODY_BYTES = 256 * 1024;
 /** How long an event id is remembered: EventBridge retries for at most 24 hours. */

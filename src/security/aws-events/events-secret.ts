@@ -26,3 +26,6 @@ export const eventsSecret: SecretSpec<EventsSecret> = {
   sensitive: ['apiKey'],
   inbound: 'apiKey',
 };
+
+/** The header EventBridge's connection sends the `events` key in (the stack names it so). */
+export const AWS_EVENTS_KEY_HEADER_NAME = 'X-Opsbot-Events-Key';

@@ -28,13 +28,22 @@ export interface SecretCall {
   at: string;
 }
 
-/** Calls on opsbot's secrets that read or change a value: the ones worth a detection. */
-export const WATCHED_CALLS: ReadonlySet<string> = new Set([
+/**
+ * The Secrets Manager calls that read or change a value of opsbot's secrets, as CloudTrail names
+ * them: what the stack's EventBridge rule sends (infra/lib/secret-events.ts) and the console's
+ * `:event` can send.
+ */
+export const SECRETS_MANAGER_CALLS = [
   'GetSecretValue',
   'PutSecretValue',
   'UpdateSecretVersionStage',
   'DeleteSecret',
   'RotateSecret',
+] as const;
+
+/** Calls on opsbot's secrets that read or change a value: the ones worth a detection. */
+export const WATCHED_CALLS: ReadonlySet<string> = new Set([
+  ...SECRETS_MANAGER_CALLS,
   'vault:read',
   'vault:write',
   'vault:delete',
