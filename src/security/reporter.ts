@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { MessageArgs, SlackApi } from '../integrations/slack-api.js';
 import type { Logger } from '../log.js';
 import type { DedupeStore, MessageRefStore } from '../store/state.js';
+import { WindowLimit } from '../store/window-limit.js';
 import type { Detection, SecurityReporter } from './detection.js';
 import { detectionMessage, suppressedMessage } from './detections/message.js';
 
@@ -43,8 +44,15 @@ export class SlackSecurityReporter implements SecurityReporter {
   /** Suppressed detections per rule in the current hour, and that hour. */
   readonly #suppressed = new Map<string, { hour: number; count: number }>();
 
+  readonly #limit: WindowLimit;
+
   constructor(deps: SlackSecurityReporterDeps) {
     this.#d = deps;
+    this.#limit = new WindowLimit(deps.dedupe, deps.clock, {
+      prefix: 'security-rate',
+      perWindow: PER_RULE_PER_HOUR,
+      windowMs: HOUR,
+    });
   }
 
   async report(detection: Detection): Promise<void> {
@@ -56,7 +64,8 @@ export class SlackSecurityReporter implements SecurityReporter {
     const now = d.clock.now();
     const hour = Math.floor(now / HOUR);
     await this.flush(now);
-    const allowed = await this.#take(detection.rule, hour);
+    // One of the rule's messages this hour, counted in State (every replica counts the same ones).
+    const allowed = await this.#limit.take(detection.rule);
     d.audit.write({
       action: 'security:detected',
       outcome: 'success',
@@ -98,14 +107,6 @@ export class SlackSecurityReporter implements SecurityReporter {
       this.#suppressed.delete(rule);
       await this.#post(suppressedMessage(rule, held.count, new Date(held.hour * HOUR).toISOString()));
     }
-  }
-
-  /** One of the rule's messages this hour, counted in State (every replica counts the same ones). */
-  async #take(rule: string, hour: number): Promise<boolean> {
-    for (let n = 0; n < PER_RULE_PER_HOUR; n++) {
-      if (await this.#d.dedupe.putIfAbsent(`security-rate:${rule}:${hour}:${n}`, 2 * HOUR)) return true;
-    }
-    return false;
   }
 
   async #post(message: Omit<MessageArgs, 'channel'>): Promise<Array<{ channel: string; ts: string }>> {
