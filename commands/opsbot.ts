@@ -11,6 +11,7 @@ import { actions, button, context, header, sections } from '../src/slack/blocks.
 import { describePolicy } from '../src/slack/policy-text.js';
 import { channelMention, escapeText, inlineCode, usergroupMention, userMention } from '../src/text/escape.js';
 import { accessReviewReply, attestReview } from './opsbot-access-review.js';
+import { approvalActions, approvalsReply } from './opsbot-approvals.js';
 import { rotateReply, SECRET_ARG, secretsReply } from './opsbot-secrets.js';
 import { securityActions } from './opsbot-security.js';
 
@@ -151,9 +152,17 @@ export const opsbot = defineCommand({
       examples: ['rotate audit', 'rotate datadog --emergency', 'rotate jira'],
       run: async (ctx, { args, flags }) => rotateReply(ctx, args.secret, flags.emergency === true),
     }),
+    sub({
+      name: 'approvals',
+      readOnly: true,
+      summary: 'the open approval requests you made or may decide',
+      examples: ['approvals'],
+      run: async (ctx) => approvalsReply(ctx),
+    }),
   ],
   actions: {
     ...securityActions,
+    ...approvalActions,
     'opsbot:audit': async (ctx) => verify(ctx, undefined),
     'opsbot:review-attest': async (ctx, value) => attestReview(ctx, value),
     'opsbot:rotate': async (ctx, value) => {

@@ -30,7 +30,8 @@ import { rotationKinds } from './rotation/registry.js';
 import { SecretRotation } from './secret-rotation/service.js';
 import { eventsSecret } from './security/aws-events/events-secret.js';
 import { RequestRefusals } from './security/detections/refusals.js';
-import { createSlackApp } from './slack/bolt-app.js';
+import { createSlackApp, type SlackAppDeps } from './slack/bolt-app.js';
+import { heldRunner } from './slack/held-runner.js';
 import { openState } from './store/open.js';
 import type { State } from './store/state.js';
 import { within } from './time/deadline.js';
@@ -155,7 +156,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     refusals,
     grants: (name) => integrations.grants(name),
   });
-  createSlackApp({
+  const pipeline = {
     commands: deps.commands,
     services: {
       state,
@@ -170,7 +171,9 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
       secretRotation,
       configPath: config.configPath,
       grants: (name) => integrations.grants(name),
+      ...(features.approvals ? { approvals: features.approvals } : {}),
     },
+    ...(features.approvals ? { gate: features.approvals } : {}),
     integrations,
     countError: errorCounter(metrics),
     credentials: provider,
@@ -181,7 +184,10 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     log,
     ...(config.slack.apiUrl ? { apiUrl: config.slack.apiUrl } : {}),
     messageWatchers: features.messageWatchers,
-  });
+  } satisfies SlackAppDeps;
+  createSlackApp(pipeline);
+  // An approved request runs through the same pipeline, as its requester.
+  features.approvals?.runWith(heldRunner(pipeline));
 
   const readiness = new Readiness(clock);
   const required = [...registry.catalog().values()].filter((s) => s.required).map((s) => s.name);

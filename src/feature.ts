@@ -1,6 +1,7 @@
 import type { AuditTrail } from './audit/sink.js';
 import type { Clock } from './clock.js';
 import type { AlertAction } from './command-kit/command-spec.js';
+import type { ApprovalDesk } from './command-kit/held-action.js';
 import type { Component } from './component.js';
 import type { ConfigSection } from './config/section.js';
 import type { Config } from './config.js';
@@ -70,6 +71,12 @@ export interface Feature<N extends IntegrationKey = IntegrationKey> {
   messageWatchers?(ctx: FeatureContext<N>): MessageWatcher[];
   /** Its section of the configuration file (`alerts:`), merged into the file schema. */
   config?: ConfigSection;
+  /**
+   * Approvals by a second person: the gate every command, button and form passes after access
+   * allowed it (at most one feature provides it). Called once, after `components`, with the same
+   * context.
+   */
+  approvals?(ctx: FeatureContext<N>): ApprovalDesk;
 }
 
 /** Declares a feature with its integrations' APIs typed. */

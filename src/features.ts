@@ -1,4 +1,5 @@
 import { alertsFeature } from './alerts/feature.js';
+import { approvalsFeature } from './approvals/feature.js';
 import { emptyFileOf, type OpsbotFile } from './config/file-schema.js';
 import { type ConfigSection, configSections } from './config/section.js';
 import { type Variable, variablesOf } from './config/variables.js';
@@ -22,6 +23,7 @@ export const FEATURES: readonly Feature[] = [
   secretsReminderFeature(),
   securityFeature(),
   accessReviewFeature(),
+  approvalsFeature(),
 ];
 
 /**

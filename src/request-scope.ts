@@ -7,6 +7,11 @@ export interface RequestScope {
   readonly requestId: string;
   /** `integration@versionId` of every credential used while serving this request. */
   readonly credentialVersions: Set<string>;
+  /**
+   * Set when the request runs because a second person approved it: their Slack user id. A session
+   * opsbot assumes for the requester carries it as a session tag, so CloudTrail names both.
+   */
+  readonly approvedBy?: string;
 }
 
 /** Notes that a request used a credential version (bounded). */

@@ -4,8 +4,16 @@ import { closest } from '../text/suggest.js';
 export type AccessConfig = OpsbotFile['access'];
 export type Rule = AccessConfig['rules'][number];
 
-/** Everyone may ask for help and who they are, everywhere: help only lists what they may run. */
-export const ALWAYS_ALLOWED: readonly string[] = Object.freeze(['opsbot:help', 'opsbot:whoami']);
+/** Everyone may ask for help and who they are, everywhere: help only lists what they may run. And the approvals' own actions. */
+export const ALWAYS_ALLOWED: readonly string[] = Object.freeze([
+  'opsbot:help',
+  'opsbot:whoami',
+  // Approvals: everyone may list and press; who may decide is the request's (its approvers, its requester).
+  'opsbot:approvals',
+  'opsbot:approve',
+  'opsbot:deny',
+  'opsbot:cancel',
+]);
 /** Only admins, whatever the rules say (even `*`): the policy itself and the audit trail. */
 export const ADMIN_ONLY: readonly string[] = Object.freeze([
   'opsbot:access',
@@ -84,13 +92,18 @@ function globMatch(pattern: string, text: string): boolean {
 /**
  * The rules' patterns that match none of `actions` (every action the registered commands declare):
  * a typo such as `gh:prs`, which the syntax allows but which can never allow anything. One line
- * each, by the rule's path in the configuration file, with the closest action when there is one.
+ * each, by the rule's path in the configuration file (`path`: where the list of rules is, access's
+ * unless given), with the closest action when there is one.
  *
  * @example
  * unmatchedPatterns([{ actions: ['gh:prs'] }], ['gh:pr', 'gh:pr list']);
  * // ['access.rules[0].actions[0]: "gh:prs" matches none of opsbot\'s actions; did you mean "gh:pr"?']
  */
-export function unmatchedPatterns(rules: AccessConfig['rules'], actions: readonly string[]): string[] {
+export function unmatchedPatterns(
+  rules: readonly { readonly actions: readonly string[] }[],
+  actions: readonly string[],
+  path = 'access.rules',
+): string[] {
   const problems: string[] = [];
   for (const [r, rule] of rules.entries()) {
     for (const [a, pattern] of rule.actions.entries()) {
@@ -98,7 +111,7 @@ export function unmatchedPatterns(rules: AccessConfig['rules'], actions: readonl
       const guess = closest(pattern, actions);
       const hint = guess ? `; did you mean ${JSON.stringify(guess)}?` : '';
       problems.push(
-        `access.rules[${r}].actions[${a}]: ${JSON.stringify(pattern)} matches none of opsbot's actions${hint}`,
+        `${path}[${r}].actions[${a}]: ${JSON.stringify(pattern)} matches none of opsbot's actions${hint}`,
       );
     }
   }

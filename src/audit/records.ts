@@ -44,6 +44,16 @@ export interface AuditRecord extends AuditEvent {
 }
 
 /**
+ * What a reader following the trail needs of most records (`AuditStore.readBriefAfter`): who did
+ * what, when, and how it ended, without the record's details, hashes or checks. A row that may not
+ * read back as a record (its JSON is not valid, or its outcome is not one opsbot writes) comes back
+ * with `unreadable` set (and outcome `error`): read it whole (`readAfter`), which says why.
+ */
+export interface AuditBrief extends Pick<AuditRecord, 'seq' | 'at' | 'actor' | 'action' | 'outcome'> {
+  unreadable?: string;
+}
+
+/**
  * A row of the trail that cannot be read back as a record (invalid JSON, wrong types): queries show
  * it as such instead of failing, and verification reports a break at its sequence number.
  */

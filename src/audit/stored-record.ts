@@ -9,7 +9,13 @@ export interface StoredRow {
   record: string;
 }
 
-const OUTCOMES = new Set(['success', 'denied', 'error', 'intent']);
+/** The outcomes opsbot writes: a stored record with another is unreadable. */
+export const OUTCOMES: ReadonlySet<unknown> = new Set<AuditRecord['outcome']>([
+  'success',
+  'denied',
+  'error',
+  'intent',
+]);
 const HASH = /^[0-9a-f]{64}$/;
 
 /**

@@ -7,6 +7,7 @@ import type { SlackApi } from '../integrations/slack-api.js';
 import type { RequestScope } from '../request-scope.js';
 import type { SecretRotation } from '../secret-rotation/service.js';
 import type { State } from '../store/state.js';
+import type { ApprovalDesk } from './held-action.js';
 
 /**
  * The shape of a slash command module in `commands/`: its subcommands, each with an argument
@@ -219,6 +220,8 @@ export interface CoreServices {
   configPath?: string;
   /** What opsbot's own credential for an integration may do, as the vendor reports it (the access review). */
   grants?(name: IntegrationKey): Promise<Readonly<Record<string, string>> | undefined>;
+  /** Approvals by a second person (`approvals:`), when a feature provides them. */
+  approvals?: ApprovalDesk;
 }
 
 /** Who asked, where, the core services, and the APIs of exactly the integrations the command needs. */

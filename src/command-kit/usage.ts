@@ -50,9 +50,14 @@ function shortExample(sub: Subcommand): string | undefined {
 
 /**
  * The help text for one command: the subcommands the caller may run here (`mine`, from
- * `runnableHere`), each with usage and an example.
+ * `runnableHere`), each with usage and an example, and for those an approval rule holds (`held`:
+ * action → the rule in words), that it needs a second person.
  */
-export function commandHelp(module: CommandModule, mine: readonly AnySubcommand[]): string {
+export function commandHelp(
+  module: CommandModule,
+  mine: readonly AnySubcommand[],
+  held: ReadonlyMap<string, string> = new Map(),
+): string {
   const subs = mine.filter((s) => s.name !== 'help');
   if (subs.length === 0) {
     return `*/${module.name}* — ${module.description}\nYou may not run any of it here. \`/opsbot whoami\` shows what you may run, and where.`;
@@ -60,7 +65,9 @@ export function commandHelp(module: CommandModule, mine: readonly AnySubcommand[
   const fallback = defaultSubcommandOf(module);
   const lines = subs.flatMap((s) => {
     const example = s.examples[0] ? `\n      e.g. \`/${module.name} ${s.examples[0]}\`` : '';
-    const line = `• \`${usageLine(module.name, s)}\`\n      ${s.summary}${example}`;
+    const approval = held.get(`${module.name}:${s.name}`);
+    const needs = approval ? `\n      :lock: needs approval: ${approval}` : '';
+    const line = `• \`${usageLine(module.name, s)}\`\n      ${s.summary}${example}${needs}`;
     if (s !== fallback) return [line];
     return [`• \`${shortUsageLine(module.name, s)}\`\n      same as \`/${module.name} ${s.name}\``, line];
   });

@@ -36,7 +36,8 @@ export function isActionPattern(pattern: string): boolean {
   return sub.length <= MAX_SUBCOMMAND_PATTERN && SUBCOMMAND.test(sub.replace(/\*/g, 'a'));
 }
 
-const actionPattern = z.string().refine(isActionPattern, {
+/** An `actions` pattern ({@link isActionPattern}), refused with what a valid one looks like. */
+export const actionPattern = z.string().refine(isActionPattern, {
   error: (issue) =>
     `${JSON.stringify(String(issue.input).slice(0, 60))} cannot match any action: a pattern is command:subcommand, with * for any run of characters, such as "gh:*", "gh:pr *" or "devenv:up" (lower case, one space between words, no space at either end), or "*" for everything`,
 });

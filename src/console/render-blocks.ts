@@ -44,27 +44,31 @@ const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
 /** Slack mrkdwn as plain text: mentions by name, links as `label (url)`, entities decoded. */
 export function mrkdwnToPlain(text: string, names: Names = {}): string {
-  return text
-    .replace(CONTROL, '')
-    .replace(
-      /<@([UW][A-Z0-9]+)(?:\|([^>]*))?>/g,
-      (_m, id: string, label?: string) => `@${names.users?.[id] ?? label ?? id}`,
-    )
-    .replace(
-      /<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>/g,
-      (_m, id: string, label?: string) => `#${names.channels?.[id] ?? label ?? id}`,
-    )
-    .replace(
-      /<!subteam\^(S[A-Z0-9]+)(?:\|([^>]*))?>/g,
-      (_m, id: string, label?: string) => label || `@${names.usergroups?.[id] ?? id}`,
-    )
-    .replace(/<!(here|channel|everyone)(?:\|[^>]*)?>/g, '@$1')
-    .replace(/<((?:https?|mailto):[^|>]+)\|([^>]+)>/g, '$2 ($1)')
-    .replace(/<((?:https?|mailto):[^>]+)>/g, '$1')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&')
-    .replace(/\u200b/g, '');
+  return (
+    text
+      .replace(CONTROL, '')
+      .replace(
+        /<@([UW][A-Z0-9]+)(?:\|([^>]*))?>/g,
+        (_m, id: string, label?: string) => `@${names.users?.[id] ?? label ?? id}`,
+      )
+      .replace(
+        /<#([CGD][A-Z0-9]+)(?:\|([^>]*))?>/g,
+        (_m, id: string, label?: string) => `#${names.channels?.[id] ?? label ?? id}`,
+      )
+      .replace(
+        /<!subteam\^(S[A-Z0-9]+)(?:\|([^>]*))?>/g,
+        (_m, id: string, label?: string) => label || `@${names.usergroups?.[id] ?? id}`,
+      )
+      .replace(/<!(here|channel|everyone)(?:\|[^>]*)?>/g, '@$1')
+      // A date Slack formats in the reader's time zone: the console shows its fallback (UTC).
+      .replace(/<!date\^\d+\^[^|>]*\|([^>]*)>/g, '$1')
+      .replace(/<((?:https?|mailto):[^|>]+)\|([^>]+)>/g, '$2 ($1)')
+      .replace(/<((?:https?|mailto):[^>]+)>/g, '$1')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&')
+      .replace(/\u200b/g, '')
+  );
 }
 
 function textOf(value: unknown, names: Names): string {

@@ -100,6 +100,8 @@ export async function runConsole(
 /** Buttons shown together: a reply's, a channel message's (`message`) or App Home's (`home`, its view id). */
 interface ShownButtons {
   label: string;
+  /** An ephemeral reply's buttons are only its user's to press. */
+  onlyFor?: string;
   channel: string;
   buttons: RenderedButton[];
   message?: { ts: string; content: { text?: string; blocks?: unknown[] } };
@@ -114,7 +116,8 @@ class Session {
   /** A question the next line answers (a button's confirmation dialog). */
   #question: { prompt: string; answer: (line: string) => Promise<void> } | undefined;
   /** The latest buttons shown. */
-  #buttons: ShownButtons | undefined;
+  /** The latest replies with buttons (a few): `:click Approve` finds the newest one with that button. */
+  readonly #shownButtons: ShownButtons[] = [];
   /** Channel messages shown or posted here: what :shortcut is used on. */
   readonly #messages = new ChannelMessages();
   /** The last alert sent with :alert, so that `:alert Recovered` continues its cycle. */
@@ -291,7 +294,13 @@ class Session {
   }
 
   async #click(arg: string): Promise<void> {
-    const latest = this.#buttons;
+    const visible = this.#shownButtons.filter((b) => !b.onlyFor || b.onlyFor === this.#user);
+    const wantedName = arg.trim().toLowerCase();
+    const named = /^\d+$/.test(wantedName)
+      ? undefined
+      : visible.findLast((b) => b.buttons.some((button) => button.text.toLowerCase() === wantedName));
+    // By number: the latest reply with buttons, as before; by name: the newest one you can see.
+    const latest = named ?? this.#shownButtons.at(-1);
     if (!latest) {
       this.say('no buttons yet: a reply with buttons shows them as [1 …], and :click 1 presses one.');
       return;
@@ -458,7 +467,13 @@ class Session {
       const rendered = renderMessage(parseObject(item.view.view) ?? {}, { names: this.#names });
       this.say(`opsbot's App Home (your Home tab):\n${indent(rendered.text)}`);
       if (rendered.buttons.length)
-        this.#buttons = { label: 'App Home', channel: '', buttons: rendered.buttons, home: item.view.id };
+        this.#remember({
+          label: 'App Home',
+          channel: '',
+          buttons: rendered.buttons,
+          home: item.view.id,
+          onlyFor: this.#user,
+        });
       return;
     }
     const rendered = renderMessage(item.content, { names: this.#names });
@@ -469,7 +484,7 @@ class Session {
       const header = `${item.updated ? 'updated its reply, ' : ''}only you can see this${item.channel === this.#channel ? '' : `, in ${where}`}`;
       this.say(`opsbot (${header}):\n${indent(rendered.text)}`);
       if (rendered.buttons.length)
-        this.#buttons = { label, channel: item.channel, buttons: rendered.buttons };
+        this.#remember({ label, channel: item.channel, buttons: rendered.buttons, onlyFor: this.#user });
       return;
     }
     const bot = this.bot.slack.workspace.identity.botUserId;
@@ -483,7 +498,7 @@ class Session {
       text: rendered.text,
     });
     if (rendered.buttons.length)
-      this.#buttons = {
+      this.#remember({
         label,
         channel: item.channel,
         buttons: rendered.buttons,
@@ -491,7 +506,12 @@ class Session {
           ts: item.ts,
           content: { ...item.content, ...(item.threadTs ? { threadTs: item.threadTs } : {}) },
         },
-      };
+      });
+  }
+
+  #remember(shown: ShownButtons): void {
+    this.#shownButtons.push(shown);
+    if (this.#shownButtons.length > 10) this.#shownButtons.shift();
   }
 
   /** `:say <text>`: the current user's own message in the current channel (for :shortcut, and seen by the bot's watchers). */

@@ -137,6 +137,8 @@ export interface SessionContext {
   teamId?: string;
   /** The opsbot action (`devenv:up`): tag `opsbot-action`. Sessions are cached per action. */
   action?: string;
+  /** Who approved the request (a Slack user id): tag `opsbot-approved-by`. Cached per approver. */
+  approvedBy?: string;
 }
 
 interface SessionSpec {
@@ -247,13 +249,16 @@ export class RoleSessions {
     }
     const team = context.teamId && SLACK_TEAM_ID.test(context.teamId) ? context.teamId : undefined;
     const action = context.action ? stsTagValue(context.action) : undefined;
+    const approver =
+      context.approvedBy && SLACK_USER_ID.test(context.approvedBy) ? context.approvedBy : undefined;
     const tags = [
       { Key: 'slack-user', Value: userId },
       ...(team ? [{ Key: 'slack-team', Value: team }] : []),
       ...(action ? [{ Key: 'opsbot-action', Value: action }] : []),
+      ...(approver ? [{ Key: 'opsbot-approved-by', Value: approver }] : []),
     ];
     return this.#session({
-      key: `${userId}|${team ?? ''}|${action ?? ''}`,
+      key: `${userId}|${team ?? ''}|${action ?? ''}|${approver ?? ''}`,
       userId,
       sourceIdentity: team ? `slack.${team}.${userId}` : `slack.${userId}`,
       sessionName: `opsbot-${userId}`,

@@ -261,12 +261,15 @@ function sessionCalls(
   return {
     asUser(who, fn, scope) {
       const actor = typeof who === 'string' ? { userId: who } : who;
+      // An approved request runs under the requester's session, tagged with the approver.
+      const approvedBy = scope?.approvedBy;
       const context = {
         ...(actor.teamId ? { teamId: actor.teamId } : {}),
         ...(actor.action ? { action: actor.action } : {}),
+        ...(approvedBy ? { approvedBy } : {}),
       };
       return run(
-        `${actor.userId}|${actor.teamId ?? ''}|${actor.action ?? ''}`,
+        `${actor.userId}|${actor.teamId ?? ''}|${actor.action ?? ''}|${approvedBy ?? ''}`,
         (s) => s.forUser(actor.userId, context),
         (s) => s.forget(actor.userId),
         fn,

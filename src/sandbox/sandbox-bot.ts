@@ -8,6 +8,7 @@ import { COMMANDS } from '../../commands/index.js';
 import type { DispatcherOptions } from '../alerts/dispatcher.js';
 import { alertsFeature } from '../alerts/feature.js';
 import { type RunningOpsbot, startOpsbot } from '../app.js';
+import { type ApprovalsFeatureOptions, approvalsFeature } from '../approvals/feature.js';
 import type { AuditRecord } from '../audit/records.js';
 import type { CommandModule } from '../command-kit/command-spec.js';
 import { configSections } from '../config/section.js';
@@ -69,6 +70,12 @@ devenv:
   maxPerUser: 2
   templates:
     small: { launchTemplate: ${SANDBOX_LAUNCH_TEMPLATE}, instanceType: t3.medium, defaultTtl: 4h, maxTtl: 24h }
+    large: { launchTemplate: ${SANDBOX_LAUNCH_TEMPLATE}, instanceType: m5.2xlarge, defaultTtl: 4h, maxTtl: 24h }
+approvals:
+  - actions: ["devenv:up"]
+    args: { template: [large] }
+    approvers: { usergroups: [S0LEADS] }
+    expires: 15m
 `;
 
 export interface SandboxBotOptions {
@@ -108,6 +115,8 @@ export interface SandboxBotOptions {
    * review; the trail is read every second in the sandbox unless `everyMs` says otherwise.
    */
   security?: SecurityFeatureOptions;
+  /** The approvals' pacing (tests shorten the expiry sweep). */
+  approvals?: ApprovalsFeatureOptions;
   /** The scheduled access review's pacing (with `security`). */
   accessReview?: { checkEveryMs?: number };
   /** Wraps the state store (tests inject faults: a write that fails as if the process died there). */
@@ -358,6 +367,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     devenvReaperFeature(),
     secretsReminderFeature(options.reminderCheckMs ? { checkEveryMs: options.reminderCheckMs } : {}),
     leakWatchFeature(options.leakWatch ?? {}),
+    approvalsFeature(options.approvals ?? {}),
     // Detections, the aws-events endpoint and the scheduled access review when asked for (the
     // console, the security tests): elsewhere their records would be noise in the trail tests read.
     ...(options.security
@@ -681,6 +691,7 @@ function seedWorkspace(slack: SimulatedSlack): void {
   slack.addUser({ id: 'U0ADMIN', name: 'ada', realName: 'Ada Admin', isAdmin: true });
   slack.addUser({ id: 'U0DEV', name: 'dev', realName: 'Devi Developer' });
   slack.addUser({ id: 'U0GUEST', name: 'guest', realName: 'Gus Guest' });
+  slack.addUser({ id: 'U0LEAD', name: 'lead', realName: 'Lee Lead' });
   slack.addChannel({ id: 'C0DEV', name: 'dev' });
   slack.addChannel({ id: 'C0OPS', name: 'ops' });
   slack.addChannel({ id: 'C0RANDOM', name: 'random' });
@@ -688,6 +699,7 @@ function seedWorkspace(slack: SimulatedSlack): void {
   slack.addChannel({ id: 'C0PAYMENTS', name: 'payments-alerts' });
   slack.addChannel({ id: 'C0SECURITY', name: 'security' });
   slack.addUsergroup({ id: 'S0PLATFORM', handle: 'platform', users: ['U0DEV'] });
+  slack.addUsergroup({ id: 'S0LEADS', handle: 'leads', users: ['U0LEAD'] });
 }
 
 function seedOtherSecrets(

@@ -1,4 +1,4 @@
-import { defineFeature, type Feature } from '../feature.js';
+import { defineFeature, type Feature, type FeatureContext } from '../feature.js';
 import type { SecretRotation } from '../secret-rotation/service.js';
 import { awsEventsComponent } from './aws-events/endpoint.js';
 import { securityConfig } from './config.js';
@@ -18,6 +18,21 @@ function lastRotatedAt(rotation: SecretRotation) {
     (await rotation.inventory()).find((row) => row.short === secret)?.status?.lastRotatedAt;
 }
 
+/** The reporter to `security.channel` (else each admin), as every feature that reports builds it. */
+export function securityReporterFor(ctx: FeatureContext<'slack'>): SlackSecurityReporter {
+  const security = ctx.config.file.security;
+  return new SlackSecurityReporter({
+    slack: ctx.apis.slack,
+    dedupe: ctx.state.dedupe,
+    messages: ctx.state.messages,
+    audit: ctx.audit,
+    clock: ctx.clock,
+    log: ctx.log.child({ component: 'security-reporter' }),
+    ...(security.channel ? { channel: security.channel } : {}),
+    admins: ctx.config.file.access.admins,
+  });
+}
+
 /**
  * Security detections (README, "Security reviews and detections"), as a feature: the tail of the
  * audit trail on every replica, one of which (a lease) decides, reporting to `security.channel`.
@@ -30,16 +45,7 @@ export function securityFeature(options: SecurityFeatureOptions = {}): Feature {
     components: (ctx) => {
       const security = ctx.config.file.security;
       const admins = ctx.config.file.access.admins;
-      const reporter = new SlackSecurityReporter({
-        slack: ctx.apis.slack,
-        dedupe: ctx.state.dedupe,
-        messages: ctx.state.messages,
-        audit: ctx.audit,
-        clock: ctx.clock,
-        log: ctx.log.child({ component: 'security-reporter' }),
-        ...(security.channel ? { channel: security.channel } : {}),
-        admins,
-      });
+      const reporter = securityReporterFor(ctx);
       const tail = new DetectionsTail({
         audit: ctx.state.audit,
         leases: ctx.state.leases,

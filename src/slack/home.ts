@@ -1,6 +1,7 @@
 import type { KnownBlock, View } from '@slack/web-api';
 import { matchesAction } from '../access/policy.js';
 import type { Actor, CoreServices, HomeContext } from '../command-kit/command-spec.js';
+import { actionsOf } from '../command-kit/runnable.js';
 import type { IntegrationKey } from '../integrations/integration.js';
 import type { BuiltIntegrations } from '../integrations/registry.js';
 import type { Logger } from '../log.js';
@@ -8,7 +9,10 @@ import { channelMention, inlineCode, usergroupMention } from '../text/escape.js'
 import { context, divider, header, section } from './blocks.js';
 
 export interface HomeDeps {
-  services: Pick<CoreServices, 'policy' | 'membership' | 'file' | 'slack' | 'clock' | 'commands'>;
+  services: Pick<
+    CoreServices,
+    'policy' | 'membership' | 'file' | 'slack' | 'clock' | 'commands' | 'approvals'
+  >;
   integrations: Pick<BuiltIntegrations, 'apis' | 'isConfigured'>;
   log: Logger;
 }
@@ -63,6 +67,14 @@ export async function homeView(
         )
       : ['Nothing yet beyond help. Ask an opsbot admin to add you to the access policy.'];
   blocks.push(section([...lines, '`/opsbot help` and `/opsbot whoami` everywhere.'].join('\n')));
+  // Which actions wait for a second person (the approvals' rules), with who decides.
+  const held = deps.services.approvals?.heldActions(actionsOf(deps.services.commands));
+  if (held && held.size > 0) {
+    const needs = [...held.entries()]
+      .slice(0, 15)
+      .map(([action, rule]) => `• ${inlineCode(action, 40)}: ${rule}`);
+    blocks.push(section(`*Needs approval by a second person*\n${needs.join('\n')}`));
+  }
   blocks.push(
     context(
       `Updated ${new Date(clock.now()).toISOString().slice(11, 16)} UTC · ${file.access.admins.length} admin(s)`,

@@ -9,6 +9,7 @@ import type {
   Reply,
   SourceMessage,
 } from '../command-kit/command-spec.js';
+import type { ActionGate, Approval } from '../command-kit/held-action.js';
 import { ErrorCode, OpsbotError, UserFacingError, userMessageFor } from '../errors.js';
 import type { IntegrationKey } from '../integrations/integration.js';
 import type { BuiltIntegrations } from '../integrations/registry.js';
@@ -35,6 +36,12 @@ export interface Interaction {
   errorCode?: string;
   module?: CommandModule;
   scope: RequestScope;
+  /** Set when it runs because a second person approved it: the request and the approver. */
+  approval?: Approval;
+  /** Set when it was held for approval instead of running: the request id. */
+  heldAs?: string;
+  /** Set when an admin ran an approval-gated action at once: their reason. */
+  breakGlass?: string;
   /** Writes the audit event (once); called before the final answer is sent, and at the end regardless. */
   seal(): void;
   /**
@@ -56,6 +63,8 @@ export interface PipelineDeps {
   clock: Clock;
   log: Logger;
   countError: ErrorCounter;
+  /** Decides whether an allowed action runs now or waits for approval (absent: everything runs). */
+  gate?: ActionGate;
 }
 
 /** Where the middleware keeps the interaction on Bolt's `context`. */

@@ -1,5 +1,5 @@
 import { type ChainExpectation, ChainVerifier } from '../audit/chain.js';
-import type { AuditQuery, AuditRecord, ChainCheck, VerifyOptions } from '../audit/records.js';
+import type { AuditBrief, AuditQuery, AuditRecord, ChainCheck, VerifyOptions } from '../audit/records.js';
 import { readStoredRow, unreadableAsRecord } from '../audit/stored-record.js';
 import type { AuditHead } from './dynamodb-audit-head.js';
 import { AUDIT_PK, HEAD_KEY, RECORD_PREFIX, toRow, toTail } from './dynamodb-audit-items.js';
@@ -146,6 +146,23 @@ export async function readAuditAfter(
     const read = readStoredRow(toRow(item));
     return 'unreadable' in read ? unreadableAsRecord(read) : read.record;
   });
+}
+
+/**
+ * The briefs of the records after `afterSeq` (as {@link readAuditAfter}): the items are read whole
+ * (a record is one attribute, and the network, not parsing, is the cost here) and cut down.
+ */
+export async function readAuditBriefsAfter(
+  table: StateTable,
+  afterSeq: number,
+  limit: number,
+): Promise<AuditBrief[]> {
+  return (await readAuditAfter(table, afterSeq, limit)).map(
+    ({ seq, at, actor, action, outcome, unreadable }) =>
+      unreadable === undefined
+        ? { seq, at, actor, action, outcome }
+        : { seq, at, actor, action, outcome, unreadable },
+  );
 }
 
 /**

@@ -1,7 +1,13 @@
 import { type Clock, type Random, systemClock } from '../clock.js';
 import { AuditHead } from './dynamodb-audit-head.js';
 import { probeWritable } from './dynamodb-audit-probe.js';
-import { firstAuditSeqSince, queryAudit, readAuditAfter, verifyAudit } from './dynamodb-audit-reader.js';
+import {
+  firstAuditSeqSince,
+  queryAudit,
+  readAuditAfter,
+  readAuditBriefsAfter,
+  verifyAudit,
+} from './dynamodb-audit-reader.js';
 import { AuditWriter } from './dynamodb-audit-writer.js';
 import { type StateTable, sleepOn } from './dynamodb-table.js';
 import type { AuditStore, AuditStoreWiring } from './state.js';
@@ -65,6 +71,7 @@ export function createDynamoAudit(table: StateTable, options: DynamoAuditOptions
     append: (event) => writer.append(event),
     query: (query) => queryAudit(table, query),
     readAfter: (afterSeq, limit) => readAuditAfter(table, afterSeq, limit),
+    readBriefAfter: (afterSeq, limit) => readAuditBriefsAfter(table, afterSeq, limit),
     firstSeqSince: (iso) => firstAuditSeqSince(table, iso),
     verify: (verifyOptions = {}) => verifyAudit(table, head, wiring, verifyOptions),
     head: () => head.known(),

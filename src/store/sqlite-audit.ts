@@ -8,13 +8,14 @@ import {
 } from '../audit/chain.js';
 import type {
   AuditAnchor,
+  AuditBrief,
   AuditEvent,
   AuditQuery,
   AuditRecord,
   ChainCheck,
   VerifyOptions,
 } from '../audit/records.js';
-import { readStoredRow, type StoredRow, unreadableAsRecord } from '../audit/stored-record.js';
+import { OUTCOMES, readStoredRow, type StoredRow, unreadableAsRecord } from '../audit/stored-record.js';
 import { createSchema, type SqliteDb } from './sqlite-db.js';
 import type { AuditStore, AuditStoreWiring } from './state.js';
 
@@ -63,6 +64,24 @@ const PROBE_DEADLINE_MS = 250;
  */
 const REHEARSAL_PAGES = 2;
 
+/** A row of {@link createSqliteAudit}'s brief query: seq, at, actor, action, outcome (null: not valid JSON). */
+type BriefRow = [seq: number, at: string, actor: string, action: string, outcome: unknown];
+/** The same row as an object (Node before 22.16, without `setReturnArrays`). */
+type BriefObject = { seq: number; at: string; actor: string; action: string; outcome: unknown };
+
+/** A brief row as a brief: one whose outcome is not one opsbot writes is marked, to be read whole. */
+function briefOf(seq: number, at: string, actor: string, action: string, outcome: unknown): AuditBrief {
+  if (OUTCOMES.has(outcome)) return { seq, at, actor, action, outcome: outcome as AuditBrief['outcome'] };
+  return {
+    seq,
+    at,
+    actor,
+    action,
+    outcome: 'error',
+    unreadable: outcome === null ? 'its record is not valid JSON' : 'its outcome is not one opsbot writes',
+  };
+}
+
 type Pending = {
   event: AuditEvent & { at: string };
   resolve: (r: AuditRecord) => void;
@@ -100,6 +119,15 @@ export function createSqliteAudit(
   const page = db.prepare(
     'SELECT seq, at, actor, action, record FROM audit WHERE seq > ? ORDER BY seq LIMIT ?',
   );
+  // The brief of a row: its indexed columns and the record's outcome, read by SQLite from the JSON
+  // text (no record crosses into JavaScript). NULL when the text is not valid JSON (`->>` would fail).
+  // Rows come as arrays where Node can (22.16+): a third cheaper than objects, per row.
+  const briefPage = db.prepare(
+    `SELECT seq, at, actor, action, CASE WHEN json_valid(record) THEN coalesce(record->>'$.outcome', '') END AS outcome
+     FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`,
+  );
+  const briefArrays = typeof briefPage.setReturnArrays === 'function';
+  if (briefArrays) briefPage.setReturnArrays(true);
   const firstSince = db.prepare('SELECT min(seq) AS seq FROM audit WHERE at >= ?');
   const probe = db.prepare('INSERT OR REPLACE INTO audit_probe (id, at) VALUES (1, ?)');
   const pageSize = Number((db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size) || 4_096;
@@ -250,6 +278,13 @@ export function createSqliteAudit(
         const read = readStoredRow(row);
         return 'unreadable' in read ? unreadableAsRecord(read) : read.record;
       });
+    },
+    async readBriefAfter(afterSeq: number, limit: number): Promise<AuditBrief[]> {
+      const bounded = Math.min(Math.max(1, Math.floor(limit)), MAX_READ_AFTER);
+      const rows = await sqlite.read(() => briefPage.all(afterSeq, bounded));
+      return briefArrays
+        ? (rows as unknown as BriefRow[]).map((r) => briefOf(r[0], r[1], r[2], r[3], r[4]))
+        : (rows as unknown as BriefObject[]).map((r) => briefOf(r.seq, r.at, r.actor, r.action, r.outcome));
     },
     async firstSeqSince(iso: string): Promise<number | undefined> {
       const row = (await sqlite.read(() => firstSince.get(iso))) as { seq: number | null } | undefined;

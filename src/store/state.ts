@@ -1,6 +1,7 @@
 import type { ChainKeys } from '../audit/chain.js';
 import type {
   AuditAnchor,
+  AuditBrief,
   AuditEvent,
   AuditQuery,
   AuditRecord,
@@ -49,6 +50,13 @@ export interface AuditStore {
    * trail (detections tail it; an access review walks a window). Unreadable rows come back marked.
    */
   readAfter(afterSeq: number, limit: number): Promise<AuditRecord[]>;
+  /**
+   * The same records as {@link readAfter} (same bounds and order), each as its brief: seq, time,
+   * actor, action and outcome, read without the rest of the record (the detections tail reads most
+   * records so, and whole only those a rule needs). A row that may not be readable comes back with
+   * `unreadable` set; `readAfter` says why.
+   */
+  readBriefAfter(afterSeq: number, limit: number): Promise<AuditBrief[]>;
   /**
    * The first sequence number whose record is at or after `iso` (undefined: none is), found by
    * bisection: records' times never go back along the chain by more than replicas' clocks differ.

@@ -1,3 +1,4 @@
+import type { ApprovalDesk } from '../command-kit/held-action.js';
 import type { Component } from '../component.js';
 import type { CredentialProvider } from '../credentials/provider.js';
 import type { Feature, FeatureContext } from '../feature.js';
@@ -67,10 +68,11 @@ export function featureParts(
   registry: IntegrationRegistry,
   integrations: BuiltIntegrations,
   context: Omit<FeatureContext<IntegrationKey>, 'apis' | 'isConfigured'>,
-): { components: Component[]; messageWatchers: MessageWatcher[] } {
+): { components: Component[]; messageWatchers: MessageWatcher[]; approvals?: ApprovalDesk } {
   const isConfigured = (name: string) => integrations.isConfigured(name);
   const components: Component[] = [];
   const messageWatchers: MessageWatcher[] = [];
+  let approvals: ApprovalDesk | undefined;
   for (const feature of features) {
     const runs =
       feature.needs.every((need) => registry.has(need)) && (feature.whenConfigured ?? []).every(isConfigured);
@@ -82,6 +84,10 @@ export function featureParts(
     };
     components.push(...feature.components(ctx));
     messageWatchers.push(...(feature.messageWatchers?.(ctx) ?? []));
+    if (feature.approvals) {
+      if (approvals) throw new Error(`two features provide approvals (the second is ${feature.name})`);
+      approvals = feature.approvals(ctx);
+    }
   }
-  return { components, messageWatchers };
+  return { components, messageWatchers, ...(approvals ? { approvals } : {}) };
 }

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../src/audit/records.js';
 import type { Lease, OutboxTally, State } from '../../src/store/state.js';
 import { auditCases } from './audit-contract.js';
 
@@ -53,6 +54,7 @@ export function describeStateContract(
 
   describe(`State contract: ${name}`, () => {
     describe('audit', () => auditCases((fn) => withState(({ audit }, clock) => fn(audit, clock))));
+    describe('audit briefs', () => auditBriefCases(withState));
     describe('dedupe', () => dedupeCases(withState));
     describe('messages', () => messageCases(withState));
     describe('outbox', () => outboxCases(withState));
@@ -65,6 +67,47 @@ export function describeStateContract(
 
 function exactlyOne(results: boolean[]): void {
   expect(results.filter(Boolean)).toHaveLength(1);
+}
+
+/** The fields a brief carries: the whole record's, picked. */
+const briefOfRecord = ({ seq, at, actor, action, outcome }: AuditRecord) => ({
+  seq,
+  at,
+  actor,
+  action,
+  outcome,
+});
+
+function auditBriefCases(withState: WithState): void {
+  it('reads briefs after a seq as readAfter reads records: the same records, fields, order and bounds', () =>
+    withState(async ({ audit }, clock) => {
+      expect(await audit.readBriefAfter(0, 10)).toEqual([]);
+      const outcomes = ['success', 'denied', 'intent', 'error'] as const;
+      for (let i = 0; i < 30; i++) {
+        await audit.append({
+          action: i % 4 === 2 ? 'devenv:down' : 'gh:pr list',
+          outcome: outcomes[i % 4] as AuditRecord['outcome'],
+          actor: i % 5 === 0 ? 'opsbot' : `U0USER${i % 3}`,
+          details: { kind: 'command', args: `n=${i}`, channel: 'C0DEV' },
+        });
+        clock.advance(1_000);
+      }
+      for (const [after, limit] of [
+        [0, 10],
+        [7, 5],
+        [25, 10],
+        [30, 10],
+        [0, 1_000],
+      ] as const) {
+        const briefs = await audit.readBriefAfter(after, limit);
+        expect(briefs).toEqual((await audit.readAfter(after, limit)).map(briefOfRecord));
+        for (const brief of briefs)
+          expect(Object.keys(brief).sort()).toEqual(['action', 'actor', 'at', 'outcome', 'seq']);
+      }
+      // The bound: at least 1, whatever is asked.
+      expect((await audit.readBriefAfter(0, 0)).map((b) => b.seq)).toEqual([1]);
+      expect((await audit.readBriefAfter(3, 1)).map((b) => b.seq)).toEqual([4]);
+    }));
 }
 
 function dedupeCases(withState: WithState): void {

@@ -138,7 +138,7 @@ describe('npm run console', () => {
     ]);
     expect(text).toContain('opsbot console: the bot runs at http://127.0.0.1:');
     expect(text).toContain(
-      ':click <n>          press button n (or an option of a menu) of the latest reply that has buttons',
+      ':click <n|name>     press button n (or an option of a menu) of the latest reply that has buttons,',
     );
     expect(text).toContain('health: ok · ready: yes');
     expect(text).toContain('dev@#dev> opsbot (only you can see this):\n  *What you may run in #dev*');
@@ -253,9 +253,29 @@ describe('npm run console', () => {
     );
     // a name the workspace does not know stays text, as in Slack; the console says so
     expect(text).toContain(
-      'ada@#dev> (@nobody is no one in this workspace, so Slack sends it as text; try @ada, @dev, @guest or @platform)\nopsbot (only you can see this):\n  --user must be a user, like @alice or `me`; got `@nobody`.',
+      'ada@#dev> (@nobody is no one in this workspace, so Slack sends it as text; try @ada, @dev, @guest, @lead, @platform or @leads)\nopsbot (only you can see this):\n  --user must be a user, like @alice or `me`; got `@nobody`.',
     );
   });
+
+  it('holds `/devenv up large` for a lead: :click Approve as the lead runs it as dev, in the request’s thread', async () => {
+    const c = await live();
+    await c.type('/devenv up large --name big');
+    await c.until(/needs a second person/);
+    await c.type(':click Approve');
+    await c.until(/You cannot approve your own request/);
+    await c.type(':as lead');
+    const from = await c.type(':click Approve');
+    // The lead's press runs it as dev; the answer follows in the request's thread.
+    await c.until(/Approved by @lead at .* UTC; it ran/, from);
+    const out = plain(c.text());
+    expect(out).toMatch(
+      /@dev `devenv:up` template=large name=big \(request `R-[0-9A-Z]{8}`, approved by @lead\)/,
+    );
+    expect(out).not.toContain('<!date^');
+    const instance = c.bot.aws.ec2.instances().find((i) => i.tags.Name === 'big');
+    expect(instance?.tags.Owner).toBe('U0DEV');
+    await c.stop();
+  }, 60_000);
 
   it('numbers the buttons of each reply from 1; :click presses one of the latest reply with buttons', async () => {
     const { text } = await session([
@@ -328,9 +348,9 @@ describe('npm run console', () => {
       ].join('\n'),
     );
     expect(text).toContain(
-      '    Assignee       [Unassigned                   ▾]  optional · ada / dev / guest · People opsbot knows in Jira',
+      '    Assignee       [Unassigned                   ▾]  optional · ada / dev / guest / lead · People opsbot knows in Jira',
     );
-    expect(text).toContain('Assignee (optional; 1 ada, 2 dev, 3 guest): ');
+    expect(text).toContain('Assignee (optional; 1 ada, 2 dev, 3 guest, 4 lead): ');
     expect(text).toContain('  6 Assignee       dev\n');
     const key =
       /:memo: @dev created (OPS-\d+) \(http:\/\/127\.0\.0\.1:\d+\/browse\/\1\): Rotate the staging certificate, assigned to @dev\n/.exec(
@@ -360,7 +380,7 @@ describe('npm run console', () => {
     ]);
     expect(text).toContain('  6 Assignee       guest\n');
     expect(text).toContain(
-      'New Jira issue> submitted New Jira issue (Create)\nAssignee: opsbot does not know this person in Jira: an opsbot admin maps them under jira.users. Leave it empty to create the issue unassigned.\nAssignee (optional; 1 ada, 2 dev, 3 guest) [Enter keeps "guest"]: ',
+      'New Jira issue> submitted New Jira issue (Create)\nAssignee: opsbot does not know this person in Jira: an opsbot admin maps them under jira.users. Leave it empty to create the issue unassigned.\nAssignee (optional; 1 ada, 2 dev, 3 guest, 4 lead) [Enter keeps "guest"]: ',
     );
     expect(text).toContain('  6 Assignee       –\n');
     expect(text).toMatch(/:memo: @dev created OPS-\d+ \(.*\): Flaky login test\n/);

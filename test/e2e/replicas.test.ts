@@ -92,6 +92,24 @@ const startReplicas = async (ws: ReplicaWorkspace, n: number, extraEnv: Record<s
     }),
   );
 };
+const DEVENV_ROLE = 'arn:aws:iam::123456789012:role/opsbot-devenv';
+/** A simulated STS and EC2 with the dev-env role and launch template, and the task's credentials for it (generated). */
+const devenvAws = async () => {
+  const aws = new SimulatedAws();
+  const { url } = await aws.start();
+  const key = `REPLICA${randomBytes(6).toString('hex').toUpperCase()}`;
+  const secret = randomBytes(20).toString('base64');
+  aws.sts.addCredentials(key, secret, { arn: 'arn:aws:iam::123456789012:role/opsbot-task' });
+  aws.sts.addRole(DEVENV_ROLE);
+  aws.ec2.addLaunchTemplate({ id: 'lt-0abc1234567890def', name: 'opsbot-dev', httpTokens: 'required' });
+  const env = {
+    AWS_ACCESS_KEY_ID: key,
+    AWS_SECRET_ACCESS_KEY: secret,
+    AWS_ENDPOINT_URL_EC2: url,
+    AWS_ENDPOINT_URL_STS: url,
+  };
+  return { aws, env };
+};
 const command = async (ws: ReplicaWorkspace, r: Replica, userId: string, text: string) =>
   (await commandOn(ws, r, userId, text)).text;
 
@@ -218,18 +236,11 @@ describe('replicas sharing one DynamoDB table', () => {
 
   it('runs the dev-environment reaper in three replicas: one warning, one termination, one notice', async (ctx) => {
     if (!moto) return ctx.skip();
-    const ROLE = 'arn:aws:iam::123456789012:role/opsbot-devenv';
-    const aws = new SimulatedAws();
-    const { url } = await aws.start();
+    const { aws, env } = await devenvAws();
     try {
-      const key = `REPLICA${randomBytes(6).toString('hex').toUpperCase()}`;
-      const secret = randomBytes(20).toString('base64');
-      aws.sts.addCredentials(key, secret, { arn: 'arn:aws:iam::123456789012:role/opsbot-task' });
-      aws.sts.addRole(ROLE);
-      aws.ec2.addLaunchTemplate({ id: 'lt-0abc1234567890def', name: 'opsbot-dev', httpTokens: 'required' });
       writeFileSync(
         join(dir, 'opsbot-devenv.yaml'),
-        `${CONFIG}devenv:\n  roleArn: ${ROLE}\n  templates:\n    small: { launchTemplate: lt-0abc1234567890def, instanceType: t3.medium, defaultTtl: 4h, maxTtl: 24h }\n`,
+        `${CONFIG}devenv:\n  roleArn: ${DEVENV_ROLE}\n  templates:\n    small: { launchTemplate: lt-0abc1234567890def, instanceType: t3.medium, defaultTtl: 4h, maxTtl: 24h }\n`,
       );
       const expired = aws.ec2.addInstance({
         launchTemplate: 'lt-0abc1234567890def',
@@ -253,10 +264,7 @@ describe('replicas sharing one DynamoDB table', () => {
       const replicas = await startReplicas(ws, 3, {
         OPSBOT_CONFIG: join(dir, 'opsbot-devenv.yaml'),
         OPSBOT_DEVENV_REAPER_SECONDS: '5',
-        AWS_ACCESS_KEY_ID: key,
-        AWS_SECRET_ACCESS_KEY: secret,
-        AWS_ENDPOINT_URL_EC2: url,
-        AWS_ENDPOINT_URL_STS: url,
+        ...env,
       });
       const dms = () => ws.slack.messages('DU0DEV').map((m) => m.text ?? '');
       await eventually(
@@ -278,4 +286,77 @@ describe('replicas sharing one DynamoDB table', () => {
       await aws.stop();
     }
   }, 90_000);
+  it('approvals across replicas: two approvers racing on two replicas run it once; a request survives its replica being killed', async (ctx) => {
+    if (!moto) return ctx.skip();
+    const { aws, env } = await devenvAws();
+    try {
+      writeFileSync(
+        join(dir, 'opsbot-approvals.yaml'),
+        `${CONFIG.replace('  admins: [U0ADMIN]\n', '  admins: [U0ADMIN]\n  rules:\n    - actions: ["devenv:*"]\n      users: [U0DEV]\n')}devenv:\n  roleArn: ${DEVENV_ROLE}\n  maxPerUser: 5\n  templates:\n    small: { launchTemplate: lt-0abc1234567890def, instanceType: t3.medium, defaultTtl: 4h, maxTtl: 24h }\napprovals:\n  - actions: ["devenv:up"]\n    approvers: { users: [U0LEAD, U0ADMIN] }\n`,
+      );
+      const ws = await workspace();
+      ws.slack.addUser({ id: 'U0LEAD', name: 'lead' });
+      const approvalsEnv = { OPSBOT_CONFIG: join(dir, 'opsbot-approvals.yaml'), ...env };
+      const table = await newStateTable(dynamo?.url ?? '', 'opsbot-approvals');
+      const start = async () => {
+        const r = await startReplica(ws, {
+          entry: join(out, 'src/main.js'),
+          dir,
+          dynamodbUrl: dynamo?.url ?? '',
+          table,
+          extraEnv: approvalsEnv,
+        });
+        children.push(r.child);
+        return r;
+      };
+      const [a, b] = [await start(), await start()] as [Replica, Replica];
+      const idOf = (text: string) => /R-[0-9A-HJKMNP-TV-Z]{8}/.exec(text)?.[0] as string;
+      /** Presses Approve on a request, delivered to `replica` (Slack's request URL points there when it is sent). */
+      const approve = (replica: Replica, userId: string, id: string) => {
+        ws.slack.configureApp({
+          requestUrl: `${replica.base}/slack/events`,
+          signingSecret: ws.secrets.slack.signingSecret,
+        });
+        return ws.slack.sendBlockAction({
+          userId,
+          channelId: 'C0DEV',
+          actionId: 'opsbot:approve',
+          value: id,
+        });
+      };
+      const answerOf = async (delivery: { responseUrl: string }) =>
+        (await ws.slack.waitForResponse(delivery.responseUrl, { timeoutMs: 20_000 })).at(-1)?.text ?? '';
+      const runs = () => aws.ec2.calls.filter((c) => c.action === 'RunInstances' && !c.error).length;
+
+      // Two approvers press at once, one on each replica: one run.
+      const raced = idOf(await command(ws, a, 'U0DEV', '/devenv up small --name raced'));
+      expect(raced).toBeDefined();
+      const presses = [approve(a, 'U0LEAD', raced), approve(b, 'U0ADMIN', raced)];
+      const answers = await Promise.all((await Promise.all(presses)).map(answerOf));
+      expect(answers.filter((t) => t.includes('ran: success'))).toHaveLength(1);
+      expect(answers.filter((t) => t.includes('was approved by'))).toHaveLength(2);
+      expect(runs()).toBe(1);
+
+      // A request open when its replica is killed is decided on another, and runs as the requester.
+      const open = idOf(await command(ws, a, 'U0DEV', '/devenv up small --name survivor'));
+      await stopHard(a.child);
+      const c = await start();
+      expect(await answerOf(await approve(c, 'U0LEAD', open))).toContain('ran: success');
+      expect(runs()).toBe(2);
+      const survivor = aws.ec2.instances().find((i) => i.tags.Name === 'survivor');
+      expect(survivor?.tags.Owner).toBe('U0DEV');
+      expect(survivor?.launchedBy?.sourceIdentity).toMatch(/U0DEV$/);
+      expect(
+        aws.sts.assumeRoleCalls.some((call) =>
+          call.tags.some((t) => t.key === 'opsbot-approved-by' && t.value === 'U0LEAD'),
+        ),
+      ).toBe(true);
+      // A late press on the third replica runs nothing more.
+      expect(await answerOf(await approve(b, 'U0LEAD', open))).toContain('was approved by');
+      expect(runs()).toBe(2);
+      for (const r of [b, c]) await stopHard(r.child);
+    } finally {
+      await aws.stop();
+    }
+  }, 120_000);
 });

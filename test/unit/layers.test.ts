@@ -27,7 +27,14 @@ const BASE = [
   'src/replica-name.ts',
 ];
 const SLACK = ['src/slack/', '@slack/'];
-const FEATURES = ['src/alerts/', 'src/devenv/', 'src/leak-watch/', 'src/secret-rotation/', 'src/security/'];
+const FEATURES = [
+  'src/alerts/',
+  'src/approvals/',
+  'src/devenv/',
+  'src/leak-watch/',
+  'src/secret-rotation/',
+  'src/security/',
+];
 
 interface Rule {
   name: string;

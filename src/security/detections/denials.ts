@@ -1,6 +1,5 @@
-import type { AuditRecord } from '../../audit/records.js';
 import type { Detection } from '../detection.js';
-import { type AuditRule, evidenceOf, PERSON, spoken, timeOf } from './rule.js';
+import { type AuditRule, evidenceOf, PERSON, spoken, type TrailRecord, timeOf } from './rule.js';
 import { CountWindow } from './window.js';
 
 /**
@@ -9,14 +8,14 @@ import { CountWindow } from './window.js';
  * and the first refusal of it; the evidence is those refusals.
  */
 export function denialsRule(options: { count: number; withinMs: number }): AuditRule {
-  const window = new CountWindow<AuditRecord>({ count: options.count, withinMs: options.withinMs });
+  const window = new CountWindow<TrailRecord>({ count: options.count, withinMs: options.withinMs });
   return {
     name: 'denials',
     check(record): Detection[] {
       if (record.outcome !== 'denied' || !PERSON.test(record.actor)) return [];
       const burst = window.add(record.actor, timeOf(record), record);
       if (!burst) return [];
-      const first = burst[0] as AuditRecord;
+      const first = burst[0] as TrailRecord;
       const actions = [...new Set(burst.map((r) => r.action))];
       return [
         {

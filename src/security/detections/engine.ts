@@ -1,11 +1,11 @@
-import type { AuditRecord } from '../../audit/records.js';
+import type { AuditBrief } from '../../audit/records.js';
 import type { DetectionsConfig } from '../config.js';
 import type { Detection } from '../detection.js';
 import { denialsRule } from './denials.js';
 import { firstUseRule } from './first-use.js';
 import { massDestructiveRule } from './mass-destructive.js';
 import { offHoursRule } from './off-hours.js';
-import type { AuditRule } from './rule.js';
+import type { AuditRule, TrailRecord } from './rule.js';
 import { unexpectedVersionRule } from './unexpected-version.js';
 
 export interface EngineOptions {
@@ -43,6 +43,8 @@ export function auditRules(options: EngineOptions): AuditRule[] {
 /**
  * Runs audit records through the rules: history to learn from (nothing reported), then each new
  * record once, in order. Pure over its input, so a recorded stream and a fake clock test it.
+ * A record is given as its brief unless {@link wants} says it must be whole: either way, the same
+ * detections.
  */
 export class DetectionEngine {
   readonly #rules: readonly AuditRule[];
@@ -55,15 +57,45 @@ export class DetectionEngine {
     return this.#rules.map((r) => r.name);
   }
 
-  learn(record: AuditRecord): void {
+  /**
+   * Whether the record must be given whole to the next `learn` or `check` (a rule reads its details,
+   * or the brief says it may be unreadable: the whole read says so). Asked right before that call.
+   */
+  wants(brief: AuditBrief): boolean {
+    if (brief.unreadable) return true;
+    for (const rule of this.#rules) if (rule.wants?.(brief)) return true;
+    return false;
+  }
+
+  learn(record: TrailRecord): void {
     if (record.unreadable) return;
     for (const rule of this.#rules) rule.learn?.(record);
   }
 
-  async check(record: AuditRecord): Promise<Detection[]> {
+  /**
+   * What the rules find in the record, in rule order: at once (an array) unless a rule must wait
+   * (the secret-version rule on a version change), so the tail's loop does not wait a turn per record.
+   */
+  check(record: TrailRecord): Detection[] | Promise<Detection[]> {
     if (record.unreadable) return [];
     const found: Detection[] = [];
-    for (const rule of this.#rules) {
+    for (const [k, rule] of this.#rules.entries()) {
+      const out = rule.check(record);
+      if (!Array.isArray(out)) return this.#checkRest(record, found, out, k + 1);
+      if (out.length > 0) found.push(...out);
+    }
+    return found;
+  }
+
+  /** `check` from the rule that must wait on: its findings, then the rules after it. */
+  async #checkRest(
+    record: TrailRecord,
+    found: Detection[],
+    waiting: Promise<Detection[]>,
+    next: number,
+  ): Promise<Detection[]> {
+    found.push(...(await waiting));
+    for (const rule of this.#rules.slice(next)) {
       const out = rule.check(record);
       found.push(...(Array.isArray(out) ? out : await out));
     }

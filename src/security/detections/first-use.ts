@@ -1,6 +1,5 @@
-import type { AuditRecord } from '../../audit/records.js';
 import type { Detection } from '../detection.js';
-import { type AuditRule, PERSON } from './rule.js';
+import { type AuditRule, PERSON, type TrailRecord } from './rule.js';
 
 /** How many (person, action) pairs are remembered; beyond it the oldest are forgotten. */
 const MAX_PAIRS = 200_000;
@@ -14,12 +13,13 @@ const OWN_ACTIONS = /^opsbot:security-/;
  * Only for someone with `minHistory` records already: a newcomer's first steps (or everyone's, on a
  * new deployment) are not news; an established person suddenly doing something new is.
  * What was seen is learned from the trail's history at start, so a restart does not re-flag.
+ * It reads a record whole (for its channel) only when it reports it.
  */
 export function firstUseRule(options: { minHistory: number } = { minHistory: 20 }): AuditRule {
   const seen = new Set<string>();
   /** Records per person (bounded like the pairs). */
   const history = new Map<string, number>();
-  const count = (r: AuditRecord) => {
+  const count = (r: TrailRecord) => {
     if (!PERSON.test(r.actor)) return;
     if (!history.has(r.actor) && history.size >= MAX_PAIRS) {
       const oldest = history.keys().next().value;
@@ -34,12 +34,16 @@ export function firstUseRule(options: { minHistory: number } = { minHistory: 20 
     }
     seen.add(pair);
   };
-  const pairOf = (r: AuditRecord) =>
+  const pairOf = (r: TrailRecord) =>
     r.outcome === 'intent' && PERSON.test(r.actor) && !OWN_ACTIONS.test(r.action)
       ? `${r.actor} ${r.action}`
       : undefined;
   return {
     name: 'firstUse',
+    wants(brief) {
+      const pair = pairOf(brief);
+      return pair !== undefined && !seen.has(pair) && (history.get(brief.actor) ?? 0) >= options.minHistory;
+    },
     learn(record) {
       const pair = pairOf(record);
       if (pair) remember(pair);
@@ -62,7 +66,7 @@ export function firstUseRule(options: { minHistory: number } = { minHistory: 20 
           evidence: [record.seq],
           details: {
             action: record.action,
-            ...(typeof record.details.channel === 'string' ? { channel: record.details.channel } : {}),
+            ...(typeof record.details?.channel === 'string' ? { channel: record.details.channel } : {}),
           },
         },
       ];

@@ -1,6 +1,5 @@
-import type { AuditRecord } from '../../audit/records.js';
 import type { Detection } from '../detection.js';
-import { type AuditRule, evidenceOf, spoken, timeOf } from './rule.js';
+import { type AuditRule, evidenceOf, spoken, type TrailRecord, timeOf } from './rule.js';
 import { CountWindow } from './window.js';
 
 /** Whether `action` is one of `patterns`: `devenv:down` exactly, or every subcommand of `dd:*`. */
@@ -17,14 +16,14 @@ export function massDestructiveRule(options: {
   withinMs: number;
   actions: readonly string[];
 }): AuditRule {
-  const window = new CountWindow<AuditRecord>({ count: options.count, withinMs: options.withinMs });
+  const window = new CountWindow<TrailRecord>({ count: options.count, withinMs: options.withinMs });
   return {
     name: 'massDestructive',
     check(record): Detection[] {
       if (record.outcome !== 'intent' || !matchesAction(options.actions, record.action)) return [];
       const burst = window.add('all', timeOf(record), record);
       if (!burst) return [];
-      const first = burst[0] as AuditRecord;
+      const first = burst[0] as TrailRecord;
       const actors = [...new Set(burst.map((r) => r.actor))];
       const actions = [...new Set(burst.map((r) => r.action))];
       return [

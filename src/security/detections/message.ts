@@ -18,6 +18,7 @@ const RULE_TITLES: Readonly<Record<string, string>> = {
   unexpectedSecretVersion: 'Unexpected secret version',
   signatureFailures: 'Requests failing signature checks',
   secretAccess: "Access to opsbot's secrets",
+  breakGlass: 'Break glass: run without approval',
 };
 
 export function ruleTitle(rule: string): string {

@@ -1,15 +1,28 @@
-import type { AuditRecord } from '../../audit/records.js';
+import type { AuditBrief, AuditRecord } from '../../audit/records.js';
 import type { Detection } from '../detection.js';
+
+/**
+ * What a rule is given: a record's brief (seq, time, actor, action, outcome), or the whole record
+ * when a rule {@link AuditRule.wants} it. Only a whole record has `details`.
+ */
+export type TrailRecord = AuditBrief & { details?: AuditRecord['details'] };
 
 /**
  * One detection rule over the audit stream. `learn` sees the trail's history at start (nothing is
  * reported from it: a restart must not re-flag what was seen before); `check` sees each new record
  * once, in sequence order, and returns what it found (usually nothing).
+ *
+ * The tail reads the trail as briefs: a rule that reads more of a record than its brief (its
+ * `details`) says so in `wants`, asked with the rule's state as it is right before `learn` or
+ * `check` of that record, and is then given the whole record. A rule without `wants` must find the
+ * same in a brief as in the whole record.
  */
 export interface AuditRule {
   readonly name: string;
-  learn?(record: AuditRecord): void;
-  check(record: AuditRecord): Detection[] | Promise<Detection[]>;
+  /** Whether `learn` or `check` of this record, next, would read more than its brief. No side effects. */
+  wants?(brief: AuditBrief): boolean;
+  learn?(record: TrailRecord): void;
+  check(record: TrailRecord): Detection[] | Promise<Detection[]>;
 }
 
 /** A Slack user id: what a person is in the trail (`opsbot` and principals are not people). */

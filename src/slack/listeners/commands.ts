@@ -6,6 +6,7 @@ import type {
   SlackCommandMiddlewareArgs,
 } from '@slack/bolt';
 import { unmatchedPatterns } from '../../access/policy.js';
+import { takeBreakGlass } from '../../command-kit/break-glass.js';
 import type { CommandModule, ParsedInput, Reply } from '../../command-kit/command-spec.js';
 import type { InputContext } from '../../command-kit/parse-input.js';
 import { findSubcommand, parseArguments, type Route } from '../../command-kit/route-command.js';
@@ -21,6 +22,7 @@ import {
 } from '../interaction.js';
 import { accessDenial } from '../middleware/access.js';
 import { auditInteraction } from '../middleware/audit.js';
+import { gateDecision } from '../middleware/gate.js';
 import { answer, progressOf } from './answer.js';
 
 /**
@@ -35,6 +37,9 @@ export function registerCommands(app: App, deps: PipelineDeps): void {
   const actions = actionsOf(deps.commands);
   for (const problem of unmatchedPatterns(deps.services.file.access.rules, actions)) {
     deps.log.warn(`configuration file: ${problem}; it allows nothing`);
+  }
+  for (const problem of deps.services.approvals?.unmatchedPatterns(actions) ?? []) {
+    deps.log.warn(`configuration file: ${problem}; it holds nothing`);
   }
   if (deps.commands.length === 0) return;
   const byName = new Map(deps.commands.map((m) => [`/${m.name}`, m]));
@@ -70,11 +75,17 @@ function handleCommand(
     const interaction = interactionOf(args.context);
     const module = byName.get(args.command.command) as CommandModule;
     interaction.module = module;
-    const route = findSubcommand(module, args.command.text ?? '');
+    // `--break-glass "<reason>"` belongs to no command's grammar: the approvals read it.
+    const glass = takeBreakGlass(args.command.text ?? '');
+    const route = findSubcommand(module, glass.ok ? glass.text : (args.command.text ?? ''));
     interaction.action = route.action;
-    if (!route.ok) {
+    if (!route.ok || !glass.ok) {
       interaction.result = 'user_error';
-      return answer(args, { text: route.message }, deps.log);
+      return answer(
+        args,
+        { text: glass.ok ? (route as { message: string }).message : glass.problem },
+        deps.log,
+      );
     }
     const denial = await accessDenial(deps, interaction);
     if (denial) {
@@ -90,6 +101,24 @@ function handleCommand(
       }
       interaction.args = parsed.summary;
       input = parsed.input;
+      const held = await gateDecision(
+        deps,
+        interaction,
+        {
+          kind: 'command',
+          command: module.name,
+          text: glass.text,
+          input: parsed.input,
+          action: route.action,
+          actor: interaction.actor,
+          args: parsed.summary,
+        },
+        glass.reason,
+      );
+      if (held) return answer(args, held, deps.log);
+    } else if (glass.reason) {
+      interaction.result = 'user_error';
+      return answer(args, { text: '`--break-glass` goes with an action that needs approval.' }, deps.log);
     }
     const message = await runRoute(args, deps, interaction, module, route, input);
     if (message) await answer(args, message, deps.log);
@@ -119,7 +148,8 @@ async function runRoute(
   try {
     if (route.kind === 'help') {
       const [mine] = await runnableHere(deps.services, interaction.actor, [module]);
-      return { text: commandHelp(module, mine?.subcommands ?? []) };
+      const held = deps.services.approvals?.heldActions(actionsOf([module]));
+      return { text: commandHelp(module, mine?.subcommands ?? [], held) };
     }
     requireConfigured(module, deps);
     if (!route.subcommand.readOnly) await interaction.beforeSideEffect();

@@ -28,6 +28,7 @@ import {
 } from '../interaction.js';
 import { checkAccess } from '../middleware/access.js';
 import { auditInteraction, channelFromView, formMetadataOf, threadFromView } from '../middleware/audit.js';
+import { gateDecision } from '../middleware/gate.js';
 import { answer, progressOf } from './answer.js';
 
 /** Buttons and modals name their policy action in `action_id` / `callback_id`: `gh:rerun` (never `link:…`). */
@@ -186,6 +187,16 @@ async function runHandler(
   const handler: InteractionHandler<IntegrationKey> = typeof found === 'function' ? found : found.run;
   try {
     if (interaction.module) requireConfigured(interaction.module, deps);
+    const held = await gateDecision(deps, interaction, {
+      kind: interaction.kind === 'command' ? 'button' : interaction.kind,
+      action: interaction.action,
+      actor: interaction.actor,
+      args: interaction.args,
+      value,
+      ...(from.message ? { message: from.message } : {}),
+      ...(from.formMetadata ? { formMetadata: from.formMetadata } : {}),
+    });
+    if (held) return held;
     await interaction.beforeSideEffect();
     return await handler(commandContext(interaction, deps, progress, from), value);
   } catch (error) {

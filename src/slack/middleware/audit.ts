@@ -28,67 +28,103 @@ type AnyInteractionArgs =
  * `intent` record with the same action, actor and arguments, and waits for it: when it cannot be
  * stored within {@link INTENT_DEADLINE_MS}, the action is refused (audit fails closed).
  */
-export function auditInteraction(
-  kind: Interaction['kind'],
-  deps: Pick<PipelineDeps, 'audit' | 'clock' | 'log' | 'countError'> & { intentDeadlineMs?: number },
-): Middleware<AnyInteractionArgs> {
+export function auditInteraction(kind: Interaction['kind'], deps: AuditDeps): Middleware<AnyInteractionArgs> {
   return async (args) => {
     const { context, next } = args;
     const requestId = typeof context.requestId === 'string' ? context.requestId : randomUUID().slice(0, 8);
-    const scope = { requestId, credentialVersions: new Set<string>() };
+    const interaction = openInteraction(kind, deps, { requestId, actor: actorOf(args), args: argsOf(args) });
     for (const key of ['signedWith', 'botTokenVersion'] as const) {
-      if (typeof context[key] === 'string') scope.credentialVersions.add(`slack@${context[key]}`);
+      if (typeof context[key] === 'string') interaction.scope.credentialVersions.add(`slack@${context[key]}`);
     }
-    const interaction: Interaction = {
-      scope,
-      kind,
-      requestId,
-      startedAt: deps.clock.now(),
-      actor: actorOf(args),
-      action: '?',
-      args: argsOf(args),
-      decision: 'pending',
-      result: 'ok',
-      seal: () => {},
-      beforeSideEffect: async () => {},
-    };
     context[INTERACTION] = interaction;
-    let sealed = false;
-    let intent: Promise<void> | undefined;
-    // Stored (not just sent) before the side effect: if the trail cannot take it, nothing runs.
-    interaction.beforeSideEffect = () => {
-      intent ??= deps.audit
-        .record(eventOf(interaction, 'intent'), deps.intentDeadlineMs ?? INTENT_DEADLINE_MS)
-        .then(
-          () => undefined,
-          (error: unknown) => {
-            throw new AuditUnavailableError(requestId, { cause: error });
-          },
-        );
-      return intent;
-    };
-    // Written once the outcome is known, before the answer goes out: the trail never lags the
-    // conversation, and a reply that fails to send cannot lose the record.
-    interaction.seal = () => {
-      if (sealed) return;
-      sealed = true;
-      const outcome =
-        interaction.decision === 'denied' ? 'denied' : interaction.result === 'ok' ? 'success' : 'error';
-      deps.audit.write(eventOf(interaction, outcome, Math.max(0, deps.clock.now() - interaction.startedAt)));
-      if (interaction.errorCode)
-        deps.countError(interaction.action.split(':')[0] ?? '?', interaction.errorCode);
-    };
-    try {
-      await next();
-    } catch (error) {
-      interaction.result = 'internal_error';
-      interaction.errorId = requestId;
-      interaction.errorCode = ErrorCode.Internal;
-      deps.log.error({ err: error, requestId }, 'a Slack interaction failed outside its handler');
-    } finally {
-      interaction.seal();
-    }
+    await runSealed(interaction, deps, next);
   };
+}
+
+type AuditDeps = Pick<PipelineDeps, 'audit' | 'clock' | 'log' | 'countError'> & { intentDeadlineMs?: number };
+
+/**
+ * A new interaction whose `beforeSideEffect` stores the intent record and whose `seal` writes the
+ * final one (once): what the audit middleware starts for every request, and what an approved
+ * request runs under later. `approvedBy` goes into its request scope (the requester's AWS session
+ * names the approver).
+ */
+export function openInteraction(
+  kind: Interaction['kind'],
+  deps: AuditDeps,
+  start: { requestId: string; actor: Actor; args: string; approvedBy?: string },
+): Interaction {
+  const { requestId } = start;
+  const scope = {
+    requestId,
+    credentialVersions: new Set<string>(),
+    ...(start.approvedBy ? { approvedBy: start.approvedBy } : {}),
+  };
+  const interaction: Interaction = {
+    scope,
+    kind,
+    requestId,
+    startedAt: deps.clock.now(),
+    actor: start.actor,
+    action: '?',
+    args: start.args,
+    decision: 'pending',
+    result: 'ok',
+    seal: () => {},
+    beforeSideEffect: async () => {},
+  };
+  let sealed = false;
+  let intent: Promise<void> | undefined;
+  // Stored (not just sent) before the side effect: if the trail cannot take it, nothing runs.
+  interaction.beforeSideEffect = () => {
+    intent ??= deps.audit
+      .record(eventOf(interaction, 'intent'), deps.intentDeadlineMs ?? INTENT_DEADLINE_MS)
+      .then(
+        () => undefined,
+        (error: unknown) => {
+          throw new AuditUnavailableError(requestId, { cause: error });
+        },
+      );
+    return intent;
+  };
+  // Written once the outcome is known, before the answer goes out: the trail never lags the
+  // conversation, and a reply that fails to send cannot lose the record.
+  interaction.seal = () => {
+    if (sealed) return;
+    sealed = true;
+    deps.audit.write(
+      eventOf(interaction, outcomeOf(interaction), Math.max(0, deps.clock.now() - interaction.startedAt)),
+    );
+    if (interaction.errorCode)
+      deps.countError(interaction.action.split(':')[0] ?? '?', interaction.errorCode);
+  };
+  return interaction;
+}
+
+/** How an interaction ended, as its audit record says. */
+export function outcomeOf(interaction: Interaction): 'success' | 'denied' | 'error' {
+  return interaction.decision === 'denied' ? 'denied' : interaction.result === 'ok' ? 'success' : 'error';
+}
+
+/** Runs `work` under the interaction; whatever happens, its final record is written once. */
+export async function runSealed(
+  interaction: Interaction,
+  deps: Pick<AuditDeps, 'log'>,
+  work: () => Promise<void>,
+): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    interaction.result = 'internal_error';
+    interaction.errorId = interaction.requestId;
+    interaction.errorCode = ErrorCode.Internal;
+    deps.log.error(
+      { err: error, requestId: interaction.requestId },
+      'a Slack interaction failed outside its handler',
+    );
+  } finally {
+    interaction.seal();
+  }
 }
 
 /** The audit event of an interaction: its intent (before a side effect), or how it ended. */
@@ -112,6 +148,10 @@ function eventOf(interaction: Interaction, outcome: AuditEvent['outcome'], laten
       latencyMs,
       credentials: [...scope.credentialVersions].join(',') || undefined,
       requestId: interaction.requestId,
+      approval: interaction.approval?.id,
+      approvedBy: interaction.approval?.approvedBy,
+      heldAs: interaction.heldAs,
+      breakGlass: interaction.breakGlass,
     },
   };
 }

@@ -542,7 +542,7 @@ describe('AccessPolicy.describe', () => {
     });
     expect(describePolicy(policy)).toEqual([
       '*Admins* (everything, including `opsbot:access` and `opsbot:audit`): <@U0ADMIN>, <@U0ROOT>',
-      "*Everyone, everywhere:* `opsbot:help`, `opsbot:whoami` and each command's `help`",
+      "*Everyone, everywhere:* `opsbot:help`, `opsbot:whoami`, `opsbot:approvals`, `opsbot:approve`, `opsbot:deny`, `opsbot:cancel` and each command's `help`",
       '1. `devenv:up` → in <#C0DEVENVS> for <!subteam^S0PLATFORM> — dev envs',
       '2. `gh:*`, `jira:create` → in any channel for <@U0DEV>, <!subteam^S0SRE>',
       '3. `dd:*` → in <#C0OPS> for everyone — ping &lt;!channel&gt; &amp; @\u200bhere',
@@ -552,7 +552,7 @@ describe('AccessPolicy.describe', () => {
   it('says so when there are no admins and no rules', () => {
     expect(describePolicy(new AccessPolicy(emptyFileOf([]).access))).toEqual([
       '*Admins* (everything, including `opsbot:access` and `opsbot:audit`): none',
-      "*Everyone, everywhere:* `opsbot:help`, `opsbot:whoami` and each command's `help`",
+      "*Everyone, everywhere:* `opsbot:help`, `opsbot:whoami`, `opsbot:approvals`, `opsbot:approve`, `opsbot:deny`, `opsbot:cancel` and each command's `help`",
       '*Rules:* none, so nothing else is allowed.',
     ]);
   });

@@ -79,6 +79,7 @@ describe('/opsbot help and /opsbot whoami', () => {
         'devenv:up',
         'gh:pr list',
         'gh:runs',
+        'opsbot:approvals',
         'opsbot:whoami',
       ].sort(),
     );

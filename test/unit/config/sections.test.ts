@@ -26,6 +26,7 @@ describe('the sections of the configuration file', () => {
       'devenv',
       'alerts',
       'security',
+      'approvals',
     ]);
     // Datadog contributes environment variables only: the file has no `datadog:` key.
     expect(CONFIG_SECTIONS.filter((s) => s.schema).map((s) => s.key)).toEqual([
@@ -34,6 +35,7 @@ describe('the sections of the configuration file', () => {
       'devenv',
       'alerts',
       'security',
+      'approvals',
     ]);
     expect(configSections(INTEGRATIONS, FEATURES)).toEqual(CONFIG_SECTIONS);
     expect(github.config?.key).toBe('github');
@@ -49,6 +51,7 @@ describe('the sections of the configuration file', () => {
       devenv: { maxPerUser: 2, templates: {} },
       // security: its settings' defaults (test/unit/security-config.test.ts lists them).
       security: expect.objectContaining({ leakScan: true, expectedPrincipals: [] }),
+      approvals: [],
     });
     expect(emptyFileOf([])).toEqual({ access: { admins: [], rules: [] } });
   });

@@ -3,13 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AuditEvent } from '../../../src/audit/records.js';
 import { fileSchemaOf } from '../../../src/config/file-schema.js';
 import { CONFIG_SECTIONS } from '../../../src/features.js';
 import type { MessageArgs } from '../../../src/integrations/slack-api.js';
 import { RequestRefusals } from '../../../src/security/detections/refusals.js';
-import { DetectionsTail } from '../../../src/security/detections/tail.js';
+import { DetectionsTail, type DetectionsTailDeps } from '../../../src/security/detections/tail.js';
 import { SlackSecurityReporter } from '../../../src/security/reporter.js';
 import { openSqliteState } from '../../../src/store/sqlite.js';
+import { sqliteOf } from '../../../src/store/sqlite-audit.js';
 import type { State } from '../../../src/store/state.js';
 import { assertNoCanary, canary } from '../../helpers/canary.js';
 import { FakeClock } from '../../helpers/fake-clock.js';
@@ -20,7 +22,12 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function rig(path: string, clock: FakeClock, owner = 'replica-a') {
+function rig(
+  path: string,
+  clock: FakeClock,
+  owner = 'replica-a',
+  over: (state: State) => Partial<DetectionsTailDeps> = () => ({}),
+) {
   const state: State = openSqliteState({ path, now: () => clock.now() });
   const posted: MessageArgs[] = [];
   const refusals = new RequestRefusals();
@@ -51,6 +58,7 @@ function rig(path: string, clock: FakeClock, owner = 'replica-a') {
     refusals,
     clock,
     log,
+    ...over(state),
   });
   return { state, posted, tail, refusals };
 }
@@ -79,6 +87,11 @@ describe('the detections tail', () => {
     await denied(first.state, 6, clock);
     expect(await first.tail.pass()).toBe(6);
     await first.tail.idle();
+    const stats = first.tail.stats();
+    expect(stats).toMatchObject({ passes: 2, records: 6 });
+    expect(stats.busyMs).toBeGreaterThan(0);
+    expect(stats.recordsMs).toBeGreaterThan(0);
+    expect(stats.recordsMs).toBeLessThanOrEqual(stats.busyMs);
     const reports = () => first.posted.filter((m) => m.text.includes('Repeated denials'));
     expect(reports()).toHaveLength(1);
     expect(reports()[0]?.text).toContain('#1, #2, #3, #4, #5');
@@ -239,6 +252,94 @@ describe('the detections tail', () => {
     await tail.idle();
     expect(posted).toHaveLength(1);
     assertNoCanary({ slack: posted }, [token]);
+    state.close();
+  });
+
+  it('reads briefs, and whole only the records a rule wants: an unexplained secret version is still reported', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsbot-detections-'));
+    dirs.push(dir);
+    const clock = new FakeClock();
+    const briefs: number[] = [];
+    const whole: number[] = [];
+    /** The store as the tail sees it, noting which records it reads as briefs and which whole. */
+    const noting = (store: State['audit']): DetectionsTailDeps['audit'] => ({
+      head: () => store.head(),
+      firstSeqSince: (iso) => store.firstSeqSince(iso),
+      readBriefAfter: async (after, limit) => {
+        const read = await store.readBriefAfter(after, limit);
+        briefs.push(...read.map((b) => b.seq));
+        return read;
+      },
+      readAfter: async (after, limit) => {
+        const read = await store.readAfter(after, limit);
+        whole.push(...read.map((r) => r.seq));
+        return read;
+      },
+    });
+    const detections = { ...config.detections, chain: { ...config.detections.chain, off: true } };
+    const {
+      state: live,
+      posted,
+      tail,
+    } = rig(join(dir, 'state.db'), clock, 'replica-a', (state) => ({
+      audit: noting(state.audit),
+      detections,
+      lastRotatedAt: async () => undefined,
+    }));
+    const at = () => new Date(clock.now()).toISOString();
+    const append = (e: Omit<AuditEvent, 'at'>) => live.audit.append({ ...e, at: at() });
+    await tail.pass(); // takes the lease, learns the empty trail
+    await append({ action: 'gh:pr list', outcome: 'success', actor: 'U0DEV', details: { args: 'n=1' } });
+    await append({
+      action: 'opsbot:rotate',
+      outcome: 'intent',
+      actor: 'U0ADMIN',
+      details: { args: 'secret=jira' },
+    });
+    await append({ action: 'gh:pr list', outcome: 'denied', actor: 'U0DEV', details: {} });
+    const changed = (integration: string) => ({
+      action: 'secret.version_changed',
+      outcome: 'success' as const,
+      actor: 'opsbot',
+      details: { integration, versionId: `${integration}-v2-aaaaaaaa`, previousVersionId: 'v1-bbbbbbbb' },
+    });
+    await append(changed('jira')); // #4: opsbot's rotation of jira explains it
+    await append(changed('audit')); // #5: nothing explains it
+    await append({ action: 'gh:pr list', outcome: 'success', actor: 'U0DEV', details: {} });
+    expect(await tail.pass()).toBe(6);
+    await tail.idle();
+    expect(briefs).toEqual([1, 2, 3, 4, 5, 6]);
+    // The rotation and the version changes (whose secret is in their details), nothing else.
+    expect(whole).toEqual([2, 4, 5]);
+    const reported = posted.filter((m) => m.text.includes('Unexpected secret version'));
+    expect(reported).toHaveLength(1);
+    expect(reported[0]?.text).toContain('#5');
+    expect(JSON.stringify(reported[0]?.blocks)).toContain('audit-v2');
+    live.close();
+  });
+
+  it('an unreadable row is still left out of the rules and reported as a break in the chain', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsbot-detections-'));
+    dirs.push(dir);
+    const clock = new FakeClock();
+    const { state, posted, tail } = rig(join(dir, 'state.db'), clock);
+    await tail.pass(); // takes the lease, learns the empty trail, checks the chain
+    await denied(state, 7, clock);
+    const { db } = sqliteOf(state.audit) ?? expect.fail('a SQLite audit store');
+    db.prepare("UPDATE audit SET record = '{not json' WHERE seq = 3").run();
+    db.prepare("UPDATE audit SET record = json_set(record, '$.outcome', 'allowed') WHERE seq = 4").run();
+    clock.advance(config.detections.chain.every); // the next pass checks the chain's newest records
+    expect(await tail.pass()).toBe(7);
+    await tail.idle();
+    // Five readable denials: #3 and #4 count for nothing.
+    const denials = posted.filter((m) => m.text.includes('Repeated denials'));
+    expect(denials).toHaveLength(1);
+    expect(denials[0]?.text).toContain('#1, #2, #5, #6, #7');
+    const broken = posted.filter((m) => m.text.includes('Audit trail broken'));
+    expect(broken).toHaveLength(1);
+    expect(broken[0]?.text).toContain(
+      'broken at record #3: it cannot be read (its record is not valid JSON)',
+    );
     state.close();
   });
 });

@@ -54,7 +54,7 @@ const GRAMMAR: Record<string, string[]> = {
 
 /** Subcommands that only read; everything else has a side effect and is audited before it runs. */
 const READ_ONLY: Record<string, string[]> = {
-  opsbot: ['help', 'whoami', 'access', 'access review', 'audit', 'secrets'],
+  opsbot: ['help', 'whoami', 'access', 'access review', 'audit', 'secrets', 'approvals'],
   gh: ['pr list', 'pr', 'issue', 'runs'],
   jira: ['issue', 'search', 'sprint'],
   dd: ['monitors', 'monitor', 'alerts'],
