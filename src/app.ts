@@ -196,6 +196,7 @@ export async function startOpsbot(deps: OpsbotDeps): Promise<RunningOpsbot> {
     integrations,
     provider,
     required,
+    now: () => clock.now(),
     afterFirstLoad: () => {
       auditTrail.settle();
       afterFirstLoad(required, provider, slack, receiver, log, config.secrets.source !== 'env');

@@ -31,8 +31,19 @@ export interface DispatcherOptions {
   digestIntervalMs: number;
   /** The channel's lease and each claim: how long a crashed replica holds a channel back. */
   leaseMs: number;
-  /** How often an idle channel looks for work another replica stored (this one's webhooks wake it at once). */
+  /** While a channel has alerts waiting that are not due yet (a retry's backoff), how often it looks again. */
   pollMs: number;
+  /**
+   * How often the work signals are read for alerts another replica stored (this one's webhooks wake
+   * their channel at once): `watchMs` after a change, doubling while nothing changes, up to `watchMaxMs`.
+   */
+  watchMs: number;
+  watchMaxMs: number;
+  /**
+   * A channel with nothing waiting lets go of its lease and sleeps until woken (its webhook, or a
+   * signal); it looks once more after this long all the same (an alert whose signal was lost).
+   */
+  quietMs: number;
 }
 
 export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
@@ -42,6 +53,9 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   digestIntervalMs: 2_000,
   leaseMs: 10_000,
   pollMs: 1_000,
+  watchMs: 1_000,
+  watchMaxMs: 30_000,
+  quietMs: 30 * 60_000,
 };
 
 /**
@@ -52,7 +66,7 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
 export const REDELIVERY_BACKOFF: BackoffPolicy = { baseMs: 1_000, capMs: 256_000 };
 
 export interface DispatcherDeps {
-  state: Pick<State, 'outbox' | 'messages' | 'leases'>;
+  state: Pick<State, 'outbox' | 'messages' | 'leases' | 'signals'>;
   slack: SlackApi;
   clock: Clock;
   log: Logger;
@@ -80,6 +94,11 @@ export class AlertDispatcher implements Component {
   readonly #channels = new Map<string, ChannelLoop>();
   readonly #delivered: Counter<'how'>;
   readonly #failed: Counter;
+  readonly #deps: DispatcherDeps;
+  readonly #throttle: LogThrottle;
+  #stopping = false;
+  #watching: Promise<void> | undefined;
+  #stopWatch: (() => void) | undefined;
 
   constructor(channels: readonly string[], deps: DispatcherDeps) {
     this.#options = { ...DEFAULT_DISPATCHER_OPTIONS, ...deps.options };
@@ -108,6 +127,8 @@ export class AlertDispatcher implements Component {
     // pino would write the key twice).
     const log = deps.log.child({ component: this.name });
     const throttle = new LogThrottle(log, { now: () => deps.clock.now() });
+    this.#deps = deps;
+    this.#throttle = throttle;
     for (const channel of channels) {
       this.#channels.set(
         channel,
@@ -123,16 +144,78 @@ export class AlertDispatcher implements Component {
 
   async start(): Promise<void> {
     for (const loop of this.#channels.values()) loop.start();
+    if (this.#channels.size > 0) this.#watching = this.#watch();
   }
 
   async stop(deadline: number): Promise<boolean> {
+    this.#stopping = true;
+    this.#stopWatch?.();
     const results = await Promise.all([...this.#channels.values()].map((loop) => loop.stop(deadline)));
+    if (this.#watching)
+      results.push(await finishedWithin(this.#deps.clock, this.#watching, deadline - this.#deps.clock.now()));
     return results.every(Boolean);
   }
 
   /** New work for `channel` (the webhook just stored an alert): look now rather than at the next poll. */
   wake(channel: string): void {
     this.#channels.get(channel)?.wake();
+  }
+
+  /**
+   * The webhook stored an alert for `channel`: this replica's loop looks now, and the channel's
+   * work signal moves so that the other replicas' watchers see it (a failed signal is logged: the
+   * alert is stored, and this replica delivers it).
+   */
+  async stored(channel: string): Promise<void> {
+    this.wake(channel);
+    await this.#deps.state.signals
+      .bump(channel)
+      .catch((error: unknown) =>
+        this.#throttle.warn(
+          'signal',
+          { err: error, channel },
+          'could not signal a stored alert to the other replicas',
+        ),
+      );
+  }
+
+  /**
+   * Reads the work signals (one read for every channel) and wakes the channels whose signal moved:
+   * every `watchMs` after a change, backing off to `watchMaxMs` while nothing changes. This, not a
+   * poll of each channel's outbox, is what an idle replica costs the store.
+   */
+  async #watch(): Promise<void> {
+    const { clock } = this.#deps;
+    const o = this.#options;
+    let seen: ReadonlyMap<string, number> | undefined;
+    let every = o.watchMs;
+    while (!this.#stopping) {
+      try {
+        const now = await this.#deps.state.signals.read();
+        let moved = false;
+        if (seen)
+          for (const channel of this.#channels.keys())
+            if ((now.get(channel) ?? 0) !== (seen.get(channel) ?? 0)) {
+              moved = true;
+              this.wake(channel);
+            }
+        seen = now;
+        every = moved ? o.watchMs : Math.min(every * 2, o.watchMaxMs);
+      } catch (error) {
+        every = o.watchMaxMs;
+        this.#throttle.warn('watch', { err: error }, 'could not read the alert work signals; retrying');
+      }
+      await new Promise<void>((resolve) => {
+        const cancel = clock.schedule(() => {
+          this.#stopWatch = undefined;
+          resolve();
+        }, every);
+        this.#stopWatch = () => {
+          cancel();
+          resolve();
+        };
+      });
+    }
   }
 }
 
@@ -230,7 +313,15 @@ class ChannelLoop {
               'could not update the alert digest in Slack; retrying',
             ),
           );
-          await this.#idle(this.options.pollMs);
+          if (backlog > 0) {
+            // Alerts wait that are not due yet (a retry's backoff): look again soon, holding the channel.
+            await this.#idle(this.options.pollMs);
+            continue;
+          }
+          // Nothing waits: let go of the channel and sleep until woken (a webhook here, a signal
+          // from another replica), or a long while.
+          await this.#letGo();
+          await this.#idle(this.options.quietMs);
           continue;
         }
         const queued = new Map(items.map((item) => [item.id, readQueued(item.payload)]));
@@ -309,6 +400,13 @@ class ChannelLoop {
         ? { onRecoveredWhileMuted: (root) => onRecoveredWhileMuted(root, this.channel) }
         : {}),
     };
+  }
+
+  /** Lets go of the channel's lease while idle: another replica's webhook may then deliver at once. */
+  async #letGo(): Promise<void> {
+    if (this.#leaseRenewed === 0) return;
+    this.#leaseRenewed = 0;
+    await this.deps.state.leases.release(this.#lease, this.deps.owner).catch(() => false);
   }
 
   /** Takes (or renews) the channel's lease; renewed at most every third of its length. */

@@ -95,7 +95,7 @@ export function createAlerts(deps: AlertsDeps): Component[] {
     clock: deps.clock,
     log: deps.log,
     metrics: deps.metrics,
-    stored: (channel) => dispatcher.wake(channel),
+    stored: (channel) => dispatcher.stored(channel),
     ...(deps.onRefused ? { onRefused: deps.onRefused } : {}),
   });
   registerUnroutedGauge({ metrics: deps.metrics, outbox: deps.state.outbox, clock: deps.clock });

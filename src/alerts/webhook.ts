@@ -34,7 +34,7 @@ export interface WebhookDeps {
   log: Logger;
   metrics: Registry;
   /** Tells the channel's dispatcher there is new work. */
-  stored?: (channel: string) => void;
+  stored?: (channel: string) => void | Promise<void>;
   /** Told of each request refused for a missing or wrong secret (nothing of it is passed). */
   onRefused?: () => void;
 }
@@ -150,7 +150,7 @@ export class DatadogWebhook implements Component {
         { monitor: alert.monitorId, tags: alert.tags.slice(0, 10) },
         'an alert matched no route and alerts.defaultChannel is not set; it is kept as unrouted (see /dd alerts)',
       );
-    } else if (added) this.#deps.stored?.(channel);
+    } else if (added) await this.#deps.stored?.(channel);
     sendJson(res, 202, { status: added ? 'accepted' : 'duplicate' });
   }
 

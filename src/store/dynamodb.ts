@@ -35,6 +35,7 @@ import { createDynamoDedupe } from './dynamodb-dedupe.js';
 import { createDynamoLeases } from './dynamodb-leases.js';
 import { createDynamoMessages } from './dynamodb-messages.js';
 import { createDynamoOutbox } from './dynamodb-outbox.js';
+import { createDynamoSignals } from './dynamodb-signals.js';
 import { StateTable } from './dynamodb-table.js';
 import type { State } from './state.js';
 
@@ -97,6 +98,7 @@ export function openDynamoState(options: DynamoStateOptions): DynamoState {
     messages: createDynamoMessages(table, now),
     outbox: createDynamoOutbox(table, now),
     leases: createDynamoLeases(table, now),
+    signals: createDynamoSignals(table),
     shared: true,
     ready: () => audit.ready(),
     /** One GetItem (of the audit head), bounded to a second. */

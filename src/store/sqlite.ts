@@ -4,6 +4,7 @@ import { createSqliteDedupe } from './sqlite-dedupe.js';
 import { createSqliteLeases } from './sqlite-leases.js';
 import { createSqliteMessages } from './sqlite-messages.js';
 import { createSqliteOutbox } from './sqlite-outbox.js';
+import { createSqliteSignals } from './sqlite-signals.js';
 import type { State } from './state.js';
 
 export interface SqliteStateOptions {
@@ -35,6 +36,7 @@ export function openSqliteState(options: SqliteStateOptions): State {
     messages: createSqliteMessages(db, now),
     outbox: createSqliteOutbox(db, now),
     leases: createSqliteLeases(db, now),
+    signals: createSqliteSignals(db),
     shared: false,
     async ping() {
       return ((await db.read(() => ping.get())) as { one: number } | undefined)?.one === 1;

@@ -23,6 +23,7 @@ export interface State {
   messages: MessageRefStore;
   outbox: OutboxStore;
   leases: LeaseStore;
+  signals: SignalStore;
   /**
    * Whether other processes (replicas) share this store: a check that must hold across replicas
    * (a replayed Slack signature) goes through it only then. SQLite: false (one process); DynamoDB: true.
@@ -243,6 +244,20 @@ export interface Lease {
   /** Epoch ms. */
   expiresAt: number;
 }
+
+/**
+ * Counters that say "there is new work for this key" across replicas (an alert stored for a
+ * channel): `bump` is one atomic increment that never conflicts, `read` one read of them all. A
+ * reader that remembers the counters it saw knows which keys moved since, without polling each
+ * key's work. Keys are few and fixed (channels); at most {@link MAX_SIGNAL_KEYS}.
+ */
+export interface SignalStore {
+  bump(key: string): Promise<void>;
+  read(): Promise<ReadonlyMap<string, number>>;
+}
+
+/** The most keys the signal store keeps (bumping one more is refused). */
+export const MAX_SIGNAL_KEYS = 500;
 
 export interface LeaseStore {
   /**

@@ -15,6 +15,8 @@ export interface PeriodicPassOptions {
   clock: Clock;
   everyMs: number;
   pass: () => Promise<unknown>;
+  /** The wait before the next pass, asked after each one (default `everyMs`; the first is `everyMs`): a loop that backs off while idle. */
+  nextMs?: () => number;
   /** A pass that threw: logged by the owner; the next pass retries. */
   failed: (error: unknown) => void;
 }
@@ -30,7 +32,7 @@ export class PeriodicPass {
   }
 
   start(): void {
-    this.#schedule();
+    this.#schedule(this.#o.everyMs);
   }
 
   /** The pass under way, if any (an owner's stop may wait on more than it). */
@@ -46,13 +48,13 @@ export class PeriodicPass {
     return finishedWithin(this.#o.clock, this.#running, deadline - this.#o.clock.now());
   }
 
-  #schedule(): void {
+  #schedule(ms: number): void {
     if (this.#stopped) return;
     this.#cancel = this.#o.clock.schedule(() => {
       this.#running = this.#o
         .pass()
         .catch((error: unknown) => this.#o.failed(error))
-        .finally(() => this.#schedule());
-    }, this.#o.everyMs);
+        .finally(() => this.#schedule(this.#o.nextMs?.() ?? this.#o.everyMs));
+    }, ms);
   }
 }

@@ -12,21 +12,38 @@ import type { State } from '../store/state.js';
  * `loading()`, which settles once every secret's first load has finished or failed, the
  * integrations have prepared, and `afterFirstLoad` has run.
  */
+/**
+ * How long a shared store (DynamoDB) found ready (a read and a conditional write answered) counts as
+ * ready: a load balancer asks every few seconds from each zone, and each probe is two billed calls.
+ * A local file (SQLite) costs nothing to probe and is probed at every ask.
+ */
+export const STATE_READY_FOR_MS = 30_000;
+
 export function coreComponents(deps: {
   state: State;
   integrations: BuiltIntegrations;
   provider: CredentialProvider;
   required: readonly string[];
   afterFirstLoad: () => void;
+  /** The app clock: a shared store found ready is not probed again for {@link STATE_READY_FOR_MS}. */
+  now: () => number;
 }): { components: Component[]; loading: () => Promise<void> } {
   const { state, integrations, provider, required } = deps;
   let loading: Promise<void> = Promise.resolve();
+  let readyUntil = Number.NEGATIVE_INFINITY;
   const components: Component[] = [
     // Ready when the store answers a read and takes a (conditional) write: a bounded write probe,
-    // never a long wait, so /readyz says 503 while no audit record could be written.
+    // never a long wait, so /readyz says 503 while no audit record could be written. On a shared
+    // store a success counts for 30 s (each probe is two billed calls); a failure is probed again
+    // at the next ask.
     {
       name: 'state',
-      ready: async () => (await state.ping()) && (await state.audit.writable()),
+      ready: async () => {
+        if (deps.now() < readyUntil) return true;
+        const ok = (await state.ping()) && (await state.audit.writable());
+        readyUntil = ok && state.shared ? deps.now() + STATE_READY_FOR_MS : Number.NEGATIVE_INFINITY;
+        return ok;
+      },
       stop: async () => state.close(),
     },
     // Ready once the integrations whose secrets exist have loaded what they need (the Datadog client).

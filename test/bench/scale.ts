@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { alertCycle, type DatadogWebhookBody } from '../../src/sandbox/datadog-webhook-sender.js';
 import { openDynamoState } from '../../src/store/dynamodb.js';
 import { inParallel, shownCounts, stopHard } from '../helpers/alert-accounting.js';
-import { startDynamoProxy } from '../helpers/dynamodb-proxy.js';
+import { type DynamoProxy, startDynamoProxy } from '../helpers/dynamodb-proxy.js';
 import { startMoto } from '../helpers/moto.js';
 import { ROOT } from '../helpers/process.js';
 import {
@@ -29,6 +29,7 @@ import { envNumber } from './bench-probe.js';
  * State instances appending at once to the one chain (ms per append, conflicts per append).
  * `OPSBOT_BENCH_SCALE=0.5` halves the work. Absolute numbers are moto's (≈5 ms a call, one at a
  * time), not DynamoDB's (≈5-10 ms a call, in parallel): the ratios and calls per operation carry over.
+ * Last, the idle cost: DynamoDB calls per replica-minute with nothing happening ({@link benchIdle}).
  */
 const CHANNELS = ALERT_CHANNELS;
 const CONFIG = ALERTS_CONFIG;
@@ -136,6 +137,7 @@ export async function benchScale(): Promise<void> {
       }
     }
     await benchAuditContention(proxy.url, Math.max(20, Math.round(100 * scale)));
+    await benchIdle(proxy, entry, dir);
   } finally {
     await proxy.stop();
     await moto.stop();
@@ -180,6 +182,67 @@ async function benchAuditContention(endpoint: string, perWriter: number): Promis
     } finally {
       for (const s of states) s.close();
       client.destroy();
+    }
+  }
+}
+
+/**
+ * Idle cost (README, "State: one process or several"): n replicas with c routed channels, no alert
+ * and no command, counting every DynamoDB call for `OPSBOT_BENCH_IDLE_SECONDS` (default 20) once
+ * they have settled: calls per replica-minute, by operation, at 1, 3 and 20 channels and 1, 2 and 3
+ * replicas. `OPSBOT_BENCH_IDLE_SECONDS=0` skips it.
+ */
+async function benchIdle(proxy: DynamoProxy, entry: string, dir: string): Promise<void> {
+  const seconds = envNumber('OPSBOT_BENCH_IDLE_SECONDS', 20);
+  const settle = envNumber('OPSBOT_BENCH_IDLE_SETTLE_SECONDS', 5);
+  if (seconds <= 0) return;
+  for (const channels of [1, 3, 20]) {
+    const ids = Array.from({ length: channels }, (_, i) => `C0IDLE${String(i).padStart(2, '0')}`);
+    const routes = ids
+      .slice(1)
+      .map((id, i) => `    - match: { tags: ["team:t${i}"] }\n      channel: ${id}\n`)
+      .join('');
+    const config = join(dir, `idle-${channels}.yaml`);
+    writeFileSync(
+      config,
+      `access:\n  admins: [U0ADMIN]\nalerts:\n  defaultChannel: ${ids[0]}\n${routes ? `  routes:\n${routes}` : ''}`,
+    );
+    for (const n of replicaCounts()) {
+      process.stderr.write(`scale: idle, ${channels} channel(s), ${n} replica(s)…\n`);
+      const ws = await newReplicaWorkspace(ids);
+      const table = await newStateTable(proxy.url, 'opsbot-bench-idle');
+      const replicas: Replica[] = [];
+      try {
+        for (let i = 0; i < n; i++)
+          replicas.push(
+            await startReplica(ws, {
+              entry,
+              dir,
+              dynamodbUrl: proxy.url,
+              table,
+              extraEnv: { OPSBOT_CONFIG: config },
+            }),
+          );
+        // Start-up done (leases taken, the first passes run): from here on nothing happens. The
+        // waits back off (the signal watcher to 30 s, the detections to 60 s): a longer settle
+        // (`OPSBOT_BENCH_IDLE_SETTLE_SECONDS`, default 5) measures the steady state.
+        await new Promise((r) => setTimeout(r, settle * 1_000));
+        proxy.reset();
+        await new Promise((r) => setTimeout(r, seconds * 1_000));
+        const counts = proxy.counts();
+        const total = Object.values(counts).reduce((a, b) => a + b, 0);
+        const perReplicaMinute = (c: number) => (c / n / seconds) * 60;
+        console.log(
+          `scale.idle.channels_${channels}.replicas_${n}.dynamodb_calls_per_replica_minute: ${perReplicaMinute(total).toFixed(1)} (${Object.entries(
+            counts,
+          )
+            .map(([op, c]) => `${op} ${perReplicaMinute(c).toFixed(1)}`)
+            .join(', ')})`,
+        );
+      } finally {
+        for (const r of replicas) await stopHard(r.child);
+        await withTimeout(ws.slack.stop(), 5_000);
+      }
     }
   }
 }

@@ -11,6 +11,7 @@ import { createSqliteDedupe } from '../../src/store/sqlite-dedupe.js';
 import { createSqliteLeases } from '../../src/store/sqlite-leases.js';
 import { createSqliteMessages } from '../../src/store/sqlite-messages.js';
 import { createSqliteOutbox, INDEX_ONLY_SQL } from '../../src/store/sqlite-outbox.js';
+import { createSqliteSignals } from '../../src/store/sqlite-signals.js';
 import { holdWriteLock, longestStall } from '../helpers/sqlite-lock.js';
 import { type ContractState, describeStateContract } from './state-contract.js';
 
@@ -32,6 +33,7 @@ function openStores(path: string, now: () => number, options: Partial<SqliteDbOp
     messages: createSqliteMessages(db, now),
     outbox: createSqliteOutbox(db, now),
     leases: createSqliteLeases(db, now),
+    signals: createSqliteSignals(db),
   };
   return { db, state };
 }

@@ -16,7 +16,7 @@ import { auditCases } from './audit-contract.js';
  * });
  */
 
-export type ContractState = Pick<State, 'audit' | 'dedupe' | 'messages' | 'outbox' | 'leases'>;
+export type ContractState = Pick<State, 'audit' | 'dedupe' | 'messages' | 'outbox' | 'leases' | 'signals'>;
 export type OpenContractState = (
   now: () => number,
 ) => Promise<{ state: ContractState; close(): Promise<void> | void }>;
@@ -60,6 +60,7 @@ export function describeStateContract(
     describe('outbox', () => outboxCases(withState));
     describe('outbox tallies and histories', () => tallyCases(withState));
     describe('leases', () => leaseCases(withState));
+    describe('signals', () => signalCases(withState));
     describe('input limits', () => limitCases(withState));
     describe('properties', () => propertyCases(withState, options.propertyRuns ?? 100));
   });
@@ -560,6 +561,38 @@ function tallyCases(withState: WithState): void {
         await expect(item(bad)).rejects.toThrow(RangeError);
       expect(await item(summary('g'.repeat(512), 'Warn', 't'.repeat(1_000), 0))).toBe(true);
       expect(await outbox.pending('alerts')).toBe(1);
+    }));
+}
+
+function signalCases(withState: WithState): void {
+  it('counts bumps per key: a reader that remembers what it saw knows which keys moved', () =>
+    withState(async ({ signals }) => {
+      expect(await signals.read()).toEqual(new Map());
+      await signals.bump('C0ALERTS');
+      const seen = await signals.read();
+      expect(seen).toEqual(new Map([['C0ALERTS', 1]]));
+      await Promise.all([signals.bump('C0ALERTS'), signals.bump('C0ALERTS'), signals.bump('C0OPS')]);
+      const now = await signals.read();
+      expect(now.get('C0ALERTS')).toBe(3);
+      expect(now.get('C0OPS')).toBe(1);
+      const moved = [...now].filter(([key, n]) => n !== seen.get(key)).map(([key]) => key);
+      expect(moved.sort()).toEqual(['C0ALERTS', 'C0OPS']);
+    }));
+
+  it('refuses a key that is not a key', () =>
+    withState(async ({ signals }) => {
+      await expect(signals.bump('')).rejects.toThrow(RangeError);
+    }));
+
+  it('never loses a bump among many at once', () =>
+    withState(async ({ signals }) => {
+      await Promise.all(Array.from({ length: 20 }, (_, i) => signals.bump(i % 2 ? 'a' : 'b')));
+      expect(await signals.read()).toEqual(
+        new Map([
+          ['a', 10],
+          ['b', 10],
+        ]),
+      );
     }));
 }
 

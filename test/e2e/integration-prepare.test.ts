@@ -112,6 +112,7 @@ describe('readiness while the integrations prepare', () => {
       integrations,
       provider,
       required: [],
+      now: () => Date.now(),
       afterFirstLoad: () => void order.push('after first load'),
     });
     const check = components.find((c) => c.name === 'integrations');

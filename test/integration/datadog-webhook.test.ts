@@ -67,7 +67,9 @@ async function webhookOn(options: {
     clock: systemClock,
     log: capture.log,
     metrics: createMetrics({ defaultMetrics: false }),
-    stored: (channel) => woken.push(channel),
+    stored: (channel) => {
+      woken.push(channel);
+    },
   });
   const server = new HttpServer({ log: capture.log, routes: [...webhook.routes] });
   const { port } = await server.listen(0, '127.0.0.1');

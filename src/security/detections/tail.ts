@@ -14,8 +14,13 @@ import { signatureFailuresRule } from './signature-failures.js';
 import { WholeRecords } from './whole-records.js';
 
 const DAY = 86_400_000;
-/** How often the trail is read for new records. */
+/** How often the trail is read for new records while records come. */
 export const TAIL_EVERY_MS = 5_000;
+/**
+ * While nothing new comes (no record checked, none written by this process), the reads back off,
+ * doubling up to this: an idle replica reads the store about once a minute, not every 5 s.
+ */
+export const TAIL_IDLE_MAX_MS = 60_000;
 /** The lease that makes one replica the one that decides. */
 export const DETECTIONS_LEASE = 'security-detections';
 /** Records read per call (the store's bound is 1,000). */
@@ -87,6 +92,10 @@ export class DetectionsTail implements Component {
   /** The cursor's stored version (compare-and-set), once read or written. */
   #cursorVersion: number | undefined;
   #nextChainAt = 0;
+  /** The wait before the next pass (backs off while idle), and the head this process knew at the last. */
+  #nextMs: number;
+  #lastHead = 0;
+  #lastChecked = 0;
   readonly #loop: PeriodicPass;
   #stopped = false;
   #unlisten: (() => void) | undefined;
@@ -97,9 +106,11 @@ export class DetectionsTail implements Component {
 
   constructor(deps: DetectionsTailDeps) {
     this.#d = deps;
+    this.#nextMs = deps.everyMs ?? TAIL_EVERY_MS;
     this.#loop = new PeriodicPass({
       clock: deps.clock,
       everyMs: deps.everyMs ?? TAIL_EVERY_MS,
+      nextMs: () => this.#paced(),
       pass: () => this.pass(),
       failed: (error) => deps.log.warn({ err: error }, 'the detections pass failed; the next one retries'),
     });
@@ -151,11 +162,25 @@ export class DetectionsTail implements Component {
     try {
       const checked = await this.#pass();
       this.#stats.records += checked;
+      this.#lastChecked = checked;
       return checked;
     } finally {
       this.#stats.passes += 1;
       this.#stats.busyMs += performance.now() - started - this.#yieldedMs;
     }
+  }
+
+  /**
+   * The wait before the next pass: the base pace while records come (checked by the last pass, or
+   * written by this process since), else twice the last wait, up to {@link TAIL_IDLE_MAX_MS}.
+   */
+  #paced(): number {
+    const base = this.#d.everyMs ?? TAIL_EVERY_MS;
+    const head = this.#d.audit.head()?.seq ?? 0;
+    const moved = head !== this.#lastHead || this.#lastChecked > 0;
+    this.#lastHead = head;
+    this.#nextMs = moved ? base : Math.min(this.#nextMs * 2, Math.max(base, TAIL_IDLE_MAX_MS));
+    return this.#nextMs;
   }
 
   /** Gives other work a turn between pages; the time it takes is not the pass's. */
@@ -168,7 +193,8 @@ export class DetectionsTail implements Component {
   async #pass(): Promise<number> {
     const d = this.#d;
     const every = d.everyMs ?? TAIL_EVERY_MS;
-    if (!(await d.leases.acquire(DETECTIONS_LEASE, d.owner, 3 * every))) {
+    // Long enough to outlast the idle pace: the holder keeps it while it backs off.
+    if (!(await d.leases.acquire(DETECTIONS_LEASE, d.owner, 3 * Math.max(every, TAIL_IDLE_MAX_MS)))) {
       // Another replica decides; should this one take over later, it learns afresh.
       this.#engine = undefined;
       return 0;

@@ -8,7 +8,11 @@ import { fileSchemaOf } from '../../../src/config/file-schema.js';
 import { CONFIG_SECTIONS } from '../../../src/features.js';
 import type { MessageArgs } from '../../../src/integrations/slack-api.js';
 import { RequestRefusals } from '../../../src/security/detections/refusals.js';
-import { DetectionsTail, type DetectionsTailDeps } from '../../../src/security/detections/tail.js';
+import {
+  DetectionsTail,
+  type DetectionsTailDeps,
+  TAIL_IDLE_MAX_MS,
+} from '../../../src/security/detections/tail.js';
 import { SlackSecurityReporter } from '../../../src/security/reporter.js';
 import { openSqliteState } from '../../../src/store/sqlite.js';
 import { sqliteOf } from '../../../src/store/sqlite-audit.js';
@@ -130,11 +134,36 @@ describe('the detections tail', () => {
     first.state.close();
     const second = rig(path, clock, 'replica-b');
     await denied(second.state, 5, clock);
-    clock.advance(60_000); // the dead holder's lease expires
+    clock.advance(3 * TAIL_IDLE_MAX_MS); // the dead holder's lease expires (it outlasts the idle pace)
     await second.tail.pass();
     await second.tail.idle();
     expect(second.posted.filter((m) => m.text.includes('Repeated denials'))).toHaveLength(1);
     second.state.close();
+  });
+
+  it('backs off while nothing new comes (an idle replica reads about once a minute), and keeps pace while records come', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsbot-detections-'));
+    dirs.push(dir);
+    const clock = new FakeClock();
+    const { state, tail } = rig(join(dir, 'state.db'), clock);
+    await tail.start();
+    /** Runs the next pass and returns the wait it scheduled after itself. */
+    const nextWait = async () => {
+      const passes = tail.stats().passes;
+      clock.runNext();
+      for (let i = 0; i < 100 && tail.stats().passes === passes; i++)
+        await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      return clock.delays()[0];
+    };
+    const idle = [];
+    for (let i = 0; i < 6; i++) idle.push(await nextWait());
+    expect(idle).toEqual([10_000, 20_000, 40_000, 60_000, 60_000, 60_000]);
+    await denied(state, 1, clock);
+    expect(await nextWait()).toBe(5_000);
+    expect(await nextWait()).toBe(10_000);
+    await tail.stop(clock.now() + 1_000);
+    state.close();
   });
 
   it('only the lease holder reports; the same detection twice is one message', async () => {
