@@ -96,8 +96,13 @@ export async function benchScale(): Promise<void> {
           `scale.replicas_${n}.alerts_ratio_to_1: ${(alertRate / (baseline.alerts ?? alertRate)).toFixed(2)} x`,
         );
         console.log(`scale.replicas_${n}.alerts_all_visible: ${visibleS.toFixed(1)} s (${alerts} alerts)`);
+        const alertCalls = proxy.counts();
         console.log(
-          `scale.replicas_${n}.dynamodb_calls_per_alert: ${((intakeCalls + deliveryCalls) / alerts).toFixed(2)} calls (every replica's calls from the first webhook until all were visible: intake, claims, leases, refs, idle polls)`,
+          `scale.replicas_${n}.dynamodb_calls_per_alert: ${((intakeCalls + deliveryCalls) / alerts).toFixed(2)} calls (every replica's calls from the first webhook until all were visible: intake, claims, leases, refs, signals; ${Object.entries(
+            alertCalls,
+          )
+            .map(([op, c]) => `${op} ${(c / alerts).toFixed(2)}`)
+            .join(', ')})`,
         );
 
         process.stderr.write(`scale: commands…\n`);

@@ -295,7 +295,8 @@ describe.skipIf(!moto)('/devenv against moto STS and EC2', () => {
     clock.advance(30 * 60_000);
     await expect
       .poll(async () => (await instances({ name: 'tag:Name', values: ['web-1'] }))[0]?.State?.Name, {
-        timeout: 10_000,
+        // The reaper's next pass, then a lease and TerminateInstances on moto: slow on a busy machine.
+        timeout: 30_000,
       })
       .not.toBe('running');
     await expect.poll(() => bot.slack.messages('DU0DEV').length, { timeout: 10_000 }).toBe(3);
