@@ -7,20 +7,13 @@ import { alertCycle } from '../../src/sandbox/datadog-webhook-sender.js';
 import { type SandboxBot, startSandboxBot } from '../../src/sandbox/sandbox-bot.js';
 import type { State } from '../../src/store/state.js';
 import { eventually } from '../helpers/eventually.js';
+import { ALERTS_CONFIG } from '../helpers/replicas.js';
 
 /**
  * What an idle dispatcher costs the store, and how an alert another replica stored still arrives:
  * with nothing waiting, no channel polls its outbox (each let go of its lease and sleeps); one read
  * of the work signals stands for them all, and a signal that moves wakes its channel.
  */
-const POLICY = `access:
-  admins: [U0ADMIN]
-alerts:
-  defaultChannel: C0ALERTS
-  routes:
-    - match: { tags: ["team:payments"] }
-      channel: C0PAYMENTS
-`;
 
 const calls = new Map<string, number>();
 const count = (name: string) => calls.set(name, (calls.get(name) ?? 0) + 1);
@@ -51,7 +44,7 @@ function counting(state: State): State {
 let bot: SandboxBot;
 beforeAll(async () => {
   bot = await startSandboxBot({
-    configYaml: POLICY,
+    configYaml: ALERTS_CONFIG,
     pollSeconds: 60,
     alerts: { postIntervalMs: 20, updateIntervalMs: 5, pollMs: 50, watchMs: 50, watchMaxMs: 200 },
     wrapState: counting,
