@@ -8,6 +8,7 @@ import { Counter, Gauge, type Registry } from '../metrics.js';
 import type { State } from '../store/state.js';
 import { type BackoffPolicy, cappedExponentialDelay } from '../time/backoff.js';
 import { finishedWithin, sleep } from '../time/deadline.js';
+import { PeriodicPass } from '../time/periodic.js';
 import {
   type DeliverDeps,
   deliverOne,
@@ -96,9 +97,10 @@ export class AlertDispatcher implements Component {
   readonly #failed: Counter;
   readonly #deps: DispatcherDeps;
   readonly #throttle: LogThrottle;
-  #stopping = false;
-  #watching: Promise<void> | undefined;
-  #stopWatch: (() => void) | undefined;
+  /** The signal counters read last, and the wait before the next read (backs off while idle). */
+  #seen: ReadonlyMap<string, number> | undefined;
+  #watchEvery: number;
+  readonly #watch: PeriodicPass;
 
   constructor(channels: readonly string[], deps: DispatcherDeps) {
     this.#options = { ...DEFAULT_DISPATCHER_OPTIONS, ...deps.options };
@@ -129,6 +131,14 @@ export class AlertDispatcher implements Component {
     const throttle = new LogThrottle(log, { now: () => deps.clock.now() });
     this.#deps = deps;
     this.#throttle = throttle;
+    this.#watchEvery = this.#options.watchMs;
+    this.#watch = new PeriodicPass({
+      clock: deps.clock,
+      everyMs: this.#options.watchMs,
+      nextMs: () => this.#watchEvery,
+      pass: () => this.#readSignals(),
+      failed: (error) => this.#watchFailed(error),
+    });
     for (const channel of channels) {
       this.#channels.set(
         channel,
@@ -143,17 +153,17 @@ export class AlertDispatcher implements Component {
   }
 
   async start(): Promise<void> {
+    if (this.#channels.size === 0) return;
+    // The counters as they stand before any channel looks: a signal from here on wakes its channel.
+    await this.#readSignals().catch((error: unknown) => this.#watchFailed(error));
     for (const loop of this.#channels.values()) loop.start();
-    if (this.#channels.size > 0) this.#watching = this.#watch();
+    this.#watch.start();
   }
 
   async stop(deadline: number): Promise<boolean> {
-    this.#stopping = true;
-    this.#stopWatch?.();
+    const watched = this.#watch.stop(deadline);
     const results = await Promise.all([...this.#channels.values()].map((loop) => loop.stop(deadline)));
-    if (this.#watching)
-      results.push(await finishedWithin(this.#deps.clock, this.#watching, deadline - this.#deps.clock.now()));
-    return results.every(Boolean);
+    return (await watched) && results.every(Boolean);
   }
 
   /** New work for `channel` (the webhook just stored an alert): look now rather than at the next poll. */
@@ -181,41 +191,27 @@ export class AlertDispatcher implements Component {
 
   /**
    * Reads the work signals (one read for every channel) and wakes the channels whose signal moved:
-   * every `watchMs` after a change, backing off to `watchMaxMs` while nothing changes. This, not a
-   * poll of each channel's outbox, is what an idle replica costs the store.
+   * the next read `watchMs` after a change, backing off to `watchMaxMs` while nothing changes. This,
+   * not a poll of each channel's outbox, is what an idle replica costs the store.
    */
-  async #watch(): Promise<void> {
-    const { clock } = this.#deps;
+  async #readSignals(): Promise<void> {
+    const now = await this.#deps.state.signals.read();
+    const seen = this.#seen;
+    let moved = false;
+    if (seen)
+      for (const channel of this.#channels.keys())
+        if ((now.get(channel) ?? 0) !== (seen.get(channel) ?? 0)) {
+          moved = true;
+          this.wake(channel);
+        }
+    this.#seen = now;
     const o = this.#options;
-    let seen: ReadonlyMap<string, number> | undefined;
-    let every = o.watchMs;
-    while (!this.#stopping) {
-      try {
-        const now = await this.#deps.state.signals.read();
-        let moved = false;
-        if (seen)
-          for (const channel of this.#channels.keys())
-            if ((now.get(channel) ?? 0) !== (seen.get(channel) ?? 0)) {
-              moved = true;
-              this.wake(channel);
-            }
-        seen = now;
-        every = moved ? o.watchMs : Math.min(every * 2, o.watchMaxMs);
-      } catch (error) {
-        every = o.watchMaxMs;
-        this.#throttle.warn('watch', { err: error }, 'could not read the alert work signals; retrying');
-      }
-      await new Promise<void>((resolve) => {
-        const cancel = clock.schedule(() => {
-          this.#stopWatch = undefined;
-          resolve();
-        }, every);
-        this.#stopWatch = () => {
-          cancel();
-          resolve();
-        };
-      });
-    }
+    this.#watchEvery = moved ? o.watchMs : Math.min(this.#watchEvery * 2, o.watchMaxMs);
+  }
+
+  #watchFailed(error: unknown): void {
+    this.#watchEvery = this.#options.watchMaxMs;
+    this.#throttle.warn('watch', { err: error }, 'could not read the alert work signals; retrying');
   }
 }
 
