@@ -6,7 +6,8 @@ import { quietSqliteWarning } from './quiet-warnings.js';
 
 /**
  * `npm run console` (`tsx src/console.ts`): the whole bot in a terminal against simulated Slack,
- * Secrets Manager and GitHub, no account needed (src/console/session.ts). This entry checks the
+ * Secrets Manager and GitHub, no account needed (src/console/session.ts); `npm run console --
+ * --socket-mode` runs it as deployed with no inbound path. This entry checks the
  * Node.js version before anything else is loaded: the bot needs node:sqlite, so the rest is
  * imported only once the version is known to be new enough. Ctrl-C, SIGTERM and Ctrl-D stop the
  * bot and remove its temp dir.
@@ -21,6 +22,19 @@ export async function runConsole(
 }
 
 const SIGNALS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+
+/** The console's arguments (`npm run console -- --socket-mode`), or what to say about them. */
+export function consoleArgs(argv: readonly string[]): { socketMode: boolean } | { problem: string } {
+  let socketMode = false;
+  for (const arg of argv.slice(0, 10)) {
+    if (arg === '--socket-mode') socketMode = true;
+    else
+      return {
+        problem: `${arg.slice(0, 40)}: the console takes --socket-mode (Slack over Socket Mode, alerts through the intake function, AWS events through a queue) or nothing (HTTP mode)`,
+      };
+  }
+  return { socketMode };
+}
 
 /** Runs the console on stdin/stdout; the first signal stops it cleanly, a second one at once. */
 async function main(): Promise<void> {
@@ -45,9 +59,15 @@ async function main(): Promise<void> {
     );
     process.exit(2);
   }
+  const args = consoleArgs(process.argv.slice(2));
+  if ('problem' in args) {
+    process.stderr.write(`${args.problem}\n`);
+    process.exit(2);
+  }
   await runConsole(process.stdin, process.stdout, {
     signal: stop.signal,
     ...(source === 'vault' ? { secretSource: 'vault' as const } : {}),
+    ...(args.socketMode ? { socketMode: true } : {}),
     onStart: (bot) => {
       dir = bot.dir;
     },

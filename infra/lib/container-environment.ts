@@ -28,6 +28,8 @@ export function containerEnvironment(
   tableName: string,
   /** The dev-env role the stack creates (a token at synth time): overrides `devenv.roleArn` of the file. */
   devenvRoleArn?: string,
+  /** Socket Mode: the queue CloudTrail's calls on opsbot's secrets arrive on (a token at synth time). */
+  eventsQueueUrl?: string,
 ): Record<string, string> {
   return {
     OPSBOT_SECRET_SOURCE: settings.secretSource,
@@ -38,6 +40,7 @@ export function containerEnvironment(
     OPSBOT_CONFIG: CONFIG_PATH_IN_IMAGE,
     PORT: String(CONTAINER_PORT),
     ...(devenvRoleArn ? { OPSBOT_DEVENV_ROLE_ARN: devenvRoleArn } : {}),
+    ...(eventsQueueUrl ? { OPSBOT_EVENTS_QUEUE_URL: eventsQueueUrl } : {}),
     ...settings.environment,
   };
 }

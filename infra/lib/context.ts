@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { readEnvironment } from './container-environment.js';
+import { type IntakeSettings, readIntake } from './intake-context.js';
 import { REPO_ROOT } from './paths.js';
 import { ROTATED_SECRETS } from './rotated-secrets.js';
 import { type RotationSettings, readRotation } from './rotation-context.js';
@@ -68,6 +69,11 @@ export interface OpsbotSettings {
    */
   rotation: RotationSettings;
   /**
+   * `intake` (default: on, no reserved concurrency): the Datadog intake function of Socket Mode with
+   * Secrets Manager (lib/intake-context.ts).
+   */
+  intake: IntakeSettings;
+  /**
    * `secretSource` (default `aws`): `aws` (the stack creates the Secrets Manager secrets, their key and
    * rotation) or `vault` (none of that: the bot reads HashiCorp Vault or OpenBao, context `vault`).
    */
@@ -106,6 +112,7 @@ export const CONTEXT_KEYS = [
   'devenvAmiParameter',
   'environment',
   'rotation',
+  'intake',
   'secretSource',
   'vault',
 ] as const;
@@ -312,6 +319,7 @@ export function readSettings(get: ContextReader, keys: readonly string[] = []): 
 
   const environment = readEnvironment(json('environment'), problems, secretSource);
   const rotation = readRotation(json('rotation'), ROTATED_SECRETS, problems);
+  const intake = readIntake(json('intake'), problems);
 
   if (problems.length > 0) throw new ContextError(problems);
   return {
@@ -337,6 +345,7 @@ export function readSettings(get: ContextReader, keys: readonly string[] = []): 
     devenvAmiParameter,
     environment,
     rotation,
+    intake,
     secretSource,
     ...(vault ? { vault } : {}),
   };

@@ -10,7 +10,6 @@ import { SECRETS_MANAGER_CALLS } from '../../src/security/aws-events/secret-call
 
 /** The bot's endpoint for EventBridge (README.md, "HTTP endpoints": `POST /webhooks/aws-events`). */
 export const AWS_EVENTS_PATH = '/webhooks/aws-events';
-/** The header the connection sends the events key in; the bot compares it in constant time. */
 /** The header the bot reads the `events` key from (src/security/aws-events/endpoint.ts). */
 export const EVENTS_KEY_HEADER = AWS_EVENTS_KEY_HEADER_NAME;
 /** The Secrets Manager calls on opsbot's secrets that the bot turns into detections when someone unexpected makes them. */
@@ -23,6 +22,25 @@ export const EVENTS_MAX_AGE = Duration.hours(24);
 export const EVENTS_RETRY_ATTEMPTS = 185;
 /** What the dead-letter queue keeps of an event never delivered (SQS's maximum). */
 export const DEAD_LETTER_RETENTION = Duration.days(14);
+/**
+ * Socket Mode: how often the bot may receive an events-queue message without taking it (a store
+ * that failed each time, or a body that is no event) before SQS moves it to the dead-letter queue.
+ */
+export const EVENTS_QUEUE_MAX_RECEIVES = 5;
+/** Socket Mode: the events queue keeps an event this long while the bot is away (shorter than the dead-letter queue, which counts from the same enqueue time). */
+export const EVENTS_QUEUE_RETENTION = Duration.days(4);
+/**
+ * Socket Mode: a message received and neither deleted nor given a backoff of its own comes back
+ * after this (the bot takes a message in well under a second; a failed store sets its own wait).
+ */
+export const EVENTS_QUEUE_VISIBILITY = Duration.seconds(60);
+/** What the task role may do on the events queue: consume it (src/security/aws-events/queue-consumer.ts), nothing else. */
+export const EVENTS_QUEUE_TASK_ACTIONS = [
+  'sqs:ReceiveMessage',
+  'sqs:DeleteMessage',
+  'sqs:ChangeMessageVisibility',
+  'sqs:GetQueueAttributes',
+] as const;
 /**
  * The rule's state. `ENABLED` alone leaves out CloudTrail's read-only management events, and
  * GetSecretValue is one (EventBridge user guide, "Receiving read-only management events from AWS
@@ -45,6 +63,48 @@ export function secretEventPattern(namePrefix: string, arnPrefix: string): event
       requestParameters: { secretId: [{ prefix: namePrefix }, { prefix: arnPrefix }] },
     },
   };
+}
+
+/** The rule both modes use: CloudTrail's watched calls on `<prefix>*`, read-only calls included. */
+function secretEventsRule(
+  scope: Construct,
+  secretPrefix: string,
+  to: string,
+  target: events.IRuleTarget,
+): events.Rule {
+  const stack = Stack.of(scope);
+  const arnPrefix = stack.formatArn({
+    service: 'secretsmanager',
+    resource: 'secret',
+    resourceName: secretPrefix,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+  const rule = new events.Rule(scope, 'Rule', {
+    description: `opsbot: Secrets Manager calls on ${secretPrefix}* (CloudTrail, read-only calls included) to ${to}`,
+    eventPattern: secretEventPattern(secretPrefix, arnPrefix),
+    targets: [target],
+  });
+  (rule.node.defaultChild as events.CfnRule).state = RULE_STATE;
+  return rule;
+}
+
+/**
+ * The dead-letter queue of what the bot never took (kept {@link DEAD_LETTER_RETENTION}), encrypted
+ * by SQS, TLS only.
+ */
+function deadLetterQueue(scope: Construct, reason: string): sqs.Queue {
+  const queue = new sqs.Queue(scope, 'DeadLetters', {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: DEAD_LETTER_RETENTION,
+    // Marks it as a dead-letter queue for Control Tower's CT.SQS.PR.1 (which otherwise wants it to
+    // have one of its own). allowAll is what SQS does for a queue without this policy; EventBridge
+    // is no source queue, so byQueue could name nothing (and the events queue naming it while it
+    // names the events queue would be a cycle).
+    redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.ALLOW_ALL },
+  });
+  Validations.of(queue).acknowledge({ id: 'AwsSolutions-SQS3', reason });
+  return queue;
 }
 
 export interface SecretEventsProps {
@@ -96,20 +156,10 @@ export class SecretEvents extends Construct {
       rateLimitPerSecond: EVENTS_RATE_LIMIT_PER_SECOND,
     });
 
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: DEAD_LETTER_RETENTION,
-      // Marks it as a dead-letter queue for Control Tower's CT.SQS.PR.1 (which otherwise wants it to
-      // have one of its own). allowAll is what SQS does for a queue without this policy; EventBridge
-      // is no source queue, so byQueue could name nothing.
-      redriveAllowPolicy: { redrivePermission: sqs.RedrivePermission.ALLOW_ALL },
-    });
-    Validations.of(this.deadLetterQueue).acknowledge({
-      id: 'AwsSolutions-SQS3',
-      reason:
-        'This queue is itself a dead-letter queue: the EventBridge rule target’s, for the CloudTrail events the bot did not take (cdk-nag recognises only queues named in another queue’s redrive policy), and its redrive allow policy says so',
-    });
+    this.deadLetterQueue = deadLetterQueue(
+      this,
+      'This queue is itself a dead-letter queue: the EventBridge rule target’s, for the CloudTrail events the bot did not take (cdk-nag recognises only queues named in another queue’s redrive policy), and its redrive allow policy says so',
+    );
 
     this.role = new iam.Role(this, 'InvokeRole', {
       description:
@@ -124,25 +174,74 @@ export class SecretEvents extends Construct {
       }),
     });
 
-    const arnPrefix = stack.formatArn({
-      service: 'secretsmanager',
-      resource: 'secret',
-      resourceName: props.secretPrefix,
-      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    this.rule = secretEventsRule(
+      this,
+      props.secretPrefix,
+      AWS_EVENTS_PATH,
+      // Adds events:InvokeApiDestination on this destination to the role, its only permission.
+      new targets.ApiDestination(this.destination, {
+        eventRole: this.role,
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: EVENTS_RETRY_ATTEMPTS,
+        maxEventAge: EVENTS_MAX_AGE,
+      }),
+    );
+  }
+}
+
+export interface SecretEventsQueueProps {
+  /** `<prefix>`: every secret opsbot has is named `<prefix><name>`. */
+  secretPrefix: string;
+  /** The bot's task role: it consumes the queue ({@link EVENTS_QUEUE_TASK_ACTIONS}). */
+  taskRole: iam.IRole;
+}
+
+/**
+ * Socket Mode, secrets in Secrets Manager: nothing can call the bot, so the same rule as HTTP
+ * mode's puts each event, as the API destination would POST it, on an SQS queue the bot
+ * long-polls (`OPSBOT_EVENTS_QUEUE_URL`). A message the bot could not take
+ * {@link EVENTS_QUEUE_MAX_RECEIVES} times (a body that is no event, a store failing for minutes)
+ * moves to the dead-letter queue, which also takes what EventBridge could not put on the queue
+ * (after 24 hours of retries).
+ *
+ * Both queues are encrypted by SQS (SSE-SQS), not with a KMS key: the stack's one key present in
+ * every mode is the log key, whose policy admits CloudWatch Logs alone, and EventBridge can send to
+ * a KMS-encrypted queue only if the key lets it. The messages carry names and ARNs, never a value
+ * (CloudTrail logs no SecretString). Only this rule may send to the queue; only the task role may
+ * consume it.
+ */
+export class SecretEventsQueue extends Construct {
+  readonly rule: events.Rule;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+
+  constructor(scope: Construct, id: string, props: SecretEventsQueueProps) {
+    super(scope, id);
+    this.deadLetterQueue = deadLetterQueue(
+      this,
+      'This queue is itself a dead-letter queue: the events queue’s redrive target and the EventBridge rule target’s, for the CloudTrail events the bot did not take, and its redrive allow policy says so',
+    );
+    this.queue = new sqs.Queue(this, 'Queue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: EVENTS_QUEUE_RETENTION,
+      visibilityTimeout: EVENTS_QUEUE_VISIBILITY,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: EVENTS_QUEUE_MAX_RECEIVES },
     });
-    this.rule = new events.Rule(this, 'Rule', {
-      description: `opsbot: Secrets Manager calls on ${props.secretPrefix}* (CloudTrail, read-only calls included) to ${AWS_EVENTS_PATH}`,
-      eventPattern: secretEventPattern(props.secretPrefix, arnPrefix),
-      targets: [
-        // Adds events:InvokeApiDestination on this destination to the role, its only permission.
-        new targets.ApiDestination(this.destination, {
-          eventRole: this.role,
-          deadLetterQueue: this.deadLetterQueue,
-          retryAttempts: EVENTS_RETRY_ATTEMPTS,
-          maxEventAge: EVENTS_MAX_AGE,
-        }),
-      ],
-    });
-    (this.rule.node.defaultChild as events.CfnRule).state = RULE_STATE;
+    // Adds to each queue's policy: sqs:SendMessage for events.amazonaws.com from this rule only.
+    this.rule = secretEventsRule(
+      this,
+      props.secretPrefix,
+      'the bot’s events queue',
+      new targets.SqsQueue(this.queue, {
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: EVENTS_RETRY_ATTEMPTS,
+        maxEventAge: EVENTS_MAX_AGE,
+      }),
+    );
+    // Spelled out rather than grantConsumeMessages, which adds GetQueueUrl the bot never calls.
+    props.taskRole.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: [...EVENTS_QUEUE_TASK_ACTIONS], resources: [this.queue.queueArn] }),
+    );
   }
 }

@@ -88,6 +88,11 @@ export interface OpsbotSecretsProps {
    * emergency tag), never write it.
    */
   rotationRoles?: Readonly<Record<SecretName, iam.IRole>>;
+  /**
+   * Other roles that read a secret's value, by short name (the Datadog intake's role reads `datadog`
+   * and `audit`, lib/intake.ts): added to that secret's readers, nothing else.
+   */
+  readers?: Readonly<Partial<Record<string, readonly iam.IRole[]>>>;
 }
 
 /** What a rotation function stores: a new version, and the labels that make it current. */
@@ -182,6 +187,7 @@ export class OpsbotSecrets extends Construct {
         readers: [
           props.taskRole.roleArn,
           ...(rotatedBy ? [rotatedBy.roleArn] : []),
+          ...(props.readers?.[name] ?? []).map((role) => role.roleArn),
           // CloudFormation resolves the connection's dynamic reference to the events key.
           ...(name === EVENTS_SECRET ? [props.deployRoleArn] : []),
         ],

@@ -2,7 +2,7 @@ import type { AlertAction } from '../command-kit/command-spec.js';
 import type { SlackApi } from '../integrations/slack-api.js';
 import type { MessageRefStore } from '../store/state.js';
 import { truncate } from '../text/escape.js';
-import { type AlertEvent, cycleOf } from './payload.js';
+import { type AlertEvent, cycleOf, withSaneDate } from './payload.js';
 import {
   alertMetadata,
   digestMessage,
@@ -33,6 +33,12 @@ import {
 export interface QueuedAlert {
   alert: AlertEvent;
   channel: string;
+}
+
+/** An alert as the outbox holds it (dated sanely, whatever version stored it); throws on bad JSON. */
+export function readQueued(payload: string): QueuedAlert {
+  const queued = JSON.parse(payload) as QueuedAlert;
+  return { ...queued, alert: withSaneDate(queued.alert) };
 }
 
 export interface DeliverDeps {

@@ -15,11 +15,14 @@ import {
   foldIntoDigest,
   inCurrentDigest,
   type QueuedAlert,
+  readQueued,
   settleDigest,
 } from './deliver.js';
-import { withSaneDate } from './payload.js';
+import { IntakeRouter } from './intake-router.js';
+import type { AlertEvent } from './payload.js';
 import type { RootData } from './roots.js';
-import { topicFor } from './routes.js';
+import { INTAKE_TOPIC, topicFor } from './routes.js';
+import { WakeableIdle } from './wake.js';
 
 export interface DispatcherOptions {
   /** Spacing of posts to one channel: Slack allows about one message per second per channel. */
@@ -55,7 +58,8 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   leaseMs: 10_000,
   pollMs: 1_000,
   watchMs: 1_000,
-  watchMaxMs: 30_000,
+  // An alert the intake function stored reaches an idle bot within this (4 reads a minute).
+  watchMaxMs: 15_000,
   quietMs: 30 * 60_000,
 };
 
@@ -79,6 +83,12 @@ export interface DispatcherDeps {
   owner: string;
   onRecoveredWhileMuted?: (root: RootData, channel: string) => Promise<void>;
   options?: Partial<DispatcherOptions>;
+  /**
+   * The bot's routes. With them the dispatcher also routes what the intake function stored (its
+   * signal wakes the {@link IntakeRouter}), so an alert reaches its channel's loop as if this
+   * replica's webhook had taken it.
+   */
+  route?: (alert: AlertEvent) => string | undefined;
 }
 
 /**
@@ -101,6 +111,7 @@ export class AlertDispatcher implements Component {
   #seen: ReadonlyMap<string, number> | undefined;
   #watchEvery: number;
   readonly #watch: PeriodicPass;
+  readonly #intake: IntakeRouter | undefined;
 
   constructor(channels: readonly string[], deps: DispatcherDeps) {
     this.#options = { ...DEFAULT_DISPATCHER_OPTIONS, ...deps.options };
@@ -139,6 +150,21 @@ export class AlertDispatcher implements Component {
       pass: () => this.#readSignals(),
       failed: (error) => this.#watchFailed(error),
     });
+    const route = deps.route;
+    this.#intake = route
+      ? new IntakeRouter({
+          outbox: deps.state.outbox,
+          route,
+          routed: (channel) => this.stored(channel),
+          clock: deps.clock,
+          log,
+          metrics: deps.metrics,
+          owner: deps.owner,
+          leaseMs: this.#options.leaseMs,
+          pollMs: this.#options.pollMs,
+          quietMs: this.#options.quietMs,
+        })
+      : undefined;
     for (const channel of channels) {
       this.#channels.set(
         channel,
@@ -153,17 +179,19 @@ export class AlertDispatcher implements Component {
   }
 
   async start(): Promise<void> {
-    if (this.#channels.size === 0) return;
+    if (this.#channels.size === 0 && !this.#intake) return;
     // The counters as they stand before any channel looks: a signal from here on wakes its channel.
     await this.#readSignals().catch((error: unknown) => this.#watchFailed(error));
     for (const loop of this.#channels.values()) loop.start();
+    this.#intake?.start();
     this.#watch.start();
   }
 
   async stop(deadline: number): Promise<boolean> {
     const watched = this.#watch.stop(deadline);
+    const routed = this.#intake?.stop(deadline) ?? true;
     const results = await Promise.all([...this.#channels.values()].map((loop) => loop.stop(deadline)));
-    return (await watched) && results.every(Boolean);
+    return (await watched) && (await routed) && results.every(Boolean);
   }
 
   /** New work for `channel` (the webhook just stored an alert): look now rather than at the next poll. */
@@ -190,7 +218,8 @@ export class AlertDispatcher implements Component {
   }
 
   /**
-   * Reads the work signals (one read for every channel) and wakes the channels whose signal moved:
+   * Reads the work signals (one read for every channel, and the intake function's) and wakes the
+   * channels whose signal moved, and the intake router when the intake's did:
    * the next read `watchMs` after a change, backing off to `watchMaxMs` while nothing changes. This,
    * not a poll of each channel's outbox, is what an idle replica costs the store.
    */
@@ -198,12 +227,16 @@ export class AlertDispatcher implements Component {
     const now = await this.#deps.state.signals.read();
     const seen = this.#seen;
     let moved = false;
-    if (seen)
-      for (const channel of this.#channels.keys())
-        if ((now.get(channel) ?? 0) !== (seen.get(channel) ?? 0)) {
-          moved = true;
-          this.wake(channel);
-        }
+    const changed = (key: string) => seen !== undefined && (now.get(key) ?? 0) !== (seen.get(key) ?? 0);
+    for (const channel of this.#channels.keys())
+      if (changed(channel)) {
+        moved = true;
+        this.wake(channel);
+      }
+    if (this.#intake && changed(INTAKE_TOPIC)) {
+      moved = true;
+      this.#intake.wake();
+    }
     this.#seen = now;
     const o = this.#options;
     this.#watchEvery = moved ? o.watchMs : Math.min(this.#watchEvery * 2, o.watchMaxMs);
@@ -227,8 +260,7 @@ class ChannelLoop {
   readonly #lease: string;
   #running: Promise<void> | undefined;
   #stopping = false;
-  #wake: (() => void) | undefined;
-  #woken = false;
+  readonly #pause: WakeableIdle;
   #nextPost = 0;
   #nextUpdate = 0;
   #leaseRenewed = 0;
@@ -241,6 +273,7 @@ class ChannelLoop {
   ) {
     this.#topic = topicFor(channel);
     this.#lease = `alert-dispatch:${channel}`;
+    this.#pause = new WakeableIdle(deps.clock);
   }
 
   start(): void {
@@ -268,8 +301,7 @@ class ChannelLoop {
   }
 
   wake(): void {
-    this.#woken = true;
-    this.#wake?.();
+    this.#pause.wake();
   }
 
   /** Lets the batch in hand finish by `deadline` (what is not done stays in the outbox), then lets go of the lease. */
@@ -430,28 +462,7 @@ class ChannelLoop {
   }
 
   /** Waits `ms`, or less when woken. */
-  async #idle(ms: number): Promise<void> {
-    if (this.#woken) {
-      this.#woken = false;
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const cancel = this.deps.clock.schedule(() => {
-        this.#wake = undefined;
-        resolve();
-      }, ms);
-      this.#wake = () => {
-        cancel();
-        this.#wake = undefined;
-        this.#woken = false;
-        resolve();
-      };
-    });
+  #idle(ms: number): Promise<void> {
+    return this.#pause.idle(ms);
   }
-}
-
-/** An alert as the outbox holds it (dated sanely, whatever version stored it). */
-function readQueued(payload: string): QueuedAlert {
-  const queued = JSON.parse(payload) as QueuedAlert;
-  return { ...queued, alert: withSaneDate(queued.alert) };
 }

@@ -12,7 +12,7 @@ import type { State } from '../store/state.js';
 import { AlertDispatcher, type DispatcherOptions } from './dispatcher.js';
 import { cycleOf } from './payload.js';
 import { clearMute, type RootData, rootKey } from './roots.js';
-import { type AlertRoutes, alertChannels } from './routes.js';
+import { type AlertRoutes, alertChannels, routeAlert } from './routes.js';
 import { registerUnroutedGauge } from './unrouted-gauge.js';
 import { DatadogWebhook } from './webhook.js';
 
@@ -62,6 +62,8 @@ export function createAlerts(deps: AlertsDeps): Component[] {
     ...(deps.alertActions ? { alertActions: deps.alertActions } : {}),
     owner,
     ...(deps.dispatcher ? { options: deps.dispatcher } : {}),
+    // What the intake function stored is routed here, by the same routes as the webhook's.
+    route: (alert) => routeAlert(deps.routes, alert),
     // "Mute until recovered": opsbot ends the downtime when the recovery arrives.
     onRecoveredWhileMuted: async (root: RootData, channel: string) => {
       const mute = root.mute;

@@ -6,6 +6,11 @@ export type AlertRoutes = AlertsConfig;
 /** The outbox topic of alerts for one channel, and of alerts no route and no default channel take. */
 export const topicFor = (channel: string) => `alerts:${channel}`;
 export const UNROUTED_TOPIC = 'alerts:unrouted';
+/**
+ * The outbox topic of alerts the intake function stored (it has no routes): the bot routes them to
+ * their channel's topic. Also the work signal the intake bumps (channel ids never contain `:`).
+ */
+export const INTAKE_TOPIC = 'alerts:intake';
 
 /**
  * Which channel an alert goes to: the first route whose every named dimension matches, else

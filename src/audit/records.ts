@@ -32,7 +32,13 @@ export interface AuditRecord extends AuditEvent {
    * record was chained without a key (plain SHA-256).
    */
   keyVersion?: string;
-  /** The previous record's hash (64 zeros for the first record). */
+  /**
+   * The writer chain the record belongs to (README.md, "Audit trail"): on DynamoDB each process
+   * chains its own records, numbered from one sequence shared by all. Absent: the single chain every
+   * writer shared (SQLite, and DynamoDB trails written before writer chains).
+   */
+  chain?: string;
+  /** The hash of the record before it in its chain (64 zeros for a chain's first record). */
   prevHash: string;
   /** HMAC-SHA256 (or SHA-256, unkeyed) over `prevHash` and the record's canonical JSON. */
   hash: string;
@@ -107,6 +113,8 @@ export interface ChainCaveats {
   adoptedAt?: number;
   /** Records chained with a key version opsbot no longer has: their links are checked, not their content. */
   unverifiable?: (RecordRange & { keyVersion: string })[];
+  /** Writer chains seen (DynamoDB), and how many of their heads the cross-anchors in the trail vouched for. */
+  chains?: { count: number; anchorsChecked: number };
 }
 
 export type ChainCheck =

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SandboxBot } from '../sandbox/sandbox-bot.js';
 import { SECRETS_MANAGER_CALLS } from '../security/aws-events/secret-call.js';
 
@@ -115,4 +116,34 @@ export async function sendAwsEvent(
   });
   await response.arrayBuffer();
   return { status: response.status };
+}
+
+/**
+ * Puts the event on the bot's events queue as EventBridge's SQS target would (SendMessage, the
+ * event as the body), for the bot in Socket Mode to long-poll. The message id, or a sentence saying
+ * why it was not sent.
+ */
+export async function queueAwsEvent(
+  bot: SandboxBot,
+  event: object,
+): Promise<{ messageId: string; queue: string } | { problem: string }> {
+  if (!bot.sqs) return { problem: 'the sandbox has no events queue (run the console with --socket-mode).' };
+  // The simulated SQS takes any signature: these are not credentials.
+  const sqs = new SQSClient({
+    region: 'us-east-1',
+    endpoint: bot.sqs.server.url,
+    credentials: { accessKeyId: 'SANDBOX', secretAccessKey: 'sandbox' },
+    maxAttempts: 1,
+  });
+  try {
+    const out = await sqs.send(
+      new SendMessageCommand({ QueueUrl: bot.sqs.queueUrl, MessageBody: JSON.stringify(event) }),
+    );
+    return { messageId: out.MessageId ?? '', queue: bot.sqs.queueUrl.split('/').at(-1) ?? '' };
+  } catch (error) {
+    const name = error instanceof Error ? error.name : 'Error';
+    return { problem: `the events queue refused the message (${name.slice(0, 60)}).` };
+  } finally {
+    sqs.destroy();
+  }
 }

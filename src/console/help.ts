@@ -7,7 +7,20 @@ export function banner(bot: SandboxBot): string {
     bot.vault
       ? `and a simulated Vault (${bot.vault.server.url}) holding canary secrets in KV v2, logged into with the task role; state is SQLite in ${bot.dir} (removed when you leave).`
       : `and a simulated Secrets Manager holding canary secrets; state is SQLite in ${bot.dir} (removed when you leave).`,
+    modeLine(bot),
     'Type :help for what you can do here, or try /opsbot help.',
+  ].join('\n');
+}
+
+/** Which mode runs, and what `:alert` and `:event` go through in it. */
+function modeLine(bot: SandboxBot): string {
+  if (!bot.socketMode)
+    return 'HTTP mode: Slack posts to /slack/events, :alert to /webhooks/datadog, :event to /webhooks/aws-events (npm run console -- --socket-mode runs it with no inbound path).';
+  const queue = bot.sqs ? ` (${bot.sqs.server.url})` : '';
+  return [
+    'Socket Mode, no inbound path: Slack over a Socket Mode connection; :alert and :storm go through the intake function',
+    `(its handler in-process, fed a function URL's event) and the bot's intake router; :event goes on the SQS events queue opsbot-events${queue},`,
+    'with a dead-letter queue after 5 receives, which the bot long-polls.',
   ].join('\n');
 }
 
@@ -46,10 +59,16 @@ export function helpText(bot: SandboxBot): string {
     "  :logs [warn|error|audit|all] [n]   the bot's log lines: warnings and errors first, then recent ones",
     '  :alert [transition] [title]   Datadog sends an alert webhook for a monitor it has (Triggered by default;',
     '                      Recovered, Re-Triggered…, and Warn or No Data alone, continue the last alert); :click its buttons',
+    bot.socketMode
+      ? "                      Socket Mode: to the intake function (the bot's intake router routes what it stored, within a second here)"
+      : '                      HTTP mode: to the bot, POST /webhooks/datadog',
     '  (alerts, DMs and late replies are printed when they arrive, above the prompt)',
-    '  :storm [n]          Datadog sends n alerts at once (20 by default): watch them fold into a digest',
+    `  :storm [n]          Datadog sends n alerts at once (20 by default), ${bot.socketMode ? 'through the intake function' : 'to the bot'}: watch them fold into a digest`,
     '  :event <GetSecretValue|PutSecretValue|…> [principal-arn] [secret]   EventBridge sends a CloudTrail call on',
     '                      an opsbot secret (by default a user outside security.expectedPrincipals): see #security',
+    bot.socketMode
+      ? '                      Socket Mode: SendMessage on the events queue, which the bot long-polls'
+      : '                      HTTP mode: to the bot, POST /webhooks/aws-events with the events key',
     '  :time +25m          move the sandbox clock forward (dev-env expiry warnings, the reaper)',
     '  :quit               stop the bot, remove its temp dir and leave (Ctrl-D and Ctrl-C work too)',
   ].join('\n');

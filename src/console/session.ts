@@ -2,11 +2,15 @@ import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { COMMANDS } from '../../commands/index.js';
 import { parseDuration } from '../config/parsers.js';
-import { type AlertSpec, datadogWebhookBody } from '../sandbox/datadog-webhook-sender.js';
+import {
+  type AlertSpec,
+  type DatadogWebhookBody,
+  datadogWebhookBody,
+} from '../sandbox/datadog-webhook-sender.js';
 import { type SandboxBot, startSandboxBot } from '../sandbox/sandbox-bot.js';
 import type { Delivery } from '../sandbox/slack.js';
 import { parseAlertArgs } from './alert-args.js';
-import { cloudTrailEvent, parseEventArgs, sendAwsEvent } from './aws-event.js';
+import { cloudTrailEvent, parseEventArgs, queueAwsEvent, sendAwsEvent } from './aws-event.js';
 import { auditSummary, describeSecrets, status } from './bot-state.js';
 import { ChannelMessages } from './channel-messages.js';
 import { asSlackSends, unknownMentionsNote } from './client-text.js';
@@ -14,6 +18,7 @@ import { type Shown, SlackFeed } from './feed.js';
 import { FormFiller } from './form-filler.js';
 import { readForm, renderForm, submissionValues } from './forms.js';
 import { banner, helpText } from './help.js';
+import { sendToIntake } from './intake-alert.js';
 import { formatLogs } from './logs.js';
 import { type Names, type RenderedButton, renderMessage } from './render-blocks.js';
 import { rotate } from './rotate.js';
@@ -39,9 +44,17 @@ export interface ConsoleOptions {
   onInterrupt?: () => void;
   /** Where the bot reads its secrets: the simulated Secrets Manager (default) or the simulated Vault. */
   secretSource?: 'aws' | 'vault';
+  /**
+   * `--socket-mode`: no inbound path, as README's "Datadog alerts without a public endpoint" deploys
+   * it. Slack over Socket Mode, `:alert` and `:storm` through the intake function, `:event` on the
+   * events queue (a simulated SQS with its dead-letter queue).
+   */
+  socketMode?: boolean;
 }
 
 const REPLY_TIMEOUT_MS = 5_000;
+/** In Socket Mode: how often the bot reads the intake function's work signal. */
+export const INTAKE_WATCH_MS = 1_000;
 /** The message shortcut `:shortcut` uses (Slack's "More actions" menu on a message). */
 const SHORTCUT = { callbackId: 'jira:create', name: 'Create Jira issue' } as const;
 /** Leave the console, even from a form. */
@@ -58,6 +71,15 @@ export async function runConsole(
     // The console shows detections in #security (try a burst of denials as guest, or :event).
     security: {},
     ...(options.secretSource ? { secretSource: options.secretSource } : {}),
+    ...(options.socketMode
+      ? {
+          socketMode: true,
+          eventsQueue: true,
+          // The intake's signal is read every second here (up to every 15 s in production, while
+          // idle), so that an alert shows up while :alert waits for it.
+          alerts: { watchMaxMs: INTAKE_WATCH_MS },
+        }
+      : {}),
   });
   // On a terminal readline owns the typed line, so that what arrives meanwhile can be printed above it.
   const tty = Boolean((input as { isTTY?: boolean }).isTTY && (output as { isTTY?: boolean }).isTTY);
@@ -218,11 +240,20 @@ class Session {
     }
     this.#lastAlert = parsed.spec;
     const body = datadogWebhookBody(parsed.spec);
-    const result = await this.bot.webhooks.send(body);
-    this.say(
-      `Datadog sent ${body.transition} for monitor ${body.monitorId} (${body.title.slice(0, 80)}): opsbot answered ${result.status}`,
-    );
-    const shown = await this.#feed.wait(this.#user, { timeoutMs: 3_000, quietMs: 300 });
+    const sent = `Datadog sent ${body.transition} for monitor ${body.monitorId} (${body.title.slice(0, 80)})`;
+    if (this.bot.socketMode) {
+      // No inbound path: Datadog's webhook names the intake function's URL, which stores the
+      // alert for the bot's intake router to route (its signal is read every second here).
+      const result = await sendToIntake(this.bot, body);
+      this.say(`${sent} to the intake function: intake answered ${result.status}${refusal(result)}`);
+    } else {
+      const result = await this.bot.webhooks.send(body);
+      this.say(`${sent}: opsbot answered ${result.status}`);
+    }
+    const shown = await this.#feed.wait(this.#user, {
+      timeoutMs: this.bot.socketMode ? 3_000 + 2 * INTAKE_WATCH_MS : 3_000,
+      quietMs: 300,
+    });
     for (const item of shown) this.#show(item, `the alert ${body.monitorId}`);
   }
 
@@ -233,17 +264,26 @@ class Session {
       this.say(parsed.problem);
       return;
     }
-    const sent = await sendAwsEvent(
-      this.bot,
-      cloudTrailEvent({ ...parsed, at: new Date(this.bot.clock.now()) }),
-    );
-    if ('problem' in sent) {
-      this.say(sent.problem);
-      return;
+    const event = cloudTrailEvent({ ...parsed, at: new Date(this.bot.clock.now()) });
+    const what = `${parsed.eventName} on ${parsed.secret} by ${parsed.principal}`;
+    if (this.bot.socketMode) {
+      // No inbound path: EventBridge's rule puts the event on the queue the bot long-polls.
+      const queued = await queueAwsEvent(this.bot, event);
+      if ('problem' in queued) {
+        this.say(queued.problem);
+        return;
+      }
+      this.say(
+        `EventBridge put ${what} on the events queue ${queued.queue} (message ${queued.messageId.slice(0, 8)}); the bot long-polls it`,
+      );
+    } else {
+      const sent = await sendAwsEvent(this.bot, event);
+      if ('problem' in sent) {
+        this.say(sent.problem);
+        return;
+      }
+      this.say(`EventBridge sent ${what}: opsbot answered ${sent.status}`);
     }
-    this.say(
-      `EventBridge sent ${parsed.eventName} on ${parsed.secret} by ${parsed.principal}: opsbot answered ${sent.status}`,
-    );
     const shown = await this.#feed.wait(this.#user, { timeoutMs: 3_000, quietMs: 300 });
     for (const item of shown) this.#show(item, `the event ${parsed.eventName}`);
   }
@@ -282,10 +322,28 @@ class Session {
         name: `High CPU on web-${i + 1}`,
         tags: ['env:prod', 'monitor'],
       });
-    const { results } = await this.bot.webhooks.storm({ count, concurrency: 16, firstMonitorId: first });
-    const accepted = results.filter((r) => r.status === 202).length;
+    let accepted: number;
+    if (this.bot.socketMode) {
+      const at = this.bot.clock.now();
+      const statuses: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const body: DatadogWebhookBody = datadogWebhookBody({
+          monitorId: first + i,
+          name: `High CPU on web-${i + 1}`,
+          scope: `host:web-${i + 1}`,
+          tags: ['env:prod', 'monitor'],
+          at,
+        });
+        statuses.push((await sendToIntake(this.bot, body)).status);
+      }
+      accepted = statuses.filter((s) => s === 202).length;
+    } else {
+      const { results } = await this.bot.webhooks.storm({ count, concurrency: 16, firstMonitorId: first });
+      accepted = results.filter((r) => r.status === 202).length;
+    }
+    const by = this.bot.socketMode ? 'the intake function' : 'opsbot';
     this.say(
-      `Datadog sent ${count} alerts at once; opsbot accepted ${accepted}. Slack allows about one message per second per channel, so watch the digest:`,
+      `Datadog sent ${count} alerts at once; ${by} accepted ${accepted}. Slack allows about one message per second per channel, so watch the digest:`,
     );
     const shown = await this.#feed.wait(this.#user, { timeoutMs: 5_000, quietMs: 1_500 });
     for (const item of shown.slice(-6)) this.#show(item, 'the storm');
@@ -617,6 +675,11 @@ class Session {
   #channelName(id: string): string {
     return this.#names.channels?.[id] ?? id;
   }
+}
+
+/** What the intake said when it did not take the alert (its JSON error: never a secret). */
+function refusal(result: { status: number; body: string }): string {
+  return result.status === 202 ? '' : ` ${result.body}`;
 }
 
 function indent(text: string): string {

@@ -15,6 +15,8 @@ import { configSections } from '../config/section.js';
 import { loadConfig } from '../config.js';
 import type { CredentialProvider } from '../credentials/provider.js';
 import { devenvReaperFeature } from '../devenv/feature.js';
+import { createIntakeHandler, type IntakeHandler } from '../intake/lambda.js';
+import { intakeRuntimeOn } from '../intake/runtime.js';
 import { INTEGRATIONS } from '../integrations/index.js';
 import type { AnyIntegration } from '../integrations/integration.js';
 import { type LeakWatchOptions, leakWatchFeature } from '../leak-watch/feature.js';
@@ -34,6 +36,7 @@ import { SimulatedJira } from './jira.js';
 import { OffsetClock } from './offset-clock.js';
 import { type RotationFunction, SimulatedSecretsManager } from './secrets-manager.js';
 import { SimulatedSlack } from './slack.js';
+import { SimulatedSqs } from './sqs.js';
 import { SimulatedVault } from './vault.js';
 import { VaultMirror } from './vault-mirror.js';
 
@@ -115,6 +118,13 @@ export interface SandboxBotOptions {
    * review; the trail is read every second in the sandbox unless `everyMs` says otherwise.
    */
   security?: SecurityFeatureOptions;
+  /**
+   * The events queue as the CDK stack makes it, on a simulated SQS: `opsbot-events` with a
+   * dead-letter queue after 5 receives, `OPSBOT_EVENTS_QUEUE_URL` pointing at it, and the security
+   * feature (whose consumer long-polls it) on. What EventBridge would put there, the console's
+   * `:event` sends with SendMessage.
+   */
+  eventsQueue?: boolean;
   /** The approvals' pacing (tests shorten the expiry sweep). */
   approvals?: ApprovalsFeatureOptions;
   /** The scheduled access review's pacing (with `security`). */
@@ -172,6 +182,8 @@ const SECRET_FIELDS = [
 export interface SandboxBot {
   /** Real time until moved (the console's `:time +25m`). */
   clock: OffsetClock;
+  /** Slack's events arrive over Socket Mode (`socketMode`), not on `POST /slack/events`. */
+  socketMode: boolean;
   slack: SimulatedSlack;
   github: SimulatedGitHub;
   datadog: SimulatedDatadog;
@@ -190,6 +202,14 @@ export interface SandboxBot {
   vault?: { server: SimulatedVault; mirror: VaultMirror };
   jira: SimulatedJira;
   secretsManager: SimulatedSecretsManager;
+  /** With `eventsQueue`: the simulated SQS, the events queue the bot long-polls and its dead-letter queue. */
+  sqs?: { server: SimulatedSqs; queueUrl: string; deadLetterUrl: string };
+  /**
+   * opsbot's intake function (`createIntakeHandler`), in-process on the bot's own State and
+   * credential provider, as a function URL in front of the bot's table would run it: what it
+   * stores, the bot's intake router routes. Its log lines go to `logLines` (component `intake`).
+   */
+  intake: IntakeHandler;
   app: RunningOpsbot;
   provider: CredentialProvider;
   state: State;
@@ -361,6 +381,11 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       ? await startSandboxVault(secretsManager, aws, awsUrl, options.vaultCheckRequest)
       : undefined;
 
+  const events = options.eventsQueue ? await startEventsQueue(clock) : undefined;
+  const security: SecurityFeatureOptions | undefined = events
+    ? { ...options.security, eventsQueue: { ...options.security?.eventsQueue, client: events.client } }
+    : options.security;
+
   // The production features; the alert dispatcher's pacing and leases as the test asks.
   const features = [
     alertsFeature(options.alerts ? { dispatcher: options.alerts } : {}),
@@ -370,11 +395,8 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     approvalsFeature(options.approvals ?? {}),
     // Detections, the aws-events endpoint and the scheduled access review when asked for (the
     // console, the security tests): elsewhere their records would be noise in the trail tests read.
-    ...(options.security
-      ? [
-          securityFeature({ everyMs: 1_000, ...options.security }),
-          accessReviewFeature(options.accessReview ?? {}),
-        ]
+    ...(security
+      ? [securityFeature({ everyMs: 1_000, ...security }), accessReviewFeature(options.accessReview ?? {})]
       : []),
   ];
   const integrations = [...INTEGRATIONS, ...(options.extraIntegrations ?? [])];
@@ -393,6 +415,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
         OPSBOT_JIRA_URL: jiraUrl,
         OPSBOT_SLACK_MODE: options.socketMode ? 'socket' : 'http',
         LOG_LEVEL: options.logLevel ?? 'info',
+        ...(events ? { OPSBOT_EVENTS_QUEUE_URL: events.queueUrl } : {}),
         ...options.extraEnv,
       },
       // The file's sections: the real ones and those of fixture integrations.
@@ -461,8 +484,18 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     await waitUntil(() => slack.socketConnections > 0, 'the bot to open its Socket Mode connection');
   }
 
+  // The intake function as a function URL in front of this bot's State would run it (the console's
+  // Socket Mode `:alert`). Nothing is opened until its first webhook.
+  const intake = createIntakeHandler({
+    env: { LOG_LEVEL: options.logLevel ?? 'info' },
+    clock,
+    logDestination: destination,
+    open: intakeRuntimeOn({ state, provider, site: config.datadog.site }),
+  });
+
   const sandbox: SandboxBot = {
     clock,
+    socketMode: options.socketMode === true,
     slack,
     github,
     datadog,
@@ -473,6 +506,10 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     ...(vault ? { vault: { server: vault.server, mirror: vault.mirror } } : {}),
     jira,
     secretsManager,
+    ...(events
+      ? { sqs: { server: events.server, queueUrl: events.queueUrl, deadLetterUrl: events.deadLetterUrl } }
+      : {}),
+    intake,
     app,
     provider,
     state,
@@ -548,7 +585,9 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
       });
     },
     async stop() {
+      await intake.close();
       await app.stop(2_000);
+      await events?.server.stop();
       await vault?.stop();
       secretsManager.setRotationFunction(undefined);
       rotationClient.destroy();
@@ -562,6 +601,29 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     },
   };
   return sandbox;
+}
+
+/**
+ * The events queue as the CDK stack makes it (`infra/lib/secret-events.ts`): a dead-letter queue
+ * keeping messages 14 days, and the queue (4 days, a 60 s visibility timeout) whose redrive policy
+ * moves a message there after 5 receives. The bot's SQS client reaches it through `client` (the
+ * simulated SQS takes any signature; these are not credentials).
+ */
+async function startEventsQueue(clock: OffsetClock) {
+  const server = new SimulatedSqs({ now: () => clock.now() });
+  const { url } = await server.start();
+  const deadLetterUrl = server.createQueue('opsbot-events-dlq', { MessageRetentionPeriod: '1209600' });
+  const queueUrl = server.createQueue('opsbot-events', {
+    MessageRetentionPeriod: '345600',
+    VisibilityTimeout: '60',
+    RedrivePolicy: JSON.stringify({ deadLetterTargetArn: server.arnOf(deadLetterUrl), maxReceiveCount: 5 }),
+  });
+  return {
+    server,
+    queueUrl,
+    deadLetterUrl,
+    client: { endpoint: url, credentials: { accessKeyId: 'SANDBOX', secretAccessKey: 'sandbox' } },
+  };
 }
 
 /** The task role's session, as STS names the caller of the Vault login. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { channelId, duration } from '../config/fields.js';
+import type { Parsed } from '../config/parsers.js';
 import { defineConfigSection } from '../config/section.js';
 
 /**
@@ -77,10 +78,58 @@ const securitySchema = z.strictObject({
 export type SecurityConfig = z.output<typeof securitySchema>;
 export type DetectionsConfig = SecurityConfig['detections'];
 
+/** What the security feature reads from the environment: `config.security`. */
+export interface SecuritySettings {
+  /**
+   * `OPSBOT_EVENTS_QUEUE_URL`: the SQS queue the CDK stack routes CloudTrail's calls on opsbot's
+   * secrets to in Socket Mode (nothing can call the bot there); set, the bot long-polls it.
+   */
+  eventsQueueUrl?: string;
+}
+
 declare module '../config/section.js' {
   interface ConfigSections {
     security: SecurityConfig;
   }
+  interface EnvSettings {
+    security: SecuritySettings;
+  }
 }
 
-export const securityConfig = defineConfigSection('security', securitySchema);
+/** SQS's endpoints: `sqs.<region>.amazonaws.com` (FIPS, China), and the legacy `<region>.queue.amazonaws.com`. */
+const SQS_HOST =
+  /^(sqs(-fips)?\.[a-z]{2}(-[a-z]+)+-\d\.amazonaws\.com(\.cn)?|[a-z]{2}(-[a-z]+)+-\d\.queue\.amazonaws\.com(\.cn)?)$/;
+/** `/<account>/<queue name>`: SQS's names are at most 80 letters, digits, `-` and `_` (`.fifo` ends a FIFO queue's). */
+const QUEUE_PATH = /^\/\d{12}\/[A-Za-z0-9_-]{1,80}(\.fifo)?$/;
+
+/**
+ * An SQS queue URL (`https://sqs.eu-west-1.amazonaws.com/111122223333/opsbot-events`), or the same
+ * path on `http://127.0.0.1:<port>` (moto or the sandbox's queue, for tests and the console). The
+ * consumer's SDK client sends its requests to this URL's host, so no other host is taken.
+ */
+export function parseSqsQueueUrl(text: string): Parsed<string> {
+  const expected =
+    'an SQS queue URL such as https://sqs.eu-west-1.amazonaws.com/111122223333/opsbot-events (http://127.0.0.1:<port>/… only for tests)';
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    return { ok: false, expected };
+  }
+  const local = url.protocol === 'http:' && url.hostname === '127.0.0.1';
+  const aws = url.protocol === 'https:' && SQS_HOST.test(url.hostname) && url.port === '';
+  if (
+    (!local && !aws) ||
+    url.username ||
+    url.password ||
+    url.search ||
+    url.hash ||
+    !QUEUE_PATH.test(url.pathname)
+  )
+    return { ok: false, expected };
+  return { ok: true, value: url.toString() };
+}
+
+export const securityConfig = defineConfigSection('security', securitySchema, {
+  env: { eventsQueueUrl: { name: 'OPSBOT_EVENTS_QUEUE_URL', deploy: 'stack', parse: parseSqsQueueUrl } },
+});

@@ -1,6 +1,10 @@
+import { SQSClient, type SQSClientConfig } from '@aws-sdk/client-sqs';
+import type { Component } from '../component.js';
 import { defineFeature, type Feature, type FeatureContext } from '../feature.js';
 import type { SecretRotation } from '../secret-rotation/service.js';
+import type { BackoffPolicy } from '../time/backoff.js';
 import { awsEventsComponent } from './aws-events/endpoint.js';
+import { EventsQueueConsumer } from './aws-events/queue-consumer.js';
 import { securityConfig } from './config.js';
 import { DetectionsTail } from './detections/tail.js';
 import { SlackSecurityReporter } from './reporter.js';
@@ -10,6 +14,26 @@ export interface SecurityFeatureOptions {
   everyMs?: number;
   /** Called with the tail once built (tests wait for its reports with `idle()`). */
   onBuilt?: (tail: DetectionsTail) => void;
+  /** The events queue's consumer (with `OPSBOT_EVENTS_QUEUE_URL`): tests point its SQS client at moto and shorten its waits. */
+  eventsQueue?: {
+    client?: SQSClientConfig;
+    waitSeconds?: number;
+    backoff?: BackoffPolicy;
+    retryVisibility?: BackoffPolicy;
+  };
+}
+
+/**
+ * SQS under the task role (the SDK's default credential chain; `AWS_ENDPOINT_URL_SQS` is the SDK's
+ * own). A request may take the long poll's 20 s and then some before it is abandoned.
+ */
+function eventsQueueClient(region: string | undefined, config: SQSClientConfig = {}): SQSClient {
+  return new SQSClient({
+    ...(region ? { region } : {}),
+    maxAttempts: 3,
+    requestHandler: { requestTimeout: 30_000, connectionTimeout: 2_000, throwOnRequestTimeout: true },
+    ...config,
+  });
 }
 
 /** Secrets Manager's LastRotatedDate of one of opsbot's secrets (aws source only). */
@@ -76,7 +100,28 @@ export function securityFeature(options: SecurityFeatureOptions = {}): Feature {
         log: ctx.log,
         metrics: ctx.metrics,
       });
-      return [tail, events];
+      const components: Component[] = [tail, events];
+      const queueUrl = ctx.config.security?.eventsQueueUrl;
+      if (queueUrl) {
+        const queue = options.eventsQueue ?? {};
+        components.push(
+          new EventsQueueConsumer({
+            sqs: eventsQueueClient(ctx.config.aws.region, queue.client),
+            queueUrl,
+            // The endpoint's own store: an event delivered over both paths is stored once.
+            calls: events.calls,
+            reporter,
+            clock: ctx.clock,
+            random: Math.random,
+            log: ctx.log,
+            metrics: ctx.metrics,
+            ...(queue.waitSeconds !== undefined ? { waitSeconds: queue.waitSeconds } : {}),
+            ...(queue.backoff ? { backoff: queue.backoff } : {}),
+            ...(queue.retryVisibility ? { retryVisibility: queue.retryVisibility } : {}),
+          }),
+        );
+      }
+      return components;
     },
   });
 }

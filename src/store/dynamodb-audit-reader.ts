@@ -1,8 +1,9 @@
-import { type ChainExpectation, ChainVerifier } from '../audit/chain.js';
 import type { AuditBrief, AuditQuery, AuditRecord, ChainCheck, VerifyOptions } from '../audit/records.js';
 import { readStoredRow, unreadableAsRecord } from '../audit/stored-record.js';
+import { type ChainExpectation, ChainVerifier } from '../audit/verifier.js';
 import type { AuditHead } from './dynamodb-audit-head.js';
-import { AUDIT_PK, HEAD_KEY, RECORD_PREFIX, toRow, toTail } from './dynamodb-audit-items.js';
+import { newestRecord } from './dynamodb-audit-head.js';
+import { AUDIT_PK, RECORD_PREFIX, toRow } from './dynamodb-audit-items.js';
 import { type Item, type StateTable, sortable } from './dynamodb-table.js';
 import type { AuditStoreWiring } from './state.js';
 
@@ -166,26 +167,30 @@ export async function readAuditBriefsAfter(
 }
 
 /**
- * The first seq whose record is at or after `iso`, by bisection over seq (one GetItem per step:
- * about 20 for a million records); undefined when the newest record is older.
+ * The first seq whose record is at or after `iso`, by bisection over seq (one Query of one item per
+ * step: about 20 for a million records; a number no record has counts as the next record's);
+ * undefined when the newest record is older.
  */
 export async function firstAuditSeqSince(table: StateTable, iso: string): Promise<number | undefined> {
-  const head = toTail(await table.get(HEAD_KEY));
-  if (head.seq <= 0) return undefined;
-  const atOf = async (seq: number): Promise<string | undefined> => {
-    const item = await table.get({ pk: AUDIT_PK, sk: `${RECORD_PREFIX}${sortable(seq)}` });
-    return item ? String(item.at ?? '') : undefined;
+  const newest = await newestRecord(table);
+  if (!newest || newest.at < iso) return undefined;
+  /** The first record at or after `seq`. */
+  const from = async (seq: number): Promise<{ seq: number; at: string } | undefined> => {
+    const [record] = await readAuditAfter(table, seq - 1, 1);
+    return record && { seq: record.seq, at: record.at };
   };
-  const newest = await atOf(head.seq);
-  if (newest === undefined || newest < iso) return undefined;
+  // `best` is a record at or after `iso`; every record before `low` is older; none after `high` but `best` is looked at.
+  let best = newest.seq;
   let low = 1;
-  let high = head.seq;
-  while (low < high) {
+  let high = newest.seq - 1;
+  while (low <= high) {
     const mid = Math.floor((low + high) / 2);
-    const at = await atOf(mid);
-    // A missing record (a gap verification reports) counts as older: the search moves on past it.
-    if (at !== undefined && at >= iso) high = mid;
-    else low = mid + 1;
+    const found = await from(mid);
+    if (found && found.seq < best && found.at < iso) low = found.seq + 1;
+    else {
+      if (found && found.seq < best) best = found.seq;
+      high = mid - 1;
+    }
   }
-  return low;
+  return best;
 }

@@ -1,24 +1,38 @@
-import { linkEvents } from '../audit/chain.js';
+import { linkEvents, linkedCount } from '../audit/chain.js';
+import { AuditKeyMissingError } from '../audit/errors.js';
 import type { AuditEvent, AuditRecord } from '../audit/records.js';
-import type { Random } from '../clock.js';
+import { CHAINS_ANCHORED, formatHeads, RESERVATION_MS } from '../audit/writer-chains.js';
+import type { Clock, Random } from '../clock.js';
 import { type BackoffPolicy, fullJitterDelay } from '../time/backoff.js';
+import { deadlineSignal } from '../time/deadline.js';
+import { readChainHeads } from './dynamodb-audit-anchors.js';
 import type { AuditHead } from './dynamodb-audit-head.js';
-import { appendTransaction } from './dynamodb-audit-items.js';
+import { chainKey, chainTransaction } from './dynamodb-audit-items.js';
+import { reserveSeqs } from './dynamodb-audit-sequence.js';
 import { cancellationCodes, type StateTable } from './dynamodb-table.js';
 import { StateBusyError } from './errors.js';
 import type { AuditStoreWiring } from './state.js';
 
-/** Events per transaction: with a key rotation record and the head update, TransactWriteItems' 100. */
-const MAX_BATCH = 98;
+/**
+ * Events per transaction: with a cross-anchor, a key rotation record and the chain head's update,
+ * TransactWriteItems' 100.
+ */
+const MAX_BATCH = 97;
+/** A writer chain names where the others had got to in its first batch, then at most this often (when it writes). */
+export const ANCHOR_EVERY_MS = 60_000;
+/** One attempt at a batch's transaction is given up after this long (and the batch tried again). */
+export const ATTEMPT_MS = 10_000;
 /** Bytes of records per transaction (DynamoDB allows 4 MB), and per record (an item: 400 KB). */
 const MAX_BATCH_BYTES = 3_000_000;
 /** Largest event, as JSON (DynamoDB items are at most 400 KB; SQLite has no such limit). */
 export const MAX_AUDIT_EVENT_BYTES = 150 * 1024;
-/** After losing the head to another writer: the first retry waits up to 10 ms, doubling up to 250 ms. */
-export const LOST_HEAD_BACKOFF: BackoffPolicy = { baseMs: 10, capMs: 250 };
+/** After a failed attempt: the first retry waits up to 10 ms, doubling up to 250 ms. */
+const WRITE_RETRY_BACKOFF: BackoffPolicy = { baseMs: 10, capMs: 250 };
 
 export interface AuditWriterOptions {
   now: () => number;
+  /** Whose timers bound each attempt. */
+  clock: Clock;
   sleep: (ms: number) => Promise<void>;
   random: Random;
   /** Attempts per batch before its appends reject with StateBusyError. */
@@ -35,9 +49,13 @@ type Pending = {
 };
 
 /**
- * The audit trail's appends: events waiting together are chained after the head and written as one
- * transaction, one batch at a time; a batch that lost the head to another writer is re-chained
- * after the new head and tried again, with backoff, {@link AuditWriterOptions.maxAttempts} times.
+ * The audit trail's appends, in this process's own writer chain: events waiting together are
+ * chained after the chain's end at sequence numbers reserved for them, and written as one
+ * transaction with the chain's head, one batch at a time. No other writer touches those items, so
+ * writers never lose to each other; a batch whose write failed (throttled, timed out) is tried again
+ * with backoff, {@link AuditWriterOptions.maxAttempts} times, with the same numbers while they are
+ * fresh ({@link RESERVATION_MS}) and new ones after. The chain's first batch, and then one a minute,
+ * starts with a cross-anchor naming the other chains' heads.
  */
 export class AuditWriter {
   readonly #table: StateTable;
@@ -48,6 +66,8 @@ export class AuditWriter {
   #inFlight: Promise<void> | undefined;
   #conflicts = 0;
   #closed = false;
+  /** When this chain last looked for other chains to anchor (undefined: not yet). */
+  #anchorCheckedAt: number | undefined;
 
   constructor(table: StateTable, head: AuditHead, options: AuditWriterOptions) {
     this.#table = table;
@@ -55,7 +75,7 @@ export class AuditWriter {
     this.#options = options;
   }
 
-  /** How many times a batch lost the head to another writer (conditional write refused). */
+  /** How many times a batch's transaction was refused for a condition or a conflict (writer chains: ~never). */
   conflicts(): number {
     return this.#conflicts;
   }
@@ -118,7 +138,6 @@ export class AuditWriter {
       return;
     }
     const end = records.at(-1) as AuditRecord;
-    this.#head.learn({ seq: end.seq, hash: end.hash, keyVersion: end.keyVersion });
     // A key rotation record, when there is one, comes first and answers no caller.
     const offset = records.length - pending.length;
     for (const [i, p] of pending.entries()) p.resolve(records[offset + i] as AuditRecord);
@@ -141,41 +160,100 @@ export class AuditWriter {
     return this.#queue.splice(0, n);
   }
 
-  /** Chains `pending` after the head and stores it, re-chaining after a newer head when it lost. */
+  /**
+   * Chains `pending` after this chain's end (behind a cross-anchor when one is due) and stores it;
+   * resolves with every record written, the caller's last.
+   */
   async #commit(pending: readonly Pending[]): Promise<AuditRecord[]> {
-    const { maxAttempts, random, sleep } = this.#options;
+    const { maxAttempts, random, sleep, now } = this.#options;
+    const start = await this.#head.ensure();
+    const anchor = await this.#anchorDue();
+    const events = [...(anchor ? [anchor] : []), ...pending.map((p) => p.event)];
+    let reserved: { seqs: number[]; at: number } | undefined;
     for (let attempt = 1; ; attempt++) {
-      const base = await this.#head.ensure();
-      const events = pending.map((p) => p.event);
-      const records = linkEvents(base, events, this.#options.wiring().keys);
-      try {
-        await this.#table.transact(appendTransaction(this.#table.name, base, records), {
-          conflictRetries: 0,
-        });
+      const base = this.#head.tail();
+      const keys = this.#options.wiring().keys;
+      // After keyed records (of this chain, or of the trail for a new chain), records without the
+      // key would be a break: refused before any number is reserved for them.
+      const keyedBefore = base.seq > 0 ? base.keyVersion : start.newest?.keyVersion;
+      if (keyedBefore !== undefined && keys?.current() === undefined)
+        throw new AuditKeyMissingError(keyedBefore);
+      const count = linkedCount(base, events, keys);
+      if (!reserved || reserved.seqs.length !== count || now() - reserved.at > RESERVATION_MS)
+        reserved = { seqs: await reserveSeqs(this.#table, count, start.sharedEnd), at: now() };
+      const records = linkEvents(base, events, keys, { chain: this.#head.chain, seqs: reserved.seqs });
+      const failed = await this.#attempt(base, records);
+      if (!failed) {
+        this.#head.advance(records.at(-1) as AuditRecord);
         return records;
-      } catch (error) {
-        if (await this.#storedAfterAll(error, records)) return records;
-        if (attempt >= maxAttempts)
-          throw new StateBusyError(
-            `${attempt} attempts to append ${pending.length} audit events failed: other writers moved the chain head first, or the table was throttled`,
-          );
-        await sleep(fullJitterDelay(attempt - 1, LOST_HEAD_BACKOFF, random));
       }
+      if (failed === 'numbers taken') reserved = undefined;
+      if (attempt >= maxAttempts)
+        throw new StateBusyError(
+          `${attempt} attempts to append ${pending.length} audit events failed: the state table throttled or did not answer`,
+        );
+      await sleep(fullJitterDelay(attempt - 1, WRITE_RETRY_BACKOFF, random));
     }
   }
 
   /**
-   * After a failed write of `records`: rethrows what is not a lost head or throttling; else reads
-   * the head again and says whether it is the batch's last record (the write landed after all).
+   * One write of `records`: undefined when they are stored (by this attempt or, as the chain's head
+   * says, by an earlier one), else why not. Throws what trying again cannot fix.
    */
-  async #storedAfterAll(error: unknown, records: readonly AuditRecord[]): Promise<boolean> {
-    this.#head.forget(); // whatever happened, the next attempt starts from the stored head
-    const codes = cancellationCodes(error) ?? [];
-    const lost = codes.some((c) => c === 'ConditionalCheckFailed' || c === 'TransactionConflict');
-    if (!lost && !(error instanceof StateBusyError)) throw error;
-    if (lost) this.#conflicts += 1;
-    const head = await this.#head.read();
-    const last = records.at(-1) as AuditRecord;
-    return head.seq === last.seq && head.hash === last.hash;
+  async #attempt(
+    base: ReturnType<AuditHead['tail']>,
+    records: readonly AuditRecord[],
+  ): Promise<'retry' | 'numbers taken' | undefined> {
+    const { clock } = this.#options;
+    const deadline = deadlineSignal(
+      clock,
+      ATTEMPT_MS,
+      new AbortController().signal,
+      () => new StateBusyError(`the audit write had no answer within ${ATTEMPT_MS} ms`),
+    );
+    try {
+      await this.#table.transact(chainTransaction(this.#table.name, this.#head.chain, base, records), {
+        conflictRetries: 0,
+        signal: deadline.signal,
+      });
+      return undefined;
+    } catch (error) {
+      const codes = cancellationCodes(error) ?? [];
+      const refused = codes.some((c) => c === 'ConditionalCheckFailed' || c === 'TransactionConflict');
+      if (!refused && !(error instanceof StateBusyError) && !deadline.signal.aborted) throw error;
+      if (refused) this.#conflicts += 1;
+      const head = await this.#table.get(chainKey(this.#head.chain));
+      if (head?.hash === (records.at(-1) as AuditRecord).hash) return undefined;
+      // A record's number already used: the sequence was set back (a restored table); take new ones.
+      return codes.slice(0, -1).includes('ConditionalCheckFailed') ? 'numbers taken' : 'retry';
+    } finally {
+      deadline.cancel();
+    }
+  }
+
+  /**
+   * The cross-anchor this batch starts with, when one is due: at the chain's first batch, then at
+   * most every {@link ANCHOR_EVERY_MS}, when there are other chains to name (the heads cannot be
+   * read: none this time).
+   */
+  async #anchorDue(): Promise<(AuditEvent & { at: string }) | undefined> {
+    const at = this.#options.now();
+    if (this.#anchorCheckedAt !== undefined && at - this.#anchorCheckedAt < ANCHOR_EVERY_MS) return undefined;
+    const first = this.#anchorCheckedAt === undefined;
+    this.#anchorCheckedAt = at;
+    try {
+      const heads = await readChainHeads(this.#table, this.#head.chain, at);
+      if (heads.length === 0) return undefined;
+      return {
+        action: CHAINS_ANCHORED,
+        outcome: 'success',
+        actor: 'opsbot',
+        at: new Date(at).toISOString(),
+        details: { chains: heads.length, heads: formatHeads(heads), ...(first ? { started: true } : {}) },
+      };
+    } catch {
+      this.#anchorCheckedAt = undefined;
+      return undefined;
+    }
   }
 }

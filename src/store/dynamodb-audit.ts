@@ -19,16 +19,16 @@ export interface DynamoAuditOptions {
   now: () => number;
   /** Whose timers the probe's deadline and the backoff run on (default: the system clock). */
   clock?: Clock;
-  /** Waits between attempts after losing the head to another replica (default: a timer on `clock`). */
+  /** Waits between attempts after a failed write (default: a timer on `clock`). */
   sleep?: (ms: number) => Promise<void>;
   /** Jitter in [0, 1) (default Math.random). */
   random?: Random;
-  /** Attempts per batch before its appends reject (default 30: at most about 6 s of backoff, 3 s on average, under heavy contention). */
+  /** Attempts per batch before its appends reject (default 30: at most about 6 s of backoff between them). */
   maxAttempts?: number;
 }
 
 export interface DynamoAuditStore extends AuditStore {
-  /** How many times this process lost the head to another writer (conditional write refused) and re-chained. */
+  /** How many times a batch's transaction was refused for a condition or a conflict (writer chains: about never). */
   conflicts(): number;
   /** Resolves once the head has been read (rejects when the table cannot be read, e.g. it is missing). */
   ready(): Promise<void>;
@@ -37,19 +37,22 @@ export interface DynamoAuditStore extends AuditStore {
 }
 
 /**
- * The audit trail on DynamoDB: ONE chain for every replica. Records are items `audit`/`rec#<seq>`
- * (the record as JSON, plus its indexed fields, as SQLite stores them) and the head item
- * `audit`/`head` holds the last record's seq, hash and key version. Appends waiting together are
- * chained after this process's view of the head and written as one TransactWriteItems: a Put per
- * record (`attribute_not_exists`) and an Update of the head conditional on the seq and hash it was
- * chained after. When another replica appended first the transaction is cancelled: the head is read
- * again, the batch re-chained after it and retried, with jittered backoff, a bounded number of
- * times (then its appends reject with StateBusyError). Hashes, key versions and verification are
- * those of src/audit/chain.ts, exactly as on SQLite.
+ * The audit trail on DynamoDB: one trail, one chain per writer. Records are items `audit`/`rec#<seq>`
+ * (the record as JSON, plus its indexed fields, as SQLite stores them), numbered from one sequence
+ * (`audit`/`seq`, reserved a batch at a time by an unconditional add). Each process chains its own
+ * records (`chain` in the record; the head item `audit`/`chain#<id>`), so replicas never contend for
+ * one item: a batch is one TransactWriteItems of its records and its chain's head, which no other
+ * writer touches. A chain's first batch, and then one a minute, starts with a cross-anchor
+ * (`audit.chains`) naming every other chain's head, which verification holds the trail to. Hashes,
+ * key versions and verification are those of src/audit/chain.ts and src/audit/verifier.ts, as on
+ * SQLite (one chain there); a trail written before writer chains (one shared chain, `audit`/`head`)
+ * goes on verifying, and writer chains are numbered after it.
  *
- * The parts: the head as this process knows it (dynamodb-audit-head.ts), the batched appends
- * (dynamodb-audit-writer.ts), queries and verification (dynamodb-audit-reader.ts), the readiness
- * probe (dynamodb-audit-probe.ts), the items they read and write (dynamodb-audit-items.ts).
+ * The parts: this process's chain and view of the trail (dynamodb-audit-head.ts), the sequence
+ * (dynamodb-audit-sequence.ts), the batched appends (dynamodb-audit-writer.ts), the heads a
+ * cross-anchor names (dynamodb-audit-anchors.ts), queries and verification
+ * (dynamodb-audit-reader.ts), the readiness probe (dynamodb-audit-probe.ts), the items they read and
+ * write (dynamodb-audit-items.ts).
  */
 export function createDynamoAudit(table: StateTable, options: DynamoAuditOptions): DynamoAuditStore {
   const { now } = options;
@@ -58,6 +61,7 @@ export function createDynamoAudit(table: StateTable, options: DynamoAuditOptions
   const head = new AuditHead(table);
   const writer = new AuditWriter(table, head, {
     now,
+    clock,
     sleep: options.sleep ?? sleepOn(clock),
     random: options.random ?? Math.random,
     maxAttempts: options.maxAttempts ?? 30,

@@ -1,7 +1,7 @@
 import { donePk, idKey, pendingPk, retention, summaryAttributes, toItem } from './dynamodb-outbox-items.js';
 import type { Claim, OutboxPlaces, Place } from './dynamodb-outbox-places.js';
 import { cancellationCodes, type Item, isConditionFailed, type StateTable } from './dynamodb-table.js';
-import type { OutboxItem } from './state.js';
+import type { OutboxItem, OutboxMove } from './state.js';
 
 /** Items a claim reads in its first query page (then twice as many per page, up to 100). */
 const FIRST_PAGE = 8;
@@ -10,7 +10,7 @@ const MAX_PAGE = 100;
 const MAX_CLAIM_PAGES = 20;
 
 /**
- * Claiming, completing and releasing outbox items (inputs already checked). Every change to an item
+ * Claiming, completing, moving and releasing outbox items (inputs already checked). Every change to an item
  * not done adds 1 to its `rev`, and each write is conditional on the `rev` it read, so no item goes
  * to two live claims; where this process last saw each item is kept in `places` (a saved read).
  */
@@ -72,21 +72,49 @@ export class OutboxClaims {
    * this process saw it, or where its id item says: one more GetItem) and, if `owner` holds it,
    * the TransactWriteItems.
    */
-  async complete(id: string, owner: string, at: number): Promise<boolean> {
+  complete(id: string, owner: string, at: number): Promise<boolean> {
+    return this.#settle(id, owner, at, (claim) => ({
+      topic: claim.item.topic,
+      payload: claim.item.payload,
+      done: true,
+    }));
+  }
+
+  /** As {@link complete}, to `to` (a pending item under its topic, or done there). */
+  move(id: string, owner: string, to: OutboxMove, at: number): Promise<boolean> {
+    return this.#settle(id, owner, at, () => to);
+  }
+
+  /** Finds the item `owner` holds (the claim this process remembers first) and transfers it. */
+  async #settle(
+    id: string,
+    owner: string,
+    at: number,
+    target: (claim: Claim) => OutboxMove,
+  ): Promise<boolean> {
     const known = this.#places.recall(id);
-    if (known?.claim?.owner === owner && (await this.#finish(known, known.claim, at))) {
-      this.#places.forget(id);
-      return true;
+    if (known?.claim?.owner === owner) {
+      const moved = await this.#transfer(known, known.claim, target(known.claim), at);
+      if (moved) {
+        this.#settled(id, moved);
+        return true;
+      }
     }
     const where = await this.#locate(id);
     if (!where) return false;
     const row = await this.#table.get({ pk: pendingPk(where.topic), sk: where.sk });
-    if (!row) this.#places.forget(id); // done since
+    if (!row) this.#places.forget(id); // done or moved since
     if (!row || row.claimOwner !== owner) return false;
     const claim = { owner, rev: Number(row.rev), item: toItem(row), summary: summaryAttributes(row) };
-    const done = await this.#finish(where, claim, at);
-    if (done) this.#places.forget(id);
-    return done;
+    const moved = await this.#transfer(where, claim, target(claim), at);
+    if (moved) this.#settled(id, moved);
+    return moved !== undefined;
+  }
+
+  /** Where a transferred item is now: remembered while not done (unclaimed), forgotten once done. */
+  #settled(id: string, moved: Place | 'done'): void {
+    if (moved === 'done') this.#places.forget(id);
+    else this.#places.remember(id, moved);
   }
 
   /** One conditional UpdateItem where the item is (a GetItem of its id item first, if this process never saw it). */
@@ -130,12 +158,26 @@ export class OutboxClaims {
   }
 
   /**
-   * One TransactWriteItems: deletes the item if `owner` holds it at revision `rev`, puts its done
-   * copy, and starts the retention of both it and its id item. False when the condition failed.
+   * One TransactWriteItems: deletes the item if `owner` holds it at revision `rev`, puts it under
+   * `to.topic` with `to.payload` (same sort key: its enqueue time and id), done there (starting the
+   * retention of both it and its id item) or pending, unclaimed and due at `at`, and points its id
+   * item there. Undefined when the condition failed.
    */
-  async #finish({ topic, sk }: Place, { owner, rev, item, summary }: Claim, at: number): Promise<boolean> {
+  async #transfer(
+    { topic, sk }: Place,
+    { owner, rev, item, summary }: Claim,
+    to: OutboxMove,
+    at: number,
+  ): Promise<Place | 'done' | undefined> {
     const kept = retention(at);
     const t = this.#table.name;
+    const moved = { ...item, topic: to.topic, payload: to.payload, ...summary };
+    const names: Record<string, string> = { '#topic': 'topic', '#itemSk': 'itemSk' };
+    const values: Record<string, unknown> = { ':topic': to.topic, ':sk': sk };
+    if (to.done) {
+      Object.assign(names, { '#done': 'done', '#expMs': 'expiresAtMs', '#exp': 'expiresAt' });
+      Object.assign(values, { ':done': true, ':expMs': kept.expiresAtMs, ':exp': kept.expiresAt });
+    }
     try {
       await this.#table.transact({
         TransactItems: [
@@ -149,33 +191,30 @@ export class OutboxClaims {
             },
           },
           {
-            Put: { TableName: t, Item: { pk: donePk(topic), sk, ...item, ...summary, doneAt: at, ...kept } },
+            Put: {
+              TableName: t,
+              Item: to.done
+                ? { pk: donePk(to.topic), sk, ...moved, doneAt: at, ...kept }
+                : { pk: pendingPk(to.topic), sk, ...moved, availableAt: at, rev: 0 },
+            },
           },
           {
             Update: {
               TableName: t,
               Key: idKey(item.id),
-              UpdateExpression: 'SET #done = :done, #expMs = :expMs, #exp = :exp',
+              UpdateExpression: to.done
+                ? 'SET #topic = :topic, #done = :done, #expMs = :expMs, #exp = :exp'
+                : 'SET #topic = :topic',
               ConditionExpression: '#itemSk = :sk',
-              ExpressionAttributeNames: {
-                '#done': 'done',
-                '#expMs': 'expiresAtMs',
-                '#exp': 'expiresAt',
-                '#itemSk': 'itemSk',
-              },
-              ExpressionAttributeValues: {
-                ':done': true,
-                ':expMs': kept.expiresAtMs,
-                ':exp': kept.expiresAt,
-                ':sk': sk,
-              },
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: values,
             },
           },
         ],
       });
-      return true;
+      return to.done ? 'done' : { topic: to.topic, sk };
     } catch (error) {
-      if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) return false;
+      if (cancellationCodes(error)?.includes('ConditionalCheckFailed')) return undefined;
       throw error;
     }
   }

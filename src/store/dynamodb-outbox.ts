@@ -13,6 +13,7 @@ import {
   MAX_CLAIM,
   MAX_OUTBOX_PAYLOAD_BYTES,
 } from './limits.js';
+import { checkOutboxMove } from './outbox-move.js';
 import type { OutboxStore } from './state.js';
 
 export { MAX_PENDING_COUNT } from './dynamodb-outbox-queries.js';
@@ -28,7 +29,7 @@ export { MAX_PENDING_COUNT } from './dynamodb-outbox-queries.js';
  * its claim expired, as long as nobody claimed it since. Every change to an item not done adds 1 to
  * its `rev`, and each write is conditional on the `rev` it read, so no item goes to two live claims.
  *
- * The parts: enqueue (dynamodb-outbox-enqueue.ts), claim/complete/release
+ * The parts: enqueue (dynamodb-outbox-enqueue.ts), claim/complete/move/release
  * (dynamodb-outbox-claims.ts), counts, lists, tallies and histories (dynamodb-outbox-queries.ts,
  * over the newest-first pages of dynamodb-outbox-pages.ts); the items and keys they share are in
  * dynamodb-outbox-items.ts. This function checks the inputs and reads the time.
@@ -56,6 +57,10 @@ export function createDynamoOutbox(table: StateTable, now: () => number): Outbox
       checkKey('outbox owner', owner);
       checkTime('outbox availableAt', availableAt);
       return claims.release(id, owner, availableAt);
+    },
+    async move(id, owner, to) {
+      checkOutboxMove(id, owner, to);
+      return claims.move(id, owner, to, now());
     },
     async pending(topic) {
       checkKey('outbox topic', topic);

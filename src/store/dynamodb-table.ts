@@ -144,17 +144,17 @@ export class StateTable {
    * TransactWriteItems; each item names its table (`table.name`). A transaction cancelled only
    * because another one was touching the same items (TransactionConflict) is tried again a few
    * times ({@link TRANSACTION_CONFLICT_BACKOFF}), unless `conflictRetries` is 0 (the caller handles
-   * contention itself).
+   * contention itself). `signal` bounds the call (each try).
    */
   async transact(
     input: TransactWriteCommandInput,
-    options: { conflictRetries?: number } = {},
+    options: { conflictRetries?: number } & CallOptions = {},
   ): Promise<void> {
     const retries = options.conflictRetries ?? 3;
     for (let attempt = 0; ; attempt++) {
       try {
         const command = new TransactWriteCommand(input);
-        await this.#call((sent) => this.#doc.send(command, sent));
+        await this.#call((sent) => this.#doc.send(command, sent), options);
         return;
       } catch (error) {
         const codes = cancellationCodes(error)?.filter((c) => c !== 'None') ?? [];

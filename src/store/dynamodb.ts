@@ -17,9 +17,12 @@
  * |                       |                          |   expiresAtMs = doneAt + 30 days                            |
  * | `outbox-id#<id>`      | `-`                      | id → topic, itemSk (enqueue is idempotent on it); done and  |
  * |                       |                          |   expiresAtMs once done                                     |
- * | `audit`               | `head`                   | the chain head: seq, hash, keyVersion? of the last record   |
+ * | `audit`               | `seq`                    | the audit counter: next (the last number reserved)          |
+ * | `audit`               | `chain#<id>`             | a writer chain's head: seq, hash, keyVersion?, at, expiresAt|
+ * | `audit`               | `head`                   | older tables only: where the single shared chain ended      |
  * | `audit`               | `rec#<seq:16>`           | an audit record: seq, at, actor, action, record (JSON), hash|
  * | `audit`               | `probe`                  | written by `audit.writable()` (readiness)                   |
+ * | `signals`             | `-`                      | work signals: one number attribute per key, bumped by ADD   |
  *
  * Every item that expires carries `expiresAt` (epoch seconds, rounded up) for DynamoDB's TTL, and
  * `expiresAtMs`, which every read and condition checks against the injected `now()`: TTL deletes
@@ -31,6 +34,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { systemClock } from '../clock.js';
 import { abortable, deadlineSignal } from '../time/deadline.js';
 import { createDynamoAudit, type DynamoAuditOptions, type DynamoAuditStore } from './dynamodb-audit.js';
+import { SEQ_KEY } from './dynamodb-audit-items.js';
 import { createDynamoDedupe } from './dynamodb-dedupe.js';
 import { createDynamoLeases } from './dynamodb-leases.js';
 import { createDynamoMessages } from './dynamodb-messages.js';
@@ -55,7 +59,7 @@ export interface DynamoStateOptions extends Partial<Omit<DynamoAuditOptions, 'no
 
 export interface DynamoState extends State {
   audit: DynamoAuditStore;
-  /** Resolves once the audit head is read: the table answers (rejects with StateTableMissingError if it is missing). */
+  /** Resolves once the audit trail's start is read: the table answers (rejects with StateTableMissingError if it is missing). */
   ready(): Promise<void>;
 }
 
@@ -68,7 +72,7 @@ const PING_MS = 1_000;
 
 /**
  * Opens the State on DynamoDB table `table` (which must exist: the CDK app in infra/ creates it).
- * Nothing is read or written before this returns; the audit head is read in the background (see
+ * Nothing is read or written before this returns; the audit trail's newest record is read in the background (see
  * {@link DynamoState.ready}).
  *
  * @example
@@ -101,7 +105,7 @@ export function openDynamoState(options: DynamoStateOptions): DynamoState {
     signals: createDynamoSignals(table),
     shared: true,
     ready: () => audit.ready(),
-    /** One GetItem (of the audit head), bounded to a second. */
+    /** One GetItem (of the audit sequence's item: present or not, the table answered), bounded to a second. */
     async ping() {
       const deadline = deadlineSignal(
         clock ?? systemClock,
@@ -110,7 +114,7 @@ export function openDynamoState(options: DynamoStateOptions): DynamoState {
         () => new Error(`no answer within ${PING_MS} ms`),
       );
       try {
-        await abortable(table.get({ pk: 'audit', sk: 'head' }, { signal: deadline.signal }), deadline.signal);
+        await abortable(table.get(SEQ_KEY, { signal: deadline.signal }), deadline.signal);
         return true;
       } catch {
         return false;

@@ -1,11 +1,4 @@
-import {
-  type ChainExpectation,
-  type ChainTail,
-  ChainVerifier,
-  EMPTY_TAIL,
-  linkEvents,
-  recordJson,
-} from '../audit/chain.js';
+import { type ChainTail, EMPTY_TAIL, linkEvents, recordJson } from '../audit/chain.js';
 import type {
   AuditAnchor,
   AuditBrief,
@@ -16,6 +9,7 @@ import type {
   VerifyOptions,
 } from '../audit/records.js';
 import { OUTCOMES, readStoredRow, type StoredRow, unreadableAsRecord } from '../audit/stored-record.js';
+import { type ChainExpectation, ChainVerifier } from '../audit/verifier.js';
 import { createSchema, type SqliteDb } from './sqlite-db.js';
 import type { AuditStore, AuditStoreWiring } from './state.js';
 

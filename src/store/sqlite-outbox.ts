@@ -11,6 +11,7 @@ import {
   TALLY_PAGE,
 } from './limits.js';
 import { LEGACY_SUMMARY_SQL, LEGACY_UNROUTED_SQL } from './outbox-legacy.js';
+import { checkOutboxMove } from './outbox-move.js';
 import { TallyCounter, yieldToLoop } from './outbox-tally.js';
 import { addColumns, createSchema, purgeEvery, type SqliteDb } from './sqlite-db.js';
 import type { OutboxItem, OutboxStore } from './state.js';
@@ -122,6 +123,11 @@ export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore
     `UPDATE outbox SET attempts = attempts + 1, available_at = ?, claim_owner = NULL, claim_expires_at = NULL
      WHERE id = ? AND claim_owner = ? AND done_at IS NULL`,
   );
+  // The row stays (its rowid, enqueue time, attempts and summary columns): only where it is changes.
+  const moveTo = db.db.prepare(
+    `UPDATE outbox SET topic = ?, payload = ?, available_at = ?, done_at = ?, claim_owner = NULL, claim_expires_at = NULL
+     WHERE id = ? AND claim_owner = ? AND done_at IS NULL`,
+  );
   const count = db.db.prepare('SELECT count(*) AS n FROM outbox WHERE topic = ? AND done_at IS NULL');
   const since = db.db.prepare(
     `SELECT id, topic, payload, attempts, created_at, available_at, done_at FROM outbox
@@ -189,6 +195,15 @@ export function createSqliteOutbox(db: SqliteDb, now: () => number): OutboxStore
       checkKey('outbox owner', owner);
       checkTime('outbox availableAt', availableAt);
       return db.write(() => Number(giveBack.run(availableAt, id, owner).changes) === 1);
+    },
+
+    /** Moves the item, due now (or done now), if `owner` made the latest claim and it is not done. */
+    async move(id, owner, to) {
+      checkOutboxMove(id, owner, to);
+      return db.write(() => {
+        const at = now();
+        return Number(moveTo.run(to.topic, to.payload, at, to.done ? at : null, id, owner).changes) === 1;
+      });
     },
 
     /** Items of `topic` not done, claimed or not. */

@@ -186,6 +186,14 @@ export interface NewOutboxItem {
   done?: boolean;
 }
 
+/** Where {@link OutboxStore.move} puts an item: its new topic and payload, and whether it is done. */
+export interface OutboxMove {
+  topic: string;
+  /** JSON, at most 64 KiB, as for `enqueue`. */
+  payload: string;
+  done?: boolean;
+}
+
 export interface OutboxStore {
   /**
    * Adds an item unless one with its id exists (done or not); true when added. With `summary`,
@@ -211,6 +219,15 @@ export interface OutboxStore {
   complete(id: string, owner: string): Promise<boolean>;
   /** Gives a claimed item back, due again at `availableAt`, with one more attempt counted. */
   release(id: string, owner: string, availableAt: number): Promise<boolean>;
+  /**
+   * Moves a claimed item to another topic with a new payload (an alert the intake function stored
+   * goes to the topic of the channel the bot routes it to): if `owner` made the latest claim on it
+   * and it is not done, it is stored under `to.topic`, unclaimed and due now, keeping its id, its
+   * enqueue time, its attempts and its summary; with `to.done` it is stored done there instead (a
+   * record, as `enqueue` stores one). Of concurrent moves, completions and releases of one item
+   * exactly one succeeds; false for the others, and when `owner` no longer holds it.
+   */
+  move(id: string, owner: string, to: OutboxMove): Promise<boolean>;
   /** Items of `topic` not yet done (claimed or not). */
   pending(topic: string): Promise<number>;
   /**

@@ -23,6 +23,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   vault: async () => (await import('./vault.js')).benchVault(),
   'access-review': async () => (await import('./access-review.js')).benchAccessReview(),
   detections: async () => (await import('./detections.js')).benchDetections(),
+  intake: async () => (await import('./intake.js')).benchIntake(),
 };
 
 quietSqliteWarning();

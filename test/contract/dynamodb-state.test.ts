@@ -1,15 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
-import { DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { EMPTY_TAIL, linkEvents } from '../../src/audit/chain.js';
 import type { AuditEvent, AuditRecord } from '../../src/audit/records.js';
+import { CHAINS_ANCHORED } from '../../src/audit/writer-chains.js';
 import {
   createStateTable,
   type DynamoState,
   openDynamoState,
   StateTableMissingError,
 } from '../../src/store/dynamodb.js';
-import { StateBusyError, StateClosedError } from '../../src/store/errors.js';
+import { reserveSeqs, SHARED_CHAIN_ROOM } from '../../src/store/dynamodb-audit-sequence.js';
+import { StateTable } from '../../src/store/dynamodb-table.js';
+import { StateClosedError } from '../../src/store/errors.js';
 import { DONE_RETENTION_MS } from '../../src/store/limits.js';
 import { openState } from '../../src/store/open.js';
 import { startMoto, warnMotoMissing } from '../helpers/moto.js';
@@ -81,8 +91,8 @@ describe.skipIf(!moto)('DynamoDB state (moto)', () => {
   );
 
   describe('two replicas on one table', () => {
-    async function twoReplicas(): Promise<[DynamoState, DynamoState]> {
-      const table = await freshTable();
+    async function twoReplicas(table?: string): Promise<[DynamoState, DynamoState]> {
+      table ??= await freshTable();
       const replicas = [0, 1].map(() => openDynamoState({ table, client: motoClient() })) as [
         DynamoState,
         DynamoState,
@@ -91,8 +101,11 @@ describe.skipIf(!moto)('DynamoDB state (moto)', () => {
       return replicas;
     }
 
-    it('appending 2×50 audit records at once build one gapless chain that verifies, counting conflicts', async () => {
+    it('two replicas appending 2×50 at once: each in its own chain, no number twice, no conflict, one trail that verifies', async () => {
       const [a, b] = await twoReplicas();
+      // b's first batch comes after a's: it starts with a cross-anchor naming a's chain.
+      await a.audit.append(event('U0A', -1));
+      await b.audit.append(event('U0B', -1));
       // Waves every few ms on both sides, so that batches of the two replicas interleave.
       const appends = (replica: DynamoState, who: string) =>
         Array.from({ length: 50 }, async (_, i) => {
@@ -100,44 +113,158 @@ describe.skipIf(!moto)('DynamoDB state (moto)', () => {
           return replica.audit.append(event(who, i));
         });
       const records: AuditRecord[] = await Promise.all([...appends(a, 'U0A'), ...appends(b, 'U0B')]);
-      expect(records.map((r) => r.seq).sort((x, y) => x - y)).toEqual(
-        Array.from({ length: 100 }, (_, i) => i + 1),
+      const seqs = records.map((r) => r.seq);
+      expect(new Set(seqs).size).toBe(100);
+      // Each replica's records are in a chain of their own, linked in the order they were numbered.
+      const chains = new Set(records.map((r) => r.chain));
+      expect(chains.size).toBe(2);
+      expect(a.audit.conflicts() + b.audit.conflicts()).toBe(0);
+      const stored = await a.audit.readAfter(0, 1_000);
+      const anchors = stored.filter((r) => r.action === CHAINS_ANCHORED);
+      expect(anchors[0]).toMatchObject({
+        chain: records.find((r) => r.actor === 'U0B')?.chain,
+        details: { chains: 1 },
+      });
+      expect(String(anchors[0]?.details.heads)).toMatch(
+        new RegExp(`^${records.find((r) => r.actor === 'U0A')?.chain}@1#`),
       );
       for (const replica of [a, b])
-        expect(await replica.audit.verify()).toMatchObject({ ok: true, checked: 100, head: { seq: 100 } });
+        expect(await replica.audit.verify()).toMatchObject({
+          ok: true,
+          checked: stored.length,
+          chains: { count: 2, anchorsChecked: anchors.length },
+        });
       // Every record an append resolved with is the one stored under its number.
-      const stored = new Map((await a.audit.query({ limit: 200 })).map((r) => [r.seq, r.hash]));
-      expect(stored.size).toBe(100);
-      for (const r of records) expect(stored.get(r.seq)).toBe(r.hash);
-      expect(a.audit.conflicts() + b.audit.conflicts()).toBeGreaterThan(0);
-      expect(Math.max(a.audit.head()?.seq ?? 0, b.audit.head()?.seq ?? 0)).toBe(100);
+      const byNumber = new Map(stored.map((r) => [r.seq, r.hash]));
+      for (const r of records) expect(byNumber.get(r.seq)).toBe(r.hash);
       a.close();
       b.close();
     });
 
-    it('a replica that lost the head and ran out of attempts rejects with StateBusyError, then chains after the winner', async () => {
+    it('a batch whose answer was lost is stored once; numbers a writer reserved and never used are a gap the trail verifies across', async () => {
       const table = await freshTable();
-      const slept: number[] = [];
-      const loser = openDynamoState({
-        table,
-        client: motoClient(),
-        maxAttempts: 2,
-        sleep: async (ms) => {
-          slept.push(ms);
-          // Another replica appends again while this one waits: its second attempt loses too.
-          await winner.audit.append(event('U0W', 2));
+      const lossy = motoClient();
+      let loseNext = false;
+      // The transaction reaches the table, but its answer does not reach opsbot (outside the SDK's retries).
+      lossy.middlewareStack.add(
+        (next, context) => async (args) => {
+          const out = await next(args);
+          if (context.commandName === 'TransactWriteItemsCommand' && loseNext) {
+            loseNext = false;
+            throw Object.assign(new Error('the connection dropped'), { name: 'ThrottlingException' });
+          }
+          return out;
         },
+        { step: 'initialize' },
+      );
+      const state = openDynamoState({ table, client: lossy, sleep: async () => {} });
+      await state.ready();
+      await state.audit.append(event('U0A', 1));
+      loseNext = true;
+      const second = await state.audit.append(event('U0A', 2));
+      expect(second.seq).toBe(2);
+      // A writer that died between reserving numbers and writing them.
+      await reserveSeqs(new StateTable(client, table), 5, 0);
+      expect(await state.audit.append(event('U0A', 3))).toMatchObject({ seq: 8 });
+      const stored = await state.audit.readAfter(0, 100);
+      expect(stored.map((r) => [r.seq, r.details.n])).toEqual([
+        [1, 1],
+        [2, 2],
+        [8, 3],
+      ]);
+      expect(await state.audit.verify()).toMatchObject({ ok: true, checked: 3, head: { seq: 8 } });
+      state.close();
+    });
+
+    it('tampering with writer chains is caught: a record removed from a chain, a chain cut after another vouched for it, a whole chain removed', async () => {
+      const tamper = async (what: (records: AuditRecord[]) => number[]) => {
+        const table = await freshTable();
+        const [a, b] = await twoReplicas(table);
+        for (let i = 0; i < 3; i++) await a.audit.append(event('U0A', i));
+        for (let i = 0; i < 3; i++) await b.audit.append(event('U0B', i)); // anchors a's chain at #3
+        await a.audit.append(event('U0A', 9));
+        const records = await a.audit.readAfter(0, 100);
+        for (const seq of what(records))
+          await client.send(
+            new DeleteItemCommand({
+              TableName: table,
+              Key: { pk: { S: 'audit' }, sk: { S: `rec#${String(seq).padStart(16, '0')}` } },
+            }),
+          );
+        // A fresh process verifies (it knows nothing of what the others wrote).
+        const fresh = openDynamoState({ table, client });
+        const check = await fresh.audit.verify();
+        for (const s of [a, b, fresh]) s.close();
+        return { check, records };
+      };
+      const chainOf = (records: AuditRecord[], actor: string) => records.filter((r) => r.actor === actor);
+
+      const middle = await tamper((r) => [(chainOf(r, 'U0A')[1] as AuditRecord).seq]);
+      expect(middle.check).toMatchObject({ ok: false });
+      expect(middle.check.ok ? '' : middle.check.why).toContain('does not link to #1');
+
+      // a's records after #3 are left: cut #2 and #3 and the later one, so a's chain ends at #1.
+      const cut = await tamper((r) =>
+        chainOf(r, 'U0A')
+          .slice(1)
+          .map((x) => x.seq),
+      );
+      expect(cut.check.ok ? '' : cut.check.why).toMatch(/had reached #3, but that chain ends at #1/);
+
+      const gone = await tamper((r) => chainOf(r, 'U0A').map((x) => x.seq));
+      expect(gone.check.ok ? '' : gone.check.why).toMatch(
+        /no record of that chain is in the trail before it/,
+      );
+    });
+
+    it('a trail written as one shared chain goes on: writer chains are numbered after it and anchor its end, and it still verifies', async () => {
+      const table = await freshTable();
+      const raw = new StateTable(client, table);
+      const shared = linkEvents(
+        EMPTY_TAIL,
+        Array.from({ length: 3 }, (_, i) => ({ ...event('U0OLD', i), at: new Date().toISOString() })),
+        undefined,
+      );
+      for (const r of shared)
+        await raw.put({
+          Item: {
+            pk: 'audit',
+            sk: `rec#${String(r.seq).padStart(16, '0')}`,
+            seq: r.seq,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            record: JSON.stringify(r),
+            hash: r.hash,
+          },
+        });
+      const end = shared.at(-1) as AuditRecord;
+      await raw.put({ Item: { pk: 'audit', sk: 'head', seq: end.seq, hash: end.hash } });
+
+      const state = openDynamoState({ table, client });
+      await state.ready();
+      expect(state.audit.head()).toMatchObject({ seq: 3, hash: end.hash });
+      const next = await state.audit.append(event('U0NEW', 1));
+      // After the room left for a replica of the version before, behind an anchor naming the shared chain's end.
+      expect(next.seq).toBe(3 + SHARED_CHAIN_ROOM + 2);
+      const [anchor] = await state.audit.readAfter(3, 1);
+      expect(anchor).toMatchObject({ action: CHAINS_ANCHORED, details: { heads: `shared@3#${end.hash}` } });
+      expect(await state.audit.verify()).toMatchObject({
+        ok: true,
+        checked: 5,
+        chains: { count: 1, anchorsChecked: 1 },
       });
-      const winner = openDynamoState({ table, client: motoClient() });
-      await Promise.all([loser.ready(), winner.ready()]);
-      await winner.audit.append(event('U0W', 1));
-      await expect(loser.audit.append(event('U0L', 1))).rejects.toBeInstanceOf(StateBusyError);
-      expect(loser.audit.conflicts()).toBe(2);
-      expect(slept).toHaveLength(1);
-      expect(await loser.audit.append(event('U0L', 2))).toMatchObject({ seq: 3, actor: 'U0L' });
-      expect(await winner.audit.verify()).toMatchObject({ ok: true, checked: 3 });
-      loser.close();
-      winner.close();
+      // The first record at or after a time, found across the numbers left unused.
+      expect(await state.audit.firstSeqSince(next.at)).toBe(anchor?.seq);
+      // The shared part is held as before: a record removed from it is a break.
+      await client.send(
+        new DeleteItemCommand({
+          TableName: table,
+          Key: { pk: { S: 'audit' }, sk: { S: `rec#${'2'.padStart(16, '0')}` } },
+        }),
+      );
+      expect(await state.audit.verify()).toMatchObject({ ok: false, brokenAt: 2 });
+      state.close();
     });
 
     it('racing for one lease, dedupe key, message ref and outbox items: exactly one wins each', async () => {

@@ -380,6 +380,86 @@ function outboxCases(withState: WithState): void {
       expect((await outbox.claim('alerts', 'w3', 10, MINUTE))[0]?.attempts).toBe(2);
     }));
 
+  it('moves a claimed item to another topic with a new payload, unclaimed and due now, keeping its id, age, attempts and summary', () =>
+    withState(async ({ outbox }, clock) => {
+      const summary = { group: '77', kind: 'Triggered', title: 'disk full', at: 5 };
+      await outbox.enqueue({ id: 'a', topic: 'intake', payload: '{"v":1}', summary });
+      const enqueuedAt = clock.now();
+      clock.advance(1_000);
+      await outbox.enqueue({ id: 'b', topic: 'intake', payload: '{"v":1}' });
+      expect(await outbox.move('a', 'router', { topic: 'alerts:C1', payload: '{"v":2}' })).toBe(false);
+      await outbox.claim('intake', 'router', 1, MINUTE);
+      expect(await outbox.release('a', 'router', clock.now())).toBe(true);
+      clock.advance(1_000);
+      await outbox.claim('intake', 'router', 2, MINUTE);
+      expect(await outbox.move('a', 'other', { topic: 'alerts:C1', payload: '{"v":2}' })).toBe(false);
+      expect(await outbox.move('a', 'router', { topic: 'alerts:C1', payload: '{"v":2}' })).toBe(true);
+      // It is no longer the router's: neither moved again nor completed nor released by it.
+      expect(await outbox.move('a', 'router', { topic: 'alerts:C2', payload: '{}' })).toBe(false);
+      expect(await outbox.complete('a', 'router')).toBe(false);
+      expect(await outbox.release('a', 'router', clock.now())).toBe(false);
+      expect(await outbox.pending('intake')).toBe(1);
+      expect(await outbox.pending('alerts:C1')).toBe(1);
+      expect(await outbox.enqueue({ id: 'a', topic: 'intake', payload: '{}' })).toBe(false);
+      const [taken, ...more] = await outbox.claim('alerts:C1', 'dispatcher', 10, MINUTE);
+      expect(more).toEqual([]);
+      expect(taken).toEqual({
+        id: 'a',
+        topic: 'alerts:C1',
+        payload: '{"v":2}',
+        attempts: 1,
+        createdAt: enqueuedAt,
+        availableAt: clock.now(),
+      });
+      expect(await outbox.complete('a', 'dispatcher')).toBe(true);
+      expect(await outbox.pending('alerts:C1')).toBe(0);
+      const tally = await outbox.tally('alerts:C1', 0, 10);
+      expect(tally).toMatchObject({ read: 1, open: 0, groups: [{ group: '77', title: 'disk full' }] });
+      expect((await outbox.recent('intake', 0, 10)).map((i) => i.id)).toEqual(['b']);
+      expect(await outbox.enqueue({ id: 'a', topic: 'alerts:C1', payload: '{}' })).toBe(false);
+    }));
+
+  it('moves an item done: a record under its new topic, never claimed, its id still refused', () =>
+    withState(async ({ outbox }) => {
+      await outbox.enqueue({ id: 'a', topic: 'intake', payload: '{}' });
+      await outbox.claim('intake', 'router', 1, MINUTE);
+      expect(await outbox.move('a', 'router', { topic: 'unrouted', payload: '{"c":""}', done: true })).toBe(
+        true,
+      );
+      expect(await outbox.pending('intake')).toBe(0);
+      expect(await outbox.pending('unrouted')).toBe(0);
+      expect(await outbox.claim('unrouted', 'w', 10, MINUTE, { takeOver: true })).toEqual([]);
+      expect(await outbox.claim('intake', 'w', 10, MINUTE, { takeOver: true })).toEqual([]);
+      expect((await outbox.recent('unrouted', 0, 10)).map((i) => [i.id, i.topic, i.payload, i.done])).toEqual(
+        [['a', 'unrouted', '{"c":""}', true]],
+      );
+      expect(await outbox.enqueue({ id: 'a', topic: 'intake', payload: '{}' })).toBe(false);
+      expect(await outbox.move('a', 'router', { topic: 'x', payload: '{}' })).toBe(false);
+    }));
+
+  it('of concurrent moves and completions of one item, exactly one succeeds; a move checks its input', () =>
+    withState(async ({ outbox }, clock) => {
+      await outbox.enqueue({ id: 'a', topic: 'intake', payload: '{}' });
+      await outbox.claim('intake', 'r1', 1, 1_000);
+      // The claim expired and another replica's router took the item: the first may no longer move it.
+      clock.advance(1_000);
+      await outbox.claim('intake', 'r2', 1, MINUTE);
+      const outcomes = await Promise.all([
+        outbox.move('a', 'r1', { topic: 'alerts:C1', payload: '{}' }),
+        outbox.move('a', 'r2', { topic: 'alerts:C1', payload: '{}' }),
+        outbox.move('a', 'r2', { topic: 'alerts:C2', payload: '{}' }),
+        outbox.complete('a', 'r2'),
+      ]);
+      expect(outcomes.filter(Boolean)).toHaveLength(1);
+      expect(outcomes[0]).toBe(false);
+      const pending = (await outbox.pending('alerts:C1')) + (await outbox.pending('alerts:C2'));
+      expect(pending).toBe(outcomes[3] ? 0 : 1);
+      await expect(outbox.move('a', 'r2', { topic: '', payload: '{}' })).rejects.toThrow(RangeError);
+      await expect(
+        outbox.move('a', 'r2', { topic: 't', payload: 'x'.repeat(64 * 1024 + 1) }),
+      ).rejects.toThrow(RangeError);
+    }));
+
   it('counts pending items per topic, claimed or not, until they are done', () =>
     withState(async ({ outbox }) => {
       expect(await outbox.pending('alerts')).toBe(0);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { runConsole } from '../../src/console.js';
+import { consoleArgs, runConsole } from '../../src/console.js';
 import { nodeVersionProblem } from '../../src/node-version.js';
 import { datadogWebhookBody } from '../../src/sandbox/datadog-webhook-sender.js';
 import type { SandboxBot } from '../../src/sandbox/sandbox-bot.js';
@@ -44,7 +44,7 @@ const plain = (text: string) => text.replace(CURSOR, '');
  * waits, `until` waits for the output to match; `stop` closes the input and waits for the end.
  * `tty` makes both ends terminals (readline then owns the line being typed).
  */
-async function live(options: { tty?: boolean; secretSource?: 'aws' | 'vault' } = {}) {
+async function live(options: { tty?: boolean; secretSource?: 'aws' | 'vault'; socketMode?: boolean } = {}) {
   const input = new PassThrough();
   const output = new PassThrough();
   if (options.tty) {
@@ -57,6 +57,7 @@ async function live(options: { tty?: boolean; secretSource?: 'aws' | 'vault' } =
   const done = runConsole(input, output, {
     onStart: (b) => (started = b),
     ...(options.secretSource ? { secretSource: options.secretSource } : {}),
+    ...(options.socketMode ? { socketMode: true } : {}),
   });
   const bot = await eventually(() => started, 'the console to start its bot', 15_000);
   /** Resolves once the output from `from` on, as read, matches `pattern`. */
@@ -87,8 +88,8 @@ async function live(options: { tty?: boolean; secretSource?: 'aws' | 'vault' } =
 }
 
 /** `npm run console` as a new user runs it, with stdin and stdout as pipes. */
-function spawnConsole(nodeArgs: readonly string[] = []) {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/console.ts'], {
+function spawnConsole(nodeArgs: readonly string[] = [], args: readonly string[] = []) {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/console.ts', ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
     stdio: 'pipe',
@@ -137,6 +138,10 @@ describe('npm run console', () => {
       ':quit',
     ]);
     expect(text).toContain('opsbot console: the bot runs at http://127.0.0.1:');
+    expect(text).toContain(
+      'HTTP mode: Slack posts to /slack/events, :alert to /webhooks/datadog, :event to /webhooks/aws-events',
+    );
+    expect(text).toContain('                      HTTP mode: to the bot, POST /webhooks/datadog');
     expect(text).toContain(
       ':click <n|name>     press button n (or an option of a menu) of the latest reply that has buttons,',
     );
@@ -708,6 +713,81 @@ describe('npm run console', () => {
     );
     expect(text).toContain('pressing [1 Extend 2h] of the App Home');
     expect(text).toMatch(/opsbot's App Home \(your Home tab\):\n {2}opsbot\n {2}═+\n {2}.*now expires/);
+  });
+
+  it('runs in Socket Mode: :alert through the intake function and its router, :event through the events queue', async () => {
+    const c = await live({ socketMode: true });
+    const { bot } = c;
+    const read = (from: number) => plain(c.text().slice(from));
+    const counter = async (name: string) =>
+      (await bot.metrics.getSingleMetric(name)?.get())?.values.reduce((n, v) => n + v.value, 0) ?? 0;
+    expect(plain(c.text())).toContain('Socket Mode, no inbound path: Slack over a Socket Mode connection');
+    expect(plain(c.text())).toMatch(
+      /:event goes on the SQS events queue opsbot-events \(http:\/\/127\.0\.0\.1:\d+\)/,
+    );
+    expect(bot.socketMode).toBe(true);
+    expect(bot.slack.socketConnections).toBeGreaterThan(0);
+
+    let from = await c.type(':help');
+    expect(read(from)).toContain(
+      "Socket Mode: to the intake function (the bot's intake router routes what it stored",
+    );
+    expect(read(from)).toContain('Socket Mode: SendMessage on the events queue, which the bot long-polls');
+    from = await c.type('/opsbot whoami');
+    expect(read(from)).toContain('*You are* @dev');
+
+    from = await c.type(':alert Triggered Disk full on db-1');
+    expect(read(from)).toMatch(
+      /Datadog sent Triggered for monitor \d+ \(.*Disk full on db-1\) to the intake function: intake answered 202\n/,
+    );
+    await c.until(/opsbot \(in #alerts\):\n {2}:red_circle: \*Triggered\* · P2 · Disk full on db-1/, from);
+    const root = bot.slack
+      .messages('C0ALERTS')
+      .find((m) => !m.threadTs && m.text?.includes('Disk full on db-1'));
+    expect(root).toBeDefined();
+    // Through the intake topic and the bot's intake router, not the bot's own webhook.
+    expect(await counter('opsbot_intake_alerts_routed_total')).toBe(1);
+    expect(await counter('opsbot_alerts_received_total')).toBe(0);
+    from = await c.type(':alert Recovered');
+    expect(read(from)).toMatch(/to the intake function: intake answered 202/);
+    await c.until(/opsbot \(updated a message in #alerts\)/, from);
+    from = await c.type(':storm 3');
+    expect(read(from)).toContain('Datadog sent 3 alerts at once; the intake function accepted 3.');
+
+    from = await c.type(':event GetSecretValue arn:aws:iam::123456789012:user/mallory');
+    expect(read(from)).toMatch(
+      /EventBridge put GetSecretValue on opsbot\/slack by arn:aws:iam::123456789012:user\/mallory on the events queue opsbot-events \(message [0-9a-f]{8}\); the bot long-polls it/,
+    );
+    await c.until(/opsbot \(in #security\):\n[\s\S]*?mallory/, from);
+    // Taken and deleted: nothing left on the queue, nothing dead-lettered.
+    const sqs = bot.sqs;
+    expect(sqs).toBeDefined();
+    await eventually(
+      () => sqs?.server.messages(sqs.queueUrl).length === 0,
+      'the event to be deleted from the queue',
+    );
+    expect(sqs?.server.messages(sqs.deadLetterUrl)).toEqual([]);
+    expect(sqs?.server.calls.DeleteMessage).toBe(1);
+
+    const logs = bot.logLines.join('\n');
+    // The intake function's own lines: its audit records of the two alerts, on the bot's trail.
+    expect(logs.match(/"component":"intake","audit":true,[^\n]*"action":"datadog:alert"/g)).toHaveLength(5);
+    expect(logs).not.toMatch(/"level":50/);
+    assertNoCanary({ logs }, bot.secrets());
+    await c.stop();
+  }, 120_000);
+
+  it('reads --socket-mode from its arguments and refuses any other', async () => {
+    expect(consoleArgs([])).toEqual({ socketMode: false });
+    expect(consoleArgs(['--socket-mode'])).toEqual({ socketMode: true });
+    expect(consoleArgs(['--socket'])).toEqual({
+      problem: expect.stringContaining('--socket: the console takes --socket-mode'),
+    });
+    const { child, output } = spawnConsole([], ['--http']);
+    child.stdin.end();
+    expect(await exitOf(child)).toBe(2);
+    expect(output().stdout).toBe('');
+    expect(output().stderr).toMatch(/^--http: the console takes --socket-mode/);
   });
 
   it('stops the bot and removes its temp dir when its input closes', async () => {

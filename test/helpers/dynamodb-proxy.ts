@@ -21,7 +21,16 @@ export interface DynamoProxy {
 
 const FORWARD_TIMEOUT_MS = 10_000;
 
-export async function startDynamoProxy(target: string): Promise<DynamoProxy> {
+/**
+ * @param options.latencyMs each call waits this long before its turn (as a network round trip
+ *   would, so concurrent calls overlap their waits while the emulator still takes one at a time).
+ * @param options.observe is shown each call's operation and body as it arrives (a test recording them).
+ */
+export async function startDynamoProxy(
+  target: string,
+  options: { latencyMs?: number; observe?: (operation: string, body: Buffer) => void } = {},
+): Promise<DynamoProxy> {
+  const latency = options.latencyMs ?? 0;
   const upstream = new URL(target);
   const counts = new Map<string, number>();
   let queue: Promise<void> = Promise.resolve();
@@ -32,6 +41,11 @@ export async function startDynamoProxy(target: string): Promise<DynamoProxy> {
       const body = Buffer.concat(chunks);
       const op = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? 'other';
       counts.set(op, (counts.get(op) ?? 0) + 1);
+      options.observe?.(op, body);
+      if (latency > 0) setTimeout(() => enqueue(body), latency);
+      else enqueue(body);
+    });
+    const enqueue = (body: Buffer) => {
       queue = queue.then(
         () =>
           new Promise<void>((resolve) => {
@@ -72,7 +86,7 @@ export async function startDynamoProxy(target: string): Promise<DynamoProxy> {
             forward.end(body);
           }),
       );
-    });
+    };
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -159,8 +159,17 @@ describe('the rotation functions (default context)', () => {
   });
 
   it('Secrets Manager may invoke each function, for that function’s secret and from this account only', () => {
-    const permissions = resourcesOfType(s.json, 'AWS::Lambda::Permission');
+    // The Datadog intake's function URL has permissions of its own (test/infra/intake.test.ts).
+    const rotationIds = new Set(Object.values(s.stack.rotation.functions).map((fn) => logicalId(fn)));
+    const permissions = resourcesOfType(s.json, 'AWS::Lambda::Permission').filter(([, p]) =>
+      rotationIds.has(p.Properties?.FunctionName?.['Fn::GetAtt']?.[0]),
+    );
     expect(permissions).toHaveLength(ROTATED_SECRETS.length);
+    expect(
+      resourcesOfType(s.json, 'AWS::Lambda::Permission').filter(
+        ([, p]) => p.Properties?.Principal === 'secretsmanager.amazonaws.com',
+      ),
+    ).toHaveLength(ROTATED_SECRETS.length);
     for (const name of ROTATED_SECRETS) {
       const fnId = logicalId(s.stack.rotation.functions[name] as never);
       const mine = permissions.filter(([, p]) => p.Properties?.FunctionName?.['Fn::GetAtt']?.[0] === fnId);

@@ -8,11 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AWS_EVENTS_PATH,
   EVENTS_KEY_HEADER,
+  EVENTS_QUEUE_TASK_ACTIONS,
   RULE_STATE,
   WATCHED_SECRET_CALLS,
 } from '../../infra/lib/secret-events.js';
 import { EVENTS_KEY_GENERATOR, EVENTS_SECRET, SECRET_NAMES } from '../../infra/lib/secrets.js';
 import { eventsSecret } from '../../src/security/aws-events/events-secret.js';
+import { parseSqsQueueUrl } from '../../src/security/config.js';
 import { type Moto, startMoto, warnMotoMissing } from '../helpers/moto.js';
 import { ROOT } from '../helpers/process.js';
 import {
@@ -186,6 +188,17 @@ describe('HTTP mode: CloudTrail’s Secrets Manager calls on opsbot’s secrets 
     );
   });
 
+  it('no events queue: the task role has no SQS permission and the container no OPSBOT_EVENTS_QUEUE_URL', () => {
+    expect(s.stack.secretEventsQueue).toBeUndefined();
+    const actions = roleStatements(s.json, logicalId(s.stack.taskRole)).flatMap(actionsOf);
+    expect(actions.filter((a) => a.startsWith('sqs:'))).toEqual([]);
+    const [, taskDefinition] = only(resourcesOfType(s.json, 'AWS::ECS::TaskDefinition'));
+    const names = (list(taskDefinition.Properties?.ContainerDefinitions[0].Environment) as Json[]).map(
+      (e) => e.Name,
+    );
+    expect(names).not.toContain('OPSBOT_EVENTS_QUEUE_URL');
+  });
+
   it('the role may invoke this destination and nothing else, and only EventBridge rules of this account assume it', () => {
     const roleId = logicalId(secretEvents().role);
     const statement = only(roleStatements(s.json, roleId));
@@ -340,22 +353,139 @@ describe('HTTP mode without domainName', () => {
   });
 });
 
-describe.each([
-  ['Socket Mode', {}, /Socket Mode: no EventBridge rule/, ['opsbot/events']],
-  [
-    'HTTP mode, secrets from Vault',
-    {
+describe('Socket Mode: the same calls go to an SQS queue the bot long-polls', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synth({ region: REGION, account: ACCOUNT });
+  }, 60_000);
+  afterAll(() => s?.cleanup());
+
+  const queued = () => s.stack.secretEventsQueue as NonNullable<typeof s.stack.secretEventsQueue>;
+  const resource = (construct: Parameters<typeof logicalId>[0]) => s.json.Resources[logicalId(construct)];
+  const queueArn = () => ({ 'Fn::GetAtt': [logicalId(queued().queue), 'Arn'] });
+  const deadLetterArn = () => ({ 'Fn::GetAtt': [logicalId(queued().deadLetterQueue), 'Arn'] });
+  const policyOf = (queue: Parameters<typeof logicalId>[0]) => {
+    const [, policy] = only(
+      resourcesOfType(s.json, 'AWS::SQS::QueuePolicy').filter(
+        ([, p]) => p.Properties?.Queues?.[0]?.Ref === logicalId(queue),
+      ),
+    );
+    return list(policy.Properties?.PolicyDocument.Statement) as Statement[];
+  };
+
+  it('no HTTP path: no connection, API destination or EventBridge role', () => {
+    expect(s.stack.secretEvents).toBeUndefined();
+    for (const type of ['AWS::Events::Connection', 'AWS::Events::ApiDestination'])
+      expect(resourcesOfType(s.json, type), type).toEqual([]);
+    const trusts = resourcesOfType(s.json, 'AWS::IAM::Role').map(([, r]) =>
+      JSON.stringify(r.Properties?.AssumeRolePolicyDocument),
+    );
+    expect(trusts.filter((t) => t.includes('events.amazonaws.com'))).toEqual([]);
+  });
+
+  it('one rule, as in HTTP mode (read-only calls included, the watched calls on opsbot/*), whose only target is the queue', () => {
+    const [, rule] = only(resourcesOfType(s.json, 'AWS::Events::Rule'));
+    expect(rule.Properties?.EventBusName).toBeUndefined();
+    expect(rule.Properties?.State).toBe(RULE_STATE);
+    expect(rule.Properties?.EventPattern).toEqual({
+      source: ['aws.secretsmanager'],
+      'detail-type': ['AWS API Call via CloudTrail'],
+      detail: {
+        eventSource: ['secretsmanager.amazonaws.com'],
+        eventName: [...WATCHED_SECRET_CALLS],
+        requestParameters: { secretId: [{ prefix: 'opsbot/' }, { prefix: ARN_PREFIX }] },
+      },
+    });
+    // The whole event as the message body (no InputTransformer): what the API destination POSTs.
+    expect(only(list(rule.Properties?.Targets) as Json[])).toEqual({
+      Id: expect.any(String),
+      Arn: queueArn(),
+      DeadLetterConfig: { Arn: deadLetterArn() },
+      RetryPolicy: { MaximumEventAgeInSeconds: 86_400, MaximumRetryAttempts: 185 },
+    });
+  });
+
+  it('the queue: encrypted by SQS, 4 days, a 60-second visibility timeout, dead-lettered after 5 receives', () => {
+    expect(resource(queued().queue)?.Properties).toEqual({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 4 * 24 * 3600,
+      VisibilityTimeout: 60,
+      RedrivePolicy: { deadLetterTargetArn: deadLetterArn(), maxReceiveCount: 5 },
+    });
+    expect(resource(queued().deadLetterQueue)?.Properties).toEqual({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+      RedriveAllowPolicy: { redrivePermission: 'allowAll' },
+    });
+    expect(resourcesOfType(s.json, 'AWS::SQS::Queue')).toHaveLength(2);
+  });
+
+  it('only this rule sends to either queue, and both refuse requests without TLS', () => {
+    const ruleArn = { 'Fn::GetAtt': [logicalId(queued().rule), 'Arn'] };
+    // The queue target's grant is CDK's grantSendMessages (SendMessage and the two reads that go
+    // with it); the dead-letter configuration's is SendMessage alone.
+    for (const [queue, actions] of [
+      [queued().queue, ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl']],
+      [queued().deadLetterQueue, 'sqs:SendMessage'],
+    ] as const) {
+      const statements = policyOf(queue);
+      expect(statements.filter((st) => st.Effect === 'Allow')).toEqual([
+        expect.objectContaining({
+          Action: actions,
+          Principal: { Service: 'events.amazonaws.com' },
+          Condition: { ArnEquals: { 'aws:SourceArn': ruleArn } },
+        }),
+      ]);
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+    }
+  });
+
+  it('the task role may consume the queue (receive, delete, change visibility, read attributes) and nothing else on SQS', () => {
+    const statements = roleStatements(s.json, logicalId(s.stack.taskRole));
+    const sqs = statements.filter((st) => actionsOf(st).some((a) => a.startsWith('sqs:')));
+    const statement = only(sqs);
+    expect(statement.Effect).toBe('Allow');
+    expect(actionsOf(statement).sort()).toEqual([...EVENTS_QUEUE_TASK_ACTIONS].sort());
+    expect(actionsOf(statement).sort()).toEqual([
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:ReceiveMessage',
+    ]);
+    expect(resourcesOf(statement)).toEqual([queueArn()]);
+    // SSE-SQS: no key to decrypt with beyond what the task role had before.
+    expect(statements.flatMap(actionsOf).filter((a) => a.startsWith('kms:'))).toEqual(['kms:Decrypt']);
+  });
+
+  it('tells the container the queue (OPSBOT_EVENTS_QUEUE_URL), a URL the bot takes', () => {
+    const [, taskDefinition] = only(resourcesOfType(s.json, 'AWS::ECS::TaskDefinition'));
+    const environment = list(taskDefinition.Properties?.ContainerDefinitions[0].Environment) as Json[];
+    expect(environment).toContainEqual({
+      Name: 'OPSBOT_EVENTS_QUEUE_URL',
+      Value: { Ref: logicalId(queued().queue) },
+    });
+    // What CloudFormation makes of that Ref: https://sqs.<region>.amazonaws.com/<account>/<stack>-<id>-<suffix>.
+    const url = `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/Opsbot-SecretEventsQueueQueue1A2B3C4D-AbCdEf012345`;
+    expect(parseSqsQueueUrl(url)).toEqual({ ok: true, value: url });
+  });
+
+  it('names the dead-letter queue in an output', () => {
+    expect(s.json.Outputs?.SecretEventsDeadLetterQueue?.Value).toEqual({
+      Ref: logicalId(queued().deadLetterQueue),
+    });
+  });
+});
+
+describe('HTTP mode, secrets from Vault', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synth({
       ...HTTP_CONTEXT,
       secretSource: 'vault',
       vault: { addr: 'https://vault.internal:8200', role: 'opsbot' },
-    },
-    /secrets in Vault: no EventBridge rule/,
-    [],
-  ],
-])('%s', (_name, context, note, eventsSecrets) => {
-  let s: Synthesized;
-  beforeAll(() => {
-    s = synth(context);
+    });
   }, 60_000);
   afterAll(() => s?.cleanup());
 
@@ -368,16 +498,16 @@ describe.each([
     ])
       expect(resourcesOfType(s.json, type), type).toEqual([]);
     expect(s.stack.secretEvents).toBeUndefined();
-    // The events secret is one of the bot's Secrets Manager secrets whatever the mode (unused in Socket Mode).
+    expect(s.stack.secretEventsQueue).toBeUndefined();
     const names = resourcesOfType(s.json, 'AWS::SecretsManager::Secret').map(([, r]) => r.Properties?.Name);
-    expect(names.filter((n) => n === 'opsbot/events')).toEqual(eventsSecrets);
+    expect(names).toEqual([]);
     const trusts = resourcesOfType(s.json, 'AWS::IAM::Role').map(([, r]) =>
       JSON.stringify(r.Properties?.AssumeRolePolicyDocument),
     );
     expect(trusts.filter((t) => t.includes('events.amazonaws.com'))).toEqual([]);
     const messages = s.app.synth().getStackArtifact(s.stack.artifactId).messages;
     expect(messages.filter((m) => m.level === 'info').map((m) => String(m.entry.data))).toContainEqual(
-      expect.stringMatching(note),
+      expect.stringMatching(/secrets in Vault: no EventBridge rule/),
     );
   });
 });

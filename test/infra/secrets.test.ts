@@ -101,17 +101,22 @@ describe('the secrets', () => {
   };
   const taskRoleArn = () => ({ 'Fn::GetAtt': [logicalId(s.stack.taskRole), 'Arn'] });
 
-  it('each secret’s resource policy denies reading to all but the task role (and its own rotation function; CloudFormation for the events key)', () => {
+  it('each secret’s resource policy denies reading to all but the task role (and its own rotation function; the Datadog intake for datadog and audit; CloudFormation for the events key)', () => {
+    const intake = s.stack.intake;
+    expect(intake).toBeDefined(); // Socket Mode with Secrets Manager: the default
     for (const name of SECRET_NAMES) {
       const reads = policyOf(name).filter((st) => actionsOf(st).includes('secretsmanager:GetSecretValue'));
       expect(reads).toHaveLength(1);
       expect(reads[0]?.Effect).toBe('Deny');
       expect(reads[0]?.Principal).toEqual({ AWS: '*' });
       const rotation = rotationRoleArn(name);
-      // CloudFormation resolves the EventBridge connection's dynamic reference to the events key.
       const readers = [
         taskRoleArn(),
         ...(rotation ? [rotation] : []),
+        ...(intake && (name === 'datadog' || name === 'audit')
+          ? [{ 'Fn::GetAtt': [logicalId(intake.role), 'Arn'] }]
+          : []),
+        // CloudFormation resolves the EventBridge connection's dynamic reference to the events key.
         ...(name === 'events' ? [DEPLOY_ROLE] : []),
       ];
       expect(reads[0]?.Condition).toEqual({

@@ -77,6 +77,8 @@ describe('the service in Socket Mode (the default)', () => {
       OPSBOT_CONFIG: '/app/opsbot.yaml',
       PORT: '3000',
       OPSBOT_DEVENV_ROLE_ARN: { 'Fn::GetAtt': [logicalId(s.stack.devenv.role), 'Arn'] },
+      // Socket Mode: CloudTrail's calls on opsbot's secrets come through a queue the bot polls.
+      OPSBOT_EVENTS_QUEUE_URL: { Ref: logicalId(s.stack.secretEventsQueue?.queue as IConstruct) },
       AWS_REGION: { Ref: 'AWS::Region' },
     });
     expect(containerOf(s).Secrets).toBeUndefined();
@@ -112,9 +114,9 @@ describe('the service in Socket Mode (the default)', () => {
 
   it('every log group of the stack expires after a year at the earliest and is encrypted with the log key', () => {
     const groups = resourcesOfType(s.json, 'AWS::Logs::LogGroup');
-    // Container logs, VPC flow logs, the default security group handler's logs, and one per
-    // rotation function (infra/lib/rotation.ts).
-    expect(groups).toHaveLength(3 + ROTATED_SECRETS.length);
+    // Container logs, VPC flow logs, the default security group handler's logs, one per
+    // rotation function (infra/lib/rotation.ts) and the Datadog intake's (infra/lib/intake.ts).
+    expect(groups).toHaveLength(3 + ROTATED_SECRETS.length + 1);
     for (const [id, group] of groups) {
       expect(group.Properties?.RetentionInDays, id).toBeGreaterThanOrEqual(365);
       expect(group.Properties?.KmsKeyId, id).toEqual({
@@ -155,8 +157,9 @@ describe('the service in Socket Mode (the default)', () => {
 
   it('every Lambda function runs in the VPC’s private subnets, behind a security group that allows HTTPS out only', () => {
     const functions = resourcesOfType(s.json, 'AWS::Lambda::Function');
-    // CDK's handler that empties the VPC's default security group, and the rotation functions.
-    expect(functions).toHaveLength(1 + ROTATED_SECRETS.length);
+    // CDK's handler that empties the VPC's default security group, the rotation functions and the
+    // Datadog intake.
+    expect(functions).toHaveLength(1 + ROTATED_SECRETS.length + 1);
     const privateSubnets = s.stack.service.service.cluster.vpc.privateSubnets.map((subnet) => ({
       Ref: logicalId(subnet.node.defaultChild as IConstruct),
     }));

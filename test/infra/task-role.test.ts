@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EVENTS_QUEUE_TASK_ACTIONS } from '../../infra/lib/secret-events.js';
 import { SECRET_NAMES } from '../../infra/lib/secrets.js';
 import { TABLE_ITEM_ACTIONS } from '../../infra/lib/state-table.js';
 import {
@@ -17,7 +18,7 @@ import {
 /**
  * Everything the task role may do: reading its secrets, starting (not performing) their rotation
  * (rotation.test.ts holds those to the rotated secrets and the emergency tag), its table, assuming
- * the dev-env role.
+ * the dev-env role, and (Socket Mode) taking the events of its queue.
  */
 const ALLOWED_TASK_ACTIONS = [
   'secretsmanager:GetSecretValue',
@@ -30,6 +31,7 @@ const ALLOWED_TASK_ACTIONS = [
   'sts:AssumeRole',
   'sts:SetSourceIdentity',
   'sts:TagSession',
+  ...EVENTS_QUEUE_TASK_ACTIONS,
 ];
 
 /**

@@ -12,7 +12,7 @@ import { cleanEnv, exitOf, startMain } from '../helpers/process.js';
 
 /**
  * The DynamoDB stores wait on the clock they are given (as the app's stores run on its clock): the
- * readiness probe's deadline, the backoff after losing the audit chain's head, and the wait before
+ * readiness probe's deadline, the backoff after a throttled audit write, and the wait before
  * a transaction cancelled by a conflicting one is tried again. Each is seen scheduled on a fake
  * clock, and only the clock moving past it ends it: a wait on a real timer is never scheduled
  * there, and the test fails waiting for it.
@@ -52,6 +52,13 @@ const event = (actor: string, n: number): AuditEvent => ({
   actor,
   details: { n },
 });
+
+/** DynamoDB's answer when a table's throughput is exceeded (not retried by a client with maxAttempts 1). */
+const THROTTLED = {
+  status: 400,
+  type: 'ProvisionedThroughputExceededException',
+  body: { message: 'The level of configured provisioned throughput for the table was exceeded' },
+} as const;
 
 /** What the proxy does with a call: forward it, leave it unanswered, or answer with an error. */
 type Fault = 'hang' | { status: number; type: string; body: Record<string, unknown> } | undefined;
@@ -133,28 +140,32 @@ describe.skipIf(!moto)('the DynamoDB stores wait on the clock they are given (mo
     state.close();
   });
 
-  it('backs off on its clock after losing the chain head: up to 10 ms, then 20 (full jitter)', async () => {
-    const table = await freshTable();
+  it('backs off on its clock after a throttled audit write: up to 10 ms, then 20 (full jitter), with the numbers it reserved', async () => {
+    let throttled = 0;
+    let reserved = 0;
+    const proxy = await startFaultProxy((operation) => {
+      if (operation === 'UpdateItem') reserved++;
+      if (operation !== 'TransactWriteItems' || throttled >= 2) return undefined;
+      throttled++;
+      return THROTTLED;
+    });
     const clock = new FakeClock();
-    const loser = openDynamoState({ table, client: client(), clock, random: () => 0.5 });
-    const winner = openDynamoState({ table, client: client() });
-    await Promise.all([loser.ready(), winner.ready()]);
-    await winner.audit.append(event('U0W', 1));
-
-    const appended = loser.audit.append(event('U0L', 1));
-    await eventually(() => clock.delays().length > 0, 'the first backoff on the fake clock');
-    expect(clock.delays()).toEqual([5]); // half of 10 ms
-    expect(loser.audit.conflicts()).toBe(1);
-    // The winner appends again while the loser waits: its second attempt loses too.
-    await winner.audit.append(event('U0W', 2));
+    const state = openDynamoState({
+      table: await freshTable(),
+      client: client(proxy.url),
+      clock,
+      random: () => 0.5,
+    });
+    await state.ready();
+    const appended = state.audit.append(event('U0A', 1));
+    await eventually(() => clock.delays().includes(5), 'the first backoff on the fake clock'); // half of 10 ms
     clock.advance(5);
-    await eventually(() => loser.audit.conflicts() === 2 && clock.delays().length > 0, 'the second backoff');
-    expect(clock.delays()).toEqual([10]); // half of 20 ms
+    await eventually(() => clock.delays().includes(10), 'the second backoff'); // half of 20 ms
     clock.advance(10);
-    expect(await appended).toMatchObject({ seq: 3, actor: 'U0L' });
-    expect(await winner.audit.verify()).toMatchObject({ ok: true, checked: 3 });
-    loser.close();
-    winner.close();
+    expect(await appended).toMatchObject({ seq: 1, actor: 'U0A' });
+    expect(reserved).toBe(1);
+    expect(await state.audit.verify()).toMatchObject({ ok: true, checked: 1 });
+    state.close();
   });
 
   it('waits on its clock before trying a transaction cancelled by a conflicting one again', async () => {
@@ -193,11 +204,16 @@ describe.skipIf(!moto)('the DynamoDB stores wait on the clock they are given (mo
   });
 
   it('keeps the process alive while it waits out a backoff on a clock whose timers do not', async () => {
+    let throttled = 0;
+    const proxy = await startFaultProxy((operation) =>
+      operation === 'TransactWriteItems' && throttled++ === 0 ? THROTTLED : undefined,
+    );
     const child = startMain(cleanEnv({}), {
       entry: 'test/helpers/dynamodb-backoff-child.ts',
-      args: [moto?.url ?? '', await freshTable()],
+      args: [proxy.url, await freshTable()],
     });
     expect(await exitOf(child.child)).toBe(0);
-    expect(child.output().stdout).toBe('appended 2 after 1 conflict(s)\n');
+    expect(child.output().stdout).toBe('appended 1 after a throttled write\n');
+    expect(throttled).toBe(2);
   });
 });

@@ -104,6 +104,19 @@ const RULES: Rule[] = [
     ],
   },
   {
+    name: 'the intake function imports no Slack transport, Bolt, app, sandbox or commands',
+    from: ['src/intake/'],
+    never: [
+      'src/slack/',
+      '@slack/bolt',
+      '@slack/socket-mode',
+      'src/app.ts',
+      'src/wiring/',
+      'src/sandbox/',
+      'commands/',
+    ],
+  },
+  {
     name: 'production imports no sandbox, console or tests',
     from: ['src/', 'commands/'],
     never: ['src/sandbox/', 'src/console/', 'src/console.ts', 'test/'],

@@ -10,9 +10,10 @@ export interface LinkBreak {
 }
 
 /**
- * Checks consecutive records as the trail holds them: numbered without gaps, each linked to the
- * hash of the one before, readable, and (unkeyed) with a content hash that recomputes; the last must
- * be the head this process knows (or newer). Keyed hashes need the chain key, which
+ * Checks consecutive records as the trail holds them: readable, each linked to the hash of the
+ * record before it in its chain (the single shared chain numbers without gaps; DynamoDB's writer
+ * chains may leave numbers unused), and (unkeyed) with a content hash that recomputes; the last
+ * must be the head this process knows (or newer). Keyed hashes need the chain key, which
  * `/opsbot audit --verify` has: this periodic check is of the links, cheap enough to run often.
  */
 export function checkLinks(
@@ -20,16 +21,25 @@ export function checkLinks(
   head?: { seq: number; hash: string },
 ): LinkBreak | undefined {
   let prev: AuditRecord | undefined;
+  const ends = new Map<string, AuditRecord>();
   for (const record of records) {
     if (record.unreadable) return { at: record.seq, why: `it cannot be read (${record.unreadable})` };
-    if (prev && record.seq !== prev.seq + 1)
+    const chain = record.chain ?? '';
+    if (prev && record.seq !== prev.seq + 1 && chain === '' && prev.chain === undefined)
       return { at: prev.seq + 1, why: `record ${prev.seq + 1} is missing` };
-    if (prev && record.prevHash !== prev.hash)
-      return { at: record.seq, why: 'it does not link to the record before it' };
+    const before = ends.get(chain);
+    if (before && record.prevHash !== before.hash)
+      return {
+        at: record.seq,
+        why: chain
+          ? `it does not link to #${before.seq}, the record before it in writer chain ${chain}`
+          : 'it does not link to the record before it',
+      };
     if (record.keyVersion === undefined) {
       const { hash, ...rest } = record;
       if (hashRecord(rest) !== hash) return { at: record.seq, why: 'its content does not match its hash' };
     }
+    ends.set(chain, record);
     prev = record;
   }
   if (head && head.seq > 0) {
@@ -68,8 +78,9 @@ export async function checkNewestLinks(
   }
   const start = Math.max(0, head.seq - records);
   const first = read[0];
+  // Only the single shared chain numbers without gaps: a writer chain's first record may come later.
   const found: LinkBreak | undefined =
-    first && first.seq !== start + 1
+    first && first.seq !== start + 1 && first.chain === undefined
       ? { at: start + 1, why: `record ${start + 1} is missing` }
       : checkLinks(read, head);
   if (!found) return undefined;

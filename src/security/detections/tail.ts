@@ -1,4 +1,5 @@
 import type { AuditBrief } from '../../audit/records.js';
+import { UNUSED_AFTER_MS } from '../../audit/writer-chains.js';
 import type { Clock } from '../../clock.js';
 import type { Component } from '../../component.js';
 import type { Logger } from '../../log.js';
@@ -96,6 +97,8 @@ export class DetectionsTail implements Component {
   #nextMs: number;
   #lastHead = 0;
   #lastChecked = 0;
+  /** The first number after the cursor with no record (writer chains leave some unused), since when. */
+  #gap: { from: number; seenAt: number } | undefined;
   readonly #loop: PeriodicPass;
   #stopped = false;
   #unlisten: (() => void) | undefined;
@@ -177,7 +180,7 @@ export class DetectionsTail implements Component {
   #paced(): number {
     const base = this.#d.everyMs ?? TAIL_EVERY_MS;
     const head = this.#d.audit.head()?.seq ?? 0;
-    const moved = head !== this.#lastHead || this.#lastChecked > 0;
+    const moved = head !== this.#lastHead || this.#lastChecked > 0 || this.#gap !== undefined;
     this.#lastHead = head;
     this.#nextMs = moved ? base : Math.min(this.#nextMs * 2, Math.max(base, TAIL_IDLE_MAX_MS));
     return this.#nextMs;
@@ -206,7 +209,10 @@ export class DetectionsTail implements Component {
       const pageStarted = performance.now();
       const briefs = await d.audit.readBriefAfter(this.#cursor, PAGE);
       const records = new WholeRecords(d.audit, briefs, (b) => engine.wants(b));
+      let waiting = false;
       for (const [i, brief] of briefs.entries()) {
+        waiting = this.#waitsBefore(brief.seq);
+        if (waiting) break;
         const record = engine.wants(brief) ? await records.whole(i) : brief;
         const out = engine.check(record);
         for (const found of Array.isArray(out) ? out : await out) this.#report(found);
@@ -214,13 +220,32 @@ export class DetectionsTail implements Component {
         checked += 1;
       }
       this.#stats.recordsMs += performance.now() - pageStarted;
-      if (briefs.length < PAGE) break;
+      if (waiting || briefs.length < PAGE) break;
       await this.#yield();
     }
     if (checked > 0) await this.#saveCursor();
     await this.#checkChain();
     await d.reporter.flush?.();
     return checked;
+  }
+
+  /**
+   * Whether to stop before the record numbered `seq`: numbers between the cursor and it have no
+   * record. A writer may still be storing them (it reserved them a moment ago), so the tail waits
+   * there, and goes past only once they have had no record for {@link UNUSED_AFTER_MS}: by then
+   * their writer has given them up (SQLite numbers without gaps, so this is DynamoDB's writer chains).
+   */
+  #waitsBefore(seq: number): boolean {
+    const from = this.#cursor + 1;
+    if (seq === from) {
+      this.#gap = undefined;
+      return false;
+    }
+    const now = this.#d.clock.now();
+    if (this.#gap?.from !== from) this.#gap = { from, seenAt: now };
+    if (now - this.#gap.seenAt < UNUSED_AFTER_MS) return true;
+    this.#gap = undefined;
+    return false;
   }
 
   /** Where the last holder stopped, if it said. */

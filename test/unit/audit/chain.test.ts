@@ -1,13 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  type AuditRecord,
-  ChainVerifier,
-  canonicalJson,
-  chainRecord,
-  GENESIS_HASH,
-} from '../../../src/audit/chain.js';
+import { type AuditRecord, canonicalJson, chainRecord, GENESIS_HASH } from '../../../src/audit/chain.js';
 import type { AuditEvent } from '../../../src/audit/sink.js';
+import { ChainVerifier } from '../../../src/audit/verifier.js';
 
 const eventArb: fc.Arbitrary<AuditEvent> = fc.record({
   action: fc.constantFrom('command.run', 'secret.version_changed', 'access.denied'),

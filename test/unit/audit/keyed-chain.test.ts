@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import {
   type ChainKey,
   type ChainKeys,
-  ChainVerifier,
   chainRecord,
   EMPTY_TAIL,
   GENESIS_HASH,
@@ -14,6 +13,7 @@ import {
 } from '../../../src/audit/chain.js';
 import { AuditKeyMissingError } from '../../../src/audit/errors.js';
 import type { AuditEvent, AuditRecord } from '../../../src/audit/records.js';
+import { ChainVerifier } from '../../../src/audit/verifier.js';
 import { describeCheck } from '../../../src/audit/verify-report.js';
 
 const key = (version: string): ChainKey => ({ version, key: new Uint8Array(randomBytes(32)) });

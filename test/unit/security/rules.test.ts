@@ -305,4 +305,24 @@ describe('chain links', () => {
     expect(checkLinks(relinked)).toMatchObject({ at: 4 });
     expect(checkLinks(records.slice(0, 3), { seq: 5, hash: 'x' })).toMatchObject({ at: 5 });
   });
+
+  it('follows writer chains: each links to its own, numbers may be left unused, a broken link is found', () => {
+    const event = (actor: string) => ({
+      action: 'gh:pr list',
+      outcome: 'success' as const,
+      actor,
+      details: {},
+    });
+    const at = new Date(T0).toISOString();
+    const a1 = chainRecord(event('U0A'), 2, at, GENESIS_HASH, undefined, 'wa');
+    const b1 = chainRecord(event('U0B'), 3, at, GENESIS_HASH, undefined, 'wb');
+    const a2 = chainRecord(event('U0A'), 7, at, a1.hash, undefined, 'wa');
+    const b2 = chainRecord(event('U0B'), 9, at, b1.hash, undefined, 'wb');
+    expect(checkLinks([a1, b1, a2, b2], { seq: 9, hash: b2.hash })).toBeUndefined();
+    const crossed = chainRecord(event('U0B'), 9, at, a2.hash, undefined, 'wb');
+    expect(checkLinks([a1, b1, a2, crossed])).toMatchObject({
+      at: 9,
+      why: 'it does not link to #3, the record before it in writer chain wb',
+    });
+  });
 });

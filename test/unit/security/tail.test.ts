@@ -371,4 +371,51 @@ describe('the detections tail', () => {
     );
     state.close();
   });
+
+  it('waits at a number with no record (a writer may still be storing it), and goes past it once it has stayed empty a minute', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsbot-detections-'));
+    dirs.push(dir);
+    const clock = new FakeClock();
+    /** Numbers whose records the trail does not show yet, as DynamoDB's writer chains can leave them. */
+    const hidden = new Set<number>();
+    const detections = { ...config.detections, chain: { ...config.detections.chain, off: true } };
+    const { state, tail } = rig(join(dir, 'state.db'), clock, 'replica-a', (s) => ({
+      detections,
+      audit: {
+        head: () => s.audit.head(),
+        firstSeqSince: (iso) => s.audit.firstSeqSince(iso),
+        readBriefAfter: async (after, limit) =>
+          (await s.audit.readBriefAfter(after, limit)).filter((b) => !hidden.has(b.seq)),
+        readAfter: async (after, limit) =>
+          (await s.audit.readAfter(after, limit)).filter((r) => !hidden.has(r.seq)),
+      },
+    }));
+    await tail.pass(); // takes the lease, learns the empty trail
+    const append = (n: number) =>
+      Promise.all(
+        Array.from({ length: n }, () =>
+          state.audit.append({
+            action: 'gh:pr list',
+            outcome: 'success',
+            actor: 'U0DEV',
+            details: {},
+            at: new Date(clock.now()).toISOString(),
+          }),
+        ),
+      );
+    await append(6);
+    hidden.add(3);
+    expect(await tail.pass()).toBe(2);
+    hidden.delete(3); // its writer stored it after all: checked in its turn
+    expect(await tail.pass()).toBe(4);
+    await append(3);
+    hidden.add(8); // never written
+    expect(await tail.pass()).toBe(1);
+    clock.advance(59_000);
+    expect(await tail.pass()).toBe(0);
+    clock.advance(2_000);
+    expect(await tail.pass()).toBe(1);
+    expect(tail.stats().records).toBe(8);
+    state.close();
+  });
 });
