@@ -170,6 +170,8 @@ export class AuditWriter {
     const anchor = await this.#anchorDue();
     const events = [...(anchor ? [anchor] : []), ...pending.map((p) => p.event)];
     let reserved: { seqs: number[]; at: number } | undefined;
+    /** Each version of the batch sent so far (new numbers, or a new key, make another). */
+    const sent: AuditRecord[][] = [];
     for (let attempt = 1; ; attempt++) {
       const base = this.#head.tail();
       const keys = this.#options.wiring().keys;
@@ -182,12 +184,16 @@ export class AuditWriter {
       if (!reserved || reserved.seqs.length !== count || now() - reserved.at > RESERVATION_MS)
         reserved = { seqs: await reserveSeqs(this.#table, count, start.sharedEnd), at: now() };
       const records = linkEvents(base, events, keys, { chain: this.#head.chain, seqs: reserved.seqs });
+      if (sent.at(-1)?.at(-1)?.hash !== records.at(-1)?.hash) sent.push(records);
       const failed = await this.#attempt(base, records);
-      if (!failed) {
-        this.#head.advance(records.at(-1) as AuditRecord);
-        return records;
+      // The chain's head after a failure says whether one of the versions sent was stored after all
+      // (an answer lost, a write still in flight when it was given up).
+      const stored = failed === undefined ? records : sent.find((r) => r.at(-1)?.hash === failed.head);
+      if (stored) {
+        this.#head.advance(stored.at(-1) as AuditRecord);
+        return stored;
       }
-      if (failed === 'numbers taken') reserved = undefined;
+      if (failed?.why === 'numbers taken') reserved = undefined;
       if (attempt >= maxAttempts)
         throw new StateBusyError(
           `${attempt} attempts to append ${pending.length} audit events failed: the state table throttled or did not answer`,
@@ -197,13 +203,13 @@ export class AuditWriter {
   }
 
   /**
-   * One write of `records`: undefined when they are stored (by this attempt or, as the chain's head
-   * says, by an earlier one), else why not. Throws what trying again cannot fix.
+   * One write of `records`: undefined when it was stored, else why not and the hash the chain's
+   * head holds now. Throws what trying again cannot fix.
    */
   async #attempt(
     base: ReturnType<AuditHead['tail']>,
     records: readonly AuditRecord[],
-  ): Promise<'retry' | 'numbers taken' | undefined> {
+  ): Promise<{ why: 'retry' | 'numbers taken'; head: string | undefined } | undefined> {
     const { clock } = this.#options;
     const deadline = deadlineSignal(
       clock,
@@ -220,12 +226,18 @@ export class AuditWriter {
     } catch (error) {
       const codes = cancellationCodes(error) ?? [];
       const refused = codes.some((c) => c === 'ConditionalCheckFailed' || c === 'TransactionConflict');
-      if (!refused && !(error instanceof StateBusyError) && !deadline.signal.aborted) throw error;
+      // The same transaction (same token) still being applied from an attempt given up on.
+      const inProgress = (error as { name?: unknown }).name === 'TransactionInProgressException';
+      if (!refused && !inProgress && !(error instanceof StateBusyError) && !deadline.signal.aborted)
+        throw error;
       if (refused) this.#conflicts += 1;
       const head = await this.#table.get(chainKey(this.#head.chain));
-      if (head?.hash === (records.at(-1) as AuditRecord).hash) return undefined;
       // A record's number already used: the sequence was set back (a restored table); take new ones.
-      return codes.slice(0, -1).includes('ConditionalCheckFailed') ? 'numbers taken' : 'retry';
+      const numbersTaken = codes.slice(0, -1).includes('ConditionalCheckFailed');
+      return {
+        why: numbersTaken ? 'numbers taken' : 'retry',
+        head: typeof head?.hash === 'string' ? head.hash : undefined,
+      };
     } finally {
       deadline.cancel();
     }
