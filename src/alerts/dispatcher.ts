@@ -9,6 +9,7 @@ import type { State } from '../store/state.js';
 import { type BackoffPolicy, cappedExponentialDelay } from '../time/backoff.js';
 import { finishedWithin, sleep } from '../time/deadline.js';
 import { PeriodicPass } from '../time/periodic.js';
+import { WakeableIdle } from '../time/wakeable-idle.js';
 import {
   type DeliverDeps,
   deliverOne,
@@ -22,7 +23,6 @@ import { IntakeRouter } from './intake-router.js';
 import type { AlertEvent } from './payload.js';
 import type { RootData } from './roots.js';
 import { INTAKE_TOPIC, topicFor } from './routes.js';
-import { WakeableIdle } from './wake.js';
 
 export interface DispatcherOptions {
   /** Spacing of posts to one channel: Slack allows about one message per second per channel. */

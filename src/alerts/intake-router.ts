@@ -4,10 +4,10 @@ import type { Logger } from '../log.js';
 import { Counter, type Registry } from '../metrics.js';
 import type { OutboxItem, OutboxMove, OutboxStore } from '../store/state.js';
 import { finishedWithin } from '../time/deadline.js';
+import { WakeableIdle } from '../time/wakeable-idle.js';
 import { type QueuedAlert, readQueued } from './deliver.js';
 import type { AlertEvent } from './payload.js';
 import { INTAKE_TOPIC, topicFor, UNROUTED_TOPIC } from './routes.js';
-import { WakeableIdle } from './wake.js';
 
 /** Intake alerts claimed per look (each is moved on its own, oldest first). */
 const ROUTE_BATCH = 25;

@@ -3,7 +3,7 @@ import { AUDIT_PK, CHAIN_PREFIX, HEAD_KEY, toChainHead } from './dynamodb-audit-
 import type { StateTable } from './dynamodb-table.js';
 
 /** A chain whose last record is older than this is no longer named (anchors named its end while it was newer). */
-export const ANCHOR_WINDOW_MS = 24 * 60 * 60 * 1000;
+const ANCHOR_WINDOW_MS = 24 * 60 * 60 * 1000;
 /** Pages of chain heads read at most (each up to 1 MB; a head is about 150 bytes). */
 const MAX_PAGES = 5;
 

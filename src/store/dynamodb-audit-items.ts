@@ -22,7 +22,7 @@ export const chainKey = (chain: string) => ({ pk: AUDIT_PK, sk: `${CHAIN_PREFIX}
  * A writer chain's head item is forgotten this long after its last record (the records stay): by
  * then the cross-anchors of the chains still writing have named its end many times.
  */
-export const CHAIN_HEAD_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+const CHAIN_HEAD_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 /** The sort keys of records begin with this (then the seq, zero-padded: string order is seq order). */
 export const RECORD_PREFIX = 'rec#';
 const recordSk = (seq: number) => `${RECORD_PREFIX}${sortable(seq)}`;
@@ -62,21 +62,26 @@ export function toChainHead(item: Item): (ChainHead & { at: string }) | undefine
   return { chain, seq, hash: item.hash, at: typeof item.at === 'string' ? item.at : '' };
 }
 
+/** A record's item: the record as JSON, and copies of the fields queries and readers index on. */
+export function recordItem(r: AuditRecord): Item {
+  return {
+    pk: AUDIT_PK,
+    sk: recordSk(r.seq),
+    seq: r.seq,
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    record: JSON.stringify(r),
+    hash: r.hash,
+  };
+}
+
 /** A Put of a record's item, refused when an item already holds its seq. */
 function recordPut(table: string, r: AuditRecord) {
   return {
     Put: {
       TableName: table,
-      Item: {
-        pk: AUDIT_PK,
-        sk: recordSk(r.seq),
-        seq: r.seq,
-        at: r.at,
-        actor: r.actor,
-        action: r.action,
-        record: JSON.stringify(r),
-        hash: r.hash,
-      },
+      Item: recordItem(r),
       ConditionExpression: 'attribute_not_exists(#pk)',
       ExpressionAttributeNames: { '#pk': 'pk' },
     },

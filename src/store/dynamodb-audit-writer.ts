@@ -19,9 +19,9 @@ import type { AuditStoreWiring } from './state.js';
  */
 const MAX_BATCH = 97;
 /** A writer chain names where the others had got to in its first batch, then at most this often (when it writes). */
-export const ANCHOR_EVERY_MS = 60_000;
+const ANCHOR_EVERY_MS = 60_000;
 /** One attempt at a batch's transaction is given up after this long (and the batch tried again). */
-export const ATTEMPT_MS = 10_000;
+const ATTEMPT_MS = 10_000;
 /** Bytes of records per transaction (DynamoDB allows 4 MB), and per record (an item: 400 KB). */
 const MAX_BATCH_BYTES = 3_000_000;
 /** Largest event, as JSON (DynamoDB items are at most 400 KB; SQLite has no such limit). */

@@ -17,6 +17,7 @@ import {
   openDynamoState,
   StateTableMissingError,
 } from '../../src/store/dynamodb.js';
+import { HEAD_KEY, recordItem } from '../../src/store/dynamodb-audit-items.js';
 import { reserveSeqs, SHARED_CHAIN_ROOM } from '../../src/store/dynamodb-audit-sequence.js';
 import { StateTable } from '../../src/store/dynamodb-table.js';
 import { StateClosedError } from '../../src/store/errors.js';
@@ -225,21 +226,9 @@ describe.skipIf(!moto)('DynamoDB state (moto)', () => {
         Array.from({ length: 3 }, (_, i) => ({ ...event('U0OLD', i), at: new Date().toISOString() })),
         undefined,
       );
-      for (const r of shared)
-        await raw.put({
-          Item: {
-            pk: 'audit',
-            sk: `rec#${String(r.seq).padStart(16, '0')}`,
-            seq: r.seq,
-            at: r.at,
-            actor: r.actor,
-            action: r.action,
-            record: JSON.stringify(r),
-            hash: r.hash,
-          },
-        });
+      for (const r of shared) await raw.put({ Item: recordItem(r) }); // as the version before wrote them
       const end = shared.at(-1) as AuditRecord;
-      await raw.put({ Item: { pk: 'audit', sk: 'head', seq: end.seq, hash: end.hash } });
+      await raw.put({ Item: { ...HEAD_KEY, seq: end.seq, hash: end.hash } });
 
       const state = openDynamoState({ table, client });
       await state.ready();
