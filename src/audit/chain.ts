@@ -31,35 +31,69 @@ export interface ChainKeys {
   get(version: string): Uint8Array | undefined;
 }
 
-/** JSON with keys sorted at every level and undefined fields left out: the same record, the same text. */
+/**
+ * JSON with keys sorted at every level and undefined fields left out: the same record, the same text.
+ * An object whose keys already come in sorted order and whose values are all plain (strings,
+ * numbers, booleans, null or undefined) is exactly what `JSON.stringify` writes, so it writes it.
+ */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) {
     let out = '[';
-    for (let i = 0; i < value.length; i++) out += `${i ? ',' : ''}${canonicalJson(value[i] ?? null)}`;
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ',';
+      out += canonicalJson(value[i] ?? null);
+    }
     return `${out}]`;
   }
   const object = value as Record<string, unknown>;
-  // Default sort compares UTF-16 code units, as `<` does: the order every stored hash was made with.
-  const keys = Object.keys(object).sort();
+  const keys = Object.keys(object);
+  let sorted = true;
+  let plain = true;
+  for (let i = 0; i < keys.length; i++) {
+    // Default sort compares UTF-16 code units, as `<` does: the order every stored hash was made with.
+    if (i > 0 && (keys[i - 1] as string) > (keys[i] as string)) sorted = false;
+    if (plain && !isPlainValue(object[keys[i] as string])) plain = false;
+  }
+  if (sorted && plain && isPlainObject(object)) return JSON.stringify(object);
+  if (!sorted) keys.sort();
   let out = '{';
   for (const key of keys) {
     const v = object[key];
     if (v === undefined) continue;
-    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(key)}:${canonicalJson(v)}`;
+    if (out.length > 1) out += ',';
+    out += JSON.stringify(key);
+    out += ':';
+    out += canonicalJson(v);
   }
   return `${out}}`;
 }
 
-/** Each record's JSON text as it was chained, so a store and the log need not serialize it again. */
-const recordTexts = new WeakMap<AuditRecord, string>();
+/** A value `JSON.stringify` writes as `canonicalJson` does, in place (or leaves out, when undefined). */
+function isPlainValue(v: unknown): boolean {
+  const type = typeof v;
+  return type === 'string' || type === 'number' || type === 'boolean' || type === 'undefined' || v === null;
+}
+
+/** No prototype but Object's (or none): nothing a `toJSON` could come from. */
+function isPlainObject(object: object): boolean {
+  const proto = Object.getPrototypeOf(object);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Each record's JSON text as it was chained, so a store and the log need not serialize it again:
+ * kept on the record itself under a symbol, not enumerable (copies, `Object.keys`, equality checks
+ * and JSON never see it; a copy has no text and is serialized again).
+ */
+const RECORD_TEXT = Symbol('opsbot.auditRecordText');
 
 /**
  * The JSON text of a record: for a record this process chained, the text made for its hash (its
  * fields in canonical order, `hash` first), else `JSON.stringify`. Parsed, both give the record.
  */
 export function recordJson(record: AuditRecord): string {
-  return recordTexts.get(record) ?? JSON.stringify(record);
+  return (record as { [RECORD_TEXT]?: string })[RECORD_TEXT] ?? JSON.stringify(record);
 }
 
 /**
@@ -96,10 +130,9 @@ export function chainRecord(
   const hash = hashOf(prevHash, canonical, key?.key);
   // The object made above is this record's own: completed in place rather than copied again.
   const record = Object.assign(unhashed, { hash }) as AuditRecord;
-  recordTexts.set(
-    record,
-    `{"hash":${JSON.stringify(hash)}${canonical.length > 2 ? `,${canonical.slice(1)}` : '}'}`,
-  );
+  Object.defineProperty(record, RECORD_TEXT, {
+    value: `{"hash":${JSON.stringify(hash)}${canonical.length > 2 ? `,${canonical.slice(1)}` : '}'}`,
+  });
   return record;
 }
 

@@ -2,7 +2,6 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { COMMANDS } from '../../commands/index.js';
 import type { DispatcherOptions } from '../alerts/dispatcher.js';
@@ -33,6 +32,7 @@ import type { DatadogWebhookSender } from './datadog-webhook-sender.js';
 import { SimulatedAws } from './ec2.js';
 import { SimulatedGitHub } from './github.js';
 import { SimulatedJira } from './jira.js';
+import { logLinesDestination } from './log-lines.js';
 import { OffsetClock } from './offset-clock.js';
 import { type RotationFunction, SimulatedSecretsManager } from './secrets-manager.js';
 import { SimulatedSlack } from './slack.js';
@@ -424,15 +424,7 @@ export async function startSandboxBot(options: SandboxBotOptions = {}): Promise<
     port: 0,
   };
   const logLines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, cb) {
-      logLines.push(...String(chunk).trim().split('\n'));
-      // Trimmed in batches (at most 1,000 kept, never fewer than the last 500): one splice per 500
-      // lines, not a shift of the whole array per line under load.
-      if (logLines.length > 1_000) logLines.splice(0, logLines.length - 500);
-      cb();
-    },
-  });
+  const destination = logLinesDestination(logLines);
   const app = await startOpsbot({
     config,
     // The Vault login is signed for the simulated STS.
@@ -687,13 +679,7 @@ function rotationFunction(
   env: Record<string, string>,
 ): RotationFunction {
   const redactor = new SecretRedactor();
-  const destination = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(...String(chunk).trim().split('\n'));
-      if (lines.length > 1_000) lines.splice(0, lines.length - 500);
-      cb();
-    },
-  });
+  const destination = logLinesDestination(lines);
   const log = createLogger({
     level: env.LOG_LEVEL ?? 'info',
     redactor,

@@ -4,6 +4,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { type BackoffPolicy, cappedExponentialDelay } from '../time/backoff.js';
 import { StateBusyError, StateClosedError } from './errors.js';
 import { PURGE_EVERY } from './limits.js';
+import { FALLBACK_AUTOCHECKPOINT_PAGES, WalCheckpointer } from './wal-checkpointer.js';
 
 /** Owner read and write only: the database, its -wal and -shm files hold the audit trail. */
 export const DB_FILE_MODE = 0o600;
@@ -25,6 +26,9 @@ export interface SqliteDbOptions {
  * alive until the write is done), not on the app's clock: the other process lets go in real time.
  */
 export const BUSY_BACKOFF: BackoffPolicy = { baseMs: 1, capMs: 50 };
+
+/** Commits after which a file's checkpoints move to a worker thread. */
+export const CHECKPOINTER_AFTER_COMMITS = 256;
 
 interface PendingWrite {
   fn: () => unknown;
@@ -51,6 +55,9 @@ export class SqliteDb {
   readonly #deadlineMs: number;
   #batch: PendingWrite[] = [];
   #tx: Record<'begin' | 'commit' | 'savepoint' | 'release' | 'rollbackTo', StatementSync> | undefined;
+  /** Commits so far, until the checkpointer starts. */
+  #commits = 0;
+  #checkpointer: WalCheckpointer | undefined;
 
   constructor(options: SqliteDbOptions) {
     if (options.path !== ':memory:') {
@@ -60,6 +67,26 @@ export class SqliteDb {
     this.db = new DatabaseSync(options.path, { timeout: options.busyMs ?? 0 });
     this.#deadlineMs = options.deadlineMs ?? 2_000;
     this.#retrySync(() => this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;'));
+  }
+
+  /**
+   * A file that keeps being written gets its checkpoints from a worker thread
+   * ({@link WalCheckpointer}) once it has seen {@link CHECKPOINTER_AFTER_COMMITS} commits: before
+   * that (and for `:memory:`), SQLite's own checkpoints are cheap enough.
+   */
+  #committed(): void {
+    if (this.#checkpointer || ++this.#commits < CHECKPOINTER_AFTER_COMMITS) return;
+    const path = this.db.location();
+    if (!path) return;
+    try {
+      this.#checkpointer = WalCheckpointer.start(path);
+      this.db.exec(`PRAGMA wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+    } catch {
+      // No worker (a thread limit): SQLite goes on checkpointing in its commits, as before.
+      this.#checkpointer?.stop();
+      this.#checkpointer = undefined;
+      this.#commits = Number.NEGATIVE_INFINITY;
+    }
   }
 
   /**
@@ -129,6 +156,7 @@ export class SqliteDb {
         }
       });
       tx.commit.run();
+      this.#committed();
       return outcomes;
     } catch (error) {
       if (this.db.isTransaction) this.db.exec('ROLLBACK');
@@ -158,6 +186,7 @@ export class SqliteDb {
         for (const w of batch) w.reject(error);
       }
     }
+    this.#checkpointer?.stop();
     this.db.close();
   }
 

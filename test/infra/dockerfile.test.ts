@@ -68,7 +68,7 @@ describe('infra/Dockerfile (read: there is no docker here)', () => {
     expect(build.join('\n')).toContain('test ! -e dist/src/sandbox');
   });
 
-  it('runs as a non-root user, with a HEALTHCHECK on /healthz, as node dist/src/main.js', () => {
+  it('runs as a non-root user, with a HEALTHCHECK on /healthz, as `npm start` runs it (node dist/src/main.js)', () => {
     const users = runtime.filter((l) => /^USER\s/.test(l));
     expect(users).toHaveLength(1);
     expect(users[0]).not.toMatch(/^USER\s+(root|0)(:|$)/);
@@ -77,7 +77,13 @@ describe('infra/Dockerfile (read: there is no docker here)', () => {
     expect(healthchecks[0]).toContain('/healthz');
     // The same check as the ECS task definition's.
     expect(healthchecks[0]).toContain(JSON.stringify(HEALTHCHECK_SCRIPT));
-    expect(runtime.at(-1)).toBe('CMD ["node", "dist/src/main.js"]');
+    // The container runs what `npm start` runs, Node's flags included (the young generation's size).
+    const start = (
+      JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }
+    ).scripts.start;
+    expect(start).toMatch(/^node (--[a-z-]+=\d+ )*dist\/src\/main\.js$/);
+    expect(runtime.at(-1)).toBe(`CMD ${JSON.stringify(start.split(' '))}`.replaceAll('","', '", "'));
+    expect(start).toContain('--max-semi-space-size=32');
     expect(runtime.indexOf(users[0] as string)).toBeLessThan(runtime.length - 1);
   });
 

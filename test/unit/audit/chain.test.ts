@@ -64,6 +64,57 @@ describe('the audit hash chain', () => {
     );
   });
 
+  it('writes exactly what the plain sorted-keys serializer writes, for any value', () => {
+    // The reference: every object's keys sorted and written one by one (no shortcut).
+    const reference = (value: unknown): string => {
+      if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+      if (Array.isArray(value)) return `[${value.map((v) => reference(v ?? null)).join(',')}]`;
+      const object = value as Record<string, unknown>;
+      const parts = Object.keys(object)
+        .sort()
+        .filter((k) => object[k] !== undefined)
+        .map((k) => `${JSON.stringify(k)}:${reference(object[k])}`);
+      return `{${parts.join(',')}}`;
+    };
+    const flatRecord = fc.dictionary(
+      fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('10', '9', '0', '__proto__x', 'é', 'Z', 'a')),
+      fc.oneof(
+        fc.string(),
+        fc.double(),
+        fc.integer(),
+        fc.boolean(),
+        fc.constant(null),
+        fc.constant(undefined),
+      ),
+    );
+    const value = fc.oneof(
+      flatRecord,
+      flatRecord.map((o) =>
+        Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      ),
+      fc.anything({
+        withDate: true,
+        withNullPrototype: true,
+        withObjectString: true,
+        withMap: true,
+        withSet: true,
+      }),
+      eventArb.map((e) => ({
+        ...e,
+        details: { ...e.details, nested: { b: new Date(0), a: [undefined, 1] } },
+      })),
+    );
+    fc.assert(
+      fc.property(value, (v) => {
+        expect(canonicalJson(v)).toBe(reference(v));
+      }),
+      { numRuns: 2_000 },
+    );
+    // The shortcut's edges: a Date (its toJSON) and integer-like keys (listed first by Object.keys).
+    expect(canonicalJson({ a: 1, d: new Date(0) })).toBe('{"a":1,"d":{}}');
+    expect(canonicalJson({ 9: 'x', 10: 'y' })).toBe('{"10":"y","9":"x"}');
+  });
+
   it('writes the same canonical text whatever the key order', () => {
     expect(canonicalJson({ b: 1, a: { d: [1, { f: 2, e: 3 }], c: undefined } })).toBe(
       '{"a":{"d":[1,{"e":3,"f":2}]},"b":1}',
