@@ -1,5 +1,6 @@
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
 import type { SecretRedactor } from './log/redactor.js';
+import { isoTime } from './time/iso-time.js';
 
 export type { Logger } from 'pino';
 
@@ -32,7 +33,8 @@ export function createLogger(deps: LoggerDeps): Logger {
   const options: LoggerOptions = {
     level: deps.level ?? 'info',
     base: { service: 'opsbot', ...deps.base },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    // pino's isoTime, with the formatted time reused within a millisecond.
+    timestamp: () => `,"time":"${isoTime(Date.now())}"`,
     formatters: { level: (label) => ({ level: label }) },
     serializers: { err: pino.stdSerializers.errWithCause, error: pino.stdSerializers.errWithCause },
     hooks: { streamWrite: (line) => deps.redactor.redact(line) },

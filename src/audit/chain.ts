@@ -33,11 +33,13 @@ export interface ChainKeys {
 
 /**
  * JSON with keys sorted at every level and undefined fields left out: the same record, the same text.
- * An object whose keys already come in sorted order and whose values are all plain (strings,
- * numbers, booleans, null or undefined) is exactly what `JSON.stringify` writes, so it writes it.
+ * A value whose objects all have their keys in sorted order already (and nothing `JSON.stringify`
+ * writes differently: no `toJSON`, no functions) is exactly what `JSON.stringify` writes, so it
+ * writes it; records are built that way ({@link chainRecord}).
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (writtenAsIs(value, 0)) return JSON.stringify(value);
   if (Array.isArray(value)) {
     let out = '[';
     for (let i = 0; i < value.length; i++) {
@@ -47,16 +49,8 @@ export function canonicalJson(value: unknown): string {
     return `${out}]`;
   }
   const object = value as Record<string, unknown>;
-  const keys = Object.keys(object);
-  let sorted = true;
-  let plain = true;
-  for (let i = 0; i < keys.length; i++) {
-    // Default sort compares UTF-16 code units, as `<` does: the order every stored hash was made with.
-    if (i > 0 && (keys[i - 1] as string) > (keys[i] as string)) sorted = false;
-    if (plain && !isPlainValue(object[keys[i] as string])) plain = false;
-  }
-  if (sorted && plain && isPlainObject(object)) return JSON.stringify(object);
-  if (!sorted) keys.sort();
+  // Default sort compares UTF-16 code units, as `<` does: the order every stored hash was made with.
+  const keys = Object.keys(object).sort();
   let out = '{';
   for (const key of keys) {
     const v = object[key];
@@ -69,16 +63,38 @@ export function canonicalJson(value: unknown): string {
   return `${out}}`;
 }
 
-/** A value `JSON.stringify` writes as `canonicalJson` does, in place (or leaves out, when undefined). */
-function isPlainValue(v: unknown): boolean {
-  const type = typeof v;
-  return type === 'string' || type === 'number' || type === 'boolean' || type === 'undefined' || v === null;
-}
+/** How deep {@link writtenAsIs} looks before it lets the sorting path decide. */
+const AS_IS_DEPTH = 4;
 
-/** No prototype but Object's (or none): nothing a `toJSON` could come from. */
-function isPlainObject(object: object): boolean {
-  const proto = Object.getPrototypeOf(object);
-  return proto === Object.prototype || proto === null;
+/**
+ * Does `JSON.stringify(value)` write `canonicalJson(value)`? True for strings, numbers, booleans
+ * and null; for arrays and plain objects (Object's prototype or none) whose keys come in sorted
+ * order and whose values all are (an undefined field is left out by both, an undefined array item
+ * is `null` in both).
+ */
+function writtenAsIs(value: unknown, depth: number): boolean {
+  const type = typeof value;
+  if (type === 'string' || type === 'number' || type === 'boolean' || value === null) return true;
+  if (type !== 'object' || depth >= AS_IS_DEPTH) return false;
+  const proto = Object.getPrototypeOf(value);
+  if (Array.isArray(value)) {
+    if (proto !== Array.prototype) return false;
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      if (item !== undefined && !writtenAsIs(item, depth + 1)) return false;
+    }
+    return true;
+  }
+  if (proto !== Object.prototype && proto !== null) return false;
+  const object = value as Record<string, unknown>;
+  let previous: string | undefined;
+  for (const key of Object.keys(object)) {
+    if (previous !== undefined && previous > key) return false;
+    previous = key;
+    const v = object[key];
+    if (v !== undefined && !writtenAsIs(v, depth + 1)) return false;
+  }
+  return true;
 }
 
 /**
@@ -118,14 +134,18 @@ export function chainRecord(
   key?: ChainKey,
   chain?: string,
 ): AuditRecord {
-  const unhashed: Omit<AuditRecord, 'hash'> = {
-    ...event,
-    seq,
-    at,
-    ...(key ? { keyVersion: key.version } : {}),
-    ...(chain ? { chain } : {}),
-    prevHash,
-  };
+  // Built in sorted key order, so its canonical text is JSON.stringify's (see canonicalJson).
+  const unhashed = { action: event.action, actor: event.actor, at } as Omit<AuditRecord, 'hash'>;
+  if (chain) unhashed.chain = chain;
+  unhashed.details = event.details;
+  if (key) unhashed.keyVersion = key.version;
+  unhashed.outcome = event.outcome;
+  unhashed.prevHash = prevHash;
+  unhashed.seq = seq;
+  // Anything else an event carries is chained too, as before (then in sorted order by canonicalJson).
+  const extra = event as unknown as Record<string, unknown>;
+  for (const field of Object.keys(extra))
+    if (!(field in unhashed) && field !== 'at') (unhashed as Record<string, unknown>)[field] = extra[field];
   const canonical = canonicalJson(unhashed);
   const hash = hashOf(prevHash, canonical, key?.key);
   // The object made above is this record's own: completed in place rather than copied again.

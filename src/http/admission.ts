@@ -36,11 +36,16 @@ interface Connection {
   body: Account | undefined;
 }
 
-const accounts = new WeakMap<IncomingMessage, () => BodyAccount>();
+/**
+ * Where a request keeps the way to open its body account: on the request itself (a property under a
+ * symbol; a WeakMap entry per request costs the garbage collector more), so it lives as long as it.
+ */
+const BODY_ACCOUNT = Symbol('opsbot.bodyAccount');
+type WithAccount = IncomingMessage & { [BODY_ACCOUNT]?: () => BodyAccount };
 
 /** The body account of a request on an {@link Admission}-guarded listener; undefined elsewhere. */
 export function openBodyAccount(req: IncomingMessage): BodyAccount | undefined {
-  return accounts.get(req)?.();
+  return (req as WithAccount)[BODY_ACCOUNT]?.();
 }
 
 /**
@@ -116,10 +121,10 @@ export class Admission {
     connection.phase = 'handling';
     connection.since = this.#now();
     let account: Account | undefined;
-    accounts.set(req, () => {
+    (req as WithAccount)[BODY_ACCOUNT] = () => {
       account ??= this.#openBody(connection);
       return account;
-    });
+    };
     let finished = false;
     return () => {
       if (finished) return;

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type {
   CommandModule,
   InteractionHandler,
@@ -10,6 +9,7 @@ import type { HeldAction, HeldProgress, HeldRunner } from '../command-kit/held-a
 import { findSubcommand, parseArguments } from '../command-kit/route-command.js';
 import { actionsOf } from '../command-kit/runnable.js';
 import type { IntegrationKey } from '../integrations/integration.js';
+import { newRequestId } from '../request-scope.js';
 import {
   commandContext,
   failureReply,
@@ -32,7 +32,7 @@ export function heldRunner(deps: PipelineDeps): HeldRunner {
   const actions = actionsOf(deps.commands);
   return async (held, approval, progress) => {
     const interaction = openInteraction(held.kind, deps, {
-      requestId: randomUUID().slice(0, 8),
+      requestId: newRequestId(),
       actor: held.actor,
       args: held.args,
       approvedBy: approval.approvedBy,

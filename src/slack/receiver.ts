@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { App, Receiver } from '@slack/bolt';
 import { Counter, type Registry } from 'prom-client';
@@ -9,6 +8,7 @@ import { type Route, readBody, refuse, sendJson, sendText } from '../http/server
 import { slack } from '../integrations/slack.js';
 import type { Logger } from '../log.js';
 import { labelledChildren } from '../metrics.js';
+import { newRequestId } from '../request-scope.js';
 import { finishedWithin, within } from '../time/deadline.js';
 import { parseSlackBody } from './parse-slack-body.js';
 import { checkSlackHeaders, verifySlackRequest } from './verify-request.js';
@@ -164,7 +164,7 @@ export class SlackHttpReceiver implements Receiver {
     }
     this.#count('accepted');
     const work = this.#dispatch(body, req, res, {
-      requestId: randomUUID().slice(0, 8),
+      requestId: newRequestId(),
       signedWith: candidates[verification.secretIndex]?.versionId ?? 'unknown',
     });
     this.#inFlight.add(work);

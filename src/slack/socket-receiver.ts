@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { App, Receiver } from '@slack/bolt';
 import { SocketModeClient } from '@slack/socket-mode';
 import { type Clock, type Random, systemClock } from '../clock.js';
@@ -7,6 +6,7 @@ import { ErrorCode, OpsbotError, UserFacingError } from '../errors.js';
 import { isSlackAuthFailure, type SlackSecret, slack } from '../integrations/slack.js';
 import { slackLogger } from '../integrations/slack-logger.js';
 import type { Logger } from '../log.js';
+import { newRequestId } from '../request-scope.js';
 import { type BackoffPolicy, equalJitterDelay } from '../time/backoff.js';
 import { within } from '../time/deadline.js';
 import type { ReceiverProperties } from './receiver.js';
@@ -374,7 +374,7 @@ export class SlackSocketReceiver implements Receiver {
       await event.ack(response === undefined || response === '' ? undefined : response);
     };
     const properties: ReceiverProperties = {
-      requestId: randomUUID().slice(0, 8),
+      requestId: newRequestId(),
       signedWith: connection.versionId,
     };
     try {

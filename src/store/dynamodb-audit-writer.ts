@@ -5,6 +5,7 @@ import { CHAINS_ANCHORED, formatHeads, RESERVATION_MS } from '../audit/writer-ch
 import type { Clock, Random } from '../clock.js';
 import { type BackoffPolicy, fullJitterDelay } from '../time/backoff.js';
 import { deadlineSignal } from '../time/deadline.js';
+import { isoTime } from '../time/iso-time.js';
 import { readChainHeads } from './dynamodb-audit-anchors.js';
 import type { AuditHead } from './dynamodb-audit-head.js';
 import { chainKey, chainTransaction } from './dynamodb-audit-items.js';
@@ -90,7 +91,7 @@ export class AuditWriter {
         reject(new Error('the audit trail is closed (opsbot is stopping); the event was not stored'));
         return;
       }
-      const stamped = { ...event, at: event.at ?? new Date(this.#options.now()).toISOString() };
+      const stamped = { ...event, at: event.at ?? isoTime(this.#options.now()) };
       const json = Buffer.byteLength(JSON.stringify(stamped), 'utf8');
       if (json > MAX_AUDIT_EVENT_BYTES) {
         reject(new RangeError(`an audit event must be at most ${MAX_AUDIT_EVENT_BYTES} bytes as JSON`));

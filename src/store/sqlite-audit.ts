@@ -10,6 +10,7 @@ import type {
 } from '../audit/records.js';
 import { OUTCOMES, readStoredRow, type StoredRow, unreadableAsRecord } from '../audit/stored-record.js';
 import { type ChainExpectation, ChainVerifier } from '../audit/verifier.js';
+import { isoTime } from '../time/iso-time.js';
 import { createSchema, type SqliteDb } from './sqlite-db.js';
 import type { AuditStore, AuditStoreWiring } from './state.js';
 
@@ -238,7 +239,7 @@ export function createSqliteAudit(
           reject(new Error('the audit trail is closed (opsbot is stopping); the event was not stored'));
           return;
         }
-        queue.push({ event: { ...event, at: event.at ?? new Date(now()).toISOString() }, resolve, reject });
+        queue.push({ event: { ...event, at: event.at ?? isoTime(now()) }, resolve, reject });
         schedule();
       });
     },

@@ -20,4 +20,27 @@ describe('labelledChildren', () => {
       [{ a: 'x', b: 'z' }, 1],
     ]);
   });
+
+  it('hands its counts over at every read, beside the counter’s own increments and its own collect', async () => {
+    const registry = createMetrics({ defaultMetrics: false });
+    let collected = 0;
+    const counter = new Counter({
+      name: 'u_total',
+      help: 'u',
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        collected++;
+      },
+    });
+    const of = labelledChildren(counter);
+    of({ outcome: 'ok' }).inc();
+    counter.inc({ outcome: 'ok' });
+    expect(await registry.metrics()).toContain('u_total{outcome="ok"} 2');
+    of({ outcome: 'ok' }).inc();
+    of({ outcome: 'no' }).inc();
+    expect(await registry.metrics()).toContain('u_total{outcome="ok"} 3');
+    expect(await registry.metrics()).toContain('u_total{outcome="no"} 1');
+    expect(collected).toBe(3);
+  });
 });

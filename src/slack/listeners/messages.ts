@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { App } from '@slack/bolt';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../log.js';
 import type { RequestScope } from '../../request-scope.js';
+import { newRequestId } from '../../request-scope.js';
 import { type MessageWatcher, watchedMessageOf } from '../message-watcher.js';
 
 export interface MessageListenerDeps {
@@ -23,7 +23,7 @@ export function registerMessages(app: App, deps: MessageListenerDeps): void {
   app.event('message', async ({ event, context }) => {
     const message = watchedMessageOf(event, deps.clock.now());
     if (!message) return;
-    const requestId = typeof context.requestId === 'string' ? context.requestId : randomUUID().slice(0, 8);
+    const requestId = typeof context.requestId === 'string' ? context.requestId : newRequestId();
     const scope: RequestScope = { requestId, credentialVersions: new Set() };
     await Promise.all(
       deps.messageWatchers.map(async (watcher) => {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type {
   Middleware,
   SlackActionMiddlewareArgs,
@@ -12,6 +11,7 @@ import type { AuditEvent } from '../../audit/records.js';
 import { INTENT_DEADLINE_MS } from '../../audit/sink.js';
 import type { Actor } from '../../command-kit/command-spec.js';
 import { ErrorCode } from '../../errors.js';
+import { newRequestId } from '../../request-scope.js';
 import { INTERACTION, type Interaction, type PipelineDeps } from '../interaction.js';
 
 type AnyInteractionArgs =
@@ -31,7 +31,7 @@ type AnyInteractionArgs =
 export function auditInteraction(kind: Interaction['kind'], deps: AuditDeps): Middleware<AnyInteractionArgs> {
   return async (args) => {
     const { context, next } = args;
-    const requestId = typeof context.requestId === 'string' ? context.requestId : randomUUID().slice(0, 8);
+    const requestId = typeof context.requestId === 'string' ? context.requestId : newRequestId();
     const interaction = openInteraction(kind, deps, { requestId, actor: actorOf(args), args: argsOf(args) });
     for (const key of ['signedWith', 'botTokenVersion'] as const) {
       if (typeof context[key] === 'string') interaction.scope.credentialVersions.add(`slack@${context[key]}`);

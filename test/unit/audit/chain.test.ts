@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type AuditRecord, canonicalJson, chainRecord, GENESIS_HASH } from '../../../src/audit/chain.js';
+import {
+  type AuditRecord,
+  canonicalJson,
+  chainRecord,
+  GENESIS_HASH,
+  recordJson,
+} from '../../../src/audit/chain.js';
 import type { AuditEvent } from '../../../src/audit/sink.js';
 import { ChainVerifier } from '../../../src/audit/verifier.js';
 
@@ -113,6 +119,46 @@ describe('the audit hash chain', () => {
     // The shortcut's edges: a Date (its toJSON) and integer-like keys (listed first by Object.keys).
     expect(canonicalJson({ a: 1, d: new Date(0) })).toBe('{"a":1,"d":{}}');
     expect(canonicalJson({ 9: 'x', 10: 'y' })).toBe('{"10":"y","9":"x"}');
+    class Tagged extends Array<number> {
+      toJSON() {
+        return 'tagged';
+      }
+    }
+    expect(canonicalJson({ a: Tagged.from([1, 2]) })).toBe('{"a":[1,2]}');
+    expect(canonicalJson([undefined, { b: undefined, a: 1 }])).toBe('[null,{"a":1}]');
+  });
+
+  it('chains every field an event carries, whatever order it was built in', () => {
+    fc.assert(
+      fc.property(
+        eventArb,
+        fc.dictionary(fc.constantFrom('extra', 'zeta', 'approvalId'), fc.string()),
+        (event, extra) => {
+          const shuffled = {
+            details: event.details,
+            ...extra,
+            outcome: event.outcome,
+            actor: event.actor,
+            action: event.action,
+          };
+          const record = chainRecord(shuffled, 7, '2026-12-07T00:00:00.000Z', GENESIS_HASH);
+          expect(record).toEqual({
+            ...event,
+            ...extra,
+            seq: 7,
+            at: '2026-12-07T00:00:00.000Z',
+            prevHash: GENESIS_HASH,
+            hash: record.hash,
+          });
+          const { hash, ...unhashed } = record;
+          expect(hash).toBe(
+            chainRecord({ ...event, ...extra }, 7, '2026-12-07T00:00:00.000Z', GENESIS_HASH).hash,
+          );
+          expect(JSON.parse(recordJson(record))).toEqual({ ...unhashed, hash });
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('writes the same canonical text whatever the key order', () => {

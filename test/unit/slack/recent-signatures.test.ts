@@ -48,6 +48,37 @@ describe('RecentSignatures', () => {
   });
 });
 
+describe('RecentSignatures at volume', () => {
+  it('answers seen exactly for the signatures it was given, across its table growing', () => {
+    const hex13 = fc.bigInt({ min: 0n, max: (1n << 52n) - 1n }).map((n) => n.toString(16).padStart(13, '0'));
+    fc.assert(
+      fc.property(fc.array(hex13, { minLength: 1, maxLength: 12_000 }), fc.nat(), (prefixes, pick) => {
+        const recent = new RecentSignatures(() => 0, 1_000);
+        const model = new Set<string>();
+        for (const p of prefixes) {
+          expect(recent.check(`v0=${p}${'b'.repeat(51)}`)).toBe(model.has(p) ? 'seen' : 'new');
+          model.add(p);
+        }
+        // Repeats of any of them, and a neighbour of one that was never given.
+        const again = prefixes[pick % prefixes.length] as string;
+        expect(recent.check(`v0=${again}${'c'.repeat(51)}`)).toBe('seen');
+        const neighbour = ((BigInt(`0x${again}`) + 1n) % (1n << 52n)).toString(16).padStart(13, '0');
+        expect(recent.check(`v0=${neighbour}${'c'.repeat(51)}`)).toBe(model.has(neighbour) ? 'seen' : 'new');
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('keeps sequential and colliding keys apart (keys equal in their low 32 bits)', () => {
+    const recent = new RecentSignatures(() => 0, 1_000);
+    const keys = Array.from({ length: 9_000 }, (_, i) => (BigInt(i) << 32n) | 7n);
+    for (const k of keys)
+      expect(recent.check(`v0=${k.toString(16).padStart(13, '0')}${'d'.repeat(51)}`)).toBe('new');
+    for (const k of keys)
+      expect(recent.check(`v0=${k.toString(16).padStart(13, '0')}${'d'.repeat(51)}`)).toBe('seen');
+  });
+});
+
 describe('replayCheck', () => {
   const counting = () => {
     const keys = new Set<string>();
