@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { AuditKeyMissingError } from './errors.js';
 import type { AuditEvent, AuditRecord } from './records.js';
 
@@ -120,8 +120,20 @@ export function hashRecord(record: Omit<AuditRecord, 'hash'>, key?: Uint8Array):
   return hashOf(record.prevHash, canonicalJson(record), key);
 }
 
+/** Each chain key as an HMAC key, imported once (importing it for every record costs more than the HMAC). */
+const hmacKeys = new WeakMap<Uint8Array, KeyObject>();
+
+function hmacKey(key: Uint8Array): KeyObject {
+  let imported = hmacKeys.get(key);
+  if (!imported) {
+    imported = createSecretKey(key);
+    hmacKeys.set(key, imported);
+  }
+  return imported;
+}
+
 function hashOf(prevHash: string, canonical: string, key?: Uint8Array): string {
-  const hash = key ? createHmac('sha256', key) : createHash('sha256');
+  const hash = key ? createHmac('sha256', hmacKey(key)) : createHash('sha256');
   return hash.update(`${prevHash}\n${canonical}`).digest('hex');
 }
 

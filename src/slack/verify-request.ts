@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 
 /** Slack's replay window: requests more than five minutes old (or ahead) are refused. */
 export const SLACK_REQUEST_WINDOW_SECONDS = 300;
@@ -69,8 +69,23 @@ export function checkSlackHeaders(
   return { ok: true };
 }
 
+/** Signing secrets seen lately, as HMAC keys: importing a string key on every request costs more than the HMAC. */
+const signingKeys = new Map<string, KeyObject>();
+/** More than the current, pending and previous secrets of a rotation; past it the cache starts over. */
+const MAX_SIGNING_KEYS = 8;
+
+function signingKey(secret: string): KeyObject {
+  let key = signingKeys.get(secret);
+  if (!key) {
+    if (signingKeys.size >= MAX_SIGNING_KEYS) signingKeys.clear();
+    key = createSecretKey(secret, 'utf8');
+    signingKeys.set(secret, key);
+  }
+  return key;
+}
+
 function slackSignatureBytes(secret: string, timestamp: string, rawBody: Buffer): Buffer {
-  return createHmac('sha256', secret).update(`v0:${timestamp}:`).update(rawBody).digest();
+  return createHmac('sha256', signingKey(secret)).update(`v0:${timestamp}:`).update(rawBody).digest();
 }
 
 /** The `X-Slack-Signature` Slack would send: used by the simulated Slack and tests. */

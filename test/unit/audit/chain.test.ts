@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -19,6 +20,18 @@ const eventArb: fc.Arbitrary<AuditEvent> = fc.record({
     fc.oneof(fc.string(), fc.integer(), fc.boolean()),
   ),
 });
+
+// The reference: every object's keys sorted and written one by one (no shortcut).
+const reference = (value: unknown): string => {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => reference(v ?? null)).join(',')}]`;
+  const object = value as Record<string, unknown>;
+  const parts = Object.keys(object)
+    .sort()
+    .filter((k) => object[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${reference(object[k])}`);
+  return `{${parts.join(',')}}`;
+};
 
 function build(events: AuditEvent[]): AuditRecord[] {
   const out: AuditRecord[] = [];
@@ -71,17 +84,6 @@ describe('the audit hash chain', () => {
   });
 
   it('writes exactly what the plain sorted-keys serializer writes, for any value', () => {
-    // The reference: every object's keys sorted and written one by one (no shortcut).
-    const reference = (value: unknown): string => {
-      if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-      if (Array.isArray(value)) return `[${value.map((v) => reference(v ?? null)).join(',')}]`;
-      const object = value as Record<string, unknown>;
-      const parts = Object.keys(object)
-        .sort()
-        .filter((k) => object[k] !== undefined)
-        .map((k) => `${JSON.stringify(k)}:${reference(object[k])}`);
-      return `{${parts.join(',')}}`;
-    };
     const flatRecord = fc.dictionary(
       fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('10', '9', '0', '__proto__x', 'é', 'Z', 'a')),
       fc.oneof(
@@ -126,6 +128,25 @@ describe('the audit hash chain', () => {
     }
     expect(canonicalJson({ a: Tagged.from([1, 2]) })).toBe('{"a":[1,2]}');
     expect(canonicalJson([undefined, { b: undefined, a: 1 }])).toBe('[null,{"a":1}]');
+  });
+
+  it('hashes a keyed record as HMAC-SHA256 over the previous hash, a newline and its sorted-keys JSON', () => {
+    fc.assert(
+      fc.property(eventArb, fc.uint8Array({ minLength: 32, maxLength: 32 }), (event, bytes) => {
+        const key = { version: 'v1', key: bytes };
+        const prev = 'a'.repeat(64);
+        // Chained twice with the same key: the key kept imported hashes as a fresh one does.
+        for (const seq of [1, 2]) {
+          const record = chainRecord(event, seq, '2026-12-07T00:00:00.000Z', prev, key);
+          const { hash, ...unhashed } = record;
+          const expected = createHmac('sha256', bytes)
+            .update(`${prev}\n${reference(unhashed)}`)
+            .digest('hex');
+          expect(hash).toBe(expected);
+        }
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('chains every field an event carries, whatever order it was built in', () => {

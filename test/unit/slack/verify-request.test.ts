@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,6 +10,29 @@ import {
 const NOW = Date.UTC(2026, 10, 23, 12, 0, 0);
 const ts = (offsetSeconds = 0) => String(Math.floor(NOW / 1_000) + offsetSeconds);
 const secretArb = fc.string({ minLength: 6, maxLength: 64 });
+
+describe('signSlackRequest', () => {
+  it('is Slack’s v0 HMAC-SHA256 of `v0:timestamp:body`, for any secret (the keys it keeps included)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ minLength: 6, maxLength: 40, unit: 'grapheme' }), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        fc.uint8Array({ maxLength: 300 }),
+        (secrets, bytes) => {
+          const body = Buffer.from(bytes);
+          // Twice each, past the number of keys it keeps: a kept key and a fresh one sign alike.
+          for (const secret of [...secrets, ...secrets]) {
+            const expected = createHmac('sha256', secret).update(`v0:${ts()}:`).update(body).digest('hex');
+            expect(signSlackRequest(secret, ts(), body)).toBe(`v0=${expected}`);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
 
 describe('verifySlackRequest', () => {
   it('accepts a body signed with any candidate secret, and says which', () => {
