@@ -157,7 +157,8 @@ export function chainRecord(
   // Anything else an event carries is chained too, as before (then in sorted order by canonicalJson).
   const extra = event as unknown as Record<string, unknown>;
   for (const field of Object.keys(extra))
-    if (!(field in unhashed) && field !== 'at') (unhashed as Record<string, unknown>)[field] = extra[field];
+    if (!Object.hasOwn(unhashed, field) && field !== 'at')
+      (unhashed as Record<string, unknown>)[field] = extra[field];
   const canonical = canonicalJson(unhashed);
   const hash = hashOf(prevHash, canonical, key?.key);
   // The object made above is this record's own: completed in place rather than copied again.

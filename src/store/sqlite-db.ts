@@ -55,8 +55,8 @@ export class SqliteDb {
   readonly #deadlineMs: number;
   #batch: PendingWrite[] = [];
   #tx: Record<'begin' | 'commit' | 'savepoint' | 'release' | 'rollbackTo', StatementSync> | undefined;
-  /** Commits so far, until the checkpointer starts. */
-  #commits = 0;
+  /** Commits left before the checkpointer starts (never, for a database in memory). */
+  #untilCheckpointer: number;
   #checkpointer: WalCheckpointer | undefined;
 
   constructor(options: SqliteDbOptions) {
@@ -66,6 +66,8 @@ export class SqliteDb {
     }
     this.db = new DatabaseSync(options.path, { timeout: options.busyMs ?? 0 });
     this.#deadlineMs = options.deadlineMs ?? 2_000;
+    this.#untilCheckpointer =
+      options.path === ':memory:' ? Number.POSITIVE_INFINITY : CHECKPOINTER_AFTER_COMMITS;
     this.#retrySync(() => this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;'));
   }
 
@@ -75,7 +77,9 @@ export class SqliteDb {
    * that (and for `:memory:`), SQLite's own checkpoints are cheap enough.
    */
   #committed(): void {
-    if (this.#checkpointer || ++this.#commits < CHECKPOINTER_AFTER_COMMITS) return;
+    if (--this.#untilCheckpointer > 0) return;
+    // Started once, or never again after it could not be.
+    this.#untilCheckpointer = Number.POSITIVE_INFINITY;
     const path = this.db.location();
     if (!path) return;
     try {
@@ -85,7 +89,6 @@ export class SqliteDb {
       // No worker (a thread limit): SQLite goes on checkpointing in its commits, as before.
       this.#checkpointer?.stop();
       this.#checkpointer = undefined;
-      this.#commits = Number.NEGATIVE_INFINITY;
     }
   }
 
